@@ -1,0 +1,54 @@
+# Two commands: `make run` and `make test`. Both set everything up first and are fast when nothing changed.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check -q
+# Stamps are named after a hash of what they install, so editing a requirements file reinstalls and nothing else does.
+RUNTIME_HASH := $(shell cat requirements.txt requirements-nodeps.txt pyproject.toml | sha1sum | cut -c1-12)
+TEST_HASH := $(shell cat requirements-test.txt | sha1sum | cut -c1-12)
+RUNTIME_STAMP := $(VENV)/.runtime-$(RUNTIME_HASH)
+TEST_STAMP := $(VENV)/.test-$(TEST_HASH)
+SYSTEM_STAMP := $(VENV)/.system-deps
+
+.PHONY: run test setup setup-test system-deps demo-model demo-assets bench lint clean
+
+run: setup
+	$(VENV)/bin/streamlit run streamlit_app.py --server.address 127.0.0.1
+
+test: setup-test
+	$(PY) -m pytest
+
+setup: $(RUNTIME_STAMP)
+
+setup-test: setup $(TEST_STAMP) $(SYSTEM_STAMP)
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(RUNTIME_STAMP): | $(PY)
+	rm -f $(VENV)/.runtime-*
+	$(PIP) install -r requirements.txt
+	$(PIP) install --no-deps -r requirements-nodeps.txt
+	$(PIP) install --no-deps --no-build-isolation -e .
+	touch $@
+
+$(TEST_STAMP): | $(PY)
+	rm -f $(VENV)/.test-*
+	$(PIP) install -r requirements-test.txt
+	touch $@
+
+# Debian's chromium (browser tests) and postgresql (session-store tests), installed when missing and we are root.
+$(SYSTEM_STAMP): scripts/install-system-deps.sh | $(PY)
+	bash scripts/install-system-deps.sh
+	touch $@
+
+# Rebuild the shipped demo model and its evaluation run from a freshly generated synthetic set.
+demo-model: setup
+	bash scripts/make-demo-model.sh
+
+bench: setup
+	$(VENV)/bin/larnet bench model
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info
