@@ -1,0 +1,34 @@
+"""LARNet and its pieces: Attention-56/92, Attention EmoResNet, the LARNet stack, checkpoints and export."""
+
+from larnet_core.models.blocks import ATTENTION_KINDS, AttentionModule, MaskActivation, ModuleMask, PreActBottleneck
+from larnet_core.models.checkpoint import LoadedModel, ModelCard, file_sha256, load_checkpoint, save_checkpoint
+from larnet_core.models.complexity import complexity, count_parameters
+from larnet_core.models.losses import l2_kernel_penalty
+from larnet_core.models.networks import EmoResNet, FeatureInfo, Intermediates, LARNet, ResidualAttentionNet
+from larnet_core.models.registry import MODEL_CONFIGS, ModelConfig, build_model, list_models, model_config
+
+__all__ = [
+    "ATTENTION_KINDS",
+    "AttentionModule",
+    "EmoResNet",
+    "FeatureInfo",
+    "Intermediates",
+    "LARNet",
+    "LoadedModel",
+    "MODEL_CONFIGS",
+    "MaskActivation",
+    "ModelCard",
+    "ModelConfig",
+    "ModuleMask",
+    "PreActBottleneck",
+    "ResidualAttentionNet",
+    "build_model",
+    "complexity",
+    "count_parameters",
+    "file_sha256",
+    "l2_kernel_penalty",
+    "list_models",
+    "load_checkpoint",
+    "model_config",
+    "save_checkpoint",
+]
