@@ -1,0 +1,152 @@
+"""From clip records to training samples: the sample table and a torch Dataset that reads it.
+
+Sample modes:
+
+* ``apex``   one sample per clip, its apex frame (the middle frame when the apex is not annotated);
+* ``frames`` every frame from onset to offset, each with the clip's label;
+* ``flow``   one sample per clip: onset -> apex optical flow u, v and optical strain as 3 channels
+  (:func:`compute_flow_image`, Farneback: TV-L1 is not in opencv-python-headless).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import Dataset
+
+from larnet_core.data.flow import compute_flow_image
+from larnet_core.data.images import read_rgb, resize_to
+from larnet_core.data.records import ClipRecord
+
+__all__ = ["SAMPLE_MODES", "SAMPLE_COLUMNS", "expand_samples", "FrameDataset", "compute_flow_image"]
+
+log = logging.getLogger(__name__)
+
+SAMPLE_MODES = ("apex", "frames", "flow")
+# Columns of the sample table; apex_path is only filled in flow mode (path then holds the onset frame).
+SAMPLE_COLUMNS = ("record", "dataset", "subject", "clip", "emotion", "label", "frame", "path", "apex_path")
+
+
+def _check_mode(mode: str) -> str:
+    if mode not in SAMPLE_MODES:
+        raise ValueError(f"unknown sample mode {mode!r}; use one of {', '.join(SAMPLE_MODES)}")
+    return mode
+
+
+def expand_samples(records: Sequence[ClipRecord], mode: str) -> pd.DataFrame:
+    """One row per training sample.
+
+    Args:
+        records: clip records, usually after :func:`larnet_core.data.labels.apply_scheme`.
+        mode: ``apex``, ``frames`` or ``flow``.
+
+    Returns:
+        A table with :data:`SAMPLE_COLUMNS`: ``record`` is the index into ``records``; ``label`` is the scheme
+        label, or the emotion when no scheme was applied; ``frame`` is the frame number as text (``"46"``), or
+        ``"31->46"`` (onset->apex) in flow mode; ``path`` is the image (the onset frame in flow mode) and
+        ``apex_path`` the apex frame in flow mode, else "".
+    """
+    _check_mode(mode)
+    rows = []
+    still = 0
+    for index, record in enumerate(records):
+        base = {
+            "record": index,
+            "dataset": record.dataset,
+            "subject": record.subject,
+            "clip": record.clip,
+            "emotion": record.emotion,
+            "label": record.label if record.label is not None else record.emotion,
+        }
+        if mode == "apex":
+            positions = [record.apex_index]
+        elif mode == "frames":
+            positions = list(range(record.onset_index, record.offset_index + 1))
+        else:
+            onset, apex = record.onset_index, record.apex_index
+            still += onset == apex
+            rows.append({
+                **base,
+                "frame": f"{record.frame_numbers[onset]}->{record.frame_numbers[apex]}",
+                "path": str(record.frames[onset]),
+                "apex_path": str(record.frames[apex]),
+            })
+            continue
+        for position in positions:
+            rows.append({**base, "frame": str(record.frame_numbers[position]), "path": str(record.frames[position]),
+                         "apex_path": ""})
+    if still:
+        log.warning("flow samples: %d clip(s) have the onset as apex frame (single-frame clips?); "
+                    "their flow is zero", still)
+    return pd.DataFrame(rows, columns=list(SAMPLE_COLUMNS))
+
+
+class FrameDataset(Dataset):
+    """Reads a sample table into ``(tensor, label index)`` pairs.
+
+    Images are read with OpenCV as RGB and resized to ``input_size``; the tensor is float32 CxHxW in [0, 1]
+    (flow mode: the encoded flow image of :func:`compute_flow_image` divided by 255). No normalisation happens
+    here: the trainer applies the model's mean/std.
+
+    Args:
+        samples: a table from :func:`expand_samples`.
+        mode: the mode the table was made with.
+        input_size: an int for a square, or (height, width).
+        transform: optional callable applied to the tensor (augmentation).
+        cache: keep decoded (resized) images in memory; each DataLoader worker holds its own copy.
+        classes: class names in label-index order; default: the sorted labels present in ``samples``.
+
+    Raises:
+        ValueError: bad mode, or labels not in ``classes``.
+        DatasetError: when an item is read, an unreadable image (the message names the file).
+    """
+
+    def __init__(
+        self,
+        samples: pd.DataFrame,
+        mode: str,
+        input_size: int | tuple[int, int],
+        transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        cache: bool = False,
+        classes: Sequence[str] | None = None,
+    ) -> None:
+        self.mode = _check_mode(mode)
+        if mode == "flow" and (samples["apex_path"] == "").any():
+            raise ValueError("flow mode needs a sample table made with expand_samples(records, 'flow')")
+        self.samples = samples.reset_index(drop=True)
+        self.input_size = input_size
+        self.transform = transform
+        self.classes: tuple[str, ...] = tuple(classes) if classes is not None else tuple(sorted(set(samples["label"])))
+        unknown = sorted(set(samples["label"]) - set(self.classes))
+        if unknown:
+            raise ValueError(f"sample labels {unknown} are not among the classes {list(self.classes)}")
+        index_of = {name: i for i, name in enumerate(self.classes)}
+        self.targets: list[int] = [index_of[label] for label in self.samples["label"]]
+        self._paths = list(self.samples["path"])
+        self._apex_paths = list(self.samples["apex_path"])
+        self._cache: dict[int, np.ndarray] | None = {} if cache else None
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def image(self, index: int) -> np.ndarray:
+        """The sample as a uint8 HxWx3 array (RGB image, or encoded flow), before any transform."""
+        if self._cache is not None and index in self._cache:
+            return self._cache[index]
+        if self.mode == "flow":
+            array = compute_flow_image(read_rgb(self._paths[index]), read_rgb(self._apex_paths[index]), self.input_size)
+        else:
+            array = resize_to(read_rgb(self._paths[index]), self.input_size)
+        if self._cache is not None:
+            self._cache[index] = array
+        return array
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        tensor = torch.from_numpy(np.ascontiguousarray(self.image(index).transpose(2, 0, 1))).float().div_(255.0)
+        if self.transform is not None:
+            tensor = self.transform(tensor)
+        return tensor, self.targets[index]
