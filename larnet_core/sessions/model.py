@@ -1,0 +1,313 @@
+"""What a saved analysis holds: small dataclasses plus DataFrames, and the checks every save goes through."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from typing import Any, Callable, Mapping
+
+import pandas as pd
+
+from larnet_core.errors import LarnetError
+
+__all__ = [
+    "KINDS",
+    "TABLE_PARTS",
+    "DEFAULT_CLIP_LIMIT_BYTES",
+    "MAX_NAME_CHARS",
+    "MAX_NOTES_CHARS",
+    "MAX_IMAGES",
+    "MAX_IMAGE_BYTES",
+    "MAX_METRICS_RUNS",
+    "ModelRef",
+    "InputRef",
+    "AnalysisSession",
+    "CreatedSession",
+    "CHANGEABLE_FIELDS",
+    "validate_session",
+    "validate_changes",
+    "validate_name",
+    "validate_notes",
+    "validate_image",
+    "utc_now",
+]
+
+KINDS = ("clip", "live", "metrics", "attention")
+# The DataFrame attributes of AnalysisSession, each stored as one Parquet blob.
+TABLE_PARTS = ("results", "intervals", "events")
+
+DEFAULT_CLIP_LIMIT_BYTES = 50 * 1024 * 1024
+MAX_NAME_CHARS = 200
+MAX_NOTES_CHARS = 20_000
+MAX_IMAGES = 200
+MAX_IMAGE_BYTES = 16 * 1024 * 1024
+MAX_METRICS_RUNS = 200
+MAX_REF_CHARS = 1000
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# Image names become bundle member names (images/<name>.png), so they are kept to a plain, portable alphabet.
+_IMAGE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 _.\-]{0,99}")
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+# Control characters other than tab and newline (kept out of names and notes shown in tables and terminals).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware in UTC (every stored time is UTC)."""
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """The model that produced the analysis.
+
+    Attributes:
+        preset: Model preset name (e.g. ``larnet``), empty when unknown.
+        checkpoint_path: Where the checkpoint was loaded from; may no longer exist when the session is reopened.
+        checkpoint_sha256: SHA-256 (hex) of the checkpoint file, empty when unknown.
+        synthetic: True when the model was trained on synthetic data only (a demo model).
+    """
+
+    preset: str = ""
+    checkpoint_path: str = ""
+    checkpoint_sha256: str = ""
+    synthetic: bool = False
+
+
+@dataclass(frozen=True)
+class InputRef:
+    """The analysed input (a clip, or a live stream's description).
+
+    Attributes:
+        name: File name shown to people (no directories needed).
+        sha256: SHA-256 (hex) of the clip file; filled in from ``data`` when empty.
+        fps: Frames per second (0 when unknown).
+        width: Frame width in pixels.
+        height: Frame height in pixels.
+        frame_count: Number of frames.
+        data: The clip's bytes, kept only when no larger than the store's clip limit.
+    """
+
+    name: str = ""
+    sha256: str = ""
+    fps: float = 0.0
+    width: int = 0
+    height: int = 0
+    frame_count: int = 0
+    data: bytes | None = field(default=None, repr=False)
+
+
+@dataclass
+class AnalysisSession:
+    """One saved analysis.
+
+    ``id``, ``created_at`` and ``updated_at`` are set by the store. ``notices`` is computed on load (for
+    instance when the model checkpoint file is gone) and never stored.
+    """
+
+    name: str
+    kind: str = "clip"
+    notes: str = ""
+    model: ModelRef = field(default_factory=ModelRef)
+    input: InputRef = field(default_factory=InputRef)
+    results: pd.DataFrame | None = None
+    intervals: pd.DataFrame | None = None
+    events: pd.DataFrame | None = None
+    images: dict[str, bytes] = field(default_factory=dict)
+    metrics_runs: list[str] = field(default_factory=list)
+    id: str = ""
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    notices: list[str] = field(default_factory=list)
+
+    def table(self, part: str) -> pd.DataFrame | None:
+        """The table named ``part`` (one of ``results``, ``intervals``, ``events``)."""
+        if part not in TABLE_PARTS:
+            raise ValueError(f"unknown table {part!r}; expected one of {', '.join(TABLE_PARTS)}")
+        return getattr(self, part)
+
+
+@dataclass(frozen=True)
+class CreatedSession:
+    """What ``create`` and ``import_bundle`` return. The edit token is shown once and stored only as a hash.
+
+    Attributes:
+        id: The new session's id (also its share-link key).
+        edit_token: The secret needed to change or delete the session.
+        notices: Things the caller should tell the user (for instance a clip that was too large to keep).
+    """
+
+    id: str
+    edit_token: str = field(repr=False)
+    notices: tuple[str, ...] = ()
+
+
+def validate_name(name: object) -> str:
+    """Return the stripped name, or raise LarnetError saying what to change."""
+    if not isinstance(name, str):
+        raise LarnetError(f"session name must be text, got {type(name).__name__}")
+    name = name.strip()
+    if not name:
+        raise LarnetError("session name is empty; give the analysis a short name")
+    if len(name) > MAX_NAME_CHARS:
+        raise LarnetError(f"session name has {len(name)} characters; shorten it to at most {MAX_NAME_CHARS}")
+    if _CONTROL.search(name) or "\n" in name or "\t" in name:
+        raise LarnetError("session name contains control characters or line breaks; use a single line of text")
+    return name
+
+
+def validate_notes(notes: object) -> str:
+    """Return the notes unchanged when acceptable, or raise LarnetError."""
+    if not isinstance(notes, str):
+        raise LarnetError(f"session notes must be text, got {type(notes).__name__}")
+    if len(notes) > MAX_NOTES_CHARS:
+        raise LarnetError(f"session notes have {len(notes)} characters; shorten them to at most {MAX_NOTES_CHARS}")
+    if _CONTROL.search(notes):
+        raise LarnetError("session notes contain control characters; remove them (tabs and line breaks are fine)")
+    return notes
+
+
+def validate_image(name: object, data: object) -> None:
+    """Check an image's name and that its bytes are a PNG within the size limit."""
+    if not isinstance(name, str) or not _IMAGE_NAME.fullmatch(name):
+        raise LarnetError(
+            f"image name {name!r} is not allowed; use 1-100 letters, digits, spaces, '.', '_' or '-', "
+            "starting with a letter or digit"
+        )
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise LarnetError(f"image {name!r} must be PNG bytes, got {type(data).__name__}")
+    if len(data) > MAX_IMAGE_BYTES:
+        raise LarnetError(f"image {name!r} is {len(data)} bytes; the limit is {MAX_IMAGE_BYTES} bytes")
+    if bytes(data[:8]) != _PNG_SIGNATURE:
+        raise LarnetError(f"image {name!r} is not a PNG file; encode it as PNG (e.g. cv2.imencode('.png', img))")
+
+
+def _validate_text(value: object, what: str, limit: int = MAX_REF_CHARS) -> str:
+    if not isinstance(value, str):
+        raise LarnetError(f"{what} must be text, got {type(value).__name__}")
+    if len(value) > limit or _CONTROL.search(value):
+        raise LarnetError(f"{what} is too long (limit {limit}) or contains control characters")
+    return value
+
+
+def _validate_sha256(value: str, what: str) -> str:
+    value = value.lower()
+    if value and not _SHA256_HEX.fullmatch(value):
+        raise LarnetError(f"{what} must be 64 hexadecimal characters (a SHA-256), got {value[:80]!r}")
+    return value
+
+
+def _validate_model(model: object) -> ModelRef:
+    if not isinstance(model, ModelRef):
+        raise LarnetError(f"session model must be a ModelRef, got {type(model).__name__}")
+    return replace(
+        model,
+        preset=_validate_text(model.preset, "model preset", 200),
+        checkpoint_path=_validate_text(model.checkpoint_path, "model checkpoint path"),
+        checkpoint_sha256=_validate_sha256(_validate_text(model.checkpoint_sha256, "checkpoint SHA-256"),
+                                           "checkpoint SHA-256"),
+        synthetic=bool(model.synthetic),
+    )
+
+
+def _validate_input(ref: object) -> InputRef:
+    if not isinstance(ref, InputRef):
+        raise LarnetError(f"session input must be an InputRef, got {type(ref).__name__}")
+    name = _validate_text(ref.name, "input name")
+    sha = _validate_sha256(_validate_text(ref.sha256, "input SHA-256"), "input SHA-256")
+    try:
+        fps = float(ref.fps)
+    except (TypeError, ValueError):
+        raise LarnetError(f"input fps must be a number, got {ref.fps!r}") from None
+    if not math.isfinite(fps) or fps < 0:
+        raise LarnetError(f"input fps must be a finite number >= 0, got {ref.fps!r}")
+    sizes = {}
+    for attr in ("width", "height", "frame_count"):
+        value = getattr(ref, attr)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise LarnetError(f"input {attr} must be an integer >= 0, got {value!r}")
+        sizes[attr] = int(value)
+    data = ref.data
+    if data is not None:
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise LarnetError(f"input data must be bytes, got {type(data).__name__}")
+        data = bytes(data)
+        actual = hashlib.sha256(data).hexdigest()
+        if sha and sha != actual:
+            raise LarnetError(
+                f"input {name!r}: the clip bytes do not match its SHA-256 ({sha[:12]}...); "
+                "hash the file that was analysed, or leave sha256 empty to compute it"
+            )
+        sha = actual
+    return InputRef(name=name, sha256=sha, fps=fps, data=data, **sizes)
+
+
+def _validate_kind(kind: object) -> str:
+    if kind not in KINDS:
+        raise LarnetError(f"session kind {kind!r} is unknown; use one of {', '.join(KINDS)}")
+    return str(kind)
+
+
+def _table_check(part: str) -> Callable[[object], pd.DataFrame | None]:
+    def check(table: object) -> pd.DataFrame | None:
+        if table is not None and not isinstance(table, pd.DataFrame):
+            raise LarnetError(f"session {part} must be a pandas DataFrame or None, got {type(table).__name__}")
+        return table
+
+    return check
+
+
+def _validate_images(images: object) -> dict[str, bytes]:
+    if not isinstance(images, dict):
+        raise LarnetError(f"session images must be a dict of name -> PNG bytes, got {type(images).__name__}")
+    if len(images) > MAX_IMAGES:
+        raise LarnetError(f"a session holds at most {MAX_IMAGES} images; it has {len(images)}")
+    for image_name, data in images.items():
+        validate_image(image_name, data)
+    return {name: bytes(data) for name, data in images.items()}
+
+
+def _validate_runs(runs: object) -> list[str]:
+    if not isinstance(runs, (list, tuple)) or len(runs) > MAX_METRICS_RUNS:
+        raise LarnetError(f"metrics_runs must be a list of at most {MAX_METRICS_RUNS} run references")
+    return [_validate_text(run, "metrics run reference") for run in runs]
+
+
+_FIELD_CHECKS: dict[str, Callable[[Any], Any]] = {
+    "name": validate_name,
+    "notes": validate_notes,
+    "kind": _validate_kind,
+    "model": _validate_model,
+    "input": _validate_input,
+    **{part: _table_check(part) for part in TABLE_PARTS},
+    "images": _validate_images,
+    "metrics_runs": _validate_runs,
+}
+CHANGEABLE_FIELDS = tuple(_FIELD_CHECKS)
+
+
+def validate_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
+    """Check and normalise a subset of session fields (as given to ``SessionStore.update``).
+
+    Raises:
+        TypeError: for a field that cannot be changed (``id``, times, notices) or does not exist.
+        LarnetError: for a bad value, naming the field.
+    """
+    unknown = sorted(set(changes) - set(_FIELD_CHECKS))
+    if unknown:
+        raise TypeError(f"cannot change {', '.join(unknown)}; changeable fields: {', '.join(CHANGEABLE_FIELDS)}")
+    return {key: _FIELD_CHECKS[key](value) for key, value in changes.items()}
+
+
+def validate_session(session: AnalysisSession) -> AnalysisSession:
+    """Return a checked, normalised copy of ``session``, or raise LarnetError naming the bad field.
+
+    Tables are only type-checked here; whether their columns can be stored is decided when they are encoded.
+    """
+    if not isinstance(session, AnalysisSession):
+        raise LarnetError(f"expected an AnalysisSession, got {type(session).__name__}")
+    checked = validate_changes({key: getattr(session, key) for key in CHANGEABLE_FIELDS})
+    return replace(session, notices=list(session.notices), **checked)
