@@ -1,0 +1,99 @@
+"""``larnet analyze CLIP``: per-frame probabilities, motion and spotted intervals of one clip.
+
+Writes the per-frame table (``--out result.csv`` or ``.parquet``) and a JSON summary (``--summary``, by default
+next to the table as ``<stem>.json``), and optionally an annotated video (``--video annotated.mp4``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import threading
+from pathlib import Path
+
+from larnet_core.devices import DEVICE_CHOICES
+from larnet_core.errors import LarnetError
+
+TABLE_SUFFIXES = (".csv", ".parquet")
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "analyze", help="analyse a clip: per-frame probabilities, facial motion, spotted micro-expressions",
+        description="Analyse a video (mp4, avi, mov, webm, mkv), a zip of frame images or a folder of frames.",
+    )
+    parser.add_argument("clip", help="video file, .zip of frames, or folder of frames")
+    parser.add_argument("--checkpoint", required=True, help="model checkpoint (.pt) written by larnet train")
+    parser.add_argument("--out", required=True, help="per-frame table: result.csv or result.parquet")
+    parser.add_argument("--summary", help="JSON summary path (default: --out with .json)")
+    parser.add_argument("--video", help="also write an annotated video here (.mp4)")
+    parser.add_argument("--face", default="auto", choices=("auto", "haar", "mtcnn", "none"),
+                        help="face detection (auto = haar, whole frame for small face-filled frames)")
+    parser.add_argument("--fps", type=float, help="frame rate of an image sequence (default 200, as CASME II)")
+    parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES, help="where the model runs")
+    parser.add_argument("--backend", default="auto", choices=("auto", "torch", "onnxruntime"),
+                        help="inference backend (auto: ONNX Runtime on CPU)")
+    parser.add_argument("--max-infer-fps", type=float, default=60.0,
+                        help="run the model on at most this many frames per second of video (0 = every frame)")
+    parser.add_argument("--max-frames", type=int, help="refuse clips with more frames than this")
+    parser.add_argument("--max-seconds", type=float, help="refuse clips longer than this many seconds")
+    parser.add_argument("--threshold-p", type=float, help="spotting threshold position p in mean + p*(max-mean)")
+    parser.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from tqdm import tqdm
+
+    from larnet_core.devices import resolve_device
+    from larnet_core.inference import Predictor
+    from larnet_core.models import load_checkpoint
+    from larnet_core.video import DEFAULT_LIMITS, SpottingParams, analyze_clip, render_annotated_video
+
+    out = Path(args.out)
+    if out.suffix.lower() not in TABLE_SUFFIXES:
+        raise LarnetError(f"--out {out.name}: use a .csv or .parquet file name")
+    summary_path = Path(args.summary) if args.summary else out.with_suffix(".json")
+    limits = DEFAULT_LIMITS
+    if args.max_frames is not None:
+        limits = dataclasses.replace(limits, max_frames=args.max_frames)
+    if args.max_seconds is not None:
+        limits = dataclasses.replace(limits, max_seconds=args.max_seconds)
+    spotting = SpottingParams() if args.threshold_p is None else SpottingParams(p=args.threshold_p)
+    device = resolve_device(args.device)
+    predictor = Predictor(load_checkpoint(args.checkpoint, device=device), backend=args.backend)
+
+    cancel = threading.Event()
+    with tqdm(total=100, unit="%", desc="analyse", bar_format="{l_bar}{bar}| {n:.0f}% {postfix}") as bar:
+        def progress(fraction: float, message: str) -> None:
+            bar.n = round(fraction * 100, 1)
+            bar.set_postfix_str(message, refresh=False)
+            bar.refresh()
+
+        try:
+            analysis = analyze_clip(args.clip, predictor, face=args.face, progress=progress, cancel=cancel,
+                                    limits=limits, fps=args.fps, spotting=spotting,
+                                    max_infer_fps=args.max_infer_fps or None)
+        except KeyboardInterrupt:
+            cancel.set()
+            raise
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() == ".csv":
+        analysis.frames.to_csv(out, index=False)
+    else:
+        analysis.frames.to_parquet(out, index=False)
+    summary_path.parent.mkdir(parents=True, exist_ok=True)
+    summary_path.write_text(analysis.to_json(), encoding="utf-8")
+    if args.video:
+        render_annotated_video(args.clip, analysis, args.video, limits=limits)
+    pred = analysis.prediction
+    kinds = analysis.intervals["kind"].value_counts().to_dict() if len(analysis.intervals) else {}
+    print(f"{analysis.meta.name}: {analysis.meta.frame_count} frames at {analysis.meta.fps:g} fps; "
+          f"prediction {pred.label} ({pred.confidence:.1%}, {pred.source}); "
+          f"{kinds.get('micro', 0)} micro / {kinds.get('macro', 0)} macro interval(s)")
+    if analysis.synthetic:
+        print("note: the model was trained on synthetic data (a demo model), not on real micro-expressions")
+    for warning in analysis.warnings:
+        print(f"warning: {warning}")
+    print(f"wrote {out} and {summary_path}" + (f" and {args.video}" if args.video else ""))
+    return 0

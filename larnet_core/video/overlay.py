@@ -1,0 +1,99 @@
+"""Drawing results onto frames: face box, top class, probability bars, motion trace, notices.
+
+Shared by the annotated-video export and the live analyzer so both look the same. Text is drawn with
+OpenCV's Hershey font (ASCII only), which needs no font files.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+__all__ = ["SYNTHETIC_NOTICE", "draw_face_result", "draw_notice", "draw_motion_trace"]
+
+#: Written on every frame analysed with a model trained on generated faces.
+SYNTHETIC_NOTICE = "synthetic-data demo model"
+
+_FONT = cv2.FONT_HERSHEY_SIMPLEX
+_BOX = (0, 220, 90)
+_EVENT = (255, 170, 0)
+_BAR = (70, 160, 255)
+_TEXT = (255, 255, 255)
+_SHADE = (0, 0, 0)
+
+
+def _scale(frame: np.ndarray) -> float:
+    return max(0.35, min(frame.shape[0], frame.shape[1]) / 720)
+
+
+def _text(frame: np.ndarray, text: str, origin: tuple[int, int], scale: float, colour=_TEXT, thickness: int = 1) -> None:
+    text = text.encode("ascii", "replace").decode("ascii")
+    cv2.putText(frame, text, origin, _FONT, scale, _SHADE, thickness + 2, cv2.LINE_AA)
+    cv2.putText(frame, text, origin, _FONT, scale, colour, thickness, cv2.LINE_AA)
+
+
+def draw_notice(frame: np.ndarray, text: str, row: int = 0, colour=(255, 210, 60)) -> None:
+    """Write a one-line notice at the bottom-left of the frame (``row`` 0 is the lowest line), in place."""
+    s = _scale(frame)
+    line = int(22 * s * 1.4)
+    _text(frame, text, (8, frame.shape[0] - 8 - row * line), 0.5 * s * 1.2, colour)
+
+
+def draw_face_result(frame: np.ndarray, box: Sequence[float] | None, class_names: Sequence[str],
+                     probabilities: Sequence[float] | None, *, highlight: bool = False,
+                     max_bars: int = 7) -> None:
+    """Draw the face box, the top class with its probability, and a bar per class, in place.
+
+    Args:
+        frame: RGB uint8 frame, modified in place.
+        box: ``(x0, y0, x1, y1)`` in frame pixels, or None when no face is held.
+        class_names: class order of ``probabilities``.
+        probabilities: one value per class, or None before the first prediction.
+        highlight: draw the box in the event colour (an expression is being spotted).
+        max_bars: bars drawn at most (the most probable classes).
+    """
+    s = _scale(frame)
+    colour = _EVENT if highlight else _BOX
+    if box is not None:
+        x0, y0, x1, y1 = (int(round(v)) for v in box)
+        cv2.rectangle(frame, (x0, y0), (x1, y1), colour, max(1, int(round(2 * s))), cv2.LINE_AA)
+    if probabilities is None or len(probabilities) == 0:
+        return
+    probs = np.asarray(probabilities, dtype=np.float64)
+    top = int(np.argmax(probs))
+    if box is not None:
+        _text(frame, f"{class_names[top]} {probs[top]:.0%}", (int(box[0]), max(int(box[1]) - 8, 16)), 0.6 * s * 1.2,
+              colour, max(1, int(round(s * 1.5))))
+    order = np.argsort(-probs)[:max_bars]
+    bar_w, bar_h, gap = int(110 * s), int(12 * s) + 2, int(5 * s) + 2
+    x, y = 8, 8
+    panel_h = len(order) * (bar_h + gap) + gap
+    region = frame[y:y + panel_h, x:x + bar_w + int(95 * s)]
+    region[:] = (region * 0.45).astype(np.uint8)  # darken behind the bars so they read on any background
+    for row, index in enumerate(order):
+        top_y = y + gap + row * (bar_h + gap)
+        cv2.rectangle(frame, (x + 4, top_y), (x + 4 + int(bar_w * probs[index]), top_y + bar_h), _BAR, -1)
+        _text(frame, f"{class_names[index][:11]} {probs[index]:.2f}", (x + 8 + bar_w, top_y + bar_h - 2), 0.38 * s * 1.2)
+
+
+def draw_motion_trace(frame: np.ndarray, values: Sequence[float], threshold: float | None = None,
+                      height_fraction: float = 0.12) -> None:
+    """Draw a sparkline of recent motion values across the bottom right of the frame, in place."""
+    values = np.asarray(values, dtype=np.float64)
+    if len(values) < 2:
+        return
+    h, w = frame.shape[:2]
+    box_w, box_h = int(w * 0.35), max(12, int(h * height_fraction))
+    x0, y0 = w - box_w - 8, h - box_h - 8
+    top = max(float(values.max()), threshold or 0.0, 1e-6) * 1.1
+    xs = x0 + np.linspace(0, box_w, len(values))
+    ys = y0 + box_h - values / top * box_h
+    region = frame[y0:y0 + box_h, x0:x0 + box_w]
+    region[:] = (region * 0.5).astype(np.uint8)
+    points = np.stack([xs, ys], axis=1).round().astype(np.int32)
+    cv2.polylines(frame, [points], False, _BOX, 1, cv2.LINE_AA)
+    if threshold is not None:
+        ty = int(round(y0 + box_h - threshold / top * box_h))
+        cv2.line(frame, (x0, ty), (x0 + box_w, ty), _EVENT, 1)

@@ -1,0 +1,207 @@
+"""Spotting expression intervals in a motion signal, and scoring spotted intervals against ground truth.
+
+The method is the field's training-free optical-flow baseline (MEGC): smooth the facial motion signal,
+threshold it at ``mean + p * (max - mean)``, take the peaks above the threshold, and grow an interval around
+each peak while the signal stays above a fraction of the peak's height. Intervals lasting 1/25 to 1/2 s are
+micro-expressions, longer ones macro-expressions, shorter ones are dropped as noise.
+
+Scoring follows MEGC: a spotted interval is a hit when its intersection-over-union with a not yet matched
+ground-truth interval is at least 0.5 (frames counted inclusively); precision, recall and F1 are over all hits,
+spotted intervals and ground-truth intervals of a dataset.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "SpottingParams",
+    "SpottingScores",
+    "INTERVAL_COLUMNS",
+    "spot_intervals",
+    "smooth_signal",
+    "interval_iou",
+    "match_intervals",
+    "score_spotting",
+]
+
+#: Columns of a spotted-interval table (plus ``label`` and ``confidence`` once classified).
+INTERVAL_COLUMNS = ("onset_frame", "apex_frame", "offset_frame", "onset_s", "apex_s", "offset_s", "duration_s",
+                    "kind", "peak_motion")
+
+MICRO_MIN_S = 1 / 25
+MICRO_MAX_S = 0.5
+
+
+@dataclass(frozen=True)
+class SpottingParams:
+    """Settings of the spotting baseline (fixed in advance, never tuned on an evaluated set).
+
+    Attributes:
+        p: threshold position between the signal's mean (0) and its maximum (1).
+        extent: an interval spans the frames around a peak whose smoothed signal is at least this fraction of
+            the peak's height.
+        min_motion: peaks below this (pixels of the 96-pixel face crop) are noise, whatever the threshold
+            says; it keeps a still clip from producing intervals out of sensor noise.
+        smooth_s: moving-average window, seconds.
+        min_s: shortest interval kept, seconds (1/25 s, the shortest micro-expression).
+        micro_max_s: longest micro-expression, seconds; longer intervals are ``macro``.
+        max_s: longest interval kept, seconds (slower changes are pose or lighting, not expressions).
+    """
+
+    p: float = 0.35
+    extent: float = 0.25
+    min_motion: float = 0.12
+    smooth_s: float = 0.04
+    min_s: float = MICRO_MIN_S
+    micro_max_s: float = MICRO_MAX_S
+    max_s: float = 4.0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.p <= 1 or not 0 < self.extent < 1:
+            raise ValueError(f"p must be in [0, 1] and extent in (0, 1), got p={self.p}, extent={self.extent}")
+
+
+def smooth_signal(signal: np.ndarray, fps: float, window_s: float) -> np.ndarray:
+    """Centred moving average over ``window_s`` seconds (odd number of frames, at least 1)."""
+    signal = np.asarray(signal, dtype=np.float64)
+    width = max(1, int(round(window_s * fps)))
+    width += 1 - width % 2
+    if width == 1 or len(signal) < 2:
+        return signal.copy()
+    padded = np.pad(signal, width // 2, mode="edge")
+    return np.convolve(padded, np.ones(width) / width, mode="valid")
+
+
+def _empty_intervals() -> pd.DataFrame:
+    frame = pd.DataFrame({name: pd.Series(dtype="int64") for name in INTERVAL_COLUMNS[:3]})
+    for name in INTERVAL_COLUMNS[3:7]:
+        frame[name] = pd.Series(dtype="float64")
+    frame["kind"] = pd.Series(dtype="object")
+    frame["peak_motion"] = pd.Series(dtype="float64")
+    return frame
+
+
+def spot_intervals(signal: Sequence[float], fps: float, params: SpottingParams | None = None) -> pd.DataFrame:
+    """Find expression intervals in a per-frame motion signal.
+
+    Args:
+        signal: non-negative motion per frame (e.g. :meth:`MotionTracker.combine` output).
+        fps: frames per second.
+        params: settings; defaults as in :class:`SpottingParams`.
+
+    Returns:
+        One row per interval, in time order, with :data:`INTERVAL_COLUMNS` (frame positions 0-based and
+        inclusive; ``duration_s`` = (offset - onset + 1) / fps; ``kind`` ``micro`` or ``macro``).
+    """
+    from scipy.signal import find_peaks
+
+    params = params or SpottingParams()
+    values = smooth_signal(np.nan_to_num(np.asarray(signal, dtype=np.float64)), fps, params.smooth_s)
+    n = len(values)
+    if n < 3 or not np.isfinite(values).all():
+        return _empty_intervals()
+    mean, top = float(values.mean()), float(values.max())
+    threshold = max(mean + params.p * (top - mean), params.min_motion)
+    min_frames = max(1, int(np.ceil(params.min_s * fps - 1e-9)))
+    peaks, _ = find_peaks(np.pad(values, 1, constant_values=-np.inf), height=threshold)
+    peaks = peaks - 1
+    taken = np.zeros(n, dtype=bool)
+    rows = []
+    for peak in sorted(peaks, key=lambda i: -values[i]):  # tallest first: a shoulder never splits a big peak
+        if taken[peak]:
+            continue
+        floor = params.extent * values[peak]
+        onset = peak
+        while onset > 0 and values[onset - 1] >= floor and not taken[onset - 1]:
+            onset -= 1
+        offset = peak
+        while offset < n - 1 and values[offset + 1] >= floor and not taken[offset + 1]:
+            offset += 1
+        taken[onset:offset + 1] = True
+        length = offset - onset + 1
+        duration = length / fps
+        if length < min_frames or duration > params.max_s:
+            continue
+        rows.append({
+            "onset_frame": int(onset), "apex_frame": int(peak), "offset_frame": int(offset),
+            "onset_s": onset / fps, "apex_s": peak / fps, "offset_s": offset / fps, "duration_s": duration,
+            "kind": "micro" if duration <= params.micro_max_s + 0.5 / fps else "macro",
+            "peak_motion": float(values[peak]),
+        })
+    if not rows:
+        return _empty_intervals()
+    return pd.DataFrame(rows).sort_values("onset_frame", ignore_index=True)
+
+
+def interval_iou(a: tuple[int, int], b: tuple[int, int]) -> float:
+    """Intersection over union of two inclusive frame intervals ``(onset, offset)``."""
+    inter = min(a[1], b[1]) - max(a[0], b[0]) + 1
+    if inter <= 0:
+        return 0.0
+    union = (a[1] - a[0] + 1) + (b[1] - b[0] + 1) - inter
+    return inter / union
+
+
+def match_intervals(predicted: Iterable[tuple[int, int]], truth: Iterable[tuple[int, int]],
+                    iou: float = 0.5) -> list[tuple[int, int, float]]:
+    """Pair spotted with ground-truth intervals one-to-one, best IoU first, keeping pairs with IoU >= ``iou``.
+
+    Returns:
+        ``(predicted index, truth index, IoU)`` for each hit.
+    """
+    predicted, truth = list(predicted), list(truth)
+    pairs = sorted(((interval_iou(p, t), i, j) for i, p in enumerate(predicted) for j, t in enumerate(truth)),
+                   reverse=True)
+    used_p, used_t, hits = set(), set(), []
+    for value, i, j in pairs:
+        if value < iou:
+            break
+        if i in used_p or j in used_t:
+            continue
+        used_p.add(i)
+        used_t.add(j)
+        hits.append((i, j, value))
+    return hits
+
+
+@dataclass(frozen=True)
+class SpottingScores:
+    """Spotting result over a set of videos: counts and precision / recall / F1.
+
+    Degenerate cases: precision is 0 when nothing was spotted, recall 0 when there is no ground truth, and F1 0
+    when precision + recall is 0.
+    """
+
+    true_positives: int
+    spotted: int
+    ground_truth: int
+    precision: float
+    recall: float
+    f1: float
+    iou: float = 0.5
+
+    @classmethod
+    def from_counts(cls, true_positives: int, spotted: int, ground_truth: int, iou: float = 0.5) -> "SpottingScores":
+        precision = true_positives / spotted if spotted else 0.0
+        recall = true_positives / ground_truth if ground_truth else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        return cls(true_positives, spotted, ground_truth, precision, recall, f1, iou)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def score_spotting(videos: Iterable[tuple[Sequence[tuple[int, int]], Sequence[tuple[int, int]]]],
+                   iou: float = 0.5) -> SpottingScores:
+    """Pool hits over videos: each item is ``(spotted intervals, ground-truth intervals)`` of one video."""
+    tp = spotted = truth_total = 0
+    for predicted, truth in videos:
+        tp += len(match_intervals(predicted, truth, iou))
+        spotted += len(predicted)
+        truth_total += len(truth)
+    return SpottingScores.from_counts(tp, spotted, truth_total, iou)
