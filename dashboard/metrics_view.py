@@ -1,0 +1,179 @@
+"""Runs as the metrics page sees them: where they come from, and re-scoring under another label scheme.
+
+Scores are always computed by :func:`larnet_core.metrics.compute_metrics`; label translation is
+:func:`larnet_core.data.remap_labels`. This module only joins the two to predictions tables.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from larnet_core.errors import LarnetError
+
+__all__ = ["RunView", "run_from_dir", "run_from_upload", "rescore", "reachable_schemes", "per_class_deltas",
+           "samples_in_cell", "thumbnail_path"]
+
+
+@dataclass
+class RunView:
+    """One run ready to display.
+
+    Attributes:
+        label: How the page names the run.
+        predictions: One row per test sample (``true_label``, ``pred_label``, ``prob_<class>``...).
+        class_names: The classes the run was scored with.
+        scheme: Its label scheme name, empty when unknown.
+        reference: What a saved session records for it (a folder path, or an upload's file name).
+        config: The run's config.json (empty for an uploaded table).
+        synthetic: True when the run evaluates a model trained on synthetic data.
+        protocol: ``loso``, ``holdout`` ... or empty.
+    """
+
+    label: str
+    predictions: pd.DataFrame
+    class_names: list[str]
+    scheme: str
+    reference: str
+    config: dict
+    synthetic: bool = False
+    protocol: str = ""
+
+
+def run_from_dir(path: Path, label: str) -> RunView:
+    """Read a run directory (raises LarnetError when it is incomplete)."""
+    from larnet_core.runs import load_run
+
+    run = load_run(path)
+    extra = run.metrics.extra
+    return RunView(label=label, predictions=run.predictions, class_names=list(run.metrics.class_names),
+                   scheme=str(extra.get("label_scheme") or run.config.get("label_scheme") or ""),
+                   reference=str(path), config=run.config,
+                   synthetic=bool(extra.get("synthetic", run.config.get("synthetic", False))),
+                   protocol=str(extra.get("protocol") or run.config.get("protocol") or ""))
+
+
+def _guess_scheme(class_names: list[str]) -> str:
+    from larnet_core.data import LABEL_SCHEMES
+
+    for name, scheme in LABEL_SCHEMES.items():
+        if set(scheme.classes) == set(class_names):
+            return name
+    return ""
+
+
+def run_from_upload(name: str, data: bytes) -> RunView:
+    """Read an uploaded predictions.csv.
+
+    Classes are the ``prob_<class>`` columns in order, else the labels that occur.
+
+    Raises:
+        LarnetError: when the file is not a CSV with ``true_label`` and ``pred_label`` columns.
+    """
+    try:
+        table = pd.read_csv(io.BytesIO(data), dtype={"subject": str, "clip": str, "frame": str})
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise LarnetError(f"{name} is not a readable CSV file ({str(exc).splitlines()[0]}); upload the "
+                          "predictions.csv of a run") from None
+    missing = {"true_label", "pred_label"} - set(table.columns)
+    if missing:
+        raise LarnetError(f"{name} lacks column(s) {', '.join(sorted(missing))}; a predictions.csv has "
+                          "subject, clip, frame, true_label, pred_label, prob_<class>...")
+    table = table.dropna(subset=["pred_label"])
+    if table.empty:
+        raise LarnetError(f"{name} has no prediction rows")
+    table["true_label"] = table["true_label"].astype(str)
+    table["pred_label"] = table["pred_label"].astype(str)
+    classes = [c[len("prob_"):] for c in table.columns if c.startswith("prob_")]
+    labels = set(table["true_label"]) | set(table["pred_label"])
+    if not classes or not labels <= set(classes):
+        classes = sorted(labels)
+    return RunView(label=f"uploaded: {name}", predictions=table, class_names=classes,
+                   scheme=_guess_scheme(classes), reference=name, config={})
+
+
+def reachable_schemes(scheme: str) -> list[str]:
+    """Schemes a run scored under ``scheme`` can be re-scored under (itself first)."""
+    from larnet_core.data import LABEL_SCHEMES, remap_labels
+
+    if scheme not in LABEL_SCHEMES:
+        return [scheme] if scheme else []
+    reachable = [scheme]
+    for target in LABEL_SCHEMES:
+        if target == scheme:
+            continue
+        try:
+            remap_labels(list(LABEL_SCHEMES[scheme].classes[:1]), scheme, target)
+        except ValueError:
+            continue
+        reachable.append(target)
+    return reachable
+
+
+def rescore(run: RunView, target_scheme: str):
+    """The run's ``(predictions, MetricsReport)``, translated into ``target_scheme`` first when it differs.
+
+    Samples whose true class the target drops are left out. A prediction of a dropped class becomes the
+    most probable class that the target keeps (from the ``prob_<class>`` columns); without probabilities such
+    a sample is left out, and the number left out is returned in the report's ``extra["dropped_predictions"]``.
+
+    Raises:
+        LarnetError: when the run cannot be translated or scored.
+    """
+    from larnet_core.data import get_scheme, remap_labels
+    from larnet_core.metrics import compute_metrics
+
+    table = run.predictions
+    facts = {"label_scheme": target_scheme or run.scheme, "protocol": run.protocol, "synthetic": run.synthetic}
+    try:
+        if not target_scheme or target_scheme == run.scheme:
+            return table, compute_metrics(table, run.class_names, **facts)
+        source = get_scheme(run.scheme)
+        target = get_scheme(target_scheme)
+        mapping = dict(zip(source.classes, remap_labels(list(source.classes), source, target)))
+        table = table[table["true_label"].isin(source.classes) & table["pred_label"].isin(source.classes)].copy()
+        table["true_label"] = table["true_label"].map(mapping)
+        table = table[table["true_label"].notna()]
+        predicted = table["pred_label"].map(mapping)
+        kept = [name for name in source.classes if mapping[name] is not None and f"prob_{name}" in table]
+        lost = predicted.isna()
+        if lost.any() and kept:
+            best = table.loc[lost, [f"prob_{name}" for name in kept]].to_numpy().argmax(axis=1)
+            predicted.loc[lost] = [mapping[kept[i]] for i in best]
+        dropped = int(predicted.isna().sum())
+        table = table.assign(pred_label=predicted)[predicted.notna()]
+        return table, compute_metrics(table, list(target.classes), dropped_predictions=dropped, **facts)
+    except ValueError as exc:
+        raise LarnetError(f"cannot score {run.label} under {target_scheme or run.scheme}: {exc}") from None
+
+
+def per_class_deltas(first, second) -> pd.DataFrame:
+    """Per-class precision/recall/F1 of two reports side by side, with the change from first to second."""
+    merged = first.per_class.merge(second.per_class, on="class", how="outer", suffixes=("_a", "_b"))
+    for metric in ("precision", "recall", "f1"):
+        merged[f"{metric}_delta"] = merged[f"{metric}_b"].fillna(0) - merged[f"{metric}_a"].fillna(0)
+    return merged
+
+
+def samples_in_cell(predictions: pd.DataFrame, true: str, pred: str) -> pd.DataFrame:
+    """The samples of one confusion-matrix cell."""
+    hit = (predictions["true_label"].astype(str) == true) & (predictions["pred_label"].astype(str) == pred)
+    return predictions[hit]
+
+
+def thumbnail_path(row: pd.Series, run: RunView) -> Path | None:
+    """An image file for a sample when the run's frames are reachable from this machine, else None."""
+    root = run.config.get("data_root") or run.config.get("dataset_root")
+    for column in ("apex_path", "path", "frame"):
+        value = row.get(column)
+        if not isinstance(value, str) or not value:
+            continue
+        candidate = Path(value)
+        if not candidate.is_absolute() and root:
+            candidate = Path(root) / candidate
+        if candidate.suffix.lower() in (".jpg", ".jpeg", ".png", ".bmp") and candidate.is_file():
+            return candidate
+    return None

@@ -1,0 +1,246 @@
+"""The sidebar model picker and the model cache shared by every page and browser session.
+
+Models are loaded once per checkpoint (path + SHA-256) with ``st.cache_resource`` and shared between browser
+sessions, so they are treated as read-only; the Predictor is thread-safe. Which model a user picked lives in
+``st.session_state``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+
+from dashboard import config
+from larnet_core.errors import LarnetError
+
+__all__ = [
+    "ModelChoice",
+    "model_sidebar",
+    "selected_model",
+    "current_model",
+    "current_predictor",
+    "model_ref",
+    "show_model_card",
+    "synthetic_notice",
+]
+
+log = logging.getLogger(__name__)
+
+_CHOICE_KEY = "model_choice"
+_SOURCE_DEMO = "Bundled demo model"
+_SOURCE_UPLOAD = "Upload a checkpoint"
+_SOURCE_RUN = "A run in the runs folder"
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """The checkpoint a user picked.
+
+    Attributes:
+        label: How the sidebar names it.
+        path: The checkpoint file.
+        source: ``demo``, ``upload`` or ``run``.
+    """
+
+    label: str
+    path: Path
+    source: str
+
+
+# ------------------------------------------------------------------------------------------ cached resources
+@st.cache_data(max_entries=64, show_spinner=False)
+def _sha256_of(path: str, mtime_ns: int, size: int) -> str:
+    from larnet_core.models import file_sha256
+
+    return file_sha256(path)
+
+
+def _checkpoint_key(path: Path) -> tuple[str, str]:
+    stat = path.stat()
+    return str(path.resolve()), _sha256_of(str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading the model...")
+def _load_model(path: str, sha256: str):  # -> LoadedModel; sha256 is part of the cache key
+    from larnet_core.models import load_checkpoint
+
+    log.info("loading checkpoint %s (%s)", path, sha256[:12])
+    return load_checkpoint(path, device="cpu")
+
+
+@st.cache_resource(max_entries=4, show_spinner="Preparing the model for inference...")
+def _load_predictor(path: str, sha256: str):  # -> Predictor
+    from larnet_core.inference import Predictor
+    from larnet_core.models import load_checkpoint
+
+    # A separate copy from _load_model: the Predictor may move or export its network, and the attention page
+    # attaches hooks to the other copy.
+    return Predictor(load_checkpoint(path, device="cpu"))
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _run_checkpoints(root: str, stamp: float) -> list[tuple[str, str]]:
+    """(label, checkpoint path) of every run under ``root`` that has a reachable checkpoint."""
+    from larnet_core.runs import list_runs, load_run
+
+    found = []
+    for run_dir in list_runs(root):
+        try:
+            run = load_run(run_dir)
+        except LarnetError as exc:
+            log.warning("skipping run %s: %s", run_dir, exc)
+            continue
+        if run.checkpoint is not None:
+            found.append((str(run_dir.relative_to(root)), str(run.checkpoint)))
+    return found
+
+
+def _uploads_dir() -> Path:
+    from larnet_core.sessions import data_dir
+
+    folder = data_dir() / "uploads" / "models"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _store_upload(data: bytes) -> Path:
+    """Keep an uploaded checkpoint under the data directory, named by its hash (loaded later, safely)."""
+    digest = hashlib.sha256(data).hexdigest()
+    path = _uploads_dir() / f"{digest}.pt"
+    if not path.exists():
+        temporary = path.with_suffix(".part")
+        temporary.write_bytes(data)
+        temporary.replace(path)
+    return path
+
+
+# ------------------------------------------------------------------------------------------------- picker
+def model_sidebar() -> None:
+    """Draw the model picker in the sidebar and remember the choice for this browser session."""
+    st.sidebar.header("Model")
+    source = st.sidebar.radio("Model source", (_SOURCE_DEMO, _SOURCE_UPLOAD, _SOURCE_RUN), key="model_source",
+                              label_visibility="collapsed")
+    choice: ModelChoice | None = None
+    if source == _SOURCE_DEMO:
+        path = config.default_checkpoint()
+        choice = ModelChoice(label=path.name, path=path, source="demo")
+    elif source == _SOURCE_UPLOAD:
+        upload = st.sidebar.file_uploader("Checkpoint (.pt written by larnet train)", type=["pt", "pth"],
+                                          key="model_upload")
+        if upload is not None:
+            choice = ModelChoice(label=upload.name, path=_store_upload(upload.getvalue()), source="upload")
+        else:
+            st.sidebar.caption("Checkpoints are loaded as plain weights only (no code is run from the file).")
+    else:
+        root = config.runs_dir()
+        stamp = root.stat().st_mtime if root.is_dir() else 0.0
+        runs = _run_checkpoints(str(root), stamp) if root.is_dir() else []
+        if not runs:
+            st.sidebar.info(f"No run with a checkpoint under `{root}`. Set LARNET_RUNS_DIR to your runs folder.")
+        else:
+            labels = [label for label, _ in runs]
+            picked = st.sidebar.selectbox("Run", labels, key="model_run")
+            choice = ModelChoice(label=picked, path=Path(dict(runs)[picked]), source="run")
+    st.session_state[_CHOICE_KEY] = choice
+    loaded = current_model(quiet=True)
+    if loaded is not None:
+        card = loaded.card
+        st.sidebar.caption(f"**{card.preset}** · {card.num_classes} classes · {card.input_size} px · "
+                           f"{card.sample_mode} input")
+        if card.synthetic:
+            st.sidebar.warning("Demo model trained on synthetic faces only: not for real-world conclusions.",
+                               icon=":material/science:")
+
+
+def selected_model() -> ModelChoice | None:
+    """The checkpoint picked in the sidebar (the default checkpoint before the sidebar has run)."""
+    if _CHOICE_KEY in st.session_state:
+        return st.session_state[_CHOICE_KEY]
+    path = config.default_checkpoint()
+    return ModelChoice(label=path.name, path=path, source="demo")
+
+
+def _missing_message(choice: ModelChoice | None) -> str:
+    if choice is None:
+        return "No model is selected: pick one in the sidebar."
+    if choice.source == "demo":
+        return (f"The demo checkpoint `{choice.path}` is missing. Rebuild it with `make demo-model`, set "
+                f"{config.DEFAULT_CHECKPOINT_ENV} to a checkpoint, or upload one in the sidebar.")
+    return f"The checkpoint `{choice.path}` does not exist any more; pick another model in the sidebar."
+
+
+def current_model(*, quiet: bool = False):
+    """The picked model as a ``LoadedModel`` (network + card), or None after telling the user why.
+
+    Args:
+        quiet: Return None without drawing a message (used by the sidebar, which has its own).
+    """
+    choice = selected_model()
+    if choice is None or not choice.path.is_file():
+        if not quiet:
+            st.warning(_missing_message(choice), icon=":material/warning:")
+        return None
+    try:
+        return _load_model(*_checkpoint_key(choice.path))
+    except LarnetError as exc:
+        if not quiet:
+            st.error(f"Cannot load the model: {exc}", icon=":material/error:")
+        else:
+            st.sidebar.error(f"Cannot load the model: {exc}")
+        return None
+
+
+def current_predictor():
+    """A thread-safe ``Predictor`` for the picked model, or None after telling the user why."""
+    if current_model() is None:
+        return None
+    choice = selected_model()
+    try:
+        return _load_predictor(*_checkpoint_key(choice.path))
+    except LarnetError as exc:
+        st.error(f"Cannot prepare the model for inference: {exc}", icon=":material/error:")
+        return None
+
+
+def model_ref(loaded):
+    """The ``ModelRef`` saved with a session for ``loaded``."""
+    from larnet_core.sessions import ModelRef
+
+    return ModelRef(preset=loaded.card.preset, checkpoint_path=str(loaded.path or ""),
+                    checkpoint_sha256=loaded.sha256, synthetic=bool(loaded.card.synthetic))
+
+
+# ------------------------------------------------------------------------------------------------ display
+def synthetic_notice(card) -> None:
+    """The notice every place that shows a synthetic-data model must carry."""
+    if card.synthetic:
+        st.warning(
+            f"**Trained on synthetic data.** This model learned from generated faces ({card.training_data}). "
+            "It demonstrates the pipeline; its predictions say nothing about real people's emotions.",
+            icon=":material/science:",
+        )
+
+
+def show_model_card(loaded) -> None:
+    """The model card: preset, classes, input, training data and provenance."""
+    card = loaded.card
+    synthetic_notice(card)
+    left, right = st.columns(2)
+    with left:
+        st.markdown(f"**Preset:** `{card.preset}`  \n"
+                    f"**Classes ({card.num_classes}):** {', '.join(card.class_names)}  \n"
+                    f"**Label scheme:** {card.label_scheme or 'not recorded'}  \n"
+                    f"**Input:** {card.input_size} x {card.input_size} px, {card.in_channels} channels, "
+                    f"`{card.sample_mode}` samples")
+    with right:
+        st.markdown(f"**Training data:** {card.training_data}  \n"
+                    f"**Attention:** {card.attention}{' (residual)' if card.residual else ' (naive M*T)'}  \n"
+                    f"**Checkpoint:** `{Path(loaded.path).name if loaded.path else '-'}` "
+                    f"(SHA-256 `{loaded.sha256[:12]}`)  \n"
+                    f"**Created:** {card.created_at} with LARNet Studio {card.code_version}")
+    if card.notes:
+        st.caption(card.notes)

@@ -1,0 +1,264 @@
+"""Clip: analyse an uploaded video or zip of frames (or a bundled sample), then explore the result.
+
+``/clip?session=<id>`` reopens a saved clip analysis read-only.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from dashboard import charts, config
+from dashboard.models import current_model, current_predictor, model_ref, synthetic_notice
+from dashboard.sessions_ui import get_store, save_to_session
+from larnet_core.errors import LarnetError
+
+UPLOAD_TYPES = ["mp4", "avi", "mov", "mkv", "webm", "zip"]
+FACE_MODES = ("auto", "haar", "mtcnn", "none")
+_RESULT_KEY = "clip_result"
+
+
+@dataclass
+class ClipView:
+    """What the page shows: a fresh analysis, or a saved session's tables."""
+
+    name: str
+    frames: pd.DataFrame
+    intervals: pd.DataFrame
+    class_names: list[str]
+    data: bytes | None
+    fps: float
+    analysis: object | None = None  # ClipAnalysis when analysed in this browser session
+    synthetic: bool = False
+    session_id: str = ""
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _frame(data: bytes, index: int) -> np.ndarray:
+    from larnet_core.video import frame_at
+
+    return frame_at(data, index)
+
+
+def _analyse(data: bytes, name: str, face: str) -> None:
+    from larnet_core.video import analyze_clip
+
+    predictor = current_predictor()
+    if predictor is None:
+        return
+    bar = st.progress(0.0, text="Starting...")
+    try:
+        analysis = analyze_clip(data, predictor, face=face, name=name,
+                                progress=lambda fraction, message: bar.progress(min(max(fraction, 0.0), 1.0),
+                                                                                text=message))
+    except LarnetError as exc:
+        bar.empty()
+        st.error(f"Cannot analyse {name}: {exc}", icon=":material/error:")
+        return
+    bar.empty()
+    st.session_state[_RESULT_KEY] = ClipView(
+        name=analysis.meta.name, frames=analysis.frames, intervals=analysis.intervals,
+        class_names=list(analysis.class_names), data=data, fps=analysis.meta.fps, analysis=analysis,
+        synthetic=analysis.synthetic)
+
+
+def _from_session(session_id: str) -> ClipView | None:
+    store = get_store()
+    if store is None:
+        return None
+    try:
+        session = store.get(session_id)
+    except LarnetError as exc:
+        st.error(str(exc), icon=":material/error:")
+        return None
+    if session.kind != "clip" or session.results is None:
+        st.error(f"Session {session_id} is a {session.kind} analysis, not a clip analysis; open it in Sessions.")
+        return None
+    classes = [c[len("prob_"):] for c in session.results.columns if c.startswith("prob_")]
+    intervals = session.intervals if session.intervals is not None else pd.DataFrame(
+        columns=["onset_frame", "apex_frame", "offset_frame", "onset_s", "apex_s", "offset_s", "duration_s", "kind",
+                 "label", "confidence"])
+    st.info(f"Saved session **{session.name}** (read-only). {' '.join(session.notices)}",
+            icon=":material/bookmark:")
+    return ClipView(name=session.input.name, frames=session.results, intervals=intervals, class_names=classes,
+                    data=session.input.data, fps=session.input.fps, synthetic=session.model.synthetic,
+                    session_id=session.id)
+
+
+def _prediction_card(view: ClipView) -> None:
+    if view.analysis is None:
+        return
+    prediction = view.analysis.prediction
+    left, right = st.columns([1, 2])
+    with left:
+        st.metric("Clip prediction", prediction.label, help="Averaged around the apex of the strongest spotted "
+                  "interval, or over the whole clip when nothing was spotted.")
+        st.metric("Confidence", f"{prediction.confidence:.2f}")
+        where = "apex window" if prediction.source == "apex-window" else "whole clip"
+        st.caption(f"From the {where}, frames {prediction.window[0]}-{prediction.window[1]}.")
+    with right:
+        st.plotly_chart(charts.probability_bars(prediction.probabilities, view.class_names), key="clip_probs",
+                        config={"displaylogo": False})
+    for warning in view.analysis.warnings:
+        st.caption(f":material/info: {warning}")
+
+
+def _scrubber(view: ClipView) -> None:
+    frames = view.frames
+    if frames.empty:
+        return
+    last = int(frames["frame"].iloc[-1])
+    apex = int(view.intervals["apex_frame"].iloc[0]) if len(view.intervals) else 0
+    index = st.slider("Frame", 0, last, value=min(apex, last), key="clip_frame")
+    row = frames.iloc[(frames["frame"] - index).abs().argmin()]
+    st.caption(f"Frame {int(row['frame'])} at {row['time_s']:.3f} s · predicted **{row['pred_label']}** "
+               f"({row['confidence']:.2f}) · motion {row['motion']:.3f}"
+               f"{' · inside a spotted interval' if bool(row.get('in_interval', False)) else ''}")
+    if view.data is None:
+        st.caption("The clip itself was not stored with this session, so frames cannot be shown.")
+        return
+    try:
+        image = _frame(view.data, int(row["frame"]))
+    except LarnetError as exc:
+        st.error(f"Cannot read frame {index}: {exc}")
+        return
+    x0, y0, x1, y1 = (int(round(row[c])) for c in ("face_x0", "face_y0", "face_x1", "face_y1"))
+    crop = image[max(0, y0):max(y0 + 1, y1), max(0, x0):max(x0 + 1, x1)]
+    columns = st.columns([2, 1, 1])
+    columns[0].image(image, caption="frame", width="stretch")
+    columns[1].image(crop, caption="face crop", width="stretch")
+    with columns[2]:
+        _heat_map(crop, view)
+
+
+def _heat_map(crop: np.ndarray, view: ClipView) -> None:
+    from larnet_core.explain import MIN_IMAGE_SIDE, grad_cam
+
+    loaded = current_model(quiet=True)
+    if loaded is None or list(loaded.card.class_names) != view.class_names:
+        st.caption("The heat map needs the model that made this analysis; pick it in the sidebar.")
+        return
+    if min(crop.shape[:2]) < MIN_IMAGE_SIDE:
+        st.caption("The face crop is too small for a heat map.")
+        return
+    try:
+        cam = grad_cam(loaded, crop)
+    except LarnetError as exc:
+        st.caption(f"No heat map: {exc}")
+        return
+    st.image(cam.overlay, caption=f"Grad-CAM for {cam.target_label} ({cam.stage})", width="stretch")
+
+
+def _downloads(view: ClipView) -> None:
+    stem = view.name.rsplit(".", 1)[0] or "clip"
+    columns = st.columns(4)
+    columns[0].download_button("Frames (CSV)", view.frames.to_csv(index=False).encode(), file_name=f"{stem}.csv",
+                               mime="text/csv", icon=":material/download:")
+    parquet = io.BytesIO()
+    view.frames.to_parquet(parquet, index=False)
+    columns[1].download_button("Frames (Parquet)", parquet.getvalue(), file_name=f"{stem}.parquet",
+                               mime="application/octet-stream", icon=":material/download:")
+    if view.analysis is not None:
+        columns[2].download_button("Summary (JSON)", view.analysis.to_json().encode(), file_name=f"{stem}.json",
+                                   mime="application/json", icon=":material/download:")
+        _annotated_video(columns[3], view, stem)
+
+
+def _annotated_video(column, view: ClipView, stem: str) -> None:
+    video_key = f"clip_video_{id(view.analysis)}"
+    if video_key in st.session_state:
+        column.download_button("Annotated video (MP4)", st.session_state[video_key], file_name=f"{stem}-annotated.mp4",
+                               mime="video/mp4", icon=":material/download:")
+        return
+    if column.button("Render annotated video", icon=":material/movie_edit:"):
+        import tempfile
+        from pathlib import Path
+
+        from larnet_core.video import render_annotated_video
+
+        with st.spinner("Rendering..."), tempfile.TemporaryDirectory() as folder:
+            try:
+                out = render_annotated_video(view.data, view.analysis, Path(folder) / f"{stem}-annotated.mp4")
+                st.session_state[video_key] = Path(out).read_bytes()
+            except LarnetError as exc:
+                column.error(f"Cannot render: {exc}")
+                return
+        st.rerun()
+
+
+def _session(view: ClipView, name: str):
+    from larnet_core.sessions import AnalysisSession, InputRef
+
+    meta = view.analysis.meta
+    loaded = current_model(quiet=True)
+    return AnalysisSession(
+        name=name, kind="clip", **({"model": model_ref(loaded)} if loaded is not None else {}),
+        input=InputRef(name=meta.name, fps=float(meta.fps), width=int(meta.width), height=int(meta.height),
+                       frame_count=int(meta.frame_count), data=view.data),
+        results=view.frames, intervals=view.intervals)
+
+
+def _show(view: ClipView) -> None:
+    st.header(view.name)
+    if view.synthetic:
+        st.warning("Analysed with a model trained on synthetic faces: the labels demonstrate the pipeline only.",
+                   icon=":material/science:")
+    _prediction_card(view)
+    st.subheader("Timeline")
+    current = st.session_state.get("clip_frame")
+    time_now = None
+    if current is not None and not view.frames.empty:
+        time_now = float(view.frames.iloc[(view.frames["frame"] - current).abs().argmin()]["time_s"])
+    st.plotly_chart(charts.timeline_figure(view.frames, view.intervals, view.class_names, time_now),
+                    key="clip_timeline", config={"displaylogo": False})
+    st.subheader("Frames")
+    _scrubber(view)
+    st.subheader(f"Spotted intervals ({len(view.intervals)})")
+    if view.intervals.empty:
+        st.caption("No micro- or macro-expression was spotted in this clip.")
+    else:
+        st.dataframe(view.intervals, hide_index=True, key="clip_intervals")
+    st.subheader("Downloads")
+    _downloads(view)
+    if view.analysis is not None:
+        save_to_session("clip", view.name, lambda name: _session(view, name))
+
+
+st.title("Clip analysis")
+session_id = st.query_params.get("session")
+if session_id:
+    view = _from_session(session_id)
+    if view is not None:
+        _show(view)
+    st.stop()
+
+loaded = current_model()
+if loaded is not None:
+    synthetic_notice(loaded.card)
+samples = config.sample_clips()
+source = st.radio("Input", ("Upload a clip", "Bundled sample"), horizontal=True, key="clip_source",
+                  disabled=not samples, help=None if samples else "No sample clips are bundled.")
+data, name = None, ""
+if source == "Bundled sample" and samples:
+    picked = st.selectbox("Sample", samples, format_func=lambda p: p.name, key="clip_sample")
+    data, name = picked.read_bytes(), picked.name
+else:
+    upload = st.file_uploader("Video (mp4, avi, mov, mkv, webm) or a zip of frames", type=UPLOAD_TYPES,
+                              key="clip_upload")
+    if upload is not None:
+        data, name = upload.getvalue(), upload.name
+face = st.selectbox("Face detection", FACE_MODES, key="clip_face",
+                    help="auto: Haar cascade, falling back to the whole frame; none: the whole frame is the face.")
+if st.button("Analyse", type="primary", disabled=data is None or loaded is None, key="clip_analyse",
+             icon=":material/play_arrow:"):
+    _analyse(data, name, face)
+
+result = st.session_state.get(_RESULT_KEY)
+if result is not None:
+    _show(result)
+elif data is None:
+    st.info("Upload a clip or pick a sample, then press Analyse.", icon=":material/info:")

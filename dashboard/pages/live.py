@@ -1,0 +1,203 @@
+"""Live: real-time micro-expression analysis of the webcam through streamlit-webrtc.
+
+The frame callback runs in streamlit-webrtc's worker thread: it converts the frame, calls
+``LiveAnalyzer.process`` (face track, crop, model, motion, overlay), and puts a small named tuple on a bounded
+queue. It never touches ``st.*``. The page drains that queue with a timeout into ``st.empty()`` placeholders.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import time
+from collections import deque
+from typing import NamedTuple
+
+import av
+import pandas as pd
+import streamlit as st
+from streamlit_webrtc import WebRtcMode, webrtc_streamer
+
+from dashboard import charts
+from dashboard.config import rtc_configuration
+from dashboard.models import current_model, current_predictor, model_ref, selected_model, synthetic_notice
+from dashboard.sessions_ui import save_to_session
+from larnet_core.errors import LarnetError
+
+log = logging.getLogger(__name__)
+
+QUEUE_SIZE = 64            # reports waiting for the page; the oldest is dropped when the page falls behind
+HISTORY_S = 10.0           # seconds of probabilities and motion in the rolling charts
+CHART_PERIOD_S = 0.5       # the charts are redrawn at most this often
+FPS_WINDOW_S = 2.0         # processing rate measured over this window
+
+
+class FrameReport(NamedTuple):
+    """What the callback hands the page for one frame."""
+
+    frame_index: int
+    time_s: float
+    label: str | None
+    confidence: float | None
+    probabilities: dict[str, float]
+    motion: float
+    latency_ms: float
+    error: str | None
+    done_at: float
+
+
+class LiveState:
+    """Per-browser-session live state: the analyzer, its report queue and the rolling history shown."""
+
+    def __init__(self, analyzer, model_key: str) -> None:
+        self.analyzer = analyzer
+        self.model_key = model_key
+        self.reports: queue.Queue[FrameReport] = queue.Queue(maxsize=QUEUE_SIZE)
+        self.history: deque[FrameReport] = deque(maxlen=2000)
+        self.frames_analysed = 0
+
+    def callback(self, frame: av.VideoFrame) -> av.VideoFrame:
+        image = frame.to_ndarray(format="rgb24")
+        annotated, result = self.analyzer.process(image, frame.time)
+        report = FrameReport(result.frame_index, result.time_s, result.label, result.confidence,
+                             dict(result.probabilities), float(result.motion), float(result.latency_ms),
+                             result.error, time.monotonic())
+        try:
+            self.reports.put_nowait(report)
+        except queue.Full:
+            try:
+                self.reports.get_nowait()
+            except queue.Empty:
+                pass
+            self.reports.put_nowait(report)
+        return av.VideoFrame.from_ndarray(annotated, format="rgb24")
+
+
+def _state(predictor) -> LiveState:
+    from larnet_core.video import LiveAnalyzer
+
+    key = f"{selected_model().path}:{predictor.loaded.sha256}"
+    state = st.session_state.get("live_state")
+    if state is None or state.model_key != key:
+        state = LiveAnalyzer(predictor, fps_hint=30.0)
+        state = LiveState(state, key)
+        st.session_state["live_state"] = state
+    return state
+
+
+def _events_table(state: LiveState) -> pd.DataFrame:
+    events = state.analyzer.events
+    return pd.DataFrame([{"time_s": e.time_s, "label": e.label, "confidence": e.confidence,
+                          "duration_s": e.duration_s} for e in events],
+                        columns=["time_s", "label", "confidence", "duration_s"])
+
+
+def _history_frame(state: LiveState, class_names: list[str]) -> pd.DataFrame:
+    if not state.history:
+        return pd.DataFrame(columns=["time_s", "motion", *[f"prob_{n}" for n in class_names]])
+    latest = state.history[-1].time_s
+    rows = [{"time_s": r.time_s, "motion": r.motion, **{f"prob_{n}": r.probabilities.get(n) for n in class_names}}
+            for r in state.history if r.time_s >= latest - HISTORY_S]
+    return pd.DataFrame(rows)
+
+
+def _session(state: LiveState, loaded, name: str):
+    from larnet_core.sessions import AnalysisSession, InputRef
+
+    if state.frames_analysed == 0:
+        raise LarnetError("nothing to save yet: press START and let the webcam run first")
+    history = _history_frame(state, list(loaded.card.class_names))
+    return AnalysisSession(name=name, kind="live", model=model_ref(loaded), events=_events_table(state),
+                           results=history.astype({"time_s": float, "motion": float}),
+                           input=InputRef(name="webcam", fps=30.0, frame_count=state.frames_analysed))
+
+
+st.title("Live webcam")
+loaded = current_model()
+predictor = current_predictor() if loaded is not None else None
+if predictor is None:
+    st.stop()
+synthetic_notice(loaded.card)
+class_names = list(loaded.card.class_names)
+state = _state(predictor)
+try:
+    rtc = rtc_configuration(st.secrets)
+except LarnetError as exc:
+    st.error(str(exc), icon=":material/error:")
+    st.stop()
+
+video, side = st.columns([3, 2])
+with video:
+    context = webrtc_streamer(
+        key="live",
+        mode=WebRtcMode.SENDRECV,
+        rtc_configuration=rtc,
+        media_stream_constraints={"video": True, "audio": False},
+        video_frame_callback=state.callback,
+        async_processing=True,
+    )
+    st.caption("Frames are analysed on this machine; nothing leaves it. A face box, the top class and the "
+               "probabilities are drawn on the returned video.")
+with side:
+    stats = st.columns(3)
+    frames_box, fps_box, latency_box = (column.empty() for column in stats)
+    prediction_box = st.empty()
+    probabilities_box = st.empty()
+    motion_box = st.empty()
+st.subheader("Spotted micro-expressions")
+events_box = st.empty()
+if st.button("Reset the stream's events", key="live_reset"):
+    state.analyzer.reset()
+    state.history.clear()
+    state.frames_analysed = 0
+save_to_session("live", "Live session", lambda name: _session(state, loaded, name))
+
+
+def _draw(charts_too: bool) -> None:
+    recent = [r for r in state.history if r.done_at >= time.monotonic() - FPS_WINDOW_S]
+    frames_box.metric("Frames analysed", state.frames_analysed)
+    fps_box.metric("Processing fps", f"{len(recent) / FPS_WINDOW_S:.1f}")
+    last = state.history[-1] if state.history else None
+    latency_box.metric("Latency (ms)", f"{last.latency_ms:.0f}" if last else "-")
+    if last is None:
+        prediction_box.info("Press START to analyse the webcam.", icon=":material/videocam:")
+    elif last.error:
+        prediction_box.error(f"Frame {last.frame_index}: {last.error}")
+    elif last.label is None:
+        prediction_box.warning("No face in view.", icon=":material/face:")
+    else:
+        prediction_box.success(f"Current prediction: **{last.label}** ({last.confidence:.2f})")
+    if charts_too:
+        history = _history_frame(state, class_names)
+        probabilities_box.plotly_chart(charts.rolling_probabilities_figure(history, class_names),
+                                       key=f"live_probs_{time.monotonic_ns()}", config={"displayModeBar": False})
+        motion_box.plotly_chart(charts.motion_figure(history), key=f"live_motion_{time.monotonic_ns()}",
+                                config={"displayModeBar": False})
+        events = _events_table(state)
+        events_box.dataframe(events.iloc[::-1], hide_index=True, key=f"live_events_{time.monotonic_ns()}",
+                             column_config={"time_s": st.column_config.NumberColumn("time (s)", format="%.2f"),
+                                            "confidence": st.column_config.NumberColumn(format="%.2f"),
+                                            "duration_s": st.column_config.NumberColumn("duration (s)",
+                                                                                        format="%.3f")})
+
+
+_draw(charts_too=True)
+last_chart = time.monotonic()
+while context.state.playing:
+    try:
+        report = state.reports.get(timeout=1.0)
+    except queue.Empty:
+        continue
+    state.history.append(report)
+    state.frames_analysed += 1
+    while True:  # drain what piled up while drawing
+        try:
+            report = state.reports.get_nowait()
+        except queue.Empty:
+            break
+        state.history.append(report)
+        state.frames_analysed += 1
+    redraw_charts = time.monotonic() - last_chart >= CHART_PERIOD_S
+    _draw(redraw_charts)
+    if redraw_charts:
+        last_chart = time.monotonic()

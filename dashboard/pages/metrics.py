@@ -1,0 +1,233 @@
+"""Metrics: accuracy, UF1, UAR and macro-F1 of one or two runs; confusion matrix, per-class and per-subject
+tables; re-scoring under another label scheme; downloads."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import charts, config
+from dashboard.metrics_view import (
+    RunView,
+    per_class_deltas,
+    reachable_schemes,
+    rescore,
+    run_from_dir,
+    run_from_upload,
+    samples_in_cell,
+    thumbnail_path,
+)
+from dashboard.sessions_ui import save_to_session
+from larnet_core.errors import LarnetError
+
+MAX_CELL_ROWS = 200
+MAX_THUMBNAILS = 12
+
+
+@st.cache_resource(max_entries=32, show_spinner="Reading the run...")
+def _load_dir(path: str, label: str, stamp: float) -> RunView:
+    # Shared and read-only: the page never modifies a RunView in place. stamp = metrics.json mtime.
+    from pathlib import Path
+
+    return run_from_dir(Path(path), label)
+
+
+def _available_runs() -> dict[str, str]:
+    """Label -> run folder, bundled demo first."""
+    from larnet_core.runs import list_runs
+
+    found: dict[str, str] = {}
+    if (config.DEMO_RUN / "metrics.json").is_file():
+        found[f"demo: {config.DEMO_RUN.name}"] = str(config.DEMO_RUN)
+    root = config.runs_dir()
+    for run_dir in list_runs(root):
+        found[f"runs: {run_dir.relative_to(root)}"] = str(run_dir)
+    return found
+
+
+def _headline(report, baseline=None) -> None:
+    columns = st.columns(4)
+    for column, (key, title) in zip(columns, (("accuracy", "Accuracy"), ("uf1", "UF1"), ("uar", "UAR"),
+                                              ("macro_f1", "Macro-F1"))):
+        value = getattr(report, key)
+        delta = None if baseline is None else f"{value - getattr(baseline, key):+.3f}"
+        column.metric(title, f"{value:.3f}", delta=delta)
+
+
+def _confusion_section(run: RunView, predictions: pd.DataFrame, report, key: str) -> None:
+    normalise = st.radio("Values", ("counts", "row-normalised"), horizontal=True, key=f"{key}_norm") \
+        == "row-normalised"
+    classes = list(report.class_names)
+    cell_key = f"{key}_cell"
+    selected = st.session_state.get(cell_key)
+    figure = charts.confusion_figure(report.confusion, normalise=normalise, selected=selected)
+    event = st.plotly_chart(figure, key=f"{key}_confusion", on_select="rerun", selection_mode=("points", "box"),
+                            config={"displaylogo": False})
+    points = event.selection.points if event is not None and event.selection else []
+    if points:
+        picked = points[0].get("customdata") or [points[0].get("y"), points[0].get("x")]
+        chosen = (str(picked[0]), str(picked[1]))
+        if chosen != selected:
+            st.session_state[cell_key] = chosen
+            st.session_state[f"{key}_true"], st.session_state[f"{key}_pred"] = chosen
+            st.rerun()
+    picker_true, picker_pred = st.columns(2)
+    default = selected or (classes[0], classes[0])
+    true = picker_true.selectbox("True class", classes, key=f"{key}_true",
+                                 index=classes.index(default[0]) if default[0] in classes else 0)
+    pred = picker_pred.selectbox("Predicted class", classes, key=f"{key}_pred",
+                                 index=classes.index(default[1]) if default[1] in classes else 0)
+    if (true, pred) != selected:
+        st.session_state[cell_key] = (true, pred)
+    rows = samples_in_cell(predictions, true, pred)
+    st.markdown(f"**{len(rows)} sample(s)** true `{true}`, predicted `{pred}`")
+    shown = [c for c in ("subject", "clip", "frame", "true_label", "pred_label", "fold") if c in rows] + \
+        [c for c in rows.columns if c.startswith("prob_")]
+    st.dataframe(rows[shown].head(MAX_CELL_ROWS), hide_index=True, key=f"{key}_cell_table",
+                 height=min(300, 38 + 35 * max(1, min(len(rows), MAX_CELL_ROWS))))
+    images = [(row, path) for _, row in rows.head(MAX_THUMBNAILS * 4).iterrows()
+              if (path := thumbnail_path(row, run)) is not None][:MAX_THUMBNAILS]
+    if images:
+        columns = st.columns(min(6, len(images)))
+        for index, (row, path) in enumerate(images):
+            columns[index % len(columns)].image(str(path), caption=f"{row.get('subject', '')} {row.get('clip', '')}")
+    elif len(rows):
+        st.caption("No thumbnails: this run's frames are not reachable from here.")
+    st.download_button("Confusion matrix (HTML)", charts.figure_html(figure), file_name=f"confusion-{key}.html",
+                       mime="text/html", key=f"{key}_dl_confusion", icon=":material/download:")
+
+
+def _per_class_section(report, key: str) -> None:
+    table = report.per_class.copy()
+    left, right = st.columns([2, 3])
+    left.dataframe(table, hide_index=True, key=f"{key}_per_class",
+                   column_config={m: st.column_config.NumberColumn(format="%.3f") for m in ("precision", "recall",
+                                                                                          "f1")})
+    figure = charts.per_class_figure(table)
+    right.plotly_chart(figure, key=f"{key}_per_class_chart", config={"displaylogo": False})
+    buttons = st.columns(3)
+    buttons[0].download_button("Per-class table (CSV)", table.to_csv(index=False).encode(),
+                               file_name=f"per-class-{key}.csv", mime="text/csv", key=f"{key}_dl_pc")
+    buttons[1].download_button("Per-class chart (HTML)", charts.figure_html(figure),
+                               file_name=f"per-class-{key}.html", mime="text/html", key=f"{key}_dl_pc_fig")
+    buttons[2].download_button("All metrics (JSON)", json.dumps(report.to_dict(), indent=2).encode(),
+                               file_name=f"metrics-{key}.json", mime="application/json", key=f"{key}_dl_json")
+
+
+def _per_subject_section(report, key: str) -> None:
+    if report.per_subject.empty:
+        st.caption("No per-subject results (the predictions carry no subject column).")
+        return
+    figure = charts.per_subject_figure(report.per_subject)
+    st.plotly_chart(figure, key=f"{key}_per_subject_chart", config={"displaylogo": False})
+    with st.expander("Per-subject table"):
+        st.dataframe(report.per_subject, hide_index=True, key=f"{key}_per_subject")
+    st.download_button("Per-subject table (CSV)", report.per_subject.to_csv(index=False).encode(),
+                       file_name=f"per-subject-{key}.csv", mime="text/csv", key=f"{key}_dl_ps")
+
+
+def _show_run(run: RunView, predictions: pd.DataFrame, report, key: str, baseline=None) -> None:
+    if run.synthetic:
+        st.warning("This run evaluates a model trained and tested on **synthetic** faces: the numbers show the "
+                   "pipeline works, not how it does on real micro-expressions.", icon=":material/science:")
+    st.caption(f"{report.n_samples} samples scored · scheme `{report.extra.get('label_scheme') or '?'}` · "
+               f"protocol `{run.protocol or '?'}`")
+    if report.extra.get("dropped_predictions"):
+        st.caption(f"{report.extra['dropped_predictions']} sample(s) predicted as a class this scheme drops were "
+                   "left out (no probabilities to fall back on).")
+    _headline(report, baseline)
+    st.subheader("Confusion matrix")
+    st.caption("Click a cell (or pick it below) to list its samples.")
+    _confusion_section(run, predictions, report, key)
+    st.subheader("Per-class precision, recall and F1")
+    _per_class_section(report, key)
+    st.subheader("Per subject")
+    _per_subject_section(report, key)
+
+
+st.title("Metrics")
+available = _available_runs()
+source_col, upload_col = st.columns([3, 2])
+with upload_col:
+    upload = st.file_uploader("Or upload a predictions.csv", type=["csv"], key="metrics_upload")
+with source_col:
+    default = list(available)[:1]
+    picked = st.multiselect("Runs (one, or two to compare)", list(available), default=default, max_selections=2,
+                            key="metrics_runs", help=f"The bundled demo run and every run under {config.runs_dir()} "
+                                                     f"(set {config.RUNS_DIR_ENV} to change the folder).")
+runs: list[RunView] = []
+for label in picked:
+    try:
+        metrics_file = config.Path(available[label]) / "metrics.json"
+        runs.append(_load_dir(available[label], label, metrics_file.stat().st_mtime))
+    except (LarnetError, OSError) as exc:
+        st.error(f"Cannot read run {label}: {exc}", icon=":material/error:")
+if upload is not None:
+    try:
+        runs.append(run_from_upload(upload.name, upload.getvalue()))
+    except LarnetError as exc:
+        st.error(str(exc), icon=":material/error:")
+runs = runs[:2]
+
+if not runs:
+    st.info("No run to show. Train one with `larnet train` (runs are read from "
+            f"`{config.runs_dir()}`), or upload a predictions.csv.", icon=":material/info:")
+    st.stop()
+
+schemes = [s for s in reachable_schemes(runs[0].scheme)
+           if all(s in reachable_schemes(other.scheme) for other in runs[1:])]
+if len(schemes) > 1:
+    target = st.segmented_control("Label scheme", schemes, default=schemes[0], key="metrics_scheme",
+                                  help="Re-score with classes merged or dropped (7 -> 5 -> 3): CASME II 7 classes, "
+                                       "the field's 5 classes, or the MEGC composite 3 classes.") or schemes[0]
+else:
+    target = schemes[0] if schemes else ""
+
+scored = []
+for run in runs:
+    try:
+        scored.append((run, *rescore(run, target)))
+    except LarnetError as exc:
+        st.error(str(exc), icon=":material/error:")
+if not scored:
+    st.stop()
+
+if len(scored) == 1:
+    run, predictions, report = scored[0]
+    st.header(run.label)
+    _show_run(run, predictions, report, "a")
+else:
+    (run_a, pred_a, rep_a), (run_b, pred_b, rep_b) = scored
+    st.subheader("Per-class change")
+    deltas = per_class_deltas(rep_a, rep_b)
+    st.plotly_chart(charts.per_class_delta_figure(deltas, (run_a.label, run_b.label)), key="delta_chart",
+                    config={"displaylogo": False})
+    st.dataframe(deltas, hide_index=True, key="delta_table",
+                 column_config={c: st.column_config.NumberColumn(format="%+.3f" if c.endswith("delta") else "%.3f")
+                                for c in deltas.columns if c not in ("class", "support_a", "support_b")})
+    st.download_button("Per-class comparison (CSV)", deltas.to_csv(index=False).encode(),
+                       file_name="per-class-comparison.csv", mime="text/csv")
+    left, right = st.columns(2)
+    with left:
+        st.header(run_a.label)
+        _show_run(run_a, pred_a, rep_a, "a")
+    with right:
+        st.header(run_b.label)
+        _show_run(run_b, pred_b, rep_b, "b", baseline=rep_a)
+
+
+def _session(name: str):
+    from larnet_core.sessions import AnalysisSession
+
+    tables = [report.per_class.assign(run=run.label, scheme=report.extra.get("label_scheme") or "",
+                                      accuracy=report.accuracy, uf1=report.uf1, uar=report.uar)
+              for run, _, report in scored]
+    return AnalysisSession(name=name, kind="metrics", results=pd.concat(tables, ignore_index=True),
+                           metrics_runs=[run.reference for run, _, _ in scored],
+                           notes=f"Label scheme: {target or 'as recorded'}")
+
+
+st.divider()
+save_to_session("metrics", " vs ".join(run.label for run, _, _ in scored), _session)

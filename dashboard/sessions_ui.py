@@ -1,0 +1,98 @@
+"""Saving analyses to sessions from any page, and the edit tokens of the sessions this browser created.
+
+The store is opened once per database URL and shared (it is thread-safe). An edit token is shown once, at
+creation, and kept in ``st.session_state`` so its creator can keep editing during this browser session.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Callable
+
+import streamlit as st
+
+from larnet_core.errors import LarnetError
+
+__all__ = ["get_store", "remember_token", "token_for", "save_to_session", "show_created"]
+
+log = logging.getLogger(__name__)
+
+_TOKENS_KEY = "session_edit_tokens"
+_CREATED_KEY = "session_created_notice"
+
+
+@st.cache_resource(show_spinner=False)
+def _open_store(url: str):  # -> SessionStore
+    from larnet_core.sessions import SessionStore
+
+    return SessionStore.open(url)
+
+
+def get_store():
+    """The session store for ``$LARNET_DATABASE_URL`` (default: SQLite under the data directory), or None
+    after showing why it cannot be opened."""
+    from larnet_core.sessions import resolve_database_url
+
+    try:
+        return _open_store(resolve_database_url())
+    except LarnetError as exc:
+        st.error(f"Saved sessions are unavailable: {exc}", icon=":material/error:")
+        return None
+
+
+def remember_token(session_id: str, token: str) -> None:
+    """Keep an edit token for this browser session."""
+    st.session_state.setdefault(_TOKENS_KEY, {})[session_id] = token
+
+
+def token_for(session_id: str) -> str | None:
+    """The edit token this browser session holds for ``session_id``, if any."""
+    return st.session_state.get(_TOKENS_KEY, {}).get(session_id)
+
+
+def show_created(key: str) -> None:
+    """Show the id, link and edit token of a session just created from the widget ``key`` (once)."""
+    from larnet_core.sessions import share_link
+
+    created = st.session_state.get(_CREATED_KEY, {}).pop(key, None)
+    if created is None:
+        return
+    session_id, token, notices = created
+    st.success(f"Saved as session `{session_id}`. Read-only link: `{share_link(session_id)}`",
+               icon=":material/bookmark_added:")
+    st.page_link("dashboard/pages/sessions.py", label="Open it in Sessions", icon=":material/folder_open:",
+                 query_params={"session": session_id})
+    st.info("Edit token (shown only now; it lets you rename, annotate or delete this session, and is kept for "
+            "this browser session):", icon=":material/key:")
+    st.code(token, language=None)
+    for notice in notices:
+        st.caption(notice)
+
+
+def save_to_session(key: str, default_name: str, build: Callable[[str], object], *,
+                    disabled: bool = False) -> None:
+    """A "Save to session" form: a name and a button that stores ``build(name)`` as a new session.
+
+    Args:
+        key: Widget key prefix, unique on the page.
+        default_name: Name suggested in the text box.
+        build: Makes the ``AnalysisSession`` to store from the chosen name.
+        disabled: Grey the form out (nothing to save yet).
+    """
+    with st.form(f"{key}_save_form", border=True):
+        st.markdown("**Save to session**")
+        name = st.text_input("Session name", value=default_name, key=f"{key}_save_name", disabled=disabled)
+        submitted = st.form_submit_button("Save to session", icon=":material/bookmark_add:", disabled=disabled)
+    if submitted and not disabled:
+        store = get_store()
+        if store is not None:
+            try:
+                created = store.create(build(name))
+            except LarnetError as exc:
+                st.error(f"Not saved: {exc}", icon=":material/error:")
+            else:
+                remember_token(created.id, created.edit_token)
+                st.session_state.setdefault(_CREATED_KEY, {})[key] = (created.id, created.edit_token,
+                                                                      tuple(created.notices))
+                log.info("saved session %s from %s", created.id, key)
+    show_created(key)

@@ -1,0 +1,216 @@
+"""Dashboard page logic through Streamlit's AppTest: home, metrics and sessions on generated checkpoints and runs.
+
+Charts, images and the webcam component are invisible to AppTest; tests/browser drives those in Chromium.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from larnet_core.metrics import compute_metrics
+from larnet_core.runs import write_run
+from larnet_core.sessions import AnalysisSession, InputRef, ModelRef, SessionStore
+
+APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
+CLASSES = ["disgust", "fear", "happiness", "others", "repression", "sadness", "surprise"]
+TIMEOUT_S = 120
+
+
+def make_checkpoint(path: Path, synthetic: bool) -> Path:
+    from larnet_core.models import ModelCard, build_model, save_checkpoint
+
+    card = ModelCard.for_preset("larnet-lite", CLASSES, label_scheme="casme2-7", synthetic=synthetic,
+                                training_data="generated faces (larnet synth)" if synthetic else "none")
+    return save_checkpoint(build_model("larnet-lite", num_classes=len(CLASSES)), card, path)
+
+
+def make_run(path: Path, seed: int, checkpoint: Path | None = None) -> pd.DataFrame:
+    """A LOSO run directory whose predictions are right about 60 % of the time."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for subject in range(4):
+        for clip in range(15):
+            true = CLASSES[rng.integers(len(CLASSES))]
+            probs = rng.dirichlet(np.ones(len(CLASSES)))
+            if rng.random() < 0.6:
+                probs[CLASSES.index(true)] += 1.0
+            probs /= probs.sum()
+            rows.append({"subject": f"sub{subject + 1:02d}", "clip": f"EP{clip:02d}", "frame": "",
+                         "true_label": true, "pred_label": CLASSES[int(probs.argmax())],
+                         **{f"prob_{name}": float(p) for name, p in zip(CLASSES, probs)}, "fold": subject})
+    table = pd.DataFrame(rows)
+    report = compute_metrics(table, CLASSES, label_scheme="casme2-7", protocol="loso", synthetic=True)
+    config = {"name": path.name, "label_scheme": "casme2-7", "protocol": "loso"}
+    if checkpoint is not None:
+        config["checkpoint"] = str(checkpoint)
+    write_run(path, config, report, table)
+    return table
+
+
+@pytest.fixture(scope="module")
+def dashboard_env(tmp_path_factory):
+    root = tmp_path_factory.mktemp("dashboard")
+    checkpoint = make_checkpoint(root / "demo.pt", synthetic=True)
+    tables = {name: make_run(root / "runs" / name, seed, checkpoint) for seed, name in enumerate(("run-a", "run-b"))}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LARNET_DEFAULT_CHECKPOINT", str(checkpoint))
+        patch.setenv("LARNET_RUNS_DIR", str(root / "runs"))
+        patch.setenv("LARNET_DATA_DIR", str(root / "data"))
+        patch.delenv("LARNET_DATABASE_URL", raising=False)
+        yield {"root": root, "checkpoint": checkpoint, "tables": tables}
+
+
+def open_page(page: str | None = None, **query: str) -> AppTest:
+    app = AppTest.from_file(APP, default_timeout=TIMEOUT_S)
+    for key, value in query.items():
+        app.query_params[key] = value
+    if page:
+        app.switch_page(f"dashboard/pages/{page}.py")
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    return app
+
+
+def texts(app: AppTest) -> str:
+    parts = [m.value for m in app.markdown] + [c.value for c in app.caption]
+    parts += [e.value for group in (app.info, app.warning, app.error, app.success) for e in group]
+    return "\n".join(str(p) for p in parts)
+
+
+# ---------------------------------------------------------------------------------------------------- home
+def test_home_shows_the_model_card_with_the_synthetic_notice(dashboard_env):
+    app = open_page()
+    shown = texts(app)
+    assert "larnet-lite" in shown and "repression" in shown
+    assert "Trained on synthetic data" in shown
+    assert any("synthetic" in w.value for w in app.sidebar.warning)
+
+
+def test_missing_demo_checkpoint_is_a_message_not_a_crash(dashboard_env, monkeypatch, tmp_path):
+    monkeypatch.setenv("LARNET_DEFAULT_CHECKPOINT", str(tmp_path / "absent.pt"))
+    app = open_page()
+    assert any("is missing" in w.value and "make demo-model" in w.value for w in app.warning)
+
+
+def test_a_run_in_the_runs_folder_can_be_picked_as_the_model(dashboard_env):
+    app = open_page()
+    app.sidebar.radio(key="model_source").set_value("A run in the runs folder").run()
+    assert not app.exception
+    assert app.sidebar.selectbox(key="model_run").options == ["run-a", "run-b"]
+
+
+# ---------------------------------------------------------------------------------------------------- metrics
+def test_metrics_headline_matches_compute_metrics(dashboard_env):
+    app = open_page("metrics")
+    app.multiselect(key="metrics_runs").set_value(["runs: run-a"]).run()
+    expected = compute_metrics(dashboard_env["tables"]["run-a"], CLASSES)
+    shown = {m.label: m.value for m in app.metric}
+    assert shown == {"Accuracy": f"{expected.accuracy:.3f}", "UF1": f"{expected.uf1:.3f}",
+                     "UAR": f"{expected.uar:.3f}", "Macro-F1": f"{expected.macro_f1:.3f}"}
+
+
+def test_metrics_cell_picker_lists_that_cells_samples(dashboard_env):
+    app = open_page("metrics")
+    app.multiselect(key="metrics_runs").set_value(["runs: run-a"]).run()
+    table = dashboard_env["tables"]["run-a"]
+    app.selectbox(key="a_true").set_value("happiness").run()
+    app.selectbox(key="a_pred").set_value("happiness").run()
+    count = int(((table.true_label == "happiness") & (table.pred_label == "happiness")).sum())
+    assert f"**{count} sample(s)** true `happiness`, predicted `happiness`" in texts(app)
+
+
+def test_metrics_rescoring_under_megc3_uses_three_classes(dashboard_env):
+    app = open_page("metrics")
+    app.multiselect(key="metrics_runs").set_value(["runs: run-a"]).run()
+    app.button_group(key="metrics_scheme").set_value("megc-3").run()
+    assert not app.exception
+    assert app.selectbox(key="a_true").options == ["negative", "positive", "surprise"]
+    assert "scheme `megc-3`" in texts(app)
+
+
+def test_two_runs_show_deltas_against_the_first(dashboard_env):
+    app = open_page("metrics")
+    app.multiselect(key="metrics_runs").set_value(["runs: run-a", "runs: run-b"]).run()
+    first = compute_metrics(dashboard_env["tables"]["run-a"], CLASSES)
+    second = compute_metrics(dashboard_env["tables"]["run-b"], CLASSES)
+    deltas = [m.delta for m in app.metric if m.label == "UF1" and m.delta]
+    assert deltas == [f"{second.uf1 - first.uf1:+.3f}"]
+
+
+def test_bad_predictions_upload_is_explained(dashboard_env):
+    from dashboard.metrics_view import run_from_upload
+    from larnet_core.errors import LarnetError
+
+    with pytest.raises(LarnetError, match="lacks column"):
+        run_from_upload("p.csv", b"a,b\n1,2\n")
+
+
+def test_metrics_save_to_session_keeps_the_edit_token(dashboard_env):
+    app = open_page("metrics")
+    app.multiselect(key="metrics_runs").set_value(["runs: run-a"]).run()
+    app.text_input(key="metrics_save_name").set_value("metrics check")
+    app.button(key="FormSubmitter:metrics_save_form-Save to session").click().run()
+    assert not app.exception
+    tokens = app.session_state["session_edit_tokens"]
+    assert len(tokens) == 1
+    session_id, token = next(iter(tokens.items()))
+    assert token in [c.value for c in app.code]
+    with SessionStore.open() as store:
+        saved = store.get(session_id)
+    assert saved.kind == "metrics" and saved.name == "metrics check"
+    assert saved.metrics_runs == [str(dashboard_env["root"] / "runs" / "run-a")]
+
+
+# ---------------------------------------------------------------------------------------------------- sessions
+def _saved_session(name: str) -> tuple[str, str]:
+    results = pd.DataFrame({"frame": [0, 1], "prob_happiness": [0.2, 0.9]})
+    with SessionStore.open() as store:
+        created = store.create(AnalysisSession(name=name, kind="clip", results=results,
+                                               model=ModelRef(preset="larnet-lite", synthetic=True),
+                                               input=InputRef(name="clip.mp4", fps=30.0, frame_count=2)))
+    return created.id, created.edit_token
+
+
+def test_share_link_opens_a_session_read_only(dashboard_env):
+    session_id, _ = _saved_session("shared analysis")
+    app = open_page("sessions", session=session_id)
+    assert "shared analysis" in [h.value for h in app.main.header]
+    assert "synthetic data" in texts(app)
+    assert not [f for f in app.text_area]  # no notes editor without the token
+    app.text_input(key="session_token_input").set_value("not-the-token").run()
+    assert any("not this session's edit token" in e.value for e in app.error)
+
+
+def test_edit_token_allows_rename_annotate_and_delete(dashboard_env):
+    session_id, token = _saved_session("to edit")
+    app = open_page("sessions", session=session_id)
+    app.text_input(key="session_token_input").set_value(token).run()
+    app.text_input[0].set_value("renamed analysis")
+    app.text_area[0].set_value("apex at frame 1")
+    app.button(key="FormSubmitter:session_rename-Save name and notes").click().run()
+    with SessionStore.open() as store:
+        saved = store.get(session_id)
+        assert (saved.name, saved.notes) == ("renamed analysis", "apex at frame 1")
+    assert app.button(key="session_delete").disabled
+    app.checkbox(key="session_delete_ok").check().run()
+    app.button(key="session_delete").click().run()
+    assert not app.exception
+    with SessionStore.open() as store:
+        assert store.count(search="renamed analysis") == 0
+
+
+def test_unknown_session_link_says_so(dashboard_env):
+    app = open_page("sessions", session="A" * 22)
+    assert any("no saved session" in e.value for e in app.error)
+
+
+def test_session_list_search_filters(dashboard_env):
+    _saved_session("needle in the list")
+    app = open_page("sessions")
+    app.text_input(key="session_search").set_value("needle").run()
+    assert "1 session(s) match" in texts(app)
