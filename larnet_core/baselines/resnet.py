@@ -1,0 +1,70 @@
+"""ResNet-18 adapted to face crops of micro-expression sets: the paper's plain-ResNet baseline.
+
+torchvision's resnet18 with the stem scaled to the input: at 112 px or less the 7x7/2 convolution and the
+max-pool would leave a 4x4 map before the last stage, so small inputs get a 3x3/1 stem convolution and no
+max-pool (the CIFAR adaptation of He et al.), keeping the spatial sizes of the 224 px network at 1/4 the size.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from larnet_core.models import registry as _registry
+from larnet_core.models.networks import FeatureInfo
+
+__all__ = ["ResNet18", "RESNET18_CONFIG", "ensure_registered"]
+
+RESNET18_CONFIG = _registry.ModelConfig(
+    "resnet18", 112, "torchvision ResNet-18, stem adapted to small faces (plain-ResNet baseline)",
+    ("layer1", "layer2", "layer3", "layer4"),
+)
+
+
+class ResNet18(nn.Module):
+    """torchvision ResNet-18 with ``forward_features`` / ``forward_head`` like the LARNet presets.
+
+    Args:
+        num_classes: classifier outputs.
+        in_channels: input channels.
+        small_input: 3x3/1 stem without max-pool (for inputs of 112 px or less).
+        **_: attention options of the LARNet presets, accepted and ignored (a ResNet has no attention).
+    """
+
+    def __init__(self, num_classes: int = 7, in_channels: int = 3, small_input: bool = True, **_: Any) -> None:
+        super().__init__()
+        import torchvision
+
+        net = torchvision.models.resnet18(num_classes=num_classes)
+        if small_input:
+            net.conv1 = nn.Conv2d(in_channels, 64, kernel_size=3, stride=1, padding=1, bias=False)
+            net.maxpool = nn.Identity()
+        elif in_channels != 3:
+            net.conv1 = nn.Conv2d(in_channels, 64, kernel_size=7, stride=2, padding=3, bias=False)
+        self.net = net
+        self.num_classes = num_classes
+        self.feature_info = [FeatureInfo(f"net.layer{i}", 64 * 2 ** (i - 1), 2 ** (i - 1) * (1 if small_input else 4))
+                             for i in range(1, 5)]
+
+    def forward_features(self, x: Tensor) -> Tensor:
+        n = self.net
+        x = n.maxpool(n.relu(n.bn1(n.conv1(x))))
+        return n.layer4(n.layer3(n.layer2(n.layer1(x))))
+
+    def forward_head(self, x: Tensor) -> Tensor:
+        return self.net.fc(torch.flatten(self.net.avgpool(x), 1))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.forward_head(self.forward_features(x))
+
+
+def _build_resnet18(**kw: Any) -> nn.Module:
+    return ResNet18(**kw)
+
+
+def ensure_registered() -> None:
+    """Make ``resnet18`` a preset of :func:`larnet_core.models.build_model` (idempotent)."""
+    _registry.MODEL_CONFIGS.setdefault("resnet18", RESNET18_CONFIG)
+    _registry._BUILDERS.setdefault("resnet18", _build_resnet18)

@@ -1,0 +1,30 @@
+"""``larnet compare RUN_DIR...``: one table of several runs' scores, printed and saved."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("compare", help="print and save one table comparing run directories")
+    p.add_argument("run_dirs", nargs="+", help="run directories written by `larnet train` / `larnet evaluate`")
+    p.add_argument("--out", default="compare.csv",
+                   help="table file to write: .csv, or .md for a Markdown table (default compare.csv)")
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from larnet_core.training.compare import compare_runs, to_markdown
+
+    table = compare_runs(args.run_dirs)
+    text = table.to_string(index=False, float_format=lambda v: f"{v:.3f}")
+    print(text)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() == ".md":
+        out.write_text(to_markdown(table), encoding="utf-8")
+    else:
+        table.to_csv(out, index=False, float_format="%.4f")
+    print(f"saved {out}")
+    return 0

@@ -1,0 +1,41 @@
+"""Training and evaluation: the paper's recipe under the field's subject-independent protocols.
+
+``train(TrainConfig(...))`` writes a run directory (see :mod:`larnet_core.runs`); ``evaluate_checkpoint``
+scores a trained model on any dataset; ``reevaluate_run`` recomputes a run's metrics. Names load on first use,
+so ``import larnet_core.training`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "TrainConfig": "config",
+    "PROTOCOLS": "config",
+    "LR_SCHEDULES": "config",
+    "SELECT_CHOICES": "config",
+    "train": "runner",
+    "plan_parts": "runner",
+    "predictions_table": "runner",
+    "fit": "loop",
+    "FitResult": "loop",
+    "learning_rate": "loop",
+    "evaluate_checkpoint": "evaluate",
+    "reevaluate_run": "evaluate",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
