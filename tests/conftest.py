@@ -20,3 +20,15 @@ def require_or_skip(condition: bool, reason: str) -> None:
     if IN_CI:
         pytest.fail(f"{reason} (CI=true: this test must run, install the dependency)")
     pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def lite_predictor(tmp_path_factory):
+    """An untrained ``larnet-lite`` checkpoint (classes happiness, surprise, others) behind a Predictor
+    (ONNX Runtime on CPU), built once per session because the ONNX export takes a while."""
+    from larnet_core.inference import Predictor
+    from larnet_core.models import ModelCard, load_checkpoint, save_checkpoint
+
+    card = ModelCard.for_preset("larnet-lite", ["happiness", "surprise", "others"])
+    path = save_checkpoint(card.build(), card, tmp_path_factory.mktemp("lite_model") / "larnet-lite.pt")
+    return Predictor(load_checkpoint(path))

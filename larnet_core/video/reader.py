@@ -363,10 +363,9 @@ def frame_at(source: ClipSource, index: int, limits: VideoLimits | None = None, 
             if index >= len(reader._images):
                 raise VideoError(f"{reader.name} has {len(reader._images)} frames; frame {index} does not exist")
             return reader._images.read(index)
-        last = None
-        for frame in reader.frames(start=index):
-            if frame.index >= index:
-                return frame.image
-            last = frame.index
-        raise VideoError(f"{reader.name} has no frame {index} (last frame: {last if last is not None else 'none'}); "
-                         "pick an index below the frame count")
+        count = reader.meta.frame_count
+        if count <= 0 or index < count:
+            for frame in reader.frames(start=index):
+                if frame.index >= index:
+                    return frame.image
+        raise VideoError(f"{reader.name} has {count} frames; frame {index} does not exist (pick 0 to {count - 1})")

@@ -2,7 +2,7 @@
 
 The method is the field's training-free optical-flow baseline (MEGC): smooth the facial motion signal,
 threshold it at ``mean + p * (max - mean)``, take the peaks above the threshold, and grow an interval around
-each peak while the signal stays above a fraction of the peak's height. Intervals lasting 1/25 to 1/2 s are
+each peak while the signal stays above a fraction of the peak's height over the resting level (the median). Intervals lasting 1/25 to 1/2 s are
 micro-expressions, longer ones macro-expressions, shorter ones are dropped as noise.
 
 Scoring follows MEGC: a spotted interval is a hit when its intersection-over-union with a not yet matched
@@ -41,25 +41,31 @@ MICRO_MAX_S = 0.5
 class SpottingParams:
     """Settings of the spotting baseline (fixed in advance, never tuned on an evaluated set).
 
+    The defaults were chosen on a development set of synthetic long videos (``larnet synth --long``, seed 100)
+    that no evaluation uses; see docs/clip-analysis.md.
+
     Attributes:
         p: threshold position between the signal's mean (0) and its maximum (1).
         extent: an interval spans the frames around a peak whose smoothed signal is at least this fraction of
-            the peak's height.
+            the way from the signal's median (its resting level) up to the peak.
         min_motion: peaks below this (pixels of the 96-pixel face crop) are noise, whatever the threshold
             says; it keeps a still clip from producing intervals out of sensor noise.
         smooth_s: moving-average window, seconds.
         min_s: shortest interval kept, seconds (1/25 s, the shortest micro-expression).
         micro_max_s: longest micro-expression, seconds; longer intervals are ``macro``.
         max_s: longest interval kept, seconds (slower changes are pose or lighting, not expressions).
+        merge_gap_s: intervals this close (seconds) are joined: the signal of a slow expression can dip
+            in its middle.
     """
 
-    p: float = 0.35
-    extent: float = 0.25
+    p: float = 0.2
+    extent: float = 0.1
     min_motion: float = 0.12
     smooth_s: float = 0.04
     min_s: float = MICRO_MIN_S
     micro_max_s: float = MICRO_MAX_S
     max_s: float = 4.0
+    merge_gap_s: float = 0.2
 
     def __post_init__(self) -> None:
         if not 0 <= self.p <= 1 or not 0 < self.extent < 1:
@@ -105,7 +111,7 @@ def spot_intervals(signal: Sequence[float], fps: float, params: SpottingParams |
     n = len(values)
     if n < 3 or not np.isfinite(values).all():
         return _empty_intervals()
-    mean, top = float(values.mean()), float(values.max())
+    mean, top, base = float(values.mean()), float(values.max()), float(np.median(values))
     threshold = max(mean + params.p * (top - mean), params.min_motion)
     min_frames = max(1, int(np.ceil(params.min_s * fps - 1e-9)))
     peaks, _ = find_peaks(np.pad(values, 1, constant_values=-np.inf), height=threshold)
@@ -115,7 +121,7 @@ def spot_intervals(signal: Sequence[float], fps: float, params: SpottingParams |
     for peak in sorted(peaks, key=lambda i: -values[i]):  # tallest first: a shoulder never splits a big peak
         if taken[peak]:
             continue
-        floor = params.extent * values[peak]
+        floor = base + params.extent * (values[peak] - base)
         onset = peak
         while onset > 0 and values[onset - 1] >= floor and not taken[onset - 1]:
             onset -= 1
@@ -135,7 +141,25 @@ def spot_intervals(signal: Sequence[float], fps: float, params: SpottingParams |
         })
     if not rows:
         return _empty_intervals()
-    return pd.DataFrame(rows).sort_values("onset_frame", ignore_index=True)
+    rows = _merge_close(sorted(rows, key=lambda r: r["onset_frame"]), params.merge_gap_s * fps)
+    for row in rows:
+        row["kind"] = "micro" if row["duration_s"] <= params.micro_max_s + 0.5 / fps else "macro"
+    return pd.DataFrame(rows)[list(INTERVAL_COLUMNS)]
+
+
+def _merge_close(rows: list[dict], max_gap: float) -> list[dict]:
+    """Join intervals separated by at most ``max_gap`` frames (pieces of one slower movement)."""
+    merged: list[dict] = []
+    for row in rows:
+        if merged and row["onset_frame"] - merged[-1]["offset_frame"] - 1 <= max_gap:
+            last = merged[-1]
+            if row["peak_motion"] > last["peak_motion"]:
+                last.update(apex_frame=row["apex_frame"], apex_s=row["apex_s"], peak_motion=row["peak_motion"])
+            last["offset_frame"], last["offset_s"] = row["offset_frame"], row["offset_s"]
+            last["duration_s"] = row["duration_s"] + (row["onset_s"] - last["onset_s"])
+        else:
+            merged.append(dict(row))
+    return merged
 
 
 def interval_iou(a: tuple[int, int], b: tuple[int, int]) -> float:

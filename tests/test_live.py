@@ -1,0 +1,114 @@
+"""LiveAnalyzer: per-frame results, online micro-expression events, errors that do not stop the stream,
+thread safety and the overlay."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+
+import cv2
+import numpy as np
+import pytest
+
+from larnet_core.video import LiveAnalyzer, LiveEvent, LiveResult
+
+CLASSES = ["happiness", "surprise", "others"]
+FPS = 30
+
+
+@pytest.fixture(scope="module")
+def predictor(lite_predictor):
+    return lite_predictor
+
+
+@pytest.fixture(scope="module")
+def webcam():
+    """640x480 frames of a real photo (Grace Hopper) showing one micro-expression, and its truth."""
+    from larnet_core.face import sample_face_photos
+    from larnet_core.synth import make_sample_clip
+
+    photo = cv2.resize(sample_face_photos()["grace_hopper"], (400, 469), interpolation=cv2.INTER_AREA)
+    frames, truth = make_sample_clip(photo, "surprise", seed=5, fps=FPS, seconds=4.0)
+    canvas = np.full((480, 640, 3), 40, np.uint8)
+    placed = []
+    for frame in frames:
+        image = canvas.copy()
+        image[5:474, 120:520] = frame
+        placed.append(image)
+    return placed, truth
+
+
+def test_stream_gives_results_and_one_event_at_the_expression(predictor, webcam):
+    frames, truth = webcam
+    analyzer = LiveAnalyzer(predictor, fps_hint=FPS)
+    results = []
+    for frame in frames:
+        out, result = analyzer.process(frame)
+        assert out.shape == frame.shape and out.dtype == np.uint8
+        results.append(result)
+    assert all(isinstance(r, LiveResult) and r.error is None for r in results)
+    assert [r.frame_index for r in results] == list(range(len(frames)))
+    with_face = [r for r in results if r.box is not None]
+    assert len(with_face) >= len(frames) - 2
+    last = with_face[-1]
+    assert last.label in CLASSES and last.probabilities[last.label] == pytest.approx(last.confidence)
+    assert sum(last.probabilities.values()) == pytest.approx(1.0, abs=1e-4)
+    events = analyzer.events
+    assert len(events) == 1, events
+    event = events[0]
+    assert isinstance(event, LiveEvent) and event.label in CLASSES
+    assert abs(event.time_s - truth.onset / FPS) < 0.15
+    assert 1 / 25 <= event.duration_s <= 0.5
+    reported = [r for r in results if r.event is not None]
+    assert len(reported) == 1 and reported[0].time_s > event.time_s + event.duration_s  # reported after it ends
+    peak = max(results, key=lambda r: r.motion)
+    assert truth.onset - 2 <= peak.frame_index <= truth.offset + 12
+
+
+def test_a_failing_frame_is_reported_and_the_stream_goes_on(predictor, webcam):
+    frames, _ = webcam
+    analyzer = LiveAnalyzer(predictor, fps_hint=FPS)
+    analyzer.process(frames[0])
+    out, bad = analyzer.process(np.zeros((10, 10), np.float32))
+    assert bad.error is not None and "dtype float32" in bad.error and bad.box is None
+    blanks = [analyzer.process(np.zeros((480, 640, 3), np.uint8))[1] for _ in range(8)]  # the track gives up
+    assert all(r.error is None for r in blanks)
+    assert blanks[-1].box is None and blanks[-1].label is None and blanks[-1].probabilities == {}
+    out, good = analyzer.process(frames[1])
+    assert good.error is None and good.box is not None and good.frame_index == 10
+
+
+def test_one_analyzer_is_safe_to_share_between_threads(predictor, webcam):
+    frames, _ = webcam
+    analyzer = LiveAnalyzer(predictor, fps_hint=FPS)
+    results: list[LiveResult] = []
+    lock = threading.Lock()
+
+    def feed(chunk):
+        for frame in chunk:
+            _, result = analyzer.process(frame)
+            with lock:
+                results.append(result)
+
+    threads = [threading.Thread(target=feed, args=(frames[i:i + 12],)) for i in (0, 12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(r.frame_index for r in results) == list(range(24))
+    assert all(r.error is None for r in results)
+
+
+def test_overlay_says_when_the_model_is_synthetic(predictor, webcam):
+    frames, _ = webcam
+    plain = LiveAnalyzer(predictor, fps_hint=FPS)
+    demo = LiveAnalyzer(predictor, fps_hint=FPS)
+    demo.card = dataclasses.replace(demo.card, synthetic=True)
+    out_plain, _ = plain.process(frames[0])
+    out_demo, _ = demo.process(frames[0])
+    assert not np.array_equal(out_plain, frames[0])  # box and bars drawn
+    strip = slice(440, 480), slice(0, 300)           # bottom-left, where notices go
+    assert not np.array_equal(out_plain[strip], out_demo[strip])
+    undrawn = LiveAnalyzer(predictor, fps_hint=FPS, draw=False)
+    out, result = undrawn.process(frames[0])
+    assert np.array_equal(out, frames[0]) and result.box is not None

@@ -1,0 +1,129 @@
+"""Spotting: interval IoU and matching, the MEGC scores, the baseline on hand-made signals, the facial motion
+signal, and ``larnet spot-eval`` on a generated long video."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+from larnet_core.video.motion import REGIONS, MotionTracker
+from larnet_core.video.spotting import (
+    INTERVAL_COLUMNS,
+    SpottingParams,
+    SpottingScores,
+    interval_iou,
+    match_intervals,
+    score_spotting,
+    spot_intervals,
+)
+
+
+def test_interval_iou_counts_frames_inclusively():
+    assert interval_iou((10, 19), (10, 19)) == 1.0
+    assert interval_iou((0, 9), (5, 14)) == pytest.approx(5 / 15)
+    assert interval_iou((0, 9), (10, 19)) == 0.0
+    assert interval_iou((3, 3), (3, 3)) == 1.0
+    assert interval_iou((0, 9), (2, 6)) == pytest.approx(5 / 10)
+
+
+def test_matching_is_one_to_one_best_first():
+    truth = [(10, 19), (40, 49)]
+    predicted = [(11, 20), (10, 18), (41, 49), (70, 80)]
+    hits = match_intervals(predicted, truth)
+    assert sorted((i, j) for i, j, _ in hits) == [(1, 0), (2, 1)]  # (10, 18) beats (11, 20) for the first truth
+    assert match_intervals(predicted, truth, iou=0.95) == []
+
+
+def test_scores_pool_over_videos_and_handle_empty_cases():
+    scores = score_spotting([([(10, 19), (70, 80)], [(10, 19)]), ([], [(5, 9)]), ([(0, 3)], [])])
+    assert (scores.true_positives, scores.spotted, scores.ground_truth) == (1, 3, 2)
+    assert scores.precision == pytest.approx(1 / 3) and scores.recall == pytest.approx(1 / 2)
+    assert scores.f1 == pytest.approx(2 * (1 / 3) * (1 / 2) / (1 / 3 + 1 / 2))
+    nothing = SpottingScores.from_counts(0, 0, 0)
+    assert (nothing.precision, nothing.recall, nothing.f1) == (0.0, 0.0, 0.0)
+
+
+def _bump(n: int, onset: int, offset: int, height: float) -> np.ndarray:
+    t = np.arange(n)
+    curve = np.zeros(n)
+    inside = (t >= onset) & (t <= offset)
+    curve[inside] = height * np.sin(np.pi * (t[inside] - onset) / (offset - onset)) ** 2
+    return curve
+
+
+def test_baseline_spots_micro_and_macro_intervals():
+    fps, n = 100, 1000
+    rng = np.random.default_rng(0)
+    signal = 0.03 + 0.01 * rng.random(n)
+    signal += _bump(n, 200, 229, 0.6)     # 0.3 s: micro
+    signal += _bump(n, 600, 719, 0.9)     # 1.2 s: macro
+    signal += _bump(n, 900, 901, 0.8)     # 0.02 s spike: shorter than 1/25 s, dropped
+    found = spot_intervals(signal, fps)
+    assert list(found.columns) == list(INTERVAL_COLUMNS)
+    assert list(found["kind"]) == ["micro", "macro"]
+    micro, macro = found.itertuples()
+    assert interval_iou((micro.onset_frame, micro.offset_frame), (200, 229)) >= 0.5
+    assert interval_iou((macro.onset_frame, macro.offset_frame), (600, 719)) >= 0.5
+    assert micro.onset_frame <= micro.apex_frame <= micro.offset_frame
+    assert micro.apex_s == pytest.approx(micro.apex_frame / fps)
+    assert micro.duration_s == pytest.approx((micro.offset_frame - micro.onset_frame + 1) / fps)
+
+
+def test_still_or_tiny_signals_spot_nothing():
+    rng = np.random.default_rng(1)
+    assert spot_intervals(0.02 + 0.02 * rng.random(300), 30).empty  # sensor noise stays under min_motion
+    assert spot_intervals(np.zeros(2), 30).empty
+    assert spot_intervals(np.zeros(100), 30).empty
+    with pytest.raises(ValueError, match="extent"):
+        SpottingParams(extent=0.0)
+
+
+def test_motion_signal_finds_the_moving_region_and_ignores_head_motion():
+    """A textured 'face' that drifts as a whole (head motion) while the mouth region moves for 0.2 s."""
+    fps, n = 50, 100
+    rng = np.random.default_rng(2)
+    texture = cv2.GaussianBlur(rng.integers(0, 255, (160, 160), dtype=np.uint8), (0, 0), 2.0)
+    x0, y0, x1, y1 = (int(v * 96) + 32 for v in REGIONS["mouth"])
+    tracker = MotionTracker(fps)
+    for t in range(n):
+        image = texture.copy()
+        lift = 3.0 * np.sin(np.pi * (t - 60) / 10) ** 2 if 60 <= t <= 70 else 0.0
+        if lift:
+            mouth = image[y0:y1, x0:x1]
+            image[y0:y1, x0:x1] = cv2.warpAffine(mouth, np.float32([[1, 0, 0], [0, 1, -lift]]), mouth.shape[::-1],
+                                                 borderMode=cv2.BORDER_REFLECT)
+        drift = np.float32([[1, 0, 0.08 * t], [0, 1, 0.05 * t]])  # 8 px over the clip, slowly
+        moved = cv2.warpAffine(image, drift, image.shape[::-1], borderMode=cv2.BORDER_REFLECT)
+        tracker.push(moved[32:128, 32:128])
+    signal = tracker.finish()
+    assert signal.shape == (n, len(REGIONS))
+    names = list(REGIONS)
+    mouth, brows = signal[:, names.index("mouth")], signal[:, names.index("brows")]
+    assert 60 <= int(mouth.argmax()) <= 70
+    assert mouth.max() > 5 * np.median(mouth) and mouth.max() > 5 * brows.max()
+    found = spot_intervals(tracker.combine(signal), fps)
+    assert len(found) == 1 and interval_iou((found.onset_frame[0], found.offset_frame[0]), (60, 70)) >= 0.5
+
+
+def test_spot_eval_on_a_generated_long_video(tmp_path):
+    from larnet_core.cli import main
+    from larnet_core.synth import generate_long_videos
+
+    root = tmp_path / "casme_sq"
+    generate_long_videos(root, subjects=1, videos_per_subject=1, seed=11, seconds=6.0, write_video=False,
+                         workers=1)
+    out = tmp_path / "spot.csv"
+    assert main(["spot-eval", "--root", str(root), "--out", str(out)]) == 0
+    per_video = pd.read_csv(out)
+    summary = json.loads(out.with_suffix(".json").read_text())
+    assert len(per_video) == 1 and per_video["n_truth"].iloc[0] >= 2
+    overall = summary["overall"]
+    assert overall["ground_truth"] == per_video["n_truth"].sum()
+    assert 1 <= overall["true_positives"] <= min(overall["spotted"], overall["ground_truth"])
+    assert overall["f1"] == pytest.approx(
+        2 * overall["precision"] * overall["recall"] / (overall["precision"] + overall["recall"]))
+    assert summary["params"]["p"] == SpottingParams().p
