@@ -1,0 +1,59 @@
+"""The shipped demo model and its evaluation run: loadable, predicting, small, and labelled synthetic."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from larnet_core.inference import Predictor
+from larnet_core.metrics import compute_metrics
+from larnet_core.models import load_checkpoint
+from larnet_core.runs import load_run
+
+ASSETS = Path(__file__).resolve().parents[1] / "assets"
+DEMO_MODEL = ASSETS / "models" / "larnet-lite-demo.pt"
+DEMO_RUN = ASSETS / "runs" / "larnet-lite-demo"
+
+
+def test_demo_checkpoint_loads_and_predicts() -> None:
+    assert DEMO_MODEL.stat().st_size < 20 * 2**20
+    loaded = load_checkpoint(DEMO_MODEL)
+    card = loaded.card
+    assert card.preset == "larnet-lite" and card.synthetic is True
+    assert "synthetic" in card.training_data.lower()
+    assert card.sample_mode in ("flow", "apex") and card.label_scheme == "casme2-7"
+    assert len(card.class_names) == 7
+
+    rng = np.random.default_rng(0)
+    face = cv2.GaussianBlur(rng.integers(0, 255, (96, 96, 3), dtype=np.uint8), (7, 7), 2)
+    if card.sample_mode == "flow":
+        from larnet_core.data import compute_flow_image
+
+        moved = cv2.warpAffine(face, np.float32([[1, 0, 1.5], [0, 1, -1.0]]), (96, 96), borderMode=cv2.BORDER_REFLECT)
+        sample = compute_flow_image(face, moved, card.input_size)
+    else:
+        sample = face
+    probs = Predictor(loaded, backend="torch").predict_proba([sample, sample])
+    assert probs.shape == (2, 7) and np.allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_demo_run_is_complete_and_consistent() -> None:
+    run = load_run(DEMO_RUN)
+    assert run.checkpoint is not None and run.checkpoint.resolve() == DEMO_MODEL.resolve()
+    assert not (DEMO_RUN / "model.pt").exists()
+    assert run.metrics.extra["synthetic"] is True and run.config["synthetic"] is True
+    assert run.predictions["clip"].str.match(r"EP\d+_\d+").all()  # the dataset's own clip names
+    again = compute_metrics(run.predictions, run.metrics.class_names)
+    assert again.uf1 == pytest.approx(run.metrics.uf1) and again.accuracy == pytest.approx(run.metrics.accuracy)
+    # Test subjects never trained or validated the model.
+    (part,) = run.config["parts"]
+    assert set(run.predictions["subject"]) == set(part["test_subjects"])
+    assert not set(part["test_subjects"]) & (set(part["train_subjects"]) | set(part["val_subjects"]))
+
+
+def test_assets_stay_small() -> None:
+    total = sum(p.stat().st_size for p in ASSETS.rglob("*") if p.is_file())
+    assert total < 25 * 2**20
