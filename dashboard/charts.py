@@ -33,8 +33,7 @@ def class_colour(index: int) -> str:
     return CLASS_COLOURS[index % len(CLASS_COLOURS)]
 
 
-def confusion_figure(confusion: pd.DataFrame, *, normalise: bool = False,
-                     selected: tuple[str, str] | None = None) -> go.Figure:
+def confusion_figure(confusion: pd.DataFrame, *, normalise: bool = False) -> go.Figure:
     """The confusion matrix as a grid of square markers with their values written in.
 
     Drawn as a scatter rather than a heatmap so Streamlit's point selection works on cells. Each point's
@@ -43,7 +42,6 @@ def confusion_figure(confusion: pd.DataFrame, *, normalise: bool = False,
     Args:
         confusion: Counts, rows = true class, columns = predicted class.
         normalise: Colour and label by the share of each true class (row-normalised) instead of counts.
-        selected: ``(true, pred)`` cell to outline.
     """
     classes_true = [str(c) for c in confusion.index]
     classes_pred = [str(c) for c in confusion.columns]
@@ -70,15 +68,11 @@ def confusion_figure(confusion: pd.DataFrame, *, normalise: bool = False,
         hovertemplate="true %{customdata[0]}<br>predicted %{customdata[1]}<br>%{customdata[2]} sample(s)"
                       "<extra></extra>",
     ))
-    if selected is not None:
-        figure.add_trace(go.Scatter(x=[selected[1]], y=[selected[0]], mode="markers", hoverinfo="skip",
-                                    marker=dict(symbol="square-open", size=size + 6,
-                                                color="#e53e3e", line=dict(width=3)), showlegend=False))
     figure.update_layout(
         xaxis=dict(title="Predicted class", categoryorder="array", categoryarray=classes_pred, side="bottom"),
         yaxis=dict(title="True class", categoryorder="array", categoryarray=list(reversed(classes_true))),
         height=max(320, 70 + size * len(classes_true) + 60), margin=dict(l=10, r=10, t=30, b=10),
-        showlegend=False, dragmode="select", plot_bgcolor="white",
+        showlegend=False, plot_bgcolor="white",
     )
     return figure
 

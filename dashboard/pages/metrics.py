@@ -60,27 +60,20 @@ def _confusion_section(run: RunView, predictions: pd.DataFrame, report, key: str
     normalise = st.radio("Values", ("counts", "row-normalised"), horizontal=True, key=f"{key}_norm") \
         == "row-normalised"
     classes = list(report.class_names)
-    cell_key = f"{key}_cell"
-    selected = st.session_state.get(cell_key)
-    figure = charts.confusion_figure(report.confusion, normalise=normalise, selected=selected)
+    # The figure must not depend on the selection: Streamlit clears a chart's selection when its figure changes.
+    figure = charts.confusion_figure(report.confusion, normalise=normalise)
     event = st.plotly_chart(figure, key=f"{key}_confusion", on_select="rerun", selection_mode=("points", "box"),
                             config={"displaylogo": False})
     points = event.selection.points if event is not None and event.selection else []
-    if points:
-        picked = points[0].get("customdata") or [points[0].get("y"), points[0].get("x")]
-        chosen = (str(picked[0]), str(picked[1]))
-        if chosen != selected:
-            st.session_state[cell_key] = chosen
-            st.session_state[f"{key}_true"], st.session_state[f"{key}_pred"] = chosen
-            st.rerun()
+    seen_key = f"{key}_seen_selection"
+    clicked = [(str(p.get("y")), str(p.get("x"))) for p in points if p.get("curve_number", 0) == 0]
+    if clicked and clicked != st.session_state.get(seen_key):
+        # A new click or box: move the pickers to its first cell (only once, so the pickers stay usable).
+        st.session_state[seen_key] = clicked
+        st.session_state[f"{key}_true"], st.session_state[f"{key}_pred"] = clicked[0]
     picker_true, picker_pred = st.columns(2)
-    default = selected or (classes[0], classes[0])
-    true = picker_true.selectbox("True class", classes, key=f"{key}_true",
-                                 index=classes.index(default[0]) if default[0] in classes else 0)
-    pred = picker_pred.selectbox("Predicted class", classes, key=f"{key}_pred",
-                                 index=classes.index(default[1]) if default[1] in classes else 0)
-    if (true, pred) != selected:
-        st.session_state[cell_key] = (true, pred)
+    true = picker_true.selectbox("True class", classes, key=f"{key}_true")
+    pred = picker_pred.selectbox("Predicted class", classes, key=f"{key}_pred")
     rows = samples_in_cell(predictions, true, pred)
     st.markdown(f"**{len(rows)} sample(s)** true `{true}`, predicted `{pred}`")
     shown = [c for c in ("subject", "clip", "frame", "true_label", "pred_label", "fold") if c in rows] + \

@@ -1,0 +1,267 @@
+"""The running dashboard in headless Chromium (Playwright): every page loads, a clip upload produces the timeline,
+the live page analyses a fake webcam fed from a generated face clip, and the metrics page reacts to a selection.
+
+Screenshots of every page are written to docs/screenshots/<page>.png.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import require_or_skip
+
+pytestmark = pytest.mark.browser
+
+REPO = Path(__file__).resolve().parent.parent
+SCREENSHOTS = REPO / "docs" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+CLASSES = ["disgust", "fear", "happiness", "others", "repression", "sadness", "surprise"]
+VIEWPORT = {"width": 1280, "height": 900}
+PAGES = {"home": "", "live": "live", "clip": "clip", "attention": "attention", "metrics": "metrics",
+         "sessions": "sessions"}
+START_TIMEOUT_S = 90
+RUN_TIMEOUT_MS = 150_000
+
+
+# ---------------------------------------------------------------------------------------------------- files
+def face_frames(n_frames: int = 60) -> list[np.ndarray]:
+    """A real face photo with a brief movement of the mouth region in the middle of the clip."""
+    from larnet_core.face import sample_face_photos
+
+    face = cv2.resize(sample_face_photos()["grace_hopper"], (320, 376), interpolation=cv2.INTER_AREA)
+    frames = []
+    for index in range(n_frames):
+        frame = face.copy()
+        if n_frames // 3 <= index < n_frames // 3 + 8:
+            frame[230:300, 100:220] = np.roll(face[230:300, 100:220], 3, axis=0)
+        frames.append(frame)
+    return frames
+
+
+def write_mp4(frames: list[np.ndarray], path: Path, fps: int = 30) -> Path:
+    import av
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.height, stream.width = frames[0].shape[:2]
+        stream.pix_fmt = "yuv420p"
+        for frame in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(stream.encode())
+    return path
+
+
+def write_fake_run(path: Path, checkpoint: Path) -> None:
+    import pandas as pd
+
+    from larnet_core.metrics import compute_metrics
+    from larnet_core.runs import write_run
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for subject in range(3):
+        for clip in range(20):
+            true = CLASSES[rng.integers(len(CLASSES))]
+            pred = true if rng.random() < 0.6 else CLASSES[rng.integers(len(CLASSES))]
+            probs = np.full(len(CLASSES), 0.05)
+            probs[CLASSES.index(pred)] = 0.7
+            rows.append({"subject": f"sub{subject + 1:02d}", "clip": f"EP{clip:02d}", "frame": "", "true_label": true,
+                         "pred_label": pred, **{f"prob_{c}": p for c, p in zip(CLASSES, probs / probs.sum())},
+                         "fold": subject})
+    table = pd.DataFrame(rows)
+    report = compute_metrics(table, CLASSES, label_scheme="casme2-7", protocol="loso", synthetic=True)
+    write_run(path, {"name": path.name, "label_scheme": "casme2-7", "protocol": "loso",
+                     "checkpoint": str(checkpoint)}, report, table)
+
+
+@pytest.fixture(scope="module")
+def app_files(tmp_path_factory) -> dict[str, Path]:
+    from larnet_core.models import ModelCard, build_model, save_checkpoint
+    from larnet_core.video import write_y4m
+
+    root = tmp_path_factory.mktemp("browser")
+    card = ModelCard.for_preset("larnet-lite", CLASSES, label_scheme="casme2-7", synthetic=True,
+                                training_data="generated faces (larnet synth)")
+    checkpoint = save_checkpoint(build_model("larnet-lite", num_classes=len(CLASSES)), card, root / "demo.pt")
+    write_fake_run(root / "runs" / "loso-demo", checkpoint)
+    frames = face_frames()
+    return {"root": root, "checkpoint": checkpoint, "runs": root / "runs", "data": root / "data",
+            "clip": write_mp4(frames, root / "face-clip.mp4"), "y4m": write_y4m(frames, root / "face-clip.y4m")}
+
+
+# ---------------------------------------------------------------------------------------------------- app + browser
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url(app_files):
+    require_or_skip(Path(CHROMIUM).exists(), f"browser tests need Debian's chromium at {CHROMIUM}")
+    port = _free_port()
+    env = {**os.environ, "LARNET_DEFAULT_CHECKPOINT": str(app_files["checkpoint"]),
+           "LARNET_RUNS_DIR": str(app_files["runs"]), "LARNET_DATA_DIR": str(app_files["data"])}
+    env.pop("LARNET_DATABASE_URL", None)
+    log_path = app_files["root"] / "streamlit.log"
+    with open(log_path, "wb") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.address", "127.0.0.1",
+             "--server.headless", "true", "--server.port", str(port), "--browser.gatherUsageStats", "false",
+             "--server.fileWatcherType", "none"],
+            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as reply:
+                    if reply.status == 200:
+                        break
+            except OSError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"streamlit did not start:\n{log_path.read_text(errors='replace')[-3000:]}")
+            time.sleep(0.5)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+
+
+@pytest.fixture(scope="module")
+def browser(app_files):
+    require_or_skip(Path(CHROMIUM).exists(), f"browser tests need Debian's chromium at {CHROMIUM}")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-video-capture={app_files['y4m']}", "--disable-gpu",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"])
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser, app_url):
+    context = browser.new_context(viewport=VIEWPORT, permissions=["camera"], base_url=app_url)
+    opened = context.new_page()
+    yield opened
+    context.close()
+
+
+def wait_idle(page, timeout_ms: int = RUN_TIMEOUT_MS) -> None:
+    """Wait until the script run triggered last has finished."""
+    page.wait_for_selector('[data-testid="stApp"][data-test-script-state="notRunning"]', timeout=timeout_ms)
+    page.wait_for_timeout(300)  # let the last deltas paint
+
+
+def assert_no_exception(page) -> None:
+    shown = page.locator('[data-testid="stException"]')
+    assert shown.count() == 0, shown.first.inner_text()
+
+
+def screenshot(page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)
+
+
+def open_page(page, path: str) -> None:
+    page.goto(f"/{path}")
+    page.wait_for_selector('[data-testid="stApp"]', timeout=RUN_TIMEOUT_MS)
+    page.wait_for_timeout(500)
+    wait_idle(page)
+
+
+# ---------------------------------------------------------------------------------------------------- tests
+@pytest.mark.parametrize("name", ["home", "attention", "sessions"])
+def test_page_loads_without_an_exception(page, name):
+    open_page(page, PAGES[name])
+    assert_no_exception(page)
+    if name == "home":
+        assert page.get_by_text("Trained on synthetic data").count() >= 1
+    if name == "attention":
+        page.get_by_text("Mean absolute response per attention module").wait_for(timeout=RUN_TIMEOUT_MS)
+        page.locator(".js-plotly-plot").first.wait_for(timeout=RUN_TIMEOUT_MS)
+    screenshot(page, name)
+
+
+def test_clip_upload_produces_the_timeline(page, app_files):
+    open_page(page, "clip")
+    assert_no_exception(page)
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(app_files["clip"]))
+    page.get_by_text(app_files["clip"].name).first.wait_for(timeout=30_000)
+    wait_idle(page)
+    page.get_by_role("button", name=re.compile("Analyse")).click()
+    page.get_by_role("heading", name="Timeline").wait_for(timeout=RUN_TIMEOUT_MS)
+    wait_idle(page)
+    assert_no_exception(page)
+    assert page.locator(".js-plotly-plot").count() >= 2  # probability bars and the timeline
+    assert page.get_by_text("Clip prediction").count() >= 1
+    page.get_by_role("heading", name="Timeline").scroll_into_view_if_needed()
+    screenshot(page, "clip")
+
+
+def _metric_value(page, label: str) -> str:
+    metric = page.locator('[data-testid="stMetric"]', has_text=label).first
+    return metric.locator('[data-testid="stMetricValue"]').inner_text().strip()
+
+
+def test_live_webcam_counts_frames_and_predicts(page):
+    open_page(page, "live")
+    assert_no_exception(page)
+    frame = page.frame_locator('iframe[title*="streamlit_webrtc"]').first
+    frame.get_by_role("button", name=re.compile("START", re.IGNORECASE)).click(timeout=RUN_TIMEOUT_MS)
+    deadline = time.monotonic() + 120
+    analysed = 0
+    while time.monotonic() < deadline:
+        try:
+            analysed = int(_metric_value(page, "Frames analysed"))
+        except (ValueError, Exception):  # the metric is being redrawn
+            analysed = 0
+        if analysed >= 10 and page.get_by_text("Current prediction").count():
+            break
+        page.wait_for_timeout(500)
+    assert analysed >= 10, f"only {analysed} frames analysed"
+    assert page.get_by_text("Current prediction").count() >= 1
+    assert_no_exception(page)
+    screenshot(page, "live")
+    frame.get_by_role("button", name=re.compile("STOP", re.IGNORECASE)).click()
+
+
+def test_metrics_confusion_matrix_reacts_to_a_selection(page):
+    open_page(page, "metrics")
+    assert_no_exception(page)
+    chart = page.locator(".js-plotly-plot").first
+    chart.wait_for(timeout=RUN_TIMEOUT_MS)
+    before = page.get_by_text(re.compile(r"sample\(s\) true")).first.inner_text()
+    assert "true disgust, predicted disgust" in before.replace("`", "")
+    # Click the cell "true surprise, predicted happiness": its marker is a scatter point of the first trace.
+    points = chart.locator(".scatterlayer .trace").first.locator(".point")
+    assert points.count() == len(CLASSES) ** 2
+    target = len(CLASSES) * CLASSES.index("surprise") + CLASSES.index("happiness")
+    points.nth(target).scroll_into_view_if_needed()
+    box = points.nth(target).bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('[data-testid=\"stMarkdownContainer\"]')]"
+        ".some(e => e.innerText.includes('true surprise, predicted happiness'))", timeout=60_000)
+    wait_idle(page)
+    assert_no_exception(page)
+    screenshot(page, "metrics")
