@@ -47,6 +47,14 @@ def trained_run(tiny_set, tmp_path_factory) -> Path:
     return out
 
 
+@pytest.fixture(scope="module")
+def lbptop_loso_run(tiny_set, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("runs") / "lbptop"
+    assert larnet(["train", "--root", str(tiny_set), "--model", "lbptop-svm", "--protocol", "loso", "--out", str(out),
+                   "--no-progress"]) == 0
+    return out
+
+
 def test_run_directory_and_metrics_recomputed_from_predictions(trained_run: Path) -> None:
     for name in ("config.json", "history.csv", "metrics.json", "predictions.csv", "model.pt"):
         assert (trained_run / name).exists(), name
@@ -114,7 +122,7 @@ def test_evaluate_checkpoint_and_run(trained_run: Path, tiny_set: Path, tmp_path
     assert larnet(["evaluate", str(tmp_path / "missing")]) == 2
 
 
-def test_loso_folds_are_disjoint_and_pool_every_clip(tiny_set: Path, tmp_path: Path) -> None:
+def test_loso_folds_are_disjoint_and_pool_every_clip(tiny_set: Path, lbptop_loso_run: Path) -> None:
     from larnet_core.data import expand_samples
     from larnet_core.training.data import load_labelled_records
 
@@ -129,10 +137,7 @@ def test_loso_folds_are_disjoint_and_pool_every_clip(tiny_set: Path, tmp_path: P
         assert len(plan.train) + len(plan.val) + len(plan.test) == len(samples)
     assert sorted(i for p in plans for i in p.test) == list(range(len(samples)))
 
-    out = tmp_path / "lbptop"
-    assert larnet(["train", "--root", str(tiny_set), "--model", "lbptop-svm", "--protocol", "loso", "--out", str(out),
-                   "--no-progress"]) == 0
-    run = load_run(out)
+    run = load_run(lbptop_loso_run)
     assert len(run.predictions) == len(records)
     assert (run.predictions["fold"] == run.predictions["subject"]).all()
     assert run.predictions.groupby(["subject", "clip"]).size().max() == 1
@@ -160,13 +165,13 @@ def test_resume_gives_the_uninterrupted_result(tiny_set: Path, tmp_path: Path) -
     pd.testing.assert_frame_equal(history_a, history_b)
 
 
-def test_compare_baselines_side_by_side(trained_run: Path, tiny_set: Path, tmp_path: Path, capsys) -> None:
+def test_compare_baselines_side_by_side(trained_run: Path, lbptop_loso_run: Path, tiny_set: Path, tmp_path: Path,
+                                       capsys) -> None:
     resnet = tmp_path / "resnet18"
     assert larnet(["train", "--root", str(tiny_set), "--out", str(resnet), "--model", "resnet18", "--input-size", "16",
                    "--iterations", "2", "--batch-size", "4", "--workers", "0", "--threads", "1", "--no-progress"]) == 0
     assert load_checkpoint(resnet / "model.pt").card.preset == "resnet18"
-    svm = tmp_path / "lbptop"
-    assert larnet(["train", "--root", str(tiny_set), "--out", str(svm), "--model", "lbptop-svm", "--no-progress"]) == 0
+    svm = lbptop_loso_run
     capsys.readouterr()
     table_file = tmp_path / "table.md"
     assert larnet(["compare", str(trained_run), str(resnet), str(svm), "--out", str(table_file)]) == 0
