@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import streamlit as st
 
 from dashboard import config
@@ -26,6 +27,7 @@ __all__ = [
     "model_ref",
     "show_model_card",
     "synthetic_notice",
+    "model_input",
 ]
 
 log = logging.getLogger(__name__)
@@ -244,3 +246,20 @@ def show_model_card(loaded) -> None:
                     f"**Created:** {card.created_at} with LARNet Studio {card.code_version}")
     if card.notes:
         st.caption(card.notes)
+
+
+def model_input(card, face: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
+    """What the model reads for a face crop: the crop itself, or for a model trained on optical flow the flow
+    image from ``reference`` (an earlier crop of the same face) to ``face``, at the crop's size.
+
+    Raises:
+        LarnetError: a flow model without a reference frame.
+    """
+    if card.sample_mode != "flow":
+        return face
+    if reference is None:
+        raise LarnetError("this model reads optical flow between two frames; pick a frame of a clip (the clip's "
+                          "first frame is the reference) or upload an onset and an apex image")
+    from larnet_core.data import compute_flow_image
+
+    return compute_flow_image(reference, face, face.shape[:2])

@@ -10,7 +10,7 @@ import numpy as np
 import streamlit as st
 
 from dashboard import charts, config
-from dashboard.models import current_model, model_ref, synthetic_notice
+from dashboard.models import current_model, model_input, model_ref, synthetic_notice
 from dashboard.sessions_ui import save_to_session
 from larnet_core.errors import LarnetError
 
@@ -27,14 +27,22 @@ def _decode(data: bytes, what: str) -> np.ndarray:
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
+def _sample_length(path: str) -> int:
+    from larnet_core.video import open_clip
+
+    with open_clip(path) as reader:
+        return max(1, reader.meta.frame_count)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
 def _sample_frame(path: str, index: int) -> np.ndarray:
     from larnet_core.video import frame_at
 
     return frame_at(path, index)
 
 
-def _pick_image() -> tuple[np.ndarray | None, str]:
-    """The photo or frame to explain, and how to name it."""
+def _pick_image(flow: bool) -> tuple[np.ndarray | None, str, np.ndarray | None]:
+    """The photo or frame to explain, how to name it, and (for flow models) the earlier reference frame."""
     clip = st.session_state.get("clip_result")
     available = [s for s in SOURCES if s != SOURCES[0] or clip is not None]
     source = st.radio("Face from", available, horizontal=True, key="attention_source")
@@ -42,46 +50,68 @@ def _pick_image() -> tuple[np.ndarray | None, str]:
         index = int(st.session_state.get("clip_frame", 0))
         if clip.data is None:
             st.info("The current clip's frames are not available.")
-            return None, ""
+            return None, "", None
         from larnet_core.video import frame_at
 
-        return frame_at(clip.data, index), f"{clip.name} frame {index}"
+        reference = frame_at(clip.data, 0) if flow else None  # the clip analysis' reference: its first frame
+        return frame_at(clip.data, index), f"{clip.name} frame {index}", reference
     if source == SOURCES[1]:
         from larnet_core.face import sample_face_photos
 
         samples = {p.name: p for p in config.sample_clips()}
         photos = sample_face_photos()
         names = list(photos) + list(samples)
+        if flow:
+            names = list(samples)
         if not names:
-            st.info("No sample is bundled; upload an image instead.")
-            return None, ""
+            st.info("No sample clip is bundled; upload an onset and an apex image instead.")
+            return None, "", None
         name = st.selectbox("Sample", names, key="attention_sample")
         if name in photos:
-            return photos[name], name
-        return _sample_frame(str(samples[name]), 0), f"{name} frame 0"
+            return photos[name], name, None
+        middle = int(_sample_length(str(samples[name])) // 2)
+        reference = _sample_frame(str(samples[name]), 0) if flow else None
+        return _sample_frame(str(samples[name]), middle), f"{name} frame {middle}", reference
     if source == SOURCES[2]:
+        reference = None
+        if flow:
+            onset = st.file_uploader("Onset (reference) image: this model reads the motion from it to the face below",
+                                     type=["png", "jpg", "jpeg", "bmp"], key="attention_upload_onset")
+            reference = _decode(onset.getvalue(), onset.name) if onset is not None else None
         upload = st.file_uploader("Face photo (PNG or JPEG)", type=["png", "jpg", "jpeg", "bmp"],
                                   key="attention_upload")
-        return (_decode(upload.getvalue(), upload.name), upload.name) if upload is not None else (None, "")
+        if upload is None:
+            return None, "", None
+        return _decode(upload.getvalue(), upload.name), upload.name, reference
     snapshot = st.camera_input("Webcam snapshot", key="attention_camera")
-    return (_decode(snapshot.getvalue(), "the snapshot"), "webcam snapshot") if snapshot is not None else (None, "")
+    if snapshot is None:
+        return None, "", None
+    return _decode(snapshot.getvalue(), "the snapshot"), "webcam snapshot", None
 
 
-def _explain(loaded, image: np.ndarray, face_mode: str, method: str, target: str | None):
-    """Crop the face and compute every map once per (image, options); kept for this browser session."""
+def _explain(loaded, image: np.ndarray, reference: np.ndarray | None, face_mode: str, method: str,
+             target: str | None):
+    """Crop the face, build the model's input and compute every map, once per (image, options); kept for this
+    browser session. Returns ``(face crop, explanation, responses)``."""
     from larnet_core.explain import explainer_for, face_crop, mean_absolute_response
 
-    digest = hashlib.sha256(image.tobytes()).hexdigest()
-    key = (digest, image.shape, face_mode, method, target, loaded.sha256)
+    digest = hashlib.sha256(image.tobytes() + (reference.tobytes() if reference is not None else b"")).hexdigest()
+    key = (digest, face_mode, method, target, loaded.sha256)
     cached = st.session_state.get(_CACHE_KEY)
     if cached is not None and cached[0] == key:
         return cached[1]
-    crop, _ = face_crop(image, face=face_mode, size=max(224, loaded.card.input_size))
+    size = max(224, loaded.card.input_size)
+    crop, _ = face_crop(image, face=face_mode, size=size)
+    reference_crop = face_crop(reference, face=face_mode, size=size)[0] if reference is not None else None
+    if reference_crop is not None:
+        reference_crop = cv2.resize(reference_crop, crop.shape[1::-1])
+    model_image = model_input(loaded.card, crop, reference_crop)
     explainer = explainer_for(loaded)
-    explanation = explainer.explain(crop, target_class=target, methods=(method,), k=HIDDEN_MAPS)
-    responses = mean_absolute_response(explainer, [crop])
-    st.session_state[_CACHE_KEY] = (key, (explanation, responses))
-    return explanation, responses
+    explanation = explainer.explain(model_image, target_class=target, methods=(method,), k=HIDDEN_MAPS)
+    responses = mean_absolute_response(explainer, [model_image])
+    result = (crop, explanation, responses)
+    st.session_state[_CACHE_KEY] = (key, result)
+    return result
 
 
 def _png(image: np.ndarray) -> bytes:
@@ -91,13 +121,13 @@ def _png(image: np.ndarray) -> bytes:
     return encoded.tobytes()
 
 
-def _stage_tab(explanation, stage: str) -> None:
+def _stage_tab(face: np.ndarray, explanation, stage: str) -> None:
     masks = [m for m in explanation.masks if m.stage == stage]
     st.markdown(f"**Soft masks M(x)** of the {len(masks)} attention module(s): bright = kept, dark = suppressed.")
     if masks:
         columns = st.columns(min(4, len(masks)))
         for index, mask in enumerate(masks):
-            columns[index % len(columns)].image(mask.overlay(explanation.image), width="stretch",
+            columns[index % len(columns)].image(mask.overlay(face), width="stretch",
                                                 caption=f"{mask.module} ({mask.resolution[0]}x{mask.resolution[1]})")
     left, right = st.columns(2)
     hidden = [h for h in explanation.hidden if h.stage == stage]
@@ -109,17 +139,20 @@ def _stage_tab(explanation, stage: str) -> None:
     with right:
         st.markdown("**Class activation map**")
         for cam in cams:
-            st.image(cam.overlay, width="stretch",
+            st.image(overlay_heatmap(face, cam.heatmap), width="stretch",
                      caption=f"{cam.method} for {cam.target_label} (p={cam.score:.2f}), "
                              f"{cam.resolution[0]}x{cam.resolution[1]} feature maps")
 
 
-def _session(explanation, responses, loaded, name: str, image_name: str):
+def _session(face, explanation, responses, loaded, name: str, image_name: str):
+    from larnet_core.explain import overlay_heatmap
     from larnet_core.sessions import AnalysisSession
 
-    images = {"face": _png(explanation.image)}
+    images = {"face": _png(face)}
+    if loaded.card.sample_mode == "flow":
+        images["flow input"] = _png(explanation.image)
     for cam in explanation.cams:
-        images[f"{cam.stage} {cam.method}".replace("+", "p")] = _png(cam.overlay)
+        images[f"{cam.stage} {cam.method}".replace("+", "p")] = _png(overlay_heatmap(face, cam.heatmap))
     for grid in explanation.hidden:
         images[f"{grid.stage} hidden"] = _png(grid.grid)
     return AnalysisSession(name=name, kind="attention", model=model_ref(loaded), results=responses,
@@ -135,8 +168,12 @@ if loaded.card.in_channels != 3:
     st.error(f"This model takes {loaded.card.in_channels}-channel input; the maps need a 3-channel model.")
     st.stop()
 
-image, image_name = _pick_image()
-from larnet_core.explain import CAM_METHODS  # noqa: E402 - after the page header, keeps the first paint fast
+flow = loaded.card.sample_mode == "flow"
+if flow:
+    st.caption("This model was trained on optical flow: it reads the motion from a reference frame to the face, so "
+               "the maps below are computed on that flow image and drawn over the face.")
+image, image_name, reference = _pick_image(flow)
+from larnet_core.explain import CAM_METHODS, overlay_heatmap  # noqa: E402 - after the header: fast first paint
 
 options = st.columns(3)
 face_mode = options[0].selectbox("Face detection", ("haar", "mtcnn", "none"), key="attention_face",
@@ -149,14 +186,16 @@ if image is None:
 
 try:
     with st.spinner("Computing the maps..."):
-        explanation, responses = _explain(loaded, image, face_mode, method,
-                                          None if target == "predicted class" else target)
+        face, explanation, responses = _explain(loaded, image, reference, face_mode, method,
+                                                None if target == "predicted class" else target)
 except LarnetError as exc:
     st.error(f"Cannot explain {image_name}: {exc}", icon=":material/error:")
     st.stop()
 
 face_col, probs_col = st.columns([1, 2])
-face_col.image(explanation.image, caption=f"{image_name}: face crop", width="stretch")
+face_col.image(face, caption=f"{image_name}: face crop", width="stretch")
+if flow:
+    face_col.image(explanation.image, caption="flow input (u, v, strain as RGB)", width="stretch")
 with probs_col:
     st.metric("Predicted class", explanation.label, help="Softmax over the model's classes for this crop.")
     st.plotly_chart(charts.probability_bars(explanation.probabilities, loaded.card.class_names),
@@ -165,7 +204,7 @@ with probs_col:
 stages = list(dict.fromkeys([c.stage for c in explanation.cams] + [h.stage for h in explanation.hidden]))
 for tab, stage in zip(st.tabs(stages), stages):
     with tab:
-        _stage_tab(explanation, stage)
+        _stage_tab(face, explanation, stage)
 
 st.subheader("Mean absolute response per attention module")
 st.caption("Average |H(x)| of every attention module's output for this face, stage by stage (the paper's Fig. 3).")
@@ -174,4 +213,4 @@ st.plotly_chart(charts.response_figure(responses, "module", "mean_abs_response",
 with st.expander("Response table"):
     st.dataframe(responses, hide_index=True)
 save_to_session("attention", f"Attention: {image_name}",
-                lambda name: _session(explanation, responses, loaded, name, image_name))
+                lambda name: _session(face, explanation, responses, loaded, name, image_name))

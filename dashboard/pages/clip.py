@@ -8,12 +8,13 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 import pandas as pd
 import streamlit as st
 
 from dashboard import charts, config
-from dashboard.models import current_model, current_predictor, model_ref, synthetic_notice
+from dashboard.models import current_model, current_predictor, model_input, model_ref, synthetic_notice
 from dashboard.sessions_ui import get_store, save_to_session
 from larnet_core.errors import LarnetError
 
@@ -126,8 +127,7 @@ def _scrubber(view: ClipView) -> None:
     except LarnetError as exc:
         st.error(f"Cannot read frame {index}: {exc}")
         return
-    x0, y0, x1, y1 = (int(round(row[c])) for c in ("face_x0", "face_y0", "face_x1", "face_y1"))
-    crop = image[max(0, y0):max(y0 + 1, y1), max(0, x0):max(x0 + 1, x1)]
+    crop = _crop(image, row)
     columns = st.columns([2, 1, 1])
     columns[0].image(image, caption="frame", width="stretch")
     columns[1].image(crop, caption="face crop", width="stretch")
@@ -135,8 +135,13 @@ def _scrubber(view: ClipView) -> None:
         _heat_map(crop, view)
 
 
+def _crop(image: np.ndarray, row: pd.Series) -> np.ndarray:
+    x0, y0, x1, y1 = (int(round(row[c])) for c in ("face_x0", "face_y0", "face_x1", "face_y1"))
+    return image[max(0, y0):max(y0 + 1, y1), max(0, x0):max(x0 + 1, x1)]
+
+
 def _heat_map(crop: np.ndarray, view: ClipView) -> None:
-    from larnet_core.explain import MIN_IMAGE_SIDE, grad_cam
+    from larnet_core.explain import MIN_IMAGE_SIDE, grad_cam, overlay_heatmap
 
     loaded = current_model(quiet=True)
     if loaded is None or list(loaded.card.class_names) != view.class_names:
@@ -146,11 +151,17 @@ def _heat_map(crop: np.ndarray, view: ClipView) -> None:
         st.caption("The face crop is too small for a heat map.")
         return
     try:
-        cam = grad_cam(loaded, crop)
+        reference = None
+        if loaded.card.sample_mode == "flow":
+            # As in the analysis: flow from the clip's first face crop to this one.
+            first = view.frames.iloc[0]
+            reference = cv2.resize(_crop(_frame(view.data, int(first["frame"])), first), crop.shape[1::-1])
+        cam = grad_cam(loaded, model_input(loaded.card, crop, reference))
     except LarnetError as exc:
         st.caption(f"No heat map: {exc}")
         return
-    st.image(cam.overlay, caption=f"Grad-CAM for {cam.target_label} ({cam.stage})", width="stretch")
+    st.image(overlay_heatmap(crop, cam.heatmap), caption=f"Grad-CAM for {cam.target_label} ({cam.stage})",
+             width="stretch")
 
 
 def _downloads(view: ClipView) -> None:

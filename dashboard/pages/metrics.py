@@ -40,7 +40,10 @@ def _available_runs() -> dict[str, str]:
 
     found: dict[str, str] = {}
     if (config.DEMO_RUN / "metrics.json").is_file():
-        found[f"demo: {config.DEMO_RUN.name}"] = str(config.DEMO_RUN)
+        found[f"bundled: {config.DEMO_RUN.name}"] = str(config.DEMO_RUN)
+    bundled = config.DEMO_RUN.parent
+    for run_dir in list_runs(bundled):
+        found.setdefault(f"bundled: {run_dir.relative_to(bundled)}", str(run_dir))
     root = config.runs_dir()
     for run_dir in list_runs(root):
         found[f"runs: {run_dir.relative_to(root)}"] = str(run_dir)
