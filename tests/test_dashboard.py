@@ -214,3 +214,49 @@ def test_session_list_search_filters(dashboard_env):
     app = open_page("sessions")
     app.text_input(key="session_search").set_value("needle").run()
     assert "1 session(s) match" in texts(app)
+
+
+# ---------------------------------------------------------------------------------------------------- clip, attention
+def _clip_bytes(tmp_path: Path, n_frames: int = 12) -> bytes:
+    import av
+
+    path = tmp_path / "clip.mp4"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 96, 96, "yuv420p"
+        for index in range(n_frames):
+            image = np.full((96, 96, 3), 40 + 10 * index, np.uint8)
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        container.mux(stream.encode())
+    return path.read_bytes()
+
+
+def test_clip_link_reopens_a_saved_analysis_read_only(dashboard_env, tmp_path):
+    n = 12
+    frames = pd.DataFrame({
+        "frame": range(n), "time_s": [i / 25 for i in range(n)], "face_x0": 8.0, "face_y0": 8.0, "face_x1": 88.0,
+        "face_y1": 88.0, **{f"prob_{c}": 1 / len(CLASSES) for c in CLASSES}, "pred_label": "happiness",
+        "confidence": 0.4, "motion": [0.0] * 5 + [0.5, 0.9, 0.5] + [0.0] * 4, "in_interval": [False] * 5 + [True] * 3
+        + [False] * 4})
+    intervals = pd.DataFrame([{"onset_frame": 5, "apex_frame": 6, "offset_frame": 7, "onset_s": 0.2, "apex_s": 0.24,
+                               "offset_s": 0.28, "duration_s": 0.08, "kind": "micro", "label": "happiness",
+                               "confidence": 0.4}])
+    with SessionStore.open() as store:
+        created = store.create(AnalysisSession(name="saved clip", kind="clip", results=frames, intervals=intervals,
+                                               input=InputRef(name="clip.mp4", fps=25.0, frame_count=n,
+                                                              data=_clip_bytes(tmp_path, n))))
+    app = open_page("clip", session=created.id)
+    assert any("Saved session **saved clip** (read-only)" in i.value for i in app.info)
+    assert [s.value for s in app.subheader][:3] == ["Timeline", "Frames", "Spotted intervals (1)"]
+    assert app.slider(key="clip_frame").value == 6  # opens at the apex
+    assert "inside a spotted interval" in texts(app)
+    assert not [b for b in app.button if b.label == "Save to session"]
+
+
+def test_attention_page_explains_a_sample_face(dashboard_env):
+    app = open_page("attention")
+    assert [m.label for m in app.metric] == ["Predicted class"]
+    assert len(app.tabs) == 3  # one per LARNet stage
+    assert "Mean absolute response per attention module" in [s.value for s in app.subheader]
+    app.selectbox(key="attention_target").set_value("fear").run()
+    assert not app.exception

@@ -126,6 +126,8 @@ except LarnetError as exc:
     st.error(str(exc), icon=":material/error:")
     st.stop()
 
+stats = st.columns(4)
+frames_box, fps_box, latency_box, prediction_box = (column.empty() for column in stats)
 video, side = st.columns([3, 2])
 with video:
     context = webrtc_streamer(
@@ -139,9 +141,6 @@ with video:
     st.caption("Frames are analysed on this machine; nothing leaves it. A face box, the top class and the "
                "probabilities are drawn on the returned video.")
 with side:
-    stats = st.columns(3)
-    frames_box, fps_box, latency_box = (column.empty() for column in stats)
-    prediction_box = st.empty()
     probabilities_box = st.empty()
     motion_box = st.empty()
 st.subheader("Spotted micro-expressions")
