@@ -144,6 +144,8 @@ def test_refuses_to_overwrite_and_rejects_bad_arguments(casme2_set, tmp_path):
         generate_dataset(tmp_path / "x", subjects=1, clips_per_class=1, fps=10)
     with pytest.raises(LarnetError, match="--subjects"):
         generate_dataset(tmp_path / "x", subjects=0, clips_per_class=1)
+    with pytest.raises(LarnetError, match="--amplitude"):
+        generate_dataset(tmp_path / "x", subjects=1, clips_per_class=1, amplitude=0)
     with pytest.raises(LarnetError, match="--size"):
         generate_dataset(tmp_path / "x", subjects=1, clips_per_class=1, size=(20, 20))
 

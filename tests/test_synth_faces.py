@@ -161,3 +161,16 @@ def test_every_emotion_animates_a_synthetic_face(emotion):
     frames, truth = make_sample_clip(face, emotion, seed=2, fps=50, seconds=1.2, landmarks=lm)
     assert truth.emotion == emotion and truth.aus
     assert np.abs(frames[truth.apex].astype(int) - frames[truth.onset].astype(int)).max() > 10
+
+
+def test_a_face_detector_finds_the_synthetic_faces():
+    import cv2
+
+    cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
+    found = 0
+    for seed in range(8):
+        image, lm = render_face(sample_identity(np.random.default_rng(seed)), (320, 240), face_fraction=0.72)
+        boxes = cascade.detectMultiScale(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), 1.1, 4)
+        nose_x, nose_y = lm.nose_tip
+        found += any(x < nose_x < x + w and y < nose_y < y + h for x, y, w, h in boxes)
+    assert found >= 7

@@ -120,7 +120,13 @@ def _check(subjects: int, clips_per_class: int, size: tuple[int, int], fps: floa
     if fps < 20:
         raise LarnetError(f"--fps {fps} is too low: a 0.1 s clip needs at least 2 frames; use 20 or more (CASME II is 200)")
     if not 0.0 <= difficulty <= 1.0:
-        raise LarnetError(f"difficulty must be between 0 and 1, got {difficulty}")
+        raise LarnetError(f"--difficulty must be between 0 and 1, got {difficulty}")
+
+
+def check_amplitude(amplitude: float) -> None:
+    """Reject deformation multipliers that are not positive or would fold the image."""
+    if not 0.0 < amplitude <= 3.0:
+        raise LarnetError(f"--amplitude must be above 0 and at most 3 (larger folds the image), got {amplitude}")
 
 
 def _prepare_output(out: Path, overwrite: bool) -> None:
@@ -208,6 +214,7 @@ def generate_dataset(
     out = Path(out)
     size = (int(size[0]), int(size[1]))
     _check(subjects, clips_per_class, size, fps, difficulty)
+    check_amplitude(amplitude)
     _prepare_output(out, overwrite)
     distractors = Distractors.for_difficulty(difficulty)
     scale = amplitude_for_difficulty(difficulty, amplitude)

@@ -265,7 +265,7 @@ def render_face(
     cv.image[:] = bg_top * (1 - rows) + bg_bottom * rows
     cv.image *= 1.0 + 0.03 * _smooth_noise(rng, (height, width), 18 * cv.px)[..., None]
     shoulders = cv.ellipse_mask(cv.point(0.0, 2.05), (half_w * 2.3, half_h * 1.05), blur=1.0)
-    cv.paint(shoulders, np.array(idt.clothes) * (0.85 + 0.15 * _smooth_noise(rng, (height, width), 6 * cv.px)[..., None]))
+    cv.paint(shoulders, np.array(idt.clothes) * (0.9 + 0.06 * _smooth_noise(rng, (height, width), 6 * cv.px)[..., None]))
     skin = np.array(idt.skin, dtype=np.float32)
     neck_shade = np.clip(0.55 + 0.12 * np.sin(xs * 2.5 + idt.light_azimuth), 0.3, 0.9)
     neck = cv.poly_mask(np.array([cv.point(-0.62, 0.3), cv.point(0.62, 0.3), cv.point(0.66, 2.2), cv.point(-0.66, 2.2)]), 1.0)
@@ -329,23 +329,22 @@ def render_face(
     skin_shadow = skin * 0.55
 
     # Hair over the forehead.
-    if True:
-        line = idt.hairline_v + (0.35 if idt.hair_style == "receding" else 0.22) * xs**2
-        if idt.hair_style == "fringe":
-            line = line + 0.22 + 0.03 * np.sin(xs * 11 + idt.texture_seed % 7)
-        cap = cv.ellipse_mask(cv.point(0.0, -0.03), (half_w * 1.07, half_h * 1.07), blur=0.0)
-        above_line = np.clip((line - ys) * half_h / (1.5 * cv.px), 0.0, 1.0)
-        # Beside the face (above the ears) the head is hair too, whatever the hairline does.
-        beside_face = (1.0 - face_mask) * np.clip((eye_row - 0.1 - ys - 0.1 * np.abs(xs)) * 4, 0.0, 1.0)
-        cap *= np.maximum(above_line, beside_face)
-        if idt.hair_style == "long":
-            side_hair = cv.ellipse_mask(cv.point(0.0, -0.05), (half_w * 1.18, half_h * 1.05))
-            side_hair *= np.clip((np.abs(xs) - 0.9) * 8, 0, 1) * (ys < 0.7)
-            cap = np.maximum(cap, side_hair)
-        else:  # sideburns
-            burns = np.clip((np.abs(xs) - 0.88) * 10, 0, 1) * (ys < eye_row) * (radius2 < 1.2)
-            cap = np.maximum(cap, burns.astype(np.float32))
-        cv.paint(cv2.GaussianBlur(cap, (0, 0), 0.9 * cv.px), hair_layer * shade[..., None].clip(0.5, 1.0))
+    line = idt.hairline_v + (0.35 if idt.hair_style == "receding" else 0.22) * xs**2
+    if idt.hair_style == "fringe":
+        line = line + 0.22 + 0.03 * np.sin(xs * 11 + idt.texture_seed % 7)
+    cap = cv.ellipse_mask(cv.point(0.0, -0.03), (half_w * 1.07, half_h * 1.07), blur=0.0)
+    above_line = np.clip((line - ys) * half_h / (1.5 * cv.px), 0.0, 1.0)
+    # Beside the face (above the ears) the head is hair too, whatever the hairline does.
+    beside_face = (1.0 - face_mask) * np.clip((eye_row - 0.1 - ys - 0.1 * np.abs(xs)) * 4, 0.0, 1.0)
+    cap *= np.maximum(above_line, beside_face)
+    if idt.hair_style == "long":
+        side_hair = cv.ellipse_mask(cv.point(0.0, -0.05), (half_w * 1.18, half_h * 1.05))
+        side_hair *= np.clip((np.abs(xs) - 0.9) * 8, 0, 1) * (ys < 0.7)
+        cap = np.maximum(cap, side_hair)
+    else:  # sideburns
+        burns = np.clip((np.abs(xs) - 0.88) * 10, 0, 1) * (ys < eye_row) * (radius2 < 1.2)
+        cap = np.maximum(cap, burns.astype(np.float32))
+    cv.paint(cv2.GaussianBlur(cap, (0, 0), 0.9 * cv.px), hair_layer * shade[..., None].clip(0.5, 1.0))
 
     # Forehead lines with age.
     if idt.age > 0.55:

@@ -28,7 +28,7 @@ import pandas as pd
 from larnet_core.errors import DatasetError, LarnetError
 from larnet_core.synth._io import ProgressCallback, run_tasks, save_workbook, write_jpeg
 from larnet_core.synth.action_units import AuKey, format_au_string
-from larnet_core.synth.casme2 import _neutral_face, amplitude_for_difficulty, subject_identity
+from larnet_core.synth.casme2 import _neutral_face, amplitude_for_difficulty, check_amplitude, subject_identity
 from larnet_core.synth.emotions import EMOTIONS, sample_action_units, to_casme_sq_emotion
 from larnet_core.synth.face import FaceIdentity
 from larnet_core.synth.manifest import SynthManifest
@@ -249,6 +249,9 @@ def generate_long_videos(
         raise LarnetError(f"--size {size[0]}x{size[1]} is too small; use at least 32x32")
     if not 0.2 <= face_fraction <= 1.0:
         raise LarnetError(f"face fraction must be between 0.2 and 1, got {face_fraction}")
+    if not 0.0 <= difficulty <= 1.0:
+        raise LarnetError(f"--difficulty must be between 0 and 1, got {difficulty}")
+    check_amplitude(amplitude)
     _prepare_output(out, overwrite)
     distractors = Distractors.for_difficulty(difficulty)
     scale = amplitude_for_difficulty(difficulty, amplitude)
