@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
 
 from larnet_core.errors import LarnetError
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["resolve_device", "DEVICE_CHOICES"]
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
 
 
-def resolve_device(name: str = "auto") -> torch.device:
+def resolve_device(name: str = "auto") -> "torch.device":
     """Turn ``auto|cpu|cuda[:N]`` into a :class:`torch.device`.
 
     ``auto`` picks CUDA when available, else the CPU. Asking for CUDA on a machine without it is an error
