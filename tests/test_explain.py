@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import gc
 import threading
 import tracemalloc
@@ -304,6 +305,8 @@ def test_module_functions_reuse_one_explainer_per_model(small):
     first = explainer_for(loaded)
     assert explainer_for(loaded) is first and explainer_for((model, card)) is first
     assert explainer_for(first) is first
+    twin = copy.deepcopy(model)  # a copy gets its own explainer, bound to the copy
+    assert explainer_for((twin, card)) is not first and explainer_for((twin, card)).model is twin
     renamed = ModelCard.from_dict({**card.to_dict(), "class_names": ["x", "y", "z"]})
     assert explainer_for((model, renamed)) is not first
     assert len(attention_maps(loaded, image)) == 3

@@ -55,6 +55,22 @@ _CACHE_ATTRIBUTE = "_larnet_explainer"
 _cache_lock = threading.Lock()
 
 
+class _ExplainerSlot:
+    """Holds a model's cached explainer; copies and pickles of the model get an empty slot (an explainer holds
+    a lock and the original model, neither of which a copy should share)."""
+
+    __slots__ = ("explainer",)
+
+    def __init__(self, explainer: Explainer | None = None) -> None:
+        self.explainer = explainer
+
+    def __reduce__(self):
+        return (_ExplainerSlot, ())
+
+    def __deepcopy__(self, memo: dict) -> "_ExplainerSlot":
+        return _ExplainerSlot()
+
+
 def explainer_for(model: Union[ModelLike, Explainer]) -> Explainer:
     """The explainer of a model, built on first use and reused afterwards.
 
@@ -66,10 +82,10 @@ def explainer_for(model: Union[ModelLike, Explainer]) -> Explainer:
         return model
     explainer = Explainer(model)  # validates the argument; cheap (CAM objects are built lazily)
     with _cache_lock:
-        cached = getattr(explainer.model, _CACHE_ATTRIBUTE, None)
-        if isinstance(cached, Explainer) and cached.card == explainer.card:
-            return cached
-        object.__setattr__(explainer.model, _CACHE_ATTRIBUTE, explainer)
+        slot = getattr(explainer.model, _CACHE_ATTRIBUTE, None)
+        if isinstance(slot, _ExplainerSlot) and slot.explainer is not None and slot.explainer.card == explainer.card:
+            return slot.explainer
+        object.__setattr__(explainer.model, _CACHE_ATTRIBUTE, _ExplainerSlot(explainer))
         return explainer
 
 
