@@ -14,6 +14,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from larnet_core.video._bench_common import add_model_arguments
 
     add_model_arguments(parser)
+    # One inference thread per stream: with two, ONNX Runtime's threads spin against everything else the
+    # page runs (decoding, WebRTC) and batch-1 latency doubles or worse on a busy 2-core machine.
+    parser.set_defaults(threads=1)
     parser.add_argument("--frames", type=int, default=300, help="frames to process (after 10 warm-up frames)")
     parser.add_argument("--no-draw", action="store_true", help="skip drawing the overlay")
 

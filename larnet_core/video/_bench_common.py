@@ -18,7 +18,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                         "else an untrained larnet-lite)")
     parser.add_argument("--backend", default="auto", choices=("auto", "torch", "onnxruntime"))
     parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES)
-    parser.add_argument("--threads", type=int, default=2, help="torch / onnxruntime threads (default 2)")
+    parser.add_argument("--threads", type=int, default=2, help="torch / onnxruntime intra-op threads")
 
 
 def load_predictor(args: argparse.Namespace):
@@ -64,9 +64,10 @@ def animated_face(width: int, height: int, fps: float, seconds: float, seed: int
     onset = n // 2
     apex, offset = onset + int(0.12 * fps), onset + int(0.3 * fps)
     aus = sample_action_units("happiness", rng, peak=(0.9, 1.0))
-    # The photo's face occupies roughly this part of the picture (measured with the Haar detector).
-    box = (0.30 * size[0], 0.24 * size[1], 0.52 * size[0], 0.36 * size[1])
-    marks = landmarks_from_box(box)
+    from larnet_core.face import build_detector, largest_face
+
+    x0, y0, x1, y1 = largest_face(face, build_detector("haar"), what="the benchmark photo").box
+    marks = landmarks_from_box((x0, y0, x1 - x0, y1 - y0))
     x0, y0 = (width - size[0]) // 2, (height - size[1]) // 2
     background = np.full((height, width, 3), 50, np.uint8)
 

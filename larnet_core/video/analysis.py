@@ -4,8 +4,8 @@ The pipeline streams the clip once (memory does not grow with its length beyond 
 
 1. decode each frame at a working size (long side ``max(640, 4 x model input)``);
 2. find the face in the first frames (:class:`~larnet_core.face.ClipFaceBox`, one fixed box, since a crop
-   following detector jitter would add motion) and re-detect about once a second, moving the box only when
-   the face has moved away from it;
+   following detector jitter would add motion; with the eyes when the detector finds them, which places the
+   facial regions) and re-detect about once a second, moving the box only when the face has moved away;
 3. crop the face for the model (for ``flow`` models: the flow image from the clip's first crop) and run the
    model in batches, on every frame up to ``max_infer_fps`` frames a second (frames in between get
    probabilities interpolated from their neighbours);
@@ -178,6 +178,8 @@ class _FaceBoxes:
 
         try:
             self.detection = ClipFaceBox.from_frames(probe, self.detector, n_probe=len(probe), what=self.name).detection
+            if self.detection.landmarks is None:
+                self.detection = self._with_landmarks(self.detection, probe)
         except NoFaceError:
             height, width = probe[0].shape[:2]
             if self.mode != "auto" or max(height, width) > WHOLE_FRAME_MAX_SIDE:
@@ -185,6 +187,30 @@ class _FaceBoxes:
             self.source = "whole-frame"
             warnings.append(f"no face found in the first {len(probe)} frames; the {width}x{height} frames were "
                             "analysed whole, as face crops (pass face='haar' to require a face)")
+
+    def _with_landmarks(self, detection, probe: list[np.ndarray]):
+        """The clip box with the median of whatever landmarks the probe frames gave (the eye search of the Haar
+        detector misses some frames; ClipFaceBox keeps landmarks only when every frame had them)."""
+        from larnet_core.face import FaceDetection, box_iou
+
+        points = []
+        for frame in probe:
+            for found in self.detector.detect(frame):
+                if found.landmarks is not None and box_iou(found.box, detection.box) > 0.5:
+                    points.append(found.landmarks)
+                    break
+        if not points:
+            return detection
+        return FaceDetection(detection.box, detection.score, np.median(np.stack(points), axis=0))
+
+    @property
+    def regions(self):
+        """Facial regions for the motion signal, placed from the landmarks when the detection has them."""
+        from larnet_core.video.motion import regions_for
+
+        if self.detection is None:
+            return regions_for((0, 0, 1, 1), None)
+        return regions_for(self.detection.box, self.detection.landmarks)
 
     def box(self, frame: np.ndarray) -> tuple[float, float, float, float]:
         if self.detection is None:
@@ -314,7 +340,7 @@ def analyze_clip(
     if face != "none" and detector is None:
         from larnet_core.face import build_detector
 
-        detector = build_detector("haar" if face == "auto" else face)
+        detector = build_detector("haar", find_eyes=True) if face in ("auto", "haar") else build_detector(face)
     spotting = spotting or SpottingParams()
     motion_config = motion or MotionConfig()
     warnings: list[str] = []
@@ -341,6 +367,7 @@ def analyze_clip(
             raise VideoError(f"{meta.name} has no decodable frames; the file is corrupt or empty")
         _report(progress, 0.02, "finding the face")
         boxes.start([frame.image for frame in probe], warnings)
+        tracker.regions = boxes.regions
         last_index = -1
 
         def process(index: int, time_s: float, image: np.ndarray) -> None:
@@ -349,6 +376,7 @@ def analyze_clip(
                 raise Cancelled(f"analysis of {meta.name} was cancelled at frame {index}")
             if boxes.maybe_redetect(index, image):
                 tracker.restart()
+                tracker.regions = boxes.regions
                 model.reference = None
                 warnings.append(f"the face moved at frame {index} ({time_s:.2f} s); its box was re-detected")
             box = boxes.box(image)

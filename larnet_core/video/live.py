@@ -162,8 +162,9 @@ class LiveAnalyzer:
 
     def _reset_state(self) -> None:
         self._index = 0
-        self._history: deque[tuple[float, np.ndarray, np.ndarray]] = deque()  # (time, grey patch, model crop)
-        self._moves: deque[tuple[float, float]] = deque()     # (time, movement vs the frame reference_s earlier)
+        # (time, grey patch, model crop, movement against its own reference frame)
+        self._history: deque[tuple[float, np.ndarray, np.ndarray, float]] = deque()
+        self._last_scored = float("-inf")                     # time of the last frame the delayed signal scored
         self._signal: deque[float] = deque()                   # delayed spotting signal, for the baseline
         self._trace: deque[float] = deque()
         self._probs: deque[tuple[float, np.ndarray]] = deque()
@@ -225,7 +226,6 @@ class LiveAnalyzer:
         event = None
         if detection is None:
             self._history.clear()
-            self._moves.clear()
             self._open = None
             self._box = None
             out = frame.copy() if self.draw else frame
@@ -246,12 +246,11 @@ class LiveAnalyzer:
             model_input = crop
         probs = self.predictor.predict_proba([model_input])[0]
         move = float((region_motion(reference[1], patch) * self._weights).max()) if reference else 0.0
-        self._history.append((now, patch, crop))
-        self._moves.append((now, move))
+        self._history.append((now, patch, crop, move))
         self._probs.append((now, probs))
         self._trace.append(move)
         self._trim(now)
-        event = self._spot(now)
+        event = self._spot(reference, move)
         self._last_probs = probs
         top = int(np.argmax(probs))
         out = frame.copy() if self.draw else frame
@@ -272,7 +271,6 @@ class LiveAnalyzer:
         if self._box is None or box_iou(self._box, tracked) < _MOVE_IOU:
             self._box = tuple(float(v) for v in tracked)
             self._history.clear()
-            self._moves.clear()
             self._open = None
         return self._box
 
@@ -288,11 +286,8 @@ class LiveAnalyzer:
         return best
 
     def _trim(self, now: float) -> None:
-        horizon = now - 2.5 * self.reference_s - 1.0
         while self._history and self._history[0][0] < now - self.reference_s - 1.0:
             self._history.popleft()
-        while self._moves and self._moves[0][0] < horizon:
-            self._moves.popleft()
         while self._probs and self._probs[0][0] < now - MICRO_MAX_S - 2 * self.reference_s - 1.0:
             self._probs.popleft()
         keep = int(_TRACE_S * self.fps_hint)
@@ -309,14 +304,17 @@ class LiveAnalyzer:
         mad = float(np.median(np.abs(values - median)))
         return max(self.min_motion, median + self.z * max(mad, 1e-3))
 
-    def _spot(self, now: float) -> LiveEvent | None:
-        """Advance the delayed signal by one frame; return an event that just completed."""
-        target = now - self.reference_s
-        past = [(t, m) for t, m in self._moves if abs(t - target) <= 0.5 / self.fps_hint]
-        if not past:
+    def _spot(self, reference, move: float) -> LiveEvent | None:
+        """Score the reference frame now that its successor ``reference_s`` later (this frame) is known, and
+        advance the event state; return an event that just completed.
+
+        The reference frame moved ``reference[3]`` against its own reference and ``move`` against this frame:
+        the smaller of the two is its two-sided signal, whatever the stream's actual frame rate.
+        """
+        if reference is None or reference[0] <= self._last_scored:
             return None
-        t_mid, move_mid = past[-1]
-        value = min(move_mid, self._moves[-1][1])  # vs the frame k before it, and vs the frame k after it (now)
+        t_mid = self._last_scored = reference[0]
+        value = min(reference[3], move)
         threshold = self._threshold()
         self._signal.append(value)
         if self._open is None:

@@ -64,7 +64,7 @@ def measure_motion(
     if face != "none" and detector is None:
         from larnet_core.face import build_detector
 
-        detector = build_detector("haar" if face == "auto" else face)
+        detector = build_detector("haar", find_eyes=True) if face in ("auto", "haar") else build_detector(face)
     config = motion or MotionConfig()
     warnings: list[str] = []
     with open_clip(source, limits, fps=fps, max_side=640) as reader:
@@ -75,11 +75,13 @@ def measure_motion(
         if not probe:
             raise VideoError(f"{reader.meta.name} has no decodable frames; the file is corrupt or empty")
         boxes.start([d.image for d in probe], warnings)
+        tracker.regions = boxes.regions
         for decoded in _chain(probe, frames):
             if cancel is not None and cancel.is_set():
                 raise Cancelled(f"motion measurement of {reader.meta.name} was cancelled")
             if boxes.maybe_redetect(decoded.index, decoded.image):
                 tracker.restart()
+                tracker.regions = boxes.regions
             tracker.push(face_patch(decoded.image, boxes.box(decoded.image), config.size))
         regions = tracker.finish()
         return MotionTrace(regions, tracker.combine(regions), reader.meta.fps, boxes.source)
@@ -169,7 +171,9 @@ def evaluate_spotting(
     from larnet_core.face import build_detector
 
     params = params or SpottingParams()
-    detector = None if face == "none" else build_detector("haar" if face == "auto" else face)
+    detector = None
+    if face != "none":
+        detector = build_detector("haar", find_eyes=True) if face in ("auto", "haar") else build_detector(face)
     per_video, spotted_rows = [], []
     counts = {"all": [0, 0, 0], "micro": [0, 0, 0], "macro": [0, 0, 0]}  # hits, spotted, truth
     for number, record in enumerate(records):
