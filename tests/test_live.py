@@ -112,3 +112,14 @@ def test_overlay_says_when_the_model_is_synthetic(predictor, webcam):
     undrawn = LiveAnalyzer(predictor, fps_hint=FPS, draw=False)
     out, result = undrawn.process(frames[0])
     assert np.array_equal(out, frames[0]) and result.box is not None
+
+
+def test_time_stamps_of_a_slower_stream_are_used(predictor, webcam):
+    """A 15 fps stream with its real time stamps, analysed by an analyzer told to expect 30 fps."""
+    frames, truth = webcam
+    analyzer = LiveAnalyzer(predictor, fps_hint=FPS)
+    for i, frame in enumerate(frames[::2]):
+        _, result = analyzer.process(frame, time_s=2 * i / FPS)
+        assert result.time_s == pytest.approx(2 * i / FPS)
+    assert len(analyzer.events) == 1
+    assert abs(analyzer.events[0].time_s - truth.onset / FPS) < 0.2

@@ -251,3 +251,20 @@ def test_cli_analyze_writes_table_and_summary(tmp_path, face_clip, predictor):
                  "--face", "none"]) == 0
     assert len(pd.read_parquet(tmp_path / "r.parquet")) == 60 and (tmp_path / "s.json").is_file()
     assert main(["analyze", str(path), "--checkpoint", str(checkpoint), "--out", str(tmp_path / "r.txt")]) == 2
+
+
+def test_shipped_sample_clips_match_their_truth(predictor):
+    from larnet_core.video.spotting import interval_iou
+
+    samples = Path(__file__).resolve().parents[1] / "assets" / "samples"
+    truths = sorted(samples.glob("*.truth.json"))
+    assert len(truths) >= 2
+    for truth_path in truths:
+        truth = json.loads(truth_path.read_text())
+        assert "public-domain" in truth["notice"] and "Synthetic" in truth["notice"]
+        analysis = analyze_clip(samples / truth["video"], predictor, max_infer_fps=5)
+        assert analysis.meta.frame_count == truth["frame_count"] and analysis.meta.fps == truth["fps"]
+        spotted = [(r.onset_frame, r.offset_frame) for r in analysis.intervals.itertuples()]
+        for expression in truth["expressions"]:
+            wanted = (expression["onset_frame"], expression["offset_frame"])
+            assert max(interval_iou(s, wanted) for s in spotted) >= 0.5, (truth_path.name, spotted, wanted)
