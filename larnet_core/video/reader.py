@@ -121,15 +121,16 @@ class ClipReader:
             self.name = name or getattr(source, "name", None) or "upload"
             self.name = Path(str(self.name)).name
             self._open_bytes(data, fps)
-        scale = 1.0
-        if max_side is not None and max(self.meta.width, self.meta.height) > max_side:
-            scale = max_side / max(self.meta.width, self.meta.height)
+        width, height = self.meta.width, self.meta.height
+        #: ``(width, height)`` of the frames :meth:`frames` yields.
+        self.work_size = (width, height)
         #: working size / stored size: boxes found on decoded frames divide by this to reach stored pixels.
-        self.scale = scale
-        self.work_size = (max(2, int(round(self.meta.width * scale))) // 2 * 2 if scale < 1 else self.meta.width,
-                          max(2, int(round(self.meta.height * scale))) // 2 * 2 if scale < 1 else self.meta.height)
-        if scale < 1:
-            self.scale = self.work_size[0] / self.meta.width
+        self.scale = 1.0
+        if max_side is not None and max(width, height) > max_side:
+            factor = max_side / max(width, height)
+            # Even sizes: swscale's 4:2:0 paths and the H.264 encoder of annotated videos want them.
+            self.work_size = (max(2, round(width * factor) // 2 * 2), max(2, round(height * factor) // 2 * 2))
+            self.scale = self.work_size[0] / width
 
     # -- opening ---------------------------------------------------------------------------------------------
     def _open_path(self, path: Path, fps: float | None) -> None:
