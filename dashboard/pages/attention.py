@@ -47,7 +47,11 @@ def _pick_image(flow: bool) -> tuple[np.ndarray | None, str, np.ndarray | None]:
     available = [s for s in SOURCES if s != SOURCES[0] or clip is not None]
     source = st.radio("Face from", available, horizontal=True, key="attention_source")
     if source == SOURCES[0]:
-        index = int(st.session_state.get("clip_frame", 0))
+        frames = clip.frames
+        # Start where the clip page's scrubber is, else at the strongest facial motion (the likely apex).
+        start = int(st.session_state.get("clip_frame") or frames["frame"].iloc[int(np.argmax(frames["motion"]))])
+        index = st.slider("Frame", int(frames["frame"].iloc[0]), int(frames["frame"].iloc[-1]), value=start,
+                          key="attention_frame")
         if clip.data is None:
             st.info("The current clip's frames are not available.")
             return None, "", None

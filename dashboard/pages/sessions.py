@@ -188,6 +188,7 @@ def _list_sessions(store) -> None:
             shown[["name", "kind", "updated_at", "input_name", "model_preset", "results_rows", "mine", "notes"]],
             hide_index=True, on_select="rerun", selection_mode="single-row", key="session_table",
             column_config={
+                "name": "Name", "kind": "Kind", "notes": "Notes",
                 "updated_at": st.column_config.DatetimeColumn("Updated (UTC)", format="YYYY-MM-DD HH:mm"),
                 "input_name": "Input", "model_preset": "Model", "results_rows": "Rows",
                 "mine": st.column_config.CheckboxColumn("Editable here"),
