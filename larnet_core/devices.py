@@ -20,6 +20,8 @@ def resolve_device(name: str = "auto") -> "torch.device":
     ``auto`` picks CUDA when available, else the CPU. Asking for CUDA on a machine without it is an error
     rather than a silent fallback, so benchmark figures never come from the wrong device.
     """
+    import torch  # here, not at module level: the CLI imports this module just to list the choices
+
     name = (name or "auto").lower()
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
