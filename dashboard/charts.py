@@ -65,6 +65,9 @@ def confusion_figure(confusion: pd.DataFrame, *, normalise: bool = False) -> go.
                     showscale=True, colorbar=dict(title="share" if normalise else "count"),
                     line=dict(width=1, color="#cbd5e0")),
         textfont=dict(color=["white" if v > 0.6 * (top or 1.0) else "#1a202c" for v in colours]),
+        # Keep every count readable while a cell is selected (plotly fades unselected points by default).
+        selected=dict(marker=dict(opacity=1.0)),
+        unselected=dict(marker=dict(opacity=0.45), textfont=dict(color="#2d3748")),
         hovertemplate="true %{customdata[0]}<br>predicted %{customdata[1]}<br>%{customdata[2]} sample(s)"
                       "<extra></extra>",
     ))

@@ -26,6 +26,7 @@ __all__ = [
     "default_checkpoint",
     "runs_dir",
     "sample_clips",
+    "sample_truth",
     "rtc_configuration",
 ]
 
@@ -64,6 +65,19 @@ def sample_clips() -> list[Path]:
     if not SAMPLES_DIR.is_dir():
         return []
     return sorted(p for p in SAMPLES_DIR.iterdir() if p.suffix.lower() in _VIDEO_SUFFIXES and p.is_file())
+
+
+def sample_truth(clip: Path) -> dict[str, Any] | None:
+    """The ground truth shipped beside a sample clip (``<name>.truth.json``), or None when there is none."""
+    truth = clip.with_name(f"{clip.stem}.truth.json")
+    try:
+        value = json.loads(truth.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        log.warning("ignoring unreadable %s: %s", truth, exc)
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def rtc_configuration(secrets: Any = None) -> dict[str, Any]:

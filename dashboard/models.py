@@ -84,7 +84,7 @@ def _load_predictor(path: str, sha256: str):  # -> Predictor
     return Predictor(load_checkpoint(path, device="cpu"))
 
 
-@st.cache_resource(max_entries=16, show_spinner=False)
+@st.cache_resource(max_entries=16, ttl=30, show_spinner=False)
 def _run_checkpoints(root: str, stamp: float) -> list[tuple[str, str]]:
     """(label, checkpoint path) of every run under ``root`` that has a reachable checkpoint."""
     from larnet_core.runs import list_runs, load_run

@@ -73,9 +73,12 @@ def _pick_image(flow: bool) -> tuple[np.ndarray | None, str, np.ndarray | None]:
         name = st.selectbox("Sample", names, key="attention_sample")
         if name in photos:
             return photos[name], name, None
-        middle = int(_sample_length(str(samples[name])) // 2)
-        reference = _sample_frame(str(samples[name]), 0) if flow else None
-        return _sample_frame(str(samples[name]), middle), f"{name} frame {middle}", reference
+        onset, apex = 0, int(_sample_length(str(samples[name])) // 2)
+        expressions = (config.sample_truth(samples[name]) or {}).get("expressions") or []
+        if expressions:  # the sample's first generated expression: its onset and apex frames
+            onset, apex = int(expressions[0]["onset_frame"]), int(expressions[0]["apex_frame"])
+        reference = _sample_frame(str(samples[name]), onset) if flow else None
+        return _sample_frame(str(samples[name]), apex), f"{name} frame {apex}", reference
     if source == SOURCES[2]:
         reference = None
         if flow:

@@ -257,6 +257,14 @@ data, name = None, ""
 if source == "Bundled sample" and samples:
     picked = st.selectbox("Sample", samples, format_func=lambda p: p.name, key="clip_sample")
     data, name = picked.read_bytes(), picked.name
+    truth = config.sample_truth(picked)
+    if truth is not None:
+        if truth.get("notice"):
+            st.caption(truth["notice"])
+        expressions = pd.DataFrame(truth.get("expressions") or [])
+        if not expressions.empty:
+            with st.expander(f"Ground truth of this sample ({len(expressions)} generated expression(s))"):
+                st.dataframe(expressions, hide_index=True)
 else:
     upload = st.file_uploader("Video (mp4, avi, mov, mkv, webm) or a zip of frames", type=UPLOAD_TYPES,
                               key="clip_upload")

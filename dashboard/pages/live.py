@@ -57,7 +57,12 @@ class LiveState:
         self.frames_analysed = 0
 
     def callback(self, frame: av.VideoFrame) -> av.VideoFrame:
-        image = frame.to_ndarray(format="rgb24")
+        try:
+            image = frame.to_ndarray(format="rgb24")
+        except Exception:  # noqa: BLE001 - an undecodable frame must not end the stream
+            log.exception("cannot convert a webcam frame")
+            return frame
+        # process() never raises: a failure is logged, reported in result.error and written on the frame.
         annotated, result = self.analyzer.process(image, frame.time)
         report = FrameReport(result.frame_index, result.time_s, result.label, result.confidence,
                              dict(result.probabilities), float(result.motion), float(result.latency_ms),
