@@ -71,15 +71,43 @@ class Predictor:
     def _make_session(self, threads: int):
         import onnxruntime as ort
 
-        from larnet_core.models.export import onnx_bytes
-
         options = ort.SessionOptions()
         options.intra_op_num_threads = max(1, threads)
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
+        try:
+            return ort.InferenceSession(self._onnx_model(), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own untyped errors for bad graphs
+            log.warning("cached ONNX graph unusable (%s); exporting again", str(exc).splitlines()[0])
+            return ort.InferenceSession(self._onnx_model(use_cache=False), options,
+                                        providers=["CPUExecutionProvider"])
+
+    def _onnx_model(self, use_cache: bool = True) -> bytes:
+        """The model as ONNX, from the cache when this checkpoint file was exported before.
+
+        Exporting traces hundreds of small modules and takes seconds; the cache key is the checkpoint's
+        SHA-256 plus the torch and project versions, so a changed file or exporter never reuses a stale graph.
+        """
+        from larnet_core import __version__
+        from larnet_core.models.export import onnx_bytes
+        from larnet_core.paths import cache_dir
+
+        cached = None
+        if self.loaded.sha256:
+            cached = cache_dir("onnx") / f"{self.loaded.sha256[:32]}-torch{torch.__version__}-{__version__}.onnx"
+            if use_cache and cached.is_file():
+                return cached.read_bytes()
         model_bytes = onnx_bytes(self.loaded.model.cpu(), self.card.in_channels, self.card.input_size)
         self.loaded.model.to(self.device)
-        return ort.InferenceSession(model_bytes, options, providers=["CPUExecutionProvider"])
+        if cached is not None:
+            try:
+                cached.parent.mkdir(parents=True, exist_ok=True)
+                partial = cached.with_name(f"{cached.name}.{threading.get_ident()}.part")
+                partial.write_bytes(model_bytes)
+                partial.replace(cached)
+            except OSError as exc:  # a read-only home only costs the next start its export time
+                log.info("could not cache the ONNX export at %s: %s", cached, exc)
+        return model_bytes
 
     @property
     def class_names(self) -> list[str]:

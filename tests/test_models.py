@@ -270,3 +270,31 @@ def test_cli_info_json_and_export(tmp_path, capsys):
     assert "max |logit difference|" in capsys.readouterr().out
     assert main(["export", str(tmp_path / "nope.pt")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_onnx_export_is_cached_per_checkpoint_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("LARNET_DATA_DIR", str(tmp_path / "data"))
+    card = _card()
+    path = save_checkpoint(card.build(), card, tmp_path / "m.pt")
+    loaded = load_checkpoint(path)
+    first = Predictor(loaded, backend="onnxruntime")
+    cached = list((tmp_path / "data" / "cache" / "onnx").glob(f"{loaded.sha256[:32]}-*.onnx"))
+    assert len(cached) == 1
+    cached[0].write_bytes(b"corrupted")  # a damaged cache is replaced by a fresh export, not an error
+    again = Predictor(loaded, backend="onnxruntime")
+    assert cached[0].stat().st_size > 1000
+    face = [np.full((40, 40, 3), 128, np.uint8)]
+    assert np.allclose(first.predict_proba(face), again.predict_proba(face))
+
+
+def test_resolve_device():
+    from larnet_core.devices import resolve_device
+    from larnet_core.errors import LarnetError
+
+    assert resolve_device("cpu").type == "cpu"
+    assert resolve_device("auto").type in {"cpu", "cuda"}
+    with pytest.raises(LarnetError, match="unknown device"):
+        resolve_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(LarnetError, match="no CUDA"):
+            resolve_device("cuda")

@@ -21,24 +21,18 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError
 
+from larnet_core.paths import DATA_DIR_ENV, data_dir
 from larnet_core.errors import LarnetError
 
 __all__ = ["DATA_DIR_ENV", "DATABASE_URL_ENV", "data_dir", "default_database_url", "resolve_database_url",
            "create_store_engine", "display_url", "writer_lock"]
 
-DATA_DIR_ENV = "LARNET_DATA_DIR"
 DATABASE_URL_ENV = "LARNET_DATABASE_URL"
 SQLITE_FILE_NAME = "sessions.sqlite3"
 # Seconds a SQLite writer waits for another writer's transaction before giving up.
 SQLITE_BUSY_TIMEOUT_S = 60.0
 # Execution option that makes a transaction a writer (BEGIN IMMEDIATE on SQLite).
 WRITE_OPTION = "larnet_write"
-
-
-def data_dir() -> Path:
-    """The directory for LARNet's own files: ``$LARNET_DATA_DIR``, else ``~/.larnet``. Not created here."""
-    configured = os.environ.get(DATA_DIR_ENV, "").strip()
-    return Path(configured).expanduser() if configured else Path.home() / ".larnet"
 
 
 def default_database_url() -> str:
