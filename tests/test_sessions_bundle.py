@@ -264,7 +264,7 @@ def _duplicate_names(src: Path, dst: Path) -> Path:
 HOSTILE: list[tuple[Callable[[Path, Path], Path], str]] = [
     (_path_traversal, "is a path traversal"),
     (_absolute_path, "is an absolute path"),
-    (_drive_letter, "starts with a drive letter"),
+    (_drive_letter, "absolute path with a drive letter"),
     (_symlink_member, "is a symbolic link"),
     (_zip_bomb, "compression ratio of"),
     (_lying_sizes, "does not match its declared size"),

@@ -10,8 +10,6 @@ Nothing is ever extracted to disk.
 from __future__ import annotations
 
 import os
-import re
-import stat
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -19,11 +17,11 @@ from pathlib import Path
 from typing import Callable
 
 from larnet_core.errors import BundleError
+from larnet_core.safezip import bomb_ratio, unsafe_member_reason
 
 __all__ = ["ZipLimits", "check_member_name", "read_zip_members"]
 
 _MiB = 1024 * 1024
-_DRIVE = re.compile(r"^[A-Za-z]:")
 _READ_CHUNK = _MiB
 
 
@@ -52,27 +50,7 @@ class ZipLimits:
 
 def check_member_name(name: str) -> str | None:
     """Why ``name`` is unsafe as a member name, or None when it is a plain relative path."""
-    if not name:
-        return "has an empty name"
-    if "\x00" in name:
-        return "has a NUL character in its name"
-    if name.startswith(("/", "\\")):
-        return "is an absolute path"
-    if _DRIVE.match(name):
-        return "starts with a drive letter"
-    parts = re.split(r"[\\/]", name)
-    if ".." in parts:
-        return "is a path traversal ('..')"
-    if "\\" in name:
-        return "uses backslashes as separators"
-    if any(part in ("", ".") for part in parts[:-1]):
-        return "has empty or '.' path components"
-    return None
-
-
-def _is_symlink(info: zipfile.ZipInfo) -> bool:
-    # Unix mode bits live in the high 16 bits of external_attr when the archive was made on a Unix system.
-    return info.create_system == 3 and stat.S_ISLNK(info.external_attr >> 16)
+    return unsafe_member_reason(zipfile.ZipInfo(name))
 
 
 def read_zip_members(
@@ -132,11 +110,11 @@ def _check_directory(
     declared_total = 0
     for info in infos:
         name = info.filename
-        problem = check_member_name(name)
+        problem = unsafe_member_reason(info)
+        if problem == "is a symbolic link":
+            raise BundleError(f"{label}: member {name!r} is a symbolic link; links are not allowed in a bundle")
         if problem is not None:
             raise BundleError(f"{label}: member {name[:200]!r} {problem}; refusing the whole archive")
-        if _is_symlink(info):
-            raise BundleError(f"{label}: member {name!r} is a symbolic link; links are not allowed in a bundle")
         if name in seen:
             raise BundleError(f"{label}: member {name!r} appears twice; refusing an ambiguous archive")
         seen.add(name)
@@ -152,13 +130,12 @@ def _check_directory(
             raise BundleError(
                 f"{label}: member {name!r} declares {info.file_size} bytes; the limit is {limits.max_member_bytes}"
             )
-        if info.file_size > limits.ratio_floor_bytes:
-            ratio = info.file_size / max(info.compress_size, 1)
-            if ratio > limits.max_ratio:
-                raise BundleError(
-                    f"{label}: member {name!r} has a compression ratio of {ratio:.0f}:1 (limit "
-                    f"{limits.max_ratio:.0f}:1), typical of a zip bomb; refusing it"
-                )
+        ratio = bomb_ratio(info, limits.max_ratio, limits.ratio_floor_bytes)
+        if ratio is not None:
+            raise BundleError(
+                f"{label}: member {name!r} has a compression ratio of {ratio:.0f}:1 (limit "
+                f"{limits.max_ratio:.0f}:1), typical of a zip bomb; refusing it"
+            )
         declared_total += info.file_size
         if declared_total > limits.max_total_bytes:
             raise BundleError(

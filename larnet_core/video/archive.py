@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import re
-import stat
 import zipfile
 from pathlib import Path, PurePosixPath
 from typing import Iterator
@@ -18,13 +17,12 @@ from typing import Iterator
 import numpy as np
 
 from larnet_core.errors import VideoError
+from larnet_core.safezip import bomb_ratio, unsafe_member_reason
 from larnet_core.video.limits import VideoLimits
 
 __all__ = ["IMAGE_EXTENSIONS", "natural_key", "FrameImages", "folder_frames", "zip_frames", "decode_image"]
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
-_RATIO_FLOOR = 1024 * 1024  # members smaller than this cannot inflate to anything harmful
-_DRIVE = re.compile(r"^[A-Za-z]:")
 _IGNORED_PARTS = ("__MACOSX",)
 
 
@@ -112,21 +110,6 @@ def folder_frames(folder: Path, limits: VideoLimits) -> FrameImages:
     return FrameImages(names, read_bytes, str(folder), limits)
 
 
-def _member_problem(info: zipfile.ZipInfo) -> str | None:
-    name = info.filename
-    if "\x00" in name:
-        return "has a NUL character in its name"
-    if name.startswith(("/", "\\")) or _DRIVE.match(name):
-        return "is an absolute path"
-    if "\\" in name:
-        return "uses backslashes as separators"
-    if ".." in name.split("/"):
-        return "is a path traversal ('..')"
-    if info.create_system == 3 and stat.S_ISLNK(info.external_attr >> 16):
-        return "is a symbolic link"
-    return None
-
-
 def zip_frames(source: Path | bytes, limits: VideoLimits, what: str) -> FrameImages:
     """Validate a zip archive of frame images and return its frames, read on demand, in natural order.
 
@@ -146,12 +129,13 @@ def zip_frames(source: Path | bytes, limits: VideoLimits, what: str) -> FrameIma
                              f"{limits.max_zip_members:,}; zip one clip or raise VideoLimits(max_zip_members=...)")
         total = 0
         for info in infos:
-            problem = _member_problem(info)
+            problem = unsafe_member_reason(info)
             if problem:
                 raise VideoError(f"{what}: member {info.filename!r} {problem}; the archive is unsafe and was not read")
             total += info.file_size
-            if info.file_size > _RATIO_FLOOR and info.file_size > limits.max_zip_ratio * max(info.compress_size, 1):
-                raise VideoError(f"{what}: member {info.filename!r} expands {info.file_size / max(info.compress_size, 1):.0f}"
+            ratio = bomb_ratio(info, limits.max_zip_ratio)
+            if ratio is not None:
+                raise VideoError(f"{what}: member {info.filename!r} expands {ratio:.0f}"
                                  f"-fold (limit {limits.max_zip_ratio:g}), which is how zip bombs look; "
                                  "the archive was not read")
         if total > limits.max_zip_total_bytes:
