@@ -239,6 +239,8 @@ def test_clip_upload_timeline_attention_and_saved_session(page, app_files, tmp_p
     wait_idle(page)
     assert_no_exception(page)
     assert page.locator('[data-testid="stTab"]').count() == 3  # one tab per LARNet stage
+    page.locator('[data-testid="stTab"]').first.evaluate("tab => tab.scrollIntoView({block: 'start'})")
+    page.wait_for_timeout(300)
     screenshot(page, "attention")
 
     page.locator('[data-testid="stSidebarNav"]').get_by_text("Sessions").click()

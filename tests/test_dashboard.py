@@ -260,3 +260,18 @@ def test_attention_page_explains_a_sample_face(dashboard_env):
     assert "Mean absolute response per attention module" in [s.value for s in app.subheader]
     app.selectbox(key="attention_target").set_value("fear").run()
     assert not app.exception
+
+
+def test_a_corrupt_checkpoint_is_reported_not_raised(dashboard_env, monkeypatch, tmp_path):
+    broken = tmp_path / "broken.pt"
+    broken.write_bytes(b"not a checkpoint at all")
+    monkeypatch.setenv("LARNET_DEFAULT_CHECKPOINT", str(broken))
+    app = open_page()
+    assert any("Cannot load the model" in e.value and "broken.pt" in e.value for e in app.error)
+
+
+def test_a_session_can_be_exported_from_its_page(dashboard_env):
+    session_id, _ = _saved_session("to export")
+    app = open_page("sessions", session=session_id)
+    labels = [element.proto.label for element in app.get("download_button")]
+    assert "Export .larnet.zip" in labels
