@@ -9,10 +9,14 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from larnet_core.errors import LarnetError
+
+if TYPE_CHECKING:
+    from larnet_core.metrics import MetricsReport
 
 __all__ = ["RunView", "run_from_dir", "run_from_upload", "rescore", "reachable_schemes", "per_class_deltas",
            "samples_in_cell", "thumbnail_path"]
@@ -113,7 +117,7 @@ def reachable_schemes(scheme: str) -> list[str]:
     return reachable
 
 
-def rescore(run: RunView, target_scheme: str):
+def rescore(run: RunView, target_scheme: str) -> tuple[pd.DataFrame, MetricsReport]:
     """The run's ``(predictions, MetricsReport)``, translated into ``target_scheme`` first when it differs.
 
     Samples whose true class the target drops are left out. A prediction of a dropped class becomes the
@@ -150,7 +154,7 @@ def rescore(run: RunView, target_scheme: str):
         raise LarnetError(f"cannot score {run.label} under {target_scheme or run.scheme}: {exc}") from None
 
 
-def per_class_deltas(first, second) -> pd.DataFrame:
+def per_class_deltas(first: MetricsReport, second: MetricsReport) -> pd.DataFrame:
     """Per-class precision/recall/F1 of two reports side by side, with the change from first to second."""
     merged = first.per_class.merge(second.per_class, on="class", how="outer", suffixes=("_a", "_b"))
     for metric in ("precision", "recall", "f1"):

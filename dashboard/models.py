@@ -11,12 +11,18 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import streamlit as st
 
 from dashboard import config
 from larnet_core.errors import LarnetError
+
+if TYPE_CHECKING:  # torch stays unimported until a page needs the model
+    from larnet_core.inference import Predictor
+    from larnet_core.models import LoadedModel, ModelCard
+    from larnet_core.sessions import ModelRef
 
 __all__ = [
     "ModelChoice",
@@ -67,7 +73,7 @@ def _checkpoint_key(path: Path) -> tuple[str, str]:
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the model...")
-def _load_model(path: str, sha256: str):  # -> LoadedModel; sha256 is part of the cache key
+def _load_model(path: str, sha256: str) -> LoadedModel:  # sha256 is part of the cache key
     from larnet_core.models import load_checkpoint
 
     log.info("loading checkpoint %s (%s)", path, sha256[:12])
@@ -75,7 +81,7 @@ def _load_model(path: str, sha256: str):  # -> LoadedModel; sha256 is part of th
 
 
 @st.cache_resource(max_entries=4, show_spinner="Preparing the model for inference...")
-def _load_predictor(path: str, sha256: str):  # -> Predictor
+def _load_predictor(path: str, sha256: str) -> Predictor:
     from larnet_core.inference import Predictor
     from larnet_core.models import load_checkpoint
 
@@ -175,7 +181,7 @@ def _missing_message(choice: ModelChoice | None) -> str:
     return f"The checkpoint `{choice.path}` does not exist any more; pick another model in the sidebar."
 
 
-def current_model(*, quiet: bool = False):
+def current_model(*, quiet: bool = False) -> LoadedModel | None:
     """The picked model as a ``LoadedModel`` (network + card), or None after telling the user why.
 
     Args:
@@ -196,7 +202,7 @@ def current_model(*, quiet: bool = False):
         return None
 
 
-def current_predictor():
+def current_predictor() -> Predictor | None:
     """A thread-safe ``Predictor`` for the picked model, or None after telling the user why."""
     if current_model() is None:
         return None
@@ -208,7 +214,7 @@ def current_predictor():
         return None
 
 
-def model_ref(loaded):
+def model_ref(loaded: LoadedModel) -> ModelRef:
     """The ``ModelRef`` saved with a session for ``loaded``."""
     from larnet_core.sessions import ModelRef
 
@@ -217,7 +223,7 @@ def model_ref(loaded):
 
 
 # ------------------------------------------------------------------------------------------------ display
-def synthetic_notice(card) -> None:
+def synthetic_notice(card: ModelCard) -> None:
     """The notice every place that shows a synthetic-data model must carry."""
     if card.synthetic:
         st.warning(
@@ -227,7 +233,7 @@ def synthetic_notice(card) -> None:
         )
 
 
-def show_model_card(loaded) -> None:
+def show_model_card(loaded: LoadedModel) -> None:
     """The model card: preset, classes, input, training data and provenance."""
     card = loaded.card
     synthetic_notice(card)
@@ -248,7 +254,7 @@ def show_model_card(loaded) -> None:
         st.caption(card.notes)
 
 
-def model_input(card, face: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
+def model_input(card: ModelCard, face: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
     """What the model reads for a face crop: the crop itself, or for a model trained on optical flow the flow
     image from ``reference`` (an earlier crop of the same face) to ``face``, at the crop's size.
 

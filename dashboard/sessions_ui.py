@@ -7,11 +7,14 @@ creation, and kept in ``st.session_state`` so its creator can keep editing durin
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import streamlit as st
 
 from larnet_core.errors import LarnetError
+
+if TYPE_CHECKING:
+    from larnet_core.sessions import AnalysisSession, SessionStore
 
 __all__ = ["get_store", "remember_token", "token_for", "save_to_session", "show_created"]
 
@@ -22,13 +25,13 @@ _CREATED_KEY = "session_created_notice"
 
 
 @st.cache_resource(show_spinner=False)
-def _open_store(url: str):  # -> SessionStore
+def _open_store(url: str) -> SessionStore:
     from larnet_core.sessions import SessionStore
 
     return SessionStore.open(url)
 
 
-def get_store():
+def get_store() -> SessionStore | None:
     """The session store for ``$LARNET_DATABASE_URL`` (default: SQLite under the data directory), or None
     after showing why it cannot be opened."""
     from larnet_core.sessions import resolve_database_url
@@ -69,7 +72,7 @@ def show_created(key: str) -> None:
         st.caption(notice)
 
 
-def save_to_session(key: str, default_name: str, build: Callable[[str], object], *,
+def save_to_session(key: str, default_name: str, build: Callable[[str], AnalysisSession], *,
                     disabled: bool = False) -> None:
     """A "Save to session" form: a name and a button that stores ``build(name)`` as a new session.
 
