@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from larnet_core.metrics import MetricsReport
 
 __all__ = ["RunView", "run_from_dir", "run_from_upload", "rescore", "reachable_schemes", "per_class_deltas",
-           "samples_in_cell", "thumbnail_path"]
+           "samples_in_cell", "apex_frames", "thumbnail_path"]
 
 
 @dataclass
@@ -168,16 +168,45 @@ def samples_in_cell(predictions: pd.DataFrame, true: str, pred: str) -> pd.DataF
     return predictions[hit]
 
 
-def thumbnail_path(row: pd.Series, run: RunView) -> Path | None:
-    """An image file for a sample when the run's frames are reachable from this machine, else None."""
-    root = run.config.get("data_root") or run.config.get("dataset_root")
+def _data_root(config: dict) -> Path | None:
+    root = config.get("root") or config.get("data_root") or config.get("dataset_root")
+    if not root:
+        return None
+    root = Path(root)
+    if root.is_absolute():
+        return root if root.is_dir() else None
+    from dashboard.config import REPO_ROOT
+
+    # Runs record the folder as given on the command line, usually relative to where training ran.
+    for base in (Path.cwd(), REPO_ROOT):
+        if (base / root).is_dir():
+            return base / root
+    return None
+
+
+def apex_frames(config: dict) -> dict[tuple[str, str], Path]:
+    """The apex frame of every clip of the run's dataset, keyed by ``(subject, clip)``, when the dataset
+    folder is on this machine; empty otherwise."""
+    from larnet_core.data import load_dataset
+
+    name, root = config.get("dataset"), _data_root(config)
+    if not name or root is None:
+        return {}
+    try:
+        records = load_dataset(str(name), root)
+    except (LarnetError, ValueError):
+        return {}
+    return {(record.subject, record.clip): record.apex_frame for record in records}
+
+
+def thumbnail_path(row: pd.Series, apexes: dict[tuple[str, str], Path]) -> Path | None:
+    """An image of a sample (its clip's apex frame, or a frame path in the row) when it is on this machine."""
+    found = apexes.get((str(row.get("subject", "")), str(row.get("clip", ""))))
+    if found is not None and found.is_file():
+        return found
     for column in ("apex_path", "path", "frame"):
         value = row.get(column)
-        if not isinstance(value, str) or not value:
-            continue
-        candidate = Path(value)
-        if not candidate.is_absolute() and root:
-            candidate = Path(root) / candidate
-        if candidate.suffix.lower() in (".jpg", ".jpeg", ".png", ".bmp") and candidate.is_file():
-            return candidate
+        if isinstance(value, str) and Path(value).suffix.lower() in (".jpg", ".jpeg", ".png", ".bmp") \
+                and Path(value).is_file():
+            return Path(value)
     return None

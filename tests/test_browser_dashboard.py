@@ -286,16 +286,16 @@ def test_metrics_confusion_matrix_reacts_to_a_selection(page):
     chart.wait_for(timeout=RUN_TIMEOUT_MS)
     before = page.get_by_text(re.compile(r"sample\(s\) true")).first.inner_text()
     assert "true disgust, predicted disgust" in before.replace("`", "")
-    # Click the cell "true surprise, predicted happiness": its marker is a scatter point of the first trace.
+    # Click the cell "true happiness, predicted happiness": its marker is a scatter point of the first trace.
     points = chart.locator(".scatterlayer .trace").first.locator(".point")
     assert points.count() == len(CLASSES) ** 2
-    target = len(CLASSES) * CLASSES.index("surprise") + CLASSES.index("happiness")
+    target = len(CLASSES) * CLASSES.index("happiness") + CLASSES.index("happiness")
     points.nth(target).scroll_into_view_if_needed()
     box = points.nth(target).bounding_box()
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.wait_for_function(
         "() => [...document.querySelectorAll('[data-testid=\"stMarkdownContainer\"]')]"
-        ".some(e => e.innerText.includes('true surprise, predicted happiness'))", timeout=60_000)
+        ".some(e => e.innerText.includes('true happiness, predicted happiness'))", timeout=60_000)
     wait_idle(page)
     assert_no_exception(page)
     screenshot(page, "metrics")

@@ -11,6 +11,7 @@ import streamlit as st
 from dashboard import charts, config
 from dashboard.metrics_view import (
     RunView,
+    apex_frames,
     per_class_deltas,
     reachable_schemes,
     rescore,
@@ -32,6 +33,13 @@ def _load_dir(path: str, label: str, stamp: float) -> RunView:
     from pathlib import Path
 
     return run_from_dir(Path(path), label)
+
+
+@st.cache_resource(max_entries=8, ttl=600, show_spinner="Looking for the run's frames...")
+def _apex_frames(config_json: str) -> dict:
+    import json as _json
+
+    return apex_frames(_json.loads(config_json))
 
 
 def _available_runs() -> dict[str, str]:
@@ -83,8 +91,9 @@ def _confusion_section(run: RunView, predictions: pd.DataFrame, report, key: str
         [c for c in rows.columns if c.startswith("prob_")]
     st.dataframe(rows[shown].head(MAX_CELL_ROWS), hide_index=True, key=f"{key}_cell_table",
                  height=min(300, 38 + 35 * max(1, min(len(rows), MAX_CELL_ROWS))))
+    apexes = _apex_frames(json.dumps(run.config, sort_keys=True, default=str)) if len(rows) else {}
     images = [(row, path) for _, row in rows.head(MAX_THUMBNAILS * 4).iterrows()
-              if (path := thumbnail_path(row, run)) is not None][:MAX_THUMBNAILS]
+              if (path := thumbnail_path(row, apexes)) is not None][:MAX_THUMBNAILS]
     if images:
         columns = st.columns(min(6, len(images)))
         for index, (row, path) in enumerate(images):
