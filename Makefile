@@ -11,7 +11,7 @@ RUNTIME_STAMP := $(VENV)/.runtime-$(RUNTIME_HASH)
 TEST_STAMP := $(VENV)/.test-$(TEST_HASH)
 SYSTEM_STAMP := $(VENV)/.system-deps
 
-.PHONY: run test setup setup-test system-deps demo-model demo-assets bench lint clean
+.PHONY: run test setup setup-test demo-model screenshots bench clean
 
 run: setup
 	$(VENV)/bin/streamlit run streamlit_app.py --server.address 127.0.0.1
@@ -46,6 +46,10 @@ $(SYSTEM_STAMP): scripts/install-system-deps.sh | $(PY)
 # Rebuild the shipped demo model and its evaluation run from a freshly generated synthetic set.
 demo-model: setup
 	bash scripts/make-demo-model.sh
+
+# Refresh the README's screenshots from the browser tests.
+screenshots: setup-test
+	LARNET_SCREENSHOT_DIR=$(CURDIR)/docs/screenshots $(PY) -m pytest tests/test_browser_dashboard.py
 
 bench: setup
 	$(VENV)/bin/larnet bench model
