@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 import pytest
 import torch
 
-# Two cores: keep intra-op threads bounded so parallel helpers (dataloaders, browsers) do not thrash.
+# Two cores: bound intra-op threads so parallel work (data-loader workers, the browser) does not thrash.
 torch.set_num_threads(2)
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+# The suite never touches the user's ~/.larnet (sessions database, model cache): tests that need a specific
+# folder still set their own with monkeypatch.
+os.environ["LARNET_DATA_DIR"] = tempfile.mkdtemp(prefix="larnet-tests-")
 
 
 def require_or_skip(condition: bool, reason: str) -> None:
@@ -32,3 +37,13 @@ def lite_predictor(tmp_path_factory):
     card = ModelCard.for_preset("larnet-lite", ["happiness", "surprise", "others"])
     path = save_checkpoint(card.build(), card, tmp_path_factory.mktemp("lite_model") / "larnet-lite.pt")
     return Predictor(load_checkpoint(path))
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Run a module with one torch thread: models of many small operators (MTCNN, the attention networks) are as
+    fast on one thread, and far faster when other processes share the two cores (docs/performance.md)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

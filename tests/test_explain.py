@@ -29,13 +29,7 @@ from larnet_core.models import AttentionModule, LoadedModel, ModelCard
 CLASSES = ["alpha", "beta", "gamma"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """Small tensors: one thread is as fast, and far faster when other jobs share the two cores."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def small_card(**kw) -> ModelCard:

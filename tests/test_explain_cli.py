@@ -17,12 +17,7 @@ from larnet_core.models import ModelCard, save_checkpoint
 CLASSES = ["alpha", "beta", "gamma"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -12,12 +12,7 @@ from larnet_core.models import ModelCard
 SIZE, PATCH = 32, 8
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def patch_images(rng: np.random.Generator, count: int) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]:

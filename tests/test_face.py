@@ -8,7 +8,6 @@ import threading
 import cv2
 import numpy as np
 import pytest
-import torch
 
 from larnet_core.errors import LarnetError, NoFaceError
 from larnet_core.face import (
@@ -33,13 +32,7 @@ REFERENCE_FACE_BOXES = {
 NO_FACE_HINT = "use a clearer frontal face photo, or analyse the full frame with --face none"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """MTCNN runs many small ops; on two shared cores one thread is several times faster (docs/face-pipeline.md)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
