@@ -35,7 +35,7 @@ VIEWPORT = {"width": 1280, "height": 900}
 PAGES = {"home": "", "live": "live", "clip": "clip", "attention": "attention", "metrics": "metrics",
          "sessions": "sessions"}
 START_TIMEOUT_S = 90
-RUN_TIMEOUT_MS = 150_000
+RUN_TIMEOUT_MS = 300_000  # generous: the first analysis exports the model to ONNX, slow on a loaded machine
 
 
 # ---------------------------------------------------------------------------------------------------- files
