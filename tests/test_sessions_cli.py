@@ -118,3 +118,10 @@ def test_errors_are_one_line_and_say_what_to_do(capsys, db_url, saved, tmp_path)
 
     code, _, err = _run(capsys, "sessions", "export", saved.id, str(tmp_path / "no" / "x.larnet.zip"), "--db", db_url)
     assert code == 2 and "does not exist" in err
+
+
+def test_ids_and_tokens_never_start_with_a_dash():
+    """A leading dash would make `larnet sessions delete ID --token T` read them as options."""
+    from larnet_core.sessions.sharing import new_edit_token, new_session_id
+
+    assert not any(new_edit_token().startswith("-") or new_session_id().startswith("-") for _ in range(2000))

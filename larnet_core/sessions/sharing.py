@@ -21,14 +21,21 @@ SHARE_PAGES = ("sessions", "clip")
 _ID_PATTERN = re.compile(r"[A-Za-z0-9_\-]{16,64}")
 
 
+def _token(nbytes: int) -> str:
+    # Never starting with "-": a leading dash makes a command line read the id or token as an option.
+    while (token := secrets.token_urlsafe(nbytes)).startswith("-"):
+        pass
+    return token
+
+
 def new_session_id() -> str:
-    """A fresh URL-safe id with 128 random bits."""
-    return secrets.token_urlsafe(16)
+    """A fresh URL-safe id with about 128 random bits."""
+    return _token(16)
 
 
 def new_edit_token() -> str:
-    """A fresh URL-safe edit token with 256 random bits."""
-    return secrets.token_urlsafe(32)
+    """A fresh URL-safe edit token with about 256 random bits."""
+    return _token(32)
 
 
 def hash_token(token: str) -> str:
