@@ -75,6 +75,9 @@ class Predictor:
         options.intra_op_num_threads = max(1, threads)
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
+        # No busy-waiting between operators: in a server shared by several sessions (and beside other
+        # processes) spinning threads steal the cores that the other requests need.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             return ort.InferenceSession(self._onnx_model(), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own untyped errors for bad graphs
