@@ -290,6 +290,7 @@ def test_metrics_confusion_matrix_reacts_to_a_selection(page):
     assert "true disgust, predicted disgust" in before.replace("`", "")
     # Click the cell "true happiness, predicted happiness": its marker is a scatter point of the first trace.
     points = chart.locator(".scatterlayer .trace").first.locator(".point")
+    points.nth(len(CLASSES) ** 2 - 1).wait_for(timeout=60_000)  # plotly draws the markers after the chart node
     assert points.count() == len(CLASSES) ** 2
     target = len(CLASSES) * CLASSES.index("happiness") + CLASSES.index("happiness")
     points.nth(target).scroll_into_view_if_needed()
