@@ -262,6 +262,19 @@ def test_attention_page_explains_a_sample_face(dashboard_env):
     assert not app.exception
 
 
+def test_attention_page_shows_a_baseline_without_soft_masks(dashboard_env, monkeypatch, tmp_path):
+    from larnet_core.models import ModelCard, build_model, save_checkpoint
+
+    card = ModelCard.for_preset("resnet18", CLASSES, label_scheme="casme2-7", synthetic=True,
+                                training_data="generated faces (larnet synth)")
+    path = save_checkpoint(build_model("resnet18", num_classes=len(CLASSES)), card, tmp_path / "resnet18.pt")
+    monkeypatch.setenv("LARNET_DEFAULT_CHECKPOINT", str(path))
+    app = open_page("attention")
+    assert len(app.tabs) == 4  # one per ResNet stage, each with hidden layers and a class activation map
+    assert any("has no attention modules" in i.value for i in app.info)
+    assert not [m for m in app.markdown if "Soft masks" in m.value]
+
+
 def test_a_corrupt_checkpoint_is_reported_not_raised(dashboard_env, monkeypatch, tmp_path):
     broken = tmp_path / "broken.pt"
     broken.write_bytes(b"not a checkpoint at all")

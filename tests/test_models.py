@@ -246,7 +246,7 @@ def test_predictor_backends_agree():
 
 
 def test_every_preset_builds_and_is_listed():
-    assert list_models() == ["attention56", "attention92", "emoresnet", "larnet", "larnet-lite"]
+    assert list_models() == ["attention56", "attention92", "emoresnet", "larnet", "larnet-lite", "resnet18"]
 
 
 def test_engine_imports_without_streamlit_or_plotly():

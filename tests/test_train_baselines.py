@@ -33,10 +33,8 @@ def test_lbp_top_time_planes_follow_motion() -> None:
 
 
 def test_resnet18_preset_builds_for_small_inputs() -> None:
-    from larnet_core.baselines import ensure_registered
     from larnet_core.models import build_model
 
-    ensure_registered()
     model = build_model("resnet18", num_classes=5).eval()
     with torch.no_grad():
         assert model(torch.rand(2, 3, 48, 48)).shape == (2, 5)

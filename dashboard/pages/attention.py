@@ -130,7 +130,8 @@ def _png(image: np.ndarray) -> bytes:
 
 def _stage_tab(face: np.ndarray, explanation, stage: str) -> None:
     masks = [m for m in explanation.masks if m.stage == stage]
-    st.markdown(f"**Soft masks M(x)** of the {len(masks)} attention module(s): bright = kept, dark = suppressed.")
+    if explanation.masks:  # a model without soft masks (the ResNet-18 baseline) has only the maps below
+        st.markdown(f"**Soft masks M(x)** of the {len(masks)} attention module(s): bright = kept, dark = suppressed.")
     if masks:
         columns = st.columns(min(4, len(masks)))
         for index, mask in enumerate(masks):
@@ -214,10 +215,15 @@ for tab, stage in zip(st.tabs(stages), stages):
         _stage_tab(face, explanation, stage)
 
 st.subheader("Mean absolute response per attention module")
-st.caption("Average |H(x)| of every attention module's output for this face, stage by stage (the paper's Fig. 3).")
-st.plotly_chart(charts.response_figure(responses, "module", "mean_abs_response", "stage"), key="attention_response",
-                config={"displaylogo": False})
-with st.expander("Response table"):
-    st.dataframe(responses, hide_index=True)
+if responses.empty:
+    st.info(f"{loaded.card.preset} has no attention modules (it is a baseline without soft masks); the tabs above "
+            "show its stages' hidden layers and class activation maps.", icon=":material/info:")
+else:
+    st.caption("Average |H(x)| of every attention module's output for this face, stage by stage "
+               "(the paper's Fig. 3).")
+    st.plotly_chart(charts.response_figure(responses, "module", "mean_abs_response", "stage"),
+                    key="attention_response", config={"displaylogo": False})
+    with st.expander("Response table"):
+        st.dataframe(responses, hide_index=True)
 save_to_session("attention", f"Attention: {image_name}",
                 lambda name: _session(face, explanation, responses, loaded, name, image_name))

@@ -12,7 +12,7 @@ import torch
 
 from larnet_core.benchmarks import median_ms
 from larnet_core.inference import Predictor
-from larnet_core.models import ModelCard, build_model, complexity, list_models, load_checkpoint, save_checkpoint
+from larnet_core.models import ModelCard, attention_models, build_model, complexity, load_checkpoint, save_checkpoint
 
 DESCRIPTION = "batch-1 latency of every preset vs torchvision resnet18/resnet50 at the same input size"
 
@@ -20,7 +20,8 @@ DESCRIPTION = "batch-1 latency of every preset vs torchvision resnet18/resnet50 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=2, help="torch / onnxruntime threads (default 2)")
     parser.add_argument("--repeats", type=int, default=15, help="timed runs per model (median reported)")
-    parser.add_argument("--models", nargs="*", default=list_models(), help="presets to time")
+    parser.add_argument("--models", nargs="*", default=attention_models(),
+                        help="presets to time (default: the LARNet family; torchvision ResNets are the reference)")
 
 
 def _torch_ms(model: torch.nn.Module, size: int, repeats: int) -> float:

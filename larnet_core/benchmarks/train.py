@@ -21,11 +21,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _images_per_second(name: str, size: int | None, batch: int, steps: int, device: torch.device) -> dict:
-    from larnet_core.baselines import ensure_registered
     from larnet_core.models import build_model
     from larnet_core.training.loop import param_groups
 
-    ensure_registered()
     model = build_model(name).to(device).train()
     side = size or model.default_cfg.input_size
     optimizer = torch.optim.SGD(param_groups(model, 1e-4, 0.01), lr=0.01, momentum=0.9, nesterov=True)

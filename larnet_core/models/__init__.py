@@ -1,11 +1,20 @@
-"""LARNet and its pieces: Attention-56/92, Attention EmoResNet, the LARNet stack, checkpoints and export."""
+"""LARNet and its pieces: Attention-56/92, Attention EmoResNet, the LARNet stack, the ResNet-18 baseline,
+checkpoints and export."""
 
 from larnet_core.models.blocks import ATTENTION_KINDS, AttentionModule, MaskActivation, ModuleMask, PreActBottleneck
 from larnet_core.models.checkpoint import LoadedModel, ModelCard, file_sha256, load_checkpoint, save_checkpoint
 from larnet_core.models.complexity import complexity, count_parameters
 from larnet_core.models.losses import l2_kernel_penalty
 from larnet_core.models.networks import EmoResNet, FeatureInfo, Intermediates, LARNet, ResidualAttentionNet
-from larnet_core.models.registry import MODEL_CONFIGS, ModelConfig, build_model, list_models, model_config
+from larnet_core.models.resnet import ResNet18
+from larnet_core.models.registry import (
+    MODEL_CONFIGS,
+    ModelConfig,
+    attention_models,
+    build_model,
+    list_models,
+    model_config,
+)
 
 __all__ = [
     "ATTENTION_KINDS",
@@ -21,7 +30,9 @@ __all__ = [
     "ModelConfig",
     "ModuleMask",
     "PreActBottleneck",
+    "ResNet18",
     "ResidualAttentionNet",
+    "attention_models",
     "build_model",
     "complexity",
     "count_parameters",

@@ -10,7 +10,7 @@ from torch import nn
 from larnet_core.models.blocks import ATTENTION_KINDS
 from larnet_core.models.networks import EmoResNet, LARNet, ResidualAttentionNet
 
-__all__ = ["ModelConfig", "MODEL_CONFIGS", "build_model", "list_models", "model_config"]
+__all__ = ["ModelConfig", "MODEL_CONFIGS", "attention_models", "build_model", "list_models", "model_config"]
 
 # Per-channel normalisation used when a checkpoint does not carry its own dataset statistics.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -28,6 +28,12 @@ class ModelConfig:
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
     builder_kwargs: dict[str, Any] = field(default_factory=dict)
+    has_attention: bool = True  # False for baselines without soft masks
+
+
+def attention_models() -> list[str]:
+    """Presets with soft attention masks (the LARNet family), in table order."""
+    return [name for name, cfg in MODEL_CONFIGS.items() if cfg.has_attention]
 
 
 def _attention56(**kw: Any) -> nn.Module:
@@ -46,12 +52,19 @@ def _larnet(**kw: Any) -> nn.Module:
     return LARNet(**kw)
 
 
+def _resnet18(**kw: Any) -> nn.Module:
+    from larnet_core.models.resnet import ResNet18  # torchvision is imported only when this preset is built
+
+    return ResNet18(**kw)
+
+
 _BUILDERS: dict[str, Callable[..., nn.Module]] = {
     "attention56": _attention56,
     "attention92": _attention92,
     "emoresnet": _emoresnet,
     "larnet": _larnet,
     "larnet-lite": _larnet,
+    "resnet18": _resnet18,
 }
 
 _LEVELS = ("stem", "levels.0", "levels.1", "levels.2", "tail")
@@ -70,6 +83,11 @@ MODEL_CONFIGS: dict[str, ModelConfig] = {
         "larnet-lite", 112, "LARNet-lite: the LARNet stack at 1/4 width, 112 px input, for real time on a CPU",
         ("stage1", "stage2", "stage3"),
         builder_kwargs=dict(width=16, emo_width=8, bridge_size=16, stage1_modules=(1, 1, 1)),
+    ),
+    # The paper's plain-ResNet baseline; no soft masks, so attention views show nothing for it.
+    "resnet18": ModelConfig(
+        "resnet18", 112, "torchvision ResNet-18, stem adapted to small faces (plain-ResNet baseline)",
+        ("net.layer1", "net.layer2", "net.layer3", "net.layer4"), has_attention=False,
     ),
 }
 

@@ -56,14 +56,12 @@ def evaluate_checkpoint(checkpoint: str | Path, dataset: str, root: str | Path, 
     Raises:
         CheckpointError, DatasetError, LarnetError: unreadable checkpoint, data or incompatible labels.
     """
-    from larnet_core.baselines import ensure_registered
     from larnet_core.data import expand_samples
     from larnet_core.devices import resolve_device
     from larnet_core.models import load_checkpoint
     from larnet_core.training.data import is_synthetic_root, load_labelled_records, load_sample_images
     from larnet_core.training.loop import predict_proba
 
-    ensure_registered()
     torch_device = resolve_device(device)
     loaded = load_checkpoint(checkpoint, device=torch_device)
     card = loaded.card

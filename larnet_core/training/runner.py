@@ -58,10 +58,8 @@ def plan_parts(samples: pd.DataFrame, config: TrainConfig) -> list[PartPlan]:
 
 
 def resolve_input_size(config: TrainConfig) -> int:
-    from larnet_core.baselines import ensure_registered
     from larnet_core.models import model_config
 
-    ensure_registered()
     if config.input_size:
         return int(config.input_size)
     try:
@@ -107,9 +105,6 @@ def _make_card(config: TrainConfig, classes: Sequence[str], size: int, mean, std
 def _train_part(plan: PartPlan, data: SampleSet, config: TrainConfig, classes: Sequence[str], size: int,
                 synthetic: bool, training_data: str, dist_info: DistInfo, out: Path, resume: bool,
                 on_step: StepCallback | None, progress: bool):
-    from larnet_core.baselines import ensure_registered
-
-    ensure_registered()
     train_set = data.subset(plan.train)
     val_set = data.subset(plan.val) if plan.val else None
     mean, std = channel_stats(train_set.images)
