@@ -8,13 +8,18 @@ spelling differences between dataset releases do not matter.
 from __future__ import annotations
 
 import csv
+import logging
 import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
+from larnet_core.data import _files
+from larnet_core.data.records import ClipRecord
 from larnet_core.errors import DatasetError
+
+log = logging.getLogger(__name__)
 
 # How far down a sheet a header row may sit (SAMM has 13 note rows above its header).
 HEADER_SEARCH_ROWS = 40
@@ -177,3 +182,85 @@ def to_text(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value).strip()
+
+
+@dataclass(frozen=True)
+class CodedClip:
+    """The cells of one coding-sheet row that every micro-expression set shares."""
+
+    row: int
+    subject: Any  # the raw Subject cell; each dataset has its own naming
+    filename: str
+    emotion: str
+    onset: int | None
+    apex: int | None
+    offset: int | None
+    action_units: str
+
+
+def coded_clips(rows: Sequence[SheetRow], columns: "Columns", sheet: Path) -> Iterator[CodedClip]:
+    """The data rows of a coding sheet (below the header, not blank) as :class:`CodedClip`.
+
+    Needs the columns ``subject``, ``filename``, ``emotion``, ``onset``, ``apex``, ``offset`` and optionally ``au``.
+
+    Raises:
+        DatasetError: a row whose Subject, Filename or emotion cell is empty, naming the row.
+    """
+    for row in rows:
+        if row.number <= columns.header_row or row.is_blank():
+            continue
+        clip = CodedClip(
+            row=row.number,
+            subject=row.cell(columns["subject"]),
+            filename=to_text(row.cell(columns["filename"])),
+            emotion=to_text(row.cell(columns["emotion"])).lower(),
+            onset=to_int(row.cell(columns["onset"])),
+            apex=to_int(row.cell(columns["apex"])),
+            offset=to_int(row.cell(columns["offset"])),
+            action_units=to_text(row.cell(columns["au"])),
+        )
+        if not to_text(clip.subject) or not clip.filename or not clip.emotion:
+            raise DatasetError(
+                f"{sheet} row {row.number}: Subject, Filename or emotion is empty; fill it in or delete the row"
+            )
+        if clip.apex is None:
+            log.info("%s row %d (%s): the apex cell %r is not a frame number; the middle frame stands in",
+                     sheet.name, row.number, clip.filename, row.cell(columns["apex"]))
+        yield clip
+
+
+# Where a coded clip's frames are: (subject name, clip name, frame folder or None when it does not exist).
+ClipLocator = Callable[[CodedClip], tuple[str, str, "Path | None"]]
+
+
+def coded_records(dataset: str, what: str, clips: Iterable[CodedClip], sheet: Path, where: Path,
+                  locate: ClipLocator) -> list[ClipRecord]:
+    """One :class:`ClipRecord` per coded clip whose frame folder exists, frames from onset to offset.
+
+    Rows without a folder are reported in one warning (a partial download is common); rows whose folder holds
+    no frame in the onset..offset range are skipped with a warning naming the row. A recording folder shared by
+    several rows (CAS(ME)^3) is listed once.
+    """
+    records: list[ClipRecord] = []
+    skipped: list[str] = []
+    listings: dict[Path, list[tuple[int, Path]]] = {}
+    for clip in clips:
+        subject, name, folder = locate(clip)
+        if folder is None or not folder.is_dir():
+            skipped.append(f"row {clip.row} {subject}/{clip.filename}")
+            continue
+        if folder not in listings:
+            listings[folder] = _files.numbered_frames(folder)
+        frames = _files.between(listings[folder], clip.onset, clip.offset)
+        if not frames:
+            log.warning("%s row %d: no frames numbered %s..%s in %s; row skipped",
+                        sheet.name, clip.row, clip.onset, clip.offset, folder)
+            continue
+        records.append(ClipRecord(
+            dataset=dataset, subject=subject, clip=name, emotion=clip.emotion,
+            frames=tuple(p for _, p in frames), frame_numbers=tuple(n for n, _ in frames),
+            onset=clip.onset, apex=clip.apex, offset=clip.offset, action_units=clip.action_units,
+        ))
+    _files.report_skipped(log, what, skipped, where)
+    log.info("%s: %d clips from %s", what, len(records), sheet.name)
+    return records

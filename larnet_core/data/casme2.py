@@ -68,50 +68,12 @@ def load_casme2(
     rows = _sheets.read_rows(sheet)
     columns = _sheets.find_columns(rows, sheet, _COLUMNS, _OPTIONAL)
 
-    records: list[ClipRecord] = []
-    skipped: list[str] = []
-    for row in rows:
-        if row.number <= columns.header_row or row.is_blank():
-            continue
-        subject = _subject(row.cell(columns["subject"]), sheet, row.number)
-        clip = _sheets.to_text(row.cell(columns["filename"]))
-        emotion = _sheets.to_text(row.cell(columns["emotion"])).lower()
-        if not clip or not emotion:
-            raise DatasetError(
-                f"{sheet} row {row.number}: Filename or Estimated Emotion is empty; fill it in or delete the row"
-            )
-        onset = _sheets.to_int(row.cell(columns["onset"]))
-        apex = _sheets.to_int(row.cell(columns["apex"]))
-        offset = _sheets.to_int(row.cell(columns["offset"]))
-        if apex is None:
-            log.info("%s row %d (%s/%s): ApexFrame %r is not a frame number; the middle frame stands in",
-                     sheet.name, row.number, subject, clip, row.cell(columns["apex"]))
-        folder = frames_dir / subject / clip
-        if not folder.is_dir():
-            skipped.append(f"row {row.number} {subject}/{clip}")
-            continue
-        frames = _files.between(_files.numbered_frames(folder), onset, offset)
-        if not frames:
-            log.warning("%s row %d: no frames numbered %s..%s in %s; row skipped",
-                        sheet.name, row.number, onset, offset, folder)
-            continue
-        records.append(
-            ClipRecord(
-                dataset="casme2",
-                subject=subject,
-                clip=clip,
-                emotion=emotion,
-                frames=tuple(p for _, p in frames),
-                frame_numbers=tuple(n for n, _ in frames),
-                onset=onset,
-                apex=apex,
-                offset=offset,
-                action_units=_sheets.to_text(row.cell(columns["au"])),
-            )
-        )
-    _files.report_skipped(log, "CASME II", skipped, frames_dir)
-    log.info("CASME II: %d clips from %s", len(records), sheet.name)
-    return records
+    def locate(clip: _sheets.CodedClip) -> tuple[str, str, Path]:
+        subject = _subject(clip.subject, sheet, clip.row)
+        return subject, clip.filename, frames_dir / subject / clip.filename
+
+    return _sheets.coded_records("casme2", "CASME II", _sheets.coded_clips(rows, columns, sheet), sheet, frames_dir,
+                                 locate)
 
 
 def _frames_dir(root: Path, variant: str) -> Path:

@@ -61,51 +61,17 @@ def load_casme3(root: Path | str, spreadsheet: Path | str | None = None, camera:
     rows = _sheets.read_rows(sheet)
     columns = _sheets.find_columns(rows, sheet, _COLUMNS, _OPTIONAL)
     subject_dirs = {p.name.lower(): p for p in _files.subdirs(base)}
-    listings: dict[Path, list[tuple[int, Path]]] = {}  # a recording holds thousands of frames: list it once
 
-    records: list[ClipRecord] = []
-    skipped: list[str] = []
-    for row in rows:
-        if row.number <= columns.header_row or row.is_blank():
-            continue
-        number = _files.digits_of(row.cell(columns["subject"]))
-        recording = _sheets.to_text(row.cell(columns["filename"]))
-        emotion = _sheets.to_text(row.cell(columns["emotion"])).lower()
-        if number is None or not recording or not emotion:
-            raise DatasetError(
-                f"{sheet} row {row.number}: Subject, Filename or emotion is empty or invalid; "
-                "fix the cell or delete the row"
-            )
+    def locate(clip: _sheets.CodedClip) -> tuple[str, str, Path | None]:
+        number = _files.digits_of(clip.subject)
+        if number is None:
+            raise DatasetError(f"{sheet} row {clip.row}: Subject {clip.subject!r} is not a subject number (1 or "
+                               "spNO.1); fix the cell")
         subject = f"spNO.{number}"
-        onset = _sheets.to_int(row.cell(columns["onset"]))
-        apex = _sheets.to_int(row.cell(columns["apex"]))
-        offset = _sheets.to_int(row.cell(columns["offset"]))
         subject_dir = subject_dirs.get(subject.lower())
-        folder = subject_dir / recording / camera if subject_dir else None
-        if folder is None or not folder.is_dir():
-            skipped.append(f"row {row.number} {subject}/{recording}")
-            continue
-        if folder not in listings:
-            listings[folder] = _files.numbered_frames(folder)
-        frames = _files.between(listings[folder], onset, offset)
-        if not frames:
-            log.warning("%s row %d: no frames numbered %s..%s in %s; row skipped",
-                        sheet.name, row.number, onset, offset, folder)
-            continue
-        records.append(
-            ClipRecord(
-                dataset="casme3",
-                subject=subject,
-                clip=f"{recording}_{onset if onset is not None else row.number}",
-                emotion=emotion,
-                frames=tuple(p for _, p in frames),
-                frame_numbers=tuple(n for n, _ in frames),
-                onset=onset,
-                apex=apex,
-                offset=offset,
-                action_units=_sheets.to_text(row.cell(columns["au"])),
-            )
-        )
-    _files.report_skipped(log, "CAS(ME)^3", skipped, base)
-    log.info("CAS(ME)^3: %d clips from %s", len(records), sheet.name)
-    return records
+        # one recording holds several coded movements: the clip name carries the onset to keep them apart
+        name = f"{clip.filename}_{clip.onset if clip.onset is not None else clip.row}"
+        return subject, name, subject_dir / clip.filename / camera if subject_dir else None
+
+    return _sheets.coded_records("casme3", "CAS(ME)^3", _sheets.coded_clips(rows, columns, sheet), sheet, base,
+                                 locate)

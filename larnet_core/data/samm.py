@@ -59,49 +59,12 @@ def load_samm(root: Path | str, spreadsheet: Path | str | None = None) -> list[C
     rows = _sheets.read_rows(sheet)
     columns = _sheets.find_columns(rows, sheet, _COLUMNS, _OPTIONAL)
 
-    records: list[ClipRecord] = []
-    skipped: list[str] = []
-    for row in rows:
-        if row.number <= columns.header_row or row.is_blank():
-            continue
-        number = _files.digits_of(row.cell(columns["subject"]))
-        clip = _sheets.to_text(row.cell(columns["filename"]))
-        emotion = _sheets.to_text(row.cell(columns["emotion"])).lower()
-        if number is None or not clip or not emotion:
-            raise DatasetError(
-                f"{sheet} row {row.number}: Subject, Filename or Estimated Emotion is empty or invalid; "
-                "fix the cell or delete the row"
-            )
+    def locate(clip: _sheets.CodedClip) -> tuple[str, str, Path]:
+        number = _files.digits_of(clip.subject)
+        if number is None:
+            raise DatasetError(f"{sheet} row {clip.row}: Subject {clip.subject!r} is not a subject number (6 or 006); "
+                               "fix the cell")
         subject = f"{number:03d}"
-        onset = _sheets.to_int(row.cell(columns["onset"]))
-        apex = _sheets.to_int(row.cell(columns["apex"]))
-        offset = _sheets.to_int(row.cell(columns["offset"]))
-        if apex is None:
-            log.info("%s row %d (%s): Apex Frame %r is not a frame number; the middle frame stands in",
-                     sheet.name, row.number, clip, row.cell(columns["apex"]))
-        folder = frames_dir / subject / clip
-        if not folder.is_dir():
-            skipped.append(f"row {row.number} {subject}/{clip}")
-            continue
-        frames = _files.between(_files.numbered_frames(folder), onset, offset)
-        if not frames:
-            log.warning("%s row %d: no frames numbered %s..%s in %s; row skipped",
-                        sheet.name, row.number, onset, offset, folder)
-            continue
-        records.append(
-            ClipRecord(
-                dataset="samm",
-                subject=subject,
-                clip=clip,
-                emotion=emotion,
-                frames=tuple(p for _, p in frames),
-                frame_numbers=tuple(n for n, _ in frames),
-                onset=onset,
-                apex=apex,
-                offset=offset,
-                action_units=_sheets.to_text(row.cell(columns["au"])),
-            )
-        )
-    _files.report_skipped(log, "SAMM", skipped, frames_dir)
-    log.info("SAMM: %d clips from %s", len(records), sheet.name)
-    return records
+        return subject, clip.filename, frames_dir / subject / clip.filename
+
+    return _sheets.coded_records("samm", "SAMM", _sheets.coded_clips(rows, columns, sheet), sheet, frames_dir, locate)
