@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import zipfile
 from pathlib import Path
 
 import cv2
@@ -279,6 +280,64 @@ def test_live_webcam_counts_frames_and_predicts(page):
     assert_no_exception(page)
     screenshot(page, "live")
     frame.get_by_role("button", name=re.compile("STOP", re.IGNORECASE)).click()
+    page.wait_for_timeout(1000)  # the component reports the stop, which reruns the page and ends its loop
+    wait_idle(page)
+
+    # The stream's events and predictions are saved as a session and listed on the sessions page.
+    page.get_by_label("Session name").fill("webcam check")
+    page.get_by_role("button", name="Save to session").click()
+    page.get_by_text(re.compile("Saved as session|Not saved")).first.wait_for(timeout=60_000)
+    wait_idle(page)
+    assert_no_exception(page)
+    assert page.get_by_text(re.compile("Not saved")).count() == 0, page.get_by_text("Not saved").first.inner_text()
+    open_page(page, "sessions")
+    # the listing is a canvas data grid: its cells exist in the DOM for accessibility but are not "visible"
+    page.get_by_text("webcam check").first.wait_for(state="attached", timeout=30_000)
+
+
+def _bundle_to_share(tmp_path: Path) -> Path:
+    """A bundle exported from another installation's store: what a colleague would send."""
+    import pandas as pd
+
+    from larnet_core.sessions import AnalysisSession, SessionStore, export_bundle
+
+    session = AnalysisSession(name="shared by a colleague", kind="clip", notes="apex at frame 31",
+                              results=pd.DataFrame({"frame": [0, 1, 2], "p_surprise": [0.1, 0.7, 0.2]}))
+    with SessionStore.open(f"sqlite:///{tmp_path / 'colleague.sqlite3'}") as store:
+        created = store.create(session)
+        return export_bundle(store, created.id, tmp_path / "shared.larnet.zip")
+
+
+def _upload_bundle(page, path: Path) -> None:
+    page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(path))
+    page.get_by_text(path.name).first.wait_for(timeout=30_000)
+    wait_idle(page)
+    page.get_by_role("button", name="Import", exact=True).click()
+    page.wait_for_timeout(500)
+    wait_idle(page)
+
+
+def test_session_import_refuses_a_hostile_bundle_and_opens_a_good_one(page, tmp_path):
+    hostile = tmp_path / "hostile.larnet.zip"
+    with zipfile.ZipFile(hostile, "w") as archive:
+        archive.writestr("../../outside.txt", "escaped")
+        archive.writestr("manifest.json", "{}")
+    bundle = _bundle_to_share(tmp_path)
+
+    open_page(page, "sessions")
+    page.get_by_text("Import a bundle (.larnet.zip)").click()
+    _upload_bundle(page, hostile)
+    page.get_by_text(re.compile("Not imported")).wait_for(timeout=RUN_TIMEOUT_MS)
+    assert page.get_by_text("shared by a colleague").count() == 0
+    assert not (tmp_path.parent / "outside.txt").exists()
+
+    _upload_bundle(page, bundle)  # a single-file uploader replaces the refused file
+    page.get_by_text(re.compile("Imported as session")).wait_for(timeout=RUN_TIMEOUT_MS)
+    assert_no_exception(page)
+    page.get_by_role("button", name="Open it").click()
+    page.locator('[data-testid="stMarkdownContainer"]', has_text="apex at frame 31").first.wait_for(
+        timeout=RUN_TIMEOUT_MS)  # the opened session's notes, not the list's grid cell
+    assert_no_exception(page)
 
 
 def test_metrics_confusion_matrix_reacts_to_a_selection(page):

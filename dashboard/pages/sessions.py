@@ -18,6 +18,7 @@ from larnet_core.sessions import BUNDLE_SUFFIX, export_bundle, import_bundle, sh
 
 LIST_LIMIT = 200
 _OPEN_KEY = "sessions_open_id"
+_IMPORTED_KEY = "sessions_imported"
 
 
 def _open(session_id: str | None) -> None:
@@ -150,6 +151,7 @@ def _import_form(store) -> None:
     with st.expander("Import a bundle (.larnet.zip)", icon=":material/upload:"):
         upload = st.file_uploader("Bundle", type=["zip"], key="session_import_file")
         if upload is not None and st.button("Import", key="session_import"):
+            st.session_state.pop(_IMPORTED_KEY, None)
             with tempfile.TemporaryDirectory() as folder:
                 path = Path(folder) / Path(upload.name).name
                 path.write_bytes(upload.getvalue())
@@ -159,13 +161,20 @@ def _import_form(store) -> None:
                     st.error(f"Not imported: {exc}", icon=":material/error:")
                     return
             remember_token(created.id, created.edit_token)
-            st.success(f"Imported as session `{created.id}`. Its edit token (shown only now):")
-            st.code(created.edit_token, language=None)
-            for notice in created.notices:
-                st.caption(notice)
-            if st.button("Open it", key="session_import_open"):
-                _open(created.id)
-                st.rerun()
+            # Kept across reruns: the "Open it" click below reruns the page without the Import click.
+            st.session_state[_IMPORTED_KEY] = (created.id, created.edit_token, tuple(created.notices))
+        imported = st.session_state.get(_IMPORTED_KEY)
+        if imported is None:
+            return
+        session_id, token, notices = imported
+        st.success(f"Imported as session `{session_id}`. Its edit token (shown only now):")
+        st.code(token, language=None)
+        for notice in notices:
+            st.caption(notice)
+        if st.button("Open it", key="session_import_open"):
+            st.session_state.pop(_IMPORTED_KEY, None)
+            _open(session_id)
+            st.rerun()
 
 
 def _list_sessions(store) -> None:
