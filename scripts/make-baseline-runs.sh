@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Train and score the baselines of docs/results.md on the demo model's data and split, with the same recipe:
+# the paper's full LARNet wiring, a plain ResNet-18 and LBP-TOP + SVM. Writes assets/runs/baselines/<model>/
+# (their checkpoints go to build/baseline-models/, not shipped: ResNet-18 alone is 22 MB in float16).
+# Run `make demo-model` (or scripts/make-demo-model.sh) first: it generates the synthetic set used here.
+# Usage: scripts/make-baseline-runs.sh [larnet] [resnet18] [lbptop-svm]   (default: all three)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+LARNET=${LARNET:-.venv/bin/larnet}
+DATA=${DEMO_DATA:-build/demo-synth}
+SEED=7
+MODELS=("$@")
+[ ${#MODELS[@]} -gt 0 ] || MODELS=(larnet resnet18 lbptop-svm)
+
+if [ ! -f "$DATA/CASME2-coding-20190701.xlsx" ]; then
+    echo "no synthetic set in $DATA: run scripts/make-demo-model.sh first" >&2
+    exit 2
+fi
+SPLIT=(--dataset casme2 --root "$DATA" --labels casme2-7 --protocol holdout --test-fraction 0.25 --val-fraction 0.2
+       --seed "$SEED" --synthetic)
+for model in "${MODELS[@]}"; do
+    case "$model" in
+        larnet|resnet18)
+            "$LARNET" train "${SPLIT[@]}" --model "$model" --sample-mode flow --input-size 48 --eval-every 50 \
+                --iterations 700 --batch-size 32 --lr 0.02 --warmup 25 --lr-schedule cosine --threads 1 --workers 2 \
+                --name "$model" --out "assets/runs/baselines/$model" --checkpoint-to "build/baseline-models/$model.pt"
+            ;;
+        lbptop-svm)
+            "$LARNET" train "${SPLIT[@]}" --model lbptop-svm --name lbptop-svm --out assets/runs/baselines/lbptop-svm \
+                --no-progress
+            ;;
+        *)
+            echo "unknown baseline $model; use larnet, resnet18 or lbptop-svm" >&2
+            exit 2
+            ;;
+    esac
+done
