@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from larnet_core.metrics import MetricsReport
 
 __all__ = ["RunView", "run_from_dir", "run_from_upload", "rescore", "reachable_schemes", "per_class_deltas",
-           "samples_in_cell", "apex_frames", "thumbnail_path"]
+           "samples_in_cell", "apex_frames", "thumbnail_path", "uf1_uncertainty"]
 
 
 @dataclass
@@ -160,6 +160,29 @@ def per_class_deltas(first: MetricsReport, second: MetricsReport) -> pd.DataFram
     for metric in ("precision", "recall", "f1"):
         merged[f"{metric}_delta"] = merged[f"{metric}_b"].fillna(0) - merged[f"{metric}_a"].fillna(0)
     return merged
+
+
+def uf1_uncertainty(predictions: pd.DataFrame, report: MetricsReport,
+                    baseline_predictions: pd.DataFrame | None = None) -> str | None:
+    """A sentence giving the UF1's 95 % interval over test subjects (and, against a first run tested on the same
+    subjects, the paired interval of the difference); None when the table has fewer than two subjects."""
+    from larnet_core.metrics import subject_bootstrap
+
+    if "subject" not in predictions or predictions["subject"].nunique() < 2:
+        return None
+    interval = subject_bootstrap(predictions, report.class_names, n_resamples=1000)
+    text = (f"UF1 {interval.estimate:.3f}, 95 % interval {interval.low:.3f} to {interval.high:.3f} from resampling "
+            f"the {interval.n_subjects} test subjects.")
+    if baseline_predictions is not None:
+        try:
+            delta = subject_bootstrap(predictions, report.class_names, baseline=baseline_predictions,
+                                      n_resamples=1000)
+        except ValueError:
+            return text + " The first run was tested on other subjects, so the difference has no paired interval."
+        verdict = "does not separate the two runs" if delta.low <= 0 <= delta.high else "separates the two runs"
+        text += (f" Difference from the first run {delta.estimate:+.3f} (paired, {delta.low:+.3f} to "
+                 f"{delta.high:+.3f}): this test set {verdict}.")
+    return text
 
 
 def samples_in_cell(predictions: pd.DataFrame, true: str, pred: str) -> pd.DataFrame:

@@ -22,7 +22,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support, recall_score
 
-__all__ = ["MetricsReport", "compute_metrics", "PREDICTION_COLUMNS", "prob_column"]
+__all__ = ["MetricsReport", "compute_metrics", "PREDICTION_COLUMNS", "prob_column", "BootstrapInterval",
+           "subject_bootstrap"]
 
 # Leading columns of predictions.csv; ``prob_<class>`` columns and ``fold`` follow.
 PREDICTION_COLUMNS = ("subject", "clip", "frame", "true_label", "pred_label")
@@ -198,3 +199,88 @@ def compute_metrics(predictions: pd.DataFrame, class_names: Sequence[str], **ext
         n_samples=int(len(table)),
         extra=dict(extra),
     )
+
+
+@dataclass(frozen=True)
+class BootstrapInterval:
+    """A percentile interval of a score from resampling test subjects with replacement."""
+
+    estimate: float  # the score on the table as given
+    low: float
+    high: float
+    confidence: float
+    n_resamples: int
+    n_subjects: int
+
+
+def _subject_confusions(table: pd.DataFrame, names: Sequence[str], subjects: Sequence[str]) -> np.ndarray:
+    index = {name: i for i, name in enumerate(names)}
+    true = table["true_label"].astype(str).map(index).to_numpy()
+    pred = table["pred_label"].astype(str).map(index).to_numpy()
+    if np.isnan(true.astype(float)).any() or np.isnan(pred.astype(float)).any():
+        raise ValueError(f"labels outside the classes {list(names)}")
+    where = {subject: i for i, subject in enumerate(subjects)}
+    rows = table["subject"].astype(str).map(where).to_numpy()
+    counts = np.zeros((len(subjects), len(names), len(names)))
+    np.add.at(counts, (rows, true.astype(int), pred.astype(int)), 1)
+    return counts
+
+
+def _scores_from_confusions(confusions: np.ndarray, metric: str) -> np.ndarray:
+    """UF1 or UAR of each pooled confusion matrix in ``confusions`` (..., K, K), over classes present."""
+    tp = np.diagonal(confusions, axis1=-2, axis2=-1)
+    support = confusions.sum(axis=-1)
+    predicted = confusions.sum(axis=-2)
+    present = support > 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if metric == "uf1":
+            per_class = np.where(present, 2 * tp / (support + predicted), 0.0)
+        else:
+            per_class = np.where(present, tp / support, 0.0)
+    return per_class.sum(axis=-1) / present.sum(axis=-1)
+
+
+def subject_bootstrap(predictions: pd.DataFrame, class_names: Sequence[str], *, metric: str = "uf1",
+                      baseline: pd.DataFrame | None = None, n_resamples: int = 2000, confidence: float = 0.95,
+                      seed: int = 0) -> BootstrapInterval:
+    """How much a pooled score depends on which subjects were tested: a percentile interval from resampling
+    the test subjects (all of a subject's clips together, as the field's subject-independent protocols do).
+
+    With ``baseline`` (another model's predictions on the same subjects) the interval is of the paired
+    difference ``score(predictions) - score(baseline)``: both tables are resampled with the same subjects, so an
+    interval that contains 0 means the two models are not separated by this test set.
+
+    Raises:
+        ValueError: unknown metric, no ``subject`` column, labels outside ``class_names``, or a baseline tested
+            on other subjects.
+    """
+    if metric not in ("uf1", "uar"):
+        raise ValueError(f"metric must be 'uf1' or 'uar', got {metric!r}")
+    if not 0 < confidence < 1 or n_resamples < 1:
+        raise ValueError("confidence must be in (0, 1) and n_resamples at least 1")
+    names = [str(c) for c in class_names]
+    tables = [t[t["true_label"].notna()] for t in ([predictions] if baseline is None else [predictions, baseline])]
+    if any("subject" not in t for t in tables):
+        raise ValueError("a subject bootstrap needs the predictions' subject column")
+    subjects = sorted(set(tables[0]["subject"].astype(str)))
+    if baseline is not None and sorted(set(tables[1]["subject"].astype(str))) != subjects:
+        raise ValueError("the baseline was tested on other subjects; a paired interval needs the same ones")
+    confusions = [_subject_confusions(t, names, subjects) for t in tables]
+    draws = np.random.default_rng(seed).integers(0, len(subjects), size=(n_resamples, len(subjects)))
+    weights = np.stack([np.bincount(row, minlength=len(subjects)) for row in draws]).astype(float)
+
+    def scores(counts: np.ndarray) -> np.ndarray:
+        return _scores_from_confusions(np.tensordot(weights, counts, axes=1), metric)
+
+    def point(counts: np.ndarray) -> float:
+        return float(_scores_from_confusions(counts.sum(axis=0), metric))
+
+    resampled = scores(confusions[0])
+    estimate = point(confusions[0])
+    if baseline is not None:
+        resampled = resampled - scores(confusions[1])
+        estimate -= point(confusions[1])
+    tail = (1 - confidence) / 2
+    low, high = np.quantile(resampled, [tail, 1 - tail])
+    return BootstrapInterval(estimate=estimate, low=float(low), high=float(high), confidence=confidence,
+                             n_resamples=n_resamples, n_subjects=len(subjects))

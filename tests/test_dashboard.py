@@ -140,6 +140,9 @@ def test_two_runs_show_deltas_against_the_first(dashboard_env):
     second = compute_metrics(dashboard_env["tables"]["run-b"], CLASSES)
     deltas = [m.delta for m in app.metric if m.label == "UF1" and m.delta]
     assert deltas == [f"{second.uf1 - first.uf1:+.3f}"]
+    captions = [c.value for c in app.caption]
+    assert sum("95 % interval" in c and "4 test subjects" in c for c in captions) == 2
+    assert any(f"Difference from the first run {second.uf1 - first.uf1:+.3f}" in c for c in captions)
 
 
 def test_bad_predictions_upload_is_explained(dashboard_env):

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from larnet_core.metrics import MetricsReport, compute_metrics
+from larnet_core.metrics import MetricsReport, compute_metrics, subject_bootstrap
 
 CLASSES = ["negative", "positive", "surprise"]
 
@@ -60,3 +60,49 @@ def test_rows_without_truth_are_left_out_and_bad_labels_refused() -> None:
         compute_metrics(pd.DataFrame({"true_label": ["x"], "pred_label": ["x"]}), CLASSES)
     with pytest.raises(ValueError, match="no prediction"):
         compute_metrics(table.iloc[:0], CLASSES)
+
+
+def _random_predictions(seed: int, n_subjects: int = 8, accuracy: float = 0.7) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    rows = []
+    for subject in range(n_subjects):
+        for _ in range(rng.integers(3, 12)):
+            true = CLASSES[rng.integers(len(CLASSES))]
+            pred = true if rng.random() < accuracy else CLASSES[rng.integers(len(CLASSES))]
+            rows.append({"subject": f"s{subject}", "true_label": true, "pred_label": pred})
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_subject_bootstrap_estimate_is_sklearns_score_and_inside_its_interval(seed: int) -> None:
+    table = _random_predictions(seed)
+    report = compute_metrics(table, CLASSES)
+    for metric, expected in (("uf1", report.uf1), ("uar", report.uar)):
+        interval = subject_bootstrap(table, CLASSES, metric=metric, n_resamples=500, seed=seed)
+        assert interval.estimate == pytest.approx(expected, abs=1e-12)
+        assert interval.low <= interval.estimate <= interval.high
+        assert interval.n_subjects == 8 and interval.high - interval.low > 0
+    again = subject_bootstrap(table, CLASSES, n_resamples=500, seed=seed)
+    assert again == subject_bootstrap(table, CLASSES, n_resamples=500, seed=seed)  # deterministic per seed
+
+
+def test_subject_bootstrap_resamples_whole_subjects() -> None:
+    # Every clip of subject s0 is right and every clip of s1 wrong: resampling clips would give a narrow
+    # interval around 0.5; resampling subjects can draw s0 twice (1.0) or s1 twice (0.0).
+    table = pd.DataFrame({"subject": ["s0"] * 6 + ["s1"] * 6, "true_label": CLASSES * 4,
+                          "pred_label": CLASSES * 2 + CLASSES[1:] + CLASSES[:1] + CLASSES[2:] + CLASSES[:2]})
+    interval = subject_bootstrap(table, CLASSES, metric="uar", n_resamples=400, seed=1)
+    assert interval.low == pytest.approx(0.0) and interval.high == pytest.approx(1.0)
+
+
+def test_paired_bootstrap_of_a_model_against_itself_and_a_better_one() -> None:
+    table = _random_predictions(3, n_subjects=12, accuracy=0.5)
+    same = subject_bootstrap(table, CLASSES, baseline=table, n_resamples=300)
+    assert same.estimate == 0 and same.low == 0 and same.high == 0
+    better = table.assign(pred_label=table["true_label"])
+    delta = subject_bootstrap(better, CLASSES, baseline=table, n_resamples=300)
+    assert delta.low > 0 and delta.estimate == pytest.approx(1 - compute_metrics(table, CLASSES).uf1)
+    with pytest.raises(ValueError, match="other subjects"):
+        subject_bootstrap(table, CLASSES, baseline=table[table["subject"] != "s0"])
+    with pytest.raises(ValueError, match="subject column"):
+        subject_bootstrap(table.drop(columns="subject"), CLASSES)

@@ -169,7 +169,7 @@ def test_compare_baselines_side_by_side(trained_run: Path, lbptop_loso_run: Path
                                        capsys) -> None:
     resnet = tmp_path / "resnet18"
     assert larnet(["train", "--root", str(tiny_set), "--out", str(resnet), "--model", "resnet18", "--input-size", "16",
-                   "--iterations", "2", "--batch-size", "4", "--workers", "0", "--threads", "1", "--no-progress"]) == 0
+                   "--seed", "5", "--iterations", "2", "--batch-size", "4", "--workers", "0", "--threads", "1", "--no-progress"]) == 0
     assert load_checkpoint(resnet / "model.pt").card.preset == "resnet18"
     svm = lbptop_loso_run
     capsys.readouterr()
@@ -180,3 +180,11 @@ def test_compare_baselines_side_by_side(trained_run: Path, lbptop_loso_run: Path
         assert name in printed
     lines = table_file.read_text().splitlines()
     assert lines[0].startswith("| run | model") and len(lines) == 2 + 3
+    from larnet_core.training.compare import compare_runs
+
+    table = compare_runs([trained_run, resnet, svm], n_resamples=200)
+    assert (table["uf1_low"] <= table["uf1"]).all() and (table["uf1"] <= table["uf1_high"]).all()
+    assert table["d_uf1"].iloc[0] == 0 and table["d_uf1"].iloc[1] == pytest.approx(table["uf1"].iloc[1] - table["uf1"].iloc[0])
+    # same hold-out test subjects: a paired interval; the LOSO run tested every subject: none
+    assert table["d_uf1_low"].iloc[1] <= table["d_uf1"].iloc[1] <= table["d_uf1_high"].iloc[1]
+    assert np.isnan(table["d_uf1_low"].iloc[2])

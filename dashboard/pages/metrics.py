@@ -19,6 +19,7 @@ from dashboard.metrics_view import (
     run_from_upload,
     samples_in_cell,
     thumbnail_path,
+    uf1_uncertainty,
 )
 from dashboard.sessions_ui import save_to_session
 from larnet_core.errors import LarnetError
@@ -133,7 +134,8 @@ def _per_subject_section(report, key: str) -> None:
                        file_name=f"per-subject-{key}.csv", mime="text/csv", key=f"{key}_dl_ps")
 
 
-def _show_run(run: RunView, predictions: pd.DataFrame, report, key: str, baseline=None) -> None:
+def _show_run(run: RunView, predictions: pd.DataFrame, report, key: str, baseline=None,
+              baseline_predictions: pd.DataFrame | None = None) -> None:
     if run.synthetic:
         st.warning("This run evaluates a model trained and tested on **synthetic** faces: the numbers show the "
                    "pipeline works, not how it does on real micro-expressions.", icon=":material/science:")
@@ -143,6 +145,9 @@ def _show_run(run: RunView, predictions: pd.DataFrame, report, key: str, baselin
         st.caption(f"{report.extra['dropped_predictions']} sample(s) predicted as a class this scheme drops were "
                    "left out (no probabilities to fall back on).")
     _headline(report, baseline)
+    uncertainty = uf1_uncertainty(predictions, report, baseline_predictions)
+    if uncertainty:
+        st.caption(uncertainty)
     st.subheader("Confusion matrix")
     st.caption("Click a cell (or pick it below) to list its samples.")
     _confusion_section(run, predictions, report, key)
@@ -220,7 +225,7 @@ else:
         _show_run(run_a, pred_a, rep_a, "a")
     with right:
         st.header(run_b.label)
-        _show_run(run_b, pred_b, rep_b, "b", baseline=rep_a)
+        _show_run(run_b, pred_b, rep_b, "b", baseline=rep_a, baseline_predictions=pred_a)
 
 
 def _session(name: str):

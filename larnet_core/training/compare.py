@@ -8,16 +8,23 @@ from typing import Sequence
 import pandas as pd
 
 from larnet_core.errors import LarnetError
-from larnet_core.runs import load_run
+from larnet_core.metrics import BootstrapInterval, subject_bootstrap
+from larnet_core.runs import RunResult, load_run
 
 __all__ = ["compare_runs", "to_markdown", "COMPARE_COLUMNS"]
 
 COMPARE_COLUMNS = ("run", "model", "dataset", "labels", "protocol", "sample_mode", "synthetic", "n_test",
-                   "accuracy", "uf1", "uar", "macro_f1", "train_seconds")
+                   "accuracy", "uf1", "uf1_low", "uf1_high", "uar", "macro_f1", "d_uf1", "d_uf1_low", "d_uf1_high",
+                   "train_seconds")
 
 
-def compare_runs(run_dirs: Sequence[str | Path]) -> pd.DataFrame:
+def compare_runs(run_dirs: Sequence[str | Path], *, n_resamples: int = 2000, seed: int = 0) -> pd.DataFrame:
     """One row per run with its headline scores, in the order given.
+
+    ``uf1_low``/``uf1_high`` bound a 95 % interval from resampling the test subjects
+    (:func:`larnet_core.metrics.subject_bootstrap`). ``d_uf1`` is the run's UF1 minus the first run's, with a
+    paired interval (``d_uf1_low``/``d_uf1_high``) when both were tested on the same subjects (empty otherwise):
+    an interval that contains 0 means this test set does not separate the two.
 
     Raises:
         LarnetError: a folder is not a run directory, or the runs use different label schemes (their scores
@@ -26,9 +33,10 @@ def compare_runs(run_dirs: Sequence[str | Path]) -> pd.DataFrame:
     if not run_dirs:
         raise LarnetError("give at least one run directory to compare")
     rows = []
-    for run_dir in run_dirs:
-        run = load_run(run_dir)
+    runs = [load_run(run_dir) for run_dir in run_dirs]
+    for run in runs:
         cfg, m = run.config, run.metrics
+        interval, delta = _intervals(run, runs[0], n_resamples, seed)
         rows.append({
             "run": run.name,
             "model": cfg.get("model", m.extra.get("model", "")),
@@ -40,8 +48,13 @@ def compare_runs(run_dirs: Sequence[str | Path]) -> pd.DataFrame:
             "n_test": m.n_samples,
             "accuracy": m.accuracy,
             "uf1": m.uf1,
+            "uf1_low": interval.low if interval else float("nan"),
+            "uf1_high": interval.high if interval else float("nan"),
             "uar": m.uar,
             "macro_f1": m.macro_f1,
+            "d_uf1": m.uf1 - runs[0].metrics.uf1,
+            "d_uf1_low": delta.low if delta else float("nan"),
+            "d_uf1_high": delta.high if delta else float("nan"),
             "train_seconds": cfg.get("train_seconds"),
         })
     table = pd.DataFrame(rows, columns=list(COMPARE_COLUMNS))
@@ -49,6 +62,26 @@ def compare_runs(run_dirs: Sequence[str | Path]) -> pd.DataFrame:
         raise LarnetError(f"the runs use different label schemes ({', '.join(table['labels'].unique())}); "
                           "compare runs of one scheme (or re-evaluate with --labels)")
     return table
+
+
+def _intervals(run: RunResult, first: RunResult, n_resamples: int, seed: int
+               ) -> tuple[BootstrapInterval | None, BootstrapInterval | None]:
+    """The run's UF1 interval and its paired difference from the first run, where the predictions allow them."""
+    names = run.metrics.class_names
+    if "subject" not in run.predictions:
+        return None, None
+    try:
+        interval = subject_bootstrap(run.predictions, names, n_resamples=n_resamples, seed=seed)
+    except ValueError:
+        return None, None
+    if run is first or first.metrics.class_names != names:
+        return interval, None
+    try:
+        delta = subject_bootstrap(run.predictions, names, baseline=first.predictions, n_resamples=n_resamples,
+                                  seed=seed)
+    except ValueError:  # tested on other subjects: no paired interval
+        delta = None
+    return interval, delta
 
 
 def to_markdown(table: pd.DataFrame, digits: int = 3) -> str:
