@@ -57,3 +57,20 @@ def test_demo_run_is_complete_and_consistent() -> None:
 def test_assets_stay_small() -> None:
     total = sum(p.stat().st_size for p in ASSETS.rglob("*") if p.is_file())
     assert total < 25 * 2**20
+
+
+@pytest.mark.parametrize("baseline", ["larnet", "resnet18", "lbptop-svm"])
+def test_baseline_runs_share_the_demo_split_and_recompute(baseline: str) -> None:
+    """docs/results.md compares these side by side: same clips, same subjects in each part, same label scheme."""
+    demo, run = load_run(DEMO_RUN), load_run(ASSETS / "runs" / "baselines" / baseline)
+    assert run.metrics.extra["synthetic"] is True and run.metrics.class_names == demo.metrics.class_names
+    assert run.config["n_clips"] == demo.config["n_clips"] and run.config["root"] == demo.config["root"]
+    part, demo_part = run.config["parts"][0], demo.config["parts"][0]
+    assert part["test_subjects"] == demo_part["test_subjects"]
+    # LBP-TOP + SVM has no schedule to check, so its validation subjects train too
+    assert set(part["train_subjects"]) | set(part.get("val_subjects", [])) == set(
+        demo_part["train_subjects"]) | set(demo_part["val_subjects"])
+    assert sorted(run.predictions["clip"] + run.predictions["subject"]) == sorted(
+        demo.predictions["clip"] + demo.predictions["subject"])
+    again = compute_metrics(run.predictions, run.metrics.class_names)
+    assert again.uf1 == pytest.approx(run.metrics.uf1)
