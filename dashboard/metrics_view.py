@@ -170,13 +170,12 @@ def uf1_uncertainty(predictions: pd.DataFrame, report: MetricsReport,
 
     if "subject" not in predictions or predictions["subject"].nunique() < 2:
         return None
-    interval = subject_bootstrap(predictions, report.class_names, n_resamples=1000)
+    interval = subject_bootstrap(predictions, report.class_names)  # same resamples as `larnet compare`
     text = (f"UF1 {interval.estimate:.3f}, 95 % interval {interval.low:.3f} to {interval.high:.3f} from resampling "
             f"the {interval.n_subjects} test subjects.")
     if baseline_predictions is not None:
         try:
-            delta = subject_bootstrap(predictions, report.class_names, baseline=baseline_predictions,
-                                      n_resamples=1000)
+            delta = subject_bootstrap(predictions, report.class_names, baseline=baseline_predictions)
         except ValueError:
             return text + " The first run was tested on other subjects, so the difference has no paired interval."
         verdict = "does not separate the two runs" if delta.low <= 0 <= delta.high else "separates the two runs"

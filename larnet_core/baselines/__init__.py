@@ -2,10 +2,3 @@
 ``resnet18`` model preset, :class:`larnet_core.models.ResNet18`) and the classic LBP-TOP + SVM pipeline (the
 hand-crafted row of the paper's Table 5, in this package).
 """
-
-from __future__ import annotations
-
-__all__ = ["BASELINE_MODELS"]
-
-# Names accepted by `larnet train --model` that are baselines rather than LARNet presets.
-BASELINE_MODELS = ("resnet18", "lbptop-svm")
