@@ -28,8 +28,13 @@ $(PY):
 
 $(RUNTIME_STAMP): | $(PY)
 	rm -f $(VENV)/.runtime-*
+	@# One cv2 only: the contrib build replaces the plain headless one (both write cv2/, so remove the old first,
+	@# and reinstall contrib if removing the old one took shared files with it).
+	$(PIP) uninstall -y opencv-python-headless opencv-python >/dev/null 2>&1 || true
 	$(PIP) install -r requirements.txt
 	$(PIP) install --no-deps -r requirements-nodeps.txt
+	$(PY) -c "import cv2; cv2.optflow.DualTVL1OpticalFlow_create; cv2.CascadeClassifier" >/dev/null 2>&1 || \
+		$(PIP) install --force-reinstall --no-deps "$$(grep '^opencv-contrib' requirements.txt)"
 	$(PIP) install --no-deps --no-build-isolation -e .
 	touch $@
 
