@@ -4,12 +4,18 @@ Typical use::
 
     from larnet_core.face import build_detector, largest_face, align_face
 
-    detector = build_detector("mtcnn")              # or "haar" (fast, no landmarks)
+    detector = build_detector("mtcnn")              # or "haar" (fast, no landmarks), "mediapipe" (478-point mesh)
     face = largest_face(frame_rgb, detector, what="photo.jpg")
     crop = align_face(frame_rgb, face, output_size=(224, 224))
     frame_points = crop.to_source(crop_points)     # results on the crop, drawn on the frame
 
-The MTCNN detector imports torch and facenet-pytorch only when built.
+Per-frame tracking of every face in a clip or stream (ids, boxes, dense landmarks, shot cuts)::
+
+    tracker = FaceTracker("auto", fps=30.0)         # MediaPipe Face Mesh when installed
+    for frame in frames:
+        tracked = tracker.update(frame)             # TrackedFrame: .faces (sorted by face_id), .cut
+
+The MTCNN detector imports torch and facenet-pytorch, and the MediaPipe ones mediapipe, only when built.
 """
 
 from larnet_core.face.align import AlignedFace, align_face, crop_face, eye_angle
@@ -22,11 +28,21 @@ from larnet_core.face.base import (
     box_iou,
     detections_frame,
 )
+from larnet_core.face.cuts import ShotCutDetector
 from larnet_core.face.haar import HaarFaceDetector
+from larnet_core.face.mesh import MESH_POINTS, MESH_REGIONS, MeshFaceDetector, landmarks_from_mesh, region_boxes
 from larnet_core.face.mtcnn import MTCNNFaceDetector
 from larnet_core.face.registry import DETECTORS, available_detectors, build_detector, largest_face
 from larnet_core.face.samples import sample_face_photos
 from larnet_core.face.track import ClipFaceBox, FaceTrack
+from larnet_core.face.tracking import (
+    TRACKER_BACKENDS,
+    FaceTracker,
+    TrackedFace,
+    TrackedFrame,
+    main_face_id,
+    summarize_tracks,
+)
 
 __all__ = [
     "AlignedFace",
@@ -37,8 +53,16 @@ __all__ = [
     "FaceDetector",
     "FaceTrack",
     "HaarFaceDetector",
+    "FaceTracker",
     "LANDMARK_NAMES",
+    "MESH_POINTS",
+    "MESH_REGIONS",
     "MTCNNFaceDetector",
+    "MeshFaceDetector",
+    "ShotCutDetector",
+    "TRACKER_BACKENDS",
+    "TrackedFace",
+    "TrackedFrame",
     "align_face",
     "as_rgb_uint8",
     "available_detectors",
@@ -47,6 +71,10 @@ __all__ = [
     "crop_face",
     "detections_frame",
     "eye_angle",
+    "landmarks_from_mesh",
     "largest_face",
+    "main_face_id",
+    "region_boxes",
     "sample_face_photos",
+    "summarize_tracks",
 ]

@@ -42,12 +42,16 @@ class FaceDetection:
         score: detector confidence, higher is surer. MTCNN gives a probability in [0, 1]; the Haar detector
             gives its cascade's last-stage weight (unbounded; about 2.5-10 for real faces with the default cascade).
         landmarks: ``(5, 2)`` float array of ``(x, y)`` points in :data:`LANDMARK_NAMES` order, or ``None``.
+            Read-only.
+        mesh: ``(N, 2)`` float array of dense landmarks in pixels (478 for MediaPipe Face Mesh with irises, indexed
+            as MediaPipe's canonical face mesh; see :data:`larnet_core.face.mesh.MESH_REGIONS`), or ``None``.
             Read-only. Equality and hashing use ``box`` and ``score`` only.
     """
 
     box: Box
     score: float
     landmarks: np.ndarray | None = field(default=None, compare=False)
+    mesh: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         x0, y0, x1, y1 = (float(v) for v in self.box)
@@ -61,6 +65,12 @@ class FaceDetection:
                 raise ValueError(f"landmarks must be 5 (x, y) points, got shape {np.shape(self.landmarks)}")
             points.flags.writeable = False  # frozen means frozen: callers share detections across threads
             object.__setattr__(self, "landmarks", points)
+        if self.mesh is not None:
+            mesh = np.array(self.mesh, dtype=np.float64)
+            if mesh.ndim != 2 or mesh.shape[1] != 2 or len(mesh) == 0:
+                raise ValueError(f"mesh must be (N, 2) points, got shape {np.shape(self.mesh)}")
+            mesh.flags.writeable = False
+            object.__setattr__(self, "mesh", mesh)
 
     @property
     def width(self) -> float:
@@ -86,7 +96,8 @@ class FaceDetection:
     def scaled(self, factor: float) -> FaceDetection:
         """The same detection in an image resized by ``factor`` (0.5 = half size)."""
         landmarks = None if self.landmarks is None else self.landmarks * factor
-        return FaceDetection(tuple(v * factor for v in self.box), self.score, landmarks)
+        mesh = None if self.mesh is None else self.mesh * factor
+        return FaceDetection(tuple(v * factor for v in self.box), self.score, landmarks, mesh)
 
     def clipped(self, width: int, height: int) -> FaceDetection:
         """The detection with its box clipped to a ``width`` x ``height`` image; unchanged if nothing would remain."""
@@ -94,7 +105,7 @@ class FaceDetection:
         box = (max(x0, 0.0), max(y0, 0.0), min(x1, float(width)), min(y1, float(height)))
         if box[2] <= box[0] or box[3] <= box[1]:
             return self
-        return FaceDetection(box, self.score, self.landmarks)
+        return FaceDetection(box, self.score, self.landmarks, self.mesh)
 
 
 class FaceDetector(abc.ABC):

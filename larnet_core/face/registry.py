@@ -10,6 +10,7 @@ import numpy as np
 from larnet_core.errors import NoFaceError
 from larnet_core.face.base import FaceDetection, FaceDetector
 from larnet_core.face.haar import HaarFaceDetector
+from larnet_core.face.mesh import MeshFaceDetector
 from larnet_core.face.mtcnn import MTCNNFaceDetector
 
 __all__ = ["DETECTORS", "available_detectors", "build_detector", "largest_face", "no_face_message"]
@@ -18,13 +19,15 @@ __all__ = ["DETECTORS", "available_detectors", "build_detector", "largest_face",
 DETECTORS: dict[str, type[FaceDetector]] = {
     HaarFaceDetector.name: HaarFaceDetector,
     MTCNNFaceDetector.name: MTCNNFaceDetector,
+    MeshFaceDetector.name: MeshFaceDetector,
 }
 # The package each detector needs beyond the runtime pins, checked without importing it.
-_NEEDS = {"mtcnn": "facenet_pytorch"}
+_NEEDS = {"mtcnn": "facenet_pytorch", "mediapipe": "mediapipe"}
 
 
 def available_detectors() -> list[str]:
-    """Names of the detectors that can be built here (``haar`` always; ``mtcnn`` when facenet-pytorch is installed)."""
+    """Names of the detectors that can be built here (``haar`` always; ``mtcnn`` when facenet-pytorch is installed,
+    ``mediapipe`` when mediapipe is)."""
     return [name for name in DETECTORS if name not in _NEEDS or importlib.util.find_spec(_NEEDS[name]) is not None]
 
 
@@ -32,7 +35,8 @@ def build_detector(name: str = "haar", **kwargs: Any) -> FaceDetector:
     """Build a face detector by name.
 
     Args:
-        name: ``"haar"`` (fast, boxes only) or ``"mtcnn"`` (boxes and five landmarks).
+        name: ``"haar"`` (fast, boxes only), ``"mtcnn"`` (boxes and five landmarks) or ``"mediapipe"`` (boxes,
+            five landmarks and a 478-point mesh).
         **kwargs: passed to the detector's constructor (e.g. ``device="cuda"`` for MTCNN).
 
     Raises:
