@@ -3,6 +3,8 @@
 Usage:
     .venv/bin/python scripts/bench_face.py [--runs 10] [--sizes 256 640] [--device cpu] [--threads 2]
 
+Per-frame tracking (FaceTracker) has its own benchmark: ``larnet bench face``.
+
 Each photo is resized so its long side is the given size (the 640 px versions are upscaled from about 512-600 px
 originals). One untimed warm-up call precedes the timed runs of each detector, photo and size. Wall-clock
 median and minimum are printed, and the median CPU time of the process (all threads).
@@ -19,7 +21,7 @@ import cv2
 import numpy as np
 import torch
 
-from larnet_core.face import HaarFaceDetector, MTCNNFaceDetector, sample_face_photos
+from larnet_core.face import HaarFaceDetector, MeshFaceDetector, MTCNNFaceDetector, sample_face_photos
 
 
 def _resize_long_side(image: np.ndarray, side: int) -> np.ndarray:
@@ -34,8 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 640], help="long sides to test, pixels")
     parser.add_argument("--device", default="cpu", help="device for MTCNN: cpu, cuda or auto")
     parser.add_argument("--threads", type=int, default=2, help="torch and OpenCV threads")
-    parser.add_argument("--detectors", nargs="+", default=["haar", "haar+eyes", "mtcnn"],
-                        choices=["haar", "haar+eyes", "mtcnn"], help="detectors to time")
+    parser.add_argument("--detectors", nargs="+", default=["haar", "haar+eyes", "mtcnn", "mediapipe"],
+                        choices=["haar", "haar+eyes", "mtcnn", "mediapipe"], help="detectors to time")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     cv2.setNumThreads(args.threads)
@@ -44,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         "haar": lambda: HaarFaceDetector(),
         "haar+eyes": lambda: HaarFaceDetector(find_eyes=True),
         "mtcnn": lambda: MTCNNFaceDetector(device=args.device),
+        "mediapipe": lambda: MeshFaceDetector(),
     }
     detectors = {name: builders[name]() for name in args.detectors}
     photos = sample_face_photos()

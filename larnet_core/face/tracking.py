@@ -176,6 +176,18 @@ class FaceTracker:
     def __repr__(self) -> str:
         return f"FaceTracker(backend={self.backend!r}, fps={self.fps}, max_faces={self.max_faces})"
 
+    def close(self) -> None:
+        """Release the backend's native resources (MediaPipe graphs and their threads); also done when the tracker
+        is garbage-collected, or at the end of a ``with FaceTracker(...) as tracker:`` block."""
+        with self._lock:
+            self._source.close()
+
+    def __enter__(self) -> FaceTracker:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     def reset(self) -> None:
         """Start again as for a new clip: no tracks, ids from 0, frame index 0."""
         with self._lock:
