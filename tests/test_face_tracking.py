@@ -100,11 +100,12 @@ def test_auto_backend_is_mediapipe_and_faces_carry_a_478_point_mesh_in_bounds():
     assert np.allclose(face.box, (*face.mesh.min(axis=0), *face.mesh.max(axis=0)), atol=1.0)
     assert 0.5 <= face.confidence <= 1.0 and face.frames_tracked == 3
     # The face of the pasted photo: its reference box, scaled and moved to where it was pasted.
-    patch_scale = 240 / (CROPS["grace_hopper"][3] - CROPS["grace_hopper"][1])
+    crop_x0, crop_y0, _, crop_y1 = CROPS["grace_hopper"]
+    patch_scale = 240 / (crop_y1 - crop_y0)
     rx0, ry0, rx1, ry1 = REFERENCE_BOXES["grace_hopper"]
     left, top = 320 - GRACE.shape[1] / 2, 180 - GRACE.shape[0] / 2
-    reference = (left + (rx0 - CROPS["grace_hopper"][0]) * patch_scale, top + (ry0 - CROPS["grace_hopper"][1]) * patch_scale,
-                 left + (rx1 - CROPS["grace_hopper"][0]) * patch_scale, top + (ry1 - CROPS["grace_hopper"][1]) * patch_scale)
+    reference = (left + (rx0 - crop_x0) * patch_scale, top + (ry0 - crop_y0) * patch_scale,
+                 left + (rx1 - crop_x0) * patch_scale, top + (ry1 - crop_y0) * patch_scale)
     assert box_iou(face.box, reference) >= 0.5
     eyes = face.landmarks[:2]
     assert eyes[0, 0] < eyes[1, 0] and x0 < eyes[:, 0].min() and eyes[:, 0].max() < x1

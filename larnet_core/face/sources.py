@@ -63,10 +63,11 @@ class MeshSource(FaceSource):
       (short-range) face detector on every frame while it tracks fewer than ``max_faces`` faces, so a face that
       walks in is picked up on the frame it becomes detectable. A face it stops holding (gone, or its
       face-presence score below ``min_confidence``) is dropped on that frame.
-    * **Confidence.** The legacy Face Mesh exposes no per-face score, so every ``detect_every`` frames, and on every
-      frame that has a face not confirmed yet, MediaPipe's full-range face detector (``model_selection=1``) runs
-      too; its probability for the box matching a mesh (IoU >= 0.3) is that face's confidence, carried from frame
-      to frame (by box overlap) until the next acquisition. A face never confirmed is not reported: the
+    * **Confidence.** The legacy Face Mesh exposes no per-face score, so every ``detect_every`` frames, on the frame
+      a face appears, and every ``detect_every // 5`` frames while a face is not confirmed yet, MediaPipe's
+      full-range face detector (``model_selection=1``) runs too; its probability for the box matching a mesh
+      (IoU >= 0.3) is that face's confidence, carried from frame to frame (by box overlap) until the next
+      acquisition. A face never confirmed is not reported: the
       short-range detector inside Face Mesh fires now and then on textured backgrounds, and a face only partly in
       the frame is of little use.
     * **Small or far faces.** The short-range detector inside Face Mesh misses faces smaller than about a tenth
@@ -119,9 +120,14 @@ class MeshSource(FaceSource):
             mesh = self._detector.mesh_in_box(rgb, box)
             if mesh is not None and all(box_iou(mesh_box(mesh), mesh_box(m)) < _SAME_FACE_IOU for m in meshes):
                 meshes.append(mesh)
-        scores = [self._carried(mesh_box(mesh)) for mesh in meshes]
-        due = self._since_acquire is None or self._since_acquire + 1 >= self.detect_every
-        if due or any(score is None for score in scores):
+        carried = [self._carried(mesh_box(mesh)) for mesh in meshes]
+        scores = [score for _known, score in carried]
+        since = math.inf if self._since_acquire is None else self._since_acquire + 1
+        # A new face is confirmed at once; one the detector did not confirm is tried again every few frames (a
+        # false face the graph keeps holding would otherwise cost a detector run on every frame).
+        due = (since >= self.detect_every or any(not known for known, _score in carried)
+               or (None in scores and since >= max(1, self.detect_every // 5)))
+        if due:
             self._since_acquire = 0
             for box, score in self._acquire(rgb, meshes, scores):
                 mesh = self._detector.mesh_in_box(rgb, box)
@@ -136,10 +142,12 @@ class MeshSource(FaceSource):
         return [detection_from_mesh(mesh, score, width, height) for mesh, score in zip(meshes, scores)
                 if score is not None]
 
-    def _carried(self, box: tuple[float, float, float, float]) -> float | None:
-        """The confidence of the face found last frame at this place (IoU >= 0.3), or None."""
+    def _carried(self, box: tuple[float, float, float, float]) -> tuple[bool, float | None]:
+        """Whether a face was found last frame at this place (IoU >= 0.3), and its confidence (None: unconfirmed)."""
         best = max(self._previous, key=lambda item: box_iou(box, item[0]), default=None)
-        return best[1] if best is not None and box_iou(box, best[0]) >= _SAME_FACE_IOU else None
+        if best is None or box_iou(box, best[0]) < _SAME_FACE_IOU:
+            return False, None
+        return True, best[1]
 
     def _acquire(self, rgb: np.ndarray, meshes: list[np.ndarray], scores: list[float | None]):
         """Run the full-range detector: fill ``scores`` of the meshes it confirms (in place) and return the

@@ -114,7 +114,10 @@ class _Track:
         steps = max(1, index - self.last_seen)
         step = (((box[0] + box[2]) - (self.box[0] + self.box[2])) / 2 / steps,
                 ((box[1] + box[3]) - (self.box[1] + self.box[3])) / 2 / steps)
-        self.velocity = (0.5 * self.velocity[0] + 0.5 * step[0], 0.5 * self.velocity[1] + 0.5 * step[1])
+        if self.before_cut:  # the same place in a new shot: no motion to carry
+            self.velocity = (0.0, 0.0)
+        else:
+            self.velocity = (0.5 * self.velocity[0] + 0.5 * step[0], 0.5 * self.velocity[1] + 0.5 * step[1])
         self.box, self.last_seen, self.seen, self.before_cut = box, index, self.seen + 1, False
 
 
@@ -265,7 +268,8 @@ def _similarity(box: Box, last: Box, min_iou: float) -> float:
         return 0.0
     size = math.sqrt((last[2] - last[0]) * (last[3] - last[1]))
     area_ratio = ((box[2] - box[0]) * (box[3] - box[1])) / ((last[2] - last[0]) * (last[3] - last[1]))
-    distance = math.dist(((box[0] + box[2]) / 2, (box[1] + box[3]) / 2), ((last[0] + last[2]) / 2, (last[1] + last[3]) / 2))
+    distance = math.dist(((box[0] + box[2]) / 2, (box[1] + box[3]) / 2),
+                         ((last[0] + last[2]) / 2, (last[1] + last[3]) / 2))
     if distance < _NEAR_CENTRE * size and 0.5 <= area_ratio <= 2.0:
         return 1e-3 * (1.0 - distance / (_NEAR_CENTRE * size))
     return 0.0
@@ -332,12 +336,14 @@ def summarize_tracks(frames: Sequence[TrackedFrame]) -> pd.DataFrame:
         consecutive = np.diff(indices) == 1
         jumps = np.linalg.norm(np.diff(centres, axis=0), axis=1) / sizes[1:]
         jump = float(np.median(jumps[consecutive])) if consecutive.any() else 0.0
-        rows.append([face_id, int(indices.min()), int(indices.max()), len(sightings), float(np.mean([d.area for d in dets])),
-                     float(np.mean([d.score for d in dets])), 1.0 / (1.0 + jump), 0.0])
+        rows.append([face_id, int(indices.min()), int(indices.max()), len(sightings),
+                     float(np.mean([d.area for d in dets])), float(np.mean([d.score for d in dets])),
+                     1.0 / (1.0 + jump), 0.0])
     table = pd.DataFrame(rows, columns=columns)
     if len(table):
-        table["score"] = (table["mean_area"] / table["mean_area"].max()) * (table["n_frames"] / table["n_frames"].max()) \
-            * table["steadiness"]
+        area_share = table["mean_area"] / table["mean_area"].max()
+        presence_share = table["n_frames"] / table["n_frames"].max()
+        table["score"] = area_share * presence_share * table["steadiness"]
     return table.astype({"face_id": int, "first_frame": int, "last_frame": int, "n_frames": int})
 
 
