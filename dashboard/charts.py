@@ -142,7 +142,8 @@ def timeline_figure(frames: pd.DataFrame, intervals: pd.DataFrame, class_names: 
                                     hovertemplate=f"{name} %{{y:.2f}} at %{{x:.2f}} s<extra></extra>"))
     if "motion" in frames:
         motion = frames["motion"].astype(float)
-        scale = float(motion.max()) or 1.0
+        scale = float(np.nanmax(motion.to_numpy())) if motion.notna().any() else 1.0
+        scale = scale or 1.0
         figure.add_trace(go.Scatter(x=frames["time_s"], y=motion / scale, name="motion (scaled)", mode="lines",
                                     line=dict(color="#1a202c", width=1.2, dash="dot"), customdata=motion,
                                     hovertemplate="motion %{customdata:.3f} at %{x:.2f} s<extra></extra>"))
@@ -152,12 +153,39 @@ def timeline_figure(frames: pd.DataFrame, intervals: pd.DataFrame, class_names: 
                          annotation_text=f"{row.label} ({row.kind})", annotation_position="top left",
                          annotation_font_size=10)
         figure.add_vline(x=row.apex_s, line=dict(color=colour, width=1.5, dash="dash"))
+    # What the tracker saw: grey where the face is out of view, hatched where the head moved (never spotted),
+    # a line at each shot cut. Empty probabilities there are gaps in the lines, not zeros.
+    for column, colour, label in (("face_found", "#a0aec0", "no face"), ("head_moving", "#805ad5", "head moving")):
+        if column not in frames:
+            continue
+        mask = ~frames[column].astype(bool) if column == "face_found" else frames[column].astype(bool)
+        for start, stop in _runs(mask.to_numpy(), frames["time_s"].to_numpy()):
+            figure.add_vrect(x0=start, x1=stop, fillcolor=colour, opacity=0.18, line_width=0,
+                             annotation_text=label, annotation_position="bottom left", annotation_font_size=9)
+    if "shot_cut" in frames:
+        for time_s in frames.loc[frames["shot_cut"].astype(bool), "time_s"]:
+            figure.add_vline(x=float(time_s), line=dict(color="#4a5568", width=1, dash="dot"),
+                             annotation_text="cut", annotation_font_size=9)
     if current_time_s is not None:
         figure.add_vline(x=current_time_s, line=dict(color="#2b6cb0", width=2))
     figure.update_layout(xaxis=dict(title="time (s)"), yaxis=dict(title="probability", range=[0, 1.02]),
                          height=360, margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=1.15),
                          hovermode="x unified")
     return figure
+
+
+def _runs(mask, times) -> list[tuple[float, float]]:
+    """``(start, stop)`` times of each run of True in ``mask``."""
+    runs, start = [], None
+    for position, flag in enumerate(mask):
+        if flag and start is None:
+            start = position
+        elif not flag and start is not None:
+            runs.append((float(times[start]), float(times[position - 1])))
+            start = None
+    if start is not None:
+        runs.append((float(times[start]), float(times[len(mask) - 1])))
+    return runs
 
 
 def rolling_probabilities_figure(history: pd.DataFrame, class_names: Sequence[str]) -> go.Figure:

@@ -16,7 +16,6 @@ from larnet_core.explain import (
     Explainer,
     attention_maps,
     explainer_for,
-    face_crop,
     grad_cam,
     hidden_layers,
     mean_absolute_response,
@@ -190,10 +189,15 @@ def test_grey_rgba_tiny_and_faceless_inputs(small):
     with pytest.raises(LarnetError, match="dtype float"):
         small.grad_cam(rgb.astype(np.float32) / 255)
     blank = np.full((200, 200, 3), 128, np.uint8)
+    from larnet_core.face.inputs import InputConfig, photo_model_input
+
+    config = InputConfig(size=48)
     with pytest.raises(NoFaceError, match="no face found in blank.png.*--face none"):
-        face_crop(blank, "haar", what="blank.png")
-    whole, detection = face_crop(grey, "none")
-    assert detection is None and whole.shape == (*grey.shape, 3)
+        photo_model_input(blank, config, "haar", what="blank.png")
+    whole, detection = photo_model_input(grey, config, "none")
+    assert detection is None and whole.image.shape == (48, 48, 3) and not whole.aligned
+    with pytest.raises(LarnetError, match="only 12x10 pixels, too small"):
+        photo_model_input(rgb[:10, :12], config, "none")
 
 
 def test_overlay_heatmap_blends_and_resizes():

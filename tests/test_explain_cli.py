@@ -47,14 +47,15 @@ def save(tmp_path, name: str, array: np.ndarray):
 def test_cli_writes_every_file_its_index_names(tmp_path, checkpoint, photo_path, capsys):
     out = tmp_path / "explained"
     code = main(["explain", str(photo_path), "--checkpoint", str(checkpoint), "--out", str(out),
-                 "--size", "160", "--top-k", "9", "--target", "beta", "--stretch-masks"])
+                 "--top-k", "9", "--target", "beta", "--stretch-masks", "--face", "haar"])
     assert code == 0
     stdout = capsys.readouterr().out
     assert "prediction:" in stdout and "synthetic" in stdout and "index.json" in stdout
     index = json.loads((out / "index.json").read_text())
-    assert index["format"] == "larnet-explanation" and index["size"] == [160, 160]
+    assert index["format"] == "larnet-explanation" and index["size"] == [64, 64]  # the model's own input
     assert index["model"]["preset"] == "attention56" and index["model"]["synthetic"] is True
     assert index["face"]["detector"] == "haar" and len(index["face"]["box"]) == 4
+    assert len(index["face"]["matrix"]) == 2  # the alignment that made the model's input
     assert sum(index["prediction"]["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
     assert index["target_class"] == 1 and index["masks_stretched"] is True
     stages = ["stem", "levels.0", "levels.1", "levels.2", "tail"]
@@ -72,7 +73,7 @@ def test_cli_writes_every_file_its_index_names(tmp_path, checkpoint, photo_path,
         with Image.open(out / name) as image:
             assert image.format == "PNG" and image.mode == "RGB"
             if not name.startswith("hidden/"):
-                assert image.size == (160, 160)
+                assert image.size == (64, 64)
     assert len(index["hidden"][0]["channels"]) == 8  # the stem has only 8 channels
     assert len(index["hidden"][1]["channels"]) == 9
 
@@ -87,7 +88,7 @@ def test_cli_grey_and_rgba_face_crops(tmp_path, checkpoint, photo_path, mode):
     assert main(["explain", str(path), "--checkpoint", str(checkpoint), "--out", str(out), "--face", "none",
                  "--methods", "eigencam"]) == 0
     index = json.loads((out / "index.json").read_text())
-    assert index["face"] is None and index["size"] == [240, 240]
+    assert index["face"] is None and index["size"] == [64, 64]
     assert {c["method"] for c in index["cams"]} == {"eigencam"}
 
 

@@ -172,7 +172,7 @@ def test_largest_face_picks_the_biggest(photos):
 
 
 def test_build_detector_and_available_detectors():
-    assert available_detectors() == ["haar", "mtcnn"]
+    assert available_detectors() == ["haar", "mtcnn", "mediapipe"]
     assert isinstance(build_detector("haar"), HaarFaceDetector)
     assert isinstance(build_detector("MTCNN", device="cpu", min_face_size=40), MTCNNFaceDetector)
     with pytest.raises(ValueError, match="choose one of: haar, mtcnn"):

@@ -10,11 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from larnet_core.video.motion import REGIONS, MotionTracker
+from larnet_core.video.motion import REGIONS, TEMPLATE_REGIONS, MotionConfig, MotionEngine
 from larnet_core.video.spotting import (
     INTERVAL_COLUMNS,
     SpottingParams,
     SpottingScores,
+    StreamingSpotter,
     interval_iou,
     match_intervals,
     score_spotting,
@@ -82,13 +83,21 @@ def test_still_or_tiny_signals_spot_nothing():
         SpottingParams(extent=0.0)
 
 
+def _engine_signal(engine: MotionEngine, patches, poses=None) -> list:
+    samples = []
+    for t, patch in enumerate(patches):
+        samples.extend(engine.push(t, patch, None if poses is None else poses[t]))
+    samples.extend(engine.finish())
+    return sorted(samples, key=lambda s: s.index)
+
+
 def test_motion_signal_finds_the_moving_region_and_ignores_head_motion():
     """A textured 'face' that drifts as a whole (head motion) while the mouth region moves for 0.2 s."""
     fps, n = 50, 100
     rng = np.random.default_rng(2)
     texture = cv2.GaussianBlur(rng.integers(0, 255, (160, 160), dtype=np.uint8), (0, 0), 2.0)
-    x0, y0, x1, y1 = (int(v * 96) + 32 for v in REGIONS["mouth"])
-    tracker = MotionTracker(fps)
+    x0, y0, x1, y1 = (int(v * 96) + 32 for v in TEMPLATE_REGIONS["mouth"])
+    patches = []
     for t in range(n):
         image = texture.copy()
         lift = 3.0 * np.sin(np.pi * (t - 60) / 10) ** 2 if 60 <= t <= 70 else 0.0
@@ -98,15 +107,67 @@ def test_motion_signal_finds_the_moving_region_and_ignores_head_motion():
                                                  borderMode=cv2.BORDER_REFLECT)
         drift = np.float32([[1, 0, 0.08 * t], [0, 1, 0.05 * t]])  # 8 px over the clip, slowly
         moved = cv2.warpAffine(image, drift, image.shape[::-1], borderMode=cv2.BORDER_REFLECT)
-        tracker.push(moved[32:128, 32:128])
-    signal = tracker.finish()
+        patches.append(moved[32:128, 32:128])
+    samples = _engine_signal(MotionEngine(fps), patches)
+    assert [s.index for s in samples] == list(range(n))  # every frame once, in order, k frames late
+    signal = np.stack([s.regions for s in samples])
     assert signal.shape == (n, len(REGIONS))
     names = list(REGIONS)
     mouth, brows = signal[:, names.index("mouth")], signal[:, names.index("brows")]
     assert 60 <= int(mouth.argmax()) <= 70
     assert mouth.max() > 5 * np.median(mouth) and mouth.max() > 5 * brows.max()
-    found = spot_intervals(tracker.combine(signal), fps)
+    found = spot_intervals([s.combined for s in samples], fps)
     assert len(found) == 1 and interval_iou((found.onset_frame[0], found.offset_frame[0]), (60, 70)) >= 0.5
+
+
+def test_head_pose_change_marks_frames_as_head_movement():
+    """Key points that move together with a turn of the head (the nose against the eyes) mark head movement."""
+    fps, n = 30, 60
+    texture = cv2.GaussianBlur(np.random.default_rng(3).integers(0, 255, (96, 96), dtype=np.uint8), (0, 0), 2.0)
+    pose = np.array([[33.0, 38.0], [63.0, 38.0], [48.0, 55.0]])
+    poses = []
+    for t in range(n):
+        shift = 8.0 * np.sin(np.pi * (t - 25) / 15) if 25 <= t <= 40 else 0.0  # the nose swings sideways
+        p = pose.copy()
+        p[2, 0] += shift
+        poses.append(p.ravel())
+    samples = _engine_signal(MotionEngine(fps, MotionConfig(head_max_px=2.5)), [texture] * n, poses)
+    moving = [s.index for s in samples if s.head_moving]
+    assert moving and min(moving) >= 15 and max(moving) <= 50
+    assert not any(s.head_moving for s in samples if s.index < 14 or s.index > 51)
+
+
+def test_a_lost_face_ends_the_segment_and_no_interval_crosses_it():
+    fps, n = 30, 120
+    signal = np.full(n, 0.05)
+    signal[50:60] = np.nan           # no face for a third of a second
+    signal += np.nan_to_num(_bump(n, 45, 65, 0.8)) * np.isfinite(signal)
+    segments = np.where(np.arange(n) < 50, 0, 1)
+    segments[50:60] = -1
+    found = spot_intervals(signal, fps, segments=segments)
+    for row in found.itertuples():
+        assert not (row.onset_frame < 50 <= row.offset_frame) and not (row.onset_frame <= 59 < row.offset_frame)
+        assert not np.isnan(signal[row.onset_frame:row.offset_frame + 1]).any()
+    # A cut with the face present on both sides also splits: same signal, no gap, two segments.
+    whole = np.full(n, 0.05) + _bump(n, 45, 65, 0.8)
+    cut = spot_intervals(whole, fps, segments=np.where(np.arange(n) < 55, 0, 1))
+    assert all(row.offset_frame < 55 or row.onset_frame >= 55 for row in cut.itertuples())
+
+
+def test_streaming_spotter_reports_what_the_clip_function_finds():
+    """Live spotting is the clip function over a sliding window: the same intervals, reported once each."""
+    fps, n = 30, 900
+    rng = np.random.default_rng(4)
+    signal = 0.04 + 0.01 * rng.random(n)
+    for onset in (150, 420, 700):
+        signal += _bump(n, onset, onset + 9, 0.7)
+    clip = spot_intervals(signal, fps)
+    spotter = StreamingSpotter(fps)
+    streamed = [row for t in range(n) for row in spotter.push(t, float(signal[t]), 0)]
+    assert len(streamed) == len(clip) == 3
+    for row, expected in zip(streamed, clip.itertuples()):
+        assert abs(row["onset_frame"] - expected.onset_frame) <= 1 and abs(row["offset_frame"] - expected.offset_frame) <= 1
+        assert row["kind"] == expected.kind == "micro"
 
 
 def test_spot_eval_on_a_generated_long_video(tmp_path):

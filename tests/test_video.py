@@ -165,11 +165,17 @@ def test_analysis_of_a_real_face_finds_the_expression(face_clip, predictor):
     path, truth = face_clip
     analysis = analyze_clip(path, predictor)
     assert isinstance(analysis, ClipAnalysis)
-    assert analysis.settings["face_source"] == "detected" and not analysis.warnings
-    expected = ["frame", "time_s", "face_x0", "face_y0", "face_x1", "face_y1", *[f"prob_{c}" for c in CLASSES],
-                "pred_label", "confidence", "motion", "motion_brows", "motion_eyes", "motion_nose", "motion_mouth",
-                "in_interval"]
+    assert analysis.settings["face_source"] == "tracked" and not analysis.warnings
+    assert analysis.settings["tracker"] == "mediapipe"
+    expected = ["frame", "time_s", "face_found", "face_id", "faces_in_frame", "shot_cut", "face_x0", "face_y0",
+                "face_x1", "face_y1", "face_confidence", *[f"prob_{c}" for c in CLASSES], "pred_label", "confidence",
+                "inferred", "motion", "motion_brows", "motion_eyes", "motion_nose", "motion_mouth", "motion_cheeks",
+                "motion_chin", "head_motion", "head_moving", "segment", "in_interval", "input_a", "input_b",
+                "input_tx", "input_ty", "input_reference", "input_aligned"]
     assert list(analysis.frames.columns) == expected
+    assert analysis.frames["face_found"].all() and (analysis.frames["face_id"] == 0).all()
+    assert analysis.frames["input_aligned"].all()  # aligned from the mesh's key points
+    assert len(analysis.faces) == 1 and bool(analysis.faces["main"].iloc[0])
     box = analysis.frames[["face_x0", "face_y0", "face_x1", "face_y1"]].iloc[0].to_numpy()
     assert 0 <= box[0] < box[2] <= 256 and 0 <= box[1] < box[3] <= 300  # stored-frame pixels
     best = max(analysis.intervals.itertuples(), key=lambda r: r.peak_motion)
@@ -188,8 +194,8 @@ def test_no_face_and_single_frame_clips_give_clear_errors(tmp_path, predictor):
     rng = np.random.default_rng(1)
     noise = [cv2.GaussianBlur(rng.integers(0, 255, (480, 640, 3), dtype=np.uint8), (9, 9), 3) for _ in range(6)]
     path = write_video(tmp_path / "wall.mp4", noise, 30)
-    for face in ("auto", "haar"):
-        with pytest.raises(NoFaceError, match="no face found in the first 5 frame"):
+    for face in ("auto", "haar", "mediapipe"):
+        with pytest.raises(NoFaceError, match="no face found in any of the 6 frames of wall.mp4"):
             analyze_clip(path, predictor, face=face)
     single = write_video(tmp_path / "one.mp4", index_frames(1), 30)
     with pytest.raises(VideoError, match="only 1 frame"):

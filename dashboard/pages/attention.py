@@ -10,9 +10,10 @@ import numpy as np
 import streamlit as st
 
 from dashboard import charts, config
-from dashboard.models import current_model, model_input, model_ref, synthetic_notice
+from dashboard.models import current_model, model_ref, synthetic_notice
 from dashboard.sessions_ui import save_to_session
 from larnet_core.errors import LarnetError
+from larnet_core.face.inputs import PHOTO_FACE_MODES
 
 SOURCES = ("Frame of the current clip", "Bundled sample", "Upload an image", "Webcam snapshot")
 HIDDEN_MAPS = 16
@@ -41,24 +42,23 @@ def _sample_frame(path: str, index: int) -> np.ndarray:
     return frame_at(path, index)
 
 
-def _pick_image(flow: bool) -> tuple[np.ndarray | None, str, np.ndarray | None]:
-    """The photo or frame to explain, how to name it, and (for flow models) the earlier reference frame."""
+def _pick_image(flow: bool):
+    """The photo or frame to explain, how to name it, and (for flow models) the earlier reference frame. A frame
+    of the current clip comes as its analysis' own model input (a :class:`ModelInput`) instead of an image."""
     clip = st.session_state.get("clip_result")
     available = [s for s in SOURCES if s != SOURCES[0] or clip is not None]
     source = st.radio("Face from", available, horizontal=True, key="attention_source")
     if source == SOURCES[0]:
         frames = clip.frames
         # Start where the clip page's scrubber is, else at the strongest facial motion (the likely apex).
-        start = int(st.session_state.get("clip_frame") or frames["frame"].iloc[int(np.argmax(frames["motion"]))])
+        motion = frames["motion"].fillna(-1.0).to_numpy()
+        start = int(st.session_state.get("clip_frame") or frames["frame"].iloc[int(np.argmax(motion))])
         index = st.slider("Frame", int(frames["frame"].iloc[0]), int(frames["frame"].iloc[-1]), value=start,
                           key="attention_frame")
         if clip.data is None:
             st.info("The current clip's frames are not available.")
             return None, "", None
-        from larnet_core.video import frame_at
-
-        reference = frame_at(clip.data, 0) if flow else None  # the clip analysis' reference: its first frame
-        return frame_at(clip.data, index), f"{clip.name} frame {index}", reference
+        return _clip_input(clip, index), f"{clip.name} frame {index}", None
     if source == SOURCES[1]:
         from larnet_core.face import sample_face_photos
 
@@ -96,27 +96,43 @@ def _pick_image(flow: bool) -> tuple[np.ndarray | None, str, np.ndarray | None]:
     return _decode(snapshot.getvalue(), "the snapshot"), "webcam snapshot", None
 
 
-def _explain(loaded, image: np.ndarray, reference: np.ndarray | None, face_mode: str, method: str,
-             target: str | None):
-    """Crop the face, build the model's input and compute every map, once per (image, options); kept for this
-    browser session. Returns ``(face crop, explanation, responses)``."""
-    from larnet_core.explain import explainer_for, face_crop, mean_absolute_response
+def _clip_input(clip, index: int):
+    """The exact model input the clip analysis used for this frame (nearest inferred frame of the shown face)."""
+    from larnet_core.face.inputs import InputConfig
+    from larnet_core.video.analysis import model_input_at, working_max_side
 
-    digest = hashlib.sha256(image.tobytes() + (reference.tobytes() if reference is not None else b"")).hexdigest()
+    loaded = current_model(quiet=True)
+    config = InputConfig.for_card(loaded.card)
+    analysis = clip.analysis
+    max_side = int(analysis.settings.get("working_max_side")) if analysis is not None else working_max_side(config.size)
+    try:
+        return model_input_at(clip.frames, clip.data, index, config, max_side, fps=clip.fps, face_id=clip.face_id)
+    except ValueError as exc:
+        raise LarnetError(f"frame {index} has no model input: {exc}") from None
+
+
+def _explain(loaded, image, reference: np.ndarray | None, face_mode: str, method: str, target: str | None):
+    """Build the model's input on the one road (or take the clip analysis' own) and compute every map, once per
+    (input, options); kept for this browser session. Returns ``(face crop, explanation, responses)``."""
+    from larnet_core.explain import explainer_for, mean_absolute_response
+    from larnet_core.face.inputs import InputConfig, ModelInput, photo_model_input
+
+    if isinstance(image, ModelInput):
+        model_input = image
+        digest = hashlib.sha256(model_input.image.tobytes()).hexdigest()
+    else:
+        digest = hashlib.sha256(image.tobytes() + (reference.tobytes() if reference is not None else b"")).hexdigest()
+        model_input = None
     key = (digest, face_mode, method, target, loaded.sha256)
     cached = st.session_state.get(_CACHE_KEY)
     if cached is not None and cached[0] == key:
         return cached[1]
-    size = max(224, loaded.card.input_size)
-    crop, _ = face_crop(image, face=face_mode, size=size)
-    reference_crop = face_crop(reference, face=face_mode, size=size)[0] if reference is not None else None
-    if reference_crop is not None:
-        reference_crop = cv2.resize(reference_crop, crop.shape[1::-1])
-    model_image = model_input(loaded.card, crop, reference_crop)
+    if model_input is None:
+        model_input, _ = photo_model_input(image, InputConfig.for_card(loaded.card), face_mode, reference)
     explainer = explainer_for(loaded)
-    explanation = explainer.explain(model_image, target_class=target, methods=(method,), k=HIDDEN_MAPS)
-    responses = mean_absolute_response(explainer, [model_image])
-    result = (crop, explanation, responses)
+    explanation = explainer.explain(model_input.image, target_class=target, methods=(method,), k=HIDDEN_MAPS)
+    responses = mean_absolute_response(explainer, [model_input.image])
+    result = (model_input.crop, explanation, responses)
     st.session_state[_CACHE_KEY] = (key, result)
     return result
 
@@ -184,8 +200,10 @@ image, image_name, reference = _pick_image(flow)
 from larnet_core.explain import CAM_METHODS, overlay_heatmap  # noqa: E402 - after the header: fast first paint
 
 options = st.columns(3)
-face_mode = options[0].selectbox("Face detection", ("haar", "mtcnn", "none"), key="attention_face",
-                                 help="none: the image already is a face crop.")
+face_mode = options[0].selectbox("Face detection", PHOTO_FACE_MODES, key="attention_face",
+                                 help="auto: MediaPipe Face Mesh when installed, else MTCNN, else Haar; the face is "
+                                      "aligned exactly as in clip analysis. none: the image already is a face crop. "
+                                      "A frame of the current clip uses the analysis' own model input.")
 method = options[1].selectbox("CAM method", list(CAM_METHODS), key="attention_method")
 target = options[2].selectbox("Target class", ["predicted class", *loaded.card.class_names], key="attention_target")
 if image is None:

@@ -14,13 +14,15 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import charts, config
-from dashboard.models import current_model, current_predictor, model_input, model_ref, synthetic_notice
+from dashboard.models import current_model, current_predictor, model_ref, synthetic_notice
 from dashboard.sessions_ui import get_store, save_to_session
 from larnet_core.errors import LarnetError
+from larnet_core.video.analysis import FACE_MODES
 
 UPLOAD_TYPES = ["mp4", "avi", "mov", "mkv", "webm", "zip"]
-FACE_MODES = ("auto", "haar", "mtcnn", "none")
 _RESULT_KEY = "clip_result"
+FACE_HELP = ("auto: MediaPipe Face Mesh (478 landmarks) when installed, else MTCNN, else Haar; small face-filled "
+             "frames without a detected face are analysed whole. none: the whole frame is the face.")
 
 
 @dataclass
@@ -36,16 +38,17 @@ class ClipView:
     analysis: object | None = None  # ClipAnalysis when analysed in this browser session
     synthetic: bool = False
     session_id: str = ""
+    face_id: int | None = None   # the face shown, for an analysis of every face
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def _frame(data: bytes, index: int) -> np.ndarray:
+def _frame(data: bytes, index: int, max_side: int | None = None) -> np.ndarray:
     from larnet_core.video import frame_at
 
-    return frame_at(data, index)
+    return frame_at(data, index, max_side=max_side)
 
 
-def _analyse(data: bytes, name: str, face: str) -> None:
+def _analyse(data: bytes, name: str, face: str, all_faces: bool) -> None:
     from larnet_core.video import analyze_clip
 
     predictor = current_predictor()
@@ -53,7 +56,7 @@ def _analyse(data: bytes, name: str, face: str) -> None:
         return
     bar = st.progress(0.0, text="Starting...")
     try:
-        analysis = analyze_clip(data, predictor, face=face, name=name,
+        analysis = analyze_clip(data, predictor, face=face, name=name, all_faces=all_faces,
                                 progress=lambda fraction, message: bar.progress(min(max(fraction, 0.0), 1.0),
                                                                                 text=message))
     except LarnetError as exc:
@@ -116,9 +119,13 @@ def _scrubber(view: ClipView) -> None:
     apex = int(view.intervals["apex_frame"].iloc[0]) if len(view.intervals) else 0
     index = st.slider("Frame", 0, last, value=min(apex, last), key="clip_frame")
     row = frames.iloc[(frames["frame"] - index).abs().argmin()]
-    st.caption(f"Frame {int(row['frame'])} at {row['time_s']:.3f} s · predicted **{row['pred_label']}** "
-               f"({row['confidence']:.2f}) · motion {row['motion']:.3f}"
-               f"{' · inside a spotted interval' if bool(row.get('in_interval', False)) else ''}")
+    if bool(row.get("face_found", True)):
+        st.caption(f"Frame {int(row['frame'])} at {row['time_s']:.3f} s · predicted **{row['pred_label']}** "
+                   f"({row['confidence']:.2f}) · motion {row['motion']:.3f}"
+                   f"{' · head moving (not spotted)' if bool(row.get('head_moving', False)) else ''}"
+                   f"{' · inside a spotted interval' if bool(row.get('in_interval', False)) else ''}")
+    else:
+        st.caption(f"Frame {int(row['frame'])} at {row['time_s']:.3f} s · no face in view: no prediction, no motion")
     if view.data is None:
         st.caption("The clip itself was not stored with this session, so frames cannot be shown.")
         return
@@ -127,41 +134,55 @@ def _scrubber(view: ClipView) -> None:
     except LarnetError as exc:
         st.error(f"Cannot read frame {index}: {exc}")
         return
-    crop = _crop(image, row)
     columns = st.columns([2, 1, 1])
-    columns[0].image(image, caption="frame", width="stretch")
-    columns[1].image(crop, caption="face crop", width="stretch")
-    with columns[2]:
-        _heat_map(crop, view)
+    columns[0].image(_with_box(image, row), caption="frame", width="stretch")
+    if not bool(row.get("face_found", True)):
+        columns[1].caption("No face in this frame: the model was not run.")
+        return
+    _model_view(view, int(row["frame"]), columns[1], columns[2])
 
 
-def _crop(image: np.ndarray, row: pd.Series) -> np.ndarray:
+def _with_box(image: np.ndarray, row: pd.Series) -> np.ndarray:
+    if not np.isfinite([row.get("face_x0", np.nan), row.get("face_x1", np.nan)]).all():
+        return image
+    out = image.copy()
     x0, y0, x1, y1 = (int(round(row[c])) for c in ("face_x0", "face_y0", "face_x1", "face_y1"))
-    return image[max(0, y0):max(y0 + 1, y1), max(0, x0):max(x0 + 1, x1)]
+    thickness = max(2, round(min(image.shape[:2]) / 300))
+    cv2.rectangle(out, (x0, y0), (x1, y1), (0, 220, 90), thickness)
+    return out
 
 
-def _heat_map(crop: np.ndarray, view: ClipView) -> None:
-    from larnet_core.explain import MIN_IMAGE_SIDE, grad_cam, overlay_heatmap
+def _model_view(view: ClipView, index: int, crop_column, heat_column) -> None:
+    """The model's own input for this frame (the aligned crop that produced the row) and its Grad-CAM: rebuilt
+    from the recorded alignment, so the heat map explains exactly the probabilities shown."""
+    from larnet_core.explain import grad_cam, overlay_heatmap
+    from larnet_core.face.inputs import InputConfig
+    from larnet_core.video.analysis import model_input_at, working_max_side
 
     loaded = current_model(quiet=True)
     if loaded is None or list(loaded.card.class_names) != view.class_names:
-        st.caption("The heat map needs the model that made this analysis; pick it in the sidebar.")
+        heat_column.caption("The model input and heat map need the model that made this analysis; pick it in the "
+                            "sidebar.")
         return
-    if min(crop.shape[:2]) < MIN_IMAGE_SIDE:
-        st.caption("The face crop is too small for a heat map.")
-        return
+    config = InputConfig.for_card(loaded.card)
+    max_side = working_max_side(config.size)
+    if view.analysis is not None:
+        max_side = int(view.analysis.settings.get("working_max_side", max_side))
     try:
-        reference = None
-        if loaded.card.sample_mode == "flow":
-            # As in the analysis: flow from the clip's first face crop to this one.
-            first = view.frames.iloc[0]
-            reference = cv2.resize(_crop(_frame(view.data, int(first["frame"])), first), crop.shape[1::-1])
-        cam = grad_cam(loaded, model_input(loaded.card, crop, reference))
-    except LarnetError as exc:
-        st.caption(f"No heat map: {exc}")
+        model_input = model_input_at(view.frames, view.data, index, config, max_side, fps=view.fps,
+                                     face_id=view.face_id)
+    except (LarnetError, ValueError, KeyError) as exc:
+        heat_column.caption(f"No model input for this frame: {exc}")
         return
-    st.image(overlay_heatmap(crop, cam.heatmap), caption=f"Grad-CAM for {cam.target_label} ({cam.stage})",
-             width="stretch")
+    note = "" if model_input.frame_index == index else f" (frame {model_input.frame_index}, the nearest inferred)"
+    crop_column.image(model_input.crop, caption=f"model input{note}", width="stretch")
+    try:
+        cam = grad_cam(loaded, model_input.image)
+    except LarnetError as exc:
+        heat_column.caption(f"No heat map: {exc}")
+        return
+    heat_column.image(overlay_heatmap(model_input.crop, cam.heatmap),
+                      caption=f"Grad-CAM for {cam.target_label} ({cam.stage})", width="stretch")
 
 
 def _downloads(view: ClipView) -> None:
@@ -213,8 +234,29 @@ def _session(view: ClipView, name: str):
         results=view.frames, intervals=view.intervals)
 
 
+def _pick_face(view: ClipView) -> ClipView:
+    """For an analysis of every face: a face picker, and the view of the picked face's rows and intervals."""
+    analysis = view.analysis
+    if analysis is None or len(analysis.face_ids) < 2:
+        return view
+    faces = analysis.faces.set_index("face_id")
+    main = int(analysis.settings.get("main_face_id", analysis.face_ids[0]))
+
+    def describe(face_id: int) -> str:
+        info = faces.loc[face_id]
+        return (f"face {face_id}{' (main)' if face_id == main else ''}: frames {int(info['first_frame'])}-"
+                f"{int(info['last_frame'])}")
+
+    picked = st.selectbox("Face", analysis.face_ids, index=analysis.face_ids.index(main), format_func=describe,
+                          key="clip_face_pick")
+    single = analysis.for_face(int(picked))
+    return ClipView(name=view.name, frames=single.frames, intervals=single.intervals, class_names=view.class_names,
+                    data=view.data, fps=view.fps, analysis=analysis, synthetic=view.synthetic, face_id=int(picked))
+
+
 def _show(view: ClipView) -> None:
     st.header(view.name)
+    view = _pick_face(view)
     if view.synthetic:
         st.warning("Analysed with a model trained on synthetic faces: the labels demonstrate the pipeline only.",
                    icon=":material/science:")
@@ -270,11 +312,14 @@ else:
                               key="clip_upload")
     if upload is not None:
         data, name = upload.getvalue(), upload.name
-face = st.selectbox("Face detection", FACE_MODES, key="clip_face",
-                    help="auto: Haar cascade, falling back to the whole frame; none: the whole frame is the face.")
+face_options = st.columns([2, 1])
+face = face_options[0].selectbox("Face tracking", FACE_MODES, key="clip_face", help=FACE_HELP)
+all_faces = face_options[1].checkbox("Analyse every face", key="clip_all_faces",
+                                     help="By default the main face (the largest, steadiest track) is analysed and "
+                                          "other faces are reported; tick to analyse each face and pick one below.")
 if st.button("Analyse", type="primary", disabled=data is None or loaded is None, key="clip_analyse",
              icon=":material/play_arrow:"):
-    _analyse(data, name, face)
+    _analyse(data, name, face, all_faces)
 
 result = st.session_state.get(_RESULT_KEY)
 if result is not None:

@@ -12,24 +12,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", default="larnet-lite", help="model preset, random weights (default larnet-lite)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
     parser.add_argument("--repeats", type=int, default=10, help="timed runs per figure (median reported)")
-    parser.add_argument("--size", type=int, default=224, help="side of the face crop in pixels (default 224)")
     parser.add_argument("--device", default="cpu", help="cpu | cuda (default cpu)")
 
 
-def _face(size: int):
+def _face(card):
     import cv2
     import numpy as np
 
     from larnet_core.errors import LarnetError
-    from larnet_core.explain import face_crop
     from larnet_core.face import sample_face_photos
+    from larnet_core.face.inputs import InputConfig, photo_model_input
 
+    config = InputConfig.for_card(card)
     for name, photo in sample_face_photos().items():
         try:
-            return face_crop(photo, "haar", size=size, what=name)[0], name
+            return photo_model_input(photo, config, "auto", what=name)[0].image, name
         except LarnetError:
             continue
     # No sample photo here: a smooth random image exercises the same code paths.
+    size = config.size
     noise = np.random.default_rng(0).integers(0, 256, (size // 8, size // 8, 3), dtype=np.uint8)
     return cv2.resize(noise, (size, size), interpolation=cv2.INTER_CUBIC), "random image"
 
@@ -48,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     card = ModelCard.for_preset(args.preset, [f"class{i}" for i in range(7)])
     model = card.build().to(device).eval()
     explainer = Explainer((model, card))
-    face, source = _face(args.size)
+    face, source = _face(card)
     batch = torch.from_numpy(explainer.preprocess([face])).to(device)
 
     def forward() -> None:
@@ -68,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     rows = [{"what": what, "median_ms": median_ms(fn, repeats=args.repeats, warmup=2)} for what, fn in figures.items()]
     table = pd.DataFrame(rows)
     table["vs_forward"] = table["median_ms"] / table["median_ms"].iloc[0]
-    print(f"{args.preset} at {card.input_size} px, face crop {args.size} px from {source}, device {device}, "
+    print(f"{args.preset} at {card.input_size} px, aligned face from {source}, device {device}, "
           f"{args.threads} threads, median of {args.repeats} runs, torch {torch.__version__}")
     print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     return 0

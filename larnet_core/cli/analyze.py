@@ -26,8 +26,12 @@ def register(subparsers) -> None:
     parser.add_argument("--out", required=True, help="per-frame table: result.csv or result.parquet")
     parser.add_argument("--summary", help="JSON summary path (default: --out with .json)")
     parser.add_argument("--video", help="also write an annotated video here (.mp4)")
-    parser.add_argument("--face", default="auto", choices=("auto", "haar", "mtcnn", "none"),
-                        help="face detection (auto = haar, whole frame for small face-filled frames)")
+    parser.add_argument("--face", default="auto", choices=("auto", "mediapipe", "mtcnn", "haar", "none"),
+                        help="face tracking backend (auto: MediaPipe Face Mesh when installed, else MTCNN, else "
+                             "Haar; the whole frame for small face-filled frames without a detected face)")
+    parser.add_argument("--all-faces", action="store_true",
+                        help="analyse every tracked face (one row per frame and face, intervals per face) instead "
+                             "of only the main face")
     parser.add_argument("--fps", type=float, help="frame rate of an image sequence (default 200, as CASME II)")
     parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES, help="where the model runs")
     parser.add_argument("--backend", default="auto", choices=("auto", "torch", "onnxruntime"),
@@ -73,7 +77,7 @@ def _run(args: argparse.Namespace) -> int:
         try:
             analysis = analyze_clip(args.clip, predictor, face=args.face, progress=progress, cancel=cancel,
                                     limits=limits, fps=args.fps, spotting=spotting,
-                                    max_infer_fps=args.max_infer_fps or None)
+                                    max_infer_fps=args.max_infer_fps or None, all_faces=args.all_faces)
         except KeyboardInterrupt:
             cancel.set()
             raise
@@ -88,9 +92,11 @@ def _run(args: argparse.Namespace) -> int:
         render_annotated_video(args.clip, analysis, args.video, limits=limits)
     pred = analysis.prediction
     kinds = analysis.intervals["kind"].value_counts().to_dict() if len(analysis.intervals) else {}
-    print(f"{analysis.meta.name}: {analysis.meta.frame_count} frames at {analysis.meta.fps:g} fps; "
-          f"prediction {pred.label} ({pred.confidence:.1%}, {pred.source}); "
-          f"{kinds.get('micro', 0)} micro / {kinds.get('macro', 0)} macro interval(s)")
+    with_face = analysis.summary()["frames_with_face"]
+    print(f"{analysis.meta.name}: {analysis.meta.frame_count} frames at {analysis.meta.fps:g} fps, face in "
+          f"{with_face}; prediction {pred.label} ({pred.confidence:.1%}, {pred.source}); "
+          f"{kinds.get('micro', 0)} micro / {kinds.get('macro', 0)} macro interval(s); "
+          f"{len(analysis.faces)} face track(s), tracker {analysis.settings.get('tracker')}")
     if analysis.synthetic:
         print("note: the model was trained on synthetic data (a demo model), not on real micro-expressions")
     for warning in analysis.warnings:

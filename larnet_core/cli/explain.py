@@ -34,14 +34,15 @@ def register(subparsers) -> None:
     parser.add_argument("image", type=Path, help="photo or face crop (PNG, JPEG ...)")
     parser.add_argument("--checkpoint", type=Path, required=True, help="model checkpoint (.pt)")
     parser.add_argument("--out", type=Path, required=True, help="output folder (created)")
-    parser.add_argument("--face", choices=("haar", "mtcnn", "none"), default="haar",
-                        help="face detector, or 'none' when IMAGE already is a face crop (default haar)")
+    parser.add_argument("--face", choices=("auto", "mediapipe", "mtcnn", "haar", "none"), default="auto",
+                        help="face detector (auto: MediaPipe when installed, else MTCNN, else Haar), or 'none' when "
+                             "IMAGE already is a face crop. The face is aligned exactly as in clip analysis")
+    parser.add_argument("--reference", type=Path, help="onset (reference) image, for models trained on optical flow")
     parser.add_argument("--methods", nargs="+", default=list(DEFAULT_METHODS), metavar="METHOD",
                         help=f"CAM methods (default: {' '.join(DEFAULT_METHODS)}; also xgradcam, layercam, "
                              "hirescam, eigengradcam)")
     parser.add_argument("--target", help="class (name or index) the CAMs explain (default: the predicted one)")
     parser.add_argument("--top-k", type=_positive, default=16, help="feature maps per stage grid (default 16)")
-    parser.add_argument("--size", type=_positive, default=224, help="side of the face crop in pixels (default 224)")
     parser.add_argument("--alpha", type=_opacity, default=0.5, help="overlay opacity 0-1 (default 0.5)")
     parser.add_argument("--stretch-masks", action="store_true",
                         help="min-max scale each attention mask before colouring it (shows where, hides how much)")
@@ -54,7 +55,8 @@ def _run(args: argparse.Namespace) -> int:
 
     from larnet_core.devices import resolve_device
     from larnet_core.errors import LarnetError
-    from larnet_core.explain import Explainer, face_crop, read_image
+    from larnet_core.explain import Explainer, read_image
+    from larnet_core.face.inputs import InputConfig, photo_model_input
     from larnet_core.explain.cam import check_method
     from larnet_core.explain.export import save_explanation
     from larnet_core.models import load_checkpoint
@@ -72,7 +74,10 @@ def _run(args: argparse.Namespace) -> int:
         target = explainer.class_index(args.target) if args.target is not None else None
         progress.update()
         progress.set_postfix_str("finding the face")
-        face, detection = face_crop(image, args.face, size=args.size, what=str(args.image))
+        reference = read_image(args.reference) if args.reference is not None else None
+        model_input, detection = photo_model_input(image, InputConfig.for_card(loaded.card), args.face, reference,
+                                                   what=str(args.image))
+        face = model_input.image
         progress.update()
         progress.set_postfix_str("computing maps")
         explanation = explainer.explain(face, target_class=target, methods=methods, k=args.top_k,
@@ -83,7 +88,8 @@ def _run(args: argparse.Namespace) -> int:
         meta = {
             "image": str(args.image),
             "face": None if detection is None else {
-                "detector": args.face, "box": [round(v, 2) for v in detection.box], "score": detection.score},
+                "detector": args.face, "box": [round(v, 2) for v in detection.box], "score": detection.score,
+                "aligned": model_input.aligned, "matrix": [[round(v, 6) for v in r] for r in model_input.matrix]},
             "model": {
                 "checkpoint": str(args.checkpoint),
                 "sha256": loaded.sha256,

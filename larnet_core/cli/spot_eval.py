@@ -8,6 +8,8 @@ from pathlib import Path
 
 from larnet_core.errors import LarnetError
 
+FACE_CHOICES = ("auto", "mediapipe", "mtcnn", "haar", "none")
+
 DATASET_ALIASES = {"casme2-long": "casme2-long", "cas(me)2": "casme2-long", "casme-sq": "casme2-long"}
 
 
@@ -21,7 +23,10 @@ def register(subparsers) -> None:
                         help="dataset layout (casme2-long = cas(me)2; `larnet synth OUT --long` writes it)")
     parser.add_argument("--root", required=True, help="dataset folder (holds the code spreadsheet and rawpic/)")
     parser.add_argument("--fps", type=float, default=30.0, help="frame rate of frame folders (CAS(ME)^2: 30)")
-    parser.add_argument("--face", default="auto", choices=("auto", "haar", "mtcnn", "none"), help="face detection")
+    parser.add_argument("--face", default="auto", choices=FACE_CHOICES,
+                        help="face tracking backend (auto: MediaPipe Face Mesh when installed)")
+    parser.add_argument("--checkpoint", help="the model whose analysis pipeline is scored (it labels intervals; "
+                        "spotting itself uses only facial motion). Default: the bundled demo model")
     parser.add_argument("--iou", type=float, default=0.5, help="IoU a spotted interval needs to count as a hit")
     parser.add_argument("--threshold-p", type=float, help="threshold position p in mean + p*(max-mean) "
                         "(default fixed in SpottingParams; never tune it on the set you report)")
@@ -50,7 +55,7 @@ def _run(args: argparse.Namespace) -> int:
             bar.update(done - bar.n)
             bar.set_postfix_str(name)
 
-        result = evaluate_spotting(records, fps=args.fps, face=args.face, params=params, iou=args.iou,
+        result = evaluate_spotting(records, _predictor(args.checkpoint), fps=args.fps, face=args.face, params=params, iou=args.iou,
                                    progress=progress)
     print(f"{len(records)} videos, {result.scores.ground_truth} annotated intervals, {result.scores.spotted} spotted")
     for name, scores in (("overall", result.scores), ("micro", result.micro), ("macro", result.macro)):
@@ -63,3 +68,11 @@ def _run(args: argparse.Namespace) -> int:
         out.with_suffix(".json").write_text(json.dumps(result.to_dict(), indent=2), encoding="utf-8")
         print(f"wrote {out} and {out.with_suffix('.json')}")
     return 0
+
+
+def _predictor(checkpoint: str | None):
+    from larnet_core.inference import Predictor
+    from larnet_core.models import load_checkpoint
+    from larnet_core.paths import demo_checkpoint_path
+
+    return Predictor(load_checkpoint(checkpoint or demo_checkpoint_path()))

@@ -26,7 +26,7 @@ import pandas as pd
 
 from larnet_core.explain.cam import CAM_METHODS
 from larnet_core.explain.explainer import Explainer, ModelLike, TargetClass
-from larnet_core.explain.inputs import MIN_IMAGE_SIDE, as_face_image, face_crop, read_image
+from larnet_core.explain.inputs import MIN_IMAGE_SIDE, as_face_image, read_image
 from larnet_core.explain.overlay import colorize, overlay_heatmap, tile_maps
 from larnet_core.explain.results import CamResult, Explanation, HiddenLayerGrid, StageMask
 
@@ -42,7 +42,6 @@ __all__ = [
     "attention_maps",
     "colorize",
     "explainer_for",
-    "face_crop",
     "grad_cam",
     "hidden_layers",
     "mean_absolute_response",

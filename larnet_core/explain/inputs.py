@@ -1,4 +1,5 @@
-"""Input checks for explanations: images in any common layout, too-small images, and finding the face."""
+"""Input checks for explanations: images in any common layout and too-small images. Finding and aligning the face
+is :func:`larnet_core.face.inputs.photo_model_input`, the road every model input takes."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ from pathlib import Path
 import numpy as np
 
 from larnet_core.errors import LarnetError
-from larnet_core.face.base import FaceDetection, as_rgb_uint8
+from larnet_core.face.base import as_rgb_uint8
 
-__all__ = ["MIN_IMAGE_SIDE", "as_face_image", "face_crop", "read_image"]
+__all__ = ["MIN_IMAGE_SIDE", "as_face_image", "read_image"]
 
 #: Smallest side accepted: the networks downsample by 16 or more, so less leaves nothing to look at.
 MIN_IMAGE_SIDE = 16
@@ -50,36 +51,3 @@ def read_image(path: str | Path) -> np.ndarray:
             return np.asarray(image, dtype=np.uint8).copy()
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise LarnetError(f"{path} is not a readable image ({exc}); use a PNG or JPEG file") from None
-
-
-def face_crop(
-    image: np.ndarray, face: str = "haar", size: int = 224, margin: float = 0.2, what: str = "the image"
-) -> tuple[np.ndarray, FaceDetection | None]:
-    """The largest face of a photo, cropped square, or the whole image with ``face="none"``.
-
-    Args:
-        image: uint8 photo (grey-scale, RGB or RGBA).
-        face: ``haar``, ``mtcnn`` or ``none`` (the image already is a face crop).
-        size: side of the square crop in pixels.
-        margin: fraction of the face box added on each side.
-        what: how to name the image in error messages (e.g. its file name).
-
-    Returns:
-        ``(crop, detection)``: RGB uint8 crop and the face found (``None`` with ``face="none"``).
-
-    Raises:
-        NoFaceError: the detector found no face.
-        LarnetError: the image is not an image or is too small.
-    """
-    rgb = as_face_image(image, what)
-    if face == "none":
-        return rgb, None
-    from larnet_core.face import build_detector, crop_face, largest_face
-
-    try:
-        detector = build_detector(face)
-    except ValueError as exc:
-        raise LarnetError(f"{exc}, or 'none' to use the whole image") from None
-    detection = largest_face(rgb, detector, what)
-    crop = crop_face(rgb, detection.box, output_size=(size, size), margin=margin)
-    return as_face_image(crop.image, f"the face crop of {what}"), detection

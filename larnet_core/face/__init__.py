@@ -1,13 +1,13 @@
-"""Face pipeline: detect faces, crop and align them, and keep one box per clip or a smoothed box per stream.
+"""Face pipeline: detect and track faces, and make the model's input from them on one road.
 
 Typical use::
 
-    from larnet_core.face import build_detector, largest_face, align_face
+    from larnet_core.face import build_detector, largest_face, InputConfig, photo_model_input
 
-    detector = build_detector("mtcnn")              # or "haar" (fast, no landmarks), "mediapipe" (478-point mesh)
+    detector = build_detector("mediapipe")          # or "mtcnn" (5 landmarks), "haar" (fast, boxes)
     face = largest_face(frame_rgb, detector, what="photo.jpg")
-    crop = align_face(frame_rgb, face, output_size=(224, 224))
-    frame_points = crop.to_source(crop_points)     # results on the crop, drawn on the frame
+    model_input, face = photo_model_input(photo, InputConfig.for_card(card))   # aligned crop + its transform
+    heat_on_frame = model_input.aligned_face.map_to_source(heat_map, (width, height))
 
 Per-frame tracking of every face in a clip or stream (ids, boxes, dense landmarks, shot cuts)::
 
@@ -30,11 +30,11 @@ from larnet_core.face.base import (
 )
 from larnet_core.face.cuts import ShotCutDetector
 from larnet_core.face.haar import HaarFaceDetector
+from larnet_core.face.inputs import InputBuilder, InputConfig, ModelInput, build_photo_input, photo_model_input
 from larnet_core.face.mesh import MESH_POINTS, MESH_REGIONS, MeshFaceDetector, landmarks_from_mesh, region_boxes
 from larnet_core.face.mtcnn import MTCNNFaceDetector
 from larnet_core.face.registry import DETECTORS, available_detectors, build_detector, largest_face
 from larnet_core.face.samples import sample_face_photos
-from larnet_core.face.track import ClipFaceBox, FaceTrack
 from larnet_core.face.tracking import (
     TRACKER_BACKENDS,
     FaceTracker,
@@ -47,12 +47,15 @@ from larnet_core.face.tracking import (
 __all__ = [
     "AlignedFace",
     "Box",
-    "ClipFaceBox",
     "DETECTORS",
     "FaceDetection",
     "FaceDetector",
-    "FaceTrack",
     "HaarFaceDetector",
+    "InputBuilder",
+    "InputConfig",
+    "ModelInput",
+    "build_photo_input",
+    "photo_model_input",
     "FaceTracker",
     "LANDMARK_NAMES",
     "MESH_POINTS",

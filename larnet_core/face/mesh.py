@@ -81,10 +81,9 @@ MESH_REGIONS: dict[str, tuple[int, ...]] = {
 }
 """Landmark index groups of the 478-point mesh, by region name (left/right as in ``LANDMARK_NAMES``)."""
 
-# The five points of LANDMARK_NAMES, from the mesh: iris centres, nose tip, mouth corners (subject's right first,
-# which is image-left for an upright face).
-_FIVE_FROM_IRIS = (468, 473, 1, 61, 291)
-_EYE_CORNERS = ((33, 133), (362, 263))  # used when the mesh has no iris points (468-point meshes)
+# The eye points of LANDMARK_NAMES, from the mesh: the mean of each eye's corners (subject's right first, which is
+# image-left for an upright face); the nose tip and mouth corners are single points.
+_EYE_CORNERS = ((33, 133), (362, 263))
 
 # Fraction of the mesh's height added above it: the mesh stops at mid-forehead, a usual face box (MTCNN, the
 # project's reference boxes) reaches a little higher. Measured on the sample photos (docs/face-pipeline.md).
@@ -215,10 +214,11 @@ def mesh_box(mesh: np.ndarray) -> tuple[float, float, float, float]:
 
 
 def landmarks_from_mesh(mesh: np.ndarray) -> np.ndarray:
-    """The five :data:`LANDMARK_NAMES` points from a mesh: iris centres (468, 473) or, for a 468-point mesh, the
-    mean of each eye's corners; nose tip (1); mouth corners (61, 291). Subject's right first."""
-    if len(mesh) >= MESH_POINTS:
-        return mesh[list(_FIVE_FROM_IRIS)].copy()
+    """The five :data:`LANDMARK_NAMES` points from a mesh: the mean of each eye's corners (33/133, 362/263); nose
+    tip (1); mouth corners (61, 291). Subject's right first.
+
+    Eye corners, not the iris centres: the mesh's iris estimate moves when the lid closes and when the gaze shifts,
+    and these points drive the face's alignment, so a blink or a glance would shake the whole aligned crop."""
     eyes = [mesh[list(corners)].mean(axis=0) for corners in _EYE_CORNERS]
     return np.vstack([eyes[0], eyes[1], mesh[[1, 61, 291]]])
 

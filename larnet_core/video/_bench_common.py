@@ -8,7 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-DEMO_CHECKPOINT = Path(__file__).resolve().parents[2] / "assets" / "models" / "larnet-lite-demo.pt"
+from larnet_core.paths import demo_checkpoint_path
+
+DEMO_CHECKPOINT = demo_checkpoint_path()
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:

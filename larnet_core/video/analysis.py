@@ -1,23 +1,28 @@
-"""Clip analysis: per-frame class probabilities, facial motion, spotted expression intervals, one clip label.
+"""Clip analysis: per-frame face tracks, class probabilities, facial motion, spotted intervals, one clip label.
 
-The pipeline streams the clip once (memory does not grow with its length beyond one table row per frame):
+The pipeline streams the clip once (memory does not grow with its length beyond a table row per frame and face):
 
 1. decode each frame at a working size (long side ``max(640, 4 x model input)``);
-2. find the face in the first frames (:class:`~larnet_core.face.ClipFaceBox`, one fixed box, since a crop
-   following detector jitter would add motion; with the eyes when the detector finds them, which places the
-   facial regions) and re-detect about once a second, moving the box only when the face has moved away;
-3. crop the face for the model (for ``flow`` models: the flow image from the clip's first crop) and run the
-   model in batches, on every frame up to ``max_infer_fps`` frames a second (frames in between get
-   probabilities interpolated from their neighbours);
-4. measure facial motion (:mod:`larnet_core.video.motion`) and spot intervals
-   (:mod:`larnet_core.video.spotting`);
+2. track every face in every frame (:class:`~larnet_core.face.tracking.FaceTracker`: MediaPipe Face Mesh by
+   default, with stable face ids, dense landmarks and shot cuts);
+3. per face, make the model input on the one road (:class:`~larnet_core.face.inputs.InputBuilder`: similarity
+   alignment from the key points, smoothed) and run the model in batches on every frame up to
+   ``max_infer_fps`` frames a second (frames in between get probabilities interpolated from their neighbours
+   within the same face segment);
+4. measure facial motion on the aligned face with head motion removed (:mod:`larnet_core.video.motion`) and spot
+   intervals (:mod:`larnet_core.video.spotting`) inside face segments only: no interval starts, ends or spans
+   frames without the face, frames where the head moves, or a shot cut;
 5. label each interval and the clip from the model's probabilities: the clip's prediction averages the frames
-   around the apex of the interval with the most motion, or all frames when nothing was spotted.
+   around the apex of the interval with the most motion, or all face frames when nothing was spotted.
 
-Face modes: ``haar``/``mtcnn`` need a face and raise :class:`~larnet_core.errors.NoFaceError` without one;
-``none`` uses the whole frame; ``auto`` is ``haar``, falling back to the whole frame only for small frames
-(long side at most 400 px, the size of CASME II's and the synthetic set's face-filled crops), which it
-records in :attr:`ClipAnalysis.warnings`.
+By default the analysis follows the main face (the largest, steadiest track) and warns when others were present;
+``all_faces=True`` gives rows and intervals for every track. Frames without the followed face keep their row with
+``face_found`` False and empty (NaN) box, probabilities and motion.
+
+Face modes: ``auto`` (the best tracker installed: MediaPipe, else MTCNN, else Haar; a clip where no face is ever
+found is analysed whole only when its frames are small face-filled crops, long side at most 400 px, with a
+warning), ``mediapipe``, ``mtcnn``, ``haar`` (a face is required: :class:`~larnet_core.errors.NoFaceError`
+without one), ``none`` (the whole frame is the face).
 """
 
 from __future__ import annotations
@@ -33,8 +38,10 @@ import numpy as np
 import pandas as pd
 
 from larnet_core.errors import Cancelled, NoFaceError, VideoError
+from larnet_core.face.inputs import INPUT_COLUMNS, InputConfig, ModelInput, alignment_record, input_from_record
 from larnet_core.video.limits import VideoLimits
-from larnet_core.video.motion import REGIONS, MotionConfig, MotionTracker, face_patch
+from larnet_core.video.motion import REGIONS, MotionConfig, MotionSample, samples_table
+from larnet_core.video.pipeline import FaceStream
 from larnet_core.video.reader import ClipMeta, ClipSource, open_clip
 from larnet_core.video.spotting import SpottingParams, spot_intervals
 
@@ -46,24 +53,58 @@ __all__ = [
     "probability_columns",
     "FRAME_COLUMNS",
     "WHOLE_FRAME_MAX_SIDE",
+    "working_max_side",
+    "model_input_at",
 ]
 
 log = logging.getLogger(__name__)
 
-FACE_MODES = ("auto", "haar", "mtcnn", "none")
+FACE_MODES = ("auto", "mediapipe", "mtcnn", "haar", "none")
 #: ``face="auto"`` analyses the whole frame when no face is found and the frame's long side is at most this.
 WHOLE_FRAME_MAX_SIDE = 400
 #: Per-frame table columns other than the ``prob_<class>`` group (which sits after the face box).
-FRAME_COLUMNS = ("frame", "time_s", "face_x0", "face_y0", "face_x1", "face_y1", "pred_label", "confidence",
-                 "motion", *(f"motion_{name}" for name in REGIONS), "in_interval")
+FRAME_COLUMNS = ("frame", "time_s", "face_found", "face_id", "faces_in_frame", "shot_cut", "face_x0", "face_y0",
+                 "face_x1", "face_y1", "face_confidence", "pred_label", "confidence", "inferred", "motion",
+                 *(f"motion_{name}" for name in REGIONS), "head_motion", "head_moving", "segment", "in_interval",
+                 *INPUT_COLUMNS)
 
 ProgressCallback = Callable[[float, str], None]
 
-_N_PROBE = 5
-_REDETECT_S = 1.0
-_MOVED_IOU = 0.3
-_CROP_MARGIN = 0.2
 _APEX_HALF_WINDOW_S = 0.05
+
+
+def working_max_side(input_size: int) -> int:
+    """The long side frames are decoded at for analysis: enough for the face at the model's input size."""
+    return max(640, 4 * int(input_size))
+
+
+def model_input_at(frames: pd.DataFrame, source: ClipSource, frame_index: int, config: InputConfig,
+                   max_side: int, *, fps: float | None = None, face_id: int | None = None) -> ModelInput:
+    """Rebuild the model input that produced a frame's probabilities, from the clip and the analysis' table.
+
+    Frames between inferred ones have interpolated probabilities; their input is the nearest inferred frame's of
+    the same face, whose index the returned :attr:`ModelInput.frame_index` gives.
+
+    Raises:
+        ValueError: the face has no inferred frame (it was never in view).
+        VideoError: the clip cannot be read.
+    """
+    from larnet_core.video.reader import frame_at
+
+    rows = frames[frames["inferred"]] if "inferred" in frames else frames
+    if face_id is not None and "face_id" in rows:
+        rows = rows[rows["face_id"] == face_id]
+    if rows.empty:
+        raise ValueError("no frame of this face was shown to the model")
+    row = rows.iloc[int((rows["frame"] - frame_index).abs().to_numpy().argmin())]
+    image = frame_at(source, int(row["frame"]), fps=fps, max_side=max_side)
+    reference_image = reference_row = None
+    if config.sample_mode == "flow":
+        reference_index = int(row["input_reference"])
+        same = frames[(frames["frame"] == reference_index) & (frames["face_id"] == row["face_id"])]
+        reference_row = same.iloc[0]
+        reference_image = frame_at(source, reference_index, fps=fps, max_side=max_side)
+    return input_from_record(image, row, config, reference_image, reference_row)
 
 
 def probability_columns(class_names: list[str]) -> list[str]:
@@ -80,7 +121,8 @@ class ClipPrediction:
         confidence: its probability (averaged over ``window``).
         probabilities: every class's averaged probability.
         window: first and last frame (inclusive) the average was taken over.
-        source: ``apex-window`` (around the apex of the strongest spotted interval) or ``whole-clip``.
+        source: ``apex-window`` (around the apex of the strongest spotted interval) or ``whole-clip`` (the face
+            frames of the whole clip).
     """
 
     label: str
@@ -100,16 +142,18 @@ class ClipAnalysis:
 
     Attributes:
         meta: the clip (frame_count is the number of frames actually decoded).
-        frames: one row per frame: ``frame, time_s, face_x0, face_y0, face_x1, face_y1, prob_<class>...,
-            pred_label, confidence, motion, motion_brows, motion_eyes, motion_nose, motion_mouth, in_interval``.
-            Face boxes are in stored-frame pixels; motion in pixels of a 96-pixel face crop.
-        intervals: one row per spotted interval: ``onset_frame, apex_frame, offset_frame, onset_s, apex_s,
-            offset_s, duration_s, kind, label, confidence, peak_motion``.
-        prediction: the clip-level label.
+        frames: one row per frame (per followed face with ``all_faces``), columns :data:`FRAME_COLUMNS` with the
+            ``prob_<class>`` group after the face box. Face boxes are in stored-frame pixels; motion in pixels of
+            a 96-pixel aligned face crop; ``input_*`` record the alignment (working-frame pixels -> model input)
+            and the flow reference frame of the model input that produced the row's probabilities.
+        intervals: one row per spotted interval: ``face_id, onset_frame, apex_frame, offset_frame, onset_s,
+            apex_s, offset_s, duration_s, kind, label, confidence, peak_motion``.
+        prediction: the clip-level label (of the main face).
         class_names: the model's classes, in ``prob_`` column order.
+        faces: one row per face track (:func:`~larnet_core.face.tracking.summarize_tracks`) with ``main``.
         model: what model produced the probabilities (preset, checkpoint hash, synthetic flag ...).
-        settings: how the analysis ran (face mode, inference stride, spotting parameters ...).
-        warnings: things the user should know (whole-frame fallback, re-detected face, truncated stream).
+        settings: how the analysis ran (face mode, tracker backend, inference stride, working size, spotting ...).
+        warnings: things the user should know (other faces, whole-frame fallback, truncated stream).
     """
 
     meta: ClipMeta
@@ -120,6 +164,7 @@ class ClipAnalysis:
     model: dict[str, Any] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    faces: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def probabilities(self) -> pd.DataFrame:
@@ -131,20 +176,56 @@ class ClipAnalysis:
         """True when the model was trained on generated faces (every display must say so)."""
         return bool(self.model.get("synthetic", False))
 
+    @property
+    def face_ids(self) -> list[int]:
+        """The face ids that have rows (one for the default main-face analysis)."""
+        ids = self.frames.loc[self.frames["face_id"] >= 0, "face_id"].unique().tolist()
+        return sorted(int(v) for v in ids)
+
+    def for_face(self, face_id: int) -> "ClipAnalysis":
+        """The analysis restricted to one face's rows and intervals (for ``all_faces`` results)."""
+        frames = self.frames
+        if "face_id" in frames and frames["face_id"].nunique() > 1:
+            mask = (frames["face_id"] == face_id) | (frames.groupby("frame")["face_id"].transform("max") < 0)
+            frames = frames[mask].drop_duplicates("frame").reset_index(drop=True)
+        intervals = self.intervals
+        if "face_id" in intervals:
+            intervals = intervals[intervals["face_id"] == face_id].reset_index(drop=True)
+        return ClipAnalysis(self.meta, frames, intervals, self.prediction, self.class_names, dict(self.model),
+                            dict(self.settings), list(self.warnings), self.faces)
+
+    def input_at(self, source: ClipSource, frame_index: int, face_id: int | None = None) -> ModelInput:
+        """The exact model input behind a frame's probabilities (see :func:`model_input_at`)."""
+        config = InputConfig(size=int(self.settings.get("input_size", 112)),
+                             sample_mode=str(self.model.get("sample_mode", "apex")))
+        return model_input_at(self.frames, source, frame_index, config,
+                              int(self.settings.get("working_max_side", working_max_side(config.size))),
+                              fps=self.meta.fps, face_id=face_id)
+
     def summary(self) -> dict[str, Any]:
-        """A JSON-able summary: clip, model, prediction, intervals, settings and warnings."""
+        """A JSON-able summary: clip, model, prediction, faces, intervals, settings and warnings."""
         intervals = self.intervals.copy()
         records = json.loads(intervals.to_json(orient="records")) if len(intervals) else []
+        faces = json.loads(self.faces.to_json(orient="records")) if len(self.faces) else []
         return {
             "clip": self.meta.to_dict(),
             "model": dict(self.model),
             "prediction": self.prediction.to_dict(),
+            "faces": faces,
             "intervals": records,
             "n_micro": int((intervals["kind"] == "micro").sum()) if len(intervals) else 0,
             "n_macro": int((intervals["kind"] == "macro").sum()) if len(intervals) else 0,
+            "frames_with_face": int(self.frames.drop_duplicates("frame")["face_found"].sum())
+            if "face_found" in self.frames else len(self.frames),
             "settings": dict(self.settings),
             "warnings": list(self.warnings),
         }
+
+    def _with_warnings(self, warnings: list[str], face_mode: str) -> "ClipAnalysis":
+        """This analysis with earlier warnings first and the face mode the caller asked for recorded."""
+        self.warnings[:0] = warnings
+        self.settings["face"] = face_mode
+        return self
 
     def to_json(self, indent: int | None = 2) -> str:
         """:meth:`summary` as JSON text."""
@@ -162,132 +243,52 @@ def _json_default(value: Any) -> Any:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-class _FaceBoxes:
-    """The clip's current face box and when to re-detect it."""
+class _FaceRows:
+    """Everything kept about one face track: per-frame box, confidence, input record, motion samples."""
 
-    def __init__(self, mode: str, detector, fps: float, name: str) -> None:
-        self.mode, self.detector, self.name = mode, detector, name
-        self.detection = None  # FaceDetection in working pixels; None = whole frame
-        self.every = max(1, int(round(_REDETECT_S * fps)))
-        self.source = "whole-frame" if mode == "none" else "detected"
-
-    def start(self, probe: list[np.ndarray], warnings: list[str]) -> None:
-        if self.mode == "none":
-            return
-        from larnet_core.face import ClipFaceBox
-
-        try:
-            self.detection = ClipFaceBox.from_frames(probe, self.detector, n_probe=len(probe), what=self.name).detection
-            if self.detection.landmarks is None:
-                self.detection = self._with_landmarks(self.detection, probe)
-        except NoFaceError:
-            height, width = probe[0].shape[:2]
-            if self.mode != "auto" or max(height, width) > WHOLE_FRAME_MAX_SIDE:
-                raise
-            self.source = "whole-frame"
-            warnings.append(f"no face found in the first {len(probe)} frames; the {width}x{height} frames were "
-                            "analysed whole, as face crops (pass face='haar' to require a face)")
-
-    def _with_landmarks(self, detection, probe: list[np.ndarray]):
-        """The clip box with the median of whatever landmarks the probe frames gave (the eye search of the Haar
-        detector misses some frames; ClipFaceBox keeps landmarks only when every frame had them)."""
-        from larnet_core.face import FaceDetection, box_iou
-
-        points = []
-        for frame in probe:
-            for found in self.detector.detect(frame):
-                if found.landmarks is not None and box_iou(found.box, detection.box) > 0.5:
-                    points.append(found.landmarks)
-                    break
-        if not points:
-            return detection
-        return FaceDetection(detection.box, detection.score, np.median(np.stack(points), axis=0))
-
-    @property
-    def regions(self):
-        """Facial regions for the motion signal, placed from the landmarks when the detection has them."""
-        from larnet_core.video.motion import regions_for
-
-        if self.detection is None:
-            return regions_for((0, 0, 1, 1), None)
-        return regions_for(self.detection.box, self.detection.landmarks)
-
-    def box(self, frame: np.ndarray) -> tuple[float, float, float, float]:
-        if self.detection is None:
-            return (0.0, 0.0, float(frame.shape[1]), float(frame.shape[0]))
-        return self.detection.box
-
-    def maybe_redetect(self, index: int, frame: np.ndarray) -> bool:
-        """Re-detect on schedule; True when the box moved (the face left the old box)."""
-        if self.detection is None or index == 0 or index % self.every:
-            return False
-        from larnet_core.face import box_iou
-
-        found = self.detector.detect(frame)
-        if not found:
-            return False
-        best = max(found, key=lambda d: box_iou(d.box, self.detection.box))
-        if box_iou(best.box, self.detection.box) >= _MOVED_IOU:
-            return False
-        self.detection = max(found, key=lambda d: (d.area, d.score))
-        return True
-
-    def crop(self, frame: np.ndarray, size: int) -> np.ndarray:
-        from larnet_core.face import align_face, crop_face
-
-        if self.detection is None:
-            return crop_face(frame, self.box(frame), (size, size), margin=0.0).image
-        return align_face(frame, self.detection, output_size=(size, size), margin=_CROP_MARGIN).image
+    def __init__(self) -> None:
+        self.boxes: dict[int, tuple[float, float, float, float]] = {}
+        self.confidence: dict[int, float] = {}
+        self.records: dict[int, dict[str, Any]] = {}
+        self.samples: list[MotionSample] = []
+        self.landmarks: dict[int, np.ndarray] = {}
 
 
 class _BatchedModel:
-    """Collects model inputs and runs them in batches; keeps the probabilities by frame position."""
+    """Collects model inputs and runs them in batches; keeps the probabilities by (face, frame)."""
 
     def __init__(self, predictor, batch_size: int) -> None:
         self.predictor, self.batch_size = predictor, batch_size
-        self.flow = predictor.card.sample_mode == "flow"
-        self.size = int(predictor.card.input_size)
-        self.reference: np.ndarray | None = None
-        self._pending: list[tuple[int, np.ndarray]] = []
-        self.indices: list[int] = []
-        self.rows: list[np.ndarray] = []
+        self._pending: list[tuple[int, int, np.ndarray]] = []
+        self.results: dict[tuple[int, int], np.ndarray] = {}
 
-    def add(self, index: int, crop: np.ndarray) -> None:
-        if self.flow:
-            from larnet_core.data.flow import compute_flow_image
-
-            if self.reference is None:
-                self.reference = crop
-            crop = compute_flow_image(self.reference, crop, self.size)
-        self._pending.append((index, crop))
+    def add(self, face_id: int, index: int, image: np.ndarray) -> None:
+        self._pending.append((face_id, index, image))
         if len(self._pending) >= self.batch_size:
             self.flush()
 
     def flush(self) -> None:
         if not self._pending:
             return
-        probs = self.predictor.predict_proba([crop for _, crop in self._pending], batch_size=self.batch_size)
-        self.indices.extend(index for index, _ in self._pending)
-        self.rows.extend(probs)
+        probs = self.predictor.predict_proba([image for _, _, image in self._pending], batch_size=self.batch_size)
+        for (face_id, index, _), row in zip(self._pending, probs):
+            self.results[(face_id, index)] = np.asarray(row, dtype=np.float64)
         self._pending.clear()
-
-    def per_frame(self, n_frames: int, n_classes: int) -> np.ndarray:
-        """Probabilities for every frame: inferred frames as computed, the rest interpolated and renormalised."""
-        if not self.rows:
-            return np.full((n_frames, n_classes), 1.0 / n_classes, dtype=np.float32)
-        known = np.asarray(self.indices)
-        values = np.stack(self.rows).astype(np.float64)
-        order = np.argsort(known)
-        known, values = known[order], values[order]
-        positions = np.arange(n_frames)
-        out = np.stack([np.interp(positions, known, values[:, c]) for c in range(n_classes)], axis=1)
-        out /= out.sum(axis=1, keepdims=True)
-        return out.astype(np.float32)
 
 
 def _report(progress: ProgressCallback | None, fraction: float, message: str) -> None:
     if progress is not None:
         progress(float(min(max(fraction, 0.0), 1.0)), message)
+
+
+def build_tracker(face: str, fps: float, detector=None, max_faces: int = 4):
+    """The face tracker for a face mode (``None`` for ``none``)."""
+    if face == "none":
+        return None
+    from larnet_core.face.tracking import FaceTracker
+
+    backend = "auto" if face == "auto" else face
+    return FaceTracker(backend, fps=fps, max_faces=max_faces, detector=detector)
 
 
 def analyze_clip(
@@ -305,30 +306,34 @@ def analyze_clip(
     batch_size: int = 32,
     spotting: SpottingParams | None = None,
     motion: MotionConfig | None = None,
+    all_faces: bool = False,
+    max_faces: int = 4,
 ) -> ClipAnalysis:
     """Analyse one clip end to end.
 
     Args:
         source: video file, ``.zip`` of frames, frame folder, or the bytes / binary file object of one.
         predictor: a :class:`larnet_core.inference.Predictor`.
-        face: ``auto`` | ``haar`` | ``mtcnn`` | ``none`` (see the module docstring).
+        face: ``auto`` | ``mediapipe`` | ``mtcnn`` | ``haar`` | ``none`` (see the module docstring).
         progress: called as ``progress(fraction 0..1, message)`` while the clip is analysed.
         cancel: when set (from another thread), the analysis stops with :class:`~larnet_core.errors.Cancelled`.
         limits: safety limits (:class:`VideoLimits`); defaults apply when None.
         fps: frame rate of an image sequence (default 200, CASME II's); ignored for video files.
         name: how to name the clip when ``source`` is bytes.
-        detector: a ready :class:`~larnet_core.face.FaceDetector` to use instead of building one from ``face``.
+        detector: a ready :class:`~larnet_core.face.FaceDetector` for the tracker instead of its backend's own.
         max_infer_fps: run the model on at most this many frames per second of video (None: every frame).
         batch_size: frames per model call.
         spotting: spotting settings (:class:`SpottingParams`).
         motion: motion-signal settings (:class:`MotionConfig`).
+        all_faces: rows and intervals for every face track, not only the main face.
+        max_faces: faces tracked at once.
 
     Returns:
         A :class:`ClipAnalysis`.
 
     Raises:
         VideoError: unreadable, corrupt, too short or over-limit input.
-        NoFaceError: no face in the first frames (``face`` other than ``none``).
+        NoFaceError: no face in any frame (``face`` other than ``none``; ``auto`` on large frames).
         Cancelled: ``cancel`` was set.
     """
     if face not in FACE_MODES:
@@ -337,88 +342,120 @@ def analyze_clip(
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     card = predictor.card
     class_names = list(card.class_names)
-    if face != "none" and detector is None:
-        from larnet_core.face import build_detector
-
-        detector = build_detector("haar", find_eyes=True) if face in ("auto", "haar") else build_detector(face)
     spotting = spotting or SpottingParams()
     motion_config = motion or MotionConfig()
+    input_config = InputConfig.for_card(card, reference_s=motion_config.reference_s, motion_size=motion_config.size)
     warnings: list[str] = []
 
     _report(progress, 0.0, "opening the clip")
-    max_side = max(640, 4 * int(card.input_size))
+    max_side = working_max_side(card.input_size)
     with open_clip(source, limits, fps=fps, max_side=max_side, name=name) as reader:
         meta = reader.meta
         clip_fps = meta.fps
         expected = max(meta.frame_count, 1)
         stride = 1 if not max_infer_fps else max(1, math.ceil(clip_fps / max_infer_fps - 1e-9))
-        boxes = _FaceBoxes("none" if face == "none" else face, detector, clip_fps, meta.name)
+        tracker = build_tracker(face, clip_fps, detector, max_faces)
+        stream = FaceStream(input_config, clip_fps, tracker, motion_config, max_faces=max_faces)
         model = _BatchedModel(predictor, batch_size)
-        tracker = MotionTracker(clip_fps, motion_config)
+        rows: dict[int, _FaceRows] = {}
         times: list[float] = []
-        box_rows: list[tuple[float, float, float, float]] = []
-        frames_iter = reader.frames()
-        probe: list[tuple[int, float, np.ndarray]] = []
-        for decoded in frames_iter:
-            probe.append(decoded)
-            if len(probe) >= _N_PROBE:
-                break
-        if not probe:
-            raise VideoError(f"{meta.name} has no decodable frames; the file is corrupt or empty")
-        _report(progress, 0.02, "finding the face")
-        boxes.start([frame.image for frame in probe], warnings)
-        tracker.regions = boxes.regions
-        last_index = -1
-
-        def process(index: int, time_s: float, image: np.ndarray) -> None:
-            nonlocal last_index
+        cuts: list[bool] = []
+        counts: list[int] = []
+        last_inferred: dict[int, int] = {}
+        seen_by_frame: list[list[int]] = []
+        tracked_frames = []
+        frame_size = None
+        for decoded in reader.frames():
+            index, image = decoded.index, decoded.image
             if cancel is not None and cancel.is_set():
                 raise Cancelled(f"analysis of {meta.name} was cancelled at frame {index}")
-            if boxes.maybe_redetect(index, image):
-                tracker.restart()
-                tracker.regions = boxes.regions
-                model.reference = None
-                warnings.append(f"the face moved at frame {index} ({time_s:.2f} s); its box was re-detected")
-            box = boxes.box(image)
-            tracker.push(face_patch(image, box, motion_config.size))
-            if index % stride == 0 or model.flow and model.reference is None:
-                model.add(index, boxes.crop(image, model.size))
-            times.append(time_s)
-            box_rows.append(box)
-            last_index = index
+            frame_size = image.shape[:2]
+            # A face's first frame after a gap is always inferred, so interpolation never spans an absence.
+            step = stream.step(index, image, infer=True if index % stride == 0 else _due(rows, last_inferred, index))
+            times.append(decoded.time_s)
+            cuts.append(step.cut)
+            counts.append(step.faces_in_frame)
+            seen_by_frame.append([f.face_id for f in step.faces])
+            tracked_frames.append(step.light())
+            for face_id, samples in step.orphan_samples.items():
+                rows.setdefault(face_id, _FaceRows()).samples.extend(samples)
+            for found in step.faces:
+                kept = rows.setdefault(found.face_id, _FaceRows())
+                kept.boxes[index] = found.box
+                kept.confidence[index] = found.confidence
+                kept.samples.extend(found.samples)
+                if found.model_input is not None:
+                    model.add(found.face_id, index, found.model_input.image)
+                    kept.records[index] = found.model_input.to_record()
+                    last_inferred[found.face_id] = index
+                elif found.matrix is not None:  # the alignment of every face frame (flow references need it)
+                    kept.records[index] = alignment_record(found.matrix, found.aligned)
             if index % 16 == 0:
-                _report(progress, 0.03 + 0.9 * min(index / expected, 1.0), f"analysing frame {index + 1} of ~{expected}")
-
-        for decoded in probe:
-            process(decoded.index, decoded.time_s, decoded.image)
-        probe.clear()
-        last_image = None
-        for decoded in frames_iter:
-            process(decoded.index, decoded.time_s, decoded.image)
-            last_image = decoded.image
+                _report(progress, 0.02 + 0.9 * min(index / expected, 1.0), f"analysing frame {index + 1} of ~{expected}")
         n_frames = len(times)
         if n_frames < reader.limits.min_frames:
             raise VideoError(f"{meta.name} has only {n_frames} frame(s); clip analysis needs at least "
                              f"{reader.limits.min_frames} to measure motion. For a single image, run the model on "
                              "the photo itself")
-        if last_index % stride and last_image is not None:
-            model.add(last_index, boxes.crop(last_image, model.size))  # the last frame anchors the interpolation
+        for face_id, samples in stream.finish().items():
+            rows.setdefault(face_id, _FaceRows()).samples.extend(samples)
         if reader.truncated_at is not None:
             warnings.append(f"the stream is corrupt after frame {reader.truncated_at}; only the frames before it "
                             "were analysed")
         scale = reader.scale
+    backend = getattr(tracker, "backend", "none")
+    face_source = "tracked" if tracker is not None else "whole-frame"
+    if tracker is not None and not any(r.boxes for r in rows.values()):
+        height, width = frame_size or (0, 0)
+        if face != "auto" or max(height, width) > WHOLE_FRAME_MAX_SIDE:
+            from larnet_core.face.registry import no_face_message
+
+            raise NoFaceError(no_face_message(f"any of the {n_frames} frames of {meta.name}"))
+        warnings.append(f"no face found in any frame; the {width}x{height} frames were analysed whole, as face "
+                        "crops (pass face='haar' or 'mediapipe' to require a face)")
+        return analyze_clip(source, predictor, face="none", progress=progress, cancel=cancel, limits=limits,
+                            fps=fps, name=name, max_infer_fps=max_infer_fps, batch_size=batch_size,
+                            spotting=spotting, motion=motion, all_faces=all_faces, max_faces=max_faces)._with_warnings(
+                                warnings, face_mode=face)
     model.flush()
     _report(progress, 0.95, "spotting expressions")
 
-    probs = model.per_frame(n_frames, len(class_names))
-    region_signal = tracker.finish()
-    combined = tracker.combine(region_signal)
-    intervals = spot_intervals(combined, clip_fps, spotting)
-    frames = _frame_table(times, np.asarray(box_rows) / scale, probs, class_names, combined, region_signal)
-    intervals = _label_intervals(intervals, probs, class_names)
-    for row in intervals.itertuples():
-        frames.loc[row.onset_frame:row.offset_frame, "in_interval"] = True
-    prediction = _clip_prediction(intervals, probs, class_names, clip_fps)
+    faces = _faces_table(tracked_frames, clip_fps)
+    main_id = int(faces.loc[faces["main"], "face_id"].iloc[0]) if len(faces) else 0
+    followed = sorted(rows) if all_faces else [main_id]
+    others = [fid for fid in rows if fid != main_id]
+    if others and not all_faces:
+        overlap = sum(1 for ids in seen_by_frame if len(ids) > 1)
+        warnings.append(f"{len(rows)} faces were tracked (ids {', '.join(str(i) for i in sorted(rows))}); the "
+                        f"analysis follows the main face, id {main_id} ({overlap} frame(s) showed several faces). "
+                        "Analyse every face with all_faces / --all-faces")
+    tables, interval_tables = [], []
+    for face_id in followed:
+        table = _frame_table(face_id, rows.get(face_id, _FaceRows()), model.results, times, cuts, counts, scale,
+                             class_names)
+        spotted = spot_intervals(np.where(table["head_moving"], np.nan, table["motion"].to_numpy()), clip_fps,
+                                 spotting, table["segment"].to_numpy())
+        spotted = _label_intervals(spotted, table[probability_columns(class_names)].to_numpy(), class_names)
+        for row in spotted.itertuples():
+            table.loc[row.onset_frame:row.offset_frame, "in_interval"] = True
+        spotted.insert(0, "face_id", pd.Series([face_id] * len(spotted), dtype="int64", index=spotted.index))
+        tables.append(table)
+        interval_tables.append(spotted)
+    frames = pd.concat(tables, ignore_index=True) if len(tables) > 1 else tables[0]
+    intervals = pd.concat(interval_tables, ignore_index=True) if len(interval_tables) > 1 else interval_tables[0]
+    if len(intervals) > 1:
+        intervals = intervals.sort_values(["onset_frame", "face_id"], kind="stable").reset_index(drop=True)
+    main_table = tables[followed.index(main_id)] if main_id in followed else tables[0]
+    main_intervals = intervals[intervals["face_id"] == main_id] if len(intervals) else intervals
+    prediction = _clip_prediction(main_intervals, main_table, class_names, clip_fps)
+    if tracker is not None:
+        missing = int((~main_table["face_found"]).sum())
+        if missing:
+            warnings.append(f"the face was not in view in {missing} of {n_frames} frames; those frames have no "
+                            "probabilities or motion")
+        n_cuts = int(np.sum(cuts))
+        if n_cuts:
+            warnings.append(f"{n_cuts} shot cut(s) detected; no interval crosses one")
     meta = ClipMeta(meta.name, clip_fps, meta.width, meta.height, n_frames, n_frames / clip_fps, meta.sha256)
     loaded = getattr(predictor, "loaded", None)
     analysis = ClipAnalysis(
@@ -434,39 +471,123 @@ def analyze_clip(
             "label_scheme": card.label_scheme, "backend": getattr(predictor, "backend", ""),
         },
         settings={
-            "face": face, "face_source": boxes.source, "inference_stride": stride, "working_max_side": max_side,
-            "motion_reference_s": motion_config.reference_s, "spotting": spotting.__dict__.copy(),
+            "face": face, "face_source": face_source, "tracker": backend, "all_faces": bool(all_faces),
+            "main_face_id": main_id, "inference_stride": stride, "working_max_side": max_side,
+            "working_scale": scale, "input_size": int(card.input_size),
+            "motion_reference_s": motion_config.reference_s, "head_max_px": motion_config.head_max_px,
+            "spotting": spotting.__dict__.copy(),
         },
         warnings=warnings,
+        faces=faces,
     )
     _report(progress, 1.0, "done")
     return analysis
 
 
-def _frame_table(times: list[float], boxes: np.ndarray, probs: np.ndarray, class_names: list[str],
-                 combined: np.ndarray, regions: np.ndarray) -> pd.DataFrame:
+def _due(rows: dict[int, _FaceRows], last_inferred: dict[int, int], index: int) -> bool | set[int]:
+    """Between strided frames, infer only faces that are new or back after a gap (their first frame)."""
+    due = {fid for fid, kept in rows.items() if (index - 1) not in kept.boxes}
+    return due if due else False
+
+
+def _interpolate(known: dict[int, np.ndarray], present: np.ndarray, segments: np.ndarray,
+                 n_classes: int) -> np.ndarray:
+    """Probabilities for every frame where the face is present: inferred frames as computed, the rest linearly
+    interpolated from inferred frames of the same segment (held at the segment's ends) and renormalised."""
+    out = np.full((len(present), n_classes), np.nan)
+    if not known:
+        return out
+    keys = np.array(sorted(known))
+    for segment in np.unique(segments[present]):
+        positions = np.flatnonzero(present & (segments == segment))
+        inside = keys[(keys >= positions[0]) & (keys <= positions[-1])]
+        if not len(inside):
+            nearest = keys[np.argmin(np.abs(keys - positions[0]))]
+            out[positions] = known[int(nearest)]
+            continue
+        block = np.stack([known[int(k)] for k in inside])
+        for c in range(n_classes):
+            out[positions, c] = np.interp(positions, inside, block[:, c])
+    total = out.sum(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore"):
+        out = out / total
+    return out
+
+
+def _faces_table(tracked_frames: list, fps: float) -> pd.DataFrame:
+    """One row per track (:func:`~larnet_core.face.tracking.summarize_tracks`), with its seconds in view and
+    ``main`` marking the face the analysis follows (:func:`~larnet_core.face.tracking.main_face_id`)."""
+    from larnet_core.face.tracking import main_face_id, summarize_tracks
+
+    table = summarize_tracks(tracked_frames)
+    table.insert(4, "seconds", table["n_frames"] / fps)
+    table["main"] = table["face_id"] == main_face_id(tracked_frames)
+    return table
+
+
+def _frame_table(face_id: int, kept: _FaceRows, results: dict[tuple[int, int], np.ndarray], times: list[float],
+                 cuts: list[bool], counts: list[int], scale: float, class_names: list[str]) -> pd.DataFrame:
     n = len(times)
+    present = np.zeros(n, dtype=bool)
+    boxes = np.full((n, 4), np.nan)
+    confidence = np.full(n, np.nan)
+    for index, box in kept.boxes.items():
+        if index < n:
+            present[index] = True
+            boxes[index] = np.asarray(box) / scale
+            confidence[index] = kept.confidence.get(index, np.nan)
+    motion = samples_table(kept.samples, n)
+    segments = np.asarray(motion["segment"])
+    # Segments come from the motion engine; a face frame it never closed (should not happen) gets its own.
+    segments = np.where(present & (segments < 0), -2, segments)
+    known = {index: probs for (fid, index), probs in results.items() if fid == face_id and index < n}
+    probs = _interpolate(known, present, segments, len(class_names))
     columns: dict[str, Any] = {
         "frame": np.arange(n, dtype=np.int64),
         "time_s": np.asarray(times, dtype=np.float64),
+        "face_found": present,
+        "face_id": np.where(present, face_id, -1).astype(np.int64),
+        "faces_in_frame": np.asarray(counts, dtype=np.int64),
+        "shot_cut": np.asarray(cuts, dtype=bool),
         "face_x0": boxes[:, 0], "face_y0": boxes[:, 1], "face_x1": boxes[:, 2], "face_y1": boxes[:, 3],
+        "face_confidence": confidence,
     }
     for column, values in zip(probability_columns(class_names), probs.T):
         columns[column] = values
-    top = probs.argmax(axis=1)
-    columns["pred_label"] = np.asarray(class_names, dtype=object)[top]
-    columns["confidence"] = probs[np.arange(n), top]
-    columns["motion"] = combined.astype(np.float64)
-    for position, name in enumerate(REGIONS):
-        columns[f"motion_{name}"] = regions[:, position].astype(np.float64)
+    has = np.isfinite(probs).all(axis=1)
+    top = np.where(has, np.nan_to_num(probs).argmax(axis=1), 0)
+    columns["pred_label"] = np.where(has, np.asarray(class_names, dtype=object)[top], None)
+    columns["confidence"] = np.where(has, np.nan_to_num(probs)[np.arange(n), top], np.nan)
+    inferred = np.zeros(n, dtype=bool)
+    for index in known:
+        inferred[index] = True
+    columns["inferred"] = inferred
+    for key, values in motion.items():
+        columns[key] = values
+    columns["motion"] = np.where(present, columns["motion"], np.nan)
     columns["in_interval"] = np.zeros(n, dtype=bool)
-    return pd.DataFrame(columns)
+    record_columns = {name: np.full(n, np.nan) for name in INPUT_COLUMNS[:4]}
+    reference = np.full(n, -1, dtype=np.int64)
+    aligned = np.zeros(n, dtype=bool)
+    for index, record in kept.records.items():
+        if index < n:
+            for name in INPUT_COLUMNS[:4]:
+                record_columns[name][index] = record[name]
+            reference[index] = record["input_reference"]
+            aligned[index] = record["input_aligned"]
+    columns.update(record_columns)
+    columns["input_reference"] = reference
+    columns["input_aligned"] = aligned
+    table = pd.DataFrame(columns)
+    ordered = [c for c in FRAME_COLUMNS if c in table.columns]
+    box_end = ordered.index("face_confidence") + 1
+    return table[ordered[:box_end] + probability_columns(class_names) + ordered[box_end:]]
 
 
 def _label_intervals(intervals: pd.DataFrame, probs: np.ndarray, class_names: list[str]) -> pd.DataFrame:
     labels, confidences = [], []
     for row in intervals.itertuples():
-        mean = probs[row.onset_frame:row.offset_frame + 1].mean(axis=0)
+        mean = np.nan_to_num(np.nanmean(probs[row.onset_frame:row.offset_frame + 1], axis=0))
         labels.append(class_names[int(mean.argmax())])
         confidences.append(float(mean.max()))
     out = intervals.copy()
@@ -476,7 +597,9 @@ def _label_intervals(intervals: pd.DataFrame, probs: np.ndarray, class_names: li
     return out
 
 
-def _clip_prediction(intervals: pd.DataFrame, probs: np.ndarray, class_names: list[str], fps: float) -> ClipPrediction:
+def _clip_prediction(intervals: pd.DataFrame, table: pd.DataFrame, class_names: list[str],
+                     fps: float) -> ClipPrediction:
+    probs = table[probability_columns(class_names)].to_numpy(dtype=np.float64)
     if len(intervals):
         best = intervals.loc[intervals["peak_motion"].idxmax()]
         half = max(1, int(round(_APEX_HALF_WINDOW_S * fps)))
@@ -484,8 +607,12 @@ def _clip_prediction(intervals: pd.DataFrame, probs: np.ndarray, class_names: li
         stop = min(int(best.offset_frame), int(best.apex_frame) + half)
         source = "apex-window"
     else:
-        start, stop, source = 0, len(probs) - 1, "whole-clip"
-    mean = probs[start:stop + 1].mean(axis=0)
+        found = np.flatnonzero(np.isfinite(probs).all(axis=1))
+        start, stop, source = (int(found[0]), int(found[-1]), "whole-clip") if len(found) else (0, len(probs) - 1,
+                                                                                                  "whole-clip")
+    with np.errstate(invalid="ignore"):
+        mean = np.nanmean(probs[start:stop + 1], axis=0)
+    mean = np.nan_to_num(mean, nan=1.0 / len(class_names))
     top = int(mean.argmax())
     return ClipPrediction(class_names[top], float(mean[top]),
                           {name: float(value) for name, value in zip(class_names, mean)}, (start, stop), source)

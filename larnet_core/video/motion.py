@@ -1,70 +1,52 @@
-"""Facial motion signal for spotting: optical flow in brow, eye, nose and mouth regions, head motion removed.
+"""Facial motion for spotting, measured on the aligned face with the head's own movement removed.
 
-For every frame ``t`` the tracker measures how far each facial region moved between frame ``t`` and a
-reference ``k`` frames earlier (``k`` = :attr:`MotionConfig.reference_s` seconds; the first frame for the
-first ``k`` frames), after subtracting the median flow of the whole face, which is what the head as a whole
-did. The spotting signal of frame ``t`` is the smaller of its movement against frame ``t - k`` and against
-frame ``t + k``: a brief expression differs from both neighbours, while a lasting change (a head turn, a
-held pose) or the frames after an expression differ from one side only. Expressions up to ``2 k`` long
-keep their full amplitude; that covers micro-expressions (at most 1/2 s) with ``k`` = 0.3 s.
+For every frame ``t`` of a face segment (consecutive frames of one tracked face, no shot cut in between) the
+engine measures how far each facial region moved between frame ``t - k`` and frame ``t`` (``k`` =
+:attr:`MotionConfig.reference_s` seconds; the segment's first frame while fewer than ``k`` frames exist), on
+small grey crops cut with the face's alignment (:class:`~larnet_core.face.inputs.InputBuilder`), so the regions
+stay on the same facial parts however the head moves. Two things remove the head's movement:
 
-Flow is Farneback's on small grey crops of the face box (``size`` pixels square), a few milliseconds a frame.
+* before measuring, the rigid flow of the nose region (the field's training-free baseline uses the nose tip
+  the same way: it moves with the head, hardly with expressions of the brows, eyes and mouth) is subtracted;
+* the head's pose is followed from the key points (eye line, nose position against the eyes): frames whose pose
+  changed by more than :attr:`MotionConfig.head_max_px` against their reference are marked ``head_moving`` and
+  never spotted, because a turn or a nod deforms the 2-D face in ways no flow subtraction undoes.
+
+The spotting signal of frame ``s`` is the smaller of its movement against frame ``s - k`` and against frame
+``s + k``, less the movement between those two (see :class:`MotionEngine`): a brief expression differs from both
+neighbours, which resemble each other; a lasting change differs from one side only. It is therefore known ``k``
+frames late, which is what makes the same engine work for a live stream (:meth:`MotionEngine.push`
+returns the frames whose signal became final) and for a recorded clip.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Any
 
 import cv2
 import numpy as np
 
-__all__ = ["REGIONS", "Regions", "MotionConfig", "MotionTracker", "region_motion", "regions_for", "face_patch"]
+__all__ = ["REGIONS", "MotionConfig", "MotionSample", "MotionEngine", "aligned_regions", "region_motion",
+           "head_pose"]
 
-#: Facial regions as fractions ``(x0, y0, x1, y1)`` of a frontal face box (Haar/MTCNN proportions: brows
-#: near 0.29 of the height, eyes 0.40, nose tip 0.60, mouth 0.77); used when the detector gives no landmarks.
-REGIONS: dict[str, tuple[float, float, float, float]] = {
-    "brows": (0.12, 0.16, 0.88, 0.34),
-    "eyes": (0.14, 0.33, 0.86, 0.48),
-    "nose": (0.34, 0.48, 0.66, 0.68),
-    "mouth": (0.24, 0.66, 0.76, 0.92),
+#: Facial regions measured, in the order of the ``motion_<region>`` columns.
+REGIONS = ("brows", "eyes", "nose", "mouth", "cheeks", "chin")
+
+#: Regions as fractions ``(x0, y0, x1, y1)`` of the aligned crop (faces are aligned to
+#: :data:`larnet_core.face.inputs.TEMPLATE`, eyes at 0.40 down and 0.32 apart); dense landmarks, when the tracker
+#: gives them, place the regions on the person's own face instead (:func:`aligned_regions`).
+TEMPLATE_REGIONS: dict[str, tuple[float, float, float, float]] = {
+    "brows": (0.20, 0.22, 0.80, 0.345),
+    "eyes": (0.22, 0.345, 0.78, 0.46),
+    "nose": (0.40, 0.50, 0.60, 0.61),
+    "mouth": (0.30, 0.66, 0.70, 0.83),
+    "cheeks": (0.18, 0.53, 0.82, 0.68),
+    "chin": (0.36, 0.84, 0.64, 0.95),
 }
 
 Regions = dict[str, tuple[float, float, float, float]]
-
-
-def regions_for(box: tuple[float, float, float, float], landmarks: np.ndarray | None) -> Regions:
-    """Facial regions as fractions of ``box``: placed from the five landmarks (eyes, nose, mouth corners)
-    when there are some, else the typical proportions of :data:`REGIONS`.
-
-    Landmarks matter most for the line between brows and eyes: a box only a little higher than usual puts
-    the upper eyelids in the brow region, and then every blink looks like a raised brow.
-    """
-    if landmarks is None:
-        return dict(REGIONS)
-    x0, y0, x1, y1 = box
-    width, height = max(x1 - x0, 1e-6), max(y1 - y0, 1e-6)
-    left_eye, right_eye, nose, mouth_left, mouth_right = np.asarray(landmarks, dtype=np.float64)
-    iod = max(float(np.hypot(*(right_eye - left_eye))), 1e-6)
-    eye_y = (left_eye[1] + right_eye[1]) / 2
-    mouth_y = (mouth_left[1] + mouth_right[1]) / 2
-    centre_x = (left_eye[0] + right_eye[0]) / 2
-    outer_left, outer_right = left_eye[0] - 0.45 * iod, right_eye[0] + 0.45 * iod
-    pixels = {
-        "brows": (outer_left, eye_y - 0.75 * iod, outer_right, eye_y - 0.27 * iod),
-        "eyes": (outer_left, eye_y - 0.24 * iod, outer_right, eye_y + 0.22 * iod),
-        "nose": (centre_x - 0.3 * iod, eye_y + 0.28 * iod, centre_x + 0.3 * iod, nose[1] + 0.12 * iod),
-        "mouth": (mouth_left[0] - 0.25 * iod, mouth_y - 0.3 * iod, mouth_right[0] + 0.25 * iod, mouth_y + 0.35 * iod),
-    }
-    out: Regions = {}
-    for name, (a, b, c, d) in pixels.items():
-        fx0, fx1 = sorted((np.clip((a - x0) / width, 0, 1), np.clip((c - x0) / width, 0, 1)))
-        fy0, fy1 = sorted((np.clip((b - y0) / height, 0, 1), np.clip((d - y0) / height, 0, 1)))
-        if fx1 - fx0 < 0.05 or fy1 - fy0 < 0.03:  # a landmark set that makes no sense here: use proportions
-            return dict(REGIONS)
-        out[name] = (float(fx0), float(fy0), float(fx1), float(fy1))
-    return out
-
 
 # Cheap Farneback: the crops are small and the motions a pixel or two.
 _FARNEBACK = dict(pyr_scale=0.5, levels=2, winsize=9, iterations=2, poly_n=5, poly_sigma=1.1, flags=0)
@@ -72,117 +54,287 @@ _FARNEBACK = dict(pyr_scale=0.5, levels=2, winsize=9, iterations=2, poly_n=5, po
 
 @dataclass(frozen=True)
 class MotionConfig:
-    """How the motion signal is measured.
+    """How the motion signal is measured (one object for clip analysis, live and ``spot-eval``).
 
     Attributes:
-        size: side of the square grey face crop flow is computed on, pixels.
+        size: side of the square grey aligned crop flow is computed on, pixels.
         reference_s: time between a frame and its reference frames, seconds.
-        weights: how much each region counts in the combined signal. Eyes count 0 by default: blinks move
-            the eyelids more than most micro-expressions move anything, and they are not expressions.
+        weights: how much each region counts in the combined signal. Eyes count 0 by default: blinks move the
+            eyelids more than most micro-expressions move anything, and they are not expressions. The nose counts
+            with what is left after its own rigid flow is removed (wrinkling, AU9); the cheeks carry the smile
+            (AU6, and AU12 pulling the mouth corners over them). The chin is measured and shown but does not count.
+        head_max_px: a change of head pose against the reference frame larger than this (pixels of the crop at
+            the key points) marks the frame as head movement, never spotted.
     """
 
     size: int = 96
     reference_s: float = 0.3
-    weights: dict[str, float] = field(default_factory=lambda: {"brows": 1.0, "eyes": 0.0, "nose": 1.0, "mouth": 1.0})
+    weights: dict[str, float] = field(default_factory=lambda: {"brows": 1.0, "eyes": 0.0, "nose": 1.0,
+                                                               "mouth": 1.0, "cheeks": 1.0, "chin": 0.0})
+    head_max_px: float = 2.5
 
     def reference_frames(self, fps: float) -> int:
         return max(1, int(round(self.reference_s * fps)))
 
+    def weight_vector(self) -> np.ndarray:
+        return np.array([self.weights.get(name, 0.0) for name in REGIONS], dtype=np.float32)
 
-def face_patch(frame_rgb: np.ndarray, box: tuple[float, float, float, float], size: int) -> np.ndarray:
-    """The face box of a frame as a ``size`` x ``size`` grey crop (pixels outside the frame repeat the edge)."""
-    height, width = frame_rgb.shape[:2]
-    x0, y0, x1, y1 = (int(round(v)) for v in box)
-    x0, y0 = min(max(x0, 0), width - 1), min(max(y0, 0), height - 1)
-    x1, y1 = max(min(x1, width), x0 + 1), max(min(y1, height), y0 + 1)
-    patch = frame_rgb[y0:y1, x0:x1]
-    grey = cv2.cvtColor(patch, cv2.COLOR_RGB2GRAY) if patch.ndim == 3 else patch
-    interpolation = cv2.INTER_AREA if grey.shape[0] > size else cv2.INTER_LINEAR
-    return cv2.resize(grey, (size, size), interpolation=interpolation)
+
+def aligned_regions(mesh_in_crop: np.ndarray | None, size: int) -> Regions:
+    """Region fractions of an aligned crop: from dense landmarks mapped into the crop when given (index groups of
+    :data:`larnet_core.face.mesh.MESH_REGIONS`), else :data:`TEMPLATE_REGIONS`."""
+    if mesh_in_crop is None or len(mesh_in_crop) < 468:
+        return dict(TEMPLATE_REGIONS)
+    try:
+        from larnet_core.face.mesh import region_boxes
+    except ImportError:  # pragma: no cover - the mesh module ships with the package
+        return dict(TEMPLATE_REGIONS)
+    boxes = region_boxes(np.asarray(mesh_in_crop, dtype=np.float64))
+    if "brows" in boxes and "eyes" in boxes:
+        # The mesh's brow points include the brow's lower edge, right above the upper eyelid: a blink would read
+        # as a brow movement. Lift the region by a third of its height and keep it off the eyelid fold.
+        x0, y0, x1, y1 = boxes["brows"]
+        lift = (y1 - y0) / 3
+        top_of_eyes = boxes["eyes"][1]
+        boxes["brows"] = (x0, y0 - lift, x1, min(y1 - lift, top_of_eyes - 0.45 * max(top_of_eyes - y0, 0.0)))
+    if "nose" in boxes and "eyes" in boxes:
+        # The nose points run up the bridge between the eyes, where the lids pull during a blink: keep the lower
+        # nose (wings and tip), which is where the head's rigid movement and nose wrinkling show.
+        x0, y0, x1, y1 = boxes["nose"]
+        bottom_of_eyes = boxes["eyes"][3]
+        boxes["nose"] = (x0, max(y0, bottom_of_eyes + 0.35 * max(y1 - bottom_of_eyes, 0.0)), x1, y1)
+    if "cheeks" in boxes and "eyes" in boxes:
+        # The same for the cheeks' upper edge, which touches the lower lids.
+        x0, y0, x1, y1 = boxes["cheeks"]
+        bottom_of_eyes = boxes["eyes"][3]
+        boxes["cheeks"] = (x0, max(y0, bottom_of_eyes + 0.3 * max(y1 - bottom_of_eyes, 0.0)), x1, y1)
+    out: Regions = {}
+    for name in REGIONS:
+        if name not in boxes:
+            out[name] = TEMPLATE_REGIONS[name]
+            continue
+        x0, y0, x1, y1 = (float(np.clip(v / size, 0.0, 1.0)) for v in boxes[name])
+        if x1 - x0 < 0.04 or y1 - y0 < 0.03:  # a degenerate group (face at the frame edge): keep the template
+            out[name] = TEMPLATE_REGIONS[name]
+        else:
+            out[name] = (x0, y0, x1, y1)
+    return out
 
 
 def _masks(size: int, regions: Regions) -> list[tuple[slice, slice]]:
-    return [(slice(int(regions[name][1] * size), max(int(regions[name][3] * size), int(regions[name][1] * size) + 1)),
-             slice(int(regions[name][0] * size), max(int(regions[name][2] * size), int(regions[name][0] * size) + 1)))
-            for name in REGIONS]
+    out = []
+    for name in REGIONS:
+        x0, y0, x1, y1 = regions[name]
+        r0, c0 = int(y0 * size), int(x0 * size)
+        out.append((slice(r0, max(int(y1 * size), r0 + 1)), slice(c0, max(int(x1 * size), c0 + 1))))
+    return out
 
 
 def region_motion(reference: np.ndarray, current: np.ndarray, regions: Regions | None = None) -> np.ndarray:
     """Mean flow magnitude per region (in :data:`REGIONS` order) from ``reference`` to ``current``, in pixels of
-    the crop, after removing the face's median flow (the head's own motion).
-
-    Args:
-        reference, current: grey crops of one size (from :func:`face_patch`).
-        regions: region fractions of the crop (:func:`regions_for`); default :data:`REGIONS`.
-    """
+    the crop, after removing the nose region's median flow (what the head did)."""
+    regions = regions or TEMPLATE_REGIONS
     flow = cv2.calcOpticalFlowFarneback(reference, current, None, **_FARNEBACK)
-    flow -= np.median(flow.reshape(-1, 2), axis=0)
+    masks = _masks(current.shape[0], regions)
+    nose_rows, nose_cols = masks[REGIONS.index("nose")]
+    flow -= np.median(flow[nose_rows, nose_cols].reshape(-1, 2), axis=0)
     magnitude = np.sqrt(flow[..., 0] ** 2 + flow[..., 1] ** 2)
-    return np.array([magnitude[rows, cols].mean() for rows, cols in _masks(current.shape[0], regions or REGIONS)],
-                    dtype=np.float32)
+    return np.array([magnitude[rows, cols].mean() for rows, cols in masks], dtype=np.float32)
 
 
-class MotionTracker:
-    """Streams grey face crops in, gives the per-region spotting signal out (see the module docstring).
+def head_pose(landmarks: np.ndarray | None, matrix: np.ndarray) -> np.ndarray | None:
+    """A small pose vector of one frame: the eye centres and nose tip mapped through the frame's (smoothed)
+    alignment ``matrix`` for the motion crop (source -> motion-crop pixels). Their change between two frames is
+    what the head did that the alignment did not follow (turns and nods move the nose against the eyes);
+    ``None`` without key points."""
+    if landmarks is None:
+        return None
+    points = np.asarray(landmarks, dtype=np.float64)[:3]
+    return (points @ matrix[:, :2].T + matrix[:, 2]).ravel()
 
-    Memory is ``k + 1`` crops plus two small numbers per region and frame, whatever the clip's length.
+
+@dataclass(frozen=True)
+class MotionSample:
+    """The final motion of one frame (emitted ``k`` frames after it was pushed).
+
+    Attributes:
+        index: frame position.
+        regions: per-region two-sided movement, :data:`REGIONS` order (NaN when the frame had no face).
+        combined: the largest weighted region (expressions are local; averaging dilutes them); NaN without a face.
+        head: head-pose change against the reference frames, crop pixels (NaN without key points).
+        head_moving: the head moved more than :attr:`MotionConfig.head_max_px`: not spottable.
+        segment: the face segment the frame belongs to (-1 without a face).
     """
 
-    def __init__(self, fps: float, config: MotionConfig | None = None, regions: Regions | None = None) -> None:
+    index: int
+    regions: np.ndarray
+    combined: float
+    head: float
+    head_moving: bool
+    segment: int
+
+
+class MotionEngine:
+    """Streams aligned grey crops in, gives each frame's final motion out, ``k`` frames late.
+
+    One engine per followed face. Call :meth:`push` for every frame (``patch=None`` when the face is absent),
+    :meth:`break_segment` at a shot cut, and :meth:`finish` at the end of a clip. Memory is ``2k + 1`` crops.
+
+    The signal of frame ``s`` is ``max(0, min(back, forward) - span)`` per region, where ``back`` is the movement
+    from ``s - k`` to ``s``, ``forward`` from ``s`` to ``s + k`` and ``span`` from ``s - k`` to ``s + k``. A brief
+    expression peaking at ``s`` has both sides large and ``span`` small (the face is back where it was); a lasting
+    change has one side small; and two different movements ``2k`` apart — a blink after a brow raise — make both
+    sides large but ``span`` large too, so they do not add up to a phantom event between them.
+    """
+
+    def __init__(self, fps: float, config: MotionConfig | None = None) -> None:
         self.config = config or MotionConfig()
-        #: region fractions of the crop; set before pushing frames of a (new) face box.
-        self.regions: Regions = dict(regions or REGIONS)
         self.k = self.config.reference_frames(fps)
-        self._window: deque[np.ndarray] = deque(maxlen=self.k + 1)
-        self._back: list[np.ndarray] = []       # movement against the frame k earlier (or the segment start)
-        self._segments: list[int] = [0]          # frame positions where the face box moved: references reset
-        self._tail: dict[int, np.ndarray] = {}   # movement against the segment's last frame, for its last k frames
+        self._weights = self.config.weight_vector()
+        self._window: deque[tuple[int, np.ndarray, np.ndarray | None]] = deque(maxlen=2 * self.k + 1)
+        self._pending: deque[tuple[int, np.ndarray, float]] = deque()  # frames waiting for their forward side
+        self._segment = -1
+        self._in_segment = False
+        self.regions: Regions = dict(TEMPLATE_REGIONS)
+        # Eye-region values of the last emitted frames: a blink's drag on the brows outlasts the lid's movement.
+        self._recent_eyes: deque[float] = deque(maxlen=max(2, self.k // 2 + 1))
 
-    def __len__(self) -> int:
-        return len(self._back)
+    @property
+    def in_segment(self) -> bool:
+        """True while a face segment is open (the next frame continues it)."""
+        return self._in_segment
 
-    def push(self, patch: np.ndarray) -> None:
-        """Add the next frame's grey crop (from :func:`face_patch`)."""
-        reference = self._window[0] if self._window else patch
-        self._back.append(region_motion(reference, patch, self.regions) if self._window
-                          else np.zeros(len(REGIONS), np.float32))
-        self._window.append(patch)
+    def break_segment(self) -> list[MotionSample]:
+        """End the current face segment (shot cut, face lost): nothing is compared across it."""
+        out = self._close()
+        self._in_segment = False
+        return out
 
-    def restart(self) -> None:
-        """Start a new segment (the face box moved): later frames are never compared with earlier ones."""
-        self._close_segment()
+    def push(self, index: int, patch: np.ndarray | None, pose: np.ndarray | None = None,
+             regions: Regions | None = None) -> list[MotionSample]:
+        """Add one frame.
+
+        Args:
+            index: frame position (increasing).
+            patch: the aligned grey crop (:meth:`InputBuilder.motion_patch`), or ``None`` without a face.
+            pose: :func:`head_pose` of the frame in crop pixels, or ``None``.
+            regions: region fractions for a new segment (used when this frame starts one).
+
+        Returns:
+            The frames whose motion became final, in order.
+        """
+        if patch is None:
+            out = self.break_segment()
+            nan = np.full(len(REGIONS), np.nan, np.float32)
+            out.append(MotionSample(index, nan, float("nan"), float("nan"), False, -1))
+            return out
+        out: list[MotionSample] = []
+        if not self._in_segment:
+            self._segment += 1
+            self._in_segment = True
+            self._window.clear()
+            if regions is not None:
+                self.regions = dict(regions)
+        self._window.append((index, patch, pose))
+        reference = self._at(len(self._window) - 1 - self.k)
+        if len(self._window) > 1:
+            back = region_motion(reference[1], patch, self.regions)
+            head = _pose_change(reference[2], pose)
+        else:
+            back, head = np.zeros(len(REGIONS), np.float32), 0.0 if pose is not None else float("nan")
+        self._pending.append((index, back, head))
+        # Frame index - k now has its forward side: this frame's backward movement (the same pair of frames).
+        if len(self._pending) > self.k:
+            old_index, old_back, old_head = self._pending.popleft()
+            start = self._at(len(self._window) - 1 - 2 * self.k)
+            span = region_motion(start[1], patch, self.regions) if start[0] != old_index else np.zeros_like(back)
+            out.append(self._sample(old_index, old_back, back, span, old_head, head))
+        return out
+
+    def finish(self) -> list[MotionSample]:
+        """Close the last segment; returns the frames still waiting."""
+        return self.break_segment()
+
+    def _at(self, position: int) -> tuple[int, np.ndarray, np.ndarray | None]:
+        """The window entry at ``position``, or the segment's oldest kept frame before it."""
+        return self._window[max(position, 0)]
+
+    def _close(self) -> list[MotionSample]:
+        """The last ``k`` frames of a segment take their forward side against the segment's last frame."""
+        out: list[MotionSample] = []
+        if not self._pending:
+            self._window.clear()
+            return out
+        entries = list(self._window)
+        positions = {entry[0]: position for position, entry in enumerate(entries)}
+        last_index, last_patch, last_pose = entries[-1]
+        zero = np.zeros(len(REGIONS), np.float32)
+        for index, back, head in self._pending:
+            if index == last_index or index not in positions:
+                forward, forward_head, span = zero, 0.0, zero
+            else:
+                _, patch, pose = entries[positions[index]]
+                forward = region_motion(patch, last_patch, self.regions)
+                forward_head = _pose_change(pose, last_pose)
+                start = entries[max(positions[index] - self.k, 0)]
+                span = region_motion(start[1], last_patch, self.regions)
+            out.append(self._sample(index, back, forward, span, head, forward_head))
+        self._pending.clear()
         self._window.clear()
-        self._segments.append(len(self._back))
+        return out
 
-    def _close_segment(self) -> None:
-        if not self._window:
-            return
-        last = self._window[-1]
-        end = len(self._back)
-        for offset, patch in enumerate(list(self._window)[:-1]):
-            position = end - len(self._window) + offset
-            self._tail[position] = region_motion(last, patch, self.regions)
-        self._tail[end - 1] = np.zeros(len(REGIONS), np.float32)
+    def _sample(self, index: int, back: np.ndarray, forward: np.ndarray, span: np.ndarray, head_back: float,
+                head_forward: float) -> MotionSample:
+        regions = np.maximum(np.minimum(back, forward) - span, 0.0).astype(np.float32)
+        self._recent_eyes.append(float(regions[REGIONS.index("eyes")]))
+        combined = combine_regions(regions, self._weights, max(self._recent_eyes))
+        # Head movement counts on either side: a frame next to a turn is not a clean reference either.
+        head = float(np.nanmax([head_back, head_forward])) if np.isfinite([head_back, head_forward]).any() \
+            else float("nan")
+        moving = bool(np.isfinite(head) and head > self.config.head_max_px)
+        return MotionSample(index, regions, combined, head, moving, self._segment)
 
-    def finish(self) -> np.ndarray:
-        """``(n_frames, len(REGIONS))`` spotting signal: per region, min(movement vs t-k, movement vs t+k)."""
-        self._close_segment()
-        self._window.clear()
-        n = len(self._back)
-        if n == 0:
-            return np.zeros((0, len(REGIONS)), np.float32)
-        back = np.stack(self._back)
-        forward = np.empty_like(back)
-        bounds = self._segments + [n]
-        for start, stop in zip(bounds[:-1], bounds[1:]):
-            for t in range(start, stop):
-                ahead = t + self.k
-                forward[t] = back[ahead] if ahead < stop else self._tail.get(t, back[t])
-        return np.minimum(back, forward)
 
-    def combine(self, signal: np.ndarray) -> np.ndarray:
-        """Per-frame combined signal: the largest weighted region (expressions are local, averaging dilutes them)."""
-        weights = np.array([self.config.weights.get(name, 0.0) for name in REGIONS], dtype=np.float32)
-        if signal.size == 0:
-            return np.zeros(len(signal), np.float32)
-        return (signal * weights[None, :]).max(axis=1)
+def combine_regions(regions: np.ndarray, weights: np.ndarray, eyes: float | None = None) -> float:
+    """One frame's spotting value from its region values: the largest weighted region (expressions are local;
+    averaging dilutes them). Brow movement that comes with a larger eyelid movement is a blink spilling over the
+    brows (the lid drags the skin above it), so the brows count only beyond 0.6 x the eye region's movement
+    (``eyes``: the largest eye value of the last few frames, default this frame's)."""
+    values = np.array(regions, dtype=np.float32, copy=True)
+    brows = REGIONS.index("brows")
+    eye_value = float(values[REGIONS.index("eyes")]) if eyes is None else float(eyes)
+    values[brows] = max(0.0, float(values[brows]) - 0.6 * eye_value)
+    return float((values * weights).max())
+
+
+def _pose_change(a: np.ndarray | None, b: np.ndarray | None) -> float:
+    if a is None or b is None:
+        return float("nan")
+    pa, pb = np.asarray(a).reshape(-1, 2), np.asarray(b).reshape(-1, 2)
+    # The nose against the eyes' midpoint (turns and nods), and the eyes themselves (what alignment missed).
+    nose_a = pa[2] - pa[:2].mean(axis=0)
+    nose_b = pb[2] - pb[:2].mean(axis=0)
+    return float(max(np.abs(nose_b - nose_a).max(), np.abs(pb[:2] - pa[:2]).max()))
+
+
+def samples_table(samples: list[MotionSample], n_frames: int) -> dict[str, Any]:
+    """Columns for the per-frame table from a clip's samples (frames never emitted stay NaN)."""
+    regions = np.full((n_frames, len(REGIONS)), np.nan, np.float64)
+    combined = np.full(n_frames, np.nan)
+    head = np.full(n_frames, np.nan)
+    moving = np.zeros(n_frames, dtype=bool)
+    segment = np.full(n_frames, -1, dtype=np.int64)
+    for s in samples:
+        if 0 <= s.index < n_frames:
+            regions[s.index] = s.regions
+            combined[s.index] = s.combined
+            head[s.index] = s.head
+            moving[s.index] = s.head_moving
+            segment[s.index] = s.segment
+    columns: dict[str, Any] = {"motion": combined}
+    for position, name in enumerate(REGIONS):
+        columns[f"motion_{name}"] = regions[:, position]
+    columns["head_motion"] = head
+    columns["head_moving"] = moving
+    columns["segment"] = segment
+    return columns

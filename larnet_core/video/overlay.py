@@ -11,7 +11,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-__all__ = ["SYNTHETIC_NOTICE", "draw_face_result", "draw_notice", "draw_motion_trace"]
+__all__ = ["SYNTHETIC_NOTICE", "draw_face_result", "draw_notice", "draw_motion_trace", "draw_other_face"]
 
 #: Written on every frame analysed with a model trained on generated faces.
 SYNTHETIC_NOTICE = "synthetic-data demo model"
@@ -35,10 +35,27 @@ def _text(frame: np.ndarray, text: str, origin: tuple[int, int], scale: float, c
 
 
 def draw_notice(frame: np.ndarray, text: str, row: int = 0, colour=(255, 210, 60)) -> None:
-    """Write a one-line notice at the bottom-left of the frame (``row`` 0 is the lowest line), in place."""
+    """Write a one-line notice at the bottom-left of the frame (``row`` 0 is the lowest line), in place.
+
+    The text is shrunk to stay left of the motion trace (the right 35 % of the bottom), so the two never overlap.
+    """
     s = _scale(frame)
     line = int(22 * s * 1.4)
-    _text(frame, text, (8, frame.shape[0] - 8 - row * line), 0.5 * s * 1.2, colour)
+    scale = 0.5 * s * 1.2
+    room = int(frame.shape[1] * 0.6) - 16
+    width = cv2.getTextSize(text, _FONT, scale, 1)[0][0]
+    if width > room > 0:
+        scale *= room / width
+    _text(frame, text, (8, frame.shape[0] - 8 - row * line), scale, colour)
+
+
+def draw_other_face(frame: np.ndarray, box: Sequence[float], face_id: int) -> None:
+    """A thin grey box and the face's id: a face that is tracked but not the one analysed, in place."""
+    s = _scale(frame)
+    x0, y0, x1, y1 = (int(round(v)) for v in box)
+    cv2.rectangle(frame, (x0, y0), (x1, y1), (170, 170, 170), 1, cv2.LINE_AA)
+    _text(frame, f"face {face_id}", (x0, min(y1 + int(16 * s) + 4, frame.shape[0] - 4)), 0.4 * s * 1.2,
+          (200, 200, 200))
 
 
 def draw_face_result(frame: np.ndarray, box: Sequence[float] | None, class_names: Sequence[str],
@@ -63,14 +80,21 @@ def draw_face_result(frame: np.ndarray, box: Sequence[float] | None, class_names
         return
     probs = np.asarray(probabilities, dtype=np.float64)
     top = int(np.argmax(probs))
-    if box is not None:
-        _text(frame, f"{class_names[top]} {probs[top]:.0%}", (int(box[0]), max(int(box[1]) - 8, 16)), 0.6 * s * 1.2,
-              colour, max(1, int(round(s * 1.5))))
     order = np.argsort(-probs)[:max_bars]
     bar_w, bar_h, gap = int(110 * s), int(12 * s) + 2, int(5 * s) + 2
     x, y = 8, 8
     panel_h = len(order) * (bar_h + gap) + gap
-    region = frame[y:y + panel_h, x:x + bar_w + int(95 * s)]
+    panel_w = bar_w + int(95 * s)
+    if box is not None:
+        label, label_scale = f"{class_names[top]} {probs[top]:.0%}", 0.6 * s * 1.2
+        (text_w, text_h), _ = cv2.getTextSize(label, _FONT, label_scale, max(1, int(round(s * 1.5))))
+        lx, ly = int(box[0]), int(box[1]) - 8
+        # Above the box unless that runs off the frame or into the bar panel; then below it.
+        if ly - text_h < 4 or (lx < x + panel_w and ly - text_h < y + panel_h):
+            ly = min(int(box[3]) + text_h + 8, frame.shape[0] - 4)
+        lx = max(4, min(lx, frame.shape[1] - text_w - 4))
+        _text(frame, label, (lx, ly), label_scale, colour, max(1, int(round(s * 1.5))))
+    region = frame[y:y + panel_h, x:x + panel_w]
     region[:] = (region * 0.45).astype(np.uint8)  # darken behind the bars so they read on any background
     for row, index in enumerate(order):
         top_y = y + gap + row * (bar_h + gap)

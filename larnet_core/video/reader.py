@@ -351,19 +351,23 @@ def read_video_frames(source: ClipSource, limits: VideoLimits | None = None, *, 
             yield frame.image
 
 
-def frame_at(source: ClipSource, index: int, limits: VideoLimits | None = None, *, fps: float | None = None) -> np.ndarray:
-    """One frame of a clip at full size, by 0-based position (videos seek to the nearest key frame first).
+def frame_at(source: ClipSource, index: int, limits: VideoLimits | None = None, *, fps: float | None = None,
+             max_side: int | None = None) -> np.ndarray:
+    """One frame of a clip by 0-based position (videos seek to the nearest key frame first), at full size or, with
+    ``max_side``, decoded exactly as an analysis with that working size decoded it (the model-input records of
+    an analysis are in those pixels).
 
     Raises:
         VideoError: unreadable input or ``index`` beyond the last frame.
     """
     if index < 0:
         raise VideoError(f"frame index must be 0 or more, got {index}")
-    with open_clip(source, limits, fps=fps) as reader:
+    with open_clip(source, limits, fps=fps, max_side=max_side) as reader:
         if reader._images is not None:
             if index >= len(reader._images):
                 raise VideoError(f"{reader.name} has {len(reader._images)} frames; frame {index} does not exist")
-            return reader._images.read(index)
+            image = reader._first_image if index == 0 else reader._images.read(index)
+            return reader._resize(image)
         count = reader.meta.frame_count
         if count <= 0 or index < count:
             for frame in reader.frames(start=index):

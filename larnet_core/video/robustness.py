@@ -72,9 +72,9 @@ def resolution_robustness(
     Raises:
         DatasetError: no record has a label among the model's classes.
     """
-    from larnet_core.data.flow import compute_flow_image
     from larnet_core.data.images import read_rgb
     from larnet_core.face import build_detector, largest_face
+    from larnet_core.face.inputs import InputConfig, build_photo_input
     from larnet_core.metrics import compute_metrics
 
     card = predictor.card
@@ -84,7 +84,7 @@ def resolution_robustness(
         raise DatasetError(f"none of the {len(records)} clips has a label among the model's classes "
                            f"({', '.join(classes)}); pass --scheme matching the checkpoint ({card.label_scheme or '?'})")
     detector = None if face == "none" else build_detector(face)
-    size = int(card.input_size)
+    config = InputConfig.for_card(card)
     probs_by_resolution: dict[int, list[np.ndarray]] = {r: [] for r in resolutions}
     face_px: dict[int, list[float]] = {r: [] for r in resolutions}
     for done, record in enumerate(usable):
@@ -92,20 +92,17 @@ def resolution_robustness(
             raise Cancelled("the robustness run was cancelled")
         apex = read_rgb(record.apex_frame)
         onset = read_rgb(record.onset_frame) if card.sample_mode == "flow" else None
-        box = (0.0, 0.0, float(apex.shape[1]), float(apex.shape[0]))
-        if detector is not None:
-            box = largest_face(apex, detector, what=str(record.apex_frame)).box
-        margin = 0.0 if detector is None else 0.2
+        # The face is found once at full resolution; each lower resolution sees the same face, smaller.
+        detection = None if detector is None else largest_face(apex, detector, what=str(record.apex_frame))
+        height = detection.height if detection is not None else float(apex.shape[0])
         inputs = []
         for resolution in resolutions:
             scale = min(1.0, resolution / reference_height)
-            apex_crop = _native_crop(apex, scale, box, margin)
-            face_px[resolution].append((box[3] - box[1]) * scale)
-            if onset is not None:
-                onset_crop = _native_crop(onset, scale, box, margin)
-                inputs.append(compute_flow_image(onset_crop, apex_crop, size))
-            else:
-                inputs.append(apex_crop)  # the predictor resizes it to the input size
+            face_px[resolution].append(height * scale)
+            small_face = None if detection is None else detection.scaled(scale)
+            small_onset = None if onset is None else _downscale(onset, scale)
+            # The model input is made on the one road from the downscaled frame: detail lost stays lost.
+            inputs.append(build_photo_input(_downscale(apex, scale), config, small_face, small_onset).image)
         for resolution, row in zip(resolutions, predictor.predict_proba(inputs)):
             probs_by_resolution[resolution].append(row)
         if progress is not None:
@@ -130,14 +127,3 @@ def resolution_robustness(
     return RobustnessResult(pd.DataFrame(rows), pd.concat(predictions, ignore_index=True))
 
 
-def _native_crop(image: np.ndarray, scale: float, box: tuple[float, float, float, float],
-                 margin: float) -> np.ndarray:
-    """The face region of ``image`` downscaled by ``scale``, at the pixel size it has there (not resampled
-    to the model's input yet, so the detail lost in downscaling stays lost)."""
-    from larnet_core.face import crop_face
-
-    small = _downscale(image, scale)
-    x0, y0, x1, y1 = (v * scale for v in box)
-    width = max(2, int(round((x1 - x0) * (1 + 2 * margin))))
-    height = max(2, int(round((y1 - y0) * (1 + 2 * margin))))
-    return crop_face(small, (x0, y0, x1, y1), (width, height), margin=margin).image

@@ -1,7 +1,9 @@
 """Spotting on long videos and its evaluation against annotated intervals (CAS(ME)^2 and its synthetic twin).
 
-No model is involved: spotting uses only the facial motion signal (:mod:`larnet_core.video.motion`) and the
-fixed :class:`~larnet_core.video.spotting.SpottingParams`, so the figure measures the baseline itself.
+Every video goes through :func:`~larnet_core.video.analyze_clip` itself — the same tracker, model-input road,
+motion engine and spotting settings as ``larnet analyze`` — so the figure scores exactly what users see. The model
+only labels intervals (it runs on a few frames a second here); spotting uses the motion signal and the fixed
+:class:`~larnet_core.video.spotting.SpottingParams`, so the figure measures the spotting itself.
 """
 
 from __future__ import annotations
@@ -11,92 +13,28 @@ import threading
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-import numpy as np
 import pandas as pd
 
-from larnet_core.errors import Cancelled, VideoError
 from larnet_core.video.limits import VideoLimits
-from larnet_core.video.motion import MotionConfig, MotionTracker, face_patch
-from larnet_core.video.reader import ClipSource, open_clip
-from larnet_core.video.spotting import (
-    SpottingParams,
-    SpottingScores,
-    match_intervals,
-    spot_intervals,
-)
+from larnet_core.video.motion import MotionConfig
+from larnet_core.video.reader import ClipSource
+from larnet_core.video.spotting import SpottingParams, SpottingScores, match_intervals
 
-__all__ = ["MotionTrace", "measure_motion", "spot_clip", "SpottingEvaluation", "evaluate_spotting",
-           "truth_positions"]
+__all__ = ["spot_clip", "SpottingEvaluation", "evaluate_spotting", "truth_positions", "CASME2_LONG_FPS"]
 
 #: CAS(ME)^2 records at 30 fps; its frame folders say nothing about the rate.
 CASME2_LONG_FPS = 30.0
+#: Model calls per second of video during spotting evaluation (they only label the intervals).
+SPOT_EVAL_INFER_FPS = 2.0
 
 
-@dataclass
-class MotionTrace:
-    """A clip's motion signal: per region (``regions``, frames x 4) and combined (``combined``), at ``fps``."""
+def spot_clip(source: ClipSource, predictor, *, params: SpottingParams | None = None, **kwargs) -> pd.DataFrame:
+    """Spotted intervals of one clip: :func:`~larnet_core.video.analyze_clip`'s ``intervals`` (keyword arguments
+    go to it)."""
+    from larnet_core.video.analysis import analyze_clip
 
-    regions: np.ndarray
-    combined: np.ndarray
-    fps: float
-    face_source: str
-
-
-def measure_motion(
-    source: ClipSource,
-    *,
-    face: str = "auto",
-    fps: float | None = None,
-    limits: VideoLimits | None = None,
-    motion: MotionConfig | None = None,
-    detector=None,
-    cancel: threading.Event | None = None,
-) -> MotionTrace:
-    """Stream a clip and measure its facial motion signal (the face found and re-detected as in analysis).
-
-    Raises:
-        VideoError, NoFaceError, Cancelled: as :func:`~larnet_core.video.analyze_clip`.
-    """
-    from larnet_core.video.analysis import _N_PROBE, FACE_MODES, _FaceBoxes
-
-    if face not in FACE_MODES:
-        raise VideoError(f"unknown face mode {face!r}; use one of {', '.join(FACE_MODES)}")
-    if face != "none" and detector is None:
-        from larnet_core.face import build_detector
-
-        detector = build_detector("haar", find_eyes=True) if face in ("auto", "haar") else build_detector(face)
-    config = motion or MotionConfig()
-    warnings: list[str] = []
-    with open_clip(source, limits, fps=fps, max_side=640) as reader:
-        boxes = _FaceBoxes(face, detector, reader.meta.fps, reader.meta.name)
-        tracker = MotionTracker(reader.meta.fps, config)
-        frames = reader.frames()
-        probe = [decoded for _, decoded in zip(range(_N_PROBE), frames)]
-        if not probe:
-            raise VideoError(f"{reader.meta.name} has no decodable frames; the file is corrupt or empty")
-        boxes.start([d.image for d in probe], warnings)
-        tracker.regions = boxes.regions
-        for decoded in _chain(probe, frames):
-            if cancel is not None and cancel.is_set():
-                raise Cancelled(f"motion measurement of {reader.meta.name} was cancelled")
-            if boxes.maybe_redetect(decoded.index, decoded.image):
-                tracker.restart()
-                tracker.regions = boxes.regions
-            tracker.push(face_patch(decoded.image, boxes.box(decoded.image), config.size))
-        regions = tracker.finish()
-        return MotionTrace(regions, tracker.combine(regions), reader.meta.fps, boxes.source)
-
-
-def _chain(first, rest):
-    yield from first
-    yield from rest
-
-
-def spot_clip(source: ClipSource, *, params: SpottingParams | None = None, **kwargs) -> pd.DataFrame:
-    """Spotted intervals of one clip (see :func:`~larnet_core.video.spotting.spot_intervals`); keyword
-    arguments go to :func:`measure_motion`."""
-    trace = measure_motion(source, **kwargs)
-    return spot_intervals(trace.combined, trace.fps, params)
+    kwargs.setdefault("max_infer_fps", SPOT_EVAL_INFER_FPS)
+    return analyze_clip(source, predictor, spotting=params, **kwargs).intervals
 
 
 def truth_positions(record) -> list[tuple[int, int, str]]:
@@ -148,6 +86,7 @@ class SpottingEvaluation:
 
 def evaluate_spotting(
     records: Sequence,
+    predictor,
     *,
     fps: float = CASME2_LONG_FPS,
     face: str = "auto",
@@ -162,25 +101,23 @@ def evaluate_spotting(
 
     Args:
         records: :class:`~larnet_core.data.LongVideoRecord` items (``load_dataset("casme2-long", root)``).
+        predictor: the :class:`~larnet_core.inference.Predictor` whose pipeline is scored (it labels intervals).
         fps: frame rate of frame folders (video files carry their own).
-        face, motion, limits: as for :func:`measure_motion`.
+        face, motion, limits: as for :func:`~larnet_core.video.analyze_clip`.
         params: spotting settings; fixed defaults when None (never tune them on the evaluated set).
         progress: called as ``progress(videos done, videos total, name)``.
         cancel: stops the evaluation with :class:`~larnet_core.errors.Cancelled` when set.
     """
-    from larnet_core.face import build_detector
+    from larnet_core.video.analysis import analyze_clip
 
     params = params or SpottingParams()
-    detector = None
-    if face != "none":
-        detector = build_detector("haar", find_eyes=True) if face in ("auto", "haar") else build_detector(face)
     per_video, spotted_rows = [], []
     counts = {"all": [0, 0, 0], "micro": [0, 0, 0], "macro": [0, 0, 0]}  # hits, spotted, truth
     for number, record in enumerate(records):
         source = record.frames[0].parent if record.frames else record.video_path
-        trace = measure_motion(source, face=face, fps=fps, limits=limits, motion=motion, detector=detector,
-                               cancel=cancel)
-        found = spot_intervals(trace.combined, trace.fps, params)
+        analysis = analyze_clip(source, predictor, face=face, fps=fps, limits=limits, motion=motion,
+                                spotting=params, cancel=cancel, max_infer_fps=SPOT_EVAL_INFER_FPS)
+        found = analysis.intervals
         predicted = [(int(r.onset_frame), int(r.offset_frame)) for r in found.itertuples()]
         truth = truth_positions(record)
         hits = match_intervals(predicted, [(a, b) for a, b, _ in truth], iou)

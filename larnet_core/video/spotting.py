@@ -12,6 +12,7 @@ spotted intervals and ground-truth intervals of a dataset.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import asdict, dataclass
 from typing import Iterable, Sequence
 
@@ -21,6 +22,7 @@ import pandas as pd
 __all__ = [
     "SpottingParams",
     "SpottingScores",
+    "StreamingSpotter",
     "INTERVAL_COLUMNS",
     "spot_intervals",
     "smooth_signal",
@@ -92,13 +94,17 @@ def _empty_intervals() -> pd.DataFrame:
     return frame
 
 
-def spot_intervals(signal: Sequence[float], fps: float, params: SpottingParams | None = None) -> pd.DataFrame:
+def spot_intervals(signal: Sequence[float], fps: float, params: SpottingParams | None = None,
+                   segments: Sequence[int] | None = None) -> pd.DataFrame:
     """Find expression intervals in a per-frame motion signal.
 
     Args:
-        signal: non-negative motion per frame (e.g. :meth:`MotionTracker.combine` output).
+        signal: non-negative motion per frame (the ``motion`` column of an analysis); NaN marks frames that
+            cannot hold an expression (no face, head moving).
         fps: frames per second.
         params: settings; defaults as in :class:`SpottingParams`.
+        segments: per frame, the face segment it belongs to (a shot cut or a lost face starts a new one);
+            an interval never crosses from one segment to another. ``None``: one segment.
 
     Returns:
         One row per interval, in time order, with :data:`INTERVAL_COLUMNS` (frame positions 0-based and
@@ -107,26 +113,40 @@ def spot_intervals(signal: Sequence[float], fps: float, params: SpottingParams |
     from scipy.signal import find_peaks
 
     params = params or SpottingParams()
-    values = smooth_signal(np.nan_to_num(np.asarray(signal, dtype=np.float64)), fps, params.smooth_s)
-    n = len(values)
-    if n < 3 or not np.isfinite(values).all():
+    raw = np.asarray(signal, dtype=np.float64)
+    n = len(raw)
+    seg = np.zeros(n, dtype=np.int64) if segments is None else np.asarray(segments, dtype=np.int64)
+    valid = np.isfinite(raw) & (seg >= 0)
+    if n < 3 or valid.sum() < 3:
         return _empty_intervals()
-    mean, top, base = float(values.mean()), float(values.max()), float(np.median(values))
+    # Smooth within each run of valid frames of one segment, so no value leaks across a cut or a gap.
+    values = np.full(n, np.nan)
+    run_id = np.cumsum(np.r_[True, (seg[1:] != seg[:-1]) | (valid[1:] != valid[:-1])])
+    for run in np.unique(run_id[valid]):
+        positions = np.flatnonzero(run_id == run)
+        values[positions] = smooth_signal(raw[positions], fps, params.smooth_s)
+    finite = values[np.isfinite(values)]
+    mean, top, base = float(finite.mean()), float(finite.max()), float(np.median(finite))
     threshold = max(mean + params.p * (top - mean), params.min_motion)
     min_frames = max(1, int(np.ceil(params.min_s * fps - 1e-9)))
-    peaks, _ = find_peaks(np.pad(values, 1, constant_values=-np.inf), height=threshold)
+    searchable = np.where(np.isfinite(values), values, -np.inf)
+    peaks, _ = find_peaks(np.pad(searchable, 1, constant_values=-np.inf), height=threshold)
     peaks = peaks - 1
     taken = np.zeros(n, dtype=bool)
+
+    def joins(a: int, b: int) -> bool:
+        return bool(np.isfinite(values[b]) and run_id[a] == run_id[b] and not taken[b])
+
     rows = []
     for peak in sorted(peaks, key=lambda i: -values[i]):  # tallest first: a shoulder never splits a big peak
         if taken[peak]:
             continue
         floor = base + params.extent * (values[peak] - base)
         onset = peak
-        while onset > 0 and values[onset - 1] >= floor and not taken[onset - 1]:
+        while onset > 0 and joins(peak, onset - 1) and values[onset - 1] >= floor:
             onset -= 1
         offset = peak
-        while offset < n - 1 and values[offset + 1] >= floor and not taken[offset + 1]:
+        while offset < n - 1 and joins(peak, offset + 1) and values[offset + 1] >= floor:
             offset += 1
         taken[onset:offset + 1] = True
         length = offset - onset + 1
@@ -137,21 +157,85 @@ def spot_intervals(signal: Sequence[float], fps: float, params: SpottingParams |
             "onset_frame": int(onset), "apex_frame": int(peak), "offset_frame": int(offset),
             "onset_s": onset / fps, "apex_s": peak / fps, "offset_s": offset / fps, "duration_s": duration,
             "kind": "micro" if duration <= params.micro_max_s + 0.5 / fps else "macro",
-            "peak_motion": float(values[peak]),
+            "peak_motion": float(values[peak]), "_run": int(run_id[peak]),
         })
     if not rows:
         return _empty_intervals()
     rows = _merge_close(sorted(rows, key=lambda r: r["onset_frame"]), params.merge_gap_s * fps)
     for row in rows:
         row["kind"] = "micro" if row["duration_s"] <= params.micro_max_s + 0.5 / fps else "macro"
+    rows = [row for row in rows if row["duration_s"] <= params.max_s]
+    if not rows:
+        return _empty_intervals()
     return pd.DataFrame(rows)[list(INTERVAL_COLUMNS)]
+
+
+class StreamingSpotter:
+    """The streaming form of :func:`spot_intervals`, for live video: the same function and settings run over the
+    last ``window_s`` seconds of signal, and an interval is reported once it has ended and can no longer grow or
+    merge (``merge_gap_s`` plus a smoothing window after its offset).
+
+    Frames are given in order with :meth:`push` (NaN signal and segment -1 without a face).
+    """
+
+    def __init__(self, fps: float, params: SpottingParams | None = None, window_s: float = 10.0,
+                 warmup_s: float = 2.0) -> None:
+        self.fps = float(fps)
+        self.params = params or SpottingParams()
+        self.window = max(8, int(round(window_s * fps)))
+        self.warmup = max(3, int(round(warmup_s * fps)))
+        self._index: deque[int] = deque(maxlen=self.window)
+        self._signal: deque[float] = deque(maxlen=self.window)
+        self._segment: deque[int] = deque(maxlen=self.window)
+        self._reported_until = -1  # offset frame of the last reported interval
+        self._seen = 0
+
+    def push(self, index: int, value: float, segment: int) -> list[dict]:
+        """Add one frame's final signal; returns the intervals (rows of :data:`INTERVAL_COLUMNS`, frame
+        numbers of the stream) completed by it."""
+        self._index.append(int(index))
+        self._signal.append(float(value))
+        self._segment.append(int(segment))
+        self._seen += 1
+        if self._seen < self.warmup:
+            return []
+        return self._report(final=False)
+
+    def flush(self) -> list[dict]:
+        """The stream ended: report the intervals that are complete now, without waiting for later frames."""
+        if not self._index:
+            return []
+        return self._report(final=True)
+
+    def _report(self, final: bool) -> list[dict]:
+        found = spot_intervals(list(self._signal), self.fps, self.params, list(self._segment))
+        if not len(found):
+            return []
+        first = self._index[0]
+        latest = self._index[-1]
+        settle = int(np.ceil((self.params.merge_gap_s + self.params.smooth_s) * self.fps)) + 1
+        out = []
+        for row in found.to_dict("records"):
+            onset, offset = first + int(row["onset_frame"]), first + int(row["offset_frame"])
+            if onset <= self._reported_until or (offset + settle > latest and not final):
+                continue
+            if int(row["onset_frame"]) == 0:  # may have begun before the window: not a whole interval
+                continue
+            shift = first / self.fps
+            row.update(onset_frame=onset, apex_frame=first + int(row["apex_frame"]), offset_frame=offset,
+                       onset_s=row["onset_s"] + shift, apex_s=row["apex_s"] + shift,
+                       offset_s=row["offset_s"] + shift)
+            out.append(row)
+            self._reported_until = offset
+        return out
 
 
 def _merge_close(rows: list[dict], max_gap: float) -> list[dict]:
     """Join intervals separated by at most ``max_gap`` frames (pieces of one slower movement)."""
     merged: list[dict] = []
     for row in rows:
-        if merged and row["onset_frame"] - merged[-1]["offset_frame"] - 1 <= max_gap:
+        if (merged and row["onset_frame"] - merged[-1]["offset_frame"] - 1 <= max_gap
+                and row.get("_run") == merged[-1].get("_run")):
             last = merged[-1]
             if row["peak_motion"] > last["peak_motion"]:
                 last.update(apex_frame=row["apex_frame"], apex_s=row["apex_s"], peak_motion=row["peak_motion"])

@@ -1,0 +1,196 @@
+"""The per-frame engine shared by clip analysis, live video and ``spot-eval``: frame -> tracked faces -> aligned
+model inputs -> motion samples.
+
+:class:`FaceStream` takes frames in order. For each tracked face it keeps the alignment smoother and flow
+references (:class:`~larnet_core.face.inputs.InputBuilder`) and a :class:`~larnet_core.video.motion.MotionEngine`;
+a shot cut or a lost face ends the face's segment, so nothing is ever compared across it. Recorded clips and live
+streams differ only in what they do with the steps: a clip keeps every face's rows and picks the main face at the
+end; live follows the main face so far and spots it with :class:`~larnet_core.video.spotting.StreamingSpotter`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from larnet_core.face.inputs import InputBuilder, InputConfig, ModelInput
+from larnet_core.video.motion import MotionConfig, MotionEngine, MotionSample, aligned_regions, head_pose
+
+__all__ = ["WholeFrame", "FaceStep", "FrameStep", "FaceStream"]
+
+
+@dataclass(frozen=True)
+class WholeFrame:
+    """A stand-in face covering the whole frame (``face="none"``, or a face-filled clip without a detection)."""
+
+    box: tuple[float, float, float, float]
+    landmarks: None = None
+    mesh: None = None
+    score: float = 1.0
+
+    @property
+    def confidence(self) -> float:
+        return 1.0
+
+
+@dataclass
+class FaceStep:
+    """One face in one frame.
+
+    Attributes:
+        face_id: the track id.
+        box: face box in working-frame pixels.
+        confidence: the tracker's confidence.
+        model_input: the model input, when one was asked for this frame.
+        samples: motion samples that became final at this frame (for earlier frames of this face).
+        matrix: this frame's alignment (working-frame pixels -> model input), computed for every face frame.
+        aligned: True when the alignment came from facial key points.
+    """
+
+    face_id: int
+    box: tuple[float, float, float, float]
+    confidence: float
+    landmarks: np.ndarray | None
+    model_input: ModelInput | None = None
+    samples: list[MotionSample] = field(default_factory=list)
+    matrix: np.ndarray | None = None
+    aligned: bool = False
+
+
+@dataclass
+class FrameStep:
+    """What one frame gave: every face, the frame's shot-cut flag, and samples of faces that were not seen."""
+
+    index: int
+    faces: list[FaceStep]
+    cut: bool
+    faces_in_frame: int
+    orphan_samples: dict[int, list[MotionSample]] = field(default_factory=dict)
+
+    def light(self) -> Any:
+        """This frame as a :class:`~larnet_core.face.tracking.TrackedFrame` without dense landmarks (small enough
+        to keep for every frame of a long clip; :func:`~larnet_core.face.tracking.summarize_tracks` reads it)."""
+        from larnet_core.face.base import FaceDetection
+        from larnet_core.face.tracking import TrackedFace, TrackedFrame
+
+        faces = tuple(TrackedFace(f.face_id, FaceDetection(f.box, f.confidence, f.landmarks), 0)
+                      for f in sorted(self.faces, key=lambda f: f.face_id))
+        return TrackedFrame(self.index, faces, self.cut)
+
+
+class _FaceState:
+    def __init__(self, fps: float, config: MotionConfig) -> None:
+        self.engine = MotionEngine(fps, config)
+        self.present = False
+
+
+class FaceStream:
+    """Frames in, per-face steps out (see the module docstring).
+
+    Args:
+        input_config: how model inputs are made (:meth:`InputConfig.for_card`).
+        fps: the stream's frame rate.
+        tracker: a :class:`~larnet_core.face.tracking.FaceTracker`, or ``None`` to treat the whole frame as the
+            face (face-filled crops, ``face="none"``).
+        motion: motion settings.
+        max_faces: faces followed at once (the largest first).
+    """
+
+    def __init__(self, input_config: InputConfig, fps: float, tracker: Any | None,
+                 motion: MotionConfig | None = None, max_faces: int = 4) -> None:
+        self.input_config = input_config
+        self.motion_config = motion or MotionConfig()
+        self.fps = float(fps)
+        self.tracker = tracker
+        self.max_faces = int(max_faces)
+        self.builder = InputBuilder(input_config, fps)
+        self._states: dict[int, _FaceState] = {}
+        self._factor = self.motion_config.size / input_config.size
+
+    def step(self, index: int, frame: np.ndarray,
+             infer: bool | set[int] | Callable[[dict[int, tuple]], set[int]] = True) -> FrameStep:
+        """Process one frame.
+
+        Args:
+            index: frame position (increasing by one).
+            frame: RGB uint8 frame.
+            infer: make model inputs for every face (True), none (False), the given face ids, or the ids a
+                function of this frame's ``{face_id: box}`` returns (live picks its followed face that way).
+        """
+        if self.tracker is None:
+            height, width = frame.shape[:2]
+            faces = [(0, WholeFrame((0.0, 0.0, float(width), float(height))))]
+            cut, n_faces = False, 1
+        else:
+            tracked = self.tracker.update(frame)
+            ranked = sorted(tracked.faces, key=lambda f: -_area(f.box))[: self.max_faces]
+            faces = [(f.face_id, f) for f in ranked]
+            cut, n_faces = bool(tracked.cut), len(tracked.faces)
+        if callable(infer):
+            infer = set(infer({face_id: tuple(face.box) for face_id, face in faces}))
+        step = FrameStep(index, [], cut, n_faces)
+        if cut:
+            for face_id, state in self._states.items():
+                step.orphan_samples.setdefault(face_id, []).extend(state.engine.break_segment())
+                state.present = False
+            self.builder.break_face()
+        seen = set()
+        for face_id, face in faces:
+            seen.add(face_id)
+            state = self._states.get(face_id)
+            if state is None:
+                state = self._states[face_id] = _FaceState(self.fps, self.motion_config)
+            if not state.present:
+                self.builder.break_face(face_id)  # a face back after a gap starts afresh
+            matrix, aligned = self.builder.matrix(face, face_id)
+            motion_matrix = matrix * self._factor
+            patch = self.builder.motion_patch(frame, matrix)
+            regions = None
+            if not state.engine.in_segment:
+                mesh = getattr(face, "mesh", None)
+                mapped = None if mesh is None else np.asarray(mesh) @ motion_matrix[:, :2].T + motion_matrix[:, 2]
+                regions = aligned_regions(mapped, self.motion_config.size)
+            landmarks = getattr(face, "landmarks", None)
+            samples = state.engine.push(index, patch, head_pose(landmarks, motion_matrix), regions)
+            state.present = True
+            want = infer if isinstance(infer, bool) else face_id in infer
+            model_input = None
+            if want or self.builder.flow:
+                # Flow checkpoints need every frame's crop as a possible reference, inferred or not.
+                model_input = self.builder.build(frame, face, index, face_id, matrix=(matrix, aligned), infer=want)
+                if not want:
+                    model_input = None
+            step.faces.append(FaceStep(face_id, tuple(float(v) for v in face.box), float(_confidence(face)),
+                                       landmarks, model_input, samples, matrix, aligned))
+        for face_id, state in self._states.items():
+            if face_id in seen:
+                continue
+            if state.present or state.engine.in_segment:
+                step.orphan_samples.setdefault(face_id, []).extend(state.engine.push(index, None))
+                state.present = False
+        return step
+
+    def finish(self) -> dict[int, list[MotionSample]]:
+        """End every face's segment; the samples still waiting, per face."""
+        return {face_id: state.engine.finish() for face_id, state in self._states.items()}
+
+    def reset(self) -> None:
+        self._states.clear()
+        self.builder.break_face()
+        if self.tracker is not None:
+            self.tracker.reset()
+
+
+def _area(box: tuple[float, float, float, float]) -> float:
+    return max(0.0, box[2] - box[0]) * max(0.0, box[3] - box[1])
+
+
+def _confidence(face: Any) -> float:
+    for name in ("confidence", "score"):
+        value = getattr(face, name, None)
+        if value is not None:
+            return float(value)
+    detection = getattr(face, "detection", None)
+    return float(getattr(detection, "score", 1.0)) if detection is not None else 1.0
