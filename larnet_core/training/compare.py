@@ -21,6 +21,10 @@ COMPARE_COLUMNS = ("run", "model", "dataset", "labels", "protocol", "sample_mode
 def compare_runs(run_dirs: Sequence[str | Path], *, n_resamples: int = 2000, seed: int = 0) -> pd.DataFrame:
     """One row per run with its headline scores, in the order given.
 
+    Scores are clip-level (pooled over folds). When a run covers several datasets (the MEGC composite), the
+    table gains ``uf1_<dataset>`` and ``uar_<dataset>`` columns: the same predictions scored on each dataset's
+    clips, as the field's tables report them.
+
     ``uf1_low``/``uf1_high`` bound a 95 % interval from resampling the test subjects
     (:func:`larnet_core.metrics.subject_bootstrap`). ``d_uf1`` is the run's UF1 minus the first run's, with a
     paired interval (``d_uf1_low``/``d_uf1_high``) when both were tested on the same subjects (empty otherwise):
@@ -58,9 +62,27 @@ def compare_runs(run_dirs: Sequence[str | Path], *, n_resamples: int = 2000, see
             "train_seconds": cfg.get("train_seconds"),
         })
     table = pd.DataFrame(rows, columns=list(COMPARE_COLUMNS))
+    table = _with_per_dataset(table, runs)
     if table["labels"].nunique() > 1:
         raise LarnetError(f"the runs use different label schemes ({', '.join(table['labels'].unique())}); "
                           "compare runs of one scheme (or re-evaluate with --labels)")
+    return table
+
+
+def _with_per_dataset(table: pd.DataFrame, runs: Sequence[RunResult]) -> pd.DataFrame:
+    if not any(len(run.metrics.per_dataset) > 1 for run in runs):
+        return table
+    datasets: list[str] = []
+    for run in runs:
+        datasets += [d for d in run.metrics.per_dataset.get("dataset", []) if d not in datasets]
+    for name in datasets:
+        for metric in ("uf1", "uar"):
+            values = []
+            for run in runs:
+                rows = run.metrics.per_dataset
+                hit = rows[rows["dataset"] == name] if len(rows) else rows
+                values.append(float(hit[metric].iloc[0]) if len(hit) else float("nan"))
+            table[f"{metric}_{name}"] = values
     return table
 
 
