@@ -86,7 +86,7 @@ def test_compare_shows_pooled_and_per_dataset_columns(loso_run: Path, composite,
     table = compare_runs([loso_run, svm], n_resamples=100)
     for name in ("casme2", "samm", "smic"):
         assert {f"uf1_{name}", f"uar_{name}"} <= set(table.columns)
-    assert table["dataset"].tolist() == ["casme2+samm+smic"] * 2
+    assert table["dataset"].tolist() == ["casme2+samm+smic"] * 2 and table["same_folds"].all()
     assert not np.isnan(table["d_uf1_low"].iloc[1])  # same folds: a paired interval
 
 

@@ -13,7 +13,7 @@ from larnet_core.runs import RunResult, load_run
 
 __all__ = ["compare_runs", "to_markdown", "COMPARE_COLUMNS"]
 
-COMPARE_COLUMNS = ("run", "model", "dataset", "labels", "protocol", "sample_mode", "synthetic", "n_test",
+COMPARE_COLUMNS = ("run", "model", "dataset", "labels", "protocol", "sample_mode", "synthetic", "n_test", "same_folds",
                    "accuracy", "uf1", "uf1_low", "uf1_high", "uar", "macro_f1", "d_uf1", "d_uf1_low", "d_uf1_high",
                    "train_seconds")
 
@@ -25,7 +25,8 @@ def compare_runs(run_dirs: Sequence[str | Path], *, n_resamples: int = 2000, see
     table gains ``uf1_<dataset>`` and ``uar_<dataset>`` columns: the same predictions scored on each dataset's
     clips, as the field's tables report them.
 
-    ``uf1_low``/``uf1_high`` bound a 95 % interval from resampling the test subjects
+    ``same_folds`` says whether the run scored the same clips with the same held-out parts as the first run
+    (the condition for reading the rows side by side). ``uf1_low``/``uf1_high`` bound a 95 % interval from resampling the test subjects
     (:func:`larnet_core.metrics.subject_bootstrap`). ``d_uf1`` is the run's UF1 minus the first run's, with a
     paired interval (``d_uf1_low``/``d_uf1_high``) when both were tested on the same subjects (empty otherwise):
     an interval that contains 0 means this test set does not separate the two.
@@ -50,6 +51,7 @@ def compare_runs(run_dirs: Sequence[str | Path], *, n_resamples: int = 2000, see
             "sample_mode": cfg.get("sample_mode", ""),
             "synthetic": bool(m.extra.get("synthetic", cfg.get("synthetic", False))),
             "n_test": m.n_samples,
+            "same_folds": _folds(run) == _folds(runs[0]),
             "accuracy": m.accuracy,
             "uf1": m.uf1,
             "uf1_low": interval.low if interval else float("nan"),
@@ -67,6 +69,13 @@ def compare_runs(run_dirs: Sequence[str | Path], *, n_resamples: int = 2000, see
         raise LarnetError(f"the runs use different label schemes ({', '.join(table['labels'].unique())}); "
                           "compare runs of one scheme (or re-evaluate with --labels)")
     return table
+
+
+def _folds(run: RunResult) -> frozenset:
+    """Which clip was scored by which part: ``(fold, dataset, subject, clip)`` of every prediction."""
+    table = run.predictions
+    columns = [c for c in ("fold", "dataset", "subject", "clip") if c in table]
+    return frozenset(table[columns].astype(str).itertuples(index=False, name=None))
 
 
 def _with_per_dataset(table: pd.DataFrame, runs: Sequence[RunResult]) -> pd.DataFrame:
