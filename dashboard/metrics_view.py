@@ -1,7 +1,8 @@
 """Runs as the metrics page sees them: where they come from, and re-scoring under another label scheme.
 
-Scores are always computed by :func:`larnet_core.metrics.compute_metrics`; label translation is
-:func:`larnet_core.data.remap_labels`. This module only joins the two to predictions tables.
+Scores are always computed by :func:`larnet_core.metrics.compute_metrics`; label translation is the engine's one
+7 -> 5 -> 3 conversion, :func:`larnet_core.training.protocol.convert_predictions` (probabilities summed into
+the target classes, as ``larnet evaluate --labels`` does). This module only joins them to predictions tables.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
     from larnet_core.metrics import MetricsReport
 
 __all__ = ["RunView", "run_from_dir", "run_from_upload", "rescore", "reachable_schemes", "per_class_deltas",
-           "samples_in_cell", "apex_frames", "thumbnail_path", "uf1_uncertainty"]
+           "samples_in_cell", "apex_frames", "thumbnail_path", "uf1_uncertainty", "per_dataset_table"]
 
 
 @dataclass
@@ -35,6 +36,7 @@ class RunView:
         config: The run's config.json (empty for an uploaded table).
         synthetic: True when the run evaluates a model trained on synthetic data.
         protocol: ``loso``, ``holdout`` ... or empty.
+        frame_predictions: one row per frame for runs in ``frames`` sample mode (the frame-level view), else None.
     """
 
     label: str
@@ -45,6 +47,14 @@ class RunView:
     config: dict
     synthetic: bool = False
     protocol: str = ""
+    frame_predictions: pd.DataFrame | None = None
+
+    @property
+    def datasets(self) -> list[str]:
+        """The datasets the predictions cover (several for a composite run), in order of appearance."""
+        if "dataset" not in self.predictions:
+            return []
+        return [str(d) for d in self.predictions["dataset"].dropna().unique() if str(d)]
 
 
 def run_from_dir(path: Path, label: str) -> RunView:
@@ -57,7 +67,8 @@ def run_from_dir(path: Path, label: str) -> RunView:
                    scheme=str(extra.get("label_scheme") or run.config.get("label_scheme") or ""),
                    reference=str(path), config=run.config,
                    synthetic=bool(extra.get("synthetic", run.config.get("synthetic", False))),
-                   protocol=str(extra.get("protocol") or run.config.get("protocol") or ""))
+                   protocol=str(extra.get("protocol") or run.config.get("protocol") or ""),
+                   frame_predictions=run.frame_predictions)
 
 
 def _guess_scheme(class_names: list[str]) -> str:
@@ -78,7 +89,7 @@ def run_from_upload(name: str, data: bytes) -> RunView:
         LarnetError: when the file is not a CSV with ``true_label`` and ``pred_label`` columns.
     """
     try:
-        table = pd.read_csv(io.BytesIO(data), dtype={"subject": str, "clip": str, "frame": str})
+        table = pd.read_csv(io.BytesIO(data), dtype={"subject": str, "clip": str, "frame": str, "dataset": str})
     except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
         raise LarnetError(f"{name} is not a readable CSV file ({str(exc).splitlines()[0]}); upload the "
                           "predictions.csv of a run") from None
@@ -117,39 +128,36 @@ def reachable_schemes(scheme: str) -> list[str]:
     return reachable
 
 
-def rescore(run: RunView, target_scheme: str) -> tuple[pd.DataFrame, MetricsReport]:
+def rescore(run: RunView, target_scheme: str, level: str = "clip") -> tuple[pd.DataFrame, MetricsReport]:
     """The run's ``(predictions, MetricsReport)``, translated into ``target_scheme`` first when it differs.
 
-    Samples whose true class the target drops are left out. A prediction of a dropped class becomes the
-    most probable class that the target keeps (from the ``prob_<class>`` columns); without probabilities such
-    a sample is left out, and the number left out is returned in the report's ``extra["dropped_predictions"]``.
+    Translation sums each sample's class probabilities into the target classes and predicts their argmax
+    (:func:`larnet_core.training.protocol.convert_predictions`); samples whose true class the target drops are
+    left out. A table without probabilities can only map its predicted labels; a prediction of a dropped class
+    is then left out, and the number is returned in the report's ``extra["dropped_predictions"]``.
+
+    Args:
+        level: ``clip`` (the run's scores, one row per clip) or ``frame`` (every frame its own prediction; only
+            for runs with frame predictions, and not comparable with published results).
 
     Raises:
-        LarnetError: when the run cannot be translated or scored.
+        LarnetError: when the run cannot be translated or scored, or has no frame level.
     """
-    from larnet_core.data import get_scheme, remap_labels
     from larnet_core.metrics import compute_metrics
+    from larnet_core.training.protocol import convert_predictions
 
     table = run.predictions
-    facts = {"label_scheme": target_scheme or run.scheme, "protocol": run.protocol, "synthetic": run.synthetic}
+    if level == "frame":
+        if run.frame_predictions is None:
+            raise LarnetError(f"{run.label} has no frame-level predictions (only runs in frames sample mode do)")
+        table = run.frame_predictions
+    facts = {"label_scheme": target_scheme or run.scheme, "protocol": run.protocol, "synthetic": run.synthetic,
+             "level": level}
     try:
         if not target_scheme or target_scheme == run.scheme:
             return table, compute_metrics(table, run.class_names, **facts)
-        source = get_scheme(run.scheme)
-        target = get_scheme(target_scheme)
-        mapping = dict(zip(source.classes, remap_labels(list(source.classes), source, target)))
-        table = table[table["true_label"].isin(source.classes) & table["pred_label"].isin(source.classes)].copy()
-        table["true_label"] = table["true_label"].map(mapping)
-        table = table[table["true_label"].notna()]
-        predicted = table["pred_label"].map(mapping)
-        kept = [name for name in source.classes if mapping[name] is not None and f"prob_{name}" in table]
-        lost = predicted.isna()
-        if lost.any() and kept:
-            best = table.loc[lost, [f"prob_{name}" for name in kept]].to_numpy().argmax(axis=1)
-            predicted.loc[lost] = [mapping[kept[i]] for i in best]
-        dropped = int(predicted.isna().sum())
-        table = table.assign(pred_label=predicted)[predicted.notna()]
-        return table, compute_metrics(table, list(target.classes), dropped_predictions=dropped, **facts)
+        converted, classes, dropped = convert_predictions(table, run.scheme, target_scheme, run.class_names)
+        return converted, compute_metrics(converted, classes, dropped_predictions=dropped, **facts)
     except ValueError as exc:
         raise LarnetError(f"cannot score {run.label} under {target_scheme or run.scheme}: {exc}") from None
 
@@ -184,6 +192,12 @@ def uf1_uncertainty(predictions: pd.DataFrame, report: MetricsReport,
     return text
 
 
+def per_dataset_table(report: MetricsReport) -> pd.DataFrame | None:
+    """The report's per-dataset rows (UF1, UAR, accuracy, counts) when it covers several datasets, else None."""
+    table = report.per_dataset
+    return table if table is not None and len(table) > 1 else None
+
+
 def samples_in_cell(predictions: pd.DataFrame, true: str, pred: str) -> pd.DataFrame:
     """The samples of one confusion-matrix cell."""
     hit = (predictions["true_label"].astype(str) == true) & (predictions["pred_label"].astype(str) == pred)
@@ -207,18 +221,27 @@ def _data_root(config: dict) -> Path | None:
 
 
 def apex_frames(config: dict) -> dict[tuple[str, str], Path]:
-    """The apex frame of every clip of the run's dataset, keyed by ``(subject, clip)``, when the dataset
-    folder is on this machine; empty otherwise."""
+    """The apex frame of every clip of the run's dataset(s), keyed by ``(subject, clip)`` as the predictions
+    write them (``samm/006`` in a composite), when the dataset folders are on this machine; empty otherwise."""
     from larnet_core.data import load_dataset
 
-    name, root = config.get("dataset"), _data_root(config)
-    if not name or root is None:
-        return {}
-    try:
-        records = load_dataset(str(name), root)
-    except (LarnetError, ValueError):
-        return {}
-    return {(record.subject, record.clip): record.apex_frame for record in records}
+    sources = dict(config.get("data") or {})
+    if not sources and config.get("dataset"):
+        sources = {str(config["dataset"]): config.get("root") or config.get("data_root") or config.get("dataset_root")}
+    composite = len(sources) > 1
+    found: dict[tuple[str, str], Path] = {}
+    for name, folder in sources.items():
+        root = _data_root({"root": folder})
+        if root is None:
+            continue
+        try:
+            records = load_dataset(str(name), root)
+        except (LarnetError, ValueError):
+            continue
+        for record in records:
+            subject = f"{name}/{record.subject}" if composite else record.subject
+            found[(subject, record.clip)] = record.apex_frame
+    return found
 
 
 def thumbnail_path(row: pd.Series, apexes: dict[tuple[str, str], Path]) -> Path | None:

@@ -5,6 +5,9 @@ Definitions (FIELD.md section 3): predictions of every fold are pooled first, th
 * ``uf1`` (unweighted F1) = mean over classes of the per-class F1;
 * ``uar`` (unweighted average recall) = mean over classes of the per-class recall (balanced accuracy).
 
+With a ``dataset`` column (a composite such as the MEGC set over SMIC, CASME II and SAMM) the same figures are
+also computed on each dataset's rows of the pooled predictions (``per_dataset``), as the field reports them.
+
 Degenerate-case policy: ``uf1`` and ``uar`` average over the classes that occur in the ground truth, since a
 class with no test sample has no recall to measure; the ``macro_*`` figures average over every class of the
 scheme, with 0 for a class that has no prediction or no sample (scikit-learn's ``zero_division=0``). Per-class
@@ -22,11 +25,13 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support, recall_score
 
-__all__ = ["MetricsReport", "compute_metrics", "PREDICTION_COLUMNS", "prob_column", "BootstrapInterval",
-           "subject_bootstrap"]
+__all__ = ["MetricsReport", "compute_metrics", "PREDICTION_COLUMNS", "PER_DATASET_COLUMNS", "prob_column",
+           "BootstrapInterval", "subject_bootstrap"]
 
-# Leading columns of predictions.csv; ``prob_<class>`` columns and ``fold`` follow.
+# Leading columns of predictions.csv; ``prob_<class>`` columns, ``fold`` and ``dataset`` follow.
 PREDICTION_COLUMNS = ("subject", "clip", "frame", "true_label", "pred_label")
+# Leading columns of MetricsReport.per_dataset; ``n_<class>`` counts follow.
+PER_DATASET_COLUMNS = ("dataset", "n", "n_subjects", "accuracy", "uf1", "uar")
 
 
 def prob_column(class_name: str) -> str:
@@ -46,6 +51,8 @@ class MetricsReport:
         per_class: one row per class: ``class, precision, recall, f1, support``.
         confusion: counts, rows = true class, columns = predicted class, both in ``class_names`` order.
         per_subject: one row per subject: ``subject, n, accuracy, uf1, uar``.
+        per_dataset: one row per dataset: ``dataset, n, n_subjects, accuracy, uf1, uar, n_<class>...`` (sample
+            counts per true class); empty when the predictions carry no ``dataset`` column.
         class_names: class order of the scheme.
         n_samples: rows scored.
         extra: run facts stored beside the scores (label_scheme, protocol, synthetic, sample_mode ...).
@@ -63,6 +70,7 @@ class MetricsReport:
     class_names: list[str]
     n_samples: int
     extra: dict[str, Any] = field(default_factory=dict)
+    per_dataset: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(PER_DATASET_COLUMNS)))
 
     def summary(self) -> dict[str, float]:
         """The headline figures only."""
@@ -83,6 +91,7 @@ class MetricsReport:
             "per_class": self.per_class.to_dict(orient="records"),
             "confusion": {"labels": list(self.class_names), "matrix": self.confusion.to_numpy().tolist()},
             "per_subject": self.per_subject.to_dict(orient="records"),
+            "per_dataset": self.per_dataset.to_dict(orient="records"),
         }
 
     @classmethod
@@ -91,7 +100,7 @@ class MetricsReport:
         names = list(data["class_names"])
         matrix = np.asarray(data["confusion"]["matrix"], dtype=np.int64).reshape(len(names), len(names))
         known = {"accuracy", "uf1", "uar", "macro_precision", "macro_recall", "macro_f1", "n_samples",
-                 "class_names", "per_class", "confusion", "per_subject"}
+                 "class_names", "per_class", "confusion", "per_subject", "per_dataset"}
         return cls(
             accuracy=float(data["accuracy"]),
             uf1=float(data["uf1"]),
@@ -105,6 +114,8 @@ class MetricsReport:
             class_names=names,
             n_samples=int(data.get("n_samples", int(matrix.sum()))),
             extra={k: v for k, v in data.items() if k not in known},
+            per_dataset=pd.DataFrame(data["per_dataset"]) if data.get("per_dataset")
+            else pd.DataFrame(columns=list(PER_DATASET_COLUMNS)),
         )
 
 
@@ -184,6 +195,7 @@ def compute_metrics(predictions: pd.DataFrame, class_names: Sequence[str], **ext
             rows.append({"subject": subject, "n": len(group), "accuracy": float(accuracy_score(s_true, s_pred)),
                          "uf1": s_uf1, "uar": s_uar})
     per_subject = pd.DataFrame(rows, columns=["subject", "n", "accuracy", "uf1", "uar"])
+    per_dataset = _per_dataset(table, names)
 
     return MetricsReport(
         accuracy=float(accuracy_score(true, pred)),
@@ -198,7 +210,26 @@ def compute_metrics(predictions: pd.DataFrame, class_names: Sequence[str], **ext
         class_names=names,
         n_samples=int(len(table)),
         extra=dict(extra),
+        per_dataset=per_dataset,
     )
+
+
+def _per_dataset(table: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
+    """UF1, UAR, accuracy and counts of each dataset's rows (pooled over folds, classes present there)."""
+    columns = list(PER_DATASET_COLUMNS) + [f"n_{name}" for name in names]
+    if "dataset" not in table or table["dataset"].isna().all():
+        return pd.DataFrame(columns=columns)
+    rows = []
+    for dataset, group in table.groupby(table["dataset"].fillna("").astype(str), sort=False):
+        true = group["true_label"].astype(str).to_numpy()
+        pred = group["pred_label"].astype(str).to_numpy()
+        uf1, uar = _unweighted(true, pred)
+        row = {"dataset": dataset, "n": int(len(group)),
+               "n_subjects": int(group["subject"].nunique()) if "subject" in group else 0,
+               "accuracy": float(accuracy_score(true, pred)), "uf1": uf1, "uar": uar}
+        row.update({f"n_{name}": int((true == name).sum()) for name in names})
+        rows.append(row)
+    return pd.DataFrame(rows, columns=columns)
 
 
 @dataclass(frozen=True)

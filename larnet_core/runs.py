@@ -5,7 +5,10 @@ A run directory holds::
     config.json      how the run was made (command options, data, split, model card summary, "checkpoint")
     history.csv      one row per logged step: iteration, fold, split, loss, accuracy, lr, ...
     metrics.json     MetricsReport.to_dict() plus label_scheme, class_names, protocol, "synthetic"
-    predictions.csv  one row per test sample: subject, clip, frame, true_label, pred_label, prob_<class>..., fold
+    predictions.csv  one row per test CLIP: subject, clip, frame, true_label, pred_label, prob_<class>..., fold,
+                     dataset (every metric is computed from it)
+    frame_predictions.csv  ``frames`` sample mode only: one row per frame, before the clips were combined
+                     (the frame-level view; not comparable with published results)
     model.pt         the trained checkpoint (omitted when config.json's "checkpoint" points elsewhere)
 
 Reading needs pandas only (no torch), so pages that list runs stay cheap.
@@ -23,7 +26,7 @@ import pandas as pd
 from larnet_core.errors import LarnetError
 from larnet_core.metrics import MetricsReport
 
-__all__ = ["RunResult", "load_run", "list_runs", "write_run", "RUN_FILES"]
+__all__ = ["RunResult", "load_run", "list_runs", "write_run", "read_predictions", "RUN_FILES"]
 
 RUN_FILES = ("config.json", "history.csv", "metrics.json", "predictions.csv")
 
@@ -39,6 +42,7 @@ class RunResult:
         metrics: metrics.json as a :class:`MetricsReport`.
         predictions: content of predictions.csv.
         checkpoint: the checkpoint the run evaluated, when the file exists.
+        frame_predictions: content of frame_predictions.csv (``frames`` sample mode), else None.
     """
 
     path: Path
@@ -47,6 +51,7 @@ class RunResult:
     metrics: MetricsReport
     predictions: pd.DataFrame
     checkpoint: Path | None
+    frame_predictions: pd.DataFrame | None = None
 
     @property
     def name(self) -> str:
@@ -77,7 +82,9 @@ def load_run(run_dir: str | Path) -> RunResult:
     predictions_file = path / "predictions.csv"
     if not predictions_file.exists():
         raise LarnetError(f"{predictions_file} is missing; re-run `larnet evaluate {path}`")
-    predictions = pd.read_csv(predictions_file, dtype={"subject": str, "clip": str, "frame": str})
+    predictions = read_predictions(predictions_file)
+    frames_file = path / "frame_predictions.csv"
+    frame_predictions = read_predictions(frames_file) if frames_file.exists() else None
     history_file = path / "history.csv"
     history = pd.read_csv(history_file) if history_file.exists() and history_file.stat().st_size else pd.DataFrame()
     checkpoint = None
@@ -88,7 +95,13 @@ def load_run(run_dir: str | Path) -> RunResult:
     elif (path / "model.pt").exists():
         checkpoint = path / "model.pt"
     return RunResult(path=path, config=config, history=history, metrics=metrics, predictions=predictions,
-                     checkpoint=checkpoint)
+                     checkpoint=checkpoint, frame_predictions=frame_predictions)
+
+
+def read_predictions(path: str | Path) -> pd.DataFrame:
+    """A predictions table as written by :func:`write_run` (ids read as text: ``006`` stays ``006``)."""
+    return pd.read_csv(path, dtype={"subject": str, "clip": str, "frame": str, "dataset": str, "fold": str},
+                       keep_default_na=False, na_values={"true_label": [""], "pred_label": [""]})
 
 
 def list_runs(root: str | Path) -> list[Path]:
@@ -105,8 +118,10 @@ def write_run(
     metrics: MetricsReport,
     predictions: pd.DataFrame,
     history: pd.DataFrame | None = None,
+    frame_predictions: pd.DataFrame | None = None,
 ) -> Path:
-    """Write config.json, metrics.json, predictions.csv and (when given) history.csv into ``run_dir``."""
+    """Write config.json, metrics.json, predictions.csv and (when given) history.csv and frame_predictions.csv
+    into ``run_dir``."""
     path = Path(run_dir)
     path.mkdir(parents=True, exist_ok=True)
     (path / "config.json").write_text(json.dumps(config, indent=2, default=str) + "\n", encoding="utf-8")
@@ -114,4 +129,9 @@ def write_run(
     predictions.to_csv(path / "predictions.csv", index=False, float_format="%.6f")
     if history is not None:
         history.to_csv(path / "history.csv", index=False, float_format="%.6g")
+    frames_file = path / "frame_predictions.csv"
+    if frame_predictions is not None:
+        frame_predictions.to_csv(frames_file, index=False, float_format="%.6f")
+    else:
+        frames_file.unlink(missing_ok=True)  # a rewritten run must not keep another run's frame level
     return path

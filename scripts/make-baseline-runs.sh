@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # Train and score the baselines of docs/results.md on the demo model's data and split, with the same recipe:
-# the paper's full LARNet wiring, a plain ResNet-18 and LBP-TOP + SVM. Writes assets/runs/baselines/<model>/
+# the paper's full LARNet wiring, a plain ResNet-18, LBP-TOP + SVM and, on request, the field's small flow
+# networks STSTNet and OFF-ApexNet (at their papers' 28 px input). Writes assets/runs/baselines/<model>/
 # (their checkpoints go to build/baseline-models/, not shipped: ResNet-18 alone is 22 MB in float16).
+# Flow samples use the demo model's estimator (FLOW, default farneback) so every run sees the same inputs.
 # Run `make demo-model` (or scripts/make-demo-model.sh) first: it generates the synthetic set used here.
-# Usage: scripts/make-baseline-runs.sh [larnet] [resnet18] [lbptop-svm]   (default: all three)
+# Usage: scripts/make-baseline-runs.sh [larnet] [resnet18] [lbptop-svm] [ststnet] [off-apexnet]
+#        (default: larnet resnet18 lbptop-svm)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 LARNET=${LARNET:-.venv/bin/larnet}
 DATA=${DEMO_DATA:-build/demo-synth}
 SEED=7
+FLOW=${FLOW:-farneback}
 MODELS=("$@")
 [ ${#MODELS[@]} -gt 0 ] || MODELS=(larnet resnet18 lbptop-svm)
 
@@ -22,7 +26,12 @@ SPLIT=(--dataset casme2 --root "$DATA" --labels casme2-7 --protocol holdout --te
 for model in "${MODELS[@]}"; do
     case "$model" in
         larnet|resnet18)
-            "$LARNET" train "${SPLIT[@]}" --model "$model" --sample-mode flow --input-size 48 --eval-every 50 \
+            "$LARNET" train "${SPLIT[@]}" --model "$model" --sample-mode flow --flow "$FLOW" --input-size 48 --eval-every 50 \
+                --iterations 700 --batch-size 32 --lr 0.02 --warmup 25 --lr-schedule cosine --threads 1 --workers 2 \
+                --name "$model" --out "assets/runs/baselines/$model" --checkpoint-to "build/baseline-models/$model.pt"
+            ;;
+        ststnet|off-apexnet)
+            "$LARNET" train "${SPLIT[@]}" --model "$model" --sample-mode flow --flow "$FLOW" --input-size 28 --eval-every 50 \
                 --iterations 700 --batch-size 32 --lr 0.02 --warmup 25 --lr-schedule cosine --threads 1 --workers 2 \
                 --name "$model" --out "assets/runs/baselines/$model" --checkpoint-to "build/baseline-models/$model.pt"
             ;;
@@ -31,7 +40,7 @@ for model in "${MODELS[@]}"; do
                 --no-progress
             ;;
         *)
-            echo "unknown baseline $model; use larnet, resnet18 or lbptop-svm" >&2
+            echo "unknown baseline $model; use larnet, resnet18, lbptop-svm, ststnet or off-apexnet" >&2
             exit 2
             ;;
     esac

@@ -6,7 +6,9 @@
 # generator difficulty 0.5. Protocol: hold-out by subject: 10 test subjects; 6 of the 30 training subjects are
 # kept for validation. The schedule is fixed: the last iteration's weights are shipped (float16, ~5 MB); no
 # epoch or checkpoint is picked on any score. How this recipe was reached, and which test scores had been seen
-# on the way, is in docs/results.md. Takes about 7 minutes on two idle CPU cores, about 13 when they are busy.
+# on the way, is in docs/results.md. Flow is Farneback's, the estimator the clip and live pipelines use at
+# inference (TV-L1, the default for dataset samples, is too slow per frame). Takes about 7 minutes on two idle
+# CPU cores, about 13 when they are busy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,7 +20,7 @@ SEED=7
     --difficulty 0.5 --overwrite
 
 "$LARNET" train --dataset casme2 --root "$DATA" --labels casme2-7 --model larnet-lite \
-    --sample-mode flow --input-size 48 --protocol holdout --test-fraction 0.25 --val-fraction 0.2 \
+    --sample-mode flow --flow farneback --input-size 48 --protocol holdout --test-fraction 0.25 --val-fraction 0.2 \
     --eval-every 50 --iterations 700 --batch-size 32 --lr 0.02 --warmup 25 --lr-schedule cosine --seed "$SEED" \
     --threads 1 --workers 2 --half --synthetic --name larnet-lite-demo \
     --training-data "SYNTHETIC faces only: larnet_core.synth CASME II-style set (larnet synth --subjects 40 --clips-per-class 3 --seed $SEED --size 140x170 --fps 100 --difficulty 0.5), 24 training subjects; no real person" \

@@ -145,6 +145,38 @@ def test_two_runs_show_deltas_against_the_first(dashboard_env):
     assert any(f"Difference from the first run {second.uf1 - first.uf1:+.3f}" in c for c in captions)
 
 
+def test_composite_frames_run_shows_datasets_and_a_labelled_frame_level(dashboard_env):
+    """A composite run in frames mode: per-dataset rows under the pooled figures; the frame level on request,
+    with its warning."""
+    from larnet_core.training.protocol import score_predictions
+
+    rng = np.random.default_rng(3)
+    classes, rows = ["negative", "positive", "surprise"], []
+    for dataset, subjects in (("casme2", ("sub01", "sub02")), ("samm", ("006", "007")), ("smic", ("s1", "s2"))):
+        for subject in subjects:
+            for clip, true in enumerate(classes):
+                for frame in range(4):
+                    probs = rng.dirichlet(np.ones(3))
+                    rows.append({"subject": f"{dataset}/{subject}", "clip": f"c{clip}", "frame": str(10 + frame),
+                                 "true_label": true, "pred_label": classes[int(probs.argmax())],
+                                 **{f"prob_{c}": float(p) for c, p in zip(classes, probs)},
+                                 "fold": f"{dataset}/{subject}", "dataset": dataset})
+    scored = score_predictions(pd.DataFrame(rows), classes, label_scheme="megc-3", protocol="loso")
+    from larnet_core.training.protocol import write_scored_run
+
+    write_scored_run(dashboard_env["root"] / "runs" / "run-composite",
+                     {"name": "run-composite", "label_scheme": "megc-3", "protocol": "loso"}, scored)
+    app = open_page("metrics")
+    app.multiselect(key="metrics_runs").set_value(["runs: run-composite"]).run()
+    assert "18 clips scored" in texts(app) and "data `casme2, samm, smic`" in texts(app)
+    (shown,) = [d.value for d in app.dataframe if "n_subjects" in d.value.columns]
+    assert shown["dataset"].tolist() == ["casme2", "samm", "smic"]
+    assert shown["uf1"].tolist() == pytest.approx(scored.metrics.per_dataset["uf1"].tolist())
+    app.button_group(key="metrics_level").set_value("frame").run()
+    assert not app.exception
+    assert "72 frames scored" in texts(app) and "not comparable with published" in texts(app)
+
+
 def test_bad_predictions_upload_is_explained(dashboard_env):
     from dashboard.metrics_view import run_from_upload
     from larnet_core.errors import LarnetError

@@ -85,28 +85,34 @@ def test_labels_must_be_known(records: list[ClipRecord]) -> None:
         FrameDataset(expand_samples(records, "apex"), "apex", 16, classes=["happiness"])
 
 
-def test_flow_image_shape_and_shift_region() -> None:
+@pytest.mark.parametrize("method", ["farneback", "tvl1"])
+def test_flow_image_shape_and_shift_region(method: str) -> None:
     size = 128
-    onset = np.full((size, size, 3), 120, dtype=np.uint8)
+    # A textured still background, as skin is: on a flat one TV-L1's smoothness term would spread the patch's
+    # motion into it (nothing there contradicts it), which says nothing about faces.
+    onset = textured(size, 5)
     patch = textured(48, 1)
     onset[40:88, 40:88] = patch
-    apex = np.full_like(onset, 120)
+    apex = textured(size, 5)
     apex[40:88, 43:91] = patch  # the patch moves 3 px to the right, the rest stays still
-    image = compute_flow_image(onset, apex, size)
+    image = compute_flow_image(onset, apex, size, method)
     assert image.shape == (size, size, 3) and image.dtype == np.uint8
     u = image[..., 0].astype(int) - 128
     moving, still = u[50:78, 52:80], u[:24, :24]
     assert moving.mean() > 20 and np.abs(still).mean() < 3  # rightward motion only where the patch moved
     assert image[..., 2][40:90, 40:92].mean() > image[..., 2][:24, :24].mean()  # strain at the moving region
-    fields = compute_flow(onset, apex, size)
+    fields = compute_flow(onset, apex, size, method)
     assert fields.dtype == np.float32 and 1.5 < float(np.median(fields[55:75, 55:75, 0])) < 4.5
-    small = compute_flow_image(onset, apex, (28, 32))
+    small = compute_flow_image(onset, apex, (28, 32), method)
     assert small.shape == (28, 32, 3)
 
 
-def test_flow_of_identical_frames_is_neutral() -> None:
+@pytest.mark.parametrize("method", ["farneback", "tvl1"])
+def test_flow_of_identical_frames_is_neutral(method: str) -> None:
     frame = textured(64, 2)
-    image = compute_flow_image(frame, frame.copy(), 28)
+    image = compute_flow_image(frame, frame.copy(), 28, method)
     assert np.all(np.abs(image[..., :2].astype(int) - 128) <= 1) and image[..., 2].max() <= 1
     with pytest.raises(ValueError, match="uint8"):
-        compute_flow_image(frame.astype(np.float32), frame, 28)
+        compute_flow_image(frame.astype(np.float32), frame, 28, method)
+    with pytest.raises(ValueError, match="tvl1, farneback"):
+        compute_flow_image(frame, frame, 28, "horn-schunck")

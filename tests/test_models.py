@@ -246,7 +246,8 @@ def test_predictor_backends_agree():
 
 
 def test_every_preset_builds_and_is_listed():
-    assert list_models() == ["attention56", "attention92", "emoresnet", "larnet", "larnet-lite", "resnet18"]
+    assert list_models() == ["attention56", "attention92", "emoresnet", "larnet", "larnet-lite", "resnet18", "ststnet",
+                             "off-apexnet"]
 
 
 def test_engine_imports_without_streamlit_or_plotly():

@@ -18,9 +18,10 @@ from larnet_core.runs import load_run
 from larnet_core.training import TrainConfig, plan_parts, train
 
 CASME2_7 = ["disgust", "fear", "happiness", "others", "repression", "sadness", "surprise"]
-# Tiny and fast: flow samples at 32 px, a few steps of batch 4 on one thread.
-TINY = ["--model", "larnet-lite", "--input-size", "32", "--sample-mode", "flow", "--batch-size", "4",
-        "--workers", "0", "--threads", "1", "--no-progress", "--log-every", "1"]
+# Tiny and fast: flow samples at 32 px (Farneback: TV-L1, the default, is tested in test_train_composite.py),
+# a few steps of batch 4 on one thread.
+TINY = ["--model", "larnet-lite", "--input-size", "32", "--sample-mode", "flow", "--flow", "farneback",
+        "--batch-size", "4", "--workers", "0", "--threads", "1", "--no-progress", "--log-every", "1"]
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +34,8 @@ def tiny_set(tmp_path_factory) -> Path:
 
 
 def _tiny_config(root: Path, out: Path, **kw) -> TrainConfig:
-    base = dict(root=str(root), out=str(out), model="larnet-lite", input_size=32, sample_mode="flow", batch_size=4,
+    base = dict(root=str(root), out=str(out), model="larnet-lite", input_size=32, sample_mode="flow", flow="farneback",
+                batch_size=4,
                 iterations=6, workers=0, threads=1, log_every=1, checkpoint_every=2, seed=3)
     return TrainConfig(**{**base, **kw})
 

@@ -1,8 +1,9 @@
-"""Baseline pieces: LBP-TOP features and the adapted ResNet-18 preset."""
+"""Baseline pieces: LBP-TOP features, the adapted ResNet-18 preset and the field's flow networks."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from larnet_core.baselines.lbptop import N_UNIFORM_BINS, lbp_top_codes, lbp_top_histogram, uniform_lbp_table
@@ -39,3 +40,44 @@ def test_resnet18_preset_builds_for_small_inputs() -> None:
     with torch.no_grad():
         assert model(torch.rand(2, 3, 48, 48)).shape == (2, 5)
     assert [f.reduction for f in model.feature_info] == [4, 8, 16, 32]
+
+
+# Counted from each paper's layer description (larnet_core/models/flownets.py shows the arithmetic):
+# STSTNet: 16 3x3 filters on 3 channels + a 400 -> K layer; OFF-ApexNet: two conv 5x5 (6, 16) streams on 28x28
+# flow, FC 1568 -> 1024 -> 1024 -> K.
+@pytest.mark.parametrize("preset, classes, params", [
+    ("ststnet", 3, 16 * (3 * 3 * 3 + 1) + 400 * 3 + 3),
+    ("ststnet", 5, 16 * 28 + 400 * 5 + 5),
+    ("off-apexnet", 3, 2 * (156 + 2416) + 1568 * 1024 + 1024 + 1024 * 1024 + 1024 + 1024 * 3 + 3),
+])
+def test_flow_network_presets_match_their_papers(preset: str, classes: int, params: int) -> None:
+    from larnet_core.models import build_model, count_parameters, model_config
+
+    model = build_model(preset, num_classes=classes).eval()
+    assert model_config(preset).input_size == 28 and not model_config(preset).has_attention
+    assert count_parameters(model) == params
+    x = torch.rand(2, 3, 28, 28)
+    with torch.no_grad():
+        assert model(x).shape == (2, classes)
+        inter = model.forward_intermediates(x)
+    assert inter.masks == [] and torch.allclose(inter.logits, model(x))
+    assert [f.module for f in model.feature_info] == list(inter.stages)
+    shapes = {name: tuple(t.shape[1:]) for name, t in inter.stages.items()}
+    if preset == "ststnet":  # three streams of 3, 5, 8 maps at 10 x 10, concatenated and pooled to 16 x 5 x 5
+        assert shapes == {"streams.0": (3, 10, 10), "streams.1": (5, 10, 10), "streams.2": (8, 10, 10),
+                          "pool": (16, 5, 5)}
+    else:  # horizontal and vertical flow streams, 16 x 7 x 7 each
+        assert shapes == {"horizontal": (16, 7, 7), "vertical": (16, 7, 7)}
+        u_only = x.clone()
+        u_only[:, 2] = 0  # strain is not read by OFF-ApexNet
+        with torch.no_grad():
+            assert torch.allclose(model(u_only), model(x))
+    with torch.no_grad():  # other input sizes build and run with the same parameters
+        assert model(torch.rand(1, 3, 48, 48)).shape == (1, classes)
+
+
+def test_off_apexnet_needs_two_flow_channels() -> None:
+    from larnet_core.models import build_model
+
+    with pytest.raises(ValueError, match="in_channels must be >= 2"):
+        build_model("off-apexnet", in_channels=1)

@@ -1,5 +1,6 @@
-"""Metrics: accuracy, UF1, UAR and macro-F1 of one or two runs; confusion matrix, per-class and per-subject
-tables; re-scoring under another label scheme; downloads."""
+"""Metrics: accuracy, UF1, UAR and macro-F1 of one or two runs, pooled and per dataset (composite runs);
+confusion matrix, per-class and per-subject tables; re-scoring under another label scheme; the frame-level
+view of frame-sample runs, labelled as such; downloads."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from dashboard.metrics_view import (
     RunView,
     apex_frames,
     per_class_deltas,
+    per_dataset_table,
     reachable_schemes,
     rescore,
     run_from_dir,
@@ -26,6 +28,9 @@ from larnet_core.errors import LarnetError
 
 MAX_CELL_ROWS = 200
 MAX_THUMBNAILS = 12
+LEVELS = {"clip": "Clip level (published)", "frame": "Frame level"}
+FRAME_LEVEL_WARNING = ("**Frame level**: every frame is scored as its own prediction, so long clips weigh more. "
+                       "These numbers are not comparable with published (clip-level) results.")
 
 
 @st.cache_resource(max_entries=32, show_spinner="Reading the run...")
@@ -122,6 +127,18 @@ def _per_class_section(report, key: str) -> None:
                                file_name=f"metrics-{key}.json", mime="application/json", key=f"{key}_dl_json")
 
 
+def _per_dataset_section(report, key: str) -> None:
+    table = per_dataset_table(report)
+    if table is None:
+        return
+    st.subheader("Per dataset")
+    st.caption("The pooled predictions scored on each dataset's samples, as composite results are reported.")
+    st.dataframe(table, hide_index=True, key=f"{key}_per_dataset",
+                 column_config={m: st.column_config.NumberColumn(format="%.3f") for m in ("accuracy", "uf1", "uar")})
+    st.download_button("Per-dataset table (CSV)", table.to_csv(index=False).encode(),
+                       file_name=f"per-dataset-{key}.csv", mime="text/csv", key=f"{key}_dl_pd")
+
+
 def _per_subject_section(report, key: str) -> None:
     if report.per_subject.empty:
         st.caption("No per-subject results (the predictions carry no subject column).")
@@ -139,8 +156,12 @@ def _show_run(run: RunView, predictions: pd.DataFrame, report, key: str, baselin
     if run.synthetic:
         st.warning("This run evaluates a model trained and tested on **synthetic** faces: the numbers show the "
                    "pipeline works, not how it does on real micro-expressions.", icon=":material/science:")
-    st.caption(f"{report.n_samples} samples scored · scheme `{report.extra.get('label_scheme') or '?'}` · "
-               f"protocol `{run.protocol or '?'}`")
+    if report.extra.get("level") == "frame":
+        st.warning(FRAME_LEVEL_WARNING, icon=":material/warning:")
+    datasets = ", ".join(run.datasets) or "?"
+    st.caption(f"{report.n_samples} {'frames' if report.extra.get('level') == 'frame' else 'clips'} scored · "
+               f"scheme `{report.extra.get('label_scheme') or '?'}` · protocol `{run.protocol or '?'}` · "
+               f"data `{datasets}`")
     if report.extra.get("dropped_predictions"):
         st.caption(f"{report.extra['dropped_predictions']} sample(s) predicted as a class this scheme drops were "
                    "left out (no probabilities to fall back on).")
@@ -148,6 +169,7 @@ def _show_run(run: RunView, predictions: pd.DataFrame, report, key: str, baselin
     uncertainty = uf1_uncertainty(predictions, report, baseline_predictions)
     if uncertainty:
         st.caption(uncertainty)
+    _per_dataset_section(report, key)
     st.subheader("Confusion matrix")
     st.caption("Click a cell (or pick it below) to list its samples.")
     _confusion_section(run, predictions, report, key)
@@ -195,10 +217,18 @@ if len(schemes) > 1:
 else:
     target = schemes[0] if schemes else ""
 
+level = "clip"
+if any(run.frame_predictions is not None for run in runs):
+    level = st.segmented_control(
+        "Level", list(LEVELS), format_func=LEVELS.get, default="clip", key="metrics_level",
+        help="Clip: the frames of a clip combined (mean probability) before scoring, as published results are. "
+             "Frame: every frame its own prediction (long clips weigh more); not comparable with published "
+             "results.") or "clip"
+
 scored = []
 for run in runs:
     try:
-        scored.append((run, *rescore(run, target)))
+        scored.append((run, *rescore(run, target, level if run.frame_predictions is not None else "clip")))
     except LarnetError as exc:
         st.error(str(exc), icon=":material/error:")
 if not scored:

@@ -7,7 +7,6 @@ on test subjects. No model.pt is written: an SVM is not a network checkpoint.
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 from typing import Sequence
@@ -17,10 +16,9 @@ import pandas as pd
 
 from larnet_core.baselines.lbptop import clip_volume, lbp_top_histogram
 from larnet_core.errors import DatasetError
-from larnet_core.metrics import compute_metrics, prob_column
-from larnet_core.runs import write_run
 from larnet_core.training.config import TrainConfig
-from larnet_core.training.data import is_synthetic_root, load_labelled_records
+from larnet_core.training.protocol import (command_line, data_facts, is_synthetic_sources, load_sources, plan_parts,
+                                           predictions_table, records_table, score_predictions, write_scored_run)
 
 __all__ = ["train_lbptop_svm", "clip_features"]
 
@@ -69,14 +67,10 @@ def _fit_predict(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, c
 
 def train_lbptop_svm(config: TrainConfig, progress: bool = True) -> Path:
     """Run the LBP-TOP + SVM baseline under ``config.protocol`` and write the run directory."""
-    from larnet_core.training.runner import plan_parts
-
     started = time.perf_counter()
-    records, classes = load_labelled_records(config.dataset, config.root, config.labels)
-    clips = pd.DataFrame({"subject": [r.subject for r in records], "dataset": [r.dataset for r in records],
-                          "clip": [r.clip for r in records], "label": [r.label for r in records],
-                          "frame": [f"{r.frame_numbers[r.onset_index]}-{r.frame_numbers[r.offset_index]}"
-                                    for r in records]})
+    sources = config.sources()
+    records, classes = load_sources(sources, config.labels)
+    clips = records_table(records)  # one sample per clip; subjects namespaced in a composite
     features = clip_features(records, progress=progress)
     labels = clips["label"].to_numpy()
     classes = list(classes)
@@ -87,25 +81,16 @@ def train_lbptop_svm(config: TrainConfig, progress: bool = True) -> Path:
         test_idx = list(plan.test)
         probs = _fit_predict(features[train_idx], labels[train_idx], features[test_idx], classes, config.svm_c,
                              plan.name)
-        part = clips.iloc[test_idx]
-        table = pd.DataFrame({"subject": part["subject"].astype(str).to_numpy(), "clip": part["clip"].to_numpy(),
-                              "frame": part["frame"].to_numpy(), "true_label": part["label"].to_numpy(),
-                              "pred_label": [classes[i] for i in probs.argmax(axis=1)]})
-        for i, name in enumerate(classes):
-            table[prob_column(name)] = probs[:, i]
-        table["fold"] = plan.name
-        tables.append(table)
-    predictions = pd.concat(tables, ignore_index=True)
-    synthetic = is_synthetic_root(config.root) if config.synthetic is None else bool(config.synthetic)
-    metrics = compute_metrics(predictions, classes, label_scheme=config.labels, protocol=config.protocol,
-                              synthetic=synthetic, sample_mode="clip", model="lbptop-svm", dataset=config.dataset)
+        tables.append(predictions_table(clips.iloc[test_idx], probs, classes, plan.name))
+    synthetic = is_synthetic_sources(sources) if config.synthetic is None else bool(config.synthetic)
+    scored = score_predictions(pd.concat(tables, ignore_index=True), classes, label_scheme=config.labels,
+                               protocol=config.protocol, synthetic=synthetic, sample_mode="clip", model="lbptop-svm",
+                               dataset=config.dataset_label)
     out = Path(config.out)
     run_config = {
-        "name": config.name or out.name, "kind": "train", "model": "lbptop-svm",
-        "command": "larnet " + " ".join(sys.argv[1:]) if sys.argv and "larnet" in sys.argv[0] else "",
-        "dataset": config.dataset, "root": str(config.root), "label_scheme": config.labels, "class_names": classes,
-        "protocol": config.protocol, "sample_mode": "clip", "synthetic": synthetic, "n_clips": len(records),
-        "n_samples": len(records), "n_subjects": int(clips["subject"].nunique()),
+        "name": config.name or out.name, "kind": "train", "model": "lbptop-svm", "command": command_line(),
+        **data_facts(sources, clips, len(records)), "label_scheme": config.labels, "class_names": classes,
+        "protocol": config.protocol, "sample_mode": "clip", "scoring": "clip", "synthetic": synthetic,
         "features": {"kind": "LBP-TOP", "size": FEATURE_SIZE, "grid": GRID, "bins": 59, "svm_c": config.svm_c},
         "parts": [{"name": p.name, "train_subjects": list(p.train_subjects) + list(p.val_subjects),
                    "test_subjects": list(p.test_subjects), "n_train": len(p.train) + len(p.val),
@@ -113,4 +98,4 @@ def train_lbptop_svm(config: TrainConfig, progress: bool = True) -> Path:
         "checkpoint": None, "train_seconds": round(time.perf_counter() - started, 1), "config": config.to_dict(),
     }
     history = pd.DataFrame(columns=["iteration", "fold", "split", "loss", "accuracy", "uf1", "lr"])
-    return write_run(out, run_config, metrics, predictions, history)
+    return write_scored_run(out, run_config, scored, history)

@@ -3,6 +3,9 @@
 Defaults are the LARNet paper's recipe (Nesterov SGD, lr 0.01, momentum 0.9, weight decay 1e-4, batch 64,
 pad-4 crops + flips + mean subtraction, L2 kernel penalty 0.01, 12,000 iterations). Runs unchanged under
 ``torchrun --nproc_per_node N`` with DistributedDataParallel.
+
+One dataset: --dataset casme2 --root PATH. The MEGC composite (LOSO over the subjects of all three, UF1/UAR
+pooled and per dataset): --data casme2=PATH --data samm=PATH --data smic=PATH --labels megc-3 --protocol loso.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import argparse
 
 from larnet_core.devices import DEVICE_CHOICES
 from larnet_core.errors import LarnetError
+from larnet_core.training.config import FLOW_CHOICES
 
 DATASETS = ("casme2", "samm", "smic", "casme3", "folder")
 
@@ -18,11 +22,11 @@ DATASETS = ("casme2", "samm", "smic", "casme3", "folder")
 def register(subparsers) -> None:
     p = subparsers.add_parser("train", help="train a model under hold-out or LOSO and write a run directory",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--dataset", choices=DATASETS, default="casme2")
-    p.add_argument("--root", required=True, help="dataset folder")
+    add_data_arguments(p)
     p.add_argument("--labels", default="casme2-7", help="label scheme: casme2-7, casme2-5, megc-3")
     p.add_argument("--model", default="larnet-lite",
-                   help="preset (larnet-lite, larnet, emoresnet, attention56, attention92), resnet18 or lbptop-svm")
+                   help="preset (larnet-lite, larnet, emoresnet, attention56, attention92), a baseline "
+                        "(resnet18, ststnet, off-apexnet) or lbptop-svm")
     p.add_argument("--protocol", choices=("holdout", "loso"), default="holdout")
     p.add_argument("--out", required=True, help="run directory to write")
     p.add_argument("--iterations", type=int, default=12000, help="optimiser steps per model (paper: 12000)")
@@ -33,7 +37,13 @@ def register(subparsers) -> None:
     p.add_argument("--l2-kernel", type=float, default=0.01, help="L2 kernel penalty coefficient (0 = off)")
     p.add_argument("--lr-schedule", choices=("constant", "cosine"), default="constant")
     p.add_argument("--warmup", type=int, default=0, help="linear warm-up iterations")
-    p.add_argument("--sample-mode", choices=("apex", "frames", "flow"), default="apex")
+    p.add_argument("--sample-mode", choices=("apex", "frames", "flow"), default="apex",
+                   help="apex frame, every onset..offset frame (combined per clip before scoring), or onset->apex "
+                        "flow + strain")
+    p.add_argument("--flow", choices=FLOW_CHOICES, default="tvl1",
+                   help="optical flow of flow samples: tvl1 (the field's; cached) or farneback (fast)")
+    p.add_argument("--flow-cache", default=None,
+                   help="folder of the flow-sample cache (default: $LARNET_DATA_DIR/cache/flow; '' = none)")
     p.add_argument("--input-size", type=int, default=None, help="input side in pixels (default: the preset's)")
     p.add_argument("--pad", type=int, default=4, help="reflect padding of the random crop (0 = no crops)")
     p.add_argument("--no-flip", action="store_true", help="no random horizontal flips")
@@ -51,6 +61,8 @@ def register(subparsers) -> None:
     p.add_argument("--resume", action="store_true", help="continue an interrupted run from OUT/last.pt")
     p.add_argument("--device", choices=DEVICE_CHOICES, default="auto")
     p.add_argument("--attention", default="mixed", help="mask activation: mixed, channel, spatial")
+    p.add_argument("--naive-attention", action="store_true",
+                   help="attention presets: naive M*T attention (paper eq. 1) instead of residual (1+M)*T (eq. 3)")
     p.add_argument("--half", action="store_true", help="store model.pt in float16")
     p.add_argument("--checkpoint-to", default=None, help="write the hold-out model here instead of OUT/model.pt")
     p.add_argument("--synthetic", action="store_true", default=None,
@@ -62,19 +74,47 @@ def register(subparsers) -> None:
     p.set_defaults(func=_run)
 
 
+def add_data_arguments(p: argparse.ArgumentParser) -> None:
+    """--dataset/--root for one set, --data NAME=ROOT (repeatable) for several."""
+    p.add_argument("--dataset", choices=DATASETS, default="casme2", help="dataset loader of --root")
+    p.add_argument("--root", default=None, help="dataset folder (one dataset)")
+    p.add_argument("--data", action="append", default=[], metavar="NAME=ROOT",
+                   help="a dataset of a composite, repeatable: --data casme2=PATH --data samm=PATH --data smic=PATH "
+                        f"(names: {', '.join(DATASETS)})")
+
+
+def data_sources(args: argparse.Namespace) -> dict[str, str]:
+    """The --data sources, or {} when --dataset/--root are used; LarnetError for a bad or missing choice."""
+    from larnet_core.training.protocol import parse_data_options
+
+    if args.data and args.root:
+        raise LarnetError("give either --dataset/--root (one dataset) or --data NAME=ROOT (several), not both")
+    sources = parse_data_options(args.data)
+    unknown = sorted(set(sources) - set(DATASETS))
+    if unknown:
+        raise LarnetError(f"--data names unknown dataset(s) {', '.join(unknown)}; use {', '.join(DATASETS)}")
+    if not sources and not args.root:
+        raise LarnetError("no data: pass --root DATASET_FOLDER (with --dataset), or --data NAME=ROOT per dataset")
+    return sources
+
+
 def _run(args: argparse.Namespace) -> int:
     from larnet_core.training import TrainConfig, train
 
+    data = data_sources(args)
     try:
         config = TrainConfig(
-            dataset=args.dataset, root=args.root, labels=args.labels, model=args.model, protocol=args.protocol,
+            dataset=args.dataset, root=args.root or "", data=data, labels=args.labels, model=args.model,
+            protocol=args.protocol,
             out=args.out, iterations=args.iterations, batch_size=args.batch_size, lr=args.lr,
             momentum=args.momentum, weight_decay=args.weight_decay, l2_kernel=args.l2_kernel,
-            lr_schedule=args.lr_schedule, warmup=args.warmup, sample_mode=args.sample_mode,
+            lr_schedule=args.lr_schedule, warmup=args.warmup, sample_mode=args.sample_mode, flow=args.flow,
+            flow_cache=args.flow_cache,
             input_size=args.input_size, pad=args.pad, flip=not args.no_flip, seed=args.seed, workers=args.workers, threads=args.threads,
             test_fraction=args.test_fraction, val_fraction=args.val_fraction, select=args.select,
             eval_every=args.eval_every, checkpoint_every=args.checkpoint_every, log_every=args.log_every,
-            device=args.device, attention=args.attention, half=args.half, synthetic=args.synthetic,
+            device=args.device, attention=args.attention, naive_attention=args.naive_attention, half=args.half,
+            synthetic=args.synthetic,
             training_data=args.training_data, name=args.name, svm_c=args.svm_c,
         )
     except ValueError as exc:
@@ -86,7 +126,20 @@ def _run(args: argparse.Namespace) -> int:
         from larnet_core.runs import load_run
 
         run = load_run(out)
-        m = run.metrics
-        print(f"{out}: accuracy {m.accuracy:.3f}  UF1 {m.uf1:.3f}  UAR {m.uar:.3f}  "
-              f"({m.n_samples} test samples, {config.protocol}{', SYNTHETIC data' if m.extra.get('synthetic') else ''})")
+        print_scores(out, run.metrics, config.protocol)
     return 0
+
+
+def print_scores(out, m, protocol: str) -> None:
+    """The headline line, one line per dataset of a composite, and the labelled frame-level figures."""
+    print(f"{out}: accuracy {m.accuracy:.3f}  UF1 {m.uf1:.3f}  UAR {m.uar:.3f}  "
+          f"({m.n_samples} test clips, {protocol}{', SYNTHETIC data' if m.extra.get('synthetic') else ''})")
+    if len(m.per_dataset) > 1:
+        for row in m.per_dataset.itertuples(index=False):
+            print(f"  {row.dataset:<8} UF1 {row.uf1:.3f}  UAR {row.uar:.3f}  accuracy {row.accuracy:.3f}  "
+                  f"({row.n} clips, {row.n_subjects} subjects)")
+    frame = m.extra.get("frame_level")
+    if frame:
+        print(f"  frame level (each frame its own prediction, not comparable with published results): "
+              f"accuracy {frame['accuracy']:.3f}  UF1 {frame['uf1']:.3f}  UAR {frame['uar']:.3f} "
+              f"({frame['n_samples']} frames)")

@@ -38,6 +38,9 @@ _EXPORTS = {
     "FrameDataset": "samples",
     "compute_flow_image": "flow",
     "compute_flow": "flow",
+    "FLOW_METHODS": "flow",
+    "tvl1_available": "flow",
+    "FlowCache": "flow_cache",
     "read_rgb": "images",
 }
 

@@ -5,13 +5,17 @@ Sample modes:
 * ``apex``   one sample per clip, its apex frame (the middle frame when the apex is not annotated);
 * ``frames`` every frame from onset to offset, each with the clip's label;
 * ``flow``   one sample per clip: onset -> apex optical flow u, v and optical strain as 3 channels
-  (:func:`compute_flow_image`, Farneback: TV-L1 is not in opencv-python-headless).
+  (:func:`compute_flow_image`; TV-L1 by default, Farneback on request), optionally cached on disk
+  (:class:`larnet_core.data.flow_cache.FlowCache`).
+
+Whatever the mode, a clip is the unit the field scores: frame-level predictions are combined per clip before
+any metric (:func:`larnet_core.training.protocol.clip_predictions`).
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -21,6 +25,9 @@ from torch.utils.data import Dataset
 from larnet_core.data.flow import compute_flow_image
 from larnet_core.data.images import read_rgb, resize_to
 from larnet_core.data.records import ClipRecord
+
+if TYPE_CHECKING:
+    from larnet_core.data.flow_cache import FlowCache
 
 __all__ = ["SAMPLE_MODES", "SAMPLE_COLUMNS", "expand_samples", "FrameDataset", "compute_flow_image"]
 
@@ -99,6 +106,8 @@ class FrameDataset(Dataset):
         transform: optional callable applied to the tensor (augmentation).
         cache: keep decoded (resized) images in memory; each DataLoader worker holds its own copy.
         classes: class names in label-index order; default: the sorted labels present in ``samples``.
+        flow_method: ``tvl1`` (the field's input) or ``farneback``, for flow mode.
+        flow_cache: read flow samples from (and write them to) this cache; its method and size win.
 
     Raises:
         ValueError: bad mode, or labels not in ``classes``.
@@ -113,8 +122,12 @@ class FrameDataset(Dataset):
         transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
         cache: bool = False,
         classes: Sequence[str] | None = None,
+        flow_method: str = "tvl1",
+        flow_cache: "FlowCache | None" = None,
     ) -> None:
         self.mode = _check_mode(mode)
+        self.flow_method = flow_method
+        self.flow_cache = flow_cache
         if mode == "flow" and (samples["apex_path"] == "").any():
             raise ValueError("flow mode needs a sample table made with expand_samples(records, 'flow')")
         self.samples = samples.reset_index(drop=True)
@@ -137,8 +150,13 @@ class FrameDataset(Dataset):
         """The sample as a uint8 HxWx3 array (RGB image, or encoded flow), before any transform."""
         if self._cache is not None and index in self._cache:
             return self._cache[index]
-        if self.mode == "flow":
-            array = compute_flow_image(read_rgb(self._paths[index]), read_rgb(self._apex_paths[index]), self.input_size)
+        if self.mode == "flow" and self.flow_cache is not None:
+            row = self.samples.iloc[index]
+            array = self.flow_cache.image(str(row["dataset"]), str(row["subject"]), str(row["clip"]),
+                                          self._paths[index], self._apex_paths[index])
+        elif self.mode == "flow":
+            array = compute_flow_image(read_rgb(self._paths[index]), read_rgb(self._apex_paths[index]), self.input_size,
+                                       self.flow_method)
         else:
             array = resize_to(read_rgb(self._paths[index]), self.input_size)
         if self._cache is not None:

@@ -67,7 +67,8 @@ def subject_keys(items: Sequence[Any] | pd.DataFrame) -> list[str]:
         subjects = [str(item.subject) for item in items]
         datasets = [str(getattr(item, "dataset", "")) for item in items]
     if len(set(datasets)) > 1:
-        return [f"{d}/{s}" for d, s in zip(datasets, subjects)]
+        # Idempotent: a subject already written "dataset/subject" (a composite samples table) stays as it is.
+        return [s if s.startswith(f"{d}/") else f"{d}/{s}" for d, s in zip(datasets, subjects)]
     return subjects
 
 

@@ -74,6 +74,8 @@ class InputConfig:
         jitter_px: transform changes (in pixels of the motion crop) up to about this size are treated as landmark
             jitter and smoothed away; larger ones are followed.
         min_follow: the smallest share of a change followed per frame (0 < x <= 1).
+        flow: the flow estimator of single-image (onset/apex) inputs: the checkpoint's own (``tvl1`` or
+            ``farneback``). Streams always use Farneback, the only one fast enough per frame.
     """
 
     size: int = 112
@@ -82,10 +84,12 @@ class InputConfig:
     motion_size: int = 96
     jitter_px: float = 1.5
     min_follow: float = 0.15
+    flow: str = "farneback"
 
     @classmethod
     def for_card(cls, card: Any, **overrides: Any) -> "InputConfig":
         """The configuration for a checkpoint's :class:`~larnet_core.models.ModelCard`."""
+        overrides.setdefault("flow", str(getattr(card, "flow", "") or "farneback"))
         return cls(size=int(card.input_size), sample_mode=str(card.sample_mode), **overrides)
 
     def reference_frames(self, fps: float) -> int:
@@ -349,7 +353,7 @@ def build_photo_input(image: np.ndarray, config: InputConfig, face: Any | None =
         from larnet_core.data.flow import compute_flow_image
 
         onset = crop if reference is None else warp_crop(as_rgb_uint8(reference), matrix, size)
-        model_image, reference_index = compute_flow_image(onset, crop, size), 0
+        model_image, reference_index = compute_flow_image(onset, crop, size, config.flow), 0
     return ModelInput(image=model_image, crop=crop, matrix=matrix, frame_index=0, face_id=-1,
                       reference_index=reference_index, aligned=aligned)
 

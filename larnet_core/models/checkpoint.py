@@ -38,8 +38,12 @@ class ModelCard:
         attention: mask activation; ``residual`` False means naive ``M * T`` attention.
         in_channels: 3 for RGB faces or flow images.
         sample_mode: ``apex`` | ``frames`` | ``flow``: what the model was trained on, so inference feeds the same.
+        flow: optical-flow estimator of flow samples (``tvl1`` or ``farneback``); "" for older cards, which
+            were trained on Farneback flow.
         label_scheme: e.g. ``casme2-7``.
         training_data: one-line description of the data it was trained on.
+        training_subjects: dataset-qualified subjects whose clips trained or validated it (``casme2/sub01``),
+            so an evaluation can warn when it scores them again.
         synthetic: True when trained on generated faces; every UI showing the model must say so.
         model_kwargs: extra constructor keywords (overrides of the preset).
         code_version, created_at: provenance.
@@ -55,8 +59,10 @@ class ModelCard:
     residual: bool = True
     in_channels: int = 3
     sample_mode: str = "apex"
+    flow: str = ""
     label_scheme: str = ""
     training_data: str = "untrained (random weights)"
+    training_subjects: list[str] = field(default_factory=list)
     synthetic: bool = False
     model_kwargs: dict[str, Any] = field(default_factory=dict)
     code_version: str = __version__

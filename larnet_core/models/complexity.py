@@ -19,13 +19,16 @@ def complexity(model: nn.Module, input_size: int | tuple[int, int], in_channels:
     Args:
         model: the network (put in eval mode for the count and restored afterwards).
         input_size: ``S`` or ``(H, W)`` of the input image.
-        in_channels: input channels; read from the first convolution when omitted.
+        in_channels: input channels; the model's ``in_channels`` attribute, else the first convolution's, when
+            omitted.
 
     Returns:
         ``(params, macs)``. MACs are torch's FLOP count divided by two (convolutions and linear layers; the
         element-wise work of BN, pooling and interpolation is not counted, as in the papers' tables).
     """
     h, w = (input_size, input_size) if isinstance(input_size, int) else input_size
+    if in_channels is None:
+        in_channels = getattr(model, "in_channels", None)
     if in_channels is None:
         first = next(m for m in model.modules() if isinstance(m, nn.Conv2d))
         in_channels = first.in_channels

@@ -58,6 +58,18 @@ def _resnet18(**kw: Any) -> nn.Module:
     return ResNet18(**kw)
 
 
+def _ststnet(**kw: Any) -> nn.Module:
+    from larnet_core.models.flownets import STSTNet
+
+    return STSTNet(**kw)
+
+
+def _off_apexnet(**kw: Any) -> nn.Module:
+    from larnet_core.models.flownets import OffApexNet
+
+    return OffApexNet(**kw)
+
+
 _BUILDERS: dict[str, Callable[..., nn.Module]] = {
     "attention56": _attention56,
     "attention92": _attention92,
@@ -65,6 +77,8 @@ _BUILDERS: dict[str, Callable[..., nn.Module]] = {
     "larnet": _larnet,
     "larnet-lite": _larnet,
     "resnet18": _resnet18,
+    "ststnet": _ststnet,
+    "off-apexnet": _off_apexnet,
 }
 
 _LEVELS = ("stem", "levels.0", "levels.1", "levels.2", "tail")
@@ -88,6 +102,15 @@ MODEL_CONFIGS: dict[str, ModelConfig] = {
     "resnet18": ModelConfig(
         "resnet18", 112, "torchvision ResNet-18, stem adapted to small faces (plain-ResNet baseline)",
         ("net.layer1", "net.layer2", "net.layer3", "net.layer4"), has_attention=False,
+    ),
+    # The field's small flow networks (models/flownets.py), on 28 x 28 onset->apex (u, v, strain) samples.
+    "ststnet": ModelConfig(
+        "ststnet", 28, "STSTNet (Liong et al. 2019): three shallow conv streams on 28x28 flow + strain",
+        ("streams.0", "streams.1", "streams.2", "pool"), has_attention=False,
+    ),
+    "off-apexnet": ModelConfig(
+        "off-apexnet", 28, "OFF-ApexNet (Gan et al. 2019): horizontal and vertical flow streams, two FC layers",
+        ("horizontal", "vertical"), has_attention=False,
     ),
 }
 

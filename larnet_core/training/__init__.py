@@ -1,8 +1,9 @@
 """Training and evaluation: the paper's recipe under the field's subject-independent protocols.
 
 ``train(TrainConfig(...))`` writes a run directory (see :mod:`larnet_core.runs`); ``evaluate_checkpoint``
-scores a trained model on any dataset; ``reevaluate_run`` recomputes a run's metrics. Names load on first use,
-so ``import larnet_core.training`` stays cheap.
+scores a trained model on any dataset or composite; ``reevaluate_run`` recomputes a run's metrics. The steps
+every model shares (sources, parts, predictions table, clip-level scoring, the 7 -> 3 conversion) live in
+:mod:`larnet_core.training.protocol`. Names load on first use, so ``import larnet_core.training`` stays cheap.
 """
 
 from __future__ import annotations
@@ -14,14 +15,21 @@ _EXPORTS = {
     "PROTOCOLS": "config",
     "LR_SCHEDULES": "config",
     "SELECT_CHOICES": "config",
+    "FLOW_CHOICES": "config",
     "train": "runner",
-    "plan_parts": "runner",
-    "predictions_table": "runner",
+    "plan_parts": "protocol",
+    "PartPlan": "protocol",
+    "predictions_table": "protocol",
+    "clip_predictions": "protocol",
+    "convert_predictions": "protocol",
+    "load_sources": "protocol",
+    "parse_data_options": "protocol",
     "fit": "loop",
     "FitResult": "loop",
     "learning_rate": "loop",
     "evaluate_checkpoint": "evaluate",
     "reevaluate_run": "evaluate",
+    "subject_overlap": "evaluate",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -13,7 +13,7 @@ from larnet_core.runs import RunResult, load_run
 
 __all__ = ["compare_runs", "to_markdown", "COMPARE_COLUMNS"]
 
-COMPARE_COLUMNS = ("run", "model", "dataset", "labels", "protocol", "sample_mode", "synthetic", "n_test",
+COMPARE_COLUMNS = ("run", "model", "dataset", "labels", "protocol", "sample_mode", "synthetic", "n_test", "same_folds",
                    "accuracy", "uf1", "uf1_low", "uf1_high", "uar", "macro_f1", "d_uf1", "d_uf1_low", "d_uf1_high",
                    "train_seconds")
 
@@ -21,7 +21,12 @@ COMPARE_COLUMNS = ("run", "model", "dataset", "labels", "protocol", "sample_mode
 def compare_runs(run_dirs: Sequence[str | Path], *, n_resamples: int = 2000, seed: int = 0) -> pd.DataFrame:
     """One row per run with its headline scores, in the order given.
 
-    ``uf1_low``/``uf1_high`` bound a 95 % interval from resampling the test subjects
+    Scores are clip-level (pooled over folds). When a run covers several datasets (the MEGC composite), the
+    table gains ``uf1_<dataset>`` and ``uar_<dataset>`` columns: the same predictions scored on each dataset's
+    clips, as the field's tables report them.
+
+    ``same_folds`` says whether the run scored the same clips with the same held-out parts as the first run
+    (the condition for reading the rows side by side). ``uf1_low``/``uf1_high`` bound a 95 % interval from resampling the test subjects
     (:func:`larnet_core.metrics.subject_bootstrap`). ``d_uf1`` is the run's UF1 minus the first run's, with a
     paired interval (``d_uf1_low``/``d_uf1_high``) when both were tested on the same subjects (empty otherwise):
     an interval that contains 0 means this test set does not separate the two.
@@ -46,6 +51,7 @@ def compare_runs(run_dirs: Sequence[str | Path], *, n_resamples: int = 2000, see
             "sample_mode": cfg.get("sample_mode", ""),
             "synthetic": bool(m.extra.get("synthetic", cfg.get("synthetic", False))),
             "n_test": m.n_samples,
+            "same_folds": _folds(run) == _folds(runs[0]),
             "accuracy": m.accuracy,
             "uf1": m.uf1,
             "uf1_low": interval.low if interval else float("nan"),
@@ -58,9 +64,34 @@ def compare_runs(run_dirs: Sequence[str | Path], *, n_resamples: int = 2000, see
             "train_seconds": cfg.get("train_seconds"),
         })
     table = pd.DataFrame(rows, columns=list(COMPARE_COLUMNS))
+    table = _with_per_dataset(table, runs)
     if table["labels"].nunique() > 1:
         raise LarnetError(f"the runs use different label schemes ({', '.join(table['labels'].unique())}); "
                           "compare runs of one scheme (or re-evaluate with --labels)")
+    return table
+
+
+def _folds(run: RunResult) -> frozenset:
+    """Which clip was scored by which part: ``(fold, dataset, subject, clip)`` of every prediction."""
+    table = run.predictions
+    columns = [c for c in ("fold", "dataset", "subject", "clip") if c in table]
+    return frozenset(table[columns].astype(str).itertuples(index=False, name=None))
+
+
+def _with_per_dataset(table: pd.DataFrame, runs: Sequence[RunResult]) -> pd.DataFrame:
+    if not any(len(run.metrics.per_dataset) > 1 for run in runs):
+        return table
+    datasets: list[str] = []
+    for run in runs:
+        datasets += [d for d in run.metrics.per_dataset.get("dataset", []) if d not in datasets]
+    for name in datasets:
+        for metric in ("uf1", "uar"):
+            values = []
+            for run in runs:
+                rows = run.metrics.per_dataset
+                hit = rows[rows["dataset"] == name] if len(rows) else rows
+                values.append(float(hit[metric].iloc[0]) if len(hit) else float("nan"))
+            table[f"{metric}_{name}"] = values
     return table
 
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-__all__ = ["TrainConfig", "PROTOCOLS", "LR_SCHEDULES", "SELECT_CHOICES"]
+__all__ = ["TrainConfig", "PROTOCOLS", "LR_SCHEDULES", "SELECT_CHOICES", "FLOW_CHOICES"]
+
+# Optical-flow estimators of flow samples (larnet_core.data.flow.FLOW_METHODS, repeated here so reading a
+# config does not import OpenCV).
+FLOW_CHOICES = ("tvl1", "farneback")
 
 PROTOCOLS = ("holdout", "loso")
 LR_SCHEDULES = ("constant", "cosine")
@@ -19,9 +23,12 @@ class TrainConfig:
     """Everything that decides what a run computes.
 
     Attributes:
-        dataset, root: what :func:`larnet_core.data.load_dataset` reads.
+        dataset, root: what :func:`larnet_core.data.load_dataset` reads (one dataset).
+        data: several datasets in one run, ``{name: root}`` (the MEGC composite: casme2, samm, smic); when set,
+            ``dataset``/``root`` are ignored, subjects are namespaced ``name/subject`` and LOSO runs over all.
         labels: label scheme (``casme2-7``, ``casme2-5``, ``megc-3``).
-        model: preset name (``larnet-lite``, ``larnet``, ``resnet18``, ``emoresnet`` ...) or ``lbptop-svm``.
+        model: preset name (``larnet-lite``, ``larnet``, ``resnet18``, ``ststnet``, ``off-apexnet`` ...) or
+            ``lbptop-svm``.
         protocol: ``holdout`` (one seeded subject split) or ``loso`` (leave one subject out, pooled).
         out: the run directory.
         iterations: optimiser steps per model (the paper: 12,000).
@@ -30,7 +37,9 @@ class TrainConfig:
         l2_kernel: coefficient of the paper's L2 kernel penalty (0.01).
         lr_schedule: ``constant`` (the paper states no schedule) or ``cosine`` (to 0 over ``iterations``).
         warmup: linear warm-up iterations.
-        sample_mode: ``apex`` | ``frames`` (the paper) | ``flow``.
+        sample_mode: ``apex`` | ``frames`` (the paper) | ``flow``. Scores are per clip whatever the mode.
+        flow: optical flow of flow samples: ``tvl1`` (the field's) or ``farneback``.
+        flow_cache: folder of the flow-sample cache; None = ``$LARNET_DATA_DIR/cache/flow``, "" = no cache.
         input_size: side in pixels; None = the preset's default.
         pad, flip: augmentation: random crop after reflect-padding by ``pad`` pixels, horizontal flips.
         seed: seeds splits, initialisation, sampling and augmentation.
@@ -45,6 +54,8 @@ class TrainConfig:
         log_every: iterations between history rows.
         device: ``auto`` | ``cpu`` | ``cuda``.
         attention: mask activation of attention presets.
+        naive_attention: attention presets combine mask and trunk as the naive ``M * T`` (the paper's eq. 1)
+            instead of the residual ``(1 + M) * T`` (eq. 3); recorded in the model card (``residual``).
         half: store model.pt in float16.
         synthetic: the data is generated (marks the card and metrics); None = detect a synthetic manifest.
         training_data: text for the model card; None = built from dataset and root.
@@ -54,6 +65,7 @@ class TrainConfig:
 
     dataset: str = "casme2"
     root: str = ""
+    data: dict[str, str] = field(default_factory=dict)
     labels: str = "casme2-7"
     model: str = "larnet-lite"
     protocol: str = "holdout"
@@ -68,6 +80,8 @@ class TrainConfig:
     lr_schedule: str = "constant"
     warmup: int = 0
     sample_mode: str = "apex"
+    flow: str = "tvl1"
+    flow_cache: str | None = None
     input_size: int | None = None
     pad: int = 4
     flip: bool = True
@@ -82,6 +96,7 @@ class TrainConfig:
     log_every: int = 10
     device: str = "auto"
     attention: str = "mixed"
+    naive_attention: bool = False
     half: bool = False
     synthetic: bool | None = None
     training_data: str | None = None
@@ -97,8 +112,20 @@ class TrainConfig:
             raise ValueError(f"select must be one of {', '.join(SELECT_CHOICES)}, got {self.select!r}")
         if self.select == "val" and self.val_fraction <= 0:
             raise ValueError("select='val' needs a validation part: set val_fraction > 0 (e.g. 0.2)")
+        if self.flow not in FLOW_CHOICES:
+            raise ValueError(f"flow must be one of {', '.join(FLOW_CHOICES)}, got {self.flow!r}")
+        self.data = {str(k).strip().lower(): str(v) for k, v in dict(self.data or {}).items()}
         if self.iterations < 1 or self.batch_size < 1:
             raise ValueError(f"iterations and batch size must be >= 1, got {self.iterations}, {self.batch_size}")
+
+    def sources(self) -> list[tuple[str, str]]:
+        """``(dataset, root)`` of every dataset the run reads, in the order given."""
+        return list(self.data.items()) if self.data else [(self.dataset, self.root)]
+
+    @property
+    def dataset_label(self) -> str:
+        """The datasets as one name: ``casme2``, or ``casme2+samm+smic`` for a composite."""
+        return "+".join(name for name, _ in self.sources())
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

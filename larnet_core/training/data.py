@@ -19,24 +19,15 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
 from larnet_core.errors import DatasetError
+from larnet_core.training.protocol import is_synthetic_root, load_sources
 
 __all__ = ["SampleSet", "load_labelled_records", "load_sample_images", "channel_stats", "augment_batch",
-           "normalize_batch", "is_synthetic_root"]
+           "normalize_batch", "is_synthetic_root", "flow_cache_for"]
 
 log = logging.getLogger(__name__)
 
-# Name of the manifest the synthetic generator writes at the root of a generated set.
-_SYNTH_MANIFEST = "synthetic.json"
-
-
-def is_synthetic_root(root: str | Path) -> bool:
-    """Whether ``root`` (or a parent up to two levels) holds the synthetic generator's manifest."""
-    path = Path(root).resolve()
-    return any((p / _SYNTH_MANIFEST).exists() for p in (path, path.parent, path.parent.parent))
-
-
 def load_labelled_records(dataset: str, root: str | Path, labels: str) -> tuple[list, tuple[str, ...]]:
-    """Load a dataset and label it under a scheme.
+    """Load one dataset and label it under a scheme (:func:`larnet_core.training.protocol.load_sources`).
 
     Returns:
         (clip records with ``label`` set, the scheme's class names in order).
@@ -44,20 +35,7 @@ def load_labelled_records(dataset: str, root: str | Path, labels: str) -> tuple[
     Raises:
         DatasetError: unknown dataset or scheme, unreadable data, or no clip left after the scheme.
     """
-    from larnet_core.data import apply_scheme, get_scheme, load_dataset
-
-    try:
-        scheme = get_scheme(labels)
-        records = load_dataset(dataset, root)
-    except ValueError as exc:
-        raise DatasetError(str(exc)) from None
-    if records and not hasattr(records[0], "clip"):
-        raise DatasetError(f"dataset {dataset!r} holds long videos (spotting), not labelled clips; "
-                           "train on casme2, samm, smic, casme3 or folder")
-    labelled = apply_scheme(records, scheme)
-    if not labelled:
-        raise DatasetError(f"no clip of {root} has a class of scheme {scheme.name}; choose another --labels")
-    return labelled, tuple(scheme.classes)
+    return load_sources([(dataset, str(root))], labels)
 
 
 class _UInt8Images(Dataset):
@@ -82,11 +60,13 @@ class SampleSet:
         samples: the rows of :func:`larnet_core.data.expand_samples` for these samples.
         images: uint8 tensor N x C x S x S.
         targets: int64 tensor N of class indices.
+        cached: flow samples that were read from the flow cache rather than computed.
     """
 
     samples: pd.DataFrame
     images: torch.Tensor
     targets: torch.Tensor
+    cached: int = 0
 
     def __len__(self) -> int:
         return len(self.targets)
@@ -94,28 +74,58 @@ class SampleSet:
     def subset(self, indices: Sequence[int]) -> "SampleSet":
         index = torch.as_tensor(list(indices), dtype=torch.long)
         return SampleSet(self.samples.iloc[list(indices)].reset_index(drop=True), self.images[index],
-                         self.targets[index])
+                         self.targets[index], self.cached)
+
+
+def flow_cache_for(method: str, size: int, folder: str | Path | None = None):
+    """The flow-sample cache of a method and size: ``folder``, or the default under the data dir when None;
+    no cache when ``folder`` is ""."""
+    from larnet_core.data.flow_cache import FlowCache, default_flow_cache_root
+
+    if folder == "":
+        return None
+    return FlowCache(Path(folder) if folder is not None else default_flow_cache_root(), method, int(size))
 
 
 def load_sample_images(samples: pd.DataFrame, mode: str, input_size: int, classes: Sequence[str],
-                       workers: int = 0, progress: bool = False) -> SampleSet:
-    """Decode every sample of a table (``flow`` mode: compute its onset->apex flow image) at ``input_size``."""
-    from larnet_core.data import FrameDataset
+                       workers: int = 0, progress: bool = False, flow: str = "tvl1",
+                       flow_cache: str | Path | None = None) -> SampleSet:
+    """Decode every sample of a table at ``input_size``; in ``flow`` mode compute (or read from the cache) its
+    onset->apex flow image.
 
-    frames = FrameDataset(samples, mode, input_size, classes=classes)
+    Args:
+        flow: flow estimator of flow samples (``tvl1`` or ``farneback``).
+        flow_cache: cache folder; None = the default under the data dir; "" = no cache.
+    """
+    from larnet_core.data import FrameDataset
+    from larnet_core.data.flow import _check_method
+
+    cache = None
+    if mode == "flow":
+        _check_method(flow)  # fails before any worker starts when TV-L1 is unavailable
+        cache = flow_cache_for(flow, input_size, flow_cache)
+    frames = FrameDataset(samples, mode, input_size, classes=classes, flow_method=flow, flow_cache=cache)
+    cached = 0
+    if cache is not None:
+        cached = sum(cache.contains(str(r.dataset), str(r.subject), str(r.clip), str(r.path), str(r.apex_path))
+                     for r in frames.samples.itertuples(index=False))
+        log.info("%s flow samples: %d cached, %d to compute (cache %s)", flow, cached, len(frames) - cached,
+                 cache.root)
     loader = DataLoader(_UInt8Images(frames), batch_size=32, num_workers=max(0, workers), shuffle=False)
     batches = []
     iterator = loader
     if progress:
         from tqdm import tqdm
 
-        iterator = tqdm(loader, desc=f"reading {len(frames)} {mode} samples", unit="batch", leave=False)
+        what = (f"{flow} flow samples ({cached} of {len(frames)} cached)" if mode == "flow"
+                else f"{len(frames)} {mode} samples")
+        iterator = tqdm(loader, desc=f"reading {what}", unit="batch", leave=False)
     for batch in iterator:
         batches.append(batch)
     if not batches:
         raise DatasetError("no sample to read: the split part is empty")
     images = torch.cat(batches)
-    return SampleSet(frames.samples, images, torch.as_tensor(frames.targets, dtype=torch.long))
+    return SampleSet(frames.samples, images, torch.as_tensor(frames.targets, dtype=torch.long), cached=cached)
 
 
 def channel_stats(images: torch.Tensor) -> tuple[list[float], list[float]]:

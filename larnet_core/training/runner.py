@@ -5,56 +5,29 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-import numpy as np
 import pandas as pd
 import torch
 
-from larnet_core.data import expand_samples, holdout_split, loso_folds
+from larnet_core.data import expand_samples
 from larnet_core.devices import resolve_device
 from larnet_core.errors import LarnetError
-from larnet_core.metrics import compute_metrics, prob_column
 from larnet_core.models import ModelCard, save_checkpoint
-from larnet_core.runs import write_run
+from larnet_core.runs import read_predictions
 from larnet_core.training.config import TrainConfig
-from larnet_core.training.data import (SampleSet, channel_stats, is_synthetic_root, load_labelled_records,
-                                       load_sample_images)
+from larnet_core.training.data import SampleSet, channel_stats, load_sample_images
 from larnet_core.training.distributed import DistInfo, init_distributed, shutdown_distributed
 from larnet_core.training.loop import StepCallback, fit, predict_proba
+from larnet_core.training.protocol import (PartPlan, command_line, data_facts, is_synthetic_sources, load_sources,
+                                           plan_parts, predictions_table, qualify_subjects, score_predictions,
+                                           write_scored_run)
 
-__all__ = ["train", "predictions_table", "PartPlan", "plan_parts", "resolve_input_size"]
+__all__ = ["train", "predictions_table", "PartPlan", "plan_parts", "resolve_input_size", "qualified_subjects"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class PartPlan:
-    """One model to train: its name (``holdout`` or the held-out subject) and sample indices of each part."""
-
-    name: str
-    train: tuple[int, ...]
-    val: tuple[int, ...]
-    test: tuple[int, ...]
-    train_subjects: tuple[str, ...]
-    val_subjects: tuple[str, ...]
-    test_subjects: tuple[str, ...]
-
-
-def plan_parts(samples: pd.DataFrame, config: TrainConfig) -> list[PartPlan]:
-    """The subject-independent parts of the protocol, split on the samples table."""
-    if config.protocol == "loso":
-        splits = loso_folds(samples, val_fraction=config.val_fraction, seed=config.seed)
-    else:
-        splits = [holdout_split(samples, test_fraction=config.test_fraction, seed=config.seed,
-                                val_fraction=config.val_fraction)]
-    name = (lambda s: "holdout") if config.protocol == "holdout" else (lambda s: s.name)
-    return [PartPlan(name(s), s.train_indices, s.val_indices, s.test_indices, s.train_subjects, s.val_subjects,
-                     s.test_subjects) for s in splits]
 
 
 def resolve_input_size(config: TrainConfig) -> int:
@@ -68,38 +41,42 @@ def resolve_input_size(config: TrainConfig) -> int:
         raise LarnetError(f"{exc}, or lbptop-svm") from None
 
 
-def predictions_table(samples: pd.DataFrame, probs: np.ndarray, class_names: Sequence[str],
-                      fold: str) -> pd.DataFrame:
-    """predictions.csv rows: subject, clip, frame, true_label, pred_label, prob_<class>..., fold."""
-    table = pd.DataFrame({
-        "subject": samples["subject"].astype(str).to_numpy(),
-        "clip": samples["clip"].astype(str).to_numpy(),
-        "frame": samples["frame"].astype(str).to_numpy(),
-        "true_label": samples["label"].astype(str).to_numpy(),
-        "pred_label": [class_names[i] for i in probs.argmax(axis=1)] if len(probs) else [],
-    })
-    for i, name in enumerate(class_names):
-        table[prob_column(name)] = probs[:, i] if len(probs) else []
-    table["fold"] = fold
-    return table
+def qualified_subjects(subjects: Sequence[str], samples: pd.DataFrame) -> list[str]:
+    """Subjects written ``dataset/subject`` (as a model card records them), whatever the run's namespacing."""
+    dataset_of = dict(zip(samples["subject"].astype(str), samples["dataset"].astype(str)))
+    return sorted(s if "/" in s else f"{dataset_of.get(s, '')}/{s}" for s in subjects)
 
 
 def _training_data_text(config: TrainConfig, synthetic: bool, n_clips: int, n_subjects: int) -> str:
     if config.training_data:
         return config.training_data
     kind = "SYNTHETIC (generated faces, no real person) " if synthetic else ""
-    return (f"{kind}{config.dataset} set at {config.root}: {n_clips} clips, {n_subjects} subjects, "
+    where = ", ".join(f"{name} at {root}" for name, root in config.sources())
+    return (f"{kind}{config.dataset_label} ({where}): {n_clips} clips, {n_subjects} subjects, "
             f"labels {config.labels}, {config.protocol} protocol")
 
 
 def _make_card(config: TrainConfig, classes: Sequence[str], size: int, mean, std, synthetic: bool,
-               training_data: str) -> ModelCard:
+               training_data: str, training_subjects: Sequence[str]) -> ModelCard:
     return ModelCard(
         preset=config.model, class_names=list(classes), input_size=size, mean=mean, std=std,
-        attention=config.attention, in_channels=3, sample_mode=config.sample_mode, label_scheme=config.labels,
-        training_data=training_data, synthetic=synthetic,
-        notes="larnet " + " ".join(sys.argv[1:]) if sys.argv and "larnet" in sys.argv[0] else "larnet_core.training.train",
+        attention=config.attention, residual=not config.naive_attention, in_channels=3,
+        sample_mode=config.sample_mode, flow=config.flow if config.sample_mode == "flow" else "",
+        label_scheme=config.labels, training_data=training_data, training_subjects=list(training_subjects),
+        synthetic=synthetic, notes=command_line() or "larnet_core.training.train",
     )
+
+
+def _check_model(config: TrainConfig) -> None:
+    from larnet_core.models import model_config
+
+    try:
+        cfg = model_config(config.model)
+    except ValueError as exc:
+        raise LarnetError(f"{exc}, or lbptop-svm") from None
+    if config.naive_attention and not cfg.has_attention:
+        raise LarnetError(f"--naive-attention changes how attention modules combine mask and trunk; model "
+                          f"{config.model} has none. Use it with larnet, larnet-lite, attention56/92 or emoresnet")
 
 
 def _train_part(plan: PartPlan, data: SampleSet, config: TrainConfig, classes: Sequence[str], size: int,
@@ -108,7 +85,9 @@ def _train_part(plan: PartPlan, data: SampleSet, config: TrainConfig, classes: S
     train_set = data.subset(plan.train)
     val_set = data.subset(plan.val) if plan.val else None
     mean, std = channel_stats(train_set.images)
-    card = _make_card(config, classes, size, mean, std, synthetic, training_data)
+    # Validation subjects choose the weights, so they count as seen by the model too.
+    seen = qualified_subjects(plan.train_subjects + plan.val_subjects, data.samples)
+    card = _make_card(config, classes, size, mean, std, synthetic, training_data, seen)
     torch.manual_seed(config.seed)
     model = card.build()
     result = fit(model, card, train_set, config, dist_info, fold=plan.name, val=val_set,
@@ -139,6 +118,7 @@ def train(config: TrainConfig, *, resume: bool = False, on_step: StepCallback | 
         from larnet_core.baselines.lbptop_svm import train_lbptop_svm
 
         return train_lbptop_svm(config, progress=progress)
+    _check_model(config)
     started = time.perf_counter()
     if config.threads:
         torch.set_num_threads(int(config.threads))
@@ -147,21 +127,23 @@ def train(config: TrainConfig, *, resume: bool = False, on_step: StepCallback | 
     try:
         if dist_info.is_main:
             out.mkdir(parents=True, exist_ok=True)
-        records, classes = load_labelled_records(config.dataset, config.root, config.labels)
-        samples = expand_samples(records, config.sample_mode)
+        sources = config.sources()
+        records, classes = load_sources(sources, config.labels)
+        samples = qualify_subjects(expand_samples(records, config.sample_mode))
         size = resolve_input_size(config)
         plans = plan_parts(samples, config)
-        synthetic = is_synthetic_root(config.root) if config.synthetic is None else bool(config.synthetic)
+        synthetic = is_synthetic_sources(sources) if config.synthetic is None else bool(config.synthetic)
         training_data = _training_data_text(config, synthetic, len(records), samples["subject"].nunique())
         data = load_sample_images(samples, config.sample_mode, size, classes, config.workers,
-                                  progress=progress and dist_info.is_main)
+                                  progress=progress and dist_info.is_main, flow=config.flow,
+                                  flow_cache=config.flow_cache)
         folds_dir = out / "folds"
         tables, histories, selected = [], [], {}
         card = None
         for plan in plans:
             done = folds_dir / plan.name
             if resume and config.protocol == "loso" and (done / "predictions.csv").exists():
-                tables.append(pd.read_csv(done / "predictions.csv", dtype={"subject": str, "clip": str, "frame": str}))
+                tables.append(read_predictions(done / "predictions.csv"))
                 histories.append(pd.read_csv(done / "history.csv"))
                 selected[plan.name] = json.loads((done / "selected.json").read_text())["iteration"]
                 continue
@@ -182,16 +164,16 @@ def train(config: TrainConfig, *, resume: bool = False, on_step: StepCallback | 
             return out
         predictions = pd.concat(tables, ignore_index=True)
         history = pd.concat(histories, ignore_index=True) if histories else pd.DataFrame()
-        metrics = compute_metrics(predictions, classes, label_scheme=config.labels, protocol=config.protocol,
-                                  synthetic=synthetic, sample_mode=config.sample_mode, model=config.model,
-                                  dataset=config.dataset)
+        scored = score_predictions(predictions, classes, label_scheme=config.labels, protocol=config.protocol,
+                                   synthetic=synthetic, sample_mode=config.sample_mode, model=config.model,
+                                   dataset=config.dataset_label)
         checkpoint = None
         if config.protocol == "holdout":
             target = Path(checkpoint_to) if checkpoint_to else out / "model.pt"
             checkpoint = Path(_relative(target, out)).as_posix()
         run_config = _run_config(config, plans, classes, size, synthetic, len(records), samples, selected,
                                  checkpoint, card, dist_info, time.perf_counter() - started)
-        write_run(out, run_config, metrics, predictions, history)
+        write_scored_run(out, run_config, scored, history)
         (out / "last.pt").unlink(missing_ok=True)
         if folds_dir.exists() and config.protocol == "loso":
             shutil.rmtree(folds_dir)
@@ -212,19 +194,18 @@ def _run_config(config: TrainConfig, plans: list[PartPlan], classes, size: int, 
     return {
         "name": config.name or Path(config.out).name,
         "kind": "train",
-        "command": "larnet " + " ".join(sys.argv[1:]) if sys.argv and "larnet" in sys.argv[0] else "",
+        "command": command_line(),
         "model": config.model,
-        "dataset": config.dataset,
-        "root": str(config.root),
+        **data_facts(config.sources(), samples, n_clips),
         "label_scheme": config.labels,
         "class_names": list(classes),
         "protocol": config.protocol,
         "sample_mode": config.sample_mode,
+        "scoring": "clip",
+        "flow": config.flow if config.sample_mode == "flow" else None,
+        "naive_attention": config.naive_attention,
         "input_size": size,
         "synthetic": synthetic,
-        "n_clips": n_clips,
-        "n_samples": int(len(samples)),
-        "n_subjects": int(samples["subject"].nunique()),
         "selection": config.select,
         "selected_iteration": selected,
         "parts": [{"name": p.name, "train_subjects": list(p.train_subjects), "val_subjects": list(p.val_subjects),

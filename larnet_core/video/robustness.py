@@ -32,8 +32,8 @@ class RobustnessResult:
     Attributes:
         table: one row per resolution: ``resolution, scale, face_px, n, accuracy, uf1, uar``
             (``face_px`` = median face height in pixels after downscaling).
-        predictions: one row per clip and resolution: ``resolution, subject, clip, true_label, pred_label,
-            prob_<class>...``.
+        predictions: one row per clip and resolution: ``resolution`` then the columns of
+            :func:`larnet_core.training.protocol.predictions_table`.
     """
 
     table: pd.DataFrame
@@ -76,6 +76,7 @@ def resolution_robustness(
     from larnet_core.face import build_detector, largest_face
     from larnet_core.face.inputs import InputConfig, build_photo_input
     from larnet_core.metrics import compute_metrics
+    from larnet_core.training.protocol import predictions_table, records_table
 
     card = predictor.card
     classes = list(card.class_names)
@@ -108,17 +109,11 @@ def resolution_robustness(
         if progress is not None:
             progress(done + 1, len(usable))
     rows, predictions = [], []
+    clips = records_table(usable)
     for resolution in resolutions:
         probs = np.stack(probs_by_resolution[resolution])
-        table = pd.DataFrame({
-            "resolution": resolution,
-            "subject": [r.subject for r in usable],
-            "clip": [r.clip for r in usable],
-            "true_label": [r.label for r in usable],
-            "pred_label": [classes[i] for i in probs.argmax(axis=1)],
-        })
-        for c, name in enumerate(classes):
-            table[f"prob_{name}"] = probs[:, c]
+        table = predictions_table(clips, probs, classes, fold="all")
+        table.insert(0, "resolution", resolution)
         report = compute_metrics(table, classes)
         rows.append({"resolution": resolution, "scale": min(1.0, resolution / reference_height),
                      "face_px": float(np.median(face_px[resolution])), "n": len(table),
