@@ -13,6 +13,7 @@ from larnet_core.errors import LarnetError
 from larnet_core.face import box_iou, build_detector
 from larnet_core.synth import action_unit_field
 from larnet_core.synth.footage import SCENARIOS, expressions, face_enters, make_footage, write_footage
+from larnet_core.synth.photo_faces import head_layer
 from larnet_core.synth.photo_long_videos import generate_photo_long_videos, load_head_movements
 from larnet_core.synth.scene import render_scene
 from larnet_core.video.reader import open_clip
@@ -160,6 +161,17 @@ def test_two_faces_side_by_side_move_independently(rendered):
     assert (left[:, 2] < right[:, 0]).all()  # person 0 on the left, no overlap
     dx = (left[:, 0] + left[:, 2]) / 2 - (right[:, 0] + right[:, 2]) / 2
     assert dx.std() > 0.3  # not one rigid picture
+
+
+def test_a_mirrored_head_keeps_image_left_points_on_the_left():
+    layer = head_layer("grace_hopper", 60)
+    mirrored = layer.mirrored()
+    width = layer.image.shape[1]
+    m = mirrored.landmarks
+    assert m.left_eye[0] < m.right_eye[0] and m.mouth_left[0] < m.mouth_right[0]
+    assert m.left_eye[0] == pytest.approx(width - 1 - layer.landmarks.right_eye[0])
+    assert mirrored.face_box[0] == pytest.approx(width - 1 - layer.face_box[2])
+    assert np.array_equal(mirrored.image[:, 0], layer.image[:, -1])
 
 
 def test_micro_expressions_move_the_face_a_few_pixels(rendered):

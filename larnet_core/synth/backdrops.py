@@ -7,6 +7,8 @@ an optical-flow signal meet what a real scene gives them, yet hold nothing face-
 
 from __future__ import annotations
 
+import functools
+
 import cv2
 import numpy as np
 
@@ -104,26 +106,35 @@ def _outdoor(rng: np.random.Generator, w: int, h: int) -> np.ndarray:
         _rect(image, bx, by, bx + bw, horizon + 2, colour)
         for wy in np.arange(by + h * 0.03, horizon - h * 0.05, h * 0.07):
             for wx in np.arange(bx + bw * 0.1, bx + bw * 0.85, bw * 0.22):
-                _rect(image, wx, wy, wx + bw * 0.12, wy + h * 0.04, colour * 0.55)
-    for _ in range(int(rng.integers(20, 40))):  # foliage
-        centre = (int(rng.uniform(0, w)), int(horizon - rng.uniform(-0.05, 0.25) * h))
-        axes = (int(w * rng.uniform(0.02, 0.06)) + 1, int(h * rng.uniform(0.03, 0.08)) + 1)
-        cv2.ellipse(image, centre, axes, rng.uniform(0, 180), 0, 360,
-                    tuple(float(c) for c in _shade(rng, (50, 100, 45), 25)), -1, cv2.LINE_AA)
+                _rect(image, wx, wy, wx + bw * 0.12, wy + h * 0.04, 0.4 * colour + 0.6 * low)  # sky reflected
+    for _ in range(int(rng.integers(3, 7))):  # trees: a trunk and a dense crown of small leaf clusters
+        tx, crown = rng.uniform(0, w), h * rng.uniform(0.1, 0.2)
+        top = horizon - h * rng.uniform(0.25, 0.4)
+        _rect(image, tx - w * 0.008, top + crown, tx + w * 0.008, horizon + 4, _shade(rng, (90, 70, 50), 15))
+        green = _shade(rng, (60, 105, 50), 20)
+        for _ in range(60):
+            r, a = crown * np.sqrt(rng.random()), rng.uniform(0, 2 * np.pi)
+            centre = (int(tx + 0.8 * r * np.cos(a)), int(top + crown + r * np.sin(a)))
+            axes = (int(crown * rng.uniform(0.1, 0.2)) + 1, int(crown * rng.uniform(0.08, 0.16)) + 1)
+            cv2.ellipse(image, centre, axes, rng.uniform(0, 180), 0, 360,
+                        tuple(float(c) for c in np.clip(green + rng.uniform(-18, 18, 3), 0, 255)), -1, cv2.LINE_AA)
     cv2.line(image, (0, int(h * 0.9)), (w, int(h * rng.uniform(0.85, 0.95))), (140, 140, 140), max(2, h // 40))
     return image * (1.0 + 0.06 * _smooth_field(rng, (h, w), 30))[..., None]
 
 
 def textured_background(size: tuple[int, int], rng: np.random.Generator, style: str = "indoor",
-                        texture_sigma: float = 3.0) -> np.ndarray:
+                        texture_sigma: float = 3.0, avoid_faces: bool = True) -> np.ndarray:
     """A non-uniform background with no face in it.
 
     Args:
         size: ``(width, height)`` in pixels.
         rng: Seeds the layout and colours.
         style: ``"indoor"`` (wall, floor, door, frames, shelves, windows, plants) or ``"outdoor"`` (sky,
-            buildings, foliage, a road).
+            buildings, trees, a road).
         texture_sigma: Fine static texture (grey levels), as surfaces and optics give.
+        avoid_faces: Draw again (from the same generator) when OpenCV's Haar cascade sees a face in the
+            picture: a grid of windows or a few leaf clusters sometimes look like one (about 1 draw in 900),
+            and the footage's truth says there is no face.
 
     Returns:
         ``(height, width, 3)`` uint8 RGB.
@@ -131,12 +142,23 @@ def textured_background(size: tuple[int, int], rng: np.random.Generator, style: 
     if style not in BACKGROUND_STYLES:
         raise ValueError(f"unknown background style {style!r}; use one of {', '.join(BACKGROUND_STYLES)}")
     w, h = int(size[0]), int(size[1])
-    image = _indoor(rng, w, h) if style == "indoor" else _outdoor(rng, w, h)
-    image = cv2.GaussianBlur(image, (0, 0), 0.8)  # optics: no perfectly sharp edges
-    if texture_sigma > 0:
-        grain = cv2.GaussianBlur(rng.standard_normal((h, w)).astype(np.float32), (0, 0), 0.6)
-        image += grain[..., None] * np.float32(texture_sigma)
-    return np.clip(image + 0.5, 0, 255).astype(np.uint8)
+    for _ in range(8):
+        image = _indoor(rng, w, h) if style == "indoor" else _outdoor(rng, w, h)
+        image = cv2.GaussianBlur(image, (0, 0), 0.8)  # optics: no perfectly sharp edges
+        if texture_sigma > 0:
+            grain = cv2.GaussianBlur(rng.standard_normal((h, w)).astype(np.float32), (0, 0), 0.6)
+            image += grain[..., None] * np.float32(texture_sigma)
+        picture = np.clip(image + 0.5, 0, 255).astype(np.uint8)
+        if not avoid_faces or not _haar().detect(picture):
+            break
+    return picture
+
+
+@functools.lru_cache(maxsize=1)
+def _haar():
+    from larnet_core.face import build_detector
+
+    return build_detector("haar")  # the project's default cascade and settings
 
 
 def hand_layer(width_px: float, skin_rgb,

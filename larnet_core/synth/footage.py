@@ -66,6 +66,7 @@ __all__ = [
 ]
 
 FOOTAGE_CODECS = ("h264", "hevc")
+_SAMPLE_PHOTOS = ("grace_hopper", "astronaut")  # what larnet_core.face.sample_face_photos can offer
 MICRO_SCALE, MACRO_SCALE = (1.1, 1.5), (2.2, 2.8)
 
 
@@ -377,10 +378,10 @@ def two_faces(*, fps: float = 30.0, size: tuple[int, int] = (640, 360), seconds:
     here = available_photos()
     actors = []
     for person, (photo, x) in enumerate(zip(photos, (0.28 * w, 0.72 * w))):
-        if photo in here:
+        if photo in here or photo not in _SAMPLE_PHOTOS:  # an unknown name fails in head_layer, saying why
             layer = _layer(photo, setup.face_px)
-        else:
-            layer = _layer(photos[0], setup.face_px).mirrored()
+        else:  # a sample photo whose package is missing: the other person mirrored stands in
+            layer = _layer(photos[1 - person], setup.face_px).mirrored()
         actor = _actor(setup, layer, x, h * 0.45, wander_px=3.0, blinks=blinks)
         sway = head_motion(setup.rng, setup.n, setup.fps, 4.0, 0.0, tremor_px=0.0, freq_range=(0.1, 0.4))
         actor.yaw = actor.yaw + sway.dx  # a few degrees of independent turning
