@@ -30,12 +30,11 @@ from larnet_core.errors import LarnetError
 from larnet_core.synth.backdrops import hand_layer, textured_background
 from larnet_core.synth.emotions import EMOTIONS, sample_action_units
 from larnet_core.synth.footage_truth import (
-    PRESENT_MIN_VISIBLE,
     ExpressionTruth,
-    FaceTruth,
     FootageTruth,
     HeadMovementTruth,
     OcclusionTruth,
+    footage_truth,
 )
 from larnet_core.synth.photo_faces import HeadLayer, available_photos, head_layer
 from larnet_core.synth.render import Expression, random_blinks
@@ -191,44 +190,6 @@ def _skin_colour(layer: HeadLayer) -> np.ndarray:
     y = int(round(0.4 * m.left_eye[1] + 0.6 * m.mouth_left[1]))
     r = max(2, int(0.06 * layer.face_size[0]))
     return layer.image[y - r:y + r + 1, x - r:x + r + 1].reshape(-1, 3).mean(axis=0)
-
-
-def footage_truth(plan: ScenePlan, scenario: str, fps: float, seed: int,
-                  expressions: Sequence[ExpressionTruth] = (), head_movements: Sequence[HeadMovementTruth] = (),
-                  occlusions: Sequence[OcclusionTruth] = ()) -> FootageTruth:
-    """Ground truth of a plan: face boxes clipped to the frame, visibility, presence, mouths covered by props."""
-    w, h = plan.size
-    faces = []
-    for person, actor in enumerate(plan.actors):
-        raw = actor.face_boxes()
-        clipped = np.column_stack([np.clip(raw[:, 0], 0, w), np.clip(raw[:, 1], 0, h),
-                                   np.clip(raw[:, 2], 0, w), np.clip(raw[:, 3], 0, h)])
-        area = (raw[:, 2] - raw[:, 0]) * (raw[:, 3] - raw[:, 1])
-        inside = (clipped[:, 2] - clipped[:, 0]) * (clipped[:, 3] - clipped[:, 1])
-        visible = np.where(actor.shown, inside / area, 0.0)
-        present = visible >= PRESENT_MIN_VISIBLE
-        points = actor.points()
-        covered = np.zeros(plan.n_frames, dtype=bool)
-        mouths = points[:, 3:5].mean(axis=1)
-        for prop in plan.props:
-            for t in np.nonzero(prop.shown & present)[0]:
-                inverse = np.linalg.inv(prop.matrix(int(t)))
-                px, py, pz = inverse @ np.array([mouths[t, 0], mouths[t, 1], 1.0])
-                ix, iy = int(round(px / pz)), int(round(py / pz))
-                if 0 <= iy < prop.alpha.shape[0] and 0 <= ix < prop.alpha.shape[1] and prop.alpha[iy, ix] > 0.5:
-                    covered[t] = True
-        clipped[~present] = np.nan
-        points[~present] = np.nan
-        for array in (clipped, visible, points, covered):
-            array.setflags(write=False)
-        faces.append(FaceTruth(person, actor.layer.name, clipped, visible, points, covered))
-    return FootageTruth(
-        scenario=scenario, fps=float(fps), width=w, height=h, n_frames=plan.n_frames, seed=int(seed),
-        faces=tuple(faces), cuts=plan.cuts,
-        expressions=tuple(sorted(expressions, key=lambda e: e.onset)),
-        head_movements=tuple(sorted(head_movements, key=lambda m: m.start)),
-        occlusions=tuple(sorted(occlusions, key=lambda o: o.start)),
-    )
 
 
 def _finish(setup: _Setup, plan: ScenePlan, **events) -> Footage:

@@ -1,4 +1,7 @@
-"""Ground truth of composed footage: who is in which frame and where, cuts, expressions, head movements."""
+"""Ground truth of composed footage: who is in which frame and where, cuts, expressions, head movements.
+
+:func:`footage_truth` computes it from a :class:`~larnet_core.synth.scene.ScenePlan`, before anything is drawn.
+"""
 
 from __future__ import annotations
 
@@ -11,9 +14,10 @@ import numpy as np
 import pandas as pd
 
 from larnet_core.synth.action_units import AuKey, format_au_string
+from larnet_core.synth.scene import ScenePlan
 
 __all__ = ["PRESENT_MIN_VISIBLE", "FaceTruth", "ExpressionTruth", "HeadMovementTruth", "OcclusionTruth",
-           "FootageTruth"]
+           "FootageTruth", "footage_truth"]
 
 #: A face counts as present when at least this share of its face box is inside the frame (and in the shot).
 PRESENT_MIN_VISIBLE = 0.5
@@ -178,3 +182,41 @@ class FootageTruth:
         path = Path(path)
         path.write_text(json.dumps(self.to_dict(), indent=1) + "\n", encoding="utf-8")
         return path
+
+
+def footage_truth(plan: ScenePlan, scenario: str, fps: float, seed: int,
+                  expressions: Sequence[ExpressionTruth] = (), head_movements: Sequence[HeadMovementTruth] = (),
+                  occlusions: Sequence[OcclusionTruth] = ()) -> FootageTruth:
+    """Ground truth of a plan: face boxes clipped to the frame, visibility, presence, mouths covered by props."""
+    w, h = plan.size
+    faces = []
+    for person, actor in enumerate(plan.actors):
+        raw = actor.face_boxes()
+        clipped = np.column_stack([np.clip(raw[:, 0], 0, w), np.clip(raw[:, 1], 0, h),
+                                   np.clip(raw[:, 2], 0, w), np.clip(raw[:, 3], 0, h)])
+        area = (raw[:, 2] - raw[:, 0]) * (raw[:, 3] - raw[:, 1])
+        inside = (clipped[:, 2] - clipped[:, 0]) * (clipped[:, 3] - clipped[:, 1])
+        visible = np.where(actor.shown, inside / area, 0.0)
+        present = visible >= PRESENT_MIN_VISIBLE
+        points = actor.points()
+        covered = np.zeros(plan.n_frames, dtype=bool)
+        mouths = points[:, 3:5].mean(axis=1)
+        for prop in plan.props:
+            for t in np.nonzero(prop.shown & present)[0]:
+                inverse = np.linalg.inv(prop.matrix(int(t)))
+                px, py, pz = inverse @ np.array([mouths[t, 0], mouths[t, 1], 1.0])
+                ix, iy = int(round(px / pz)), int(round(py / pz))
+                if 0 <= iy < prop.alpha.shape[0] and 0 <= ix < prop.alpha.shape[1] and prop.alpha[iy, ix] > 0.5:
+                    covered[t] = True
+        clipped[~present] = np.nan
+        points[~present] = np.nan
+        for array in (clipped, visible, points, covered):
+            array.setflags(write=False)
+        faces.append(FaceTruth(person, actor.layer.name, clipped, visible, points, covered))
+    return FootageTruth(
+        scenario=scenario, fps=float(fps), width=w, height=h, n_frames=plan.n_frames, seed=int(seed),
+        faces=tuple(faces), cuts=plan.cuts,
+        expressions=tuple(sorted(expressions, key=lambda e: e.onset)),
+        head_movements=tuple(sorted(head_movements, key=lambda m: m.start)),
+        occlusions=tuple(sorted(occlusions, key=lambda o: o.start)),
+    )
