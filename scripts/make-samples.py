@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from larnet_core.face import available_detectors, build_detector, largest_face, sample_face_photos
-from larnet_core.synth import export_clip_video, landmarks_from_box, landmarks_from_five_points, sample_action_units
+from larnet_core.face import sample_face_photos
+from larnet_core.synth import export_clip_video, photo_landmarks, sample_action_units
 from larnet_core.synth.render import Expression, render_frames
 from larnet_core.synth.timing import blink_curve, head_motion
 
@@ -64,19 +64,8 @@ SAMPLES = (
 )
 
 
-def _landmarks(photo: np.ndarray):
-    """Face landmarks of the photo: MTCNN's five points when available, else proportions of the Haar box."""
-    if "mtcnn" in available_detectors():
-        face = largest_face(photo, build_detector("mtcnn"), what="the sample photo")
-        if face.landmarks is not None:
-            return landmarks_from_five_points(*face.landmarks), "mtcnn"
-    face = largest_face(photo, build_detector("haar"), what="the sample photo")
-    x0, y0, x1, y1 = face.box
-    return landmarks_from_box((x0, y0, x1 - x0, y1 - y0)), "haar"
-
-
 def make_sample(sample: Sample, photo: np.ndarray, out: Path) -> dict:
-    marks, detector = _landmarks(photo)
+    marks, _box, detector = photo_landmarks(photo)  # MTCNN's five points when available, else Haar
     rng = np.random.default_rng(sample.seed)
     n = int(round(sample.seconds * sample.fps))
     expressions, truth = [], []

@@ -25,6 +25,8 @@ def _frames(count: int = 7, height: int = 49, width: int = 65) -> list[np.ndarra
         ("clip.mkv", None, "h264"),
         ("clip_ffv1.mkv", "ffv1", "ffv1"),
         ("clip_h264.avi", "h264", "h264"),
+        ("clip_hevc.mp4", "hevc", "hevc"),
+        ("clip_hevc.mkv", "hevc", "hevc"),
     ],
 )
 def test_written_video_reads_back_with_every_frame(tmp_path, name, codec, expected_codec):

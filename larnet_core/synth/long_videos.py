@@ -33,7 +33,7 @@ from larnet_core.synth.emotions import EMOTIONS, sample_action_units, to_casme_s
 from larnet_core.synth.face import FaceIdentity
 from larnet_core.synth.manifest import SynthManifest
 from larnet_core.synth.render import Distractors, Expression, random_blinks, render_frames
-from larnet_core.synth.timing import HeadMotion, head_motion, illumination_drift
+from larnet_core.synth.timing import HeadMotion, head_motion, illumination_drift, spread_onsets
 
 __all__ = ["CASME_SQ_FRAMES_DIR", "CASME_SQ_VIDEO_DIR", "CASME_SQ_CODING_FILE", "STIMULI", "generate_long_videos"]
 
@@ -138,15 +138,9 @@ def _place_events(rng: np.random.Generator, n_frames: int, fps: float, micro: in
     while kinds and sum(lengths) + gap * (len(kinds) + 1) > n_frames:
         kinds.pop()  # video too short for all: keep what fits
         lengths.pop()
-    free = n_frames - sum(lengths) - gap * (len(kinds) + 1)
-    # Spread the slack at random: sorted cut points split it into the extra gap before each event.
-    cuts = np.sort(rng.integers(0, free + 1, len(kinds)))
-    events, cursor, previous_cut = [], 0, 0
-    for kind, length, cut in zip(kinds, lengths, cuts):
-        onset = cursor + gap + int(cut) - previous_cut
-        previous_cut = int(cut)
+    events = []
+    for kind, length, onset in zip(kinds, lengths, spread_onsets(rng, n_frames, lengths, gap)):
         offset = onset + length - 1
-        cursor = offset + 1
         apex = onset + int(np.clip(round((length - 1) * rng.uniform(0.3, 0.6)), 1, length - 2))
         emotion = emotion_hint if rng.random() < 0.6 else EMOTIONS[int(rng.integers(len(EMOTIONS)))]
         aus = sample_action_units(emotion, rng, peak=(0.6, 1.0), extra_unit_probability=0.3 * difficulty)

@@ -33,6 +33,7 @@ class SynthManifest:
             spreadsheet.
         generator_version: Version of the generator; output of one version and seed is reproducible.
         notice: The synthetic-data notice.
+        extra: More ground truth written into this set's record (e.g. ``head_movements``), JSON-compatible.
     """
 
     root: Path
@@ -43,6 +44,7 @@ class SynthManifest:
     table: pd.DataFrame = field(repr=False)
     generator_version: str = GENERATOR_VERSION
     notice: str = NOTICE
+    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def manifest_file(self) -> Path:
@@ -64,6 +66,7 @@ class SynthManifest:
             "parameters": self.parameters,
             "annotation_file": self.annotation_file.relative_to(self.root).as_posix(),
             "counts": self.counts(),
+            **self.extra,
         }
 
     def write(self) -> Path:

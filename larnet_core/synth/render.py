@@ -18,7 +18,8 @@ from larnet_core.synth.emotions import EMOTIONS, sample_action_units
 from larnet_core.synth.landmarks import FaceLandmarks, landmarks_from_box
 from larnet_core.synth.timing import HeadMotion, blink_curve, expression_curve, head_motion, illumination_drift
 
-__all__ = ["Distractors", "Expression", "ClipTruth", "pose_matrix", "render_frames", "random_blinks", "make_sample_clip"]
+__all__ = ["Distractors", "Expression", "ClipTruth", "NoiseBank", "pose_matrix", "render_frames", "random_blinks",
+           "make_sample_clip"]
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,31 @@ def pose_matrix(centre: tuple[float, float], dx: float = 0.0, dy: float = 0.0, s
     return matrix
 
 
+class NoiseBank:
+    """Sensor noise for a stream of frames: each frame gets a random crop of one of two noise fields drawn
+    once, fresh-looking noise at a fraction of the cost of drawing it per frame.
+
+    Args:
+        rng: Source of the noise (the same generator is passed to :meth:`sample`).
+        shape: ``(height, width)`` of the frames.
+        sigma: Standard deviation in grey levels.
+    """
+
+    _PAD = 16
+
+    def __init__(self, rng: np.random.Generator, shape: tuple[int, int], sigma: float) -> None:
+        self.shape = (int(shape[0]), int(shape[1]))
+        h, w = self.shape
+        self._fields = rng.standard_normal((2, h + self._PAD, w + self._PAD, 3), dtype=np.float32)
+        self._fields *= np.float32(sigma)
+
+    def sample(self, rng: np.random.Generator) -> np.ndarray:
+        """One frame's noise, ``(height, width, 3)`` float32 (a view: add it, do not modify it)."""
+        h, w = self.shape
+        oy, ox = (int(v) for v in rng.integers(0, self._PAD + 1, 2))
+        return self._fields[int(rng.integers(2)), oy:oy + h, ox:ox + w]
+
+
 def _compose(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
     """Affine ``outer ∘ inner`` (apply ``inner`` first)."""
     o = np.vstack([outer, [0.0, 0.0, 1.0]])
@@ -149,10 +175,7 @@ def render_frames(
     if noise_sigma > 0:
         if rng is None:
             raise ValueError("noise needs an rng")
-        pad = 16
-        bank = rng.standard_normal((2, h + pad, w + pad, 3), dtype=np.float32)
-        bank *= np.float32(noise_sigma)
-        # Frames get a random crop of one of two noise fields: fresh-looking noise at a fraction of the cost.
+        bank = NoiseBank(rng, (h, w), noise_sigma)
     displacement = np.zeros((h, w, 2), dtype=np.float32)
     for t in range(n_frames):
         displacement.fill(0.0)
@@ -176,8 +199,7 @@ def render_frames(
             work *= g + k * columns
         work += np.float32(0.5)  # round, not truncate, below
         if bank is not None:
-            oy, ox = (int(v) for v in rng.integers(0, 17, 2))
-            work += bank[int(rng.integers(2)), oy:oy + h, ox:ox + w]
+            work += bank.sample(rng)
         np.clip(work, 0, 255, out=work)
         yield work.astype(np.uint8)
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["expression_curve", "blink_curve", "HeadMotion", "head_motion", "illumination_drift"]
+__all__ = ["expression_curve", "blink_curve", "HeadMotion", "head_motion", "illumination_drift", "spread_onsets"]
 
 
 def expression_curve(n_frames: int, onset: int, apex: int, offset: int) -> np.ndarray:
@@ -75,3 +75,24 @@ def illumination_drift(rng: np.random.Generator, n_frames: int, amount: float) -
     gain = 1.0 + rng.uniform(-amount, amount) * t * 2 + rng.uniform(-amount, amount) * 0.5
     gradient = rng.uniform(-amount, amount) * 2 * t + rng.uniform(-0.05, 0.05)
     return gain, gradient
+
+
+def spread_onsets(rng: np.random.Generator, n_frames: int, lengths: list[int], gap: int) -> list[int]:
+    """0-based onsets for consecutive, non-overlapping events of ``lengths`` frames (in the given order), at
+    least ``gap`` frames apart and from both ends of the video, the slack spread at random.
+
+    The caller makes sure they fit: ``sum(lengths) + gap * (len(lengths) + 1) <= n_frames``.
+    """
+    free = n_frames - sum(lengths) - gap * (len(lengths) + 1)
+    if free < 0:
+        raise ValueError(f"{len(lengths)} events of {sum(lengths)} frames with gaps of {gap} do not fit "
+                         f"in {n_frames} frames")
+    # Sorted cut points split the slack into the extra gap before each event.
+    cuts = np.sort(rng.integers(0, free + 1, len(lengths)))
+    onsets, cursor, previous_cut = [], 0, 0
+    for length, cut in zip(lengths, cuts):
+        onset = cursor + gap + int(cut) - previous_cut
+        previous_cut = int(cut)
+        onsets.append(onset)
+        cursor = onset + length
+    return onsets

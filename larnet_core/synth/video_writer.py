@@ -1,4 +1,4 @@
-"""Write frame sequences as video files (mp4/h264, avi/mjpeg, webm/vp9, mkv) with PyAV.
+"""Write frame sequences as video files (mp4/h264 or HEVC, avi/mjpeg, webm/vp9, mkv) with PyAV.
 
 Other parts of the project need clips in several codecs (reader tests, sample clips for the dashboard, the
 long synthetic videos); this is the one place that encodes them.
@@ -19,6 +19,9 @@ __all__ = ["CODECS", "CONTAINER_CODECS", "VideoClipWriter", "export_clip_video"]
 # codec name -> (PyAV encoder, pixel format, encoder options)
 CODECS: dict[str, tuple[str, str, dict[str, str]]] = {
     "h264": ("libx264", "yuv420p", {"preset": "ultrafast", "crf": "17", "threads": "1"}),
+    # PyAV's wheels bundle libx265; one thread pool and one frame thread keep it to one core, and quiet.
+    "hevc": ("libx265", "yuv420p", {"preset": "ultrafast", "crf": "20",
+                                    "x265-params": "log-level=error:pools=1:frame-threads=1"}),
     "mjpeg": ("mjpeg", "yuvj420p", {}),
     "vp9": ("libvpx-vp9", "yuv420p", {"deadline": "realtime", "cpu-used": "8", "crf": "20", "b": "0", "threads": "1"}),
     "ffv1": ("ffv1", "bgr0", {}),  # lossless RGB
@@ -27,10 +30,10 @@ CODECS: dict[str, tuple[str, str, dict[str, str]]] = {
 
 # container extension -> (default codec, allowed codecs)
 CONTAINER_CODECS: dict[str, tuple[str, tuple[str, ...]]] = {
-    ".mp4": ("h264", ("h264", "mpeg4")),
+    ".mp4": ("h264", ("h264", "hevc", "mpeg4")),
     ".avi": ("mjpeg", ("mjpeg", "h264", "ffv1", "mpeg4")),
     ".webm": ("vp9", ("vp9",)),
-    ".mkv": ("h264", ("h264", "vp9", "mjpeg", "ffv1", "mpeg4")),
+    ".mkv": ("h264", ("h264", "hevc", "vp9", "mjpeg", "ffv1", "mpeg4")),
 }
 
 
@@ -71,6 +74,8 @@ class VideoClipWriter:
         stream.pix_fmt = pix_fmt
         stream.options = dict(options)
         stream.time_base = Fraction(1, 1) / self.fps
+        if self.codec == "hevc" and self.path.suffix.lower() == ".mp4":
+            stream.codec_tag = "hvc1"  # the tag Apple players and browsers expect for HEVC in mp4
         self._stream = stream
         self._size = (height, width)
 
@@ -120,7 +125,7 @@ def export_clip_video(frames: Iterable[np.ndarray], path: str | Path, fps: float
         frames: RGB uint8 arrays ``(H, W, 3)``, all of one size (a list or any iterable).
         path: Output file; its extension picks the container (``.mp4``, ``.avi``, ``.webm``, ``.mkv``).
         fps: Frame rate.
-        codec: ``h264``, ``mjpeg``, ``vp9``, ``ffv1`` or ``mpeg4``; default per container (mp4 -> h264,
+        codec: ``h264``, ``hevc``, ``mjpeg``, ``vp9``, ``ffv1`` or ``mpeg4``; default per container (mp4 -> h264,
             avi -> mjpeg, webm -> vp9, mkv -> h264).
 
     Returns:
