@@ -10,10 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-LARNET=${LARNET:-.venv/bin/larnet}
-DATA=${DEMO_DATA:-build/demo-synth}
-SEED=7
-FLOW=${FLOW:-farneback}
+source scripts/demo-settings.sh
 MODELS=("$@")
 [ ${#MODELS[@]} -gt 0 ] || MODELS=(larnet resnet18 lbptop-svm)
 
@@ -21,18 +18,14 @@ if [ ! -f "$DATA/CASME2-coding-20190701.xlsx" ]; then
     echo "no synthetic set in $DATA: run scripts/make-demo-model.sh first" >&2
     exit 2
 fi
-SPLIT=(--dataset casme2 --root "$DATA" --labels casme2-7 --protocol holdout --test-fraction 0.25 --val-fraction 0.2
-       --seed "$SEED" --synthetic)
 for model in "${MODELS[@]}"; do
     case "$model" in
         larnet|resnet18)
-            "$LARNET" train "${SPLIT[@]}" --model "$model" --sample-mode flow --flow "$FLOW" --input-size 48 --eval-every 50 \
-                --iterations 700 --batch-size 32 --lr 0.02 --warmup 25 --lr-schedule cosine --threads 1 --workers 2 \
+            "$LARNET" train "${SPLIT[@]}" --model "$model" "${INPUTS[@]}" --input-size 112 "${RECIPE[@]}" \
                 --name "$model" --out "assets/runs/baselines/$model" --checkpoint-to "build/baseline-models/$model.pt"
             ;;
         ststnet|off-apexnet)
-            "$LARNET" train "${SPLIT[@]}" --model "$model" --sample-mode flow --flow "$FLOW" --input-size 28 --eval-every 50 \
-                --iterations 700 --batch-size 32 --lr 0.02 --warmup 25 --lr-schedule cosine --threads 1 --workers 2 \
+            "$LARNET" train "${SPLIT[@]}" --model "$model" "${INPUTS[@]}" --input-size 28 "${RECIPE[@]}" \
                 --name "$model" --out "assets/runs/baselines/$model" --checkpoint-to "build/baseline-models/$model.pt"
             ;;
         lbptop-svm)

@@ -12,18 +12,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-LARNET=${LARNET:-.venv/bin/larnet}
-DATA=${DEMO_DATA:-build/demo-synth}
-SEED=7
+source scripts/demo-settings.sh
 
-"$LARNET" synth "$DATA" --subjects 40 --clips-per-class 3 --seed "$SEED" --size 140x170 --fps 100 \
-    --difficulty 0.5 --overwrite
+"$LARNET" synth "$DATA" "${SYNTH_OPTIONS[@]}" --overwrite
 
-"$LARNET" train --dataset casme2 --root "$DATA" --labels casme2-7 --model larnet-lite \
-    --sample-mode flow --flow farneback --input-size 48 --protocol holdout --test-fraction 0.25 --val-fraction 0.2 \
-    --eval-every 50 --iterations 700 --batch-size 32 --lr 0.02 --warmup 25 --lr-schedule cosine --seed "$SEED" \
-    --threads 1 --workers 2 --half --synthetic --name larnet-lite-demo \
-    --training-data "SYNTHETIC faces only: larnet_core.synth CASME II-style set (larnet synth --subjects 40 --clips-per-class 3 --seed $SEED --size 140x170 --fps 100 --difficulty 0.5), 24 training subjects; no real person" \
+"$LARNET" train "${SPLIT[@]}" --model larnet-lite "${INPUTS[@]}" --input-size 112 "${RECIPE[@]}" \
+    --half --name larnet-lite-demo \
+    --training-data "SYNTHETIC faces only: larnet_core.synth CASME II-style set (larnet synth ${SYNTH_OPTIONS[*]}), 24 training subjects; no real person" \
     --out assets/runs/larnet-lite-demo --checkpoint-to assets/models/larnet-lite-demo.pt
 
 echo "demo model: assets/models/larnet-lite-demo.pt ($(du -h assets/models/larnet-lite-demo.pt | cut -f1))"

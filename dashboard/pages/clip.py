@@ -237,7 +237,7 @@ def _session(view: ClipView, name: str):
 def _pick_face(view: ClipView) -> ClipView:
     """For an analysis of every face: a face picker, and the view of the picked face's rows and intervals."""
     analysis = view.analysis
-    if analysis is None or len(analysis.face_ids) < 2:
+    if analysis is None or not analysis.settings.get("all_faces") or len(analysis.face_ids) < 2:
         return view
     faces = analysis.faces.set_index("face_id")
     main = int(analysis.settings.get("main_face_id", analysis.face_ids[0]))

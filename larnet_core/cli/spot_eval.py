@@ -30,7 +30,8 @@ def register(subparsers) -> None:
     parser.add_argument("--iou", type=float, default=0.5, help="IoU a spotted interval needs to count as a hit")
     parser.add_argument("--threshold-p", type=float, help="threshold position p in mean + p*(max-mean) "
                         "(default fixed in SpottingParams; never tune it on the set you report)")
-    parser.add_argument("--out", help="write per-video results (.csv) here, and the summary next to it (.json)")
+    parser.add_argument("--out", help="write per-video results (.csv) here, every spotted interval next to it "
+                        "(<stem>.intervals.csv) and the summary (.json)")
     parser.add_argument("--limit", type=int, help="evaluate only the first N videos")
     parser.set_defaults(func=_run)
 
@@ -65,8 +66,10 @@ def _run(args: argparse.Namespace) -> int:
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
         result.per_video.to_csv(out, index=False)
+        intervals = out.with_name(f"{out.stem}.intervals.csv")
+        result.intervals.to_csv(intervals, index=False)
         out.with_suffix(".json").write_text(json.dumps(result.to_dict(), indent=2), encoding="utf-8")
-        print(f"wrote {out} and {out.with_suffix('.json')}")
+        print(f"wrote {out}, {intervals} (every spotted interval, with hit) and {out.with_suffix('.json')}")
     return 0
 
 

@@ -14,7 +14,7 @@ import argparse
 
 from larnet_core.devices import DEVICE_CHOICES
 from larnet_core.errors import LarnetError
-from larnet_core.training.config import FLOW_CHOICES
+from larnet_core.training.config import FACE_CHOICES, FLOW_CHOICES
 
 DATASETS = ("casme2", "samm", "smic", "casme3", "folder")
 
@@ -44,6 +44,10 @@ def register(subparsers) -> None:
                    help="optical flow of flow samples: tvl1 (the field's; cached) or farneback (fast)")
     p.add_argument("--flow-cache", default=None,
                    help="folder of the flow-sample cache (default: $LARNET_DATA_DIR/cache/flow; '' = none)")
+    p.add_argument("--face", choices=FACE_CHOICES, default="none",
+                   help="none: frames are face-filled crops, taken whole (CASME II's cropped set); a detector (auto = "
+                        "MediaPipe when installed): every sample is the face aligned exactly as clip analysis and "
+                        "live video align it")
     p.add_argument("--input-size", type=int, default=None, help="input side in pixels (default: the preset's)")
     p.add_argument("--pad", type=int, default=4, help="reflect padding of the random crop (0 = no crops)")
     p.add_argument("--no-flip", action="store_true", help="no random horizontal flips")
@@ -109,7 +113,7 @@ def _run(args: argparse.Namespace) -> int:
             out=args.out, iterations=args.iterations, batch_size=args.batch_size, lr=args.lr,
             momentum=args.momentum, weight_decay=args.weight_decay, l2_kernel=args.l2_kernel,
             lr_schedule=args.lr_schedule, warmup=args.warmup, sample_mode=args.sample_mode, flow=args.flow,
-            flow_cache=args.flow_cache,
+            flow_cache=args.flow_cache, face=args.face,
             input_size=args.input_size, pad=args.pad, flip=not args.no_flip, seed=args.seed, workers=args.workers, threads=args.threads,
             test_fraction=args.test_fraction, val_fraction=args.val_fraction, select=args.select,
             eval_every=args.eval_every, checkpoint_every=args.checkpoint_every, log_every=args.log_every,

@@ -19,8 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from larnet_core.data.flow import FLOW_ENCODING_VERSION, compute_flow_image
-from larnet_core.data.images import read_rgb
+from larnet_core.data.flow import FLOW_ENCODING_VERSION
+from larnet_core.data.samples import sample_image
+from larnet_core.face.inputs import ALIGNMENT_VERSION
 
 __all__ = ["FlowCache", "default_flow_cache_root"]
 
@@ -56,16 +57,20 @@ class FlowCache:
         root: the cache folder (created on first write).
         method: ``tvl1`` or ``farneback``.
         size: output side in pixels.
+        face: ``none`` (whole frames) or the detector that found the face the samples are aligned on.
     """
 
     root: Path
     method: str
     size: int
+    face: str = "none"
 
     def path(self, dataset: str, subject: str, clip: str, onset_path: str, apex_path: str) -> Path:
         """Where the sample of this clip (these two frames) is stored under the cache's settings."""
-        text = "|".join((_stamp(onset_path), _stamp(apex_path), self.method, str(self.size),
-                         str(FLOW_ENCODING_VERSION)))
+        parts = [_stamp(onset_path), _stamp(apex_path), self.method, str(self.size), str(FLOW_ENCODING_VERSION)]
+        if self.face not in ("", "none"):
+            parts.append(f"face={self.face}:{ALIGNMENT_VERSION}")  # aligned samples are other samples
+        text = "|".join(parts)
         key = hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
         folder = Path(self.root) / f"{self.method}-{self.size}" / _safe(dataset)
         for part in str(subject).split("/"):  # composite subjects are "dataset/subject"
@@ -86,7 +91,7 @@ class FlowCache:
             except (OSError, ValueError):
                 pass
             log.warning("flow cache: %s is damaged; recomputing it", target)
-        image = compute_flow_image(read_rgb(onset_path), read_rgb(apex_path), self.size, self.method)
+        image = sample_image(onset_path, apex_path, "flow", self.size, self.method, self.face)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             tmp = target.with_name(f"{target.name}.{os.getpid()}.part")

@@ -29,13 +29,47 @@ from larnet_core.data.records import ClipRecord
 if TYPE_CHECKING:
     from larnet_core.data.flow_cache import FlowCache
 
-__all__ = ["SAMPLE_MODES", "SAMPLE_COLUMNS", "expand_samples", "FrameDataset", "compute_flow_image"]
+__all__ = ["SAMPLE_MODES", "SAMPLE_COLUMNS", "expand_samples", "FrameDataset", "compute_flow_image",
+           "sample_image"]
 
 log = logging.getLogger(__name__)
 
 SAMPLE_MODES = ("apex", "frames", "flow")
 # Columns of the sample table; apex_path is only filled in flow mode (path then holds the onset frame).
 SAMPLE_COLUMNS = ("record", "dataset", "subject", "clip", "emotion", "label", "frame", "path", "apex_path")
+
+
+def sample_image(path: str, apex_path: str, mode: str, input_size: int | tuple[int, int], flow_method: str = "tvl1",
+                 face: str = "none") -> np.ndarray:
+    """One training sample as uint8 HxWx3: the frame (``apex``/``frames``) or the onset -> apex flow image
+    (``flow``: ``path`` is the onset, ``apex_path`` the apex).
+
+    With a face detector (``face`` other than ``none``) the sample is made on the same road as clip analysis and
+    live video (:func:`larnet_core.face.inputs.photo_model_input`): the face found in the apex frame, aligned to
+    the canonical template, onset and apex cut with the same alignment. With ``none`` the frames are taken whole,
+    resized (face-filled crops such as CASME II's cropped set).
+    """
+    if face in ("", "none"):
+        if mode == "flow":
+            return compute_flow_image(read_rgb(path), read_rgb(apex_path), input_size, flow_method)
+        return resize_to(read_rgb(path), input_size)
+    from larnet_core.face.inputs import InputConfig, photo_model_input
+
+    if not isinstance(input_size, int):
+        raise ValueError(f"face-aligned samples are square; give one input size, not {input_size}")
+    from larnet_core.errors import NoFaceError
+
+    flow = mode == "flow"
+    config = InputConfig(size=int(input_size), sample_mode="flow" if flow else "apex", flow=flow_method)
+    apex = read_rgb(apex_path if flow else path)
+    onset = read_rgb(path) if flow else None
+    try:
+        model_input, _ = photo_model_input(apex, config, face, reference=onset, what=str(apex_path if flow else path))
+    except NoFaceError:
+        # One unreadable face must not end a long run: this sample is taken whole, and the log says so.
+        log.warning("no face found in %s; the sample uses the whole frame", apex_path if flow else path)
+        model_input, _ = photo_model_input(apex, config, "none", reference=onset)
+    return model_input.image
 
 
 def _check_mode(mode: str) -> str:
@@ -107,7 +141,9 @@ class FrameDataset(Dataset):
         cache: keep decoded (resized) images in memory; each DataLoader worker holds its own copy.
         classes: class names in label-index order; default: the sorted labels present in ``samples``.
         flow_method: ``tvl1`` (the field's input) or ``farneback``, for flow mode.
-        flow_cache: read flow samples from (and write them to) this cache; its method and size win.
+        flow_cache: read flow samples from (and write them to) this cache; its method, size and face win.
+        face: ``none`` (whole frames) or a face detector: samples aligned as in clip analysis
+            (:func:`sample_image`).
 
     Raises:
         ValueError: bad mode, or labels not in ``classes``.
@@ -124,8 +160,10 @@ class FrameDataset(Dataset):
         classes: Sequence[str] | None = None,
         flow_method: str = "tvl1",
         flow_cache: "FlowCache | None" = None,
+        face: str = "none",
     ) -> None:
         self.mode = _check_mode(mode)
+        self.face = face
         self.flow_method = flow_method
         self.flow_cache = flow_cache
         if mode == "flow" and (samples["apex_path"] == "").any():
@@ -154,11 +192,9 @@ class FrameDataset(Dataset):
             row = self.samples.iloc[index]
             array = self.flow_cache.image(str(row["dataset"]), str(row["subject"]), str(row["clip"]),
                                           self._paths[index], self._apex_paths[index])
-        elif self.mode == "flow":
-            array = compute_flow_image(read_rgb(self._paths[index]), read_rgb(self._apex_paths[index]), self.input_size,
-                                       self.flow_method)
         else:
-            array = resize_to(read_rgb(self._paths[index]), self.input_size)
+            array = sample_image(self._paths[index], self._apex_paths[index], self.mode, self.input_size,
+                                 self.flow_method, self.face)
         if self._cache is not None:
             self._cache[index] = array
         return array

@@ -57,6 +57,9 @@ TEMPLATE = np.array([
     [0.630, 0.740],
 ], dtype=np.float64)
 
+#: Changes whenever :data:`TEMPLATE` or the way crops are cut changes, so cached aligned samples are remade.
+ALIGNMENT_VERSION = 1
+
 # Margin used when only a box is known: the box of Haar/MTCNN/mesh extent grown by this on each side.
 _BOX_MARGIN = 0.2
 

@@ -40,6 +40,9 @@ class ModelCard:
         sample_mode: ``apex`` | ``frames`` | ``flow``: what the model was trained on, so inference feeds the same.
         flow: optical-flow estimator of flow samples (``tvl1`` or ``farneback``); "" for older cards, which
             were trained on Farneback flow.
+        face: how training samples found their face: a detector (``auto``, ``mediapipe``, ``mtcnn``, ``haar``),
+            aligned on the same road as clip analysis (:mod:`larnet_core.face.inputs`), or "" / ``none`` for whole
+            face-filled frames (older cards).
         label_scheme: e.g. ``casme2-7``.
         training_data: one-line description of the data it was trained on.
         training_subjects: dataset-qualified subjects whose clips trained or validated it (``casme2/sub01``),
@@ -60,6 +63,7 @@ class ModelCard:
     in_channels: int = 3
     sample_mode: str = "apex"
     flow: str = ""
+    face: str = ""
     label_scheme: str = ""
     training_data: str = "untrained (random weights)"
     training_subjects: list[str] = field(default_factory=list)

@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 __all__ = ["TrainConfig", "PROTOCOLS", "LR_SCHEDULES", "SELECT_CHOICES", "FLOW_CHOICES"]
+# How training samples find their face (larnet_core.face.inputs.PHOTO_FACE_MODES, repeated for the same reason).
+FACE_CHOICES = ("none", "auto", "mediapipe", "mtcnn", "haar")
 
 # Optical-flow estimators of flow samples (larnet_core.data.flow.FLOW_METHODS, repeated here so reading a
 # config does not import OpenCV).
@@ -40,6 +42,8 @@ class TrainConfig:
         sample_mode: ``apex`` | ``frames`` (the paper) | ``flow``. Scores are per clip whatever the mode.
         flow: optical flow of flow samples: ``tvl1`` (the field's) or ``farneback``.
         flow_cache: folder of the flow-sample cache; None = ``$LARNET_DATA_DIR/cache/flow``, "" = no cache.
+        face: ``none`` (frames are face-filled crops, taken whole) or a face detector (``auto``, ``mediapipe``,
+            ``mtcnn``, ``haar``): samples are aligned on the same road as clip analysis and live video.
         input_size: side in pixels; None = the preset's default.
         pad, flip: augmentation: random crop after reflect-padding by ``pad`` pixels, horizontal flips.
         seed: seeds splits, initialisation, sampling and augmentation.
@@ -82,6 +86,7 @@ class TrainConfig:
     sample_mode: str = "apex"
     flow: str = "tvl1"
     flow_cache: str | None = None
+    face: str = "none"
     input_size: int | None = None
     pad: int = 4
     flip: bool = True
@@ -112,6 +117,8 @@ class TrainConfig:
             raise ValueError(f"select must be one of {', '.join(SELECT_CHOICES)}, got {self.select!r}")
         if self.select == "val" and self.val_fraction <= 0:
             raise ValueError("select='val' needs a validation part: set val_fraction > 0 (e.g. 0.2)")
+        if self.face not in FACE_CHOICES:
+            raise ValueError(f"face must be one of {', '.join(FACE_CHOICES)}, got {self.face!r}")
         if self.flow not in FLOW_CHOICES:
             raise ValueError(f"flow must be one of {', '.join(FLOW_CHOICES)}, got {self.flow!r}")
         self.data = {str(k).strip().lower(): str(v) for k, v in dict(self.data or {}).items()}

@@ -77,25 +77,27 @@ class SampleSet:
                          self.targets[index], self.cached)
 
 
-def flow_cache_for(method: str, size: int, folder: str | Path | None = None):
+def flow_cache_for(method: str, size: int, folder: str | Path | None = None, face: str = "none"):
     """The flow-sample cache of a method and size: ``folder``, or the default under the data dir when None;
     no cache when ``folder`` is ""."""
     from larnet_core.data.flow_cache import FlowCache, default_flow_cache_root
 
     if folder == "":
         return None
-    return FlowCache(Path(folder) if folder is not None else default_flow_cache_root(), method, int(size))
+    return FlowCache(Path(folder) if folder is not None else default_flow_cache_root(), method, int(size),
+                     face or "none")
 
 
 def load_sample_images(samples: pd.DataFrame, mode: str, input_size: int, classes: Sequence[str],
                        workers: int = 0, progress: bool = False, flow: str = "tvl1",
-                       flow_cache: str | Path | None = None) -> SampleSet:
+                       flow_cache: str | Path | None = None, face: str = "none") -> SampleSet:
     """Decode every sample of a table at ``input_size``; in ``flow`` mode compute (or read from the cache) its
     onset->apex flow image.
 
     Args:
         flow: flow estimator of flow samples (``tvl1`` or ``farneback``).
         flow_cache: cache folder; None = the default under the data dir; "" = no cache.
+        face: ``none`` (whole frames) or a face detector: samples aligned on the clip-analysis road.
     """
     from larnet_core.data import FrameDataset
     from larnet_core.data.flow import _check_method
@@ -103,8 +105,9 @@ def load_sample_images(samples: pd.DataFrame, mode: str, input_size: int, classe
     cache = None
     if mode == "flow":
         _check_method(flow)  # fails before any worker starts when TV-L1 is unavailable
-        cache = flow_cache_for(flow, input_size, flow_cache)
-    frames = FrameDataset(samples, mode, input_size, classes=classes, flow_method=flow, flow_cache=cache)
+        cache = flow_cache_for(flow, input_size, flow_cache, face)
+    frames = FrameDataset(samples, mode, input_size, classes=classes, flow_method=flow, flow_cache=cache,
+                          face=face or "none")
     cached = 0
     if cache is not None:
         cached = sum(cache.contains(str(r.dataset), str(r.subject), str(r.clip), str(r.path), str(r.apex_path))

@@ -95,7 +95,7 @@ def evaluate_checkpoint(checkpoint: str | Path, dataset: str | None = None, root
         log.warning("%s", overlap.message)
     flow = card.flow or "farneback"  # cards written before the flow option were trained on Farneback flow
     sample_set = load_sample_images(samples, card.sample_mode, card.input_size, classes, workers, progress=progress,
-                                    flow=flow, flow_cache=flow_cache)
+                                    flow=flow, flow_cache=flow_cache, face=card.face or "none")
     probs = predict_proba(loaded.model, sample_set.images, card.mean, card.std, torch_device)
     projected = probs @ class_projection(card.label_scheme or scheme, card.class_names, scheme, classes)
     projected = projected / np.clip(projected.sum(axis=1, keepdims=True), 1e-12, None)

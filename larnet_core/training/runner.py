@@ -62,6 +62,7 @@ def _make_card(config: TrainConfig, classes: Sequence[str], size: int, mean, std
         preset=config.model, class_names=list(classes), input_size=size, mean=mean, std=std,
         attention=config.attention, residual=not config.naive_attention, in_channels=3,
         sample_mode=config.sample_mode, flow=config.flow if config.sample_mode == "flow" else "",
+        face="" if config.face == "none" else config.face,
         label_scheme=config.labels, training_data=training_data, training_subjects=list(training_subjects),
         synthetic=synthetic, notes=command_line() or "larnet_core.training.train",
     )
@@ -136,7 +137,7 @@ def train(config: TrainConfig, *, resume: bool = False, on_step: StepCallback | 
         training_data = _training_data_text(config, synthetic, len(records), samples["subject"].nunique())
         data = load_sample_images(samples, config.sample_mode, size, classes, config.workers,
                                   progress=progress and dist_info.is_main, flow=config.flow,
-                                  flow_cache=config.flow_cache)
+                                  flow_cache=config.flow_cache, face=config.face)
         folds_dir = out / "folds"
         tables, histories, selected = [], [], {}
         card = None

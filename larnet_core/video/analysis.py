@@ -43,7 +43,7 @@ from larnet_core.video.limits import VideoLimits
 from larnet_core.video.motion import REGIONS, MotionConfig, MotionSample, samples_table
 from larnet_core.video.pipeline import FaceStream
 from larnet_core.video.reader import ClipMeta, ClipSource, open_clip
-from larnet_core.video.spotting import SpottingParams, spot_intervals
+from larnet_core.video.spotting import SpottingParams, spot_expressions
 
 __all__ = [
     "FACE_MODES",
@@ -65,12 +65,14 @@ WHOLE_FRAME_MAX_SIDE = 400
 #: Per-frame table columns other than the ``prob_<class>`` group (which sits after the face box).
 FRAME_COLUMNS = ("frame", "time_s", "face_found", "face_id", "faces_in_frame", "shot_cut", "face_x0", "face_y0",
                  "face_x1", "face_y1", "face_confidence", "pred_label", "confidence", "inferred", "motion",
-                 *(f"motion_{name}" for name in REGIONS), "head_motion", "head_moving", "segment", "in_interval",
+                 *(f"motion_{name}" for name in REGIONS), "motion_macro", "head_motion", "head_moving",
+                 "head_moving_macro", "segment", "in_interval",
                  *INPUT_COLUMNS)
 
 ProgressCallback = Callable[[float, str], None]
 
 _APEX_HALF_WINDOW_S = 0.05
+_SEGMENTS_PER_FACE = 1_000_000
 
 
 def working_max_side(input_size: int) -> int:
@@ -178,7 +180,7 @@ class ClipAnalysis:
 
     @property
     def face_ids(self) -> list[int]:
-        """The face ids that have rows (one for the default main-face analysis)."""
+        """The face ids that have rows (in a main-face analysis, every id the followed person had)."""
         ids = self.frames.loc[self.frames["face_id"] >= 0, "face_id"].unique().tolist()
         return sorted(int(v) for v in ids)
 
@@ -422,31 +424,44 @@ def analyze_clip(
 
     faces = _faces_table(tracked_frames, clip_fps)
     main_id = int(faces.loc[faces["main"], "face_id"].iloc[0]) if len(faces) else 0
-    followed = sorted(rows) if all_faces else [main_id]
-    others = [fid for fid in rows if fid != main_id]
-    if others and not all_faces:
-        overlap = sum(1 for ids in seen_by_frame if len(ids) > 1)
-        warnings.append(f"{len(rows)} faces were tracked (ids {', '.join(str(i) for i in sorted(rows))}); the "
-                        f"analysis follows the main face, id {main_id} ({overlap} frame(s) showed several faces). "
-                        "Analyse every face with all_faces / --all-faces")
+    per_face = {face_id: _frame_table(face_id, rows.get(face_id, _FaceRows()), model.results, times, cuts, counts,
+                                      scale, class_names) for face_id in sorted(rows)}
+    if not per_face:  # face="none" on a clip with no frame (cannot happen past the frame check) or no tracks
+        per_face = {0: _frame_table(0, _FaceRows(), model.results, times, cuts, counts, scale, class_names)}
+    if all_faces:
+        followed = {face_id: table for face_id, table in per_face.items()}
+    else:
+        ranking = faces.sort_values(["main", "score"], ascending=False)["face_id"].tolist() if len(faces) else [0]
+        main_view = _follow_main(per_face, [fid for fid in ranking if fid in per_face] or list(per_face))
+        followed = {main_id: main_view}
+        shown = sorted(int(v) for v in main_view.loc[main_view["face_found"], "face_id"].unique())
+        others = [fid for fid in per_face if fid not in shown]
+        if len(shown) > 1:
+            warnings.append(f"the followed face changed: ids {', '.join(map(str, shown))} were each the main face "
+                            "while in view (a person who leaves and comes back, or a cut, gets a new id)")
+        if others:
+            overlap = sum(1 for ids in seen_by_frame if len(ids) > 1)
+            warnings.append(f"{len(per_face)} faces were tracked; the analysis follows the main face ({overlap} "
+                            "frame(s) showed several faces). Analyse every face with all_faces / --all-faces")
     tables, interval_tables = [], []
-    for face_id in followed:
-        table = _frame_table(face_id, rows.get(face_id, _FaceRows()), model.results, times, cuts, counts, scale,
-                             class_names)
-        spotted = spot_intervals(np.where(table["head_moving"], np.nan, table["motion"].to_numpy()), clip_fps,
-                                 spotting, table["segment"].to_numpy())
+    for face_id, table in followed.items():
+        spotted = spot_expressions(np.where(table["head_moving"], np.nan, table["motion"].to_numpy()),
+                                   np.where(table["head_moving_macro"], np.nan, table["motion_macro"].to_numpy()),
+                                   clip_fps, spotting, table["segment"].to_numpy())
         spotted = _label_intervals(spotted, table[probability_columns(class_names)].to_numpy(), class_names)
         for row in spotted.itertuples():
             table.loc[row.onset_frame:row.offset_frame, "in_interval"] = True
-        spotted.insert(0, "face_id", pd.Series([face_id] * len(spotted), dtype="int64", index=spotted.index))
+        ids = table["face_id"].to_numpy()
+        spotted.insert(0, "face_id", pd.Series([int(ids[int(r.apex_frame)]) for r in spotted.itertuples()],
+                                               dtype="int64", index=spotted.index))
         tables.append(table)
         interval_tables.append(spotted)
     frames = pd.concat(tables, ignore_index=True) if len(tables) > 1 else tables[0]
     intervals = pd.concat(interval_tables, ignore_index=True) if len(interval_tables) > 1 else interval_tables[0]
     if len(intervals) > 1:
         intervals = intervals.sort_values(["onset_frame", "face_id"], kind="stable").reset_index(drop=True)
-    main_table = tables[followed.index(main_id)] if main_id in followed else tables[0]
-    main_intervals = intervals[intervals["face_id"] == main_id] if len(intervals) else intervals
+    main_table = followed.get(main_id, tables[0]) if not all_faces else followed.get(main_id, tables[0])
+    main_intervals = intervals if not all_faces else intervals[intervals["face_id"] == main_id]
     prediction = _clip_prediction(main_intervals, main_table, class_names, clip_fps)
     if tracker is not None:
         missing = int((~main_table["face_found"]).sum())
@@ -514,6 +529,21 @@ def _interpolate(known: dict[int, np.ndarray], present: np.ndarray, segments: np
     return out
 
 
+def _follow_main(per_face: dict[int, pd.DataFrame], ranking: list[int]) -> pd.DataFrame:
+    """One row per frame following the main face: each frame takes the row of the best-ranked face in view (the
+    main track first), so a person who walks out and back in, or returns after a cut with a new id, is still
+    followed. Segments of different faces never join (each face's segment ids are kept apart)."""
+    out = per_face[ranking[0]].copy()
+    taken = out["face_found"].to_numpy().copy()
+    for face_id in ranking[1:]:
+        other = per_face[face_id]
+        fill = other["face_found"].to_numpy() & ~taken
+        if fill.any():
+            out.loc[fill, :] = other.loc[fill, :].to_numpy()
+            taken |= fill
+    return out.astype(per_face[ranking[0]].dtypes.to_dict())
+
+
 def _faces_table(tracked_frames: list, fps: float) -> pd.DataFrame:
     """One row per track (:func:`~larnet_core.face.tracking.summarize_tracks`), with its seconds in view and
     ``main`` marking the face the analysis follows (:func:`~larnet_core.face.tracking.main_face_id`)."""
@@ -540,6 +570,8 @@ def _frame_table(face_id: int, kept: _FaceRows, results: dict[tuple[int, int], n
     segments = np.asarray(motion["segment"])
     # Segments come from the motion engine; a face frame it never closed (should not happen) gets its own.
     segments = np.where(present & (segments < 0), -2, segments)
+    # Each face's segments get ids of their own, so a view that follows several faces never joins two.
+    motion["segment"] = np.where(segments >= 0, segments + face_id * _SEGMENTS_PER_FACE, -1)
     known = {index: probs for (fid, index), probs in results.items() if fid == face_id and index < n}
     probs = _interpolate(known, present, segments, len(class_names))
     columns: dict[str, Any] = {
@@ -565,6 +597,7 @@ def _frame_table(face_id: int, kept: _FaceRows, results: dict[tuple[int, int], n
     for key, values in motion.items():
         columns[key] = values
     columns["motion"] = np.where(present, columns["motion"], np.nan)
+    columns["motion_macro"] = np.where(present, columns["motion_macro"], np.nan)
     columns["in_interval"] = np.zeros(n, dtype=bool)
     record_columns = {name: np.full(n, np.nan) for name in INPUT_COLUMNS[:4]}
     reference = np.full(n, -1, dtype=np.int64)

@@ -9,8 +9,9 @@ stay on the same facial parts however the head moves. Two things remove the head
 * before measuring, the rigid flow of the nose region (the field's training-free baseline uses the nose tip
   the same way: it moves with the head, hardly with expressions of the brows, eyes and mouth) is subtracted;
 * the head's pose is followed from the key points (eye line, nose position against the eyes): frames whose pose
-  changed by more than :attr:`MotionConfig.head_max_px` against their reference are marked ``head_moving`` and
-  never spotted, because a turn or a nod deforms the 2-D face in ways no flow subtraction undoes.
+  strays by more than :attr:`MotionConfig.head_max_px` within the frames their signal is measured on are marked
+  ``head_moving`` and never spotted, because a turn or a nod deforms the 2-D face in ways no flow subtraction
+  undoes.
 
 The spotting signal of frame ``s`` is the smaller of its movement against frame ``s - k`` and against frame
 ``s + k``, less the movement between those two (see :class:`MotionEngine`): a brief expression differs from both
@@ -22,6 +23,7 @@ returns the frames whose signal became final) and for a recorded clip.
 from __future__ import annotations
 
 from collections import deque
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,18 +65,29 @@ class MotionConfig:
             eyelids more than most micro-expressions move anything, and they are not expressions. The nose counts
             with what is left after its own rigid flow is removed (wrinkling, AU9); the cheeks carry the smile
             (AU6, and AU12 pulling the mouth corners over them). The chin is measured and shown but does not count.
-        head_max_px: a change of head pose against the reference frame larger than this (pixels of the crop at
-            the key points) marks the frame as head movement, never spotted.
+        macro_reference_s, macro_size: the macro-expression scale (0.5 to 4 s movements): a second signal with
+            references this far away, on a crop this size. Micro-expressions are spotted on the first signal,
+            macro-expressions on this one.
+        head_max_px: a frame whose head pose strays further than this (pixels of the crop at the key points)
+            within the frames its signal is measured on (``reference_s`` either side) is head movement, never
+            spotted.
     """
 
     size: int = 96
     reference_s: float = 0.3
     weights: dict[str, float] = field(default_factory=lambda: {"brows": 1.0, "eyes": 0.0, "nose": 1.0,
                                                                "mouth": 1.0, "cheeks": 1.0, "chin": 0.0})
-    head_max_px: float = 2.5
+    head_max_px: float = 1.2
+    macro_reference_s: float = 1.0
+    macro_size: int = 64
 
     def reference_frames(self, fps: float) -> int:
         return max(1, int(round(self.reference_s * fps)))
+
+    def macro(self) -> "MotionConfig":
+        """The settings of the macro-expression scale: the same measurement with references
+        ``macro_reference_s`` away, on a smaller crop (macro-expressions are larger movements)."""
+        return dataclasses.replace(self, reference_s=self.macro_reference_s, size=self.macro_size)
 
     def weight_vector(self) -> np.ndarray:
         return np.array([self.weights.get(name, 0.0) for name in REGIONS], dtype=np.float32)
@@ -161,9 +174,11 @@ class MotionSample:
         index: frame position.
         regions: per-region two-sided movement, :data:`REGIONS` order (NaN when the frame had no face).
         combined: the largest weighted region (expressions are local; averaging dilutes them); NaN without a face.
-        head: head-pose change against the reference frames, crop pixels (NaN without key points).
+        head: the largest head-pose change from this frame within ``reference_s`` either side, crop pixels
+            (NaN without key points).
         head_moving: the head moved more than :attr:`MotionConfig.head_max_px`: not spottable.
         segment: the face segment the frame belongs to (-1 without a face).
+        scale: ``micro`` or ``macro``: which of the two signals (:meth:`MotionConfig.macro`) this sample is of.
     """
 
     index: int
@@ -172,6 +187,7 @@ class MotionSample:
     head: float
     head_moving: bool
     segment: int
+    scale: str = "micro"
 
 
 class MotionEngine:
@@ -187,8 +203,9 @@ class MotionEngine:
     sides large but ``span`` large too, so they do not add up to a phantom event between them.
     """
 
-    def __init__(self, fps: float, config: MotionConfig | None = None) -> None:
+    def __init__(self, fps: float, config: MotionConfig | None = None, scale: str = "micro") -> None:
         self.config = config or MotionConfig()
+        self.scale = scale
         self.k = self.config.reference_frames(fps)
         self._weights = self.config.weight_vector()
         self._window: deque[tuple[int, np.ndarray, np.ndarray | None]] = deque(maxlen=2 * self.k + 1)
@@ -226,7 +243,7 @@ class MotionEngine:
         if patch is None:
             out = self.break_segment()
             nan = np.full(len(REGIONS), np.nan, np.float32)
-            out.append(MotionSample(index, nan, float("nan"), float("nan"), False, -1))
+            out.append(MotionSample(index, nan, float("nan"), float("nan"), False, -1, self.scale))
             return out
         out: list[MotionSample] = []
         if not self._in_segment:
@@ -239,16 +256,15 @@ class MotionEngine:
         reference = self._at(len(self._window) - 1 - self.k)
         if len(self._window) > 1:
             back = region_motion(reference[1], patch, self.regions)
-            head = _pose_change(reference[2], pose)
         else:
-            back, head = np.zeros(len(REGIONS), np.float32), 0.0 if pose is not None else float("nan")
-        self._pending.append((index, back, head))
+            back = np.zeros(len(REGIONS), np.float32)
+        self._pending.append((index, back, 0.0))
         # Frame index - k now has its forward side: this frame's backward movement (the same pair of frames).
         if len(self._pending) > self.k:
             old_index, old_back, old_head = self._pending.popleft()
             start = self._at(len(self._window) - 1 - 2 * self.k)
             span = region_motion(start[1], patch, self.regions) if start[0] != old_index else np.zeros_like(back)
-            out.append(self._sample(old_index, old_back, back, span, old_head, head))
+            out.append(self._sample(old_index, old_back, back, span, self._head_range(old_index)))
         return out
 
     def finish(self) -> list[MotionSample]:
@@ -271,28 +287,33 @@ class MotionEngine:
         zero = np.zeros(len(REGIONS), np.float32)
         for index, back, head in self._pending:
             if index == last_index or index not in positions:
-                forward, forward_head, span = zero, 0.0, zero
+                forward, span = zero, zero
             else:
                 _, patch, pose = entries[positions[index]]
                 forward = region_motion(patch, last_patch, self.regions)
-                forward_head = _pose_change(pose, last_pose)
                 start = entries[max(positions[index] - self.k, 0)]
                 span = region_motion(start[1], last_patch, self.regions)
-            out.append(self._sample(index, back, forward, span, head, forward_head))
+            out.append(self._sample(index, back, forward, span, self._head_range(index)))
         self._pending.clear()
         self._window.clear()
         return out
 
-    def _sample(self, index: int, back: np.ndarray, forward: np.ndarray, span: np.ndarray, head_back: float,
-                head_forward: float) -> MotionSample:
+    def _head_range(self, index: int) -> float:
+        """How far the head's pose strayed from frame ``index``'s within the frames its signal depends on (the
+        window from ``index - k`` to ``index + k``, as much of it as the segment has)."""
+        poses = [pose for i, _, pose in self._window if abs(i - index) <= self.k]
+        centre = next((pose for i, _, pose in self._window if i == index), None)
+        changes = [_pose_change(centre, pose) for pose in poses]
+        finite = [c for c in changes if np.isfinite(c)]
+        return float(max(finite)) if finite else float("nan")
+
+    def _sample(self, index: int, back: np.ndarray, forward: np.ndarray, span: np.ndarray,
+                head: float) -> MotionSample:
         regions = np.maximum(np.minimum(back, forward) - span, 0.0).astype(np.float32)
         self._recent_eyes.append(float(regions[REGIONS.index("eyes")]))
         combined = combine_regions(regions, self._weights, max(self._recent_eyes))
-        # Head movement counts on either side: a frame next to a turn is not a clean reference either.
-        head = float(np.nanmax([head_back, head_forward])) if np.isfinite([head_back, head_forward]).any() \
-            else float("nan")
         moving = bool(np.isfinite(head) and head > self.config.head_max_px)
-        return MotionSample(index, regions, combined, head, moving, self._segment)
+        return MotionSample(index, regions, combined, head, moving, self._segment, self.scale)
 
 
 def combine_regions(regions: np.ndarray, weights: np.ndarray, eyes: float | None = None) -> float:
@@ -318,23 +339,34 @@ def _pose_change(a: np.ndarray | None, b: np.ndarray | None) -> float:
 
 
 def samples_table(samples: list[MotionSample], n_frames: int) -> dict[str, Any]:
-    """Columns for the per-frame table from a clip's samples (frames never emitted stay NaN)."""
+    """Columns for the per-frame table from a clip's samples of both scales (frames never emitted stay NaN):
+    the micro scale's region values, combined signal, head measure and segments, and the macro scale's combined
+    signal (``motion_macro``) and head flag (``head_moving_macro``)."""
     regions = np.full((n_frames, len(REGIONS)), np.nan, np.float64)
     combined = np.full(n_frames, np.nan)
+    macro = np.full(n_frames, np.nan)
     head = np.full(n_frames, np.nan)
     moving = np.zeros(n_frames, dtype=bool)
+    moving_macro = np.zeros(n_frames, dtype=bool)
     segment = np.full(n_frames, -1, dtype=np.int64)
     for s in samples:
-        if 0 <= s.index < n_frames:
-            regions[s.index] = s.regions
-            combined[s.index] = s.combined
-            head[s.index] = s.head
-            moving[s.index] = s.head_moving
-            segment[s.index] = s.segment
+        if not 0 <= s.index < n_frames:
+            continue
+        if s.scale == "macro":
+            macro[s.index] = s.combined
+            moving_macro[s.index] = s.head_moving
+            continue
+        regions[s.index] = s.regions
+        combined[s.index] = s.combined
+        head[s.index] = s.head
+        moving[s.index] = s.head_moving
+        segment[s.index] = s.segment
     columns: dict[str, Any] = {"motion": combined}
     for position, name in enumerate(REGIONS):
         columns[f"motion_{name}"] = regions[:, position]
+    columns["motion_macro"] = macro
     columns["head_motion"] = head
     columns["head_moving"] = moving
+    columns["head_moving_macro"] = moving_macro
     columns["segment"] = segment
     return columns

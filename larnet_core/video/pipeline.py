@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+import cv2
 import numpy as np
 
 from larnet_core.face.inputs import InputBuilder, InputConfig, ModelInput
@@ -81,9 +82,28 @@ class FrameStep:
 
 
 class _FaceState:
+    """One face's motion engines: the micro-expression scale, and the macro scale on a smaller crop."""
+
     def __init__(self, fps: float, config: MotionConfig) -> None:
         self.engine = MotionEngine(fps, config)
+        self.macro = MotionEngine(fps, config.macro(), scale="macro")
         self.present = False
+
+    @property
+    def in_segment(self) -> bool:
+        return self.engine.in_segment
+
+    def push(self, index: int, patch: np.ndarray | None, pose: np.ndarray | None = None,
+             regions=None) -> list[MotionSample]:
+        out = self.engine.push(index, patch, pose, regions)
+        if patch is None:
+            return out + self.macro.push(index, None)
+        factor = self.macro.config.size / self.engine.config.size
+        small = cv2.resize(patch, (self.macro.config.size, self.macro.config.size), interpolation=cv2.INTER_AREA)
+        return out + self.macro.push(index, small, None if pose is None else pose * factor, regions)
+
+    def break_segment(self) -> list[MotionSample]:
+        return self.engine.break_segment() + self.macro.break_segment()
 
 
 class FaceStream:
@@ -133,7 +153,7 @@ class FaceStream:
         step = FrameStep(index, [], cut, n_faces)
         if cut:
             for face_id, state in self._states.items():
-                step.orphan_samples.setdefault(face_id, []).extend(state.engine.break_segment())
+                step.orphan_samples.setdefault(face_id, []).extend(state.break_segment())
                 state.present = False
             self.builder.break_face()
         seen = set()
@@ -148,12 +168,12 @@ class FaceStream:
             motion_matrix = matrix * self._factor
             patch = self.builder.motion_patch(frame, matrix)
             regions = None
-            if not state.engine.in_segment:
+            if not state.in_segment:
                 mesh = getattr(face, "mesh", None)
                 mapped = None if mesh is None else np.asarray(mesh) @ motion_matrix[:, :2].T + motion_matrix[:, 2]
                 regions = aligned_regions(mapped, self.motion_config.size)
             landmarks = getattr(face, "landmarks", None)
-            samples = state.engine.push(index, patch, head_pose(landmarks, motion_matrix), regions)
+            samples = state.push(index, patch, head_pose(landmarks, motion_matrix), regions)
             state.present = True
             want = infer if isinstance(infer, bool) else face_id in infer
             model_input = None
@@ -167,14 +187,14 @@ class FaceStream:
         for face_id, state in self._states.items():
             if face_id in seen:
                 continue
-            if state.present or state.engine.in_segment:
-                step.orphan_samples.setdefault(face_id, []).extend(state.engine.push(index, None))
+            if state.present or state.in_segment:
+                step.orphan_samples.setdefault(face_id, []).extend(state.push(index, None))
                 state.present = False
         return step
 
     def finish(self) -> dict[int, list[MotionSample]]:
         """End every face's segment; the samples still waiting, per face."""
-        return {face_id: state.engine.finish() for face_id, state in self._states.items()}
+        return {face_id: state.break_segment() for face_id, state in self._states.items()}
 
     def reset(self) -> None:
         self._states.clear()

@@ -18,7 +18,7 @@ import pandas as pd
 from larnet_core.video.limits import VideoLimits
 from larnet_core.video.motion import MotionConfig
 from larnet_core.video.reader import ClipSource
-from larnet_core.video.spotting import SpottingParams, SpottingScores, match_intervals
+from larnet_core.video.spotting import INTERVAL_COLUMNS, SpottingParams, SpottingScores, match_intervals
 
 __all__ = ["spot_clip", "SpottingEvaluation", "evaluate_spotting", "truth_positions", "CASME2_LONG_FPS"]
 
@@ -146,6 +146,7 @@ def evaluate_spotting(
         macro=SpottingScores.from_counts(*counts["macro"], iou=iou),
         per_video=pd.DataFrame(per_video, columns=["subject", "video", "n_truth", "n_spotted", "hits", "precision",
                                                    "recall", "f1"]),
-        intervals=pd.DataFrame(spotted_rows),
+        intervals=pd.DataFrame(spotted_rows, columns=None if spotted_rows else
+                               ["subject", "video", "face_id", *INTERVAL_COLUMNS, "label", "confidence", "hit"]),
         params=params,
     )

@@ -13,7 +13,7 @@ spotted intervals and ground-truth intervals of a dataset.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -23,6 +23,7 @@ __all__ = [
     "SpottingParams",
     "SpottingScores",
     "StreamingSpotter",
+    "spot_expressions",
     "INTERVAL_COLUMNS",
     "spot_intervals",
     "smooth_signal",
@@ -58,6 +59,8 @@ class SpottingParams:
         max_s: longest interval kept, seconds (slower changes are pose or lighting, not expressions).
         merge_gap_s: intervals this close (seconds) are joined: the signal of a slow expression can dip
             in its middle.
+        guard_s: an interval that begins or ends this close (seconds) to a frame that cannot hold an expression
+            (head moving, no face) is dropped: it is the edge of that movement, not an expression.
     """
 
     p: float = 0.2
@@ -68,6 +71,7 @@ class SpottingParams:
     micro_max_s: float = MICRO_MAX_S
     max_s: float = 4.0
     merge_gap_s: float = 0.2
+    guard_s: float = 0.1
 
     def __post_init__(self) -> None:
         if not 0 <= self.p <= 1 or not 0 < self.extent < 1:
@@ -133,6 +137,8 @@ def spot_intervals(signal: Sequence[float], fps: float, params: SpottingParams |
     peaks, _ = find_peaks(np.pad(searchable, 1, constant_values=-np.inf), height=threshold)
     peaks = peaks - 1
     taken = np.zeros(n, dtype=bool)
+    usable = np.isfinite(values)
+    guard = int(round(params.guard_s * fps))
 
     def joins(a: int, b: int) -> bool:
         return bool(np.isfinite(values[b]) and run_id[a] == run_id[b] and not taken[b])
@@ -151,7 +157,7 @@ def spot_intervals(signal: Sequence[float], fps: float, params: SpottingParams |
         taken[onset:offset + 1] = True
         length = offset - onset + 1
         duration = length / fps
-        if length < min_frames or duration > params.max_s:
+        if length < min_frames or duration > params.max_s or _near_unusable(onset, offset, usable, guard):
             continue
         rows.append({
             "onset_frame": int(onset), "apex_frame": int(peak), "offset_frame": int(offset),
@@ -228,6 +234,43 @@ class StreamingSpotter:
             out.append(row)
             self._reported_until = offset
         return out
+
+
+def _near_unusable(onset: int, offset: int, usable: np.ndarray, guard: int) -> bool:
+    """True when a frame within ``guard`` frames before the onset or after the offset cannot hold an expression
+    (the clip's own start and end do not count)."""
+    if guard <= 0:
+        return False
+    before = usable[max(0, onset - guard):onset]
+    after = usable[offset + 1:offset + 1 + guard]
+    return bool((~before).any() or (~after).any())
+
+
+def spot_expressions(micro: Sequence[float], macro: Sequence[float], fps: float,
+                     params: SpottingParams | None = None, segments: Sequence[int] | None = None) -> pd.DataFrame:
+    """Spot on both scales of the motion signal (:meth:`~larnet_core.video.motion.MotionConfig.macro`):
+    micro-expressions (up to ``micro_max_s``) on the micro signal, macro-expressions on the macro signal, whose
+    references lie far enough apart to see a whole slow movement. A micro interval inside a macro one is a piece
+    of it and is dropped.
+
+    Args:
+        micro, macro: per-frame signals (NaN where nothing can be spotted).
+        fps, params, segments: as for :func:`spot_intervals`.
+    """
+    params = params or SpottingParams()
+    found_micro = spot_intervals(micro, fps, params, segments)
+    found_micro = found_micro[found_micro["kind"] == "micro"]
+    macro_params = replace(params, min_s=params.micro_max_s)
+    found_macro = spot_intervals(macro, fps, macro_params, segments)
+    found_macro = found_macro[found_macro["kind"] == "macro"]
+    if len(found_macro) and len(found_micro):
+        inside = [any(m.onset_frame <= row.offset_frame and row.onset_frame <= m.offset_frame
+                      for m in found_macro.itertuples()) for row in found_micro.itertuples()]
+        found_micro = found_micro[~np.asarray(inside, dtype=bool)]
+    parts = [part for part in (found_micro, found_macro) if len(part)]
+    if not parts:
+        return _empty_intervals()
+    return pd.concat(parts, ignore_index=True).sort_values("onset_frame", kind="stable").reset_index(drop=True)
 
 
 def _merge_close(rows: list[dict], max_gap: float) -> list[dict]:
