@@ -55,6 +55,7 @@ class LiveState:
         self.reports: queue.Queue[FrameReport] = queue.Queue(maxsize=QUEUE_SIZE)
         self.history: deque[FrameReport] = deque(maxlen=2000)
         self.frames_analysed = 0
+        self.settled = True  # the analyzer's last frames were settled after the stream stopped
 
     def callback(self, frame: av.VideoFrame) -> av.VideoFrame:
         try:
@@ -90,11 +91,13 @@ def _state(predictor) -> LiveState:
     return state
 
 
+EVENT_COLUMNS = ["time_s", "kind", "label", "confidence", "duration_s", "face_id"]
+
+
 def _events_table(state: LiveState) -> pd.DataFrame:
     events = state.analyzer.events
-    return pd.DataFrame([{"time_s": e.time_s, "label": e.label, "confidence": e.confidence,
-                          "duration_s": e.duration_s} for e in events],
-                        columns=["time_s", "label", "confidence", "duration_s"])
+    return pd.DataFrame([{"time_s": e.time_s, "kind": e.kind, "label": e.label, "confidence": e.confidence,
+                          "duration_s": e.duration_s, "face_id": e.face_id} for e in events], columns=EVENT_COLUMNS)
 
 
 def _history_frame(state: LiveState, class_names: list[str]) -> pd.DataFrame:
@@ -148,7 +151,13 @@ with video:
 with side:
     probabilities_box = st.empty()
     motion_box = st.empty()
-st.subheader("Spotted micro-expressions")
+if not context.state.playing and not state.settled:
+    # The stream stopped: the last half second of motion is final now, and so are the events it completes.
+    state.analyzer.finish()
+    state.settled = True
+st.subheader("Spotted expressions")
+st.caption("Spotted with the clip pipeline's spotting, a moment after each expression ends. The prediction shown "
+           "is the mean of the last half second of the face's probabilities; frames without a face have none.")
 events_box = st.empty()
 if st.button("Reset the stream's events", key="live_reset"):
     state.analyzer.reset()
@@ -180,6 +189,7 @@ def _draw(charts_too: bool) -> None:
         events = _events_table(state)
         events_box.dataframe(events.iloc[::-1], hide_index=True, key=f"live_events_{time.monotonic_ns()}",
                              column_config={"time_s": st.column_config.NumberColumn("time (s)", format="%.2f"),
+                                            "face_id": st.column_config.NumberColumn("face"),
                                             "confidence": st.column_config.NumberColumn(format="%.2f"),
                                             "duration_s": st.column_config.NumberColumn("duration (s)",
                                                                                         format="%.3f")})
@@ -194,6 +204,7 @@ while context.state.playing:
         continue
     state.history.append(report)
     state.frames_analysed += 1
+    state.settled = False
     while True:  # drain what piled up while drawing
         try:
             report = state.reports.get_nowait()

@@ -19,7 +19,7 @@ import logging
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -78,7 +78,8 @@ class LiveResult:
         error: what went wrong on this frame, or None.
         face_id: the followed face's id (-1 without a face).
         faces_in_frame: faces tracked in this frame.
-        raw_probabilities: this frame's own probabilities, before smoothing.
+        raw_probabilities: this frame's own probabilities, before smoothing (empty on frames the model skipped,
+            see ``max_infer_fps``).
     """
 
     frame_index: int
@@ -111,13 +112,16 @@ class LiveAnalyzer:
         motion: motion settings, the same object clip analysis takes.
         spotting: spotting settings, the same object clip analysis takes.
         smooth_s: seconds of probabilities averaged into the shown prediction.
+        max_infer_fps: run the model on the followed face at most this often (None: every frame); the shown
+            prediction is a half-second mean anyway, and the tracker and motion still see every frame.
         max_events: events kept (oldest dropped first).
         draw: draw the overlay on the returned frame (False returns the frame unchanged, a little faster).
     """
 
     def __init__(self, predictor, detector=None, fps_hint: float = 30.0, *, face: str = "auto",
                  motion: MotionConfig | None = None, spotting: SpottingParams | None = None,
-                 smooth_s: float = 0.5, max_events: int = 500, draw: bool = True) -> None:
+                 smooth_s: float = 0.5, max_infer_fps: float | None = 15.0, max_events: int = 500,
+                 draw: bool = True) -> None:
         if fps_hint <= 0:
             raise ValueError(f"fps_hint must be positive, got {fps_hint}")
         self.predictor = predictor
@@ -129,6 +133,7 @@ class LiveAnalyzer:
         self.motion_config = motion or MotionConfig()
         self.spotting = spotting or SpottingParams()
         self.smooth_s = float(smooth_s)
+        self.max_infer_fps = max_infer_fps
         self.draw = draw
         self.input_config = InputConfig.for_card(self.card, reference_s=self.motion_config.reference_s,
                                                  motion_size=self.motion_config.size)
@@ -149,12 +154,19 @@ class LiveAnalyzer:
         self._times: dict[int, float] = {}
         self._main: int | None = None
         self._seen_frames: dict[int, int] = {}
-        self._spotter = StreamingSpotter(self.fps_hint, self.spotting)
+        # One spotter per scale of the motion signal, as clip analysis spots (spot_expressions): micro intervals
+        # from the micro signal, macro intervals from the macro one.
+        self._spotters = {
+            "micro": StreamingSpotter(self.fps_hint, self.spotting),
+            "macro": StreamingSpotter(self.fps_hint, replace(self.spotting, min_s=self.spotting.micro_max_s),
+                                      window_s=20.0),
+        }
         self._probs: deque[tuple[int, float, np.ndarray]] = deque()   # (frame, time, probabilities) main face
         # Probabilities kept for labelling events, which are final a while after they end.
         self._labels: deque[tuple[int, np.ndarray]] = deque(maxlen=max(8, int(12 * self.fps_hint)))
         self._trace: deque[float] = deque(maxlen=max(2, int(_TRACE_S * self.fps_hint)))
         self._last_motion = float("nan")
+        self._last_infer = float("-inf")
 
     # -- public ---------------------------------------------------------------------------------------------
     @property
@@ -167,7 +179,7 @@ class LiveAnalyzer:
     def settings(self) -> dict:
         """The stream's settings, as a session records them."""
         return {"face": self.face_mode, "tracker": self.tracker_backend, "fps_hint": self.fps_hint,
-                "smooth_s": self.smooth_s, "motion_reference_s": self.motion_config.reference_s,
+                "smooth_s": self.smooth_s, "max_infer_fps": self.max_infer_fps, "motion_reference_s": self.motion_config.reference_s,
                 "head_max_px": self.motion_config.head_max_px, "spotting": dict(self.spotting.__dict__)}
 
     def reset(self) -> None:
@@ -186,11 +198,12 @@ class LiveAnalyzer:
                 if face_id != self._main:
                     continue
                 for sample in samples:
-                    value = float("nan") if sample.head_moving else sample.combined
-                    for row in self._spotter.push(sample.index, value, sample.segment):
+                    for row in self._spot(sample):
                         self._event(row)
-            for row in self._spotter.flush():
-                self._event(row)
+            for scale, spotter in self._spotters.items():
+                for row in spotter.flush():
+                    if row["kind"] == scale:
+                        self._event(row)
             return list(self._events)[before:]
 
     def process(self, frame_rgb: np.ndarray, time_s: float | None = None) -> tuple[np.ndarray, LiveResult]:
@@ -239,8 +252,14 @@ class LiveAnalyzer:
         frame = as_rgb_uint8(frame, f"live frame {index}")
         self._times[index] = now
         def follow(boxes: dict[int, tuple]) -> set[int]:
+            previous = self._main
             self._main = self._choose_main(list(boxes), boxes)
-            return set() if self._main is None else {self._main}
+            due = (self.max_infer_fps is None or self._main != previous
+                   or now - self._last_infer >= 1.0 / self.max_infer_fps - 1e-6)
+            if self._main is None or not due:
+                return set()
+            self._last_infer = now
+            return {self._main}
 
         # The tracker runs first; the model runs only on the followed face.
         step = self.stream.step(index, frame, infer=follow)
@@ -250,17 +269,16 @@ class LiveAnalyzer:
         if main_step is not None:
             samples.extend(main_step.samples)
         for sample in samples:
-            value = float("nan") if sample.head_moving else sample.combined
-            if sample.segment >= 0:
+            if sample.segment >= 0 and sample.scale == "micro":
                 self._last_motion = sample.combined
-            for row in self._spotter.push(sample.index, value, sample.segment):
+            for row in self._spot(sample):
                 event = self._event(row)
         raw = None
         if main_step is not None and main_step.model_input is not None:
             raw = np.asarray(self.predictor.predict_proba([main_step.model_input.image])[0], dtype=np.float64)
             self._probs.append((index, now, raw))
             self._labels.append((index, raw))
-        else:
+        elif main_step is None:
             self._probs.clear()  # no face: nothing to smooth with
         while self._probs and self._probs[0][1] < now - self.smooth_s:
             self._probs.popleft()
@@ -290,8 +308,14 @@ class LiveAnalyzer:
                             {n: float(p) for n, p in zip(self.class_names, smoothed)}, motion_now,
                             (time.perf_counter() - start) * 1000.0, event, face_id=main_step.face_id,
                             faces_in_frame=step.faces_in_frame,
-                            raw_probabilities={n: float(p) for n, p in zip(self.class_names, raw)})
+                            raw_probabilities={} if raw is None else dict(zip(self.class_names, map(float, raw))))
         return out, result
+
+    def _spot(self, sample) -> list[dict]:
+        """Feed one final motion sample to its scale's spotter; the intervals of that scale it completes."""
+        value = float("nan") if sample.head_moving else sample.combined
+        rows = self._spotters[sample.scale].push(sample.index, value, sample.segment)
+        return [row for row in rows if row["kind"] == sample.scale]
 
     def _event(self, row: dict) -> LiveEvent:
         onset, offset = int(row["onset_frame"]), int(row["offset_frame"])

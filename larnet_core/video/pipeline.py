@@ -173,7 +173,8 @@ class FaceStream:
                 mapped = None if mesh is None else np.asarray(mesh) @ motion_matrix[:, :2].T + motion_matrix[:, 2]
                 regions = aligned_regions(mapped, self.motion_config.size)
             landmarks = getattr(face, "landmarks", None)
-            samples = state.push(index, patch, head_pose(landmarks, motion_matrix), regions)
+            pose = head_pose(landmarks, motion_matrix, getattr(face, "mesh", None))
+            samples = state.push(index, patch, pose, regions)
             state.present = True
             want = infer if isinstance(infer, bool) else face_id in infer
             model_input = None
