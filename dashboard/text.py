@@ -1,0 +1,36 @@
+"""Showing user text (session names, notes, input names, model cards, error messages that quote them) as plain
+text in Streamlit elements that render Markdown.
+
+Streamlit's Markdown turns ``![x](https://host/pixel.png)`` into an image the viewer's browser fetches (a
+tracking pixel), ``[x](url)``, bare ``https://...`` and ``www...`` into links, and ``:red[...]``, ``$...$`` into
+styling. Every ASCII punctuation character is escaped with a backslash (CommonMark allows escaping any of
+them), which leaves none of those constructs, nor raw HTML, to be recognised: the text reads exactly as typed.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+
+__all__ = ["plain", "plain_block"]
+
+_PUNCTUATION = re.compile("([" + re.escape(string.punctuation) + "])")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def plain(text: object) -> str:
+    """``text`` escaped for inline use in Markdown (one line; line breaks become spaces)."""
+    value = _CONTROL.sub(" ", str(text)).replace("\r", " ").replace("\n", " ")
+    return _PUNCTUATION.sub(r"\\\1", value)
+
+
+def plain_block(text: object) -> str:
+    """``text`` escaped for Markdown, keeping its line breaks (as hard breaks) and leading indentation."""
+    lines = _CONTROL.sub(" ", str(text)).replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    escaped = []
+    for line in lines:
+        stripped = line.lstrip(" \t")
+        indent = line[: len(line) - len(stripped)].replace("\t", "    ")
+        # Leading spaces would start an indented code block; non-breaking spaces keep the indentation visible.
+        escaped.append("\u00a0" * len(indent) + _PUNCTUATION.sub(r"\\\1", stripped))
+    return "  \n".join(escaped)
