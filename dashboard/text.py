@@ -3,8 +3,8 @@ text in Streamlit elements that render Markdown.
 
 Streamlit's Markdown turns ``![x](https://host/pixel.png)`` into an image the viewer's browser fetches (a
 tracking pixel), ``[x](url)``, bare ``https://...`` and ``www...`` into links, and ``:red[...]``, ``$...$`` into
-styling. Every ASCII punctuation character is escaped with a backslash (CommonMark allows escaping any of
-them), which leaves none of those constructs, nor raw HTML, to be recognised: the text reads exactly as typed.
+styling. ASCII punctuation is escaped with a backslash (CommonMark allows escaping any of it), which leaves
+none of those constructs, nor raw HTML, to be recognised: the text reads exactly as typed.
 """
 
 from __future__ import annotations
@@ -14,14 +14,20 @@ import string
 
 __all__ = ["plain", "plain_block"]
 
-_PUNCTUATION = re.compile("([" + re.escape(string.punctuation) + "])")
+# Every ASCII punctuation character but the full stop, which starts nothing by itself: file names stay readable.
+_PUNCTUATION = re.compile("([" + re.escape(string.punctuation.replace(".", "")) + "])")
+# Where a full stop does matter: "www." starts a bare link, "1." at the start of a line an ordered list.
+_DOT = re.compile(r"(?i)(\bwww)\.|^(\s*\d+)\.")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def _escape(line: str) -> str:
+    return _DOT.sub(lambda m: f"{m.group(1) or m.group(2)}\\.", _PUNCTUATION.sub(r"\\\1", line))
 
 
 def plain(text: object) -> str:
     """``text`` escaped for inline use in Markdown (one line; line breaks become spaces)."""
-    value = _CONTROL.sub(" ", str(text)).replace("\r", " ").replace("\n", " ")
-    return _PUNCTUATION.sub(r"\\\1", value)
+    return _escape(_CONTROL.sub(" ", str(text)).replace("\r", " ").replace("\n", " "))
 
 
 def plain_block(text: object) -> str:
@@ -32,5 +38,5 @@ def plain_block(text: object) -> str:
         stripped = line.lstrip(" \t")
         indent = line[: len(line) - len(stripped)].replace("\t", "    ")
         # Leading spaces would start an indented code block; non-breaking spaces keep the indentation visible.
-        escaped.append("\u00a0" * len(indent) + _PUNCTUATION.sub(r"\\\1", stripped))
+        escaped.append("\u00a0" * len(indent) + _escape(stripped))
     return "  \n".join(escaped)
