@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import logging
+import os
 import pickle
 import zipfile
 from dataclasses import asdict, dataclass, field, fields
@@ -17,12 +18,17 @@ from torch import nn
 from larnet_core import __version__
 from larnet_core.errors import CheckpointError
 from larnet_core.models.card_checks import MAX_PARAMETERS, card_from_untrusted
+from larnet_core.paths import cache_dir
 from larnet_core.models.registry import build_model, model_config
 from larnet_core.safezip import SafeZip, ZipLimits
 
 __all__ = ["ModelCard", "LoadedModel", "save_checkpoint", "load_checkpoint", "file_sha256", "CHECKPOINT_FORMAT"]
 
 log = logging.getLogger(__name__)
+
+# Checking a card runs the network on the meta device, whose batch-norm rule imports torch._dynamo, which
+# creates its cache folder on import: keep it in LARNet's cache rather than the system's temporary folder.
+os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(cache_dir("torchinductor")))
 
 CHECKPOINT_FORMAT = "larnet-checkpoint"
 CHECKPOINT_VERSION = 1
@@ -199,12 +205,12 @@ def _build_on_meta(card: ModelCard, path: Path) -> nn.Module:
     try:
         with torch.device("meta"):
             model = card.build()
-            count = sum(p.numel() for p in model.parameters())
-            if count > MAX_PARAMETERS:
-                raise CheckpointError(f"{path}: the model card describes a network of {count:,} parameters; at "
-                                      f"most {MAX_PARAMETERS:,} are allowed")
-            model.eval()
-            out = model(torch.empty(1, card.in_channels, card.input_size, card.input_size))
+        count = sum(p.numel() for p in model.parameters())
+        if count > MAX_PARAMETERS:
+            raise CheckpointError(f"{path}: the model card describes a network of {count:,} parameters; at "
+                                  f"most {MAX_PARAMETERS:,} are allowed")
+        # Outside the device context: meta tensors go straight to the meta kernels (shapes only, no memory).
+        out = model.eval()(torch.empty(1, card.in_channels, card.input_size, card.input_size, device="meta"))
     except CheckpointError:
         raise
     except Exception as exc:  # noqa: BLE001 - builders reject bad combinations with ValueError, RuntimeError ...
