@@ -63,8 +63,8 @@ def decode_image(data: bytes, what: str, *, max_pixels: int = MAX_IMAGE_PIXELS, 
         raise error(f"{what} declares more pixels than the {max_pixels:,}-pixel limit (a decompression bomb?); "
                     "downscale it before using it here") from None
     except UnidentifiedImageError:
-        raise error(f"{what} is not an image in an accepted format ({', '.join(IMAGE_FORMATS)}); use a PNG or "
-                    "JPEG file") from None
+        raise error(f"{what} is not a readable image (not one of the accepted formats: {', '.join(IMAGE_FORMATS)}); "
+                    "use a PNG or JPEG file") from None
     except Exception as exc:  # noqa: BLE001 - decoders raise many types (OSError, SyntaxError, struct.error ...)
         detail = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
         raise error(f"{what} is not a readable image ({detail}); use a PNG or JPEG file "

@@ -274,7 +274,7 @@ IMAGE_CASES = [
     ("declares 8000x8000, above the frame limit", png_declaring(8000, 8000), "8000x8000 pixels, above"),
     ("truncated PNG", png_declaring(64, 64)[:40], "not a readable image|not an image"),
     ("zero bytes", b"", "empty"),
-    ("text", b"hello, not an image", "not an image in an accepted format"),
+    ("text", b"hello, not an image", "not a readable image .not one of the accepted formats"),
     ("EPS (would run Ghostscript)", b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\n", "accepted format"),
     ("zero-width PNG", png_declaring(0, 10), "not a readable image|not an image|declares a size"),
 ]
