@@ -185,8 +185,10 @@ def _missing_message(choice: ModelChoice | None) -> str:
     if choice.source == "demo":
         return (f"The demo checkpoint `{choice.path}` is missing. Rebuild it with `make demo-model`, set "
                 f"{config.DEFAULT_CHECKPOINT_ENV} to a checkpoint, or upload one in the sidebar.")
-    return (f"The checkpoint {plain(choice.label)} is no longer available (uploads are kept for "
-            f"{UPLOAD_CACHE_HOURS:g} hours); pick another model in the sidebar.")
+    if choice.source == "upload":
+        return (f"The uploaded checkpoint {plain(choice.label)} is no longer available (uploads are kept for "
+                f"{UPLOAD_CACHE_HOURS:g} hours after their last use); upload it again or pick another model.")
+    return f"The checkpoint {plain(choice.label)} does not exist any more; pick another model in the sidebar."
 
 
 def current_model(*, quiet: bool = False) -> LoadedModel | None:

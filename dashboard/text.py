@@ -4,7 +4,8 @@ text in Streamlit elements that render Markdown.
 Streamlit's Markdown turns ``![x](https://host/pixel.png)`` into an image the viewer's browser fetches (a
 tracking pixel), ``[x](url)``, bare ``https://...`` and ``www...`` into links, and ``:red[...]``, ``$...$`` into
 styling. ASCII punctuation is escaped with a backslash (CommonMark allows escaping any of it), which leaves
-none of those constructs, nor raw HTML, to be recognised: the text reads exactly as typed.
+none of those constructs, nor raw HTML, to be recognised; bare addresses, which GitHub-flavoured Markdown links
+after parsing, get an invisible word joiner (U+2060). The text reads exactly as typed.
 """
 
 from __future__ import annotations
@@ -16,13 +17,17 @@ __all__ = ["plain", "plain_block"]
 
 # Every ASCII punctuation character but the full stop, which starts nothing by itself: file names stay readable.
 _PUNCTUATION = re.compile("([" + re.escape(string.punctuation.replace(".", "")) + "])")
-# Where a full stop does matter: "www." starts a bare link, "1." at the start of a line an ordered list.
-_DOT = re.compile(r"(?i)(\bwww)\.|^(\s*\d+)\.")
+# Where a full stop does matter: "1." at the start of a line starts an ordered list.
+_DOT = re.compile(r"^(\s*\d+)\.")
+# GitHub-flavoured Markdown turns bare "https://...", "www...." and "a@b.c" into links after parsing, whatever
+# their escapes; an invisible word joiner inside each breaks the pattern and leaves the text as it reads.
+_AUTOLINK = re.compile(r"(?i)(?<=:)(?=/)|(?<=@)|(?<=\bwww)(?=\.)")
+_JOINER = "\u2060"
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
 def _escape(line: str) -> str:
-    return _DOT.sub(lambda m: f"{m.group(1) or m.group(2)}\\.", _PUNCTUATION.sub(r"\\\1", line))
+    return _DOT.sub(lambda m: f"{m.group(1)}\\.", _PUNCTUATION.sub(r"\\\1", _AUTOLINK.sub(_JOINER, line)))
 
 
 def plain(text: object) -> str:

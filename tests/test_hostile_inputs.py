@@ -437,8 +437,9 @@ def test_user_text_is_escaped_for_markdown():
     from dashboard.text import plain, plain_block
 
     shown = plain("![x](https://t.example/p.png) [a](javascript:x) <img src=x> :red[x] $x$ www.x.org a@b.c")
-    assert shown == (r"\!\[x\]\(https\:\/\/t.example\/p.png\) \[a\]\(javascript\:x\) \<img src\=x\> "
-                     r"\:red\[x\] \$x\$ www\.x.org a\@b.c")
+    joiner = "\u2060"  # invisible: bare addresses are not turned into links
+    assert shown == (rf"\!\[x\]\(https\:{joiner}\/\/t.example\/p.png\) \[a\]\(javascript\:x\) \<img src\=x\> "
+                     rf"\:red\[x\] \$x\$ www{joiner}.x.org a\@{joiner}b.c")
     assert plain_block("line one\n  line two") == "line one  \n\u00a0\u00a0line two"
 
 
