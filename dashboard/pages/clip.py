@@ -223,7 +223,7 @@ def _session(view: ClipView, name: str):
 
 
 def _show(view: ClipView) -> None:
-    st.header(view.name)
+    st.header(plain(view.name), anchor=False)  # an input name may come from a stranger's bundle
     if view.synthetic:
         st.warning("Analysed with a model trained on synthetic faces: the labels demonstrate the pipeline only.",
                    icon=":material/science:")
