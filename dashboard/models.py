@@ -7,7 +7,6 @@ sessions, so they are treated as read-only; the Predictor is thread-safe. Which 
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ import numpy as np
 import streamlit as st
 
 from dashboard import config
+from dashboard.text import plain
 from larnet_core.errors import LarnetError
 
 if TYPE_CHECKING:  # torch stays unimported until a page needs the model
@@ -33,7 +33,6 @@ __all__ = [
     "model_ref",
     "show_model_card",
     "synthetic_notice",
-    "model_input",
 ]
 
 log = logging.getLogger(__name__)
@@ -107,23 +106,24 @@ def _run_checkpoints(root: str, stamp: float) -> list[tuple[str, str]]:
     return found
 
 
-def _uploads_dir() -> Path:
-    from larnet_core.sessions import data_dir
+#: Uploaded checkpoints kept at most (count, bytes, hours since last use): strangers may upload.
+UPLOAD_CACHE_FILES = 8
+UPLOAD_CACHE_BYTES = 1024**3
+UPLOAD_CACHE_HOURS = 24.0
 
-    folder = data_dir() / "uploads" / "models"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+
+def _upload_cache():
+    from larnet_core.sessions import data_dir
+    from larnet_core.uploads import UploadCache
+
+    return UploadCache(data_dir() / "uploads" / "models", suffix=".pt", max_files=UPLOAD_CACHE_FILES,
+                       max_bytes=UPLOAD_CACHE_BYTES, max_age_s=UPLOAD_CACHE_HOURS * 3600)
 
 
 def _store_upload(data: bytes) -> Path:
-    """Keep an uploaded checkpoint under the data directory, named by its hash (loaded later, safely)."""
-    digest = hashlib.sha256(data).hexdigest()
-    path = _uploads_dir() / f"{digest}.pt"
-    if not path.exists():
-        temporary = path.with_suffix(".part")
-        temporary.write_bytes(data)
-        temporary.replace(path)
-    return path
+    """Keep an uploaded checkpoint in the bounded, expiring upload cache, named by its hash (loaded later,
+    safely)."""
+    return _upload_cache().put(data)
 
 
 # ------------------------------------------------------------------------------------------------- picker
@@ -140,9 +140,13 @@ def model_sidebar() -> None:
         upload = st.sidebar.file_uploader("Checkpoint (.pt written by larnet train)", type=["pt", "pth"],
                                           key="model_upload")
         if upload is not None:
-            choice = ModelChoice(label=upload.name, path=_store_upload(upload.getvalue()), source="upload")
+            try:
+                choice = ModelChoice(label=upload.name, path=_store_upload(upload.getvalue()), source="upload")
+            except LarnetError as exc:
+                st.sidebar.error(f"Cannot keep the upload: {plain(exc)}")
         else:
-            st.sidebar.caption("Checkpoints are loaded as plain weights only (no code is run from the file).")
+            st.sidebar.caption("Checkpoints are loaded as plain weights only (no code is run from the file); "
+                               f"uploads are kept for {UPLOAD_CACHE_HOURS:g} hours.")
     else:
         root = config.runs_dir()
         stamp = root.stat().st_mtime if root.is_dir() else 0.0
@@ -155,10 +159,12 @@ def model_sidebar() -> None:
             choice = ModelChoice(label=picked, path=Path(dict(runs)[picked]), source="run")
     st.session_state[_CHOICE_KEY] = choice
     loaded = current_model(quiet=True)
+    if loaded is None and choice is not None and choice.source == "upload":
+        _upload_cache().discard(choice.path)  # a refused upload is not kept
     if loaded is not None:
         card = loaded.card
-        st.sidebar.caption(f"**{card.preset}** · {card.num_classes} classes · {card.input_size} px · "
-                           f"{card.sample_mode} input")
+        st.sidebar.caption(f"**{plain(card.preset)}** · {card.num_classes} classes · {card.input_size} px · "
+                           f"{plain(card.sample_mode)} input")
         if card.synthetic:
             st.sidebar.warning("Demo model trained on synthetic faces only: not for real-world conclusions.",
                                icon=":material/science:")
@@ -178,7 +184,10 @@ def _missing_message(choice: ModelChoice | None) -> str:
     if choice.source == "demo":
         return (f"The demo checkpoint `{choice.path}` is missing. Rebuild it with `make demo-model`, set "
                 f"{config.DEFAULT_CHECKPOINT_ENV} to a checkpoint, or upload one in the sidebar.")
-    return f"The checkpoint `{choice.path}` does not exist any more; pick another model in the sidebar."
+    if choice.source == "upload":
+        return (f"The uploaded checkpoint {plain(choice.label)} is no longer available (uploads are kept for "
+                f"{UPLOAD_CACHE_HOURS:g} hours after their last use); upload it again or pick another model.")
+    return f"The checkpoint {plain(choice.label)} does not exist any more; pick another model in the sidebar."
 
 
 def current_model(*, quiet: bool = False) -> LoadedModel | None:
@@ -196,9 +205,9 @@ def current_model(*, quiet: bool = False) -> LoadedModel | None:
         return _load_model(*_checkpoint_key(choice.path))
     except LarnetError as exc:
         if not quiet:
-            st.error(f"Cannot load the model: {exc}", icon=":material/error:")
+            st.error(f"Cannot load the model: {plain(exc)}", icon=":material/error:")
         else:
-            st.sidebar.error(f"Cannot load the model: {exc}")
+            st.sidebar.error(f"Cannot load the model: {plain(exc)}")
         return None
 
 
@@ -227,7 +236,7 @@ def synthetic_notice(card: ModelCard) -> None:
     """The notice every place that shows a synthetic-data model must carry."""
     if card.synthetic:
         st.warning(
-            f"**Trained on synthetic data.** This model learned from generated faces ({card.training_data}). "
+            f"**Trained on synthetic data.** This model learned from generated faces ({plain(card.training_data)}). "
             "It demonstrates the pipeline; its predictions say nothing about real people's emotions.",
             icon=":material/science:",
         )
@@ -239,33 +248,19 @@ def show_model_card(loaded: LoadedModel) -> None:
     synthetic_notice(card)
     left, right = st.columns(2)
     with left:
+        # Card text comes from the checkpoint file, which anyone may have written: shown as plain text.
         st.markdown(f"**Preset:** `{card.preset}`  \n"
-                    f"**Classes ({card.num_classes}):** {', '.join(card.class_names)}  \n"
-                    f"**Label scheme:** {card.label_scheme or 'not recorded'}  \n"
+                    f"**Classes ({card.num_classes}):** {plain(', '.join(card.class_names))}  \n"
+                    f"**Label scheme:** {plain(card.label_scheme or 'not recorded')}  \n"
                     f"**Input:** {card.input_size} x {card.input_size} px, {card.in_channels} channels, "
                     f"`{card.sample_mode}` samples")
     with right:
-        st.markdown(f"**Training data:** {card.training_data}  \n"
+        st.markdown(f"**Training data:** {plain(card.training_data)}  \n"
                     f"**Attention:** {card.attention}{' (residual)' if card.residual else ' (naive M*T)'}  \n"
-                    f"**Checkpoint:** `{Path(loaded.path).name if loaded.path else '-'}` "
+                    f"**Checkpoint:** {plain(Path(loaded.path).name if loaded.path else '-')} "
                     f"(SHA-256 `{loaded.sha256[:12]}`)  \n"
-                    f"**Created:** {card.created_at} with LARNet Studio {card.code_version}")
+                    f"**Created:** {plain(card.created_at)} with LARNet Studio {plain(card.code_version)}")
     if card.notes:
-        st.caption(card.notes)
+        st.caption(plain(card.notes))
 
 
-def model_input(card: ModelCard, face: np.ndarray, reference: np.ndarray | None = None) -> np.ndarray:
-    """What the model reads for a face crop: the crop itself, or for a model trained on optical flow the flow
-    image from ``reference`` (an earlier crop of the same face) to ``face``, at the crop's size.
-
-    Raises:
-        LarnetError: a flow model without a reference frame.
-    """
-    if card.sample_mode != "flow":
-        return face
-    if reference is None:
-        raise LarnetError("this model reads optical flow between two frames; pick a frame of a clip (the clip's "
-                          "first frame is the reference) or upload an onset and an apex image")
-    from larnet_core.data import compute_flow_image
-
-    return compute_flow_image(reference, face, face.shape[:2])

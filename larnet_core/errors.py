@@ -7,6 +7,7 @@ __all__ = [
     "CheckpointError",
     "DatasetError",
     "VideoError",
+    "ImageError",
     "NoFaceError",
     "BundleError",
     "SessionNotFound",
@@ -29,6 +30,10 @@ class DatasetError(LarnetError):
 
 class VideoError(LarnetError):
     """A video or frame archive cannot be read, or breaks a safety limit."""
+
+
+class ImageError(LarnetError):
+    """An image cannot be decoded, or declares more pixels than the limit allows."""
 
 
 class NoFaceError(LarnetError):

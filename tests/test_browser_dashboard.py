@@ -300,8 +300,10 @@ def _bundle_to_share(tmp_path: Path) -> Path:
 
     from larnet_core.sessions import AnalysisSession, SessionStore, export_bundle
 
-    session = AnalysisSession(name="shared by a colleague", kind="clip", notes="apex at frame 31",
-                              results=pd.DataFrame({"frame": [0, 1, 2], "p_surprise": [0.1, 0.7, 0.2]}))
+    results = pd.DataFrame({"frame": [0, 1, 2], "time_s": [0.0, 0.04, 0.08], "face_x0": 10.0, "face_y0": 10.0,
+                            "face_x1": 90.0, "face_y1": 90.0, "prob_surprise": [0.1, 0.7, 0.2],
+                            "pred_label": "surprise", "confidence": [0.1, 0.7, 0.2], "motion": 0.0})
+    session = AnalysisSession(name="shared by a colleague", kind="clip", notes="apex at frame 31", results=results)
     with SessionStore.open(f"sqlite:///{tmp_path / 'colleague.sqlite3'}") as store:
         created = store.create(session)
         return export_bundle(store, created.id, tmp_path / "shared.larnet.zip")
@@ -360,3 +362,37 @@ def test_metrics_confusion_matrix_reacts_to_a_selection(page):
     wait_idle(page)
     assert_no_exception(page)
     screenshot(page, "metrics")
+
+
+def test_a_shared_link_shows_user_text_as_plain_text_and_strangers_list_nothing(page, browser, app_url, app_files):
+    from larnet_core.sessions import AnalysisSession, InputRef, SessionStore
+
+    notes = "apex seen ![pixel](http://127.0.0.1:9/pixel.png) [click](http://127.0.0.1:9/) www.example.org :red[x]"
+    app_files["data"].mkdir(parents=True, exist_ok=True)
+    with SessionStore.open(f"sqlite:///{app_files['data'] / 'sessions.sqlite3'}") as store:
+        created = store.create(AnalysisSession(name="**loud** [name](http://127.0.0.1:9/)", kind="clip",
+                                               notes=notes, input=InputRef(name="<b>clip</b>.mp4")))
+    requests = []
+    page.on("request", lambda request: requests.append(request.url))
+    open_page(page, f"sessions?session={created.id}")
+    assert_no_exception(page)
+    page.get_by_text("apex seen").first.wait_for(timeout=RUN_TIMEOUT_MS)
+    main = page.locator('[data-testid="stMain"]')
+    shown = main.inner_text().replace("\u2060", "")  # the invisible word joiners that keep addresses unlinked
+    assert notes in shown and "**loud** [name](http://127.0.0.1:9/)" in shown  # shown as typed
+    assert main.locator('img[src*="127.0.0.1:9"]').count() == 0
+    links = main.locator('a[href*="127.0.0.1:9"], a[href*="example.org"]')
+    assert links.count() == 0, links.evaluate_all("els => els.map(e => e.parentElement.outerHTML)")
+    assert main.locator("h2 strong, h2 a").count() == 0
+    assert not [url for url in requests if "127.0.0.1:9" in url]
+
+    # The link was opened in this browser, so its list now shows the session; a stranger's browser lists nothing.
+    open_page(page, "sessions")
+    page.get_by_text(re.compile(r"1 session\(s\) of this browser")).wait_for(timeout=RUN_TIMEOUT_MS)
+    stranger = browser.new_context(viewport=VIEWPORT, base_url=app_url).new_page()
+    try:
+        open_page(stranger, "sessions")
+        stranger.get_by_text(re.compile("No saved session in this browser yet")).wait_for(timeout=RUN_TIMEOUT_MS)
+        assert stranger.locator('[data-testid="stDataFrame"]').count() == 0
+    finally:
+        stranger.context.close()

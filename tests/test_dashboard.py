@@ -245,10 +245,43 @@ def test_unknown_session_link_says_so(dashboard_env):
 
 
 def test_session_list_search_filters(dashboard_env):
-    _saved_session("needle in the list")
-    app = open_page("sessions")
+    session_id, _ = _saved_session("needle in the list")
+    app = open_page("sessions", session=session_id)  # given the link: this browser lists it from now on
+    app.button[0].click().run()  # "All sessions"
     app.text_input(key="session_search").set_value("needle").run()
     assert "1 session(s) match" in texts(app)
+
+
+def test_a_stranger_lists_none_of_another_persons_sessions(dashboard_env, monkeypatch):
+    _saved_session("someone else's analysis")
+    app = open_page("sessions")
+    assert "someone else's analysis" not in str([d.value for d in app.dataframe])
+    assert "No saved session in this browser yet" in texts(app)
+    assert not app.expander or all("Operator" not in e.label for e in app.expander)  # no token configured
+
+    monkeypatch.setenv("LARNET_ADMIN_TOKEN", "operator-secret")
+    app = open_page("sessions")
+    app.text_input(key="operator_token_input").set_value("wrong").run()
+    assert any("not the operator token" in e.value for e in app.error)
+    app.text_input(key="operator_token_input").set_value("operator-secret").run()
+    assert "Operator view" in texts(app)
+    assert "someone else's analysis" in str([d.value for d in app.dataframe])
+
+
+def test_user_text_is_shown_as_plain_text(dashboard_env):
+    with SessionStore.open() as store:
+        created = store.create(AnalysisSession(
+            name="**bold** [link](https://example.com)", kind="clip",
+            notes="![pixel](https://tracker.example/p.png)\n<img src=x onerror=alert(1)> www.example.com",
+            input=InputRef(name="[clip](javascript:alert(1)).mp4")))
+    app = open_page("sessions", session=created.id)
+    header = app.main.header[0].value
+    joiner = "\u2060"  # an invisible word joiner keeps bare addresses from becoming links
+    assert header == rf"\*\*bold\*\* \[link\]\(https\:{joiner}\/\/example.com\)"
+    shown = texts(app)
+    assert rf"\!\[pixel\]\(https\:{joiner}\/\/tracker.example\/p.png\)" in shown
+    assert r"\<img src\=x onerror\=alert\(1\)\>" in shown and f"www{joiner}.example.com" in shown
+    assert "![" not in shown and "](" not in shown
 
 
 # ---------------------------------------------------------------------------------------------------- clip, attention

@@ -55,6 +55,10 @@ def _every_dtype_results(n: int = 40) -> pd.DataFrame:
         "timestamp": pd.date_range("2024-05-01 12:00", periods=n, freq="5ms", tz="UTC"),
         "wall_clock": pd.date_range("2024-05-01 12:00", periods=n, freq="40ms"),
         "au_count": pd.array([None if i % 7 == 0 else i % 4 for i in range(n)], dtype="Int64"),
+        # The columns the clip view reads (a clip session's results must have them to be imported).
+        "time_s": np.arange(n) / 200.0, "face_x0": 10.0, "face_y0": 12.0, "face_x1": 90.0, "face_y1": 110.0,
+        "pred_label": pd.Series(rng.choice(["others", "surprise"], n), dtype="str"),
+        "confidence": rng.random(n), "prob_surprise": rng.random(n), "prob_others": rng.random(n),
     })
     return table.set_index(pd.Index(np.arange(100, 100 + n), name="frame_index"))
 
@@ -70,8 +74,10 @@ def _rich_session() -> AnalysisSession:
                        data=bytes(range(256)) * 40),
         results=_every_dtype_results(),
         intervals=pd.DataFrame({
-            "start_frame": np.array([3, 20], dtype="int32"), "end_frame": [9, 31], "peak_score": [0.91, np.nan],
-            "label": pd.Categorical(["micro", "macro"]), "kind": pd.Series(["spotted", "spotted"], dtype="str"),
+            "onset_frame": np.array([3, 20], dtype="int32"), "apex_frame": [6, 25], "offset_frame": [9, 31],
+            "onset_s": [0.015, 0.1], "apex_s": [0.03, 0.125], "offset_s": [0.045, 0.155], "duration_s": [0.03, 0.055],
+            "peak_score": [0.91, np.nan], "label": pd.Categorical(["surprise", "others"]),
+            "kind": pd.Series(["micro", "macro"], dtype="str"),
         }),
         events=pd.DataFrame({
             "time": pd.to_datetime(["2024-05-01T12:00:01.250", "2024-05-01T12:00:03.5"], utc=True),

@@ -22,7 +22,7 @@ def db_url(tmp_path) -> str:
 def saved(db_url, tmp_path):
     with SessionStore.open(db_url) as store:
         created = store.create(AnalysisSession(
-            name="sub03 EP01 review",
+            name="sub03 EP01 review", kind="attention",  # a kind whose tables the import does not check
             notes="check the apex\nagainst the coding sheet",
             model=ModelRef(preset="larnet", checkpoint_path=str(tmp_path / "gone.pt")),
             input=InputRef(name="EP01.mp4", fps=200.0, width=340, height=280, frame_count=10, data=b"clip-bytes"),

@@ -12,6 +12,7 @@ import streamlit as st
 from dashboard import charts, config
 from dashboard.models import current_model, model_ref, synthetic_notice
 from dashboard.sessions_ui import save_to_session
+from dashboard.text import plain
 from larnet_core.errors import LarnetError
 from larnet_core.face.inputs import PHOTO_FACE_MODES
 
@@ -21,10 +22,10 @@ _CACHE_KEY = "attention_cache"
 
 
 def _decode(data: bytes, what: str) -> np.ndarray:
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    if image is None:
-        raise LarnetError(f"{what} is not an image OpenCV can read; upload a PNG or JPEG")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    # Uploads are untrusted: the declared size is checked against the pixel limit before decoding.
+    from larnet_core.images import decode_image
+
+    return decode_image(data, what)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
@@ -196,7 +197,11 @@ flow = loaded.card.sample_mode == "flow"
 if flow:
     st.caption("This model was trained on optical flow: it reads the motion from a reference frame to the face, so "
                "the maps below are computed on that flow image and drawn over the face.")
-image, image_name, reference = _pick_image(flow)
+try:
+    image, image_name, reference = _pick_image(flow)
+except LarnetError as exc:
+    st.error(f"Cannot use that image: {plain(exc)}", icon=":material/error:")
+    image, image_name, reference = None, "", None
 from larnet_core.explain import CAM_METHODS, overlay_heatmap  # noqa: E402 - after the header: fast first paint
 
 options = st.columns(3)
@@ -215,7 +220,7 @@ try:
         face, explanation, responses = _explain(loaded, image, reference, face_mode, method,
                                                 None if target == "predicted class" else target)
 except LarnetError as exc:
-    st.error(f"Cannot explain {image_name}: {exc}", icon=":material/error:")
+    st.error(f"Cannot explain {plain(image_name)}: {plain(exc)}", icon=":material/error:")
     st.stop()
 
 face_col, probs_col = st.columns([1, 2])

@@ -15,7 +15,8 @@ import streamlit as st
 
 from dashboard import charts, config
 from dashboard.models import current_model, current_predictor, model_ref, synthetic_notice
-from dashboard.sessions_ui import get_store, save_to_session
+from dashboard.sessions_ui import get_store, remember_session, save_to_session
+from dashboard.text import plain
 from larnet_core.errors import LarnetError
 from larnet_core.video.analysis import FACE_MODES
 
@@ -82,11 +83,19 @@ def _from_session(session_id: str) -> ClipView | None:
     if session.kind != "clip" or session.results is None:
         st.error(f"Session {session_id} is a {session.kind} analysis, not a clip analysis; open it in Sessions.")
         return None
+    from larnet_core.sessions.result_schema import check_session_tables
+
+    try:
+        check_session_tables(session.kind, session.results, session.intervals, None)
+    except LarnetError as exc:
+        st.error(f"This session cannot be shown in the clip view: {plain(exc)}", icon=":material/error:")
+        return None
+    remember_session(session.id)
     classes = [c[len("prob_"):] for c in session.results.columns if c.startswith("prob_")]
     intervals = session.intervals if session.intervals is not None else pd.DataFrame(
         columns=["onset_frame", "apex_frame", "offset_frame", "onset_s", "apex_s", "offset_s", "duration_s", "kind",
                  "label", "confidence"])
-    st.info(f"Saved session **{session.name}** (read-only). {' '.join(session.notices)}",
+    st.info(f"Saved session **{plain(session.name)}** (read-only). {plain(' '.join(session.notices))}",
             icon=":material/bookmark:")
     return ClipView(name=session.input.name, frames=session.results, intervals=intervals, class_names=classes,
                     data=session.input.data, fps=session.input.fps, synthetic=session.model.synthetic,
@@ -255,7 +264,7 @@ def _pick_face(view: ClipView) -> ClipView:
 
 
 def _show(view: ClipView) -> None:
-    st.header(view.name)
+    st.header(plain(view.name), anchor=False)  # an input name may come from a stranger's bundle
     view = _pick_face(view)
     if view.synthetic:
         st.warning("Analysed with a model trained on synthetic faces: the labels demonstrate the pipeline only.",

@@ -50,21 +50,22 @@ class LiveState:
     """Per-browser-session live state: the analyzer, its report queue and the rolling history shown."""
 
     def __init__(self, analyzer, model_key: str) -> None:
+        from larnet_core.video.stream import LiveStream
+
         self.analyzer = analyzer
         self.model_key = model_key
+        # Conversion, analysis and the frame slots all streams of the server share (larnet_core.video.stream).
+        self.stream = LiveStream(analyzer)
         self.reports: queue.Queue[FrameReport] = queue.Queue(maxsize=QUEUE_SIZE)
         self.history: deque[FrameReport] = deque(maxlen=2000)
         self.frames_analysed = 0
         self.settled = True  # the analyzer's last frames were settled after the stream stopped
 
     def callback(self, frame: av.VideoFrame) -> av.VideoFrame:
-        try:
-            image = frame.to_ndarray(format="rgb24")
-        except Exception:  # noqa: BLE001 - an undecodable frame must not end the stream
-            log.exception("cannot convert a webcam frame")
-            return frame
-        # process() never raises: a failure is logged, reported in result.error and written on the frame.
-        annotated, result = self.analyzer.process(image, frame.time)
+        # Never raises; result is None for a frame skipped because the server is at capacity.
+        out, result = self.stream.process(frame)
+        if result is None:
+            return out
         report = FrameReport(result.frame_index, result.time_s, result.label, result.confidence,
                              dict(result.probabilities), float(result.motion), float(result.latency_ms),
                              result.error, time.monotonic())
@@ -76,7 +77,7 @@ class LiveState:
             except queue.Empty:
                 pass
             self.reports.put_nowait(report)
-        return av.VideoFrame.from_ndarray(annotated, format="rgb24")
+        return out
 
 
 def _state(predictor) -> LiveState:
@@ -172,6 +173,9 @@ def _draw(charts_too: bool) -> None:
     fps_box.metric("Processing fps", f"{len(recent) / FPS_WINDOW_S:.1f}")
     last = state.history[-1] if state.history else None
     latency_box.metric("Latency (ms)", f"{last.latency_ms:.0f}" if last else "-")
+    skipped = state.stream.skipped_share
+    if skipped > 0.2:
+        latency_box.warning(f"Server busy: {skipped:.0%} of frames skipped", icon=":material/speed:")
     if last is None:
         prediction_box.info("Press START to analyse the webcam.", icon=":material/videocam:")
     elif last.error:

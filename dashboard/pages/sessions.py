@@ -1,7 +1,9 @@
 """Sessions: list, search, open, rename, annotate, delete, export and import saved analyses.
 
 ``/sessions?session=<id>`` opens one analysis read-only; editing needs its edit token, which this browser
-holds for the sessions it created (or which the user pastes).
+holds for the sessions it created (or which the user pastes). The list shows only the sessions this browser
+created, imported or opened from a link; an operator who enters ``$LARNET_ADMIN_TOKEN`` sees every session.
+Everything users typed (names, notes, input names) is shown as plain text.
 """
 
 from __future__ import annotations
@@ -11,7 +13,15 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard.sessions_ui import get_store, remember_token, token_for
+from dashboard.sessions_ui import (
+    get_store,
+    is_operator,
+    remember_session,
+    remember_token,
+    token_for,
+    visitor_session_ids,
+)
+from dashboard.text import plain, plain_block
 from larnet_core.errors import LarnetError, SessionNotFound
 from larnet_core.sessions import BUNDLE_SUFFIX, export_bundle, import_bundle, share_link
 
@@ -52,7 +62,7 @@ def _show_tables(session) -> None:
         for index, (name, png) in enumerate(session.images.items()):
             columns[index % len(columns)].image(png, caption=name)
     if session.metrics_runs:
-        st.markdown("**Runs compared:** " + ", ".join(f"`{run}`" for run in session.metrics_runs))
+        st.markdown("**Runs compared:** " + ", ".join(plain(run) for run in session.metrics_runs))
 
 
 def _edit_controls(store, session, token: str) -> None:
@@ -67,20 +77,21 @@ def _edit_controls(store, session, token: str) -> None:
                 if notes != session.notes:
                     store.annotate(session.id, token, notes)
             except LarnetError as exc:
-                st.error(f"Not saved: {exc}")
+                st.error(f"Not saved: {plain(exc)}")
             else:
                 st.toast("Saved")
                 st.rerun()
     with st.expander("Delete this session", icon=":material/delete:"):
-        confirm = st.checkbox(f"Yes, delete “{session.name}” and everything saved with it", key="session_delete_ok")
+        confirm = st.checkbox(f"Yes, delete “{plain(session.name)}” and everything saved with it",
+                              key="session_delete_ok")
         if st.button("Delete permanently", type="primary", disabled=not confirm, key="session_delete"):
             try:
                 store.delete(session.id, token)
             except LarnetError as exc:
-                st.error(f"Not deleted: {exc}")
+                st.error(f"Not deleted: {plain(exc)}")
             else:
                 _open(None)
-                st.toast(f"Deleted “{session.name}”")
+                st.toast(f"Deleted “{plain(session.name)}”")
                 st.rerun()
 
 
@@ -88,36 +99,38 @@ def _show_session(store, session_id: str) -> None:
     try:
         session = store.get(session_id)
     except SessionNotFound as exc:
-        st.error(str(exc), icon=":material/error:")
+        st.error(plain(exc), icon=":material/error:")
         if st.button("Back to the list"):
             _open(None)
             st.rerun()
         return
     except LarnetError as exc:
-        st.error(f"Cannot open the session: {exc}", icon=":material/error:")
+        st.error(f"Cannot open the session: {plain(exc)}", icon=":material/error:")
         return
+    remember_session(session.id)  # given a link: this browser lists it from now on
     if st.button("All sessions", icon=":material/arrow_back:"):
         _open(None)
         st.rerun()
-    st.header(session.name)
+    st.header(plain(session.name), anchor=False)
     st.caption(f"{session.kind} analysis · created {session.created_at:%Y-%m-%d %H:%M} UTC · "
                f"updated {session.updated_at:%Y-%m-%d %H:%M} UTC · id `{session.id}`")
     for notice in session.notices:
-        st.info(notice, icon=":material/info:")
+        st.info(plain(notice), icon=":material/info:")
     if session.model.synthetic:
         st.warning("Made with a model trained on synthetic data only: its predictions are a demonstration.",
                    icon=":material/science:")
     model, clip = st.columns(2)
-    model.markdown(f"**Model:** `{session.model.preset or 'unknown'}`  \n"
-                   f"checkpoint `{Path(session.model.checkpoint_path).name or '-'}` "
+    checkpoint = session.model.checkpoint_path.replace("\\", "/").rsplit("/", 1)[-1]
+    model.markdown(f"**Model:** {plain(session.model.preset or 'unknown')}  \n"
+                   f"checkpoint {plain(checkpoint or '-')} "
                    f"({session.model.checkpoint_sha256[:12] or 'no hash'})")
     if session.input.name:
-        clip.markdown(f"**Input:** {session.input.name}  \n{session.input.width}x{session.input.height}, "
+        clip.markdown(f"**Input:** {plain(session.input.name)}  \n{session.input.width}x{session.input.height}, "
                       f"{session.input.fps:g} fps, {session.input.frame_count} frames"
                       f"{'' if session.input.data is not None else ' (clip not stored)'}")
     if session.notes:
         st.markdown("**Notes**")
-        st.markdown(session.notes)
+        st.markdown(plain_block(session.notes))
     links = st.columns(3)
     links[0].markdown(f"Read-only link: `{share_link(session.id)}`")
     if session.kind == "clip":
@@ -129,7 +142,7 @@ def _show_session(store, session_id: str) -> None:
                                  file_name=f"{session.name[:60]}{BUNDLE_SUFFIX}".replace("/", "_"),
                                  mime="application/zip", icon=":material/download:")
     except LarnetError as exc:
-        links[2].error(f"Export failed: {exc}")
+        links[2].error(f"Export failed: {plain(exc)}")
     _show_tables(session)
 
     token = token_for(session.id)
@@ -157,7 +170,7 @@ def _import_form(store) -> None:
                 try:
                     created = import_bundle(store, path)
                 except LarnetError as exc:
-                    st.error(f"Not imported: {exc}", icon=":material/error:")
+                    st.error(f"Not imported: {plain(exc)}", icon=":material/error:")
                     return
             remember_token(created.id, created.edit_token)
             # Kept across reruns: the "Open it" click below reruns the page without the Import click.
@@ -169,29 +182,50 @@ def _import_form(store) -> None:
         st.success(f"Imported as session `{session_id}`. Its edit token (shown only now):")
         st.code(token, language=None)
         for notice in notices:
-            st.caption(notice)
+            st.caption(plain(notice))
         if st.button("Open it", key="session_import_open"):
             st.session_state.pop(_IMPORTED_KEY, None)
             _open(session_id)
             st.rerun()
 
 
+def _operator_form() -> None:
+    from larnet_core.sessions.visitors import ADMIN_TOKEN_ENV, admin_enabled
+
+    if not admin_enabled() or is_operator():
+        return
+    with st.expander("Operator: list every session", icon=":material/admin_panel_settings:"):
+        given = st.text_input(f"Operator token (${ADMIN_TOKEN_ENV} on the server)", type="password",
+                              key="operator_token_input")
+        if given:
+            st.session_state["operator_token"] = given
+            if is_operator():
+                st.rerun()
+            st.error("That is not the operator token.")
+
+
 def _list_sessions(store) -> None:
+    operator = is_operator()
+    # A visitor lists only this browser's sessions; the operator lists all of them.
+    ids = None if operator else visitor_session_ids()
     search = st.text_input("Search", placeholder="name, notes or clip name", key="session_search",
                            label_visibility="collapsed")
     try:
-        listing = store.list(search=search, limit=LIST_LIMIT)
-        total = store.count(search=search)
+        listing = store.list(search=search, limit=LIST_LIMIT, ids=ids)
+        total = store.count(search=search, ids=ids)
     except LarnetError as exc:
-        st.error(str(exc), icon=":material/error:")
+        st.error(plain(exc), icon=":material/error:")
         return
     if listing.empty:
         st.info("No saved session matches." if search else
-                "No saved session yet: use “Save to session” on the Clip, Live, Attention or Metrics page.")
+                "No saved session in this browser yet: use “Save to session” on the Clip, Live, Attention or "
+                "Metrics page, import a bundle below, or open a session's link.")
     else:
-        st.caption(f"{total} session(s){' match' if search else ''}; newest first"
+        whose = "all users" if operator else "this browser"
+        st.caption(f"{total} session(s){' match' if search else ''} of {whose}; newest first"
                    f"{f', showing {LIST_LIMIT}' if total > LIST_LIMIT else ''}. Select a row to open it.")
         shown = listing.assign(mine=[token_for(s) is not None for s in listing["id"]])
+        # The data grid draws cells as plain text: names and notes cannot carry links or images here.
         event = st.dataframe(
             shown[["name", "kind", "updated_at", "input_name", "model_preset", "results_rows", "mine", "notes"]],
             hide_index=True, on_select="rerun", selection_mode="single-row", key="session_table",
@@ -211,6 +245,7 @@ def _list_sessions(store) -> None:
             _open(str(target))
             st.rerun()
     _import_form(store)
+    _operator_form()
 
 
 st.title("Sessions")
@@ -221,5 +256,9 @@ if store is not None:
         st.session_state[_OPEN_KEY] = wanted
         _show_session(store, wanted)
     else:
-        st.caption(f"Saved analyses in {store.backend} ({store.url}).")
+        if is_operator():
+            st.caption(f"Operator view: every saved analysis in {store.backend} ({store.url}).")
+        else:
+            st.caption("Analyses saved, imported or opened in this browser. Anyone holding a session's link can "
+                       "read it; nobody else sees it listed here.")
         _list_sessions(store)

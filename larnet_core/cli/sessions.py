@@ -30,7 +30,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "sqlite:///path/sessions.sqlite3 or postgresql+psycopg://user@host/db")
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
 
-    listing = actions.add_parser("list", parents=[common], help="list sessions, most recent first")
+    listing = actions.add_parser("list", parents=[common],
+                                 help="list every session, most recent first (the operator's view; the dashboard "
+                                      "shows each visitor only their own)")
     listing.add_argument("--search", default="", help="only sessions whose name, notes or clip name contain this")
     listing.add_argument("--limit", type=int, default=50, help="most sessions shown (default 50)")
     listing.set_defaults(func=_list)
@@ -90,9 +92,12 @@ def _list(args: argparse.Namespace) -> int:
 def _show(args: argparse.Namespace) -> int:
     from larnet_core.sessions import share_link
 
+    from larnet_core.sessions.store import checkpoint_notices
+
     with _open(args) as store:
         session = store.get(args.session_id, load_clip=False)
         parts = store.parts(args.session_id)
+    session.notices += checkpoint_notices(session)  # the operator's own disk: looking the path up is fine here
     model, ref = session.model, session.input
     lines = [
         f"id:         {session.id}",

@@ -35,19 +35,11 @@ def as_face_image(image: np.ndarray, what: str = "the image") -> np.ndarray:
 def read_image(path: str | Path) -> np.ndarray:
     """Read an image file as a uint8 array: grey ``H x W``, RGB or RGBA as stored (other modes become RGB).
 
-    Raises:
-        LarnetError: the file is missing or is not an image Pillow can read.
-    """
-    from PIL import Image, UnidentifiedImageError
+    The declared size is checked against the pixel limit before decoding (:mod:`larnet_core.images`).
 
-    path = Path(path)
-    if not path.is_file():
-        raise LarnetError(f"image {path} does not exist; check the path")
-    try:
-        with Image.open(path) as image:
-            image.load()
-            if image.mode not in ("L", "RGB", "RGBA"):
-                image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
-            return np.asarray(image, dtype=np.uint8).copy()
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
-        raise LarnetError(f"{path} is not a readable image ({exc}); use a PNG or JPEG file") from None
+    Raises:
+        LarnetError: the file is missing, too large, or is not a readable image.
+    """
+    from larnet_core.images import read_image_file
+
+    return read_image_file(path, mode=None)

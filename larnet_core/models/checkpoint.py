@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import logging
+import os
 import pickle
 import zipfile
 from dataclasses import asdict, dataclass, field, fields
@@ -16,11 +17,18 @@ from torch import nn
 
 from larnet_core import __version__
 from larnet_core.errors import CheckpointError
+from larnet_core.models.card_checks import MAX_PARAMETERS, card_from_untrusted
+from larnet_core.paths import cache_dir
 from larnet_core.models.registry import build_model, model_config
+from larnet_core.safezip import SafeZip, ZipLimits
 
 __all__ = ["ModelCard", "LoadedModel", "save_checkpoint", "load_checkpoint", "file_sha256", "CHECKPOINT_FORMAT"]
 
 log = logging.getLogger(__name__)
+
+# Checking a card runs the network on the meta device, whose batch-norm rule imports torch._dynamo, which
+# creates its cache folder on import: keep it in LARNet's cache rather than the system's temporary folder.
+os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(cache_dir("torchinductor")))
 
 CHECKPOINT_FORMAT = "larnet-checkpoint"
 CHECKPOINT_VERSION = 1
@@ -151,53 +159,131 @@ def save_checkpoint(
     return path
 
 
+# A checkpoint is a zip archive written by torch.save: one member per tensor storage, stored uncompressed.
+CHECKPOINT_ZIP_LIMITS = ZipLimits(max_archive_bytes=2 * 1024**3, max_members=20_000,
+                                  max_member_bytes=1024**3, max_total_bytes=2 * 1024**3)
+_TENSOR_DTYPES = (torch.float32, torch.float16, torch.bfloat16, torch.float64, torch.int64)
+
+
 def _read_payload(path: Path) -> dict[str, Any]:
     if not path.exists():
         raise CheckpointError(f"checkpoint {path} does not exist; check the path or train one with `larnet train`")
-    if path.stat().st_size == 0:
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} is not a file; give the path of a .pt file")
+    size = path.stat().st_size
+    if size == 0:
         raise CheckpointError(f"checkpoint {path} is empty (0 bytes); the file was not written completely")
+    if zipfile.is_zipfile(path):
+        # Member count, declared sizes and compression ratios are checked before torch reads anything.
+        SafeZip(path, CHECKPOINT_ZIP_LIMITS, f"checkpoint {path}", error=CheckpointError).close()
+    elif size > CHECKPOINT_ZIP_LIMITS.max_archive_bytes:
+        raise CheckpointError(f"checkpoint {path} is {size} bytes; the limit is "
+                              f"{CHECKPOINT_ZIP_LIMITS.max_archive_bytes} bytes")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         raise CheckpointError(
             f"{path} holds objects that are not plain weights, so it was not loaded (safe loading refuses "
-            f"arbitrary code); re-save it with `larnet_core.models.save_checkpoint` ({str(exc).splitlines()[0]})"
+            f"arbitrary code); re-save it with `larnet_core.models.save_checkpoint` ({_first_line(exc)})"
         ) from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
+    except Exception as exc:  # noqa: BLE001 - a damaged file makes torch raise many types (and RecursionError)
         raise CheckpointError(
-            f"{path} is not a readable PyTorch checkpoint (corrupt or truncated?): {str(exc).splitlines()[0]}"
+            f"{path} is not a readable PyTorch checkpoint (corrupt or truncated?): {_first_line(exc)}"
         ) from None
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(
             f"{path} is a PyTorch file but not a LARNet checkpoint (no model card); "
             "use a checkpoint written by `larnet train` or `save_checkpoint`"
         )
-    if int(payload.get("format_version", 0)) > CHECKPOINT_VERSION:
+    version = payload.get("format_version", 0)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 0:
+        raise CheckpointError(f"{path} has no valid checkpoint format version")
+    if version > CHECKPOINT_VERSION:
         raise CheckpointError(
-            f"{path} was written by a newer LARNet Studio (checkpoint format {payload['format_version']}); upgrade"
+            f"{path} was written by a newer LARNet Studio (checkpoint format {min(version, 10**6)}); upgrade"
         )
     return payload
 
 
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0][:200] if text else type(exc).__name__)
+
+
+def _build_on_meta(card: ModelCard, path: Path) -> nn.Module:
+    """The card's network with shapes but no memory, after checking its size and that an input goes through."""
+    try:
+        with torch.device("meta"):
+            model = card.build()
+        count = sum(p.numel() for p in model.parameters())
+        if count > MAX_PARAMETERS:
+            raise CheckpointError(f"{path}: the model card describes a network of {count:,} parameters; at "
+                                  f"most {MAX_PARAMETERS:,} are allowed")
+        # Outside the device context: meta tensors go straight to the meta kernels (shapes only, no memory).
+        out = model.eval()(torch.empty(1, card.in_channels, card.input_size, card.input_size, device="meta"))
+    except CheckpointError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - builders reject bad combinations with ValueError, RuntimeError ...
+        raise CheckpointError(f"{path} has an invalid model card: {_first_line(exc)}") from None
+    if tuple(out.shape) != (1, card.num_classes):
+        raise CheckpointError(f"{path}: the network gives {tuple(out.shape)} outputs for {card.num_classes} classes")
+    return model
+
+
+def _checked_state(raw: Any, model: nn.Module, path: Path, preset: str) -> dict[str, torch.Tensor]:
+    """The weights, after comparing every name, shape and type with the (meta) network: nothing is allocated
+    for a file that does not match."""
+    if not isinstance(raw, dict):
+        raise CheckpointError(f"{path} has no state_dict mapping of weights")
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in raw]
+    unexpected = [str(k)[:80] for k in raw if k not in expected]
+    if missing or unexpected:
+        detail = f"missing {missing[0]!r}" if missing else f"unexpected {unexpected[0]!r}"
+        raise CheckpointError(f"{path}: weights do not match preset {preset!r} "
+                              f"({len(missing)} missing, {len(unexpected)} unexpected; {detail})")
+    state = {}
+    for name, want in expected.items():
+        tensor = raw[name]
+        if not isinstance(tensor, torch.Tensor) or tensor.dtype not in _TENSOR_DTYPES:
+            raise CheckpointError(f"{path}: weight {name!r} is not a tensor of a supported type")
+        if tuple(tensor.shape) != tuple(want.shape):
+            raise CheckpointError(f"{path}: weights do not match preset {preset!r}: {name!r} has shape "
+                                  f"{tuple(tensor.shape)[:8]}, the network needs {tuple(want.shape)}")
+        if not tensor.is_contiguous():  # e.g. a stride-0 view: shape of a large tensor over a tiny storage
+            raise CheckpointError(f"{path}: weight {name!r} is not stored as a plain tensor; re-save the model")
+        state[name] = tensor.float() if tensor.is_floating_point() else tensor
+    return state
+
+
 def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> LoadedModel:
-    """Load a checkpoint written by :func:`save_checkpoint`.
+    """Load a checkpoint written by :func:`save_checkpoint`, treating the file as untrusted.
+
+    The card is checked field by field (:mod:`~larnet_core.models.card_checks`), the network is built on the
+    ``meta`` device and every weight's name, shape and type compared with it before any memory is allocated;
+    only then do the weights become the network's parameters.
 
     Raises:
-        CheckpointError: missing, empty, corrupt, truncated, foreign (not a LARNet checkpoint) or mismatching
-            weights, with a message naming the file.
+        CheckpointError: missing, empty, corrupt, truncated, foreign (not a LARNet checkpoint), an invalid card
+            or mismatching weights, with a message naming the file.
     """
     path = Path(path)
     payload = _read_payload(path)
     try:
-        card = ModelCard.from_dict(payload["card"])
-        model = card.build()
-    except (KeyError, TypeError, ValueError) as exc:
+        card = ModelCard(**card_from_untrusted(payload.get("card")))
+    except CheckpointError as exc:
         raise CheckpointError(f"{path} has an invalid model card: {exc}") from None
-    state = {k: v.float() if v.is_floating_point() else v for k, v in payload["state_dict"].items()}
+    model = _build_on_meta(card, path)
+    state = _checked_state(payload.get("state_dict"), model, path, card.preset)
     try:
-        model.load_state_dict(state)
+        model.load_state_dict(state, strict=True, assign=True)
     except RuntimeError as exc:
-        first = str(exc).splitlines()[0] if str(exc) else "shape mismatch"
-        raise CheckpointError(f"{path}: weights do not match preset {card.preset!r}: {first}") from None
+        raise CheckpointError(f"{path}: weights do not match preset {card.preset!r}: {_first_line(exc)}") from None
+    if any(t.is_meta for t in (*model.parameters(), *model.buffers())):
+        # A non-persistent buffer has no value in the file: build the network for real and load into it.
+        model = card.build()
+        model.load_state_dict(state)
     model.to(device).eval()
-    return LoadedModel(model=model, card=card, path=path, sha256=file_sha256(path), extra=payload.get("extra") or {})
+    extra = payload.get("extra")
+    return LoadedModel(model=model, card=card, path=path, sha256=file_sha256(path),
+                       extra=extra if isinstance(extra, dict) else {})

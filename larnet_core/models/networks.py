@@ -44,6 +44,8 @@ def init_weights(module: nn.Module) -> None:
     The last convolution of every residual unit starts at zero, so each unit starts as its shortcut; the deep
     Attention-92 stack then trains stably from scratch at the paper's learning rate (Goyal et al., 2017).
     """
+    if any(p.is_meta for p in module.parameters()):
+        return  # built on the meta device to check a checkpoint's shapes: there are no values to initialise
     for m in module.modules():
         if isinstance(m, nn.Conv2d):
             nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")

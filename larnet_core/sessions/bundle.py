@@ -10,9 +10,11 @@ Layout::
     images/NAME.png      chosen heat-map images
     clip/NAME            the clip, when the session stored it
 
-Import validates everything first (archive limits and names, see :mod:`.safezip`; manifest; checksums;
-schema version; member types and contents) and only then writes, in the single transaction of
-``SessionStore.create``: a bundle that fails any check leaves the database untouched.
+Import validates everything first (archive limits and names, see :mod:`larnet_core.safezip`; manifest, its
+nesting, dates and integers; checksums; schema version; table sizes from the Parquet footer; table layouts
+against what the reopening page reads, :mod:`.result_schema`) and only then writes, in the single
+transaction of ``SessionStore.create``: a bundle that fails any check leaves the database untouched. Nothing
+a bundle names (a checkpoint path, a clip name) is ever looked up on this machine's disk.
 """
 
 from __future__ import annotations
@@ -29,10 +31,24 @@ from typing import Any
 
 from larnet_core import __version__
 from larnet_core.errors import BundleError, LarnetError
-from larnet_core.sessions.model import AnalysisSession, CreatedSession, InputRef, ModelRef, validate_session
+from larnet_core.sessions.model import (
+    AnalysisSession,
+    CreatedSession,
+    InputRef,
+    ModelRef,
+    validate_session,
+    validate_time,
+)
+from larnet_core.sessions.result_schema import check_session_tables
 from larnet_core.sessions.safezip import ZipLimits, read_zip_members
 from larnet_core.sessions.store import SessionStore
-from larnet_core.sessions.tables import decode_json_table, decode_parquet, encode_json_table, encode_parquet
+from larnet_core.sessions.tables import (
+    decode_json_table,
+    decode_parquet,
+    encode_json_table,
+    encode_parquet,
+    loads_bounded,
+)
 
 __all__ = ["BUNDLE_FORMAT", "BUNDLE_SCHEMA_VERSION", "BUNDLE_SUFFIX", "export_bundle", "import_bundle",
            "read_bundle", "ZipLimits"]
@@ -42,6 +58,7 @@ BUNDLE_SCHEMA_VERSION = 1
 BUNDLE_SUFFIX = ".larnet.zip"
 MANIFEST = "manifest.json"
 _MAX_MANIFEST_BYTES = 4 * 1024 * 1024
+_MAX_MANIFEST_DEPTH = 8
 
 _TABLE_MEMBERS = {"results": "results.parquet", "intervals": "intervals.json", "events": "events.parquet"}
 _IMAGE_MEMBER = re.compile(r"images/([A-Za-z0-9][A-Za-z0-9 _.\-]{0,99})\.png")
@@ -190,9 +207,9 @@ def _parse_manifest(members: dict[str, bytes], label: str) -> dict[str, Any]:
     if len(raw) > _MAX_MANIFEST_BYTES:
         raise BundleError(f"{label}: {MANIFEST} is {len(raw)} bytes, larger than any real manifest")
     try:
-        manifest = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BundleError(f"{label}: {MANIFEST} is not valid JSON ({exc})") from exc
+        manifest = loads_bounded(raw, MANIFEST, max_depth=_MAX_MANIFEST_DEPTH)
+    except LarnetError as exc:
+        raise BundleError(f"{label}: {exc}") from None
     if not isinstance(manifest, dict) or manifest.get("format") != BUNDLE_FORMAT:
         raise BundleError(f"{label}: {MANIFEST} does not describe a LARNet session bundle")
     version = manifest.get("schema_version")
@@ -236,16 +253,24 @@ def _field(section: dict[str, Any], key: str, kind: type | tuple[type, ...], lab
         raise BundleError(f"{label}: {MANIFEST} field {key!r} must be a number")
     if not isinstance(value, kind):
         raise BundleError(f"{label}: {MANIFEST} field {key!r} has the wrong type ({type(value).__name__})")
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 2**63:
+        raise BundleError(f"{label}: {MANIFEST} field {key!r} is an integer wider than 64 bits")
     return value
 
 
 def _time(value: Any, key: str, label: str) -> datetime | None:
     if value is None:
         return None
+    if not isinstance(value, str) or len(value) > 64:
+        raise BundleError(f"{label}: {MANIFEST} field {key!r} is not an ISO date-time")
     try:
-        return datetime.fromisoformat(str(value))
+        parsed = datetime.fromisoformat(value)
     except ValueError:
         raise BundleError(f"{label}: {MANIFEST} field {key!r} is not an ISO date-time") from None
+    try:
+        return validate_time(parsed, f"{MANIFEST} field {key!r}")
+    except LarnetError as exc:
+        raise BundleError(f"{label}: {exc}") from None
 
 
 def _session_from(manifest: dict[str, Any], members: dict[str, bytes], label: str) -> AnalysisSession:
@@ -265,10 +290,13 @@ def _session_from(manifest: dict[str, Any], members: dict[str, bytes], label: st
         if member in members:
             decode = decode_json_table if member.endswith(".json") else decode_parquet
             tables[part] = decode(members[member], f"{label} {part}")
+    kind = _field(meta, "kind", str, label)
+    # The page that reopens this kind of session reads these columns: refuse a bundle it could not show.
+    check_session_tables(kind, tables.get("results"), tables.get("intervals"), tables.get("events"))
     return AnalysisSession(
         name=_field(meta, "name", str, label),
         notes=_field(meta, "notes", str, label, default=""),
-        kind=_field(meta, "kind", str, label),
+        kind=kind,
         created_at=_time(meta.get("created_at"), "created_at", label),
         updated_at=_time(meta.get("updated_at"), "updated_at", label),
         metrics_runs=_field(meta, "metrics_runs", list, label, default=[]),

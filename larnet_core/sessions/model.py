@@ -32,6 +32,7 @@ __all__ = [
     "validate_name",
     "validate_notes",
     "validate_image",
+    "validate_time",
     "utc_now",
 ]
 
@@ -46,6 +47,12 @@ MAX_IMAGES = 200
 MAX_IMAGE_BYTES = 16 * 1024 * 1024
 MAX_METRICS_RUNS = 200
 MAX_REF_CHARS = 1000
+#: Bounds on the numbers of an input reference (each fits a 64-bit database column with room to spare).
+MAX_FRAME_SIDE = 100_000
+MAX_FRAME_COUNT = 10**9
+MAX_FPS = 100_000.0
+#: Years a stored time may fall in; times near the calendar's edges overflow when converted to UTC.
+YEAR_RANGE = (1970, 9000)
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Image names become bundle member names (images/<name>.png), so they are kept to a plain, portable alphabet.
@@ -222,13 +229,13 @@ def _validate_input(ref: object) -> InputRef:
         fps = float(ref.fps)
     except (TypeError, ValueError):
         raise LarnetError(f"input fps must be a number, got {ref.fps!r}") from None
-    if not math.isfinite(fps) or fps < 0:
-        raise LarnetError(f"input fps must be a finite number >= 0, got {ref.fps!r}")
+    if not math.isfinite(fps) or not 0 <= fps <= MAX_FPS:
+        raise LarnetError(f"input fps must be a finite number from 0 to {MAX_FPS:g}, got {str(ref.fps)[:40]}")
     sizes = {}
-    for attr in ("width", "height", "frame_count"):
+    for attr, limit in (("width", MAX_FRAME_SIDE), ("height", MAX_FRAME_SIDE), ("frame_count", MAX_FRAME_COUNT)):
         value = getattr(ref, attr)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise LarnetError(f"input {attr} must be an integer >= 0, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= limit:
+            raise LarnetError(f"input {attr} must be an integer from 0 to {limit:,}, got {str(value)[:40]}")
         sizes[attr] = int(value)
     data = ref.data
     if data is not None:
@@ -302,6 +309,22 @@ def validate_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
     return {key: _FIELD_CHECKS[key](value) for key, value in changes.items()}
 
 
+def validate_time(value: object, what: str) -> datetime | None:
+    """Return ``value`` as a UTC datetime (naive values are taken as UTC), or None; refuse other types and years
+    outside :data:`YEAR_RANGE` (converting a time at the calendar's edge to UTC overflows)."""
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        raise LarnetError(f"{what} must be a datetime, got {type(value).__name__}")
+    if not YEAR_RANGE[0] <= value.year <= YEAR_RANGE[1]:
+        raise LarnetError(f"{what} is in the year {value.year}; times from {YEAR_RANGE[0]} to {YEAR_RANGE[1]} "
+                          "are accepted")
+    try:
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    except (OverflowError, ValueError):
+        raise LarnetError(f"{what} cannot be expressed in UTC") from None
+
+
 def validate_session(session: AnalysisSession) -> AnalysisSession:
     """Return a checked, normalised copy of ``session``, or raise LarnetError naming the bad field.
 
@@ -310,4 +333,5 @@ def validate_session(session: AnalysisSession) -> AnalysisSession:
     if not isinstance(session, AnalysisSession):
         raise LarnetError(f"expected an AnalysisSession, got {type(session).__name__}")
     checked = validate_changes({key: getattr(session, key) for key in CHANGEABLE_FIELDS})
-    return replace(session, notices=list(session.notices), **checked)
+    times = {key: validate_time(getattr(session, key), f"session {key}") for key in ("created_at", "updated_at")}
+    return replace(session, notices=list(session.notices), **checked, **times)

@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import pandas as pd
 import sqlalchemy as sa
@@ -45,7 +45,7 @@ from larnet_core.sessions.model import (
 from larnet_core.sessions.sharing import hash_token, is_session_id, new_edit_token, new_session_id, token_matches
 from larnet_core.sessions.tables import decode_parquet, encode_parquet
 
-__all__ = ["SessionStore", "LIST_COLUMNS"]
+__all__ = ["SessionStore", "LIST_COLUMNS", "checkpoint_notices"]
 
 log = logging.getLogger(__name__)
 
@@ -465,21 +465,25 @@ class SessionStore:
             {"part": "str", "rows": "int64", "columns": "int64", "bytes": "int64"}
         )
 
-    def count(self, search: str = "") -> int:
-        """How many sessions match ``search`` (all when empty)."""
+    def count(self, search: str = "", ids: Sequence[str] | None = None) -> int:
+        """How many sessions match ``search`` (all when empty), among ``ids`` when given."""
         query = sa.select(sa.func.count()).select_from(schema.sessions)
         if search.strip():
             query = query.where(self._search_clause(search))
+        if ids is not None:
+            query = query.where(schema.sessions.c.id.in_(_valid_ids(ids)))
         with self._db_errors(), self.engine.connect() as conn:
             return int(conn.execute(query).scalar_one())
 
-    def list(self, search: str = "", limit: int = 100, offset: int = 0) -> pd.DataFrame:
+    def list(self, search: str = "", limit: int = 100, offset: int = 0,
+             ids: Sequence[str] | None = None) -> pd.DataFrame:
         """Sessions, most recently updated first, as a table (no blobs are loaded).
 
         Args:
             search: Case-insensitive text looked for in the name, notes and input name.
             limit: Most rows returned.
             offset: Rows skipped (for paging).
+            ids: Only these sessions (a visitor's own); None lists every session (an operator's view).
 
         Returns:
             Columns :data:`LIST_COLUMNS`; times are UTC, ``results_rows`` is 0 without results.
@@ -497,6 +501,8 @@ class SessionStore:
         ).order_by(sessions.c.updated_at.desc(), sessions.c.id).limit(max(0, int(limit))).offset(max(0, int(offset)))
         if search.strip():
             query = query.where(self._search_clause(search))
+        if ids is not None:
+            query = query.where(sessions.c.id.in_(_valid_ids(ids)))
         with self._db_errors(), self.engine.connect() as conn:
             rows = conn.execute(query).all()
         frame = pd.DataFrame([tuple(r) for r in rows], columns=list(LIST_COLUMNS))
@@ -510,6 +516,11 @@ class SessionStore:
         return schema.sessions.c.search_text.contains(search.strip().casefold(), autoescape=True)
 
 
+def _valid_ids(ids: Sequence[str]) -> list[str]:
+    # Anything that is not shaped like an id cannot name a session; at most 1000 go into one IN clause.
+    return [i for i in dict.fromkeys(ids) if is_session_id(i)][:1000]
+
+
 def _model_from_row(row: sa.Row) -> ModelRef:
     return ModelRef(preset=row.model_preset, checkpoint_path=row.checkpoint_path,
                     checkpoint_sha256=row.checkpoint_sha256, synthetic=bool(row.model_synthetic))
@@ -521,16 +532,26 @@ def _input_from_row(row: sa.Row) -> InputRef:
 
 
 def _notices(session: AnalysisSession, has_clip: bool) -> list[str]:
+    # Only facts from the database: a path named in a session (maybe by a stranger's bundle) is never looked
+    # up on this machine, or the notice would tell the stranger which files exist (see checkpoint_notices).
     notices = []
-    checkpoint = session.model.checkpoint_path
-    if checkpoint and not Path(checkpoint).expanduser().exists():
-        notices.append(
-            f"the model checkpoint {checkpoint} no longer exists; the saved results still open, but re-running "
-            "the analysis needs that file back or another model"
-        )
     if session.kind == "clip" and session.input.name and not has_clip:
         notices.append(
             f"the clip {session.input.name!r} was not saved with this session; open the original file to see its "
             "frames"
         )
     return notices
+
+
+def checkpoint_notices(session: AnalysisSession) -> list[str]:
+    """For an operator on their own machine (the CLI): whether the checkpoint the session names still exists.
+
+    Never call this for a visitor of a shared server: it looks the session's path up on the local disk.
+    """
+    checkpoint = session.model.checkpoint_path
+    if checkpoint and not Path(checkpoint).expanduser().exists():
+        return [
+            f"the model checkpoint {checkpoint} no longer exists; the saved results still open, but re-running "
+            "the analysis needs that file back or another model"
+        ]
+    return []

@@ -457,6 +457,8 @@ def analyze_clip(
         tables.append(table)
         interval_tables.append(spotted)
     frames = pd.concat(tables, ignore_index=True) if len(tables) > 1 else tables[0]
+    if len(tables) > 1:  # every face's rows of a frame together, frames in order
+        frames = frames.sort_values(["frame", "face_id"], kind="stable").reset_index(drop=True)
     intervals = pd.concat(interval_tables, ignore_index=True) if len(interval_tables) > 1 else interval_tables[0]
     if len(intervals) > 1:
         intervals = intervals.sort_values(["onset_frame", "face_id"], kind="stable").reset_index(drop=True)

@@ -1,23 +1,21 @@
 """Frame sequences stored as image files: a folder (the CASME II layout) or a zip archive of one.
 
-Zip archives are untrusted input. Every member the central directory declares is checked before anything is
-decompressed (names: no absolute paths, drive letters, ``..``, backslashes or NUL; no symlinks; member count;
-declared total size; compression ratio), and each image is then read through a capped read, so an archive
-that lies about its sizes cannot inflate beyond the limits either. Nothing is ever extracted to disk.
+Zip archives are untrusted input: they are read through :class:`larnet_core.safezip.SafeZip`, the reader
+session bundles use too (member count from the end record, names, sizes and ratios checked before anything
+is decompressed, capped reads, nothing extracted to disk). Each image is decoded by
+:func:`larnet_core.images.decode_image`, which checks its declared pixels before decoding.
 """
 
 from __future__ import annotations
 
-import io
 import re
-import zipfile
 from pathlib import Path, PurePosixPath
 from typing import Iterator
 
 import numpy as np
 
 from larnet_core.errors import VideoError
-from larnet_core.safezip import bomb_ratio, unsafe_member_reason
+from larnet_core.safezip import SafeZip
 from larnet_core.video.limits import VideoLimits
 
 __all__ = ["IMAGE_EXTENSIONS", "natural_key", "FrameImages", "folder_frames", "zip_frames", "decode_image"]
@@ -38,15 +36,10 @@ def _is_image(name: str) -> bool:
 
 
 def decode_image(data: bytes, what: str, limits: VideoLimits) -> np.ndarray:
-    """Decode one encoded image to RGB uint8, checking its pixel count before decoding it."""
-    from PIL import Image, UnidentifiedImageError
+    """Decode one encoded frame image to RGB uint8, checking its pixel count before decoding it."""
+    from larnet_core.images import decode_image as decode
 
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            limits.check_size(image.width, image.height, what)
-            return np.asarray(image.convert("RGB"))
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise VideoError(f"{what} is not a readable image ({exc}); replace or remove that file") from None
+    return decode(data, what, max_pixels=limits.max_pixels, error=VideoError)
 
 
 class FrameImages:
@@ -113,57 +106,24 @@ def folder_frames(folder: Path, limits: VideoLimits) -> FrameImages:
 def zip_frames(source: Path | bytes, limits: VideoLimits, what: str) -> FrameImages:
     """Validate a zip archive of frame images and return its frames, read on demand, in natural order.
 
+    The archive goes through :class:`larnet_core.safezip.SafeZip` (the checks shared with session bundles).
     The images must sit in one folder of the archive (any depth); other files are ignored.
 
     Raises:
         VideoError: not a zip, an unsafe member, a breached limit, no images, or images in several folders.
     """
+    archive = SafeZip(source, limits.zip_limits(), what, error=VideoError, hint=limits.zip_hint)
     try:
-        archive = zipfile.ZipFile(io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source)
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise VideoError(f"{what} is not a valid zip archive ({exc}); re-create it with a standard zip tool") from None
-    try:
-        infos = archive.infolist()
-        if len(infos) > limits.max_zip_members:
-            raise VideoError(f"{what} has {len(infos):,} members, above the max_zip_members limit of "
-                             f"{limits.max_zip_members:,}; zip one clip or raise VideoLimits(max_zip_members=...)")
-        total = 0
-        for info in infos:
-            problem = unsafe_member_reason(info)
-            if problem:
-                raise VideoError(f"{what}: member {info.filename!r} {problem}; the archive is unsafe and was not read")
-            total += info.file_size
-            ratio = bomb_ratio(info, limits.max_zip_ratio)
-            if ratio is not None:
-                raise VideoError(f"{what}: member {info.filename!r} expands {ratio:.0f}"
-                                 f"-fold (limit {limits.max_zip_ratio:g}), which is how zip bombs look; "
-                                 "the archive was not read")
-        if total > limits.max_zip_total_bytes:
-            raise VideoError(f"{what} expands to {total / 2**20:.0f} MiB, above the max_zip_total_bytes limit of "
-                             f"{limits.max_zip_total_bytes / 2**20:.0f} MiB; split the clip or raise the limit")
-        images = [i for i in infos if not i.is_dir() and _is_image(i.filename)]
+        images = [name for name in archive.names if _is_image(name)]
         if not images:
             raise VideoError(f"{what} holds no frame images ({', '.join(IMAGE_EXTENSIONS)}); zip the frames "
                              "of one clip (e.g. the folder sub01/EP02_01f of CASME II)")
-        folders = sorted({PurePosixPath(i.filename).parent.as_posix() for i in images})
+        folders = sorted({PurePosixPath(name).parent.as_posix() for name in images})
         if len(folders) > 1:
             raise VideoError(f"{what} holds frames in {len(folders)} folders ({', '.join(folders[:3])} ...); "
                              "zip the frames of one clip only")
-        by_name = {i.filename: i for i in images}
-        names = sorted(by_name, key=natural_key)
+        names = sorted(images, key=natural_key)
     except BaseException:
         archive.close()
         raise
-
-    def read_bytes(name: str) -> bytes:
-        info = by_name[name]
-        try:
-            with archive.open(info) as member:
-                data = member.read(info.file_size + 1)
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError) as exc:
-            raise VideoError(f"{what}: member {name!r} is corrupt ({exc}); re-create the archive") from None
-        if len(data) > info.file_size:
-            raise VideoError(f"{what}: member {name!r} is larger than its header declares; the archive is unsafe")
-        return data
-
-    return FrameImages(names, read_bytes, what, limits, closer=archive.close)
+    return FrameImages(names, archive.read, what, limits, closer=archive.close)

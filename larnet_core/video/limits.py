@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from larnet_core.errors import VideoError
+from larnet_core.safezip import MAX_ZIP_RATIO, ZipLimits
 
 __all__ = ["VideoLimits", "DEFAULT_LIMITS"]
 
@@ -28,7 +29,8 @@ class VideoLimits:
         max_zip_members: entries in a zip archive of frames at most.
         max_zip_total_bytes: uncompressed size of all zip members together at most.
         max_zip_ratio: largest uncompressed/compressed ratio of a zip member larger than 1 MiB (frame images
-            barely compress, zip bombs reach ratios in the thousands).
+            barely compress, zip bombs reach ratios in the thousands); the same bound as session bundles.
+        max_zip_member_bytes: uncompressed size of one zip member (one frame image) at most.
         min_frames: frames needed for an analysis (motion needs two).
     """
 
@@ -38,11 +40,13 @@ class VideoLimits:
     max_bytes: int = 2048 * _MiB
     max_zip_members: int = 20_000
     max_zip_total_bytes: int = 4096 * _MiB
-    max_zip_ratio: float = 200.0
+    max_zip_ratio: float = MAX_ZIP_RATIO
+    max_zip_member_bytes: int = 256 * _MiB
     min_frames: int = 2
 
     def __post_init__(self) -> None:
-        for name in ("max_frames", "max_pixels", "max_bytes", "max_zip_members", "max_zip_total_bytes"):
+        for name in ("max_frames", "max_pixels", "max_bytes", "max_zip_members", "max_zip_total_bytes",
+                     "max_zip_member_bytes"):
             if getattr(self, name) < 1:
                 raise ValueError(f"VideoLimits.{name} must be at least 1, got {getattr(self, name)}")
         if self.max_seconds <= 0 or self.max_zip_ratio <= 1:
@@ -59,6 +63,26 @@ class VideoLimits:
         if width * height > self.max_pixels:
             raise VideoError(f"{what} has {width}x{height} frames, above the {self.max_pixels:,}-pixel limit; "
                              "downscale it or raise VideoLimits(max_pixels=...)")
+
+    def zip_limits(self) -> ZipLimits:
+        """The bounds a zip archive of frames must respect, for :class:`larnet_core.safezip.SafeZip`."""
+        return ZipLimits(max_archive_bytes=self.max_bytes, max_members=self.max_zip_members,
+                         max_member_bytes=self.max_zip_member_bytes, max_total_bytes=self.max_zip_total_bytes,
+                         max_ratio=self.max_zip_ratio)
+
+    @staticmethod
+    def zip_hint(field: str) -> str:
+        """How to raise the ``ZipLimits`` field ``field`` through this class (appended to limit messages)."""
+        names = {"max_archive_bytes": "max_bytes", "max_members": "max_zip_members",
+                 "max_member_bytes": "max_zip_member_bytes", "max_total_bytes": "max_zip_total_bytes"}
+        return f" (the {names[field]} limit; raise VideoLimits({names[field]}=...))" if field in names else ""
+
+    def check_frame(self, width: int, height: int, what: str, index: int) -> None:
+        """Raise when decoded frame ``index`` is larger than ``max_pixels`` (frames may grow mid-stream)."""
+        if width * height > self.max_pixels:
+            raise VideoError(f"frame {index} of {what} is {width}x{height}, above the {self.max_pixels:,}-pixel "
+                             "limit (the stream changes size mid-way); downscale the clip or raise "
+                             "VideoLimits(max_pixels=...)")
 
     def check_frames(self, n_frames: int, fps: float, what: str) -> None:
         """Raise when ``n_frames`` frames at ``fps`` break ``max_frames`` or ``max_seconds``."""

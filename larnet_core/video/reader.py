@@ -7,6 +7,7 @@ Image sequences (a CASME II clip folder or a zip of one) are decoded one image a
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import logging
@@ -197,6 +198,9 @@ class ClipReader:
                 raise VideoError(f"{self.name} has no video stream; pick a file with video in it")
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"  # frame + slice threads: decoding 1080p is the slow part of a clip
+            # The decoder itself refuses frames above the pixel limit before allocating them (a stream can
+            # declare a small size and then grow mid-way); frames() also checks every decoded frame.
+            stream.codec_context.options = {"max_pixels": str(self.limits.max_pixels)}
             width, height = int(stream.codec_context.width or 0), int(stream.codec_context.height or 0)
             if width <= 0 or height <= 0:
                 raise VideoError(f"{self.name}: the video stream declares no frame size; the file is corrupt")
@@ -274,10 +278,16 @@ class ClipReader:
                 if index < start:
                     continue
                 self.limits.check_frames(index + 1, fps, self.name)
+                self.limits.check_frame(frame.width, frame.height, self.name, index)
                 rgb = frame.to_ndarray(format="rgb24", width=width, height=height,
                                        interpolation="AREA" if self.scale < 1 else None)
                 yield DecodedFrame(index, (time_s - first_time) if time_s is not None else index / fps, rgb)
         except av.FFmpegError as exc:
+            if getattr(exc, "errno", None) == errno.EINVAL:
+                # What the decoder's max_pixels check raises; damaged data gives AVERROR_INVALIDDATA instead.
+                raise VideoError(f"{self.name}: a frame after frame {index} could not be decoded: it is larger "
+                                 f"than the {self.limits.max_pixels:,}-pixel limit or invalid; downscale the "
+                                 "clip or raise VideoLimits(max_pixels=...)") from None
             if index < 0:
                 raise VideoError(f"{self.name}: the video stream could not be decoded ({_short(exc)}); the file is "
                                  "corrupt or uses an unsupported codec") from None

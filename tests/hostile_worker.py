@@ -1,0 +1,42 @@
+"""Runs ``larnet`` commands on hostile files in one process with a memory ceiling, for tests/test_hostile_inputs.py.
+
+Usage: ``python hostile_worker.py CASES.json RESULT.json``. CASES is a list of ``{"name", "argv"}``; RESULT gets,
+per case, the exit status, what it printed on stderr and the process's peak resident memory after it. The address
+space for data is capped (RLIMIT_DATA) so a regression fails with MemoryError instead of exhausting the machine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import resource
+import sys
+
+DATA_LIMIT_BYTES = 3 * 1024**3
+
+
+def main(cases_path: str, result_path: str) -> None:
+    resource.setrlimit(resource.RLIMIT_DATA, (DATA_LIMIT_BYTES, DATA_LIMIT_BYTES))
+    from larnet_core.cli import main as larnet
+
+    results = []
+    for case in json.loads(open(cases_path, encoding="utf-8").read()):
+        err, out = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
+            try:
+                code = larnet(case["argv"])
+            except BaseException as exc:  # noqa: BLE001 - recorded: an escaping exception is a failure
+                import traceback
+
+                traceback.print_exc(file=err)
+                code = f"raised {type(exc).__name__}"
+        peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        results.append({"name": case["name"], "code": code, "stderr": err.getvalue(), "stdout": out.getvalue(),
+                        "peak_mib": peak_mib})
+    with open(result_path, "w", encoding="utf-8") as fh:
+        json.dump(results, fh)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])
