@@ -18,6 +18,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
+# Imported here, not on first use: a first import inside a live stream's callback stalls it for seconds.
+from scipy.signal import find_peaks
 
 __all__ = [
     "SpottingParams",
@@ -114,8 +116,6 @@ def spot_intervals(signal: Sequence[float], fps: float, params: SpottingParams |
         One row per interval, in time order, with :data:`INTERVAL_COLUMNS` (frame positions 0-based and
         inclusive; ``duration_s`` = (offset - onset + 1) / fps; ``kind`` ``micro`` or ``macro``).
     """
-    from scipy.signal import find_peaks
-
     params = params or SpottingParams()
     raw = np.asarray(signal, dtype=np.float64)
     n = len(raw)
