@@ -123,9 +123,11 @@ _KWARGS: dict[str, dict[str, Callable[[Any], Any]]] = {
         "stage2_modules": _triple("stage2_modules", CARD_LIMITS["modules_per_level"]), "drop_rate": _DROP,
     },
     "resnet18": {"small_input": lambda v: _flag(v, "small_input")},
+    "fixed": {},  # the field's small flow networks: their papers fix every size
 }
 _PRESET_KWARGS = {"attention56": "residual_attention", "attention92": "residual_attention",
-                  "emoresnet": "emoresnet", "larnet": "larnet", "larnet-lite": "larnet", "resnet18": "resnet18"}
+                  "emoresnet": "emoresnet", "larnet": "larnet", "larnet-lite": "larnet", "resnet18": "resnet18",
+                  "ststnet": "fixed", "off-apexnet": "fixed"}
 
 
 def _class_names(value: Any) -> list[str]:
@@ -157,7 +159,7 @@ def _subjects(value: Any) -> list[str]:
 def _model_kwargs(value: Any, preset: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise _fail("model_kwargs", f"must be a mapping, got {type(value).__name__}")
-    allowed = _KWARGS[_PRESET_KWARGS[preset]]
+    allowed = _KWARGS[_PRESET_KWARGS.get(preset, "fixed")]  # a preset not listed takes no keywords from a card
     checked = {}
     for key, item in value.items():
         if key not in allowed:

@@ -18,8 +18,6 @@ from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
-# Imported here, not on first use: a first import inside a live stream's callback stalls it for seconds.
-from scipy.signal import find_peaks
 
 __all__ = [
     "SpottingParams",
@@ -134,8 +132,7 @@ def spot_intervals(signal: Sequence[float], fps: float, params: SpottingParams |
     threshold = max(mean + params.p * (top - mean), params.min_motion)
     min_frames = max(1, int(np.ceil(params.min_s * fps - 1e-9)))
     searchable = np.where(np.isfinite(values), values, -np.inf)
-    peaks, _ = find_peaks(np.pad(searchable, 1, constant_values=-np.inf), height=threshold)
-    peaks = peaks - 1
+    peaks = _local_peaks(searchable, threshold)
     taken = np.zeros(n, dtype=bool)
     usable = np.isfinite(values)
     guard = int(round(params.guard_s * fps))
@@ -234,6 +231,24 @@ class StreamingSpotter:
             out.append(row)
             self._reported_until = offset
         return out
+
+
+def _local_peaks(values: np.ndarray, height: float) -> np.ndarray:
+    """Indices of local maxima at least ``height`` (the middle of a flat top), the ends included.
+
+    The few lines of numpy scipy.signal.find_peaks would do here; importing scipy.signal costs seconds at start-up,
+    and inside a live stream's first callback.
+    """
+    padded = np.concatenate([[-np.inf], values, [-np.inf]])
+    rising = np.flatnonzero(padded[1:-1] > padded[:-2])          # strictly above the left neighbour
+    out = []
+    for start in rising:
+        stop = start
+        while stop + 1 < len(values) and values[stop + 1] == values[start]:
+            stop += 1                                               # walk a flat top
+        if padded[stop + 2] < values[start] and values[start] >= height:
+            out.append((start + stop) // 2)
+    return np.unique(np.asarray(out, dtype=np.int64))
 
 
 def _near_unusable(onset: int, offset: int, usable: np.ndarray, guard: int) -> bool:
