@@ -114,13 +114,21 @@ def spot_intervals(signal: Sequence[float], fps: float, params: SpottingParams |
         One row per interval, in time order, with :data:`INTERVAL_COLUMNS` (frame positions 0-based and
         inclusive; ``duration_s`` = (offset - onset + 1) / fps; ``kind`` ``micro`` or ``macro``).
     """
-    params = params or SpottingParams()
+    rows = _spot_rows(signal, fps, params or SpottingParams(), segments)
+    if not rows:
+        return _empty_intervals()
+    return pd.DataFrame(rows)[list(INTERVAL_COLUMNS)]
+
+
+def _spot_rows(signal: Sequence[float], fps: float, params: SpottingParams,
+               segments: Sequence[int] | None) -> list[dict]:
+    """:func:`spot_intervals` as plain rows (the streaming form calls it on every frame; no DataFrame)."""
     raw = np.asarray(signal, dtype=np.float64)
     n = len(raw)
     seg = np.zeros(n, dtype=np.int64) if segments is None else np.asarray(segments, dtype=np.int64)
     valid = np.isfinite(raw) & (seg >= 0)
     if n < 3 or valid.sum() < 3:
-        return _empty_intervals()
+        return []
     # Smooth within each run of valid frames of one segment, so no value leaks across a cut or a gap.
     values = np.full(n, np.nan)
     run_id = np.cumsum(np.r_[True, (seg[1:] != seg[:-1]) | (valid[1:] != valid[:-1])])
@@ -163,14 +171,11 @@ def spot_intervals(signal: Sequence[float], fps: float, params: SpottingParams |
             "peak_motion": float(values[peak]), "_run": int(run_id[peak]),
         })
     if not rows:
-        return _empty_intervals()
+        return []
     rows = _merge_close(sorted(rows, key=lambda r: r["onset_frame"]), params.merge_gap_s * fps)
     for row in rows:
         row["kind"] = "micro" if row["duration_s"] <= params.micro_max_s + 0.5 / fps else "macro"
-    rows = [row for row in rows if row["duration_s"] <= params.max_s]
-    if not rows:
-        return _empty_intervals()
-    return pd.DataFrame(rows)[list(INTERVAL_COLUMNS)]
+    return [{key: row[key] for key in INTERVAL_COLUMNS} for row in rows if row["duration_s"] <= params.max_s]
 
 
 class StreamingSpotter:
@@ -211,14 +216,15 @@ class StreamingSpotter:
         return self._report(final=True)
 
     def _report(self, final: bool) -> list[dict]:
-        found = spot_intervals(list(self._signal), self.fps, self.params, list(self._segment))
-        if not len(found):
+        found = _spot_rows(np.fromiter(self._signal, float, len(self._signal)), self.fps, self.params,
+                           np.fromiter(self._segment, np.int64, len(self._segment)))
+        if not found:
             return []
         first = self._index[0]
         latest = self._index[-1]
         settle = int(np.ceil((self.params.merge_gap_s + self.params.smooth_s) * self.fps)) + 1
         out = []
-        for row in found.to_dict("records"):
+        for row in found:
             onset, offset = first + int(row["onset_frame"]), first + int(row["offset_frame"])
             if onset <= self._reported_until or (offset + settle > latest and not final):
                 continue
