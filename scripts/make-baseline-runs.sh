@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Train and score the baselines of docs/results.md on the demo model's data and split, with the same recipe:
-# the paper's full LARNet wiring, a plain ResNet-18, LBP-TOP + SVM and, on request, the field's small flow
-# networks STSTNet and OFF-ApexNet (at their papers' 28 px input). Writes assets/runs/baselines/<model>/
+# a plain ResNet-18, LBP-TOP + SVM, the field's small flow networks STSTNet and OFF-ApexNet (at their papers'
+# 28 px input) and, on request, the paper's full LARNet wiring. Writes assets/runs/baselines/<model>/
 # (their checkpoints go to build/baseline-models/, not shipped: ResNet-18 alone is 22 MB in float16).
 # Flow samples use the demo model's estimator (FLOW, default farneback) so every run sees the same inputs.
 # Run `make demo-model` (or scripts/make-demo-model.sh) first: it generates the synthetic set used here.

@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from larnet_core.errors import Cancelled, NoFaceError, VideoError
-from larnet_core.face.inputs import INPUT_COLUMNS, InputConfig, ModelInput, alignment_record, input_from_record
+from larnet_core.face.inputs import FACE_MODES, INPUT_COLUMNS, InputConfig, ModelInput, alignment_record, input_from_record
 from larnet_core.video.limits import VideoLimits
 from larnet_core.video.motion import REGIONS, MotionConfig, MotionSample, samples_table
 from larnet_core.video.pipeline import FaceStream
@@ -59,7 +59,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-FACE_MODES = ("auto", "mediapipe", "mtcnn", "haar", "none")
 #: ``face="auto"`` analyses the whole frame when no face is found and the frame's long side is at most this.
 WHOLE_FRAME_MAX_SIDE = 400
 #: Per-frame table columns other than the ``prob_<class>`` group (which sits after the face box).
