@@ -152,3 +152,25 @@ def test_switching_the_model_before_saving_records_the_analysis_model(analysis, 
     session = analysis.to_session("analysis model")  # nothing about the now-selected model enters
     assert session.model.checkpoint_sha256 == analysis.model["sha256"]
     assert session.model.preset == analysis.model["preset"]
+
+
+def test_cli_analyze_saves_a_session_and_show_json_prints_the_whole_result(clip, lite_predictor, tmp_path, capsys):
+    from larnet_core.cli import main
+
+    db = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
+    assert main(["analyze", str(clip), "--checkpoint", str(lite_predictor.loaded.path), "--out",
+                 str(tmp_path / "out.csv"), "--save-session", "from the CLI", "--db", db]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    session_id = next(line for line in lines if line.startswith("session: "))[len("session: "):]
+    token = next(line for line in lines if line.startswith("edit token: "))[len("edit token: "):]
+    with SessionStore.open(db) as store:
+        assert store.can_edit(session_id, token)
+    assert main(["sessions", "show", session_id, "--json", "--db", db]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    summary = json.loads((tmp_path / "out.json").read_text())
+    assert shown["prediction"] == summary["prediction"]
+    assert shown["settings"] == summary["settings"] and shown["warnings"] == summary["warnings"]
+    assert shown["model"]["checkpoint_sha256"] == summary["model"]["sha256"] == lite_predictor.loaded.sha256
+    assert shown["input"]["clip_stored"] and shown["input"]["name"] == clip.name
+    assert shown["tables"]["results"]["rows"] == len(pd.read_csv(tmp_path / "out.csv"))
+    assert shown["tables"]["results"]["columns"] == list(pd.read_csv(tmp_path / "out.csv").columns)
