@@ -381,10 +381,12 @@ class AnalysisResult:
         if session.kind == "clip":
             if record.get("prediction") is not None:
                 prediction = ClipPrediction.from_dict(record["prediction"])
-            elif class_names and len(frames):
+            elif class_names and len(frames) and set(probability_columns(class_names)) <= set(frames.columns):
                 from larnet_core.video.analysis import clip_prediction
 
-                prediction = clip_prediction(intervals, frames, class_names, fps or 1.0)
+                # Older tables may lack the intervals' peak motion: then the whole clip gives the label.
+                spotted = intervals if "peak_motion" in intervals else intervals.iloc[0:0]
+                prediction = clip_prediction(spotted, frames, class_names, fps or 1.0)
         faces = session.faces if session.faces is not None else pd.DataFrame()
         return cls(meta, frames, intervals, prediction, list(class_names), model, dict(settings), list(warnings),
                    faces, session.events, session.kind)

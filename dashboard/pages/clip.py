@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -14,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import config
+from dashboard.clip_view import ClipView
 from dashboard.models import current_model, current_predictor, synthetic_notice
 from dashboard.sessions_ui import get_store, remember_session, save_to_session
 from dashboard.text import plain
@@ -25,33 +25,6 @@ UPLOAD_TYPES = ["mp4", "avi", "mov", "mkv", "webm", "zip"]
 _RESULT_KEY = "clip_result"
 FACE_HELP = ("auto: MediaPipe Face Mesh (478 landmarks) when installed, else MTCNN, else Haar; small face-filled "
              "frames without a detected face are analysed whole. none: the whole frame is the face.")
-
-
-@dataclass
-class ClipView:
-    """What the page shows: an analysis result (fresh, or reopened from a saved session) and the clip's bytes."""
-
-    result: AnalysisResult
-    data: bytes | None
-    session_id: str = ""
-    face_id: int | None = None   # the face shown, for an analysis of every face
-    shown: AnalysisResult | None = None  # the picked face's rows and intervals, for an analysis of every face
-
-    @property
-    def name(self) -> str:
-        return self.result.meta.name
-
-    @property
-    def frames(self) -> pd.DataFrame:
-        return (self.shown or self.result).frames
-
-    @property
-    def intervals(self) -> pd.DataFrame:
-        return (self.shown or self.result).intervals
-
-    @property
-    def class_names(self) -> list[str]:
-        return self.result.class_names
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
