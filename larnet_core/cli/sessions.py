@@ -159,7 +159,7 @@ def _metadata(session, parts) -> dict:
     return {
         "id": session.id, "name": session.name, "kind": session.kind, "notes": session.notes,
         "created_at": session.created_at.isoformat(), "updated_at": session.updated_at.isoformat(),
-        "link": share_link(session.id),
+        "link": share_link(session.id), "app_version": session.app_version,
         "model": {**dict(record.get("model") or {}), **dataclasses.asdict(session.model)},
         "input": {**{k: v for k, v in dataclasses.asdict(session.input).items() if k != "data"},
                   "clip_stored": "clip" in stored.index},

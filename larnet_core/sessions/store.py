@@ -19,6 +19,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from larnet_core import __version__
 from larnet_core.errors import LarnetError, PermissionDenied, SessionNotFound
 from larnet_core.sessions import schema
 from larnet_core.sessions.config import (
@@ -132,9 +133,8 @@ class SessionStore:
     def _prepare_schema(self) -> None:
         with self._db_errors():
             with self.engine.connect() as conn:
-                found = schema.read_version(conn)
-            if found == schema.SCHEMA_VERSION:
-                return
+                if schema.is_current(conn):
+                    return
             with self._write_transaction() as conn:
                 before = schema.ensure_schema(conn)
             if before is not None and before < schema.SCHEMA_VERSION:
@@ -374,6 +374,7 @@ class SessionStore:
             "input_height": ref.height, "input_frame_count": ref.frame_count,
             "metrics_runs": json.dumps(list(metrics_runs)),
             "search_text": schema.search_text(name, notes, ref.name),
+            "app_version": __version__,
         }
 
     def _clip_part(self, ref: InputRef) -> tuple[tuple[str, ...], _Part | None]:
@@ -443,6 +444,7 @@ class SessionStore:
             created_at=_as_utc(row.created_at), updated_at=_as_utc(row.updated_at),
             model=_model_from_row(row), input=replace(_input_from_row(row), data=clip),
             images=images, metrics_runs=list(json.loads(row.metrics_runs)), result=result, **tables,
+            app_version=row.app_version,
         )
         session.notices = _notices(session, has_clip)
         return session
