@@ -160,6 +160,7 @@ def test_zip_and_folder_of_frames_in_natural_order(tmp_path, predictor):
 
 
 def test_analysis_of_a_real_face_finds_the_expression(face_clip, predictor):
+    from larnet_core.results import frame_layout
     from larnet_core.video.spotting import interval_iou
 
     path, truth = face_clip
@@ -170,9 +171,10 @@ def test_analysis_of_a_real_face_finds_the_expression(face_clip, predictor):
     expected = ["frame", "time_s", "face_found", "face_id", "faces_in_frame", "shot_cut", "face_x0", "face_y0",
                 "face_x1", "face_y1", "face_confidence", *[f"prob_{c}" for c in CLASSES], "pred_label", "confidence",
                 "inferred", "motion", "motion_brows", "motion_eyes", "motion_nose", "motion_mouth", "motion_cheeks",
-                "motion_chin", "head_motion", "head_moving", "segment", "in_interval", "input_a", "input_b",
+                "motion_chin", "motion_macro", "head_motion", "head_moving", "head_moving_macro", "segment",
+                "in_interval", "input_a", "input_b",
                 "input_tx", "input_ty", "input_reference", "input_aligned"]
-    assert list(analysis.frames.columns) == expected
+    assert list(analysis.frames.columns) == expected == frame_layout(CLASSES)
     assert analysis.frames["face_found"].all() and (analysis.frames["face_id"] == 0).all()
     assert analysis.frames["input_aligned"].all()  # aligned from the mesh's key points
     assert len(analysis.faces) == 1 and bool(analysis.faces["main"].iloc[0])
