@@ -373,6 +373,9 @@ def test_a_saved_result_reopens_whole(dashboard_env, analysed_clip):
     with SessionStore.open() as store:
         reopened = AnalysisResult.from_session(store.get(created.id))
     assert reopened.prediction == analysis.prediction
+    listed = open_page("sessions", session=created.id)
+    assert f"**Clip prediction:** {analysis.prediction.label}" in texts(listed)
+    assert any(m.value.startswith("**Face tracks**") for m in listed.markdown)
 
 
 def load_sha(path: Path) -> str:

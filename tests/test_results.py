@@ -174,3 +174,39 @@ def test_cli_analyze_saves_a_session_and_show_json_prints_the_whole_result(clip,
     assert shown["input"]["clip_stored"] and shown["input"]["name"] == clip.name
     assert shown["tables"]["results"]["rows"] == len(pd.read_csv(tmp_path / "out.csv"))
     assert shown["tables"]["results"]["columns"] == list(pd.read_csv(tmp_path / "out.csv").columns)
+
+
+def test_a_bundle_whose_result_record_is_hostile_is_refused_and_writes_nothing(analysis, clip, tmp_path):
+    import hashlib
+    import zipfile
+
+    from larnet_core.errors import BundleError
+
+    with SessionStore.open(f"sqlite:///{tmp_path / 's.sqlite3'}") as store:
+        created = store.create(analysis.to_session("to tamper with"))
+        path = export_bundle(store, created.id, tmp_path / "good.larnet.zip")
+        with zipfile.ZipFile(path) as archive:
+            members = {name: archive.read(name) for name in archive.namelist()}
+        for record in ({"prediction": {"label": "<img src=x onerror=alert(1)>"}}, ["not", "an", "object"],
+                       {"class_names": ["happiness", "**bold**[x](http://a)"]}):
+            members["result.json"] = json.dumps(record).encode()
+            manifest = json.loads(members["manifest.json"])
+            manifest["members"]["result.json"] = {"sha256": hashlib.sha256(members["result.json"]).hexdigest(),
+                                                  "bytes": len(members["result.json"])}
+            members["manifest.json"] = json.dumps(manifest).encode()
+            bad = tmp_path / "bad.larnet.zip"
+            with zipfile.ZipFile(bad, "w") as archive:
+                for name, data in members.items():
+                    archive.writestr(name, data)
+            with pytest.raises(BundleError):
+                import_bundle(store, bad)
+        assert len(store.list()) == 1
+
+
+def test_a_malformed_prediction_is_a_clear_error(analysis):
+    from larnet_core.errors import LarnetError
+
+    session = analysis.to_session("malformed")
+    session.result["prediction"] = {"label": "happiness", "confidence": "high"}
+    with pytest.raises(LarnetError, match="saved clip prediction is malformed"):
+        AnalysisResult.from_session(session)
