@@ -209,7 +209,7 @@ def _upload_and_analyse(page, path: Path) -> None:
     page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(path))
     page.get_by_text(path.name).first.wait_for(timeout=30_000)
     wait_idle(page)
-    page.get_by_role("button", name=re.compile("Analyse")).click()
+    page.get_by_role("button", name="Analyse", exact=True).click()
     page.wait_for_timeout(500)
     wait_idle(page)
 

@@ -378,6 +378,20 @@ def test_a_saved_result_reopens_whole(dashboard_env, analysed_clip):
     assert any(m.value.startswith("**Face tracks**") for m in listed.markdown)
 
 
+def test_the_attention_page_explains_a_frame_of_the_current_clip_result(dashboard_env, analysed_clip):
+    from dashboard.clip_view import ClipView
+
+    analysis, data = analysed_clip
+    app = AppTest.from_file(APP, default_timeout=TIMEOUT_S)
+    app.switch_page("dashboard/pages/attention.py")
+    app.session_state["clip_result"] = ClipView(result=analysis, data=data)
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert app.radio(key="attention_source").value == "Frame of the current clip"
+    assert app.slider(key="attention_frame").max == int(analysis.frames["frame"].iloc[-1])
+    assert not app.error, [e.value for e in app.error]
+
+
 def load_sha(path: Path) -> str:
     import hashlib
 
