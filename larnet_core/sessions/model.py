@@ -117,9 +117,11 @@ class AnalysisSession:
 
     ``results``, ``intervals``, ``events`` and ``faces`` are an analysis result's tables and ``result`` the rest
     of it (prediction, class names, model, settings, warnings): :class:`larnet_core.results.AnalysisResult`'s
-    ``to_session()`` / ``from_session()`` convert. ``id``, ``created_at`` and ``updated_at`` are set by the store. ``notices`` is computed on load (for
-    instance when the model checkpoint file is gone) and never stored. ``app_version`` is the LARNet Studio
-    version that last wrote the session (set by the store; empty for sessions from before it was kept).
+    ``to_session()`` / ``from_session()`` convert.
+
+    ``id``, ``created_at`` and ``updated_at`` are set by the store. ``notices`` is computed on load (for instance
+    when the model checkpoint file is gone) and never stored. ``app_version`` is the LARNet Studio version that
+    last wrote the session (set by the store; empty for sessions from before it was kept).
     """
 
     name: str
