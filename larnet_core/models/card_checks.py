@@ -35,10 +35,7 @@ CARD_LIMITS = {
 }
 # Class names reach charts (plotly reads a little HTML) and Markdown: letters, digits and a few separators only.
 _CLASS_NAME = re.compile(r"\w[\w .+\-/']{0,63}")
-_TEXT_LIMITS = {"label_scheme": 64, "training_data": 4000, "code_version": 64, "created_at": 64, "notes": 20_000,
-                "flow": 64, "face": 64}
-#: Subjects a card may list (``training_subjects``), and the length of each.
-_MAX_SUBJECTS, _MAX_SUBJECT_CHARS = 100_000, 200
+_TEXT_LIMITS = {"label_scheme": 64, "training_data": 4000, "code_version": 64, "created_at": 64, "notes": 20_000}
 
 
 def _fail(field: str, problem: str) -> CheckpointError:
@@ -172,8 +169,7 @@ def card_from_untrusted(data: Any) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise CheckpointError(f"the model card must be a mapping, got {type(data).__name__}")
     known = {"preset", "class_names", "input_size", "mean", "std", "attention", "residual", "in_channels",
-             "sample_mode", "label_scheme", "training_data", "synthetic", "model_kwargs", "training_subjects",
-             *_TEXT_LIMITS}
+             "sample_mode", "label_scheme", "training_data", "synthetic", "model_kwargs", *_TEXT_LIMITS}
     unknown = sorted(str(key)[:40] for key in data if key not in known)
     if unknown:
         raise CheckpointError(f"the model card has fields this version does not know ({', '.join(unknown[:5])}); "
@@ -203,11 +199,5 @@ def card_from_untrusted(data: Any) -> dict[str, Any]:
     for name, limit in _TEXT_LIMITS.items():
         if name in data:
             fields[name] = _text(data[name], name, limit)
-    if "training_subjects" in data:
-        subjects = data["training_subjects"]
-        if not isinstance(subjects, list) or len(subjects) > _MAX_SUBJECTS or not all(
-                isinstance(s, str) and len(s) <= _MAX_SUBJECT_CHARS for s in subjects):
-            raise _fail("training_subjects", f"must be a list of at most {_MAX_SUBJECTS} subject names")
-        fields["training_subjects"] = list(subjects)
     fields["model_kwargs"] = _model_kwargs(data.get("model_kwargs", {}), preset)
     return fields
