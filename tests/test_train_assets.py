@@ -59,7 +59,7 @@ def test_assets_stay_small() -> None:
     assert total < 25 * 2**20
 
 
-@pytest.mark.parametrize("baseline", ["larnet", "resnet18", "lbptop-svm"])
+@pytest.mark.parametrize("baseline", ["resnet18", "lbptop-svm", "ststnet", "off-apexnet"])
 def test_baseline_runs_share_the_demo_split_and_recompute(baseline: str) -> None:
     """docs/results.md compares these side by side: same clips, same subjects in each part, same label scheme."""
     demo, run = load_run(DEMO_RUN), load_run(ASSETS / "runs" / "baselines" / baseline)

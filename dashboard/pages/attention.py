@@ -145,15 +145,18 @@ def _png(image: np.ndarray) -> bytes:
     return encoded.tobytes()
 
 
-def _stage_tab(face: np.ndarray, explanation, stage: str) -> None:
+def _stage_tab(face: np.ndarray, explanation, stage: str, stretch: bool) -> None:
     masks = [m for m in explanation.masks if m.stage == stage]
     if explanation.masks:  # a model without soft masks (the ResNet-18 baseline) has only the maps below
-        st.markdown(f"**Soft masks M(x)** of the {len(masks)} attention module(s): bright = kept, dark = suppressed.")
+        st.markdown(f"**Soft masks M(x)** of the {len(masks)} attention module(s): bright = kept, dark = suppressed"
+                    + (", each stretched to its own range (shows where, hides how much)." if stretch else "."))
     if masks:
         columns = st.columns(min(4, len(masks)))
         for index, mask in enumerate(masks):
-            columns[index % len(columns)].image(mask.overlay(face), width="stretch",
-                                                caption=f"{mask.module} ({mask.resolution[0]}x{mask.resolution[1]})")
+            low, high = float(mask.mask_mean.min()), float(mask.mask_mean.max())
+            columns[index % len(columns)].image(mask.overlay(face, stretch=stretch), width="stretch",
+                                                caption=f"{mask.module} ({mask.resolution[0]}x{mask.resolution[1]}), "
+                                                        f"M from {low:.2f} to {high:.2f}")
     left, right = st.columns(2)
     hidden = [h for h in explanation.hidden if h.stage == stage]
     with left:
@@ -232,10 +235,13 @@ with probs_col:
     st.plotly_chart(charts.probability_bars(explanation.probabilities, loaded.card.class_names),
                     key="attention_probs", config={"displaylogo": False})
 
+stretch = st.toggle("Stretch each soft mask to its own range", value=True, key="attention_stretch",
+                    help="Masks of a lightly trained model sit near 0.5 everywhere; stretching each to its own "
+                         "minimum and maximum shows where it keeps more and less. The caption gives the raw range.")
 stages = list(dict.fromkeys([c.stage for c in explanation.cams] + [h.stage for h in explanation.hidden]))
 for tab, stage in zip(st.tabs(stages), stages):
     with tab:
-        _stage_tab(face, explanation, stage)
+        _stage_tab(face, explanation, stage, stretch)
 
 st.subheader("Mean absolute response per attention module")
 if responses.empty:

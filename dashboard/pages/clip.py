@@ -298,7 +298,7 @@ else:
         data, name = upload.getvalue(), upload.name
 face_options = st.columns([2, 1])
 face = face_options[0].selectbox("Face tracking", FACE_MODES, key="clip_face", help=FACE_HELP)
-all_faces = face_options[1].checkbox("Analyse every face", key="clip_all_faces",
+all_faces = face_options[1].checkbox("Every face, not only the main one", key="clip_all_faces",
                                      help="By default the main face (the largest, steadiest track) is analysed and "
                                           "other faces are reported; tick to analyse each face and pick one below.")
 if st.button("Analyse", type="primary", disabled=data is None or loaded is None, key="clip_analyse",

@@ -21,6 +21,11 @@ __all__ = ["CARD_LIMITS", "MAX_PARAMETERS", "SAMPLE_MODES", "card_from_untrusted
 MAX_PARAMETERS = 200_000_000
 #: What models are trained on (the same tuple as :data:`larnet_core.data.samples.SAMPLE_MODES`).
 SAMPLE_MODES = ("apex", "frames", "flow")
+#: Flow estimators and face modes a card may name ("" for cards written before the field existed).
+FLOW_CHOICES = ("", "tvl1", "farneback")
+FACE_CHOICES = ("", "none", "auto", "mediapipe", "mtcnn", "haar")
+#: At most this many training subjects are recorded (the composite of three sets has 68).
+MAX_TRAINING_SUBJECTS = 10_000
 #: Bounds on the card's numbers, shown in docs/security.md.
 CARD_LIMITS = {
     "input_size": (16, 512),
@@ -118,9 +123,11 @@ _KWARGS: dict[str, dict[str, Callable[[Any], Any]]] = {
         "stage2_modules": _triple("stage2_modules", CARD_LIMITS["modules_per_level"]), "drop_rate": _DROP,
     },
     "resnet18": {"small_input": lambda v: _flag(v, "small_input")},
+    "fixed": {},  # the field's small flow networks: their papers fix every size
 }
 _PRESET_KWARGS = {"attention56": "residual_attention", "attention92": "residual_attention",
-                  "emoresnet": "emoresnet", "larnet": "larnet", "larnet-lite": "larnet", "resnet18": "resnet18"}
+                  "emoresnet": "emoresnet", "larnet": "larnet", "larnet-lite": "larnet", "resnet18": "resnet18",
+                  "ststnet": "fixed", "off-apexnet": "fixed"}
 
 
 def _class_names(value: Any) -> list[str]:
@@ -138,10 +145,21 @@ def _class_names(value: Any) -> list[str]:
     return names
 
 
+def _subjects(value: Any) -> list[str]:
+    if not isinstance(value, (list, tuple)) or len(value) > MAX_TRAINING_SUBJECTS:
+        raise _fail("training_subjects", f"must be a list of at most {MAX_TRAINING_SUBJECTS} subject names")
+    names = []
+    for name in value:
+        if not isinstance(name, str) or not 0 < len(name) <= 128:
+            raise _fail("training_subjects", "holds a subject that is not a name of 1-128 characters")
+        names.append(name)
+    return names
+
+
 def _model_kwargs(value: Any, preset: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise _fail("model_kwargs", f"must be a mapping, got {type(value).__name__}")
-    allowed = _KWARGS[_PRESET_KWARGS[preset]]
+    allowed = _KWARGS[_PRESET_KWARGS.get(preset, "fixed")]  # a preset not listed takes no keywords from a card
     checked = {}
     for key, item in value.items():
         if key not in allowed:
@@ -169,7 +187,8 @@ def card_from_untrusted(data: Any) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise CheckpointError(f"the model card must be a mapping, got {type(data).__name__}")
     known = {"preset", "class_names", "input_size", "mean", "std", "attention", "residual", "in_channels",
-             "sample_mode", "label_scheme", "training_data", "synthetic", "model_kwargs", *_TEXT_LIMITS}
+             "sample_mode", "flow", "face", "label_scheme", "training_data", "training_subjects", "synthetic",
+             "model_kwargs", *_TEXT_LIMITS}
     unknown = sorted(str(key)[:40] for key in data if key not in known)
     if unknown:
         raise CheckpointError(f"the model card has fields this version does not know ({', '.join(unknown[:5])}); "
@@ -196,6 +215,12 @@ def card_from_untrusted(data: Any) -> dict[str, Any]:
             fields[flag] = _flag(data[flag], flag)
     if "sample_mode" in data:
         fields["sample_mode"] = _choice(data["sample_mode"], "sample_mode", SAMPLE_MODES)
+    if "flow" in data:
+        fields["flow"] = _choice(data["flow"], "flow", FLOW_CHOICES)
+    if "face" in data:
+        fields["face"] = _choice(data["face"], "face", FACE_CHOICES)
+    if "training_subjects" in data:
+        fields["training_subjects"] = _subjects(data["training_subjects"])
     for name, limit in _TEXT_LIMITS.items():
         if name in data:
             fields[name] = _text(data[name], name, limit)

@@ -311,11 +311,14 @@ class MotionEngine:
     def _head_range(self, index: int) -> float:
         """How far the head's pose strayed from frame ``index``'s within the frames its signal depends on (the
         window from ``index - k`` to ``index + k``, as much of it as the segment has)."""
-        poses = [pose for i, _, pose in self._window if abs(i - index) <= self.k]
         centre = next((pose for i, _, pose in self._window if i == index), None)
-        changes = [_pose_change(centre, pose) for pose in poses]
-        finite = [c for c in changes if np.isfinite(c)]
-        return float(max(finite)) if finite else float("nan")
+        if centre is None:
+            return float("nan")
+        poses = [pose for i, _, pose in self._window
+                 if abs(i - index) <= self.k and pose is not None and np.size(pose) == np.size(centre)]
+        if not poses:
+            return float("nan")
+        return _pose_changes(centre, np.stack(poses))
 
     def _sample(self, index: int, back: np.ndarray, forward: np.ndarray, span: np.ndarray,
                 head: float) -> MotionSample:
@@ -338,18 +341,19 @@ def combine_regions(regions: np.ndarray, weights: np.ndarray, eyes: float | None
     return float((values * weights).max())
 
 
-def _pose_change(a: np.ndarray | None, b: np.ndarray | None) -> float:
-    if a is None or b is None or np.size(a) != np.size(b):
-        return float("nan")
-    pa, pb = np.asarray(a).reshape(-1, 2), np.asarray(b).reshape(-1, 2)
-    if len(pa) == 3:
+def _pose_changes(centre: np.ndarray, poses: np.ndarray) -> float:
+    """The largest change of head pose from ``centre`` to any of ``poses`` (``(n, 2p)``), crop pixels."""
+    a = np.asarray(centre, dtype=np.float64).reshape(1, -1, 2)
+    b = np.asarray(poses, dtype=np.float64).reshape(len(poses), -1, 2)
+    if a.shape[1] == 3:
         # Eyes and nose only: the nose against the eyes' midpoint (turns and nods), and the eyes themselves.
-        nose_a = pa[2] - pa[:2].mean(axis=0)
-        nose_b = pb[2] - pb[:2].mean(axis=0)
-        return float(max(np.abs(nose_b - nose_a).max(), np.abs(pb[:2] - pa[:2]).max()))
+        nose_a = a[:, 2] - a[:, :2].mean(axis=1)
+        nose_b = b[:, 2] - b[:, :2].mean(axis=1)
+        eyes = np.abs(b[:, :2] - a[:, :2]).max(axis=(1, 2))
+        return float(np.maximum(np.abs(nose_b - nose_a).max(axis=1), eyes).max())
     # Rigid mesh points: how far they moved in the aligned crop (the median point, so one badly tracked point or
     # a skin fold pulled by an expression does not decide).
-    return float(np.median(np.abs(pb - pa).max(axis=1)))
+    return float(np.median(np.abs(b - a).max(axis=2), axis=1).max())
 
 
 def samples_table(samples: list[MotionSample], n_frames: int) -> dict[str, Any]:

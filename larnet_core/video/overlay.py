@@ -28,9 +28,11 @@ def _scale(frame: np.ndarray) -> float:
     return max(0.35, min(frame.shape[0], frame.shape[1]) / 720)
 
 
-def _text(frame: np.ndarray, text: str, origin: tuple[int, int], scale: float, colour=_TEXT, thickness: int = 1) -> None:
+def _text(frame: np.ndarray, text: str, origin: tuple[int, int], scale: float, colour=_TEXT, thickness: int = 1,
+          shade: bool = True) -> None:
     text = text.encode("ascii", "replace").decode("ascii")
-    cv2.putText(frame, text, origin, _FONT, scale, _SHADE, thickness + 2, cv2.LINE_AA)
+    if shade:  # a dark outline keeps text readable on any background; not needed on a darkened panel
+        cv2.putText(frame, text, origin, _FONT, scale, _SHADE, thickness + 2, cv2.LINE_AA)
     cv2.putText(frame, text, origin, _FONT, scale, colour, thickness, cv2.LINE_AA)
 
 
@@ -99,7 +101,8 @@ def draw_face_result(frame: np.ndarray, box: Sequence[float] | None, class_names
     for row, index in enumerate(order):
         top_y = y + gap + row * (bar_h + gap)
         cv2.rectangle(frame, (x + 4, top_y), (x + 4 + int(bar_w * probs[index]), top_y + bar_h), _BAR, -1)
-        _text(frame, f"{class_names[index][:11]} {probs[index]:.2f}", (x + 8 + bar_w, top_y + bar_h - 2), 0.38 * s * 1.2)
+        _text(frame, f"{class_names[index][:11]} {probs[index]:.2f}", (x + 8 + bar_w, top_y + bar_h - 2), 0.38 * s * 1.2,
+              shade=False)
 
 
 def draw_motion_trace(frame: np.ndarray, values: Sequence[float], threshold: float | None = None,

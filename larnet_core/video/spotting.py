@@ -114,15 +114,21 @@ def spot_intervals(signal: Sequence[float], fps: float, params: SpottingParams |
         One row per interval, in time order, with :data:`INTERVAL_COLUMNS` (frame positions 0-based and
         inclusive; ``duration_s`` = (offset - onset + 1) / fps; ``kind`` ``micro`` or ``macro``).
     """
-    from scipy.signal import find_peaks
+    rows = _spot_rows(signal, fps, params or SpottingParams(), segments)
+    if not rows:
+        return _empty_intervals()
+    return pd.DataFrame(rows)[list(INTERVAL_COLUMNS)]
 
-    params = params or SpottingParams()
+
+def _spot_rows(signal: Sequence[float], fps: float, params: SpottingParams,
+               segments: Sequence[int] | None) -> list[dict]:
+    """:func:`spot_intervals` as plain rows (the streaming form calls it on every frame; no DataFrame)."""
     raw = np.asarray(signal, dtype=np.float64)
     n = len(raw)
     seg = np.zeros(n, dtype=np.int64) if segments is None else np.asarray(segments, dtype=np.int64)
     valid = np.isfinite(raw) & (seg >= 0)
     if n < 3 or valid.sum() < 3:
-        return _empty_intervals()
+        return []
     # Smooth within each run of valid frames of one segment, so no value leaks across a cut or a gap.
     values = np.full(n, np.nan)
     run_id = np.cumsum(np.r_[True, (seg[1:] != seg[:-1]) | (valid[1:] != valid[:-1])])
@@ -134,8 +140,7 @@ def spot_intervals(signal: Sequence[float], fps: float, params: SpottingParams |
     threshold = max(mean + params.p * (top - mean), params.min_motion)
     min_frames = max(1, int(np.ceil(params.min_s * fps - 1e-9)))
     searchable = np.where(np.isfinite(values), values, -np.inf)
-    peaks, _ = find_peaks(np.pad(searchable, 1, constant_values=-np.inf), height=threshold)
-    peaks = peaks - 1
+    peaks = _local_peaks(searchable, threshold)
     taken = np.zeros(n, dtype=bool)
     usable = np.isfinite(values)
     guard = int(round(params.guard_s * fps))
@@ -166,14 +171,11 @@ def spot_intervals(signal: Sequence[float], fps: float, params: SpottingParams |
             "peak_motion": float(values[peak]), "_run": int(run_id[peak]),
         })
     if not rows:
-        return _empty_intervals()
+        return []
     rows = _merge_close(sorted(rows, key=lambda r: r["onset_frame"]), params.merge_gap_s * fps)
     for row in rows:
         row["kind"] = "micro" if row["duration_s"] <= params.micro_max_s + 0.5 / fps else "macro"
-    rows = [row for row in rows if row["duration_s"] <= params.max_s]
-    if not rows:
-        return _empty_intervals()
-    return pd.DataFrame(rows)[list(INTERVAL_COLUMNS)]
+    return [{key: row[key] for key in INTERVAL_COLUMNS} for row in rows if row["duration_s"] <= params.max_s]
 
 
 class StreamingSpotter:
@@ -214,14 +216,15 @@ class StreamingSpotter:
         return self._report(final=True)
 
     def _report(self, final: bool) -> list[dict]:
-        found = spot_intervals(list(self._signal), self.fps, self.params, list(self._segment))
-        if not len(found):
+        found = _spot_rows(np.fromiter(self._signal, float, len(self._signal)), self.fps, self.params,
+                           np.fromiter(self._segment, np.int64, len(self._segment)))
+        if not found:
             return []
         first = self._index[0]
         latest = self._index[-1]
         settle = int(np.ceil((self.params.merge_gap_s + self.params.smooth_s) * self.fps)) + 1
         out = []
-        for row in found.to_dict("records"):
+        for row in found:
             onset, offset = first + int(row["onset_frame"]), first + int(row["offset_frame"])
             if onset <= self._reported_until or (offset + settle > latest and not final):
                 continue
@@ -234,6 +237,24 @@ class StreamingSpotter:
             out.append(row)
             self._reported_until = offset
         return out
+
+
+def _local_peaks(values: np.ndarray, height: float) -> np.ndarray:
+    """Indices of local maxima at least ``height`` (the middle of a flat top), the ends included.
+
+    The few lines of numpy scipy.signal.find_peaks would do here; importing scipy.signal costs seconds at start-up,
+    and inside a live stream's first callback.
+    """
+    padded = np.concatenate([[-np.inf], values, [-np.inf]])
+    rising = np.flatnonzero(padded[1:-1] > padded[:-2])          # strictly above the left neighbour
+    out = []
+    for start in rising:
+        stop = start
+        while stop + 1 < len(values) and values[stop + 1] == values[start]:
+            stop += 1                                               # walk a flat top
+        if padded[stop + 2] < values[start] and values[start] >= height:
+            out.append((start + stop) // 2)
+    return np.unique(np.asarray(out, dtype=np.int64))
 
 
 def _near_unusable(onset: int, offset: int, usable: np.ndarray, guard: int) -> bool:
