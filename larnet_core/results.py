@@ -57,6 +57,7 @@ __all__ = [
     "frame_layout",
     "model_info",
     "live_result",
+    "events_table",
     "ClipPrediction",
     "AnalysisResult",
 ]
@@ -392,6 +393,14 @@ class AnalysisResult:
                    faces, session.events, session.kind)
 
 
+def events_table(events: Iterable[Any]) -> pd.DataFrame:
+    """A live stream's spotted events (:class:`~larnet_core.video.live.LiveEvent`) as a table, columns
+    :data:`EVENT_COLUMNS`."""
+    table = pd.DataFrame([{c: getattr(e, c) for c in EVENT_COLUMNS} for e in events], columns=list(EVENT_COLUMNS))
+    return table.astype({"time_s": "float64", "kind": "object", "label": "object", "confidence": "float64",
+                         "duration_s": "float64", "face_id": "int64", "apex_s": "float64", "peak_motion": "float64"})
+
+
 def live_result(history: Iterable[Any], events: Iterable[Any], class_names: list[str], model: dict[str, Any],
                 settings: dict[str, Any], *, fps: float, name: str = "webcam") -> AnalysisResult:
     """A live stream's result: its smoothed per-frame history, the events it spotted and its settings.
@@ -422,9 +431,7 @@ def live_result(history: Iterable[Any], events: Iterable[Any], class_names: list
     frames = frames.astype(dtypes)
     # Missing labels stay None (as in a clip's table), not the NaN text inference would give.
     frames["pred_label"] = pd.Series([r["pred_label"] for r in rows], dtype=object, index=frames.index)
-    table = pd.DataFrame([{c: getattr(e, c) for c in EVENT_COLUMNS} for e in events], columns=list(EVENT_COLUMNS))
-    table = table.astype({"time_s": "float64", "kind": "object", "label": "object", "confidence": "float64",
-                          "duration_s": "float64", "face_id": "int64", "apex_s": "float64", "peak_motion": "float64"})
+    table = events_table(events)
     n = int(frames["frame"].iloc[-1]) + 1 if len(frames) else 0
     meta = ClipMeta(name, float(fps), 0, 0, n, n / fps if fps else 0.0, "")
     return AnalysisResult(meta, frames, _empty_intervals(), None, list(class_names), dict(model), dict(settings),

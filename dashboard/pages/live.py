@@ -105,9 +105,9 @@ def _result(state: LiveState, predictor, seconds: float | None = None):
 
 
 def _events_table(state: LiveState) -> pd.DataFrame:
-    from larnet_core.results import EVENT_COLUMNS, live_result
+    from larnet_core.results import events_table
 
-    return live_result([], state.analyzer.events, [], {}, {}, fps=1.0).events[list(EVENT_COLUMNS[:6])]
+    return events_table(state.analyzer.events).drop(columns=["apex_s", "peak_motion"])
 
 
 def _history_frame(state: LiveState, predictor) -> pd.DataFrame:
