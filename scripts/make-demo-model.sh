@@ -3,12 +3,11 @@
 # (assets/runs/larnet-lite-demo/) from a freshly generated SYNTHETIC set. Run through `make demo-model`.
 #
 # Data: 40 synthetic subjects x 3 clips of each of the 7 CASME II emotions (840 clips), CASME II layout,
-# generator difficulty 0.5. Protocol: hold-out by subject: 10 test subjects; 6 of the 30 training subjects are
-# kept for validation. The schedule is fixed: the last iteration's weights are shipped (float16, ~5 MB); no
-# epoch or checkpoint is picked on any score. How this recipe was reached, and which test scores had been seen
-# on the way, is in docs/results.md. Flow is Farneback's, the estimator the clip and live pipelines use at
-# inference (TV-L1, the default for dataset samples, is too slow per frame). Takes about 7 minutes on two idle
-# CPU cores, about 13 when they are busy.
+# generator difficulty 0.5, seed 2026 (scripts/demo-settings.sh). Protocol: hold-out by subject: 10 test subjects;
+# 6 of the 30 training subjects are kept for validation. Inputs: the face aligned on the clip-analysis road
+# (MediaPipe key points), onset->apex Farneback flow at 112 px, the estimator clip and live analysis compute per
+# frame. The schedule is fixed: the last iteration's weights are shipped (float16, ~5 MB); no epoch or checkpoint
+# is picked on any score (docs/results.md). About 20-25 minutes on two idle CPU cores, about 40 when they are busy.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

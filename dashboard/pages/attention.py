@@ -14,7 +14,7 @@ from dashboard.models import current_model, model_ref, synthetic_notice
 from dashboard.sessions_ui import save_to_session
 from dashboard.text import plain
 from larnet_core.errors import LarnetError
-from larnet_core.face.inputs import PHOTO_FACE_MODES
+from larnet_core.face.inputs import FACE_MODES
 
 SOURCES = ("Frame of the current clip", "Bundled sample", "Upload an image", "Webcam snapshot")
 HIDDEN_MAPS = 16
@@ -208,7 +208,7 @@ except LarnetError as exc:
 from larnet_core.explain import CAM_METHODS, overlay_heatmap  # noqa: E402 - after the header: fast first paint
 
 options = st.columns(3)
-face_mode = options[0].selectbox("Face detection", PHOTO_FACE_MODES, key="attention_face",
+face_mode = options[0].selectbox("Face detection", FACE_MODES, key="attention_face",
                                  help="auto: MediaPipe Face Mesh when installed, else MTCNN, else Haar; the face is "
                                       "aligned exactly as in clip analysis. none: the image already is a face crop. "
                                       "A frame of the current clip uses the analysis' own model input.")

@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 
 from larnet_core.devices import DEVICE_CHOICES
+from larnet_core.face.inputs import FACE_MODES
 from larnet_core.errors import LarnetError
 
 TABLE_SUFFIXES = (".csv", ".parquet")
@@ -26,7 +27,7 @@ def register(subparsers) -> None:
     parser.add_argument("--out", required=True, help="per-frame table: result.csv or result.parquet")
     parser.add_argument("--summary", help="JSON summary path (default: --out with .json)")
     parser.add_argument("--video", help="also write an annotated video here (.mp4)")
-    parser.add_argument("--face", default="auto", choices=("auto", "mediapipe", "mtcnn", "haar", "none"),
+    parser.add_argument("--face", default="auto", choices=FACE_MODES,
                         help="face tracking backend (auto: MediaPipe Face Mesh when installed, else MTCNN, else "
                              "Haar; the whole frame for small face-filled frames without a detected face)")
     parser.add_argument("--all-faces", action="store_true",

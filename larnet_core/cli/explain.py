@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from larnet_core.devices import DEVICE_CHOICES
+from larnet_core.face.inputs import FACE_MODES
 
 DEFAULT_METHODS = ("gradcam", "gradcam++", "eigencam")
 
@@ -34,7 +35,7 @@ def register(subparsers) -> None:
     parser.add_argument("image", type=Path, help="photo or face crop (PNG, JPEG ...)")
     parser.add_argument("--checkpoint", type=Path, required=True, help="model checkpoint (.pt)")
     parser.add_argument("--out", type=Path, required=True, help="output folder (created)")
-    parser.add_argument("--face", choices=("auto", "mediapipe", "mtcnn", "haar", "none"), default="auto",
+    parser.add_argument("--face", choices=FACE_MODES, default="auto",
                         help="face detector (auto: MediaPipe when installed, else MTCNN, else Haar), or 'none' when "
                              "IMAGE already is a face crop. The face is aligned exactly as in clip analysis")
     parser.add_argument("--reference", type=Path, help="onset (reference) image, for models trained on optical flow")

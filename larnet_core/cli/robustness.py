@@ -7,6 +7,7 @@ from pathlib import Path
 
 from larnet_core.devices import DEVICE_CHOICES
 from larnet_core.errors import LarnetError
+from larnet_core.face.inputs import FACE_MODES
 
 
 def register(subparsers) -> None:
@@ -22,8 +23,9 @@ def register(subparsers) -> None:
     parser.add_argument("--resolutions", type=int, nargs="+", default=[1080, 720, 480], help="frame heights")
     parser.add_argument("--reference-height", type=int, default=1080,
                         help="frame height the dataset's frames stand for (default 1080)")
-    parser.add_argument("--face", default="none", choices=("none", "haar", "mtcnn"),
-                        help="none: frames are face crops (CASME II); else detect and crop the face first")
+    parser.add_argument("--face", default="none", choices=FACE_MODES,
+                        help="none: frames are face crops (CASME II); else find the face and align it as clip "
+                             "analysis does")
     parser.add_argument("--subjects", nargs="*", help="only these subjects (e.g. a held-out test split)")
     parser.add_argument("--limit", type=int, help="only the first N clips")
     parser.add_argument("--out", help="write the per-resolution table (.csv) and predictions beside it")

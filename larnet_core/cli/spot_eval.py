@@ -7,8 +7,8 @@ import json
 from pathlib import Path
 
 from larnet_core.errors import LarnetError
+from larnet_core.face.inputs import FACE_MODES
 
-FACE_CHOICES = ("auto", "mediapipe", "mtcnn", "haar", "none")
 
 DATASET_ALIASES = {"casme2-long": "casme2-long", "cas(me)2": "casme2-long", "casme-sq": "casme2-long"}
 
@@ -23,7 +23,7 @@ def register(subparsers) -> None:
                         help="dataset layout (casme2-long = cas(me)2; `larnet synth OUT --long` writes it)")
     parser.add_argument("--root", required=True, help="dataset folder (holds the code spreadsheet and rawpic/)")
     parser.add_argument("--fps", type=float, default=30.0, help="frame rate of frame folders (CAS(ME)^2: 30)")
-    parser.add_argument("--face", default="auto", choices=FACE_CHOICES,
+    parser.add_argument("--face", default="auto", choices=FACE_MODES,
                         help="face tracking backend (auto: MediaPipe Face Mesh when installed)")
     parser.add_argument("--checkpoint", help="the model whose analysis pipeline is scored (it labels intervals; "
                         "spotting itself uses only facial motion). Default: the bundled demo model")

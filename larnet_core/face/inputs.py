@@ -43,7 +43,7 @@ __all__ = [
     "alignment_record",
     "input_from_record",
     "photo_model_input",
-    "PHOTO_FACE_MODES",
+    "FACE_MODES",
 ]
 
 #: Canonical positions of left eye, right eye, nose tip, left and right mouth corner (image left first), as
@@ -391,9 +391,9 @@ def input_from_record(frame_rgb: np.ndarray, row: Any, config: InputConfig, refe
                       aligned=bool(row["input_aligned"]))
 
 
-#: Face modes for single photos: a detector backend, ``auto`` (the best one installed), or ``none`` (the image is
-#: already a face crop).
-PHOTO_FACE_MODES = ("auto", "mediapipe", "mtcnn", "haar", "none")
+#: How a face is found, everywhere (clips, live, photos, training samples): a backend, ``auto`` (the best one
+#: installed: MediaPipe, else MTCNN, else Haar), or ``none`` (the frame already is a face crop, taken whole).
+FACE_MODES = ("auto", "mediapipe", "mtcnn", "haar", "none")
 #: Smallest photo side accepted: the networks downsample by 16 or more, so less leaves nothing to look at.
 MIN_PHOTO_SIDE = 16
 
@@ -422,7 +422,7 @@ def photo_model_input(image: np.ndarray, config: InputConfig, face: str = "auto"
     Args:
         image: RGB uint8 photo (grey and RGBA are converted); for flow checkpoints the apex frame.
         config: the checkpoint's input configuration (:meth:`InputConfig.for_card`).
-        face: one of :data:`PHOTO_FACE_MODES`.
+        face: one of :data:`FACE_MODES`.
         reference: the onset frame for flow checkpoints (aligned with the apex frame's face).
         what: how to name the photo in error messages.
 
@@ -434,8 +434,8 @@ def photo_model_input(image: np.ndarray, config: InputConfig, face: str = "auto"
     """
     from larnet_core.errors import LarnetError
 
-    if face not in PHOTO_FACE_MODES:
-        raise LarnetError(f"unknown face mode {face!r}; use one of {', '.join(PHOTO_FACE_MODES)}")
+    if face not in FACE_MODES:
+        raise LarnetError(f"unknown face mode {face!r}; use one of {', '.join(FACE_MODES)}")
     rgb = as_rgb_uint8(image, what)
     height, width = rgb.shape[:2]
     if min(height, width) < MIN_PHOTO_SIDE:

@@ -14,6 +14,7 @@ import re
 from typing import Any, Callable
 
 from larnet_core.errors import CheckpointError
+from larnet_core.face.inputs import FACE_MODES
 
 __all__ = ["CARD_LIMITS", "MAX_PARAMETERS", "SAMPLE_MODES", "card_from_untrusted"]
 
@@ -23,7 +24,7 @@ MAX_PARAMETERS = 200_000_000
 SAMPLE_MODES = ("apex", "frames", "flow")
 #: Flow estimators and face modes a card may name ("" for cards written before the field existed).
 FLOW_CHOICES = ("", "tvl1", "farneback")
-FACE_CHOICES = ("", "none", "auto", "mediapipe", "mtcnn", "haar")
+FACE_CHOICES = ("", *FACE_MODES)
 #: At most this many training subjects are recorded (the composite of three sets has 68).
 MAX_TRAINING_SUBJECTS = 10_000
 #: Bounds on the card's numbers, shown in docs/security.md.

@@ -5,9 +5,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from larnet_core.face.inputs import FACE_MODES
+
 __all__ = ["TrainConfig", "PROTOCOLS", "LR_SCHEDULES", "SELECT_CHOICES", "FLOW_CHOICES"]
-# How training samples find their face (larnet_core.face.inputs.PHOTO_FACE_MODES, repeated for the same reason).
-FACE_CHOICES = ("none", "auto", "mediapipe", "mtcnn", "haar")
+# How training samples find their face: the face modes of the whole tool.
+FACE_CHOICES = FACE_MODES
 
 # Optical-flow estimators of flow samples (larnet_core.data.flow.FLOW_METHODS, repeated here so reading a
 # config does not import OpenCV).

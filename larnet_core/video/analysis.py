@@ -36,7 +36,14 @@ import numpy as np
 import pandas as pd
 
 from larnet_core.errors import Cancelled, NoFaceError, VideoError
-from larnet_core.face.inputs import INPUT_COLUMNS, InputConfig, ModelInput, alignment_record, input_from_record
+from larnet_core.face.inputs import (
+    FACE_MODES,
+    INPUT_COLUMNS,
+    InputConfig,
+    ModelInput,
+    alignment_record,
+    input_from_record,
+)
 from larnet_core.results import (
     FRAME_COLUMNS,
     AnalysisResult,
@@ -69,7 +76,6 @@ ClipAnalysis = AnalysisResult
 
 log = logging.getLogger(__name__)
 
-FACE_MODES = ("auto", "mediapipe", "mtcnn", "haar", "none")
 #: ``face="auto"`` analyses the whole frame when no face is found and the frame's long side is at most this.
 WHOLE_FRAME_MAX_SIDE = 400
 ProgressCallback = Callable[[float, str], None]

@@ -65,7 +65,8 @@ def resolution_robustness(
         predictor: a :class:`~larnet_core.inference.Predictor`.
         resolutions: target frame heights.
         reference_height: the frame height the records' frames stand for.
-        face: ``none`` (frames are face crops, as CASME II's) or a detector name to crop the face first.
+        face: ``none`` (frames are face crops, as CASME II's), or ``auto`` / a detector name: the face is found
+            at full resolution and aligned on the clip-analysis road at every resolution.
         progress: called as ``progress(clips done, clips total)``.
         cancel: stops with :class:`~larnet_core.errors.Cancelled` when set.
 
@@ -74,7 +75,7 @@ def resolution_robustness(
     """
     from larnet_core.data.images import read_rgb
     from larnet_core.face import build_detector, largest_face
-    from larnet_core.face.inputs import InputConfig, build_photo_input
+    from larnet_core.face.inputs import InputConfig, best_detector_name, build_photo_input
     from larnet_core.metrics import compute_metrics
     from larnet_core.training.protocol import predictions_table, records_table
 
@@ -84,7 +85,7 @@ def resolution_robustness(
     if not usable:
         raise DatasetError(f"none of the {len(records)} clips has a label among the model's classes "
                            f"({', '.join(classes)}); pass --scheme matching the checkpoint ({card.label_scheme or '?'})")
-    detector = None if face == "none" else build_detector(face)
+    detector = None if face == "none" else build_detector(best_detector_name() if face == "auto" else face)
     config = InputConfig.for_card(card)
     probs_by_resolution: dict[int, list[np.ndarray]] = {r: [] for r in resolutions}
     face_px: dict[int, list[float]] = {r: [] for r in resolutions}
