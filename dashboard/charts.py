@@ -1,12 +1,20 @@
-"""Plotly figures for the pages. Figures only: the numbers they draw come from ``larnet_core``."""
+"""Plotly figures for the pages. Figures only: the numbers they draw come from ``larnet_core``; the figures of an
+analysis result live in :mod:`larnet_core.plots` (the result's ``plot_*`` methods) and are re-exported here."""
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+
+from larnet_core.plots import (
+    CLASS_COLOURS,
+    class_colour,
+    probability_bars,
+    rolling_probabilities_figure,
+    timeline_figure,
+)
 
 __all__ = [
     "CLASS_COLOURS",
@@ -23,14 +31,7 @@ __all__ = [
     "figure_html",
 ]
 
-CLASS_COLOURS = ("#4c78a8", "#f58518", "#54a24b", "#b279a2", "#e45756", "#72b7b2", "#eeca3b", "#9d755d",
-                 "#ff9da6", "#bab0ac")
 _METRIC_COLOURS = {"precision": "#4c78a8", "recall": "#f58518", "f1": "#54a24b"}
-
-
-def class_colour(index: int) -> str:
-    """A stable colour for the class at ``index``."""
-    return CLASS_COLOURS[index % len(CLASS_COLOURS)]
 
 
 def confusion_figure(confusion: pd.DataFrame, *, normalise: bool = False) -> go.Figure:
@@ -112,90 +113,6 @@ def per_subject_figure(per_subject: pd.DataFrame) -> go.Figure:
                                               "sample(s)<extra></extra>"))
     figure.update_layout(barmode="group", yaxis=dict(range=[0, 1.05]), xaxis=dict(title="subject", type="category"),
                          height=320, margin=dict(l=10, r=10, t=10, b=10), legend=dict(orientation="h", y=1.12))
-    return figure
-
-
-def probability_bars(probabilities: Mapping[str, float], class_names: Sequence[str] | None = None) -> go.Figure:
-    """Horizontal bars of one prediction's class probabilities."""
-    names = list(class_names or probabilities)
-    values = [float(probabilities.get(name, 0.0)) for name in names]
-    figure = go.Figure(go.Bar(x=values, y=names, orientation="h",
-                              marker_color=[class_colour(i) for i in range(len(names))],
-                              text=[f"{v:.2f}" for v in values], textposition="auto",
-                              hovertemplate="%{y}: %{x:.3f}<extra></extra>"))
-    figure.update_layout(xaxis=dict(range=[0, 1], title="probability"), yaxis=dict(autorange="reversed"),
-                         height=40 + 28 * len(names), margin=dict(l=10, r=10, t=10, b=10))
-    return figure
-
-
-def _prob_columns(frames: pd.DataFrame, class_names: Sequence[str]) -> list[tuple[str, str]]:
-    return [(name, f"prob_{name}") for name in class_names if f"prob_{name}" in frames]
-
-
-def timeline_figure(frames: pd.DataFrame, intervals: pd.DataFrame, class_names: Sequence[str],
-                    current_time_s: float | None = None) -> go.Figure:
-    """Per-class probabilities and the motion signal over time, spotted intervals shaded, apexes marked."""
-    figure = go.Figure()
-    for index, (name, column) in enumerate(_prob_columns(frames, class_names)):
-        figure.add_trace(go.Scatter(x=frames["time_s"], y=frames[column], name=name, mode="lines",
-                                    line=dict(color=class_colour(index), width=1.6),
-                                    hovertemplate=f"{name} %{{y:.2f}} at %{{x:.2f}} s<extra></extra>"))
-    if "motion" in frames:
-        motion = frames["motion"].astype(float)
-        scale = float(np.nanmax(motion.to_numpy())) if motion.notna().any() else 1.0
-        scale = scale or 1.0
-        figure.add_trace(go.Scatter(x=frames["time_s"], y=motion / scale, name="motion (scaled)", mode="lines",
-                                    line=dict(color="#1a202c", width=1.2, dash="dot"), customdata=motion,
-                                    hovertemplate="motion %{customdata:.3f} at %{x:.2f} s<extra></extra>"))
-    for row in intervals.itertuples(index=False):
-        colour = "#e53e3e" if getattr(row, "kind", "micro") == "micro" else "#dd6b20"
-        figure.add_vrect(x0=row.onset_s, x1=row.offset_s, fillcolor=colour, opacity=0.12, line_width=0,
-                         annotation_text=f"{row.label} ({row.kind})", annotation_position="top left",
-                         annotation_font_size=10)
-        figure.add_vline(x=row.apex_s, line=dict(color=colour, width=1.5, dash="dash"))
-    # What the tracker saw: grey where the face is out of view, hatched where the head moved (never spotted),
-    # a line at each shot cut. Empty probabilities there are gaps in the lines, not zeros.
-    for column, colour, label in (("face_found", "#a0aec0", "no face"), ("head_moving", "#805ad5", "head moving")):
-        if column not in frames:
-            continue
-        mask = ~frames[column].astype(bool) if column == "face_found" else frames[column].astype(bool)
-        for start, stop in _runs(mask.to_numpy(), frames["time_s"].to_numpy()):
-            figure.add_vrect(x0=start, x1=stop, fillcolor=colour, opacity=0.18, line_width=0,
-                             annotation_text=label, annotation_position="bottom left", annotation_font_size=9)
-    if "shot_cut" in frames:
-        for time_s in frames.loc[frames["shot_cut"].astype(bool), "time_s"]:
-            figure.add_vline(x=float(time_s), line=dict(color="#4a5568", width=1, dash="dot"),
-                             annotation_text="cut", annotation_font_size=9)
-    if current_time_s is not None:
-        figure.add_vline(x=current_time_s, line=dict(color="#2b6cb0", width=2))
-    figure.update_layout(xaxis=dict(title="time (s)"), yaxis=dict(title="probability", range=[0, 1.02]),
-                         height=360, margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=1.15),
-                         hovermode="x unified")
-    return figure
-
-
-def _runs(mask, times) -> list[tuple[float, float]]:
-    """``(start, stop)`` times of each run of True in ``mask``."""
-    runs, start = [], None
-    for position, flag in enumerate(mask):
-        if flag and start is None:
-            start = position
-        elif not flag and start is not None:
-            runs.append((float(times[start]), float(times[position - 1])))
-            start = None
-    if start is not None:
-        runs.append((float(times[start]), float(times[len(mask) - 1])))
-    return runs
-
-
-def rolling_probabilities_figure(history: pd.DataFrame, class_names: Sequence[str]) -> go.Figure:
-    """Live page: the last seconds of per-class probabilities (columns ``time_s`` and ``prob_<class>``)."""
-    figure = go.Figure()
-    for index, (name, column) in enumerate(_prob_columns(history, class_names)):
-        figure.add_trace(go.Scatter(x=history["time_s"], y=history[column], name=name, mode="lines",
-                                    line=dict(color=class_colour(index), width=1.6)))
-    figure.update_layout(xaxis=dict(title="time (s)"), yaxis=dict(title="probability", range=[0, 1.02]),
-                         height=260, margin=dict(l=10, r=10, t=10, b=10), legend=dict(orientation="h", y=1.2))
     return figure
 
 

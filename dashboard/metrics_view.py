@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from larnet_core.errors import LarnetError
+from larnet_core.results import class_names_in
 
 if TYPE_CHECKING:
     from larnet_core.metrics import MetricsReport
@@ -102,7 +103,7 @@ def run_from_upload(name: str, data: bytes) -> RunView:
         raise LarnetError(f"{name} has no prediction rows")
     table["true_label"] = table["true_label"].astype(str)
     table["pred_label"] = table["pred_label"].astype(str)
-    classes = [c[len("prob_"):] for c in table.columns if c.startswith("prob_")]
+    classes = class_names_in(table.columns)
     labels = set(table["true_label"]) | set(table["pred_label"])
     if not classes or not labels <= set(classes):
         classes = sorted(labels)

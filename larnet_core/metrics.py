@@ -35,8 +35,10 @@ PER_DATASET_COLUMNS = ("dataset", "n", "n_subjects", "accuracy", "uf1", "uar")
 
 
 def prob_column(class_name: str) -> str:
-    """Column holding the probability of ``class_name`` (``prob_happiness``)."""
-    return f"prob_{class_name}"
+    """Column holding the probability of ``class_name`` (``prob_happiness``; named by :mod:`larnet_core.results`)."""
+    from larnet_core.results import prob_column as named
+
+    return named(class_name)
 
 
 @dataclass

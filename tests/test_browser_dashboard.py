@@ -209,7 +209,7 @@ def _upload_and_analyse(page, path: Path) -> None:
     page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(str(path))
     page.get_by_text(path.name).first.wait_for(timeout=30_000)
     wait_idle(page)
-    page.get_by_role("button", name=re.compile("Analyse")).click()
+    page.get_by_role("button", name="Analyse", exact=True).click()
     page.wait_for_timeout(500)
     wait_idle(page)
 
@@ -396,3 +396,24 @@ def test_a_shared_link_shows_user_text_as_plain_text_and_strangers_list_nothing(
         assert stranger.locator('[data-testid="stDataFrame"]').count() == 0
     finally:
         stranger.context.close()
+
+
+def test_a_saved_clip_session_opened_by_its_link_shows_the_prediction_and_intervals(page, app_files, lite_predictor):
+    from larnet_core.sessions import SessionStore, share_link
+    from larnet_core.video import analyze_clip
+
+    analysis = analyze_clip(app_files["clip"], lite_predictor)
+    app_files["data"].mkdir(parents=True, exist_ok=True)
+    with SessionStore.open(f"sqlite:///{app_files['data'] / 'sessions.sqlite3'}") as store:
+        created = store.create(analysis.to_session("reopened whole", clip=app_files["clip"].read_bytes()))
+    open_page(page, share_link(created.id, page="clip").lstrip("/"))
+    page.get_by_text("Clip prediction").first.wait_for(timeout=RUN_TIMEOUT_MS)
+    assert_no_exception(page)
+    assert _metric_value(page, "Clip prediction") == analysis.prediction.label
+    assert _metric_value(page, "Confidence") == f"{analysis.prediction.confidence:.2f}"
+    heading = f"Spotted intervals ({len(analysis.intervals)})"
+    page.get_by_role("heading", name=heading).wait_for(timeout=30_000)
+    if len(analysis.intervals):
+        assert page.locator('[data-testid="stDataFrame"]').count() >= 1
+    assert page.locator(".js-plotly-plot").count() >= 2  # probability bars and the timeline
+    assert page.get_by_role("button", name=re.compile("Render annotated video")).count() == 1

@@ -321,6 +321,83 @@ def test_clip_link_reopens_a_saved_analysis_read_only(dashboard_env, tmp_path):
     assert not [b for b in app.button if b.label == "Save to session"]
 
 
+@pytest.fixture(scope="module")
+def analysed_clip(dashboard_env, tmp_path_factory):
+    """A real analysis of a short generated clip by a checkpoint other than the sidebar's demo model."""
+    from larnet_core.inference import Predictor
+    from larnet_core.models import load_checkpoint
+    from larnet_core.synth.footage import make_footage, write_footage
+    from larnet_core.video import analyze_clip
+
+    root = tmp_path_factory.mktemp("analysed")
+    footage = make_footage("expressions", seconds=2.0, seed=5, micro=1, size=(320, 240))
+    clip = write_footage(root / "expressions.mp4", footage.frames, footage.truth.fps)
+    predictor = Predictor(load_checkpoint(make_checkpoint(root / "analysis-model.pt", synthetic=False)))
+    return analyze_clip(clip, predictor), clip.read_bytes()
+
+
+def test_saving_records_the_analysis_model_not_the_one_selected_now(dashboard_env, analysed_clip):
+    from dashboard.clip_view import ClipView
+
+    analysis, data = analysed_clip
+    app = AppTest.from_file(APP, default_timeout=TIMEOUT_S)
+    app.switch_page("dashboard/pages/clip.py")
+    app.session_state["clip_result"] = ClipView(result=analysis, data=data)
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    selected = load_sha(dashboard_env["checkpoint"])
+    assert selected != analysis.model["sha256"]  # the sidebar shows the demo model, not the analysis' model
+    app.text_input(key="clip_save_name").set_value("analysed elsewhere")
+    next(b for b in app.button if b.label == "Save to session").click().run()
+    session_id = next(s.value for s in app.success if "Saved as session" in s.value).split("`")[1]
+    with SessionStore.open() as store:
+        saved = store.get(session_id)
+    assert saved.model.checkpoint_sha256 == analysis.model["sha256"]
+    assert saved.model.synthetic is False and saved.result["prediction"] == analysis.prediction.to_dict()
+
+
+def test_a_saved_result_reopens_whole(dashboard_env, analysed_clip):
+    from larnet_core.results import AnalysisResult
+
+    analysis, data = analysed_clip
+    with SessionStore.open() as store:
+        created = store.create(analysis.to_session("whole", clip=data))
+    app = open_page("clip", session=created.id)
+    assert [m.label for m in app.metric][:2] == ["Clip prediction", "Confidence"]
+    assert app.metric[0].value == analysis.prediction.label
+    assert f"Spotted intervals ({len(analysis.intervals)})" in [s.value for s in app.subheader]
+    assert "Summary (JSON)" in [b.proto.label for b in app.get("download_button")]
+    assert any(b.label == "Render annotated video" for b in app.button)
+    for warning in analysis.warnings:
+        assert warning in texts(app)
+    with SessionStore.open() as store:
+        reopened = AnalysisResult.from_session(store.get(created.id))
+    assert reopened.prediction == analysis.prediction
+    listed = open_page("sessions", session=created.id)
+    assert f"**Clip prediction:** {analysis.prediction.label}" in texts(listed)
+    assert any(m.value.startswith("**Face tracks**") for m in listed.markdown)
+
+
+def test_the_attention_page_explains_a_frame_of_the_current_clip_result(dashboard_env, analysed_clip):
+    from dashboard.clip_view import ClipView
+
+    analysis, data = analysed_clip
+    app = AppTest.from_file(APP, default_timeout=TIMEOUT_S)
+    app.switch_page("dashboard/pages/attention.py")
+    app.session_state["clip_result"] = ClipView(result=analysis, data=data)
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert app.radio(key="attention_source").value == "Frame of the current clip"
+    assert app.slider(key="attention_frame").max == int(analysis.frames["frame"].iloc[-1])
+    assert not app.error, [e.value for e in app.error]
+
+
+def load_sha(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
 def test_attention_page_explains_a_sample_face(dashboard_env):
     app = open_page("attention")
     assert [m.label for m in app.metric] == ["Predicted class"]

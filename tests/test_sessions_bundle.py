@@ -106,7 +106,7 @@ def test_export_then_import_is_lossless(store, tmp_path):
     with zipfile.ZipFile(path) as archive:
         names = set(archive.namelist())
         manifest = json.loads(archive.read("manifest.json"))
-    assert names == {"manifest.json", "results.parquet", "intervals.json", "events.parquet",
+    assert names == {"manifest.json", "results.parquet", "intervals.parquet", "events.parquet",
                      "images/apex heat map.png", "images/onset heat map.png", "images/stage-2_mask.png",
                      "clip/EP02_01f.mp4"}
     assert manifest["schema_version"] == BUNDLE_SCHEMA_VERSION and manifest["model"]["preset"] == "larnet-small"
@@ -221,6 +221,23 @@ def _checksum_mismatch(src: Path, dst: Path) -> Path:
 def _too_many_members(src: Path, dst: Path) -> Path:
     extra = {f"images/spam{i}.png": _png(i % 256) for i in range(300)}
     return _write(dst, {**_members(src), **extra})
+
+
+def test_format_1_bundles_still_import(store, tmp_path):
+    """Format 1 wrote the intervals as table-schema JSON and had no result record: such a bundle imports whole."""
+    from larnet_core.sessions.tables import encode_json_table
+
+    original = _rich_session()
+    created = store.create(original)
+    members = _members(export_bundle(store, created.id, tmp_path / "new.larnet.zip"))
+    members["intervals.json"] = encode_json_table(members.pop("intervals.parquet") and original.intervals)
+    manifest = json.loads(members["manifest.json"])
+    manifest["schema_version"] = 1
+    members["manifest.json"] = json.dumps(manifest).encode()
+    imported = store.get(import_bundle(store, _write(tmp_path / "old.larnet.zip", members)).id)
+    pd.testing.assert_frame_equal(imported.intervals, original.intervals, check_exact=True)
+    pd.testing.assert_frame_equal(imported.results, original.results, check_exact=True)
+    assert imported.result == {}
 
 
 def _newer_schema(src: Path, dst: Path) -> Path:

@@ -11,7 +11,7 @@ import pytest
 
 from larnet_core.errors import LarnetError
 from larnet_core.sessions import SCHEMA_VERSION, AnalysisSession, SessionStore, share_link
-from larnet_core.sessions import config, schema
+from larnet_core.sessions import config, migrations, schema
 from larnet_core.sessions.sharing import hash_token
 
 # The first layout (version 0), written out by hand as an old installation would have it: no search_text
@@ -69,10 +69,11 @@ def _tables(path: Path) -> set[str]:
 def test_a_new_database_records_the_current_version_and_runs_in_wal_mode(tmp_path):
     path = tmp_path / "new.sqlite3"
     with SessionStore.open(f"sqlite:///{path}") as store:
-        assert store.schema_version() == SCHEMA_VERSION == len(schema.UPGRADES)
-    assert {"sessions", "session_parts", "session_images", "schema_version"} <= _tables(path)
+        assert store.schema_version() == SCHEMA_VERSION
+    assert {"sessions", "session_parts", "session_images", "schema_version", "alembic_version"} <= _tables(path)
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [(migrations.HEAD,)]
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
@@ -91,6 +92,71 @@ def test_opening_a_version_0_database_upgrades_it_and_keeps_its_sessions(tmp_pat
         store.rename(V0_ID, V0_TOKEN, "renamed after upgrade")
         assert store.revision(V0_ID) == 5
     assert "search_text" in _columns(path, "sessions")
+    assert "app_version" in _columns(path, "sessions")
+
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def test_a_database_written_by_the_layout_1_store_upgrades_with_nothing_lost(tmp_path):
+    """tests/fixtures/sessions-v1.sqlite3 was written by the store before Alembic (make_sessions_v1.py)."""
+    import json
+    import shutil
+
+    path = shutil.copy(FIXTURES / "sessions-v1.sqlite3", tmp_path / "v1.sqlite3")
+    ids = json.loads((FIXTURES / "sessions-v1.json").read_text())
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+        before = {table: conn.execute(f"SELECT * FROM {table} ORDER BY 1, 2").fetchall()
+                  for table in ("sessions", "session_parts", "session_images")}
+    with SessionStore.open(f"sqlite:///{path}") as store:
+        assert store.schema_version() == SCHEMA_VERSION
+        clip, live = store.get(ids["clip"]["id"]), store.get(ids["live"]["id"])
+        assert clip.name == "Überraschung sub05" and clip.notes == "saved with layout 1"
+        assert clip.model.checkpoint_sha256 == "ab" * 32 and clip.model.synthetic
+        assert clip.input.data == b"not really a clip" and clip.input.fps == 25.0
+        assert clip.results["pred_label"].fillna("-").tolist() == ["surprise", "happiness", "-", "happiness"]
+        assert clip.results["prob_surprise"].iloc[1] == 0.3 and clip.results["frame"].dtype == "int64"
+        assert clip.intervals["kind"].tolist() == ["micro"] and list(clip.images) == ["apex"]
+        assert clip.metrics_runs == ["run-7"] and clip.created_at.isoformat() == "2026-03-01T10:00:00+00:00"
+        assert clip.result == {} and clip.app_version == ""
+        assert live.events["label"].tolist() == ["surprise"] and live.kind == "live"
+        assert store.list("überraschung")["id"].tolist() == [ids["clip"]["id"]]
+        store.rename(ids["clip"]["id"], ids["clip"]["edit_token"], "renamed after the upgrade")
+        assert store.get(ids["clip"]["id"]).app_version
+    with sqlite3.connect(path) as conn:
+        after = {table: conn.execute(f"SELECT * FROM {table} ORDER BY 1, 2").fetchall()
+                 for table in ("session_parts", "session_images")}
+        assert after == {table: before[table] for table in after}  # every blob as it was
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [(migrations.HEAD,)]
+        assert len(conn.execute("SELECT * FROM sessions").fetchall()) == len(before["sessions"])
+
+
+def test_a_failing_migration_leaves_the_layout_1_database_untouched(tmp_path, monkeypatch):
+    import shutil
+
+    path = shutil.copy(FIXTURES / "sessions-v1.sqlite3", tmp_path / "v1.sqlite3")
+    real = migrations.upgrade
+
+    def upgrade_then_fail(conn, **kwargs):
+        real(conn, **kwargs)
+        raise RuntimeError("power cut")
+
+    monkeypatch.setattr(migrations, "upgrade", upgrade_then_fail)
+    with pytest.raises(RuntimeError, match="power cut"):
+        SessionStore.open(f"sqlite:///{path}")
+    assert "app_version" not in _columns(path, "sessions") and "alembic_version" not in _tables(path)
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+
+
+def test_a_database_at_a_migration_this_code_lacks_is_refused(tmp_path):
+    path = tmp_path / "future.sqlite3"
+    SessionStore.open(f"sqlite:///{path}").close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '9999_from_the_future'")
+    with pytest.raises(LarnetError, match="migration '9999_from_the_future', which this LARNet Studio does not know"):
+        SessionStore.open(f"sqlite:///{path}")
 
 
 def test_a_failing_upgrade_step_leaves_the_old_database_untouched(tmp_path, monkeypatch):

@@ -374,6 +374,31 @@ def test_app_instances_starting_together_create_the_schema_once(request, tmp_pat
             opened.close()
 
 
+def test_a_layout_1_database_is_upgraded_by_the_migrations_on_both_backends(db_url):
+    """A database as the store wrote it before Alembic (layout 1: no alembic_version, no app_version) upgrades on
+    open, keeping every session."""
+    with SessionStore.open(db_url) as store:
+        created = store.create(_session())
+        before = store.get(created.id)
+        with store.engine.begin() as conn:  # back to layout 1
+            conn.execute(sa.text("DROP TABLE alembic_version"))
+            conn.execute(sa.text("ALTER TABLE sessions DROP COLUMN app_version"))
+            conn.execute(sa.text("UPDATE schema_version SET version = 1"))
+    with SessionStore.open(db_url) as store:
+        assert store.schema_version() == schema.SCHEMA_VERSION
+        after = store.get(created.id)
+        for part in ("results", "intervals", "events"):
+            if before.table(part) is None:
+                assert after.table(part) is None
+            else:
+                pd.testing.assert_frame_equal(after.table(part), before.table(part))
+        assert (after.name, after.model, after.input, after.images) == (before.name, before.model, before.input,
+                                                                       before.images)
+        assert after.app_version == ""
+        store.rename(created.id, created.edit_token, "after the upgrade")
+        assert store.get(created.id).app_version
+
+
 def test_times_are_utc(store):
     created = store.create(_session())
     listing = store.list()

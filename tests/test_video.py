@@ -160,6 +160,7 @@ def test_zip_and_folder_of_frames_in_natural_order(tmp_path, predictor):
 
 
 def test_analysis_of_a_real_face_finds_the_expression(face_clip, predictor):
+    from larnet_core.results import frame_layout
     from larnet_core.video.spotting import interval_iou
 
     path, truth = face_clip
@@ -173,7 +174,7 @@ def test_analysis_of_a_real_face_finds_the_expression(face_clip, predictor):
                 "motion_chin", "motion_macro", "head_motion", "head_moving", "head_moving_macro", "segment",
                 "in_interval", "input_a", "input_b",
                 "input_tx", "input_ty", "input_reference", "input_aligned"]
-    assert list(analysis.frames.columns) == expected
+    assert list(analysis.frames.columns) == expected == frame_layout(CLASSES)
     assert analysis.frames["face_found"].all() and (analysis.frames["face_id"] == 0).all()
     assert analysis.frames["input_aligned"].all()  # aligned from the mesh's key points
     assert len(analysis.faces) == 1 and bool(analysis.faces["main"].iloc[0])

@@ -104,10 +104,10 @@ def _clip_input(clip, index: int):
 
     loaded = current_model(quiet=True)
     config = InputConfig.for_card(loaded.card)
-    analysis = clip.analysis
-    max_side = int(analysis.settings.get("working_max_side")) if analysis is not None else working_max_side(config.size)
+    max_side = int(clip.result.settings.get("working_max_side", working_max_side(config.size)))
     try:
-        return model_input_at(clip.frames, clip.data, index, config, max_side, fps=clip.fps, face_id=clip.face_id)
+        return model_input_at(clip.frames, clip.data, index, config, max_side, fps=clip.result.meta.fps,
+                              face_id=clip.face_id)
     except ValueError as exc:
         raise LarnetError(f"frame {index} has no model input: {exc}") from None
 

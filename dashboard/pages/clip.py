@@ -6,40 +6,25 @@
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
 
 import cv2
 import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, config
-from dashboard.models import current_model, current_predictor, model_ref, synthetic_notice
+from dashboard import config
+from dashboard.clip_view import ClipView
+from dashboard.models import current_model, current_predictor, synthetic_notice
 from dashboard.sessions_ui import get_store, remember_session, save_to_session
 from dashboard.text import plain
 from larnet_core.errors import LarnetError
+from larnet_core.results import AnalysisResult
 from larnet_core.video.analysis import FACE_MODES
 
 UPLOAD_TYPES = ["mp4", "avi", "mov", "mkv", "webm", "zip"]
 _RESULT_KEY = "clip_result"
 FACE_HELP = ("auto: MediaPipe Face Mesh (478 landmarks) when installed, else MTCNN, else Haar; small face-filled "
              "frames without a detected face are analysed whole. none: the whole frame is the face.")
-
-
-@dataclass
-class ClipView:
-    """What the page shows: a fresh analysis, or a saved session's tables."""
-
-    name: str
-    frames: pd.DataFrame
-    intervals: pd.DataFrame
-    class_names: list[str]
-    data: bytes | None
-    fps: float
-    analysis: object | None = None  # ClipAnalysis when analysed in this browser session
-    synthetic: bool = False
-    session_id: str = ""
-    face_id: int | None = None   # the face shown, for an analysis of every face
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -65,10 +50,7 @@ def _analyse(data: bytes, name: str, face: str, all_faces: bool) -> None:
         st.error(f"Cannot analyse {name}: {exc}", icon=":material/error:")
         return
     bar.empty()
-    st.session_state[_RESULT_KEY] = ClipView(
-        name=analysis.meta.name, frames=analysis.frames, intervals=analysis.intervals,
-        class_names=list(analysis.class_names), data=data, fps=analysis.meta.fps, analysis=analysis,
-        synthetic=analysis.synthetic)
+    st.session_state[_RESULT_KEY] = ClipView(result=analysis, data=data)
 
 
 def _from_session(session_id: str) -> ClipView | None:
@@ -90,22 +72,24 @@ def _from_session(session_id: str) -> ClipView | None:
     except LarnetError as exc:
         st.error(f"This session cannot be shown in the clip view: {plain(exc)}", icon=":material/error:")
         return None
+    from larnet_core.sessions.result_schema import check_result_record
+
+    try:
+        check_result_record(session.result)
+        result = AnalysisResult.from_session(session)
+    except LarnetError as exc:
+        st.error(f"This session cannot be shown in the clip view: {plain(exc)}", icon=":material/error:")
+        return None
     remember_session(session.id)
-    classes = [c[len("prob_"):] for c in session.results.columns if c.startswith("prob_")]
-    intervals = session.intervals if session.intervals is not None else pd.DataFrame(
-        columns=["onset_frame", "apex_frame", "offset_frame", "onset_s", "apex_s", "offset_s", "duration_s", "kind",
-                 "label", "confidence"])
     st.info(f"Saved session **{plain(session.name)}** (read-only). {plain(' '.join(session.notices))}",
             icon=":material/bookmark:")
-    return ClipView(name=session.input.name, frames=session.results, intervals=intervals, class_names=classes,
-                    data=session.input.data, fps=session.input.fps, synthetic=session.model.synthetic,
-                    session_id=session.id)
+    return ClipView(result=result, data=session.input.data, session_id=session.id)
 
 
 def _prediction_card(view: ClipView) -> None:
-    if view.analysis is None:
+    prediction = view.result.prediction
+    if prediction is None:
         return
-    prediction = view.analysis.prediction
     left, right = st.columns([1, 2])
     with left:
         st.metric("Clip prediction", prediction.label, help="Averaged around the apex of the strongest spotted "
@@ -114,10 +98,9 @@ def _prediction_card(view: ClipView) -> None:
         where = "apex window" if prediction.source == "apex-window" else "whole clip"
         st.caption(f"From the {where}, frames {prediction.window[0]}-{prediction.window[1]}.")
     with right:
-        st.plotly_chart(charts.probability_bars(prediction.probabilities, view.class_names), key="clip_probs",
-                        config={"displaylogo": False})
-    for warning in view.analysis.warnings:
-        st.caption(f":material/info: {warning}")
+        st.plotly_chart(view.result.plot_prediction(), key="clip_probs", config={"displaylogo": False})
+    for warning in view.result.warnings:
+        st.caption(f":material/info: {plain(warning)}")  # a saved warning may come from a stranger's bundle
 
 
 def _scrubber(view: ClipView) -> None:
@@ -174,13 +157,11 @@ def _model_view(view: ClipView, index: int, crop_column, heat_column) -> None:
                             "sidebar.")
         return
     config = InputConfig.for_card(loaded.card)
-    max_side = working_max_side(config.size)
-    if view.analysis is not None:
-        max_side = int(view.analysis.settings.get("working_max_side", max_side))
     try:
-        model_input = model_input_at(view.frames, view.data, index, config, max_side, fps=view.fps,
+        max_side = int(view.result.settings.get("working_max_side", working_max_side(config.size)))
+        model_input = model_input_at(view.frames, view.data, index, config, max_side, fps=view.result.meta.fps,
                                      face_id=view.face_id)
-    except (LarnetError, ValueError, KeyError) as exc:
+    except (LarnetError, ValueError, KeyError, TypeError) as exc:
         heat_column.caption(f"No model input for this frame: {exc}")
         return
     note = "" if model_input.frame_index == index else f" (frame {model_input.frame_index}, the nearest inferred)"
@@ -203,14 +184,16 @@ def _downloads(view: ClipView) -> None:
     view.frames.to_parquet(parquet, index=False)
     columns[1].download_button("Frames (Parquet)", parquet.getvalue(), file_name=f"{stem}.parquet",
                                mime="application/octet-stream", icon=":material/download:")
-    if view.analysis is not None:
-        columns[2].download_button("Summary (JSON)", view.analysis.to_json().encode(), file_name=f"{stem}.json",
-                                   mime="application/json", icon=":material/download:")
+    columns[2].download_button("Summary (JSON)", view.result.to_json().encode(), file_name=f"{stem}.json",
+                               mime="application/json", icon=":material/download:")
+    if view.data is None:
+        columns[3].caption("No annotated video: the clip was not stored with this session.")
+    elif view.result.prediction is not None:
         _annotated_video(columns[3], view, stem)
 
 
 def _annotated_video(column, view: ClipView, stem: str) -> None:
-    video_key = f"clip_video_{id(view.analysis)}"
+    video_key = f"clip_video_{view.session_id or id(view.result)}"
     if video_key in st.session_state:
         column.download_button("Annotated video (MP4)", st.session_state[video_key], file_name=f"{stem}-annotated.mp4",
                                mime="video/mp4", icon=":material/download:")
@@ -223,7 +206,7 @@ def _annotated_video(column, view: ClipView, stem: str) -> None:
 
         with st.spinner("Rendering..."), tempfile.TemporaryDirectory() as folder:
             try:
-                out = render_annotated_video(view.data, view.analysis, Path(folder) / f"{stem}-annotated.mp4")
+                out = render_annotated_video(view.data, view.result, Path(folder) / f"{stem}-annotated.mp4")
                 st.session_state[video_key] = Path(out).read_bytes()
             except LarnetError as exc:
                 column.error(f"Cannot render: {exc}")
@@ -232,21 +215,14 @@ def _annotated_video(column, view: ClipView, stem: str) -> None:
 
 
 def _session(view: ClipView, name: str):
-    from larnet_core.sessions import AnalysisSession, InputRef
-
-    meta = view.analysis.meta
-    loaded = current_model(quiet=True)
-    return AnalysisSession(
-        name=name, kind="clip", **({"model": model_ref(loaded)} if loaded is not None else {}),
-        input=InputRef(name=meta.name, fps=float(meta.fps), width=int(meta.width), height=int(meta.height),
-                       frame_count=int(meta.frame_count), data=view.data),
-        results=view.frames, intervals=view.intervals)
+    # The whole result, with the model that made it (not whichever model the sidebar shows now).
+    return view.result.to_session(name, clip=view.data)
 
 
 def _pick_face(view: ClipView) -> ClipView:
     """For an analysis of every face: a face picker, and the view of the picked face's rows and intervals."""
-    analysis = view.analysis
-    if analysis is None or not analysis.settings.get("all_faces") or len(analysis.face_ids) < 2:
+    analysis = view.result
+    if not analysis.settings.get("all_faces") or len(analysis.face_ids) < 2 or analysis.faces.empty:
         return view
     faces = analysis.faces.set_index("face_id")
     main = int(analysis.settings.get("main_face_id", analysis.face_ids[0]))
@@ -258,15 +234,14 @@ def _pick_face(view: ClipView) -> ClipView:
 
     picked = st.selectbox("Face", analysis.face_ids, index=analysis.face_ids.index(main), format_func=describe,
                           key="clip_face_pick")
-    single = analysis.for_face(int(picked))
-    return ClipView(name=view.name, frames=single.frames, intervals=single.intervals, class_names=view.class_names,
-                    data=view.data, fps=view.fps, analysis=analysis, synthetic=view.synthetic, face_id=int(picked))
+    return ClipView(result=analysis, data=view.data, session_id=view.session_id, face_id=int(picked),
+                    shown=analysis.for_face(int(picked)))
 
 
 def _show(view: ClipView) -> None:
     st.header(plain(view.name), anchor=False)  # an input name may come from a stranger's bundle
     view = _pick_face(view)
-    if view.synthetic:
+    if view.result.synthetic:
         st.warning("Analysed with a model trained on synthetic faces: the labels demonstrate the pipeline only.",
                    icon=":material/science:")
     _prediction_card(view)
@@ -275,8 +250,8 @@ def _show(view: ClipView) -> None:
     time_now = None
     if current is not None and not view.frames.empty:
         time_now = float(view.frames.iloc[(view.frames["frame"] - current).abs().argmin()]["time_s"])
-    st.plotly_chart(charts.timeline_figure(view.frames, view.intervals, view.class_names, time_now),
-                    key="clip_timeline", config={"displaylogo": False})
+    st.plotly_chart((view.shown or view.result).plot_timeline(time_now), key="clip_timeline",
+                    config={"displaylogo": False})
     st.subheader("Frames")
     _scrubber(view)
     st.subheader(f"Spotted intervals ({len(view.intervals)})")
@@ -286,7 +261,7 @@ def _show(view: ClipView) -> None:
         st.dataframe(view.intervals, hide_index=True, key="clip_intervals")
     st.subheader("Downloads")
     _downloads(view)
-    if view.analysis is not None:
+    if not view.session_id:
         save_to_session("clip", view.name, lambda name: _session(view, name))
 
 

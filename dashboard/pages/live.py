@@ -20,7 +20,7 @@ from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
 from dashboard import charts
 from dashboard.config import rtc_configuration
-from dashboard.models import current_model, current_predictor, model_ref, selected_model, synthetic_notice
+from dashboard.models import current_model, current_predictor, selected_model, synthetic_notice
 from dashboard.sessions_ui import save_to_session
 from larnet_core.errors import LarnetError
 
@@ -92,33 +92,32 @@ def _state(predictor) -> LiveState:
     return state
 
 
-EVENT_COLUMNS = ["time_s", "kind", "label", "confidence", "duration_s", "face_id"]
+def _result(state: LiveState, predictor, seconds: float | None = None):
+    """The stream's analysis result: smoothed per-frame history (the last ``seconds`` of it when given), the
+    spotted events and the stream settings."""
+    from larnet_core.results import live_result, model_info
+
+    history = list(state.history)
+    if seconds is not None and history:
+        history = [r for r in history if r.time_s >= history[-1].time_s - seconds]
+    return live_result(history, state.analyzer.events, list(predictor.card.class_names), model_info(predictor),
+                       state.analyzer.settings, fps=float(state.analyzer.fps_hint))
 
 
 def _events_table(state: LiveState) -> pd.DataFrame:
-    events = state.analyzer.events
-    return pd.DataFrame([{"time_s": e.time_s, "kind": e.kind, "label": e.label, "confidence": e.confidence,
-                          "duration_s": e.duration_s, "face_id": e.face_id} for e in events], columns=EVENT_COLUMNS)
+    from larnet_core.results import events_table
+
+    return events_table(state.analyzer.events).drop(columns=["apex_s", "peak_motion"])
 
 
-def _history_frame(state: LiveState, class_names: list[str]) -> pd.DataFrame:
-    if not state.history:
-        return pd.DataFrame(columns=["time_s", "motion", *[f"prob_{n}" for n in class_names]])
-    latest = state.history[-1].time_s
-    rows = [{"time_s": r.time_s, "motion": r.motion, **{f"prob_{n}": r.probabilities.get(n) for n in class_names}}
-            for r in state.history if r.time_s >= latest - HISTORY_S]
-    return pd.DataFrame(rows)
+def _history_frame(state: LiveState, predictor) -> pd.DataFrame:
+    return _result(state, predictor, HISTORY_S).frames
 
 
-def _session(state: LiveState, loaded, name: str):
-    from larnet_core.sessions import AnalysisSession, InputRef
-
+def _session(state: LiveState, predictor, name: str):
     if state.frames_analysed == 0:
         raise LarnetError("nothing to save yet: press START and let the webcam run first")
-    history = _history_frame(state, list(loaded.card.class_names))
-    return AnalysisSession(name=name, kind="live", model=model_ref(loaded), events=_events_table(state),
-                           results=history.astype({"time_s": float, "motion": float}),
-                           input=InputRef(name="webcam", fps=30.0, frame_count=state.frames_analysed))
+    return _result(state, predictor).to_session(name)
 
 
 st.title("Live webcam")
@@ -164,7 +163,7 @@ if st.button("Reset the stream's events", key="live_reset"):
     state.analyzer.reset()
     state.history.clear()
     state.frames_analysed = 0
-save_to_session("live", "Live session", lambda name: _session(state, loaded, name))
+save_to_session("live", "Live session", lambda name: _session(state, predictor, name))
 
 
 def _draw(charts_too: bool) -> None:
@@ -185,7 +184,7 @@ def _draw(charts_too: bool) -> None:
     else:
         prediction_box.success(f"Current prediction: **{last.label}** ({last.confidence:.2f})")
     if charts_too:
-        history = _history_frame(state, class_names)
+        history = _history_frame(state, predictor)
         probabilities_box.plotly_chart(charts.rolling_probabilities_figure(history, class_names),
                                        key=f"live_probs_{time.monotonic_ns()}", config={"displayModeBar": False})
         motion_box.plotly_chart(charts.motion_figure(history), key=f"live_motion_{time.monotonic_ns()}",

@@ -25,6 +25,7 @@ from dashboard.metrics_view import (
 )
 from dashboard.sessions_ui import save_to_session
 from larnet_core.errors import LarnetError
+from larnet_core.results import class_names_in, probability_columns
 
 MAX_CELL_ROWS = 200
 MAX_THUMBNAILS = 12
@@ -94,7 +95,7 @@ def _confusion_section(run: RunView, predictions: pd.DataFrame, report, key: str
     rows = samples_in_cell(predictions, true, pred)
     st.markdown(f"**{len(rows)} sample(s)** true `{true}`, predicted `{pred}`")
     shown = [c for c in ("subject", "clip", "frame", "true_label", "pred_label", "fold") if c in rows] + \
-        [c for c in rows.columns if c.startswith("prob_")]
+        probability_columns(class_names_in(rows.columns))
     st.dataframe(rows[shown].head(MAX_CELL_ROWS), hide_index=True, key=f"{key}_cell_table",
                  height=min(300, 38 + 35 * max(1, min(len(rows), MAX_CELL_ROWS))))
     apexes = _apex_frames(json.dumps(run.config, sort_keys=True, default=str)) if len(rows) else {}

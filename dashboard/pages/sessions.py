@@ -50,8 +50,33 @@ def _bundle_bytes(session_id: str, revision: int, _store) -> bytes:
         return path.read_bytes()
 
 
+def _show_result(session) -> None:
+    """The analysis result's record: the clip prediction, warnings and the settings it ran with."""
+    from larnet_core.results import AnalysisResult
+    from larnet_core.sessions.result_schema import check_result_record
+
+    if session.kind not in ("clip", "live") or session.results is None:
+        return
+    try:
+        check_result_record(session.result)
+        result = AnalysisResult.from_session(session)
+    except LarnetError as exc:
+        st.caption(f"The saved result cannot be read: {plain(exc)}")
+        return
+    if result.prediction is not None:
+        st.markdown(f"**Clip prediction:** {plain(result.prediction.label)} ({result.prediction.confidence:.2f}, "
+                    f"{'apex window' if result.prediction.source == 'apex-window' else 'whole clip'})")
+    for warning in result.warnings:
+        st.caption(f":material/info: {plain(warning)}")
+    if result.settings:
+        with st.expander("Settings the analysis ran with", icon=":material/tune:"):
+            st.json(result.settings)
+
+
 def _show_tables(session) -> None:
-    for part, title in (("results", "Results"), ("intervals", "Spotted intervals"), ("events", "Events")):
+    _show_result(session)
+    for part, title in (("results", "Results"), ("intervals", "Spotted intervals"), ("events", "Events"),
+                        ("faces", "Face tracks")):
         table = session.table(part)
         if table is not None and not table.empty:
             st.markdown(f"**{title}** ({len(table)} rows)")

@@ -42,6 +42,10 @@ def register(subparsers) -> None:
     parser.add_argument("--max-frames", type=int, help="refuse clips with more frames than this")
     parser.add_argument("--max-seconds", type=float, help="refuse clips longer than this many seconds")
     parser.add_argument("--threshold-p", type=float, help="spotting threshold position p in mean + p*(max-mean)")
+    parser.add_argument("--save-session", metavar="NAME",
+                        help="also save the whole result as a session of this name (prints its id and edit token)")
+    parser.add_argument("--db", metavar="URL", help="sessions database for --save-session (overrides "
+                        "LARNET_DATABASE_URL)")
     parser.set_defaults(func=_run)
 
 
@@ -103,4 +107,23 @@ def _run(args: argparse.Namespace) -> int:
     for warning in analysis.warnings:
         print(f"warning: {warning}")
     print(f"wrote {out} and {summary_path}" + (f" and {args.video}" if args.video else ""))
+    if args.save_session is not None:
+        _save_session(analysis, args)
     return 0
+
+
+def _save_session(analysis, args: argparse.Namespace) -> None:
+    """Save the result with the clip (when it is a file the store can keep) and print its id and edit token."""
+    from larnet_core.sessions import SessionStore, share_link
+
+    clip = Path(args.clip)
+    data = clip.read_bytes() if clip.is_file() else None
+    with SessionStore.open(args.db) as store:
+        if data is not None and len(data) > store.clip_limit_bytes:
+            data = None  # the store would keep only the reference anyway; do not read it twice
+        created = store.create(analysis.to_session(args.save_session, clip=data))
+    print(f"session: {created.id}")
+    print(f"edit token: {created.edit_token}")
+    print(f"link: {share_link(created.id)}")
+    for notice in created.notices:
+        print(f"notice: {notice}")

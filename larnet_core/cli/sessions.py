@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import os
 import sys
 from typing import TYPE_CHECKING
@@ -39,6 +41,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     show = actions.add_parser("show", parents=[common], help="print a session's metadata and table shapes")
     show.add_argument("session_id", metavar="ID")
+    show.add_argument("--json", action="store_true",
+                      help="print the whole result's metadata as JSON: prediction, settings, warnings, model, input "
+                           "and each table's rows and columns")
     show.set_defaults(func=_show)
 
     export = actions.add_parser("export", parents=[common], help="write a session to a .larnet.zip bundle")
@@ -92,12 +97,16 @@ def _list(args: argparse.Namespace) -> int:
 def _show(args: argparse.Namespace) -> int:
     from larnet_core.sessions import share_link
 
+    from larnet_core.sessions.model import TABLE_PARTS
     from larnet_core.sessions.store import checkpoint_notices
 
     with _open(args) as store:
         session = store.get(args.session_id, load_clip=False)
         parts = store.parts(args.session_id)
     session.notices += checkpoint_notices(session)  # the operator's own disk: looking the path up is fine here
+    if args.json:
+        print(json.dumps(_metadata(session, parts), indent=2, ensure_ascii=False, default=str))
+        return 0
     model, ref = session.model, session.input
     lines = [
         f"id:         {session.id}",
@@ -117,7 +126,11 @@ def _show(args: argparse.Namespace) -> int:
         print("notes:")
         for line in session.notes.splitlines():
             print(f"  {line}")
-    for part in ("results", "intervals", "events"):
+    prediction = (session.result or {}).get("prediction")
+    if isinstance(prediction, dict):
+        print(f"prediction: {prediction.get('label')} ({float(prediction.get('confidence', 0)):.1%}, "
+              f"{prediction.get('source')})")
+    for part in TABLE_PARTS:
         table = session.table(part)
         shape = f"{table.shape[0]} rows x {table.shape[1]} columns" if table is not None else "none"
         print(f"{part + ':':<11} {shape}")
@@ -128,6 +141,38 @@ def _show(args: argparse.Namespace) -> int:
     for notice in session.notices:
         print(f"notice: {notice}")
     return 0
+
+
+def _metadata(session, parts) -> dict:
+    """Everything about a session but the table rows: the result record, model, input and table layouts."""
+    from larnet_core.sessions import share_link
+    from larnet_core.sessions.model import TABLE_PARTS
+
+    record = dict(session.result or {})
+    stored = parts.set_index("part")["bytes"]
+    tables = {}
+    for part in TABLE_PARTS:
+        table = session.table(part)
+        if table is not None:
+            tables[part] = {"rows": len(table), "columns": [str(c) for c in table.columns],
+                            "dtypes": {str(c): str(t) for c, t in table.dtypes.items()}}
+    return {
+        "id": session.id, "name": session.name, "kind": session.kind, "notes": session.notes,
+        "created_at": session.created_at.isoformat(), "updated_at": session.updated_at.isoformat(),
+        "link": share_link(session.id), "app_version": session.app_version,
+        "model": {**dict(record.get("model") or {}), **dataclasses.asdict(session.model)},
+        "input": {**{k: v for k, v in dataclasses.asdict(session.input).items() if k != "data"},
+                  "clip_stored": "clip" in stored.index},
+        "class_names": record.get("class_names", []),
+        "prediction": record.get("prediction"),
+        "settings": record.get("settings", {}),
+        "warnings": record.get("warnings", []),
+        "clip": record.get("clip"),
+        "tables": tables,
+        "images": list(session.images),
+        "metrics_runs": list(session.metrics_runs),
+        "notices": list(session.notices),
+    }
 
 
 def _export(args: argparse.Namespace) -> int:

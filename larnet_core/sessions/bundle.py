@@ -5,8 +5,12 @@ Layout::
     manifest.json        format, schema version, app version, session metadata, model and input info,
                          and the SHA-256 and size of every other member
     results.parquet      per-frame results (Parquet keeps every dtype, categories and the index)
-    intervals.json       spotted intervals (pandas table-schema JSON plus the exact dtypes)
+    intervals.parquet    spotted intervals (format 2; format 1 wrote intervals.json, pandas table-schema JSON plus
+                         the exact dtypes, which still imports)
     events.parquet       live-stream events
+    faces.parquet        one row per face track (format 2)
+    result.json          the analysis result's record: prediction, class names, model, settings, warnings
+                         (format 2; format-1 bundles have none, and their clip prediction is computed again)
     images/NAME.png      chosen heat-map images
     clip/NAME            the clip, when the session stored it
 
@@ -32,6 +36,7 @@ from typing import Any
 from larnet_core import __version__
 from larnet_core.errors import BundleError, LarnetError
 from larnet_core.sessions.model import (
+    MAX_RESULT_BYTES,
     AnalysisSession,
     CreatedSession,
     InputRef,
@@ -39,13 +44,12 @@ from larnet_core.sessions.model import (
     validate_session,
     validate_time,
 )
-from larnet_core.sessions.result_schema import check_session_tables
+from larnet_core.sessions.result_schema import check_result_record, check_session_tables
 from larnet_core.sessions.safezip import ZipLimits, read_zip_members
 from larnet_core.sessions.store import SessionStore
 from larnet_core.sessions.tables import (
     decode_json_table,
     decode_parquet,
-    encode_json_table,
     encode_parquet,
     loads_bounded,
 )
@@ -54,13 +58,18 @@ __all__ = ["BUNDLE_FORMAT", "BUNDLE_SCHEMA_VERSION", "BUNDLE_SUFFIX", "export_bu
            "read_bundle", "ZipLimits"]
 
 BUNDLE_FORMAT = "larnet-session"
-BUNDLE_SCHEMA_VERSION = 1
+#: 1: tables, images, clip. 2: adds the result record and the faces table. Every older format still imports.
+BUNDLE_SCHEMA_VERSION = 2
 BUNDLE_SUFFIX = ".larnet.zip"
 MANIFEST = "manifest.json"
 _MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 _MAX_MANIFEST_DEPTH = 8
 
-_TABLE_MEMBERS = {"results": "results.parquet", "intervals": "intervals.json", "events": "events.parquet"}
+_TABLE_MEMBERS = {"results": "results.parquet", "intervals": "intervals.parquet", "events": "events.parquet",
+                  "faces": "faces.parquet"}
+# Format 1 wrote the intervals as JSON; bundles of that format still import.
+_OLD_TABLE_MEMBERS = {"intervals": "intervals.json"}
+_RESULT_MEMBER = "result.json"
 _IMAGE_MEMBER = re.compile(r"images/([A-Za-z0-9][A-Za-z0-9 _.\-]{0,99})\.png")
 _CLIP_MEMBER = re.compile(r"clip/[A-Za-z0-9][A-Za-z0-9 _.\-]{0,150}")
 _UNSAFE_FILE_CHARS = re.compile(r"[^A-Za-z0-9 _.\-]")
@@ -68,8 +77,9 @@ _UNSAFE_FILE_CHARS = re.compile(r"[^A-Za-z0-9 _.\-]")
 
 def _allowed_member(name: str) -> bool:
     return (
-        name == MANIFEST
+        name in (MANIFEST, _RESULT_MEMBER)
         or name in _TABLE_MEMBERS.values()
+        or name in _OLD_TABLE_MEMBERS.values()
         or _IMAGE_MEMBER.fullmatch(name) is not None
         or _CLIP_MEMBER.fullmatch(name) is not None
     )
@@ -103,7 +113,9 @@ def export_bundle(store: SessionStore, session_id: str, path: str | os.PathLike[
     for part, member in _TABLE_MEMBERS.items():
         table = session.table(part)
         if table is not None:
-            members[member] = encode_json_table(table) if member.endswith(".json") else encode_parquet(table, part)
+            members[member] = encode_parquet(table, part)
+    if session.result:
+        members[_RESULT_MEMBER] = json.dumps(session.result, allow_nan=True, ensure_ascii=False).encode()
     for name, png in session.images.items():
         members[f"images/{name}.png"] = png
     clip_member = None
@@ -286,13 +298,25 @@ def _session_from(manifest: dict[str, Any], members: dict[str, bytes], label: st
     if clips != ([clip_member] if clip_member else []):
         raise BundleError(f"{label}: the clip named in {MANIFEST} does not match the clip/ member")
     tables = {}
-    for part, member in _TABLE_MEMBERS.items():
-        if member in members:
+    for part, member in [*_TABLE_MEMBERS.items(), *_OLD_TABLE_MEMBERS.items()]:
+        if member in members and part not in tables:
             decode = decode_json_table if member.endswith(".json") else decode_parquet
             tables[part] = decode(members[member], f"{label} {part}")
+    result: dict[str, Any] = {}
+    if _RESULT_MEMBER in members:
+        raw = members[_RESULT_MEMBER]
+        if len(raw) > MAX_RESULT_BYTES:
+            raise BundleError(f"{label}: {_RESULT_MEMBER} is {len(raw)} bytes, larger than any real result record")
+        try:
+            result = loads_bounded(raw, _RESULT_MEMBER)
+        except LarnetError as exc:
+            raise BundleError(f"{label}: {exc}") from None
+        if not isinstance(result, dict):
+            raise BundleError(f"{label}: {_RESULT_MEMBER} is not a JSON object")
     kind = _field(meta, "kind", str, label)
     # The page that reopens this kind of session reads these columns: refuse a bundle it could not show.
     check_session_tables(kind, tables.get("results"), tables.get("intervals"), tables.get("events"))
+    check_result_record(result)
     return AnalysisSession(
         name=_field(meta, "name", str, label),
         notes=_field(meta, "notes", str, label, default=""),
@@ -316,5 +340,6 @@ def _session_from(manifest: dict[str, Any], members: dict[str, bytes], label: st
             frame_count=_field(ref, "frame_count", int, label, default=0),
             data=members[clip_member] if clip_member else None,
         ),
+        result=result,
         **tables,
     )

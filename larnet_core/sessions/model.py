@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import re
 from dataclasses import dataclass, field, replace
@@ -22,6 +23,7 @@ __all__ = [
     "MAX_IMAGES",
     "MAX_IMAGE_BYTES",
     "MAX_METRICS_RUNS",
+    "MAX_RESULT_BYTES",
     "ModelRef",
     "InputRef",
     "AnalysisSession",
@@ -38,7 +40,9 @@ __all__ = [
 
 KINDS = ("clip", "live", "metrics", "attention")
 # The DataFrame attributes of AnalysisSession, each stored as one Parquet blob.
-TABLE_PARTS = ("results", "intervals", "events")
+TABLE_PARTS = ("results", "intervals", "events", "faces")
+#: Largest ``result`` record (JSON: prediction, class names, model, settings, warnings) a session keeps.
+MAX_RESULT_BYTES = 1024 * 1024
 
 DEFAULT_CLIP_LIMIT_BYTES = 50 * 1024 * 1024
 MAX_NAME_CHARS = 200
@@ -111,8 +115,13 @@ class InputRef:
 class AnalysisSession:
     """One saved analysis.
 
-    ``id``, ``created_at`` and ``updated_at`` are set by the store. ``notices`` is computed on load (for
-    instance when the model checkpoint file is gone) and never stored.
+    ``results``, ``intervals``, ``events`` and ``faces`` are an analysis result's tables and ``result`` the rest
+    of it (prediction, class names, model, settings, warnings): :class:`larnet_core.results.AnalysisResult`'s
+    ``to_session()`` / ``from_session()`` convert.
+
+    ``id``, ``created_at`` and ``updated_at`` are set by the store. ``notices`` is computed on load (for instance
+    when the model checkpoint file is gone) and never stored. ``app_version`` is the LARNet Studio version that
+    last wrote the session (set by the store; empty for sessions from before it was kept).
     """
 
     name: str
@@ -123,12 +132,15 @@ class AnalysisSession:
     results: pd.DataFrame | None = None
     intervals: pd.DataFrame | None = None
     events: pd.DataFrame | None = None
+    faces: pd.DataFrame | None = None
+    result: dict[str, Any] = field(default_factory=dict)
     images: dict[str, bytes] = field(default_factory=dict)
     metrics_runs: list[str] = field(default_factory=list)
     id: str = ""
     created_at: datetime | None = None
     updated_at: datetime | None = None
     notices: list[str] = field(default_factory=list)
+    app_version: str = ""
 
     def table(self, part: str) -> pd.DataFrame | None:
         """The table named ``part`` (one of ``results``, ``intervals``, ``events``)."""
@@ -277,6 +289,19 @@ def _validate_images(images: object) -> dict[str, bytes]:
     return {name: bytes(data) for name, data in images.items()}
 
 
+def _validate_result(result: object) -> dict[str, Any]:
+    if not isinstance(result, dict):
+        raise LarnetError(f"session result must be a dict (an analysis result's record), got {type(result).__name__}")
+    try:
+        text = json.dumps(result, allow_nan=True)
+    except (TypeError, ValueError) as exc:
+        raise LarnetError(f"session result cannot be stored as JSON ({exc}); keep it to numbers, text, lists and "
+                          "dicts") from None
+    if len(text) > MAX_RESULT_BYTES:
+        raise LarnetError(f"session result is {len(text)} bytes of JSON; the limit is {MAX_RESULT_BYTES}")
+    return json.loads(text)
+
+
 def _validate_runs(runs: object) -> list[str]:
     if not isinstance(runs, (list, tuple)) or len(runs) > MAX_METRICS_RUNS:
         raise LarnetError(f"metrics_runs must be a list of at most {MAX_METRICS_RUNS} run references")
@@ -291,6 +316,7 @@ _FIELD_CHECKS: dict[str, Callable[[Any], Any]] = {
     "input": _validate_input,
     **{part: _table_check(part) for part in TABLE_PARTS},
     "images": _validate_images,
+    "result": _validate_result,
     "metrics_runs": _validate_runs,
 }
 CHANGEABLE_FIELDS = tuple(_FIELD_CHECKS)

@@ -1,17 +1,22 @@
-"""The database layout, its version, and the ordered steps that upgrade older databases.
+"""The database layout, its version, and how older databases are upgraded.
 
-Layout (version 1):
+Layout (version 2):
 
 * ``sessions``: one row per analysis with its metadata, the model and input references, the edit token's
-  hash and ``search_text`` (case-folded name, notes and input name, so search behaves the same on SQLite and
-  PostgreSQL, whose ``lower()`` functions disagree outside ASCII).
-* ``session_parts``: the tables (results, intervals, events) as Parquet and the clip, one blob each.
+  hash, ``search_text`` (case-folded name, notes and input name, so search behaves the same on SQLite and
+  PostgreSQL, whose ``lower()`` functions disagree outside ASCII) and ``app_version`` (the LARNet Studio version
+  that last wrote it).
+* ``session_parts``: the tables (results, intervals, events, faces) as Parquet, the result record as JSON and the
+  clip, one blob each.
 * ``session_images``: chosen heat-map images as PNG, in the order they were added.
-* ``schema_version``: a single row holding the layout version.
+* ``schema_version``: a single row holding the layout version (read by every version of LARNet Studio).
+* ``alembic_version``: the Alembic revision (:mod:`larnet_core.sessions.migrations`).
 
-Version 0 was the first layout: the same three data tables, without ``search_text`` and without
-``schema_version``. ``UPGRADES[n]`` takes a database from version ``n`` to ``n + 1``; opening an older database
-runs the missing steps in one transaction, and a database newer than :data:`SCHEMA_VERSION` is refused.
+Layouts are changed by Alembic revisions shipped in :mod:`larnet_core.sessions.migrations`, applied on open in
+one transaction. Databases made before Alembic are recognised by their ``schema_version``: version 0 (no
+``search_text``, no ``schema_version``) gets :data:`UPGRADES` first; then the database is stamped with the
+baseline revision and upgraded to the head. A database newer than this code (a layout version above
+:data:`SCHEMA_VERSION` or a revision this code lacks) is refused.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from sqlalchemy.engine import Connection
 from larnet_core.errors import LarnetError
 
 __all__ = ["SCHEMA_VERSION", "UPGRADES", "metadata", "sessions", "session_parts", "session_images",
-           "schema_version", "search_text", "read_version", "ensure_schema"]
+           "schema_version", "search_text", "read_version", "ensure_schema", "is_current"]
 
 metadata = sa.MetaData()
 
@@ -52,6 +57,7 @@ sessions = sa.Table(
     sa.Column("input_frame_count", sa.Integer, nullable=False, default=0),
     sa.Column("metrics_runs", sa.Text, nullable=False, default="[]"),  # JSON list of run references
     sa.Column("search_text", sa.Text, nullable=False, default=""),  # added in version 1
+    sa.Column("app_version", sa.String(64), nullable=False, default="", server_default=""),  # version 2
 )
 
 session_parts = sa.Table(
@@ -100,8 +106,10 @@ def _v0_add_search_text(conn: Connection) -> None:
         )
 
 
+#: Steps of databases made before Alembic: ``UPGRADES[n]`` takes layout ``n`` to ``n + 1`` (up to layout 1).
 UPGRADES: list[Callable[[Connection], None]] = [_v0_add_search_text]
-SCHEMA_VERSION = len(UPGRADES)
+#: The layout version this code writes (2 since ``app_version``); Alembic revisions take databases there.
+SCHEMA_VERSION = 2
 
 
 def read_version(conn: Connection) -> int | None:
@@ -123,8 +131,8 @@ def _refuse_newer(version: int) -> None:
 
 
 def ensure_schema(conn: Connection) -> int | None:
-    """Create or upgrade the layout inside the caller's write transaction; return the version found before
-    (None for an empty database).
+    """Create or upgrade the layout inside the caller's write transaction; return the layout version found
+    before (None for an empty database).
 
     On PostgreSQL a transaction-scoped advisory lock makes app instances starting together take turns; on
     SQLite the caller's ``BEGIN IMMEDIATE`` already holds the write lock. DDL is transactional on both, so a
@@ -133,18 +141,38 @@ def ensure_schema(conn: Connection) -> int | None:
     Raises:
         LarnetError: when the database is newer than this code.
     """
+    from larnet_core.sessions import migrations
+
     if conn.dialect.name == "postgresql":
         conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_SCHEMA_LOCK)))
     found = read_version(conn)
     if found is None:
-        metadata.create_all(conn)
-        conn.execute(schema_version.insert().values(version=SCHEMA_VERSION))
+        migrations.upgrade(conn)
         return None
     _refuse_newer(found)
-    if found < SCHEMA_VERSION:
-        for step in UPGRADES[found:]:
-            step(conn)
+    revision = migrations.current_revision(conn)
+    if revision is not None:
+        if not migrations.is_known(revision):
+            raise LarnetError(
+                f"the sessions database is at migration {revision[:40]!r}, which this LARNet Studio does not know "
+                f"(it knows up to {migrations.HEAD}): it was written by a newer version; upgrade larnet-studio, or "
+                "point LARNET_DATABASE_URL / --db at another database"
+            )
+        migrations.upgrade(conn)
+        return found
+    # Made before Alembic: bring it to layout 1 with the old steps, then let the revisions take over.
+    for step in UPGRADES[found:1]:
+        step(conn)
+    if found < 1:
         schema_version.create(conn, checkfirst=True)
         conn.execute(schema_version.delete())
-        conn.execute(schema_version.insert().values(version=SCHEMA_VERSION))
+        conn.execute(schema_version.insert().values(version=1))
+    migrations.upgrade(conn, stamp=migrations.LEGACY_BASELINE)
     return found
+
+
+def is_current(conn: Connection) -> bool:
+    """Whether the database has this code's layout and migration head (nothing to do on open)."""
+    from larnet_core.sessions import migrations
+
+    return read_version(conn) == SCHEMA_VERSION and migrations.current_revision(conn) == migrations.HEAD

@@ -19,6 +19,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from larnet_core import __version__
 from larnet_core.errors import LarnetError, PermissionDenied, SessionNotFound
 from larnet_core.sessions import schema
 from larnet_core.sessions.config import (
@@ -43,7 +44,7 @@ from larnet_core.sessions.model import (
     validate_session,
 )
 from larnet_core.sessions.sharing import hash_token, is_session_id, new_edit_token, new_session_id, token_matches
-from larnet_core.sessions.tables import decode_parquet, encode_parquet
+from larnet_core.sessions.tables import decode_parquet, encode_parquet, loads_bounded
 
 __all__ = ["SessionStore", "LIST_COLUMNS", "checkpoint_notices"]
 
@@ -52,6 +53,8 @@ log = logging.getLogger(__name__)
 LIST_COLUMNS = ("id", "name", "kind", "created_at", "updated_at", "input_name", "model_preset", "results_rows",
                 "images", "notes")
 _CLIP_PART = "clip"
+# The analysis result's record (prediction, class names, model, settings, warnings) as JSON.
+_RESULT_PART = "result"
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,17 @@ def _encode_table(table: pd.DataFrame | None, part: str) -> _Part | None:
     if table is None:
         return None
     return _Part(encode_parquet(table, part), n_rows=len(table), n_columns=len(table.columns))
+
+
+def _encode_result(result: dict[str, Any]) -> _Part | None:
+    return _Part(json.dumps(result, allow_nan=True).encode()) if result else None
+
+
+def _decode_result(data: bytes) -> dict[str, Any]:
+    value = loads_bounded(data, "result record")
+    if not isinstance(value, dict):
+        raise LarnetError("the stored result record is not a JSON object; the database was altered")
+    return value
 
 
 def _as_utc(value: datetime) -> datetime:
@@ -119,9 +133,8 @@ class SessionStore:
     def _prepare_schema(self) -> None:
         with self._db_errors():
             with self.engine.connect() as conn:
-                found = schema.read_version(conn)
-            if found == schema.SCHEMA_VERSION:
-                return
+                if schema.is_current(conn):
+                    return
             with self._write_transaction() as conn:
                 before = schema.ensure_schema(conn)
             if before is not None and before < schema.SCHEMA_VERSION:
@@ -185,6 +198,7 @@ class SessionStore:
         notices, clip = self._clip_part(checked.input)
         parts = {part: _encode_table(getattr(checked, part), part) for part in TABLE_PARTS}
         parts[_CLIP_PART] = clip
+        parts[_RESULT_PART] = _encode_result(checked.result)
         now = utc_now()
         created = _as_utc(checked.created_at) if checked.created_at else now
         updated = _as_utc(checked.updated_at) if checked.updated_at else created
@@ -214,7 +228,7 @@ class SessionStore:
         """
         checked = validate_session(session)
         changes = {key: getattr(checked, key) for key in ("name", "notes", "kind", "model", "input",
-                                                          "metrics_runs", "images", *TABLE_PARTS)}
+                                                          "metrics_runs", "images", "result", *TABLE_PARTS)}
         return self._apply(checked.id, token, changes)
 
     def update(self, session_id: str, token: str, **changes: Any) -> tuple[str, ...]:
@@ -223,8 +237,8 @@ class SessionStore:
         Args:
             session_id: The session to change.
             token: Its edit token.
-            **changes: Any of ``name, notes, kind, model, input, results, intervals, events, images,
-                metrics_runs`` (``images`` replaces the whole set; see also :meth:`add_image`).
+            **changes: Any of ``name, notes, kind, model, input, results, intervals, events, faces, result,
+                images, metrics_runs`` (``images`` replaces the whole set; see also :meth:`add_image`).
 
         Returns:
             Notices for the user.
@@ -297,6 +311,8 @@ class SessionStore:
                 parts[part] = _encode_table(changes[part], part)
         if "input" in changes:
             notices, parts[_CLIP_PART] = self._clip_part(changes["input"])
+        if "result" in changes:
+            parts[_RESULT_PART] = _encode_result(changes["result"])
         with self._write_transaction() as conn:
             current = self._lock_for_edit(conn, session_id, token)
             ref = changes.get("input")
@@ -358,6 +374,7 @@ class SessionStore:
             "input_height": ref.height, "input_frame_count": ref.frame_count,
             "metrics_runs": json.dumps(list(metrics_runs)),
             "search_text": schema.search_text(name, notes, ref.name),
+            "app_version": __version__,
         }
 
     def _clip_part(self, ref: InputRef) -> tuple[tuple[str, ...], _Part | None]:
@@ -406,7 +423,7 @@ class SessionStore:
             row = conn.execute(sa.select(schema.sessions).where(schema.sessions.c.id == session_id)).first()
             if row is None:
                 raise _not_found(session_id)
-            wanted = [p for p in (*TABLE_PARTS, _CLIP_PART) if load_clip or p != _CLIP_PART]
+            wanted = [p for p in (*TABLE_PARTS, _RESULT_PART, _CLIP_PART) if load_clip or p != _CLIP_PART]
             blobs = dict(conn.execute(
                 sa.select(parts_table.c.part, parts_table.c.data)
                 .where(parts_table.c.session_id == session_id, parts_table.c.part.in_(wanted))
@@ -421,11 +438,13 @@ class SessionStore:
             ).all()}
         tables = {part: decode_parquet(bytes(blobs[part]), part) if part in blobs else None for part in TABLE_PARTS}
         clip = bytes(blobs[_CLIP_PART]) if _CLIP_PART in blobs else None
+        result = _decode_result(bytes(blobs[_RESULT_PART])) if _RESULT_PART in blobs else {}
         session = AnalysisSession(
             id=row.id, name=row.name, notes=row.notes, kind=row.kind,
             created_at=_as_utc(row.created_at), updated_at=_as_utc(row.updated_at),
             model=_model_from_row(row), input=replace(_input_from_row(row), data=clip),
-            images=images, metrics_runs=list(json.loads(row.metrics_runs)), **tables,
+            images=images, metrics_runs=list(json.loads(row.metrics_runs)), result=result, **tables,
+            app_version=row.app_version,
         )
         session.notices = _notices(session, has_clip)
         return session
@@ -458,7 +477,7 @@ class SessionStore:
                 sa.select(images_table.c.name, sa.func.length(images_table.c.data))
                 .where(images_table.c.session_id == session_id).order_by(images_table.c.position)
             ).all()
-        order = {name: i for i, name in enumerate((*TABLE_PARTS, _CLIP_PART))}
+        order = {name: i for i, name in enumerate((*TABLE_PARTS, _RESULT_PART, _CLIP_PART))}
         rows = [(r.part, r.n_rows, r.n_columns, r.n_bytes) for r in sorted(stored, key=lambda r: order.get(r.part, 99))]
         rows += [(f"image:{name}", 0, 0, size) for name, size in images]
         return pd.DataFrame(rows, columns=["part", "rows", "columns", "bytes"]).astype(

@@ -90,13 +90,28 @@ def decode_parquet(data: bytes, what: str, max_bytes: int = MAX_TABLE_BYTES) -> 
         decoded = sum(_decoded_text_bytes(table.column(name)) for name in text_columns)
         if decoded > max_bytes:
             raise LarnetError(f"the {what} table's text would expand to {decoded} bytes; the limit is {max_bytes}")
-        frame = table.cast(schema).to_pandas()
+        frame = _restore_object_text(table.cast(schema).to_pandas(), schema)
     except LarnetError:
         raise
     except (pa.ArrowException, OSError, ValueError, TypeError, KeyError, OverflowError, RecursionError,
             IndexError) as exc:
         raise LarnetError(f"the {what} table is not readable Parquet ({_short(exc)}); re-export it from LARNet "
                           "Studio") from None
+    return frame
+
+
+def _restore_object_text(frame: pd.DataFrame, schema) -> pd.DataFrame:
+    """Text columns that were plain Python objects when saved come back as objects (pandas 3 would make them
+    its ``str`` dtype), missing values as None: a table reads back with the dtypes it was saved with."""
+    raw = (schema.metadata or {}).get(b"pandas", b"")
+    columns = json.loads(raw).get("columns", []) if raw else []
+    for entry in columns if isinstance(columns, list) else []:
+        name = entry.get("name") if isinstance(entry, dict) else None
+        if (isinstance(name, str) and name in frame.columns and entry.get("numpy_type") == "object"
+                and entry.get("pandas_type") in ("unicode", "empty") and pd.api.types.is_string_dtype(frame[name])
+                and frame[name].dtype != object):
+            values = frame[name]
+            frame[name] = values.astype(object).where(values.notna(), None)
     return frame
 
 

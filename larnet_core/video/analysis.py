@@ -27,20 +27,33 @@ without one), ``none`` (the whole frame is the face).
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import threading
-from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
 
 from larnet_core.errors import Cancelled, NoFaceError, VideoError
-from larnet_core.face.inputs import FACE_MODES, INPUT_COLUMNS, InputConfig, ModelInput, alignment_record, input_from_record
+from larnet_core.face.inputs import (
+    FACE_MODES,
+    INPUT_COLUMNS,
+    InputConfig,
+    ModelInput,
+    alignment_record,
+    input_from_record,
+)
+from larnet_core.results import (
+    FRAME_COLUMNS,
+    AnalysisResult,
+    ClipPrediction,
+    frame_layout,
+    model_info,
+    probability_columns,
+)
 from larnet_core.video.limits import VideoLimits
-from larnet_core.video.motion import REGIONS, MotionConfig, MotionSample, samples_table
+from larnet_core.video.motion import MotionConfig, MotionSample, samples_table
 from larnet_core.video.pipeline import FaceStream
 from larnet_core.video.reader import ClipMeta, ClipSource, open_clip
 from larnet_core.video.spotting import SpottingParams, spot_expressions
@@ -55,19 +68,16 @@ __all__ = [
     "WHOLE_FRAME_MAX_SIDE",
     "working_max_side",
     "model_input_at",
+    "clip_prediction",
 ]
+
+#: The result of a clip analysis: :class:`larnet_core.results.AnalysisResult` (one type for every analysis).
+ClipAnalysis = AnalysisResult
 
 log = logging.getLogger(__name__)
 
 #: ``face="auto"`` analyses the whole frame when no face is found and the frame's long side is at most this.
 WHOLE_FRAME_MAX_SIDE = 400
-#: Per-frame table columns other than the ``prob_<class>`` group (which sits after the face box).
-FRAME_COLUMNS = ("frame", "time_s", "face_found", "face_id", "faces_in_frame", "shot_cut", "face_x0", "face_y0",
-                 "face_x1", "face_y1", "face_confidence", "pred_label", "confidence", "inferred", "motion",
-                 *(f"motion_{name}" for name in REGIONS), "motion_macro", "head_motion", "head_moving",
-                 "head_moving_macro", "segment", "in_interval",
-                 *INPUT_COLUMNS)
-
 ProgressCallback = Callable[[float, str], None]
 
 _APEX_HALF_WINDOW_S = 0.05
@@ -108,139 +118,11 @@ def model_input_at(frames: pd.DataFrame, source: ClipSource, frame_index: int, c
     return input_from_record(image, row, config, reference_image, reference_row)
 
 
-def probability_columns(class_names: list[str]) -> list[str]:
-    """``prob_<class>`` column names, in class order."""
-    return [f"prob_{name}" for name in class_names]
-
-
-@dataclass(frozen=True)
-class ClipPrediction:
-    """The clip's label.
-
-    Attributes:
-        label: most probable class.
-        confidence: its probability (averaged over ``window``).
-        probabilities: every class's averaged probability.
-        window: first and last frame (inclusive) the average was taken over.
-        source: ``apex-window`` (around the apex of the strongest spotted interval) or ``whole-clip`` (the face
-            frames of the whole clip).
-    """
-
-    label: str
-    confidence: float
-    probabilities: dict[str, float]
-    window: tuple[int, int]
-    source: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"label": self.label, "confidence": self.confidence, "probabilities": dict(self.probabilities),
-                "window": list(self.window), "source": self.source}
-
-
-@dataclass
-class ClipAnalysis:
-    """Everything an analysis produced.
-
-    Attributes:
-        meta: the clip (frame_count is the number of frames actually decoded).
-        frames: one row per frame (per followed face with ``all_faces``), columns :data:`FRAME_COLUMNS` with the
-            ``prob_<class>`` group after the face box. Face boxes are in stored-frame pixels; motion in pixels of
-            a 96-pixel aligned face crop; ``input_*`` record the alignment (working-frame pixels -> model input)
-            and the flow reference frame of the model input that produced the row's probabilities.
-        intervals: one row per spotted interval: ``face_id, onset_frame, apex_frame, offset_frame, onset_s,
-            apex_s, offset_s, duration_s, kind, label, confidence, peak_motion``.
-        prediction: the clip-level label (of the main face).
-        class_names: the model's classes, in ``prob_`` column order.
-        faces: one row per face track (:func:`~larnet_core.face.tracking.summarize_tracks`) with ``main``.
-        model: what model produced the probabilities (preset, checkpoint hash, synthetic flag ...).
-        settings: how the analysis ran (face mode, tracker backend, inference stride, working size, spotting ...).
-        warnings: things the user should know (other faces, whole-frame fallback, truncated stream).
-    """
-
-    meta: ClipMeta
-    frames: pd.DataFrame
-    intervals: pd.DataFrame
-    prediction: ClipPrediction
-    class_names: list[str]
-    model: dict[str, Any] = field(default_factory=dict)
-    settings: dict[str, Any] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
-    faces: pd.DataFrame = field(default_factory=pd.DataFrame)
-
-    @property
-    def probabilities(self) -> pd.DataFrame:
-        """The ``prob_<class>`` columns of :attr:`frames`."""
-        return self.frames[probability_columns(self.class_names)]
-
-    @property
-    def synthetic(self) -> bool:
-        """True when the model was trained on generated faces (every display must say so)."""
-        return bool(self.model.get("synthetic", False))
-
-    @property
-    def face_ids(self) -> list[int]:
-        """The face ids that have rows (in a main-face analysis, every id the followed person had)."""
-        ids = self.frames.loc[self.frames["face_id"] >= 0, "face_id"].unique().tolist()
-        return sorted(int(v) for v in ids)
-
-    def for_face(self, face_id: int) -> "ClipAnalysis":
-        """The analysis restricted to one face's rows and intervals (for ``all_faces`` results)."""
-        frames = self.frames
-        if "face_id" in frames and frames["face_id"].nunique() > 1:
-            mask = (frames["face_id"] == face_id) | (frames.groupby("frame")["face_id"].transform("max") < 0)
-            frames = frames[mask].drop_duplicates("frame").reset_index(drop=True)
-        intervals = self.intervals
-        if "face_id" in intervals:
-            intervals = intervals[intervals["face_id"] == face_id].reset_index(drop=True)
-        return ClipAnalysis(self.meta, frames, intervals, self.prediction, self.class_names, dict(self.model),
-                            dict(self.settings), list(self.warnings), self.faces)
-
-    def input_at(self, source: ClipSource, frame_index: int, face_id: int | None = None) -> ModelInput:
-        """The exact model input behind a frame's probabilities (see :func:`model_input_at`)."""
-        config = InputConfig(size=int(self.settings.get("input_size", 112)),
-                             sample_mode=str(self.model.get("sample_mode", "apex")))
-        return model_input_at(self.frames, source, frame_index, config,
-                              int(self.settings.get("working_max_side", working_max_side(config.size))),
-                              fps=self.meta.fps, face_id=face_id)
-
-    def summary(self) -> dict[str, Any]:
-        """A JSON-able summary: clip, model, prediction, faces, intervals, settings and warnings."""
-        intervals = self.intervals.copy()
-        records = json.loads(intervals.to_json(orient="records")) if len(intervals) else []
-        faces = json.loads(self.faces.to_json(orient="records")) if len(self.faces) else []
-        return {
-            "clip": self.meta.to_dict(),
-            "model": dict(self.model),
-            "prediction": self.prediction.to_dict(),
-            "faces": faces,
-            "intervals": records,
-            "n_micro": int((intervals["kind"] == "micro").sum()) if len(intervals) else 0,
-            "n_macro": int((intervals["kind"] == "macro").sum()) if len(intervals) else 0,
-            "frames_with_face": int(self.frames.drop_duplicates("frame")["face_found"].sum())
-            if "face_found" in self.frames else len(self.frames),
-            "settings": dict(self.settings),
-            "warnings": list(self.warnings),
-        }
-
-    def _with_warnings(self, warnings: list[str], face_mode: str) -> "ClipAnalysis":
-        """This analysis with earlier warnings first and the face mode the caller asked for recorded."""
-        self.warnings[:0] = warnings
-        self.settings["face"] = face_mode
-        return self
-
-    def to_json(self, indent: int | None = 2) -> str:
-        """:meth:`summary` as JSON text."""
-        return json.dumps(self.summary(), indent=indent, default=_json_default)
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.floating,)):
-        return float(value)
-    if isinstance(value, (np.ndarray, tuple)):
-        return list(value)
-    return str(value)
+def _with_warnings(analysis: ClipAnalysis, warnings: list[str], face_mode: str) -> ClipAnalysis:
+    """The analysis with earlier warnings first and the face mode the caller asked for recorded."""
+    analysis.warnings[:0] = warnings
+    analysis.settings["face"] = face_mode
+    return analysis
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -414,10 +296,10 @@ def analyze_clip(
             raise NoFaceError(no_face_message(f"any of the {n_frames} frames of {meta.name}"))
         warnings.append(f"no face found in any frame; the {width}x{height} frames were analysed whole, as face "
                         "crops (pass face='haar' or 'mediapipe' to require a face)")
-        return analyze_clip(source, predictor, face="none", progress=progress, cancel=cancel, limits=limits,
-                            fps=fps, name=name, max_infer_fps=max_infer_fps, batch_size=batch_size,
-                            spotting=spotting, motion=motion, all_faces=all_faces, max_faces=max_faces)._with_warnings(
-                                warnings, face_mode=face)
+        rerun = analyze_clip(source, predictor, face="none", progress=progress, cancel=cancel, limits=limits,
+                             fps=fps, name=name, max_infer_fps=max_infer_fps, batch_size=batch_size,
+                             spotting=spotting, motion=motion, all_faces=all_faces, max_faces=max_faces)
+        return _with_warnings(rerun, warnings, face_mode=face)
     model.flush()
     _report(progress, 0.95, "spotting expressions")
 
@@ -463,7 +345,7 @@ def analyze_clip(
         intervals = intervals.sort_values(["onset_frame", "face_id"], kind="stable").reset_index(drop=True)
     main_table = followed.get(main_id, tables[0]) if not all_faces else followed.get(main_id, tables[0])
     main_intervals = intervals if not all_faces else intervals[intervals["face_id"] == main_id]
-    prediction = _clip_prediction(main_intervals, main_table, class_names, clip_fps)
+    prediction = clip_prediction(main_intervals, main_table, class_names, clip_fps)
     if tracker is not None:
         missing = int((~main_table["face_found"]).sum())
         if missing:
@@ -473,19 +355,13 @@ def analyze_clip(
         if n_cuts:
             warnings.append(f"{n_cuts} shot cut(s) detected; no interval crosses one")
     meta = ClipMeta(meta.name, clip_fps, meta.width, meta.height, n_frames, n_frames / clip_fps, meta.sha256)
-    loaded = getattr(predictor, "loaded", None)
     analysis = ClipAnalysis(
         meta=meta,
         frames=frames,
         intervals=intervals,
         prediction=prediction,
         class_names=class_names,
-        model={
-            "preset": card.preset, "checkpoint": str(getattr(loaded, "path", "") or ""),
-            "sha256": getattr(loaded, "sha256", ""), "synthetic": bool(card.synthetic),
-            "training_data": card.training_data, "sample_mode": card.sample_mode,
-            "label_scheme": card.label_scheme, "backend": getattr(predictor, "backend", ""),
-        },
+        model=model_info(predictor),
         settings={
             "face": face, "face_source": face_source, "tracker": backend, "all_faces": bool(all_faces),
             "main_face_id": main_id, "inference_stride": stride, "working_max_side": max_side,
@@ -613,9 +489,7 @@ def _frame_table(face_id: int, kept: _FaceRows, results: dict[tuple[int, int], n
     columns["input_reference"] = reference
     columns["input_aligned"] = aligned
     table = pd.DataFrame(columns)
-    ordered = [c for c in FRAME_COLUMNS if c in table.columns]
-    box_end = ordered.index("face_confidence") + 1
-    return table[ordered[:box_end] + probability_columns(class_names) + ordered[box_end:]]
+    return table[[c for c in frame_layout(class_names) if c in table.columns]]
 
 
 def _label_intervals(intervals: pd.DataFrame, probs: np.ndarray, class_names: list[str]) -> pd.DataFrame:
@@ -631,8 +505,10 @@ def _label_intervals(intervals: pd.DataFrame, probs: np.ndarray, class_names: li
     return out
 
 
-def _clip_prediction(intervals: pd.DataFrame, table: pd.DataFrame, class_names: list[str],
+def clip_prediction(intervals: pd.DataFrame, table: pd.DataFrame, class_names: list[str],
                      fps: float) -> ClipPrediction:
+    """The clip's label: the mean probabilities around the apex of the interval with the most motion (``apex-window``),
+    or over every face frame when nothing was spotted (``whole-clip``)."""
     probs = table[probability_columns(class_names)].to_numpy(dtype=np.float64)
     if len(intervals):
         best = intervals.loc[intervals["peak_motion"].idxmax()]
