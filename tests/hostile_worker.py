@@ -1,7 +1,7 @@
 """Runs ``larnet`` commands on hostile files in one process with a memory ceiling, for tests/test_hostile_inputs.py.
 
 Usage: ``python hostile_worker.py CASES.json RESULT.json``. CASES is a list of ``{"name", "argv"}``; RESULT gets,
-per case, the exit status, what it printed on stderr and the process's peak resident memory after it. The address
+per case, the exit status, what it printed on stderr and the process's peak resident memory (VmHWM) after it. The address
 space for data is capped (RLIMIT_DATA) so a regression fails with MemoryError instead of exhausting the machine.
 """
 
@@ -15,6 +15,17 @@ import resource
 import sys
 
 DATA_LIMIT_BYTES = 3 * 1024**3
+
+
+def _peak_mib() -> float:
+    """This process's peak resident memory. VmHWM belongs to the process's own address space; ru_maxrss would
+    also count the parent's memory before exec (Linux carries it over), so a worker started from a large test
+    process would seem to have used what its parent did."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def main(cases_path: str, result_path: str) -> None:
@@ -32,7 +43,7 @@ def main(cases_path: str, result_path: str) -> None:
 
                 traceback.print_exc(file=err)
                 code = f"raised {type(exc).__name__}"
-        peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        peak_mib = _peak_mib()
         results.append({"name": case["name"], "code": code, "stderr": err.getvalue(), "stdout": out.getvalue(),
                         "peak_mib": peak_mib})
     with open(result_path, "w", encoding="utf-8") as fh:
