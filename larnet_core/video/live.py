@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from collections import deque
 from dataclasses import dataclass, field, replace
 
@@ -114,14 +115,17 @@ class LiveAnalyzer:
         smooth_s: seconds of probabilities averaged into the shown prediction.
         max_infer_fps: run the model on the followed face at most this often (None: every frame); the shown
             prediction is a half-second mean anyway, and the tracker and motion still see every frame.
+        async_model: run the model on a thread of its own, so a frame's latency is the tracker's and the
+            motion's, not the model's; its probabilities join the shown mean a frame or two later. False runs it
+            inline (every frame then waits for it).
         max_events: events kept (oldest dropped first).
         draw: draw the overlay on the returned frame (False returns the frame unchanged, a little faster).
     """
 
     def __init__(self, predictor, detector=None, fps_hint: float = 30.0, *, face: str = "auto",
                  motion: MotionConfig | None = None, spotting: SpottingParams | None = None,
-                 smooth_s: float = 0.5, max_infer_fps: float | None = 15.0, max_events: int = 500,
-                 draw: bool = True) -> None:
+                 smooth_s: float = 0.5, max_infer_fps: float | None = 15.0, async_model: bool = True,
+                 max_events: int = 500, draw: bool = True) -> None:
         if fps_hint <= 0:
             raise ValueError(f"fps_hint must be positive, got {fps_hint}")
         self.predictor = predictor
@@ -135,6 +139,8 @@ class LiveAnalyzer:
         self.smooth_s = float(smooth_s)
         self.max_infer_fps = max_infer_fps
         self.draw = draw
+        self._model_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="larnet-live-model") \
+            if async_model else None
         self.input_config = InputConfig.for_card(self.card, reference_s=self.motion_config.reference_s,
                                                  motion_size=self.motion_config.size)
         self._lock = threading.Lock()
@@ -167,6 +173,7 @@ class LiveAnalyzer:
         self._trace: deque[float] = deque(maxlen=max(2, int(_TRACE_S * self.fps_hint)))
         self._last_motion = float("nan")
         self._last_infer = float("-inf")
+        self._inflight = None  # (frame index, time, future) of the model call on the model thread
 
     # -- public ---------------------------------------------------------------------------------------------
     @property
@@ -193,6 +200,7 @@ class LiveAnalyzer:
         """The stream stopped: settle the last frames' motion and report the events they complete (an event is
         otherwise reported about half a second after it ends). The analyzer can go on with a new stream after."""
         with self._lock:
+            self._collect(wait=True)
             before = len(self._events)
             for face_id, samples in self.stream.finish().items():
                 if face_id != self._main:
@@ -273,13 +281,12 @@ class LiveAnalyzer:
                 self._last_motion = sample.combined
             for row in self._spot(sample):
                 event = self._event(row)
-        raw = None
+        raw = self._collect()
         if main_step is not None and main_step.model_input is not None:
-            raw = np.asarray(self.predictor.predict_proba([main_step.model_input.image])[0], dtype=np.float64)
-            self._probs.append((index, now, raw))
-            self._labels.append((index, raw))
+            raw = self._infer(main_step.model_input.image, index, now, raw)
         elif main_step is None:
             self._probs.clear()  # no face: nothing to smooth with
+            raw = None
         while self._probs and self._probs[0][1] < now - self.smooth_s:
             self._probs.popleft()
         for old in [k for k in self._times if k < index - int(30 * self.fps_hint)]:
@@ -310,6 +317,32 @@ class LiveAnalyzer:
                             faces_in_frame=step.faces_in_frame,
                             raw_probabilities={} if raw is None else dict(zip(self.class_names, map(float, raw))))
         return out, result
+
+    def _infer(self, image: np.ndarray, index: int, now: float, raw: np.ndarray | None) -> np.ndarray | None:
+        """Run the model on the followed face's input: inline, or on the model thread (``async_model``), whose
+        result is collected on a later frame. While a call is in flight a new input waits for the next due frame
+        (the model runs at most ``max_infer_fps`` anyway). Returns the probabilities that arrived by now."""
+        if self._model_thread is None:
+            probs = np.asarray(self.predictor.predict_proba([image])[0], dtype=np.float64)
+            self._keep(index, now, probs)
+            return probs
+        if self._inflight is None:
+            self._inflight = (index, now, self._model_thread.submit(self.predictor.predict_proba, [image]))
+        return raw
+
+    def _collect(self, wait: bool = False) -> np.ndarray | None:
+        """The model thread's result, once it is done (or waiting for it with ``wait``)."""
+        if self._inflight is None or not (wait or self._inflight[2].done()):
+            return None
+        index, when, future = self._inflight
+        self._inflight = None
+        probs = np.asarray(future.result()[0], dtype=np.float64)
+        self._keep(index, when, probs)
+        return probs
+
+    def _keep(self, index: int, when: float, probs: np.ndarray) -> None:
+        self._probs.append((index, when, probs))
+        self._labels.append((index, probs))
 
     def _spot(self, sample) -> list[dict]:
         """Feed one final motion sample to its scale's spotter; the intervals of that scale it completes."""
