@@ -236,6 +236,7 @@ def test_clip_upload_timeline_attention_and_saved_session(page, app_files, tmp_p
             page.get_by_role("button", name="Analyse", exact=True).click()
         timeline.wait_for(timeout=RUN_TIMEOUT_MS)
     assert_no_exception(page)
+    page.locator(".js-plotly-plot").nth(1).wait_for(timeout=60_000)  # plotly draws after the page's text
     assert page.locator(".js-plotly-plot").count() >= 2  # probability bars and the timeline
     assert page.get_by_text("Clip prediction").count() >= 1
     page.get_by_role("heading", name="Timeline").scroll_into_view_if_needed()
@@ -425,5 +426,6 @@ def test_a_saved_clip_session_opened_by_its_link_shows_the_prediction_and_interv
     page.get_by_role("heading", name=heading).wait_for(timeout=30_000)
     if len(analysis.intervals):
         assert page.locator('[data-testid="stDataFrame"]').count() >= 1
+    page.locator(".js-plotly-plot").nth(1).wait_for(timeout=60_000)  # plotly draws after the page's text
     assert page.locator(".js-plotly-plot").count() >= 2  # probability bars and the timeline
     assert page.get_by_role("button", name=re.compile("Render annotated video")).count() == 1
