@@ -244,7 +244,6 @@ def analyze_clip(
         times: list[float] = []
         cuts: list[bool] = []
         counts: list[int] = []
-        last_inferred: dict[int, int] = {}
         seen_by_frame: list[list[int]] = []
         tracked_frames = []
         frame_size = None
@@ -254,7 +253,7 @@ def analyze_clip(
                 raise Cancelled(f"analysis of {meta.name} was cancelled at frame {index}")
             frame_size = image.shape[:2]
             # A face's first frame after a gap is always inferred, so interpolation never spans an absence.
-            step = stream.step(index, image, infer=True if index % stride == 0 else _due(rows, last_inferred, index))
+            step = stream.step(index, image, infer=True if index % stride == 0 else _due(rows, index))
             times.append(decoded.time_s)
             cuts.append(step.cut)
             counts.append(step.faces_in_frame)
@@ -270,7 +269,6 @@ def analyze_clip(
                 if found.model_input is not None:
                     model.add(found.face_id, index, found.model_input.image)
                     kept.records[index] = found.model_input.to_record()
-                    last_inferred[found.face_id] = index
                 elif found.matrix is not None:  # the alignment of every face frame (flow references need it)
                     kept.records[index] = alignment_record(found.matrix, found.aligned)
             if index % 16 == 0:
@@ -343,7 +341,7 @@ def analyze_clip(
     intervals = pd.concat(interval_tables, ignore_index=True) if len(interval_tables) > 1 else interval_tables[0]
     if len(intervals) > 1:
         intervals = intervals.sort_values(["onset_frame", "face_id"], kind="stable").reset_index(drop=True)
-    main_table = followed.get(main_id, tables[0]) if not all_faces else followed.get(main_id, tables[0])
+    main_table = followed.get(main_id, tables[0])
     main_intervals = intervals if not all_faces else intervals[intervals["face_id"] == main_id]
     prediction = clip_prediction(main_intervals, main_table, class_names, clip_fps)
     if tracker is not None:
@@ -376,7 +374,7 @@ def analyze_clip(
     return analysis
 
 
-def _due(rows: dict[int, _FaceRows], last_inferred: dict[int, int], index: int) -> bool | set[int]:
+def _due(rows: dict[int, _FaceRows], index: int) -> bool | set[int]:
     """Between strided frames, infer only faces that are new or back after a gap (their first frame)."""
     due = {fid for fid, kept in rows.items() if (index - 1) not in kept.boxes}
     return due if due else False
