@@ -290,21 +290,26 @@ def generate_long_videos(
                 })
 
     run_tasks(_render_video, tasks, workers, progress, weights=[t.n_frames for t in tasks])
+    return _write_coded_set(out, seed, rows, subject_rows, {
+        "subjects": subjects, "videos_per_subject": videos_per_subject, "seconds": float(seconds),
+        "fps": float(fps), "size": list(size), "face_fraction": float(face_fraction),
+        "micro_per_video": list(micro_per_video), "macro_per_video": list(macro_per_video),
+        "difficulty": float(difficulty), "amplitude": float(amplitude), "deformation_scale": scale,
+        "write_video": bool(write_video), "distractors": asdict(distractors),
+        "micro_max_s": MICRO_MAX_S, "macro_s": [MACRO_MIN_S, MACRO_MAX_S],
+    })
+
+
+def _write_coded_set(out: Path, seed: int, rows: list[dict], subject_rows: list, parameters: dict[str, Any],
+                     **manifest_options: Any) -> SynthManifest:
+    """The coding workbook and synthetic.json of a rendered long-video set (its rows sorted as CAS(ME)^2 lists
+    them); shared by the drawn-face and the photo sets."""
     table = pd.DataFrame(rows)
     if len(table):
         table = table.sort_values(["subject", "video_folder", "onset"], kind="stable").reset_index(drop=True)
     coding = out / CASME_SQ_CODING_FILE
     _write_coding_workbook(table, subject_rows, coding)
-    manifest = SynthManifest(
-        root=out, layout="casme_sq", seed=int(seed), annotation_file=coding, table=table,
-        parameters={
-            "subjects": subjects, "videos_per_subject": videos_per_subject, "seconds": float(seconds),
-            "fps": float(fps), "size": list(size), "face_fraction": float(face_fraction),
-            "micro_per_video": list(micro_per_video), "macro_per_video": list(macro_per_video),
-            "difficulty": float(difficulty), "amplitude": float(amplitude), "deformation_scale": scale,
-            "write_video": bool(write_video), "distractors": asdict(distractors),
-            "micro_max_s": MICRO_MAX_S, "macro_s": [MACRO_MIN_S, MACRO_MAX_S],
-        },
-    )
+    manifest = SynthManifest(root=out, layout="casme_sq", seed=int(seed), annotation_file=coding, table=table,
+                             parameters=parameters, **manifest_options)
     manifest.write()
     return manifest

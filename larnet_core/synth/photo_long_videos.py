@@ -33,12 +33,11 @@ from larnet_core.synth.footage import (
 )
 from larnet_core.synth.footage_truth import FootageTruth
 from larnet_core.synth.long_videos import (
-    CASME_SQ_CODING_FILE,
     CASME_SQ_FRAMES_DIR,
     CASME_SQ_VIDEO_DIR,
     STIMULI,
     _prepare_output,
-    _write_coding_workbook,
+    _write_coded_set,
 )
 from larnet_core.synth.manifest import MANIFEST_NAME, SynthManifest
 from larnet_core.synth.photo_faces import available_photos, head_layer
@@ -223,25 +222,13 @@ def generate_photo_long_videos(
                           "apex": move.peak + 1, "offset": move.end + 1, "degrees": round(move.degrees, 2)})
 
     run_tasks(_render_photo_video, tasks, workers, progress, weights=[n_frames] * len(tasks))
-    table = pd.DataFrame(rows)
-    if len(table):
-        table = table.sort_values(["subject", "video_folder", "onset"], kind="stable").reset_index(drop=True)
-    coding = out / CASME_SQ_CODING_FILE
-    _write_coding_workbook(table, subject_rows, coding)
-    manifest = SynthManifest(
-        root=out, layout="casme_sq", seed=int(seed), annotation_file=coding, table=table,
-        parameters={
-            "faces": "photos", "photos": {row[1]: names[i] for i, row in enumerate(subject_rows)},
-            "n_videos": n_videos, "seconds": float(seconds), "fps": float(fps), "size": list(size),
-            "face_px": face_px, "micro_per_video": micro_per_video, "macro_per_video": macro_per_video,
-            "min_gap_s": float(min_gap_s), "noise": float(noise), "blinks": bool(blinks),
-            "jpeg_quality": int(jpeg_quality), "write_video": bool(write_video),
-        },
-        notice=PHOTO_NOTICE,
-        extra={"frame_numbers": "1-based, as in the coding workbook", "head_movements": moves},
-    )
-    manifest.write()
-    return manifest
+    return _write_coded_set(out, seed, rows, subject_rows, {
+        "faces": "photos", "photos": {row[1]: names[i] for i, row in enumerate(subject_rows)},
+        "n_videos": n_videos, "seconds": float(seconds), "fps": float(fps), "size": list(size),
+        "face_px": face_px, "micro_per_video": micro_per_video, "macro_per_video": macro_per_video,
+        "min_gap_s": float(min_gap_s), "noise": float(noise), "blinks": bool(blinks),
+        "jpeg_quality": int(jpeg_quality), "write_video": bool(write_video),
+    }, notice=PHOTO_NOTICE, extra={"frame_numbers": "1-based, as in the coding workbook", "head_movements": moves})
 
 
 def load_head_movements(root: str | Path) -> pd.DataFrame:
