@@ -202,22 +202,40 @@ class ModelInput:
     """What the model was shown for one frame and face, and how it was made.
 
     Attributes:
-        image: the array given to the predictor: the aligned RGB crop, or for ``flow`` checkpoints the flow image.
         crop: the aligned RGB crop (``size`` x ``size``), what a person should look at.
         matrix: ``(2, 3)`` source ``(x, y)`` -> crop ``(x, y)``.
         frame_index: the frame it was made from.
         face_id: the tracked face (``-1`` for a whole-frame input or a single photo).
         reference_index: the frame the flow image was computed against (``None`` for RGB inputs).
         aligned: True when the matrix came from facial key points, False for a box crop or the whole frame.
+        flow_reference: for flow checkpoints, the reference frame's crop (same alignment); ``None`` for RGB inputs.
+        flow_method: how the flow image is computed (``farneback`` or ``tvl1``).
     """
 
-    image: np.ndarray = field(repr=False)
     crop: np.ndarray = field(repr=False)
     matrix: np.ndarray
     frame_index: int = 0
     face_id: int = -1
     reference_index: int | None = None
     aligned: bool = False
+    flow_reference: np.ndarray | None = field(default=None, repr=False)
+    flow_method: str = "farneback"
+
+    @property
+    def image(self) -> np.ndarray:
+        """The array given to the predictor: the aligned crop, or for flow checkpoints the flow image from
+        :attr:`flow_reference` to :attr:`crop`. The flow is computed on first use and kept, so the thread that
+        runs the model makes it, not the one that tracks faces."""
+        cached = self.__dict__.get("_image")
+        if cached is None:
+            if self.flow_reference is None:
+                cached = self.crop
+            else:
+                from larnet_core.data.flow import compute_flow_image
+
+                cached = compute_flow_image(self.flow_reference, self.crop, self.size, self.flow_method)
+            object.__setattr__(self, "_image", cached)
+        return cached
 
     @property
     def size(self) -> int:
@@ -292,7 +310,7 @@ class InputBuilder:
         return aligner.update(raw), getattr(face, "landmarks", None) is not None
 
     def build(self, frame_rgb: np.ndarray, face: Any | None, frame_index: int, face_id: int = -1,
-              matrix: tuple[np.ndarray, bool] | None = None, infer: bool = True) -> ModelInput:
+              matrix: tuple[np.ndarray, bool] | None = None) -> ModelInput:
         """The model input of one frame for one face (``face=None``: the whole frame, squared up).
 
         Args:
@@ -302,8 +320,9 @@ class InputBuilder:
             face_id: the face's track id; state is kept per id.
             matrix: an alignment already computed for this frame by :meth:`matrix` (so motion and model input
                 share it); computed here when omitted.
-            infer: False only records the crop as a future flow reference (the returned input's ``image`` is
-                then the crop, not a flow image).
+
+        For flow checkpoints every frame's crop is kept as a possible reference; the flow image itself is made
+        only when :attr:`ModelInput.image` is read, so frames the model skips cost nothing more.
         """
         size = self.config.size
         if face is None:
@@ -312,19 +331,15 @@ class InputBuilder:
         else:
             m, aligned = matrix if matrix is not None else self.matrix(face, face_id)
         crop = warp_crop(frame_rgb, m, size)
-        image, reference_index = crop, None
+        reference_index = reference = None
         if self.flow:
             history = self._crops.setdefault(face_id, [])
             history.append((frame_index, crop))
             while len(history) > self.k + 1:
                 history.pop(0)
             reference_index, reference = history[0]
-            if infer:
-                from larnet_core.data.flow import compute_flow_image
-
-                image = compute_flow_image(reference, crop, size)
-        return ModelInput(image=image, crop=crop, matrix=m, frame_index=int(frame_index), face_id=int(face_id),
-                          reference_index=reference_index, aligned=aligned)
+        return ModelInput(crop=crop, matrix=m, frame_index=int(frame_index), face_id=int(face_id),
+                          reference_index=reference_index, aligned=aligned, flow_reference=reference)
 
     def motion_patch(self, frame_rgb: np.ndarray, matrix: np.ndarray) -> np.ndarray:
         """The grey aligned crop motion is measured on (same alignment, ``motion_size`` pixels)."""
@@ -351,14 +366,12 @@ def build_photo_input(image: np.ndarray, config: InputConfig, face: Any | None =
     else:
         matrix, aligned = face_matrix(face, size), getattr(face, "landmarks", None) is not None
     crop = warp_crop(rgb, matrix, size)
-    model_image, reference_index = crop, None
+    onset = reference_index = None
     if config.sample_mode == "flow":
-        from larnet_core.data.flow import compute_flow_image
-
         onset = crop if reference is None else warp_crop(as_rgb_uint8(reference), matrix, size)
-        model_image, reference_index = compute_flow_image(onset, crop, size, config.flow), 0
-    return ModelInput(image=model_image, crop=crop, matrix=matrix, frame_index=0, face_id=-1,
-                      reference_index=reference_index, aligned=aligned)
+        reference_index = 0
+    return ModelInput(crop=crop, matrix=matrix, frame_index=0, face_id=-1, reference_index=reference_index,
+                      aligned=aligned, flow_reference=onset, flow_method=config.flow)
 
 
 def input_from_record(frame_rgb: np.ndarray, row: Any, config: InputConfig, reference_rgb: np.ndarray | None = None,
@@ -376,19 +389,16 @@ def input_from_record(frame_rgb: np.ndarray, row: Any, config: InputConfig, refe
     matrix = ModelInput.matrix_from_record(row)
     size = config.size
     crop = warp_crop(as_rgb_uint8(frame_rgb), matrix, size)
-    image, reference_index = crop, None
+    reference = reference_index = None
     if config.sample_mode == "flow":
-        from larnet_core.data.flow import compute_flow_image
-
         reference_index = int(row["input_reference"])
         if reference_rgb is None or reference_row is None:
             raise ValueError("a flow model's input needs its reference frame and that frame's row "
                              f"(input_reference = {reference_index})")
         reference = warp_crop(as_rgb_uint8(reference_rgb), ModelInput.matrix_from_record(reference_row), size)
-        image = compute_flow_image(reference, crop, size)
-    return ModelInput(image=image, crop=crop, matrix=matrix, frame_index=int(row["frame"]),
+    return ModelInput(crop=crop, matrix=matrix, frame_index=int(row["frame"]),
                       face_id=int(row["face_id"]) if "face_id" in row else -1, reference_index=reference_index,
-                      aligned=bool(row["input_aligned"]))
+                      aligned=bool(row["input_aligned"]), flow_reference=reference)
 
 
 #: How a face is found, everywhere (clips, live, photos, training samples): a backend, ``auto`` (the best one

@@ -27,6 +27,7 @@ without one), ``none`` (the whole frame is the face).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import threading
@@ -55,6 +56,7 @@ from larnet_core.results import (
 from larnet_core.video.limits import VideoLimits
 from larnet_core.video.motion import MotionConfig, MotionSample, samples_table
 from larnet_core.video.pipeline import FaceStream
+from larnet_core.video.prefetch import BackgroundBatches, Prefetcher
 from larnet_core.video.reader import ClipMeta, ClipSource, open_clip
 from larnet_core.video.spotting import SpottingParams, spot_expressions
 
@@ -138,25 +140,36 @@ class _FaceRows:
 
 
 class _BatchedModel:
-    """Collects model inputs and runs them in batches; keeps the probabilities by (face, frame)."""
+    """Collects model inputs and runs them in batches on a background thread (flow images are made there too);
+    :meth:`flush` waits for all and keeps the probabilities by (face, frame)."""
 
     def __init__(self, predictor, batch_size: int) -> None:
         self.predictor, self.batch_size = predictor, batch_size
-        self._pending: list[tuple[int, int, np.ndarray]] = []
+        self._pending: list[tuple[int, int, ModelInput]] = []
+        self._batches: BackgroundBatches = BackgroundBatches(self._run)
         self.results: dict[tuple[int, int], np.ndarray] = {}
 
-    def add(self, face_id: int, index: int, image: np.ndarray) -> None:
-        self._pending.append((face_id, index, image))
+    def add(self, face_id: int, index: int, model_input: ModelInput) -> None:
+        self._pending.append((face_id, index, model_input))
         if len(self._pending) >= self.batch_size:
-            self.flush()
+            self._batches.submit(self._pending)
+            self._pending = []
+
+    def _run(self, batch: list[tuple[int, int, ModelInput]]) -> list[tuple[int, int, np.ndarray]]:
+        probs = self.predictor.predict_proba([item.image for _, _, item in batch], batch_size=self.batch_size)
+        return [(face_id, index, np.asarray(row, dtype=np.float64)) for (face_id, index, _), row in zip(batch, probs)]
 
     def flush(self) -> None:
-        if not self._pending:
-            return
-        probs = self.predictor.predict_proba([image for _, _, image in self._pending], batch_size=self.batch_size)
-        for (face_id, index, _), row in zip(self._pending, probs):
-            self.results[(face_id, index)] = np.asarray(row, dtype=np.float64)
-        self._pending.clear()
+        """Run what is left and wait for every batch."""
+        if self._pending:
+            self._batches.submit(self._pending)
+            self._pending = []
+        for done in self._batches.results():
+            for face_id, index, row in done:
+                self.results[(face_id, index)] = row
+
+    def close(self) -> None:
+        self._batches.close()
 
 
 def _report(progress: ProgressCallback | None, fraction: float, message: str) -> None:
@@ -232,14 +245,17 @@ def analyze_clip(
 
     _report(progress, 0.0, "opening the clip")
     max_side = working_max_side(card.input_size)
-    with open_clip(source, limits, fps=fps, max_side=max_side, name=name) as reader:
+    with contextlib.ExitStack() as stack:
+        reader = stack.enter_context(open_clip(source, limits, fps=fps, max_side=max_side, name=name))
         meta = reader.meta
         clip_fps = meta.fps
         expected = max(meta.frame_count, 1)
         stride = 1 if not max_infer_fps else max(1, math.ceil(clip_fps / max_infer_fps - 1e-9))
         tracker = build_tracker(face, clip_fps, detector, max_faces)
         stream = FaceStream(input_config, clip_fps, tracker, motion_config, max_faces=max_faces)
-        model = _BatchedModel(predictor, batch_size)
+        model = stack.enter_context(contextlib.closing(_BatchedModel(predictor, batch_size)))
+        # Decoding runs ahead on its own thread; it is stopped before the reader closes.
+        decoded_frames = stack.enter_context(Prefetcher(reader.frames(), depth=8, name="decode"))
         rows: dict[int, _FaceRows] = {}
         times: list[float] = []
         cuts: list[bool] = []
@@ -247,7 +263,7 @@ def analyze_clip(
         seen_by_frame: list[list[int]] = []
         tracked_frames = []
         frame_size = None
-        for decoded in reader.frames():
+        for decoded in decoded_frames:
             index, image = decoded.index, decoded.image
             if cancel is not None and cancel.is_set():
                 raise Cancelled(f"analysis of {meta.name} was cancelled at frame {index}")
@@ -267,7 +283,7 @@ def analyze_clip(
                 kept.confidence[index] = found.confidence
                 kept.samples.extend(found.samples)
                 if found.model_input is not None:
-                    model.add(found.face_id, index, found.model_input.image)
+                    model.add(found.face_id, index, found.model_input)
                     kept.records[index] = found.model_input.to_record()
                 elif found.matrix is not None:  # the alignment of every face frame (flow references need it)
                     kept.records[index] = alignment_record(found.matrix, found.aligned)
@@ -280,6 +296,7 @@ def analyze_clip(
                              "the photo itself")
         for face_id, samples in stream.finish().items():
             rows.setdefault(face_id, _FaceRows()).samples.extend(samples)
+        model.flush()
         if reader.truncated_at is not None:
             warnings.append(f"the stream is corrupt after frame {reader.truncated_at}; only the frames before it "
                             "were analysed")
@@ -298,7 +315,6 @@ def analyze_clip(
                              fps=fps, name=name, max_infer_fps=max_infer_fps, batch_size=batch_size,
                              spotting=spotting, motion=motion, all_faces=all_faces, max_faces=max_faces)
         return _with_warnings(rerun, warnings, face_mode=face)
-    model.flush()
     _report(progress, 0.95, "spotting expressions")
 
     faces = _faces_table(tracked_frames, clip_fps)

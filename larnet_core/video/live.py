@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from larnet_core.face.inputs import InputConfig
+from larnet_core.face.inputs import InputConfig, ModelInput
 from larnet_core.video.motion import MotionConfig
 from larnet_core.video.overlay import (SYNTHETIC_NOTICE, draw_face_result, draw_motion_trace, draw_notice,
                                        draw_other_face)
@@ -283,7 +283,7 @@ class LiveAnalyzer:
                 event = self._event(row)
         raw = self._collect()
         if main_step is not None and main_step.model_input is not None:
-            raw = self._infer(main_step.model_input.image, index, now, raw)
+            raw = self._infer(main_step.model_input, index, now, raw)
         elif main_step is None:
             self._probs.clear()  # no face: nothing to smooth with
             raw = None
@@ -318,16 +318,18 @@ class LiveAnalyzer:
                             raw_probabilities={} if raw is None else dict(zip(self.class_names, map(float, raw))))
         return out, result
 
-    def _infer(self, image: np.ndarray, index: int, now: float, raw: np.ndarray | None) -> np.ndarray | None:
+    def _infer(self, model_input: ModelInput, index: int, now: float, raw: np.ndarray | None) -> np.ndarray | None:
         """Run the model on the followed face's input: inline, or on the model thread (``async_model``), whose
         result is collected on a later frame. While a call is in flight a new input waits for the next due frame
         (the model runs at most ``max_infer_fps`` anyway). Returns the probabilities that arrived by now."""
         if self._model_thread is None:
-            probs = np.asarray(self.predictor.predict_proba([image])[0], dtype=np.float64)
+            probs = np.asarray(self.predictor.predict_proba([model_input.image])[0], dtype=np.float64)
             self._keep(index, now, probs)
             return probs
         if self._inflight is None:
-            self._inflight = (index, now, self._model_thread.submit(self.predictor.predict_proba, [image]))
+            # The flow image of a flow checkpoint is made on the model thread too (ModelInput.image is lazy).
+            future = self._model_thread.submit(lambda: self.predictor.predict_proba([model_input.image]))
+            self._inflight = (index, now, future)
         return raw
 
     def _collect(self, wait: bool = False) -> np.ndarray | None:

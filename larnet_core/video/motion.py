@@ -25,12 +25,13 @@ from __future__ import annotations
 from collections import deque
 import dataclasses
 from dataclasses import dataclass, field
+import threading
 from typing import Any
 
 import cv2
 import numpy as np
 
-__all__ = ["REGIONS", "MotionConfig", "MotionSample", "MotionEngine", "aligned_regions", "region_motion",
+__all__ = ["REGIONS", "MotionConfig", "MotionSample", "MotionEngine", "aligned_regions", "face_flow", "flow_regions", "region_motion",
            "head_pose"]
 
 #: Facial regions measured, in the order of the ``motion_<region>`` columns.
@@ -80,6 +81,7 @@ class MotionConfig:
     head_max_px: float = 1.2
     macro_reference_s: float = 1.0
     macro_size: int = 64
+    flow: str = "farneback"
 
     def reference_frames(self, fps: float) -> int:
         return max(1, int(round(self.reference_s * fps)))
@@ -143,16 +145,39 @@ def _masks(size: int, regions: Regions) -> list[tuple[slice, slice]]:
     return out
 
 
-def region_motion(reference: np.ndarray, current: np.ndarray, regions: Regions | None = None) -> np.ndarray:
-    """Mean flow magnitude per region (in :data:`REGIONS` order) from ``reference`` to ``current``, in pixels of
-    the crop, after removing the nose region's median flow (what the head did)."""
-    regions = regions or TEMPLATE_REGIONS
-    flow = cv2.calcOpticalFlowFarneback(reference, current, None, **_FARNEBACK)
-    masks = _masks(current.shape[0], regions)
+def face_flow(reference: np.ndarray, current: np.ndarray, method: str = "farneback") -> np.ndarray:
+    """Dense flow ``(H, W, 2)`` from ``reference`` to ``current`` (grey crops of one size), in crop pixels."""
+    if method == "dis":
+        return _dis().calc(reference, current, None)
+    return cv2.calcOpticalFlowFarneback(reference, current, None, **_FARNEBACK)
+
+
+def flow_regions(flow: np.ndarray, regions: Regions | None = None) -> np.ndarray:
+    """Mean flow magnitude per region (in :data:`REGIONS` order) of a dense flow, after removing the nose
+    region's median flow (what the head did)."""
+    masks = _masks(flow.shape[0], regions or TEMPLATE_REGIONS)
     nose_rows, nose_cols = masks[REGIONS.index("nose")]
-    flow -= np.median(flow[nose_rows, nose_cols].reshape(-1, 2), axis=0)
+    flow = flow - np.median(flow[nose_rows, nose_cols].reshape(-1, 2), axis=0)
     magnitude = np.sqrt(flow[..., 0] ** 2 + flow[..., 1] ** 2)
     return np.array([magnitude[rows, cols].mean() for rows, cols in masks], dtype=np.float32)
+
+
+def region_motion(reference: np.ndarray, current: np.ndarray, regions: Regions | None = None,
+                  method: str = "farneback") -> np.ndarray:
+    """Mean flow magnitude per region (in :data:`REGIONS` order) from ``reference`` to ``current``, in pixels of
+    the crop, after removing the nose region's median flow (what the head did)."""
+    return flow_regions(face_flow(reference, current, method), regions)
+
+
+_DIS = threading.local()
+
+
+def _dis() -> Any:
+    """One DIS flow object per thread (it keeps buffers between calls)."""
+    dis = getattr(_DIS, "flow", None)
+    if dis is None:
+        dis = _DIS.flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    return dis
 
 
 #: Face-mesh points that move with the head and hardly with any expression: the nose (bridge, back and tip) and
@@ -219,7 +244,8 @@ class MotionEngine:
         self.k = self.config.reference_frames(fps)
         self._weights = self.config.weight_vector()
         self._window: deque[tuple[int, np.ndarray, np.ndarray | None]] = deque(maxlen=2 * self.k + 1)
-        self._pending: deque[tuple[int, np.ndarray, float]] = deque()  # frames waiting for their forward side
+        # Frames waiting for their forward side: index, backward movement, its flow field and reference frame.
+        self._pending: deque[tuple[int, np.ndarray, np.ndarray | None, int]] = deque()
         self._segment = -1
         self._in_segment = False
         self.regions: Regions = dict(TEMPLATE_REGIONS)
@@ -265,15 +291,23 @@ class MotionEngine:
         self._window.append((index, patch, pose))
         reference = self._at(len(self._window) - 1 - self.k)
         if len(self._window) > 1:
-            back = region_motion(reference[1], patch, self.regions)
+            flow = face_flow(reference[1], patch, self.config.flow)
+            back = flow_regions(flow, self.regions)
         else:
-            back = np.zeros(len(REGIONS), np.float32)
-        self._pending.append((index, back, 0.0))
+            flow, back = None, np.zeros(len(REGIONS), np.float32)
+        self._pending.append((index, back, flow, reference[0]))
         # Frame index - k now has its forward side: this frame's backward movement (the same pair of frames).
         if len(self._pending) > self.k:
-            old_index, old_back, old_head = self._pending.popleft()
+            old_index, old_back, old_flow, old_reference = self._pending.popleft()
             start = self._at(len(self._window) - 1 - 2 * self.k)
-            span = region_motion(start[1], patch, self.regions) if start[0] != old_index else np.zeros_like(back)
+            if start[0] == old_index:
+                span = np.zeros_like(back)
+            elif reference[0] == old_index and old_reference == start[0] and old_flow is not None:
+                # Flows add up: (s - k -> s) + (s -> s + k) is the movement from s - k to s + k (the crops are
+                # aligned and the movements small, so the second field needs no warping onto the first).
+                span = flow_regions(old_flow + flow, self.regions)
+            else:
+                span = region_motion(start[1], patch, self.regions, self.config.flow)
             out.append(self._sample(old_index, old_back, back, span, self._head_range(old_index)))
         return out
 
@@ -295,14 +329,18 @@ class MotionEngine:
         positions = {entry[0]: position for position, entry in enumerate(entries)}
         last_index, last_patch, last_pose = entries[-1]
         zero = np.zeros(len(REGIONS), np.float32)
-        for index, back, head in self._pending:
+        for index, back, flow, reference in self._pending:
             if index == last_index or index not in positions:
                 forward, span = zero, zero
             else:
                 _, patch, pose = entries[positions[index]]
-                forward = region_motion(patch, last_patch, self.regions)
-                start = entries[max(positions[index] - self.k, 0)]
-                span = region_motion(start[1], last_patch, self.regions)
+                forward_flow = face_flow(patch, last_patch, self.config.flow)
+                forward = flow_regions(forward_flow, self.regions)
+                if flow is not None and reference == entries[max(positions[index] - self.k, 0)][0]:
+                    span = flow_regions(flow + forward_flow, self.regions)
+                else:
+                    start = entries[max(positions[index] - self.k, 0)]
+                    span = region_motion(start[1], last_patch, self.regions, self.config.flow)
             out.append(self._sample(index, back, forward, span, self._head_range(index)))
         self._pending.clear()
         self._window.clear()

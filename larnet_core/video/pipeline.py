@@ -180,7 +180,7 @@ class FaceStream:
             model_input = None
             if want or self.builder.flow:
                 # Flow checkpoints need every frame's crop as a possible reference, inferred or not.
-                model_input = self.builder.build(frame, face, index, face_id, matrix=(matrix, aligned), infer=want)
+                model_input = self.builder.build(frame, face, index, face_id, matrix=(matrix, aligned))
                 if not want:
                     model_input = None
             step.faces.append(FaceStep(face_id, tuple(float(v) for v in face.box), float(_confidence(face)),
