@@ -244,6 +244,7 @@ class MotionEngine:
         self.k = self.config.reference_frames(fps)
         self._weights = self.config.weight_vector()
         self._window: deque[tuple[int, np.ndarray, np.ndarray | None]] = deque(maxlen=2 * self.k + 1)
+        self._poses = _PoseWindow(2 * self.k + 1)
         # Frames waiting for their forward side: index, backward movement, its flow field and reference frame.
         self._pending: deque[tuple[int, np.ndarray, np.ndarray | None, int]] = deque()
         self._segment = -1
@@ -286,9 +287,11 @@ class MotionEngine:
             self._segment += 1
             self._in_segment = True
             self._window.clear()
+            self._poses.clear()
             if regions is not None:
                 self.regions = dict(regions)
         self._window.append((index, patch, pose))
+        self._poses.add(index, pose)
         reference = self._at(len(self._window) - 1 - self.k)
         if len(self._window) > 1:
             flow = face_flow(reference[1], patch, self.config.flow)
@@ -349,14 +352,7 @@ class MotionEngine:
     def _head_range(self, index: int) -> float:
         """How far the head's pose strayed from frame ``index``'s within the frames its signal depends on (the
         window from ``index - k`` to ``index + k``, as much of it as the segment has)."""
-        centre = next((pose for i, _, pose in self._window if i == index), None)
-        if centre is None:
-            return float("nan")
-        poses = [pose for i, _, pose in self._window
-                 if abs(i - index) <= self.k and pose is not None and np.size(pose) == np.size(centre)]
-        if not poses:
-            return float("nan")
-        return _pose_changes(centre, np.stack(poses))
+        return self._poses.spread(index, self.k)
 
     def _sample(self, index: int, back: np.ndarray, forward: np.ndarray, span: np.ndarray,
                 head: float) -> MotionSample:
@@ -377,6 +373,42 @@ def combine_regions(regions: np.ndarray, weights: np.ndarray, eyes: float | None
     eye_value = float(values[REGIONS.index("eyes")]) if eyes is None else float(eyes)
     values[brows] = max(0.0, float(values[brows]) - 0.6 * eye_value)
     return float((values * weights).max())
+
+
+class _PoseWindow:
+    """The head poses of the last ``capacity`` frames of a segment, in one array (a ring), so the largest pose
+    change around a frame is one vectorised step rather than a walk over the window."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self._frames = np.full(capacity, -1, dtype=np.int64)
+        self._poses: np.ndarray | None = None
+
+    def clear(self) -> None:
+        self._frames[:] = -1
+
+    def add(self, index: int, pose: np.ndarray | None) -> None:
+        slot = index % self.capacity
+        self._frames[slot] = -1
+        if pose is None:
+            return
+        flat = np.asarray(pose, dtype=np.float64).ravel()
+        if self._poses is None or self._poses.shape[1] != flat.size:
+            if self._poses is not None and (self._frames >= 0).any():
+                return  # a pose of another kind (key points vs mesh) within a segment: not comparable
+            self._poses = np.zeros((self.capacity, flat.size))
+        self._poses[slot] = flat
+        self._frames[slot] = index
+
+    def spread(self, index: int, k: int) -> float:
+        """The largest pose change from frame ``index`` to the frames within ``k`` of it (NaN without a pose)."""
+        if self._poses is None:
+            return float("nan")
+        slot = index % self.capacity
+        if self._frames[slot] != index:
+            return float("nan")
+        near = (self._frames >= 0) & (np.abs(self._frames - index) <= k)
+        return _pose_changes(self._poses[slot], self._poses[near])
 
 
 def _pose_changes(centre: np.ndarray, poses: np.ndarray) -> float:
