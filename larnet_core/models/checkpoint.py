@@ -211,23 +211,55 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _build_on_meta(card: ModelCard, path: Path) -> nn.Module:
-    """The card's network with shapes but no memory, after checking its size and that an input goes through."""
+    """The card's network with shapes but no memory, after checking its size."""
     try:
         with torch.device("meta"):
             model = card.build()
-        count = sum(p.numel() for p in model.parameters())
-        if count > MAX_PARAMETERS:
-            raise CheckpointError(f"{path}: the model card describes a network of {count:,} parameters; at "
-                                  f"most {MAX_PARAMETERS:,} are allowed")
-        # Outside the device context: meta tensors go straight to the meta kernels (shapes only, no memory).
-        out = model.eval()(torch.empty(1, card.in_channels, card.input_size, card.input_size, device="meta"))
-    except CheckpointError:
-        raise
     except Exception as exc:  # noqa: BLE001 - builders reject bad combinations with ValueError, RuntimeError ...
+        raise CheckpointError(f"{path} has an invalid model card: {_first_line(exc)}") from None
+    count = sum(p.numel() for p in model.parameters())
+    if count > MAX_PARAMETERS:
+        raise CheckpointError(f"{path}: the model card describes a network of {count:,} parameters; at "
+                              f"most {MAX_PARAMETERS:,} are allowed")
+    return model
+
+
+def _check_forward(model: nn.Module, card: ModelCard, path: Path) -> None:
+    """One input must go through the loaded network and give one score per class. Run on the real weights
+    (bounded by the parameter check and the card's input size): the meta device would need no memory but runs
+    every operator through Python decompositions, seconds for what takes milliseconds here."""
+    try:
+        with torch.no_grad():
+            out = model(torch.zeros(1, card.in_channels, card.input_size, card.input_size))
+    except Exception as exc:  # noqa: BLE001 - a card whose parts do not fit together fails here
         raise CheckpointError(f"{path} has an invalid model card: {_first_line(exc)}") from None
     if tuple(out.shape) != (1, card.num_classes):
         raise CheckpointError(f"{path}: the network gives {tuple(out.shape)} outputs for {card.num_classes} classes")
-    return model
+
+
+def _checked_marker(sha256: str) -> Path:
+    from larnet_core import __version__
+    from larnet_core.paths import cache_dir
+
+    return cache_dir("checked") / f"{sha256[:32]}-torch{torch.__version__}-{__version__}"
+
+
+def _checked_before(sha256: str) -> bool:
+    """Whether this exact file passed :func:`_check_forward` before (the first forward of a process costs
+    seconds of one-time set-up; the cache is the user's own, like the ONNX export cache keyed the same way)."""
+    try:
+        return _checked_marker(sha256).is_file()
+    except OSError:
+        return False
+
+
+def _remember_checked(sha256: str) -> None:
+    try:
+        marker = _checked_marker(sha256)
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+    except OSError as exc:  # a read-only cache only costs the check next time
+        log.info("could not record the checked checkpoint: %s", exc)
 
 
 def _checked_state(raw: Any, model: nn.Module, path: Path, preset: str) -> dict[str, torch.Tensor]:
@@ -283,7 +315,12 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> Loa
         # A non-persistent buffer has no value in the file: build the network for real and load into it.
         model = card.build()
         model.load_state_dict(state)
-    model.to(device).eval()
+    model.eval()
+    sha256 = file_sha256(path)
+    if not _checked_before(sha256):
+        _check_forward(model, card, path)
+        _remember_checked(sha256)
+    model.to(device)
     extra = payload.get("extra")
-    return LoadedModel(model=model, card=card, path=path, sha256=file_sha256(path),
+    return LoadedModel(model=model, card=card, path=path, sha256=sha256,
                        extra=extra if isinstance(extra, dict) else {})
