@@ -186,11 +186,18 @@ def test_two_faces_side_by_side_keep_two_ids_and_the_larger_is_main():
 
 
 @needs_mediapipe
-def test_a_second_face_arriving_later_gets_its_own_id_at_once():
+def test_a_second_face_arriving_later_is_found_at_the_next_acquisition_with_its_own_id():
+    # The streaming graph is built for the faces in view (its own detector would otherwise run on every frame),
+    # so a face joining them is found by the full-range detector, which runs every detect_every_s (0.5 s: 15
+    # frames at 30 fps, the first at frame 0). From then on the graph follows both.
     frames = [_compose(ROOM, GRACE, 190, 180) for _ in range(6)]
-    frames += [_compose(_compose(ROOM, GRACE, 190, 180), ASTRONAUT, 480, 170) for _ in range(6)]
+    frames += [_compose(_compose(ROOM, GRACE, 190, 180), ASTRONAUT, 480, 170) for _ in range(18)]
     tracked = _track(frames)
-    assert _ids(tracked) == [(0,)] * 6 + [(0, 1)] * 6
+    assert _ids(tracked) == [(0,)] * 15 + [(0, 1)] * 9
+    # A face in an empty scene is still picked up on the frame it appears (the graph's own detector runs while
+    # it holds fewer faces than it was built for).
+    frames = [ROOM.copy() for _ in range(5)] + [_compose(ROOM, GRACE, 190, 180) for _ in range(3)]
+    assert _ids(_track(frames)) == [()] * 5 + [(0,)] * 3
 
 
 @needs_mediapipe

@@ -60,9 +60,13 @@ class MeshSource(FaceSource):
 
     * **Landmarks every frame.** ``FaceMesh(static_image_mode=False, refine_landmarks=True)`` runs on the frame
       (shrunk to ``max_side``). Its graph tracks each face's landmarks from the previous frame's, and runs its own
-      (short-range) face detector on every frame while it tracks fewer than ``max_faces`` faces, so a face that
-      walks in is picked up on the frame it becomes detectable. A face it stops holding (gone, or its
-      face-presence score below ``min_confidence``) is dropped on that frame.
+      (short-range) face detector on every frame while it holds fewer faces than it was built for. That detector
+      is half the cost of a frame, so the graph is built for as many faces as are in view (at least one, at most
+      ``max_faces``): with nobody in view a face that walks in is picked up on the frame it becomes detectable;
+      a further face joining those in view is found by the full-range detector below (within ``detect_every``
+      frames), and the graph is rebuilt for one more face. After ``detect_every`` x 4 frames with fewer faces
+      it is rebuilt for fewer. A face it stops holding (gone, or its face-presence score below
+      ``min_confidence``) is dropped on that frame.
     * **Confidence.** The legacy Face Mesh exposes no per-face score, so every ``detect_every`` frames, on the frame
       a face appears, and every ``detect_every // 5`` frames while a face is not confirmed yet, MediaPipe's
       full-range face detector (``model_selection=1``) runs too; its probability for the box matching a mesh
@@ -87,12 +91,11 @@ class MeshSource(FaceSource):
         self.min_confidence = float(min_confidence)
         self.detect_every = max(1, int(detect_every))
         self.max_side = max_side
+        self._mp = mp
         self._detector = MeshFaceDetector(max_faces=max_faces, min_confidence=min_confidence, max_side=max_side)
-        self._stream = Graph(
-            mp.solutions.face_mesh.FaceMesh, static_image_mode=False, max_num_faces=self.max_faces,
-            refine_landmarks=True, min_detection_confidence=self.min_confidence,
-            min_tracking_confidence=self.min_confidence,
-        )
+        self._capacity = 1
+        self._stream = self._graph(self._capacity)
+        self._fewer_since = 0  # frames in a row with fewer faces than the graph is built for
         # The faces found last frame: box and confidence (None while the full-range detector has not confirmed it).
         self._previous: list[tuple[tuple[float, float, float, float], float | None]] = []
         self._since_acquire: int | None = None
@@ -105,6 +108,24 @@ class MeshSource(FaceSource):
         """Release the native graphs."""
         self._stream.close()
         self._detector.close()
+
+    def _graph(self, faces: int) -> Graph:
+        return Graph(self._mp.solutions.face_mesh.FaceMesh, static_image_mode=False, max_num_faces=faces,
+                     refine_landmarks=True, min_detection_confidence=self.min_confidence,
+                     min_tracking_confidence=self.min_confidence)
+
+    def _fit_capacity(self, faces: int) -> None:
+        """Rebuild the streaming graph for more faces at once, or for fewer after a while (see the class doc)."""
+        wanted = min(self.max_faces, max(1, faces))
+        if wanted < self._capacity:
+            self._fewer_since += 1
+            if self._fewer_since < 4 * self.detect_every:
+                return
+        self._fewer_since = 0
+        if wanted != self._capacity:
+            self._stream.close()
+            self._capacity = wanted
+            self._stream = self._graph(wanted)
 
     def faces(self, rgb: np.ndarray) -> list[FaceDetection]:
         height, width = rgb.shape[:2]
@@ -137,6 +158,7 @@ class MeshSource(FaceSource):
         else:
             self._since_acquire += 1
         self._previous = [(mesh_box(mesh), score) for mesh, score in zip(meshes, scores)]
+        self._fit_capacity(len(meshes))
         # Faces the full-range detector has never confirmed stay candidates: the short-range detector inside
         # Face Mesh fires now and then on textured backgrounds, and a face only partly in the frame is of no use.
         return [detection_from_mesh(mesh, score, width, height) for mesh, score in zip(meshes, scores)
