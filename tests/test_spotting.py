@@ -120,6 +120,40 @@ def test_motion_signal_finds_the_moving_region_and_ignores_head_motion():
     assert len(found) == 1 and interval_iou((found.onset_frame[0], found.offset_frame[0]), (60, 70)) >= 0.5
 
 
+def test_fast_clips_are_measured_on_every_other_frame_and_the_table_fills_the_frames_between():
+    """200 fps: motion is measured at 100 fps (every second frame); the per-frame table interpolates within a
+    segment, keeps a segment's last unmeasured frame, and leaves frames without a face empty."""
+    from larnet_core.video.motion import samples_table
+    from larnet_core.video.pipeline import _FaceState
+
+    config = MotionConfig()
+    assert [config.frame_step(fps) for fps in (25, 30, 60, 100, 120, 200, 240)] == [1, 1, 1, 1, 1, 2, 2]
+    assert MotionConfig(max_fps=None).frame_step(200) == 1
+    rng = np.random.default_rng(4)
+    texture = cv2.GaussianBlur(rng.integers(0, 255, (96, 96), dtype=np.uint8), (0, 0), 2.0)
+    state = _FaceState(200.0, config)
+    samples = []
+    for t in range(41):  # a face in frames 0-40, gone at 41; a second segment 42-50
+        if state.wants(t):
+            samples.extend(state.push(t, np.roll(texture, t // 10, axis=1)))
+    samples.extend(state.push(41, None))
+    for t in range(42, 51):
+        if state.wants(t):
+            samples.extend(state.push(t, texture))
+    samples.extend(state.break_segment())
+    measured = sorted({s.index for s in samples if s.scale == "micro"})
+    assert measured == list(range(0, 41, 2)) + [41] + list(range(42, 51, 2))
+    present = np.ones(52, dtype=bool)
+    present[41] = present[51] = False
+    table = samples_table(samples, 52, present)
+    motion, segment = np.asarray(table["motion"]), np.asarray(table["segment"])
+    assert np.isfinite(motion[:41]).all() and np.isfinite(motion[42:51]).all()
+    assert np.isnan(motion[41]) and np.isnan(motion[51]) and segment[41] == -1 and segment[51] == -1
+    assert (segment[:41] == segment[0]).all() and (segment[42:51] == segment[42]).all() and segment[42] != segment[0]
+    assert motion[3] == pytest.approx((motion[2] + motion[4]) / 2)
+    assert motion[49] == pytest.approx((motion[48] + motion[50]) / 2) and np.isfinite(table["motion_macro"][:41]).all()
+
+
 def test_head_pose_change_marks_frames_as_head_movement():
     """Key points that move together with a turn of the head (the nose against the eyes) mark head movement."""
     fps, n = 30, 60

@@ -457,7 +457,7 @@ def _frame_table(face_id: int, kept: _FaceRows, results: dict[tuple[int, int], n
             present[index] = True
             boxes[index] = np.asarray(box) / scale
             confidence[index] = kept.confidence.get(index, np.nan)
-    motion = samples_table(kept.samples, n)
+    motion = samples_table(kept.samples, n, present)
     segments = np.asarray(motion["segment"])
     # Segments come from the motion engine; a face frame it never closed (should not happen) gets its own.
     segments = np.where(present & (segments < 0), -2, segments)

@@ -153,7 +153,8 @@ class LiveAnalyzer:
 
         tracker = build_tracker(self.face_mode, self.fps_hint, self.detector, max_faces=4)
         self.tracker_backend = getattr(tracker, "backend", "none")
-        self.stream = FaceStream(self.input_config, self.fps_hint, tracker, self.motion_config)
+        # The streaming spotters take one sample per frame: measure every frame, whatever the camera's rate.
+        self.stream = FaceStream(self.input_config, self.fps_hint, tracker, replace(self.motion_config, max_fps=None))
 
     def _reset_state(self) -> None:
         self._index = 0

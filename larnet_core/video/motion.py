@@ -72,6 +72,9 @@ class MotionConfig:
         head_max_px: a frame whose head pose strays further than this (pixels of the crop at the key points)
             within the frames its signal is measured on (``reference_s`` either side) is head movement, never
             spotted.
+        flow: the dense flow motion is measured with (``farneback``; ``dis`` is faster but misses the sub-pixel
+            movements of micro-expressions).
+        max_fps: measure motion on at most this many frames a second (see :meth:`frame_step`).
     """
 
     size: int = 96
@@ -82,9 +85,18 @@ class MotionConfig:
     macro_reference_s: float = 1.0
     macro_size: int = 64
     flow: str = "farneback"
+    max_fps: float | None = 100.0
 
     def reference_frames(self, fps: float) -> int:
         return max(1, int(round(self.reference_s * fps)))
+
+    def frame_step(self, fps: float) -> int:
+        """Motion is measured on every ``frame_step``-th frame: at most about ``max_fps`` frames a second (None:
+        every frame). A 200 fps clip is measured at 100 fps; the shortest micro-expressions (1/25 s) still span
+        four measured frames, and the frames between get interpolated values (:func:`samples_table`)."""
+        if not self.max_fps or fps <= self.max_fps:
+            return 1
+        return max(1, int(round(fps / self.max_fps)))
 
     def macro(self) -> "MotionConfig":
         """The settings of the macro-expression scale: the same measurement with references
@@ -238,13 +250,15 @@ class MotionEngine:
     sides large but ``span`` large too, so they do not add up to a phantom event between them.
     """
 
-    def __init__(self, fps: float, config: MotionConfig | None = None, scale: str = "micro") -> None:
+    def __init__(self, fps: float, config: MotionConfig | None = None, scale: str = "micro", step: int = 1) -> None:
         self.config = config or MotionConfig()
         self.scale = scale
+        # Frames are pushed every ``step`` frames of the stream (``fps`` is the pushed rate): k counts pushes.
+        self.step = max(1, int(step))
         self.k = self.config.reference_frames(fps)
         self._weights = self.config.weight_vector()
         self._window: deque[tuple[int, np.ndarray, np.ndarray | None]] = deque(maxlen=2 * self.k + 1)
-        self._poses = _PoseWindow(2 * self.k + 1)
+        self._poses = _PoseWindow(2 * self.k + 1, self.step)
         # Frames waiting for their forward side: index, backward movement, its flow field and reference frame.
         self._pending: deque[tuple[int, np.ndarray, np.ndarray | None, int]] = deque()
         self._segment = -1
@@ -352,7 +366,7 @@ class MotionEngine:
     def _head_range(self, index: int) -> float:
         """How far the head's pose strayed from frame ``index``'s within the frames its signal depends on (the
         window from ``index - k`` to ``index + k``, as much of it as the segment has)."""
-        return self._poses.spread(index, self.k)
+        return self._poses.spread(index, self.k * self.step)
 
     def _sample(self, index: int, back: np.ndarray, forward: np.ndarray, span: np.ndarray,
                 head: float) -> MotionSample:
@@ -379,8 +393,9 @@ class _PoseWindow:
     """The head poses of the last ``capacity`` frames of a segment, in one array (a ring), so the largest pose
     change around a frame is one vectorised step rather than a walk over the window."""
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int, step: int = 1) -> None:
         self.capacity = capacity
+        self.step = step  # frames are added every `step` frames: their slots follow index // step
         self._frames = np.full(capacity, -1, dtype=np.int64)
         self._poses: np.ndarray | None = None
 
@@ -388,7 +403,7 @@ class _PoseWindow:
         self._frames[:] = -1
 
     def add(self, index: int, pose: np.ndarray | None) -> None:
-        slot = index % self.capacity
+        slot = (index // self.step) % self.capacity
         self._frames[slot] = -1
         if pose is None:
             return
@@ -404,7 +419,7 @@ class _PoseWindow:
         """The largest pose change from frame ``index`` to the frames within ``k`` of it (NaN without a pose)."""
         if self._poses is None:
             return float("nan")
-        slot = index % self.capacity
+        slot = (index // self.step) % self.capacity
         if self._frames[slot] != index:
             return float("nan")
         near = (self._frames >= 0) & (np.abs(self._frames - index) <= k)
@@ -426,35 +441,69 @@ def _pose_changes(centre: np.ndarray, poses: np.ndarray) -> float:
     return float(np.median(np.abs(b - a).max(axis=2), axis=1).max())
 
 
-def samples_table(samples: list[MotionSample], n_frames: int) -> dict[str, Any]:
-    """Columns for the per-frame table from a clip's samples of both scales (frames never emitted stay NaN):
-    the micro scale's region values, combined signal, head measure and segments, and the macro scale's combined
-    signal (``motion_macro``) and head flag (``head_moving_macro``)."""
-    regions = np.full((n_frames, len(REGIONS)), np.nan, np.float64)
-    combined = np.full(n_frames, np.nan)
-    macro = np.full(n_frames, np.nan)
-    head = np.full(n_frames, np.nan)
-    moving = np.zeros(n_frames, dtype=bool)
-    moving_macro = np.zeros(n_frames, dtype=bool)
-    segment = np.full(n_frames, -1, dtype=np.int64)
-    for s in samples:
-        if not 0 <= s.index < n_frames:
-            continue
-        if s.scale == "macro":
-            macro[s.index] = s.combined
-            moving_macro[s.index] = s.head_moving
-            continue
-        regions[s.index] = s.regions
-        combined[s.index] = s.combined
-        head[s.index] = s.head
-        moving[s.index] = s.head_moving
-        segment[s.index] = s.segment
-    columns: dict[str, Any] = {"motion": combined}
+def samples_table(samples: list[MotionSample], n_frames: int, present: np.ndarray | None = None) -> dict[str, Any]:
+    """Columns for the per-frame table from a clip's samples of both scales: the micro scale's region values,
+    combined signal, head measure and segments, and the macro scale's combined signal (``motion_macro``) and head
+    flag (``head_moving_macro``). Face frames between measured ones (:meth:`MotionConfig.frame_step`) take values
+    interpolated within their segment, and a segment's last frames after its last measured one (only when
+    ``present``, the frames with the face, is given) that one's values; frames never measured otherwise stay
+    NaN."""
+    micro = [s for s in samples if s.scale != "macro" and 0 <= s.index < n_frames]
+    macro = [s for s in samples if s.scale == "macro" and 0 <= s.index < n_frames]
+    micro_index = np.array([s.index for s in micro], dtype=np.int64)
+    macro_index = np.array([s.index for s in macro], dtype=np.int64)
+    micro_segment = np.array([s.segment for s in micro], dtype=np.int64)
+    macro_segment = np.array([s.segment for s in macro], dtype=np.int64)
+    regions = _filled(micro_index, np.array([s.regions for s in micro], dtype=np.float64).reshape(-1, len(REGIONS)),
+                      micro_segment, n_frames, present)
+    values = _filled(micro_index, np.array([[s.combined, s.head, s.head_moving] for s in micro],
+                                           dtype=np.float64).reshape(-1, 3), micro_segment, n_frames, present)
+    segment = _filled(micro_index, micro_segment.astype(np.float64).reshape(-1, 1), micro_segment, n_frames, present,
+                      interpolate=False)[:, 0]
+    macro_values = _filled(macro_index, np.array([[s.combined, s.head_moving] for s in macro],
+                                                 dtype=np.float64).reshape(-1, 2), macro_segment, n_frames, present)
+    columns: dict[str, Any] = {"motion": values[:, 0]}
     for position, name in enumerate(REGIONS):
         columns[f"motion_{name}"] = regions[:, position]
-    columns["motion_macro"] = macro
-    columns["head_motion"] = head
-    columns["head_moving"] = moving
-    columns["head_moving_macro"] = moving_macro
-    columns["segment"] = segment
+    columns["motion_macro"] = macro_values[:, 0]
+    columns["head_motion"] = values[:, 1]
+    columns["head_moving"] = np.nan_to_num(values[:, 2]) > 0
+    columns["head_moving_macro"] = np.nan_to_num(macro_values[:, 1]) > 0
+    columns["segment"] = np.where(np.isnan(segment), -1, segment).astype(np.int64)
     return columns
+
+
+def _filled(index: np.ndarray, values: np.ndarray, segment: np.ndarray, n_frames: int,
+            present: np.ndarray | None = None, interpolate: bool = True) -> np.ndarray:
+    """``values`` (one row per sample at frames ``index``) spread over ``n_frames`` rows. A frame without a sample
+    that lies between two samples of one segment gets the linear interpolation of the two (or the earlier one's
+    values, ``interpolate=False``). With ``present`` (the face's frames), a face frame after the last sample of a
+    segment and before any other sample keeps that sample's values (a segment's last frames that fell between
+    measured ones). Everything else is NaN."""
+    out = np.full((n_frames, values.shape[1]), np.nan)
+    if len(index) == 0:
+        return out
+    order = np.argsort(index, kind="stable")
+    index, values, segment = index[order], values[order], segment[order]
+    out[index] = values
+    missing = np.setdiff1d(np.arange(n_frames), index)
+    if len(missing) == 0:
+        return out
+    after = np.searchsorted(index, missing)  # position of the next sample
+    before = np.maximum(after - 1, 0)
+    nxt = np.minimum(after, len(index) - 1)
+    in_segment = (after > 0) & (segment[before] >= 0)
+    between = in_segment & (after < len(index)) & (segment[nxt] == segment[before])
+    if interpolate:
+        span = np.maximum(index[nxt] - index[before], 1)
+        weight = ((missing - index[before]) / span)[:, None]
+        mixed = values[before] + weight * (values[nxt] - values[before])
+    else:
+        mixed = values[before]
+    out[missing[between]] = mixed[between]
+    if present is not None:
+        # Only up to the face's next absence: frames of the same unbroken run of presence as the sample.
+        run = np.cumsum(~np.asarray(present, dtype=bool)[:n_frames])
+        tail = in_segment & ~between & np.asarray(present, dtype=bool)[missing] & (run[missing] == run[index[before]])
+        out[missing[tail]] = values[before[tail]]
+    return out

@@ -85,16 +85,25 @@ class _FaceState:
     """One face's motion engines: the micro-expression scale, and the macro scale on a smaller crop."""
 
     def __init__(self, fps: float, config: MotionConfig) -> None:
-        self.engine = MotionEngine(fps, config)
-        self.macro = MotionEngine(fps, config.macro(), scale="macro")
+        # Fast clips are measured on every step-th frame (MotionConfig.frame_step), counted from a segment's start.
+        self.step = config.frame_step(fps)
+        self.engine = MotionEngine(fps / self.step, config, step=self.step)
+        self.macro = MotionEngine(fps / self.step, config.macro(), scale="macro", step=self.step)
         self.present = False
+        self._start = 0
 
     @property
     def in_segment(self) -> bool:
         return self.engine.in_segment
 
+    def wants(self, index: int) -> bool:
+        """Whether frame ``index`` of a present face is measured (always when it starts a segment)."""
+        return not self.engine.in_segment or (index - self._start) % self.step == 0
+
     def push(self, index: int, patch: np.ndarray | None, pose: np.ndarray | None = None,
              regions=None) -> list[MotionSample]:
+        if patch is not None and not self.engine.in_segment:
+            self._start = index
         out = self.engine.push(index, patch, pose, regions)
         if patch is None:
             return out + self.macro.push(index, None)
@@ -165,16 +174,18 @@ class FaceStream:
             if not state.present:
                 self.builder.break_face(face_id)  # a face back after a gap starts afresh
             matrix, aligned = self.builder.matrix(face, face_id)
-            motion_matrix = matrix * self._factor
-            patch = self.builder.motion_patch(frame, matrix)
-            regions = None
-            if not state.in_segment:
-                mesh = getattr(face, "mesh", None)
-                mapped = None if mesh is None else np.asarray(mesh) @ motion_matrix[:, :2].T + motion_matrix[:, 2]
-                regions = aligned_regions(mapped, self.motion_config.size)
             landmarks = getattr(face, "landmarks", None)
-            pose = head_pose(landmarks, motion_matrix, getattr(face, "mesh", None))
-            samples = state.push(index, patch, pose, regions)
+            samples: list[MotionSample] = []
+            if state.wants(index):
+                motion_matrix = matrix * self._factor
+                patch = self.builder.motion_patch(frame, matrix)
+                regions = None
+                if not state.in_segment:
+                    mesh = getattr(face, "mesh", None)
+                    mapped = None if mesh is None else np.asarray(mesh) @ motion_matrix[:, :2].T + motion_matrix[:, 2]
+                    regions = aligned_regions(mapped, self.motion_config.size)
+                pose = head_pose(landmarks, motion_matrix, getattr(face, "mesh", None))
+                samples = state.push(index, patch, pose, regions)
             state.present = True
             want = infer if isinstance(infer, bool) else face_id in infer
             model_input = None
