@@ -214,6 +214,7 @@ def run_batch(
             run_in_process(jobs, config, on_row, loaded=loaded)
     finally:
         summary = write_summary(force=True)
+        output.clear_staging()
     mine = summary[summary["clip"].isin(list(by_id))]
     return BatchReport(output.root, summary, analysed=state.done - state.unchanged,
                        kept=len(kept) + state.unchanged, failed=int((mine["status"] == "failed").sum()),
