@@ -32,6 +32,7 @@ _EXPORTS = {
     "TIMING_COLUMNS": "output",
     "BatchOutput": "output",
     "is_batch_dir": "output",
+    "find_batch_dirs": "output",
     "ClipJob": "worker",
     "ClipWorker": "worker",
     "WorkerConfig": "worker",

@@ -36,6 +36,7 @@ __all__ = [
     "MARKER_FORMAT",
     "BatchOutput",
     "is_batch_dir",
+    "find_batch_dirs",
 ]
 
 #: The per-clip tables written as partitioned datasets.
@@ -56,6 +57,19 @@ _PART = "part.parquet"
 def is_batch_dir(path: str | Path) -> bool:
     """Whether ``path`` is a batch output folder (it has a summary)."""
     return (Path(path) / _SUMMARY).is_file()
+
+
+def find_batch_dirs(root: str | Path, max_depth: int = 2) -> list[Path]:
+    """Batch output folders at most ``max_depth`` levels under ``root`` (``root`` itself included), sorted."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    found, level = [], [root]
+    for _ in range(max_depth + 1):
+        found.extend(p for p in level if is_batch_dir(p))
+        level = [c for p in level if not is_batch_dir(p) for c in sorted(p.iterdir())
+                 if c.is_dir() and not c.name.startswith(".")]
+    return sorted(found)
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
