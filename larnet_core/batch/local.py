@@ -81,10 +81,12 @@ def _worker_main(config: WorkerConfig, index: int, jobs, events) -> None:
             events.put(("take", index, current.clip_id))
         while current is not None:
             read = read or worker.prefetch(current)
-            try:
-                ahead = jobs.get_nowait()  # take the next clip early (when one is queued) to read it meanwhile
-            except queue.Empty:
-                ahead = _EMPTY
+            ahead = _EMPTY
+            if _plenty(jobs):
+                try:
+                    ahead = jobs.get_nowait()  # take the next clip early to read it meanwhile
+                except queue.Empty:
+                    pass
             ahead_read = None
             if isinstance(ahead, ClipJob):
                 events.put(("take", index, ahead.clip_id))
@@ -101,6 +103,15 @@ def _worker_main(config: WorkerConfig, index: int, jobs, events) -> None:
         worker.close()
     except KeyboardInterrupt:
         pass
+
+
+def _plenty(jobs) -> bool:
+    """Whether taking a clip early leaves one for the others: at the end of a batch, a clip held early by a busy
+    worker would wait while another worker is idle."""
+    try:
+        return jobs.qsize() > 1
+    except NotImplementedError:  # macOS has no sem_getvalue
+        return True
 
 
 # ------------------------------------------------------------------------------------------------ parent side

@@ -108,14 +108,15 @@ def plan_batch(clips: Sequence[ClipInput], output: BatchOutput, settings_hash: s
     return jobs, kept
 
 
-def _check_checkpoint(checkpoint: str | Path):
+def _check_checkpoint(checkpoint: str | Path, device: str = "auto"):
+    from larnet_core.devices import resolve_device
     from larnet_core.models import load_checkpoint
 
     path = Path(checkpoint)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {checkpoint} does not exist; pass a .pt file written by larnet train "
                               "(the demo model is assets/models/larnet-lite-demo.pt)")
-    return load_checkpoint(path)
+    return load_checkpoint(path, device=resolve_device(device))
 
 
 def run_batch(
@@ -129,6 +130,7 @@ def run_batch(
     ray: str | None = None,
     retry_failed: bool = False,
     extensions: Iterable[str] | None = None,
+    device: str = "auto",
     progress: Callable[[BatchProgress, dict[str, Any] | None], None] | None = None,
 ) -> BatchReport:
     """Analyse every clip of ``inputs`` into the output folder ``out``, resuming what an earlier run finished.
@@ -143,6 +145,7 @@ def run_batch(
         ray: a Ray cluster address, or ``local`` for a Ray instance on this machine; None: no Ray.
         retry_failed: analyse again clips that failed on their input (by default they are kept as failed).
         extensions: file endings to search folders for.
+        device: where each worker runs the model (``auto``, ``cpu``, ``cuda``).
         progress: called with the :class:`BatchProgress` at the start (row None) and after every clip.
 
     Returns:
@@ -156,7 +159,7 @@ def run_batch(
     if workers < 1 or threads < 1:
         raise LarnetError(f"--workers and --threads must be at least 1, got {workers} and {threads}")
     clips = discover_clips(inputs, extensions)
-    loaded = _check_checkpoint(checkpoint)
+    loaded = _check_checkpoint(checkpoint, device)
     output = BatchOutput(out)
     output.root.mkdir(parents=True, exist_ok=True)
     output.clear_staging()
@@ -195,7 +198,7 @@ def run_batch(
 
     config = WorkerConfig(out=str(output.root.resolve()), checkpoint=str(Path(checkpoint).resolve()),
                           model_sha256=loaded.sha256, settings=settings, settings_sha256=settings_hash,
-                          threads=threads, retry_failed=retry_failed)
+                          threads=threads, retry_failed=retry_failed, device=device)
     write_summary(force=True)
     if progress is not None:
         progress(state, None)

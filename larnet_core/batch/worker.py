@@ -53,6 +53,7 @@ class WorkerConfig:
     settings_sha256: str
     threads: int = 1
     retry_failed: bool = False
+    device: str = "auto"
 
 
 class _Read(NamedTuple):
@@ -99,13 +100,15 @@ class ClipWorker:
     """
 
     def __init__(self, config: WorkerConfig, name: str | None = None, loaded=None) -> None:
+        from larnet_core.devices import resolve_device
         from larnet_core.inference import Predictor
         from larnet_core.models import load_checkpoint
 
         self.config = config
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
         self.output = BatchOutput(config.out)
-        loaded = loaded if loaded is not None else load_checkpoint(config.checkpoint)
+        if loaded is None:
+            loaded = load_checkpoint(config.checkpoint, device=resolve_device(config.device))
         if loaded.sha256 != config.model_sha256:
             raise CheckpointError(f"{config.checkpoint} on {self.name} is not the checkpoint the batch started with "
                                   f"(SHA-256 {loaded.sha256[:12]}, expected {config.model_sha256[:12]}); give every "

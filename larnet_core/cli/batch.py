@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 
+from larnet_core.devices import DEVICE_CHOICES
 from larnet_core.face.inputs import FACE_MODES
 
 
@@ -37,6 +38,7 @@ def register(subparsers) -> None:
     parser.add_argument("--face", default="auto", choices=FACE_MODES, help="face tracking backend (as larnet analyze)")
     parser.add_argument("--all-faces", action="store_true", help="analyse every tracked face, not only the main one")
     parser.add_argument("--fps", type=float, help="frame rate of image sequences (default 200, as CASME II)")
+    parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES, help="where each worker runs the model")
     parser.add_argument("--backend", default="auto", choices=("auto", "torch", "onnxruntime"),
                         help="inference backend (auto: ONNX Runtime on CPU)")
     parser.add_argument("--max-infer-fps", type=float, default=60.0,
@@ -79,12 +81,11 @@ def _run(args: argparse.Namespace) -> int:
     try:
         report = run_batch(args.inputs, args.checkpoint, args.out, settings=_settings(args), workers=args.workers,
                            threads=args.threads, ray=args.ray, retry_failed=args.retry_failed, extensions=args.ext,
-                           progress=progress)
+                           device=args.device, progress=progress)
     finally:
         if bar:
             bar[0].close()
-    summary = report.summary
-    mine = summary  # every clip the folder holds
+    mine = report.summary  # every clip the folder holds
     ok = int((mine["status"] == "ok").sum())
     print(f"{len(mine)} clip(s) in {report.out}: {ok} analysed, {report.failed} failed; this run analysed "
           f"{report.analysed} and kept {report.kept} in {report.elapsed_s:.1f} s")
