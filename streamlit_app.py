@@ -17,6 +17,7 @@ PAGES = [
     st.Page("dashboard/pages/clip.py", title="Clip", icon=":material/movie:", url_path="clip"),
     st.Page("dashboard/pages/attention.py", title="Attention", icon=":material/visibility:", url_path="attention"),
     st.Page("dashboard/pages/metrics.py", title="Metrics", icon=":material/analytics:", url_path="metrics"),
+    st.Page("dashboard/pages/batch.py", title="Batch", icon=":material/table_view:", url_path="batch"),
     st.Page("dashboard/pages/sessions.py", title="Sessions", icon=":material/folder_open:", url_path="sessions"),
 ]
 

@@ -22,9 +22,12 @@ __all__ = [
     "SAMPLES_DIR",
     "DEFAULT_CHECKPOINT_ENV",
     "RUNS_DIR_ENV",
+    "BATCHES_DIR_ENV",
     "RTC_CONFIGURATION_ENV",
     "default_checkpoint",
     "runs_dir",
+    "batches_dir",
+    "batch_dir",
     "sample_clips",
     "sample_truth",
     "rtc_configuration",
@@ -40,6 +43,7 @@ SAMPLES_DIR = ASSETS_DIR / "samples"
 
 DEFAULT_CHECKPOINT_ENV = "LARNET_DEFAULT_CHECKPOINT"
 RUNS_DIR_ENV = "LARNET_RUNS_DIR"
+BATCHES_DIR_ENV = "LARNET_BATCHES_DIR"
 RTC_CONFIGURATION_ENV = "LARNET_RTC_CONFIGURATION"
 
 _VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm")
@@ -58,6 +62,31 @@ def runs_dir() -> Path:
     """The folder searched for run directories: ``$LARNET_RUNS_DIR``, else ``runs/`` in the working directory."""
     configured = os.environ.get(RUNS_DIR_ENV, "").strip()
     return Path(configured).expanduser() if configured else Path.cwd() / "runs"
+
+
+def batches_dir() -> Path:
+    """The folder searched for batch outputs (``larnet batch --out``): ``$LARNET_BATCHES_DIR``, else ``batches/``
+    in the working directory."""
+    configured = os.environ.get(BATCHES_DIR_ENV, "").strip()
+    return Path(configured).expanduser() if configured else Path.cwd() / "batches"
+
+
+def batch_dir(name: str) -> Path:
+    """The batch folder ``name`` (relative to :func:`batches_dir`), which a link may carry: it must stay inside.
+
+    Raises:
+        LarnetError: a name that leaves the batches folder, or a folder that is not a batch output.
+    """
+    from larnet_core.batch import is_batch_dir
+
+    root = batches_dir().resolve()
+    target = (root / name).resolve()
+    if target != root and root not in target.parents:
+        raise LarnetError(f"batch {name!r} is not inside the batches folder {root}")
+    if not is_batch_dir(target):
+        raise LarnetError(f"batch {name!r} is not a batch output folder under {root} (run larnet batch --out "
+                          f"{root}/NAME)")
+    return target
 
 
 def sample_clips() -> list[Path]:

@@ -33,7 +33,7 @@ CHROMIUM = "/usr/bin/chromium"
 CLASSES = ["disgust", "fear", "happiness", "others", "repression", "sadness", "surprise"]
 VIEWPORT = {"width": 1280, "height": 900}
 PAGES = {"home": "", "live": "live", "clip": "clip", "attention": "attention", "metrics": "metrics",
-         "sessions": "sessions"}
+         "batch": "batch", "sessions": "sessions"}
 START_TIMEOUT_S = 90
 RUN_TIMEOUT_MS = 300_000  # generous: the first analysis exports the model to ONNX, slow on a loaded machine
 
@@ -103,6 +103,7 @@ def app_files(tmp_path_factory) -> dict[str, Path]:
     write_fake_run(root / "runs" / "loso-demo", checkpoint)
     frames = face_frames()
     return {"root": root, "checkpoint": checkpoint, "runs": root / "runs", "data": root / "data",
+            "batches": root / "batches",
             "clip": write_mp4(frames, root / "face-clip.mp4"), "y4m": write_y4m(frames, root / "face-clip.y4m")}
 
 
@@ -118,7 +119,8 @@ def app_url(app_files):
     require_or_skip(Path(CHROMIUM).exists(), f"browser tests need Debian's chromium at {CHROMIUM}")
     port = _free_port()
     env = {**os.environ, "LARNET_DEFAULT_CHECKPOINT": str(app_files["checkpoint"]),
-           "LARNET_RUNS_DIR": str(app_files["runs"]), "LARNET_DATA_DIR": str(app_files["data"])}
+           "LARNET_RUNS_DIR": str(app_files["runs"]), "LARNET_DATA_DIR": str(app_files["data"]),
+           "LARNET_BATCHES_DIR": str(app_files["batches"])}
     env.pop("LARNET_DATABASE_URL", None)
     log_path = app_files["root"] / "streamlit.log"
     with open(log_path, "wb") as log:
@@ -429,3 +431,39 @@ def test_a_saved_clip_session_opened_by_its_link_shows_the_prediction_and_interv
     page.locator(".js-plotly-plot").nth(1).wait_for(timeout=60_000)  # plotly draws after the page's text
     assert page.locator(".js-plotly-plot").count() >= 2  # probability bars and the timeline
     assert page.get_by_role("button", name=re.compile("Render annotated video")).count() == 1
+
+
+def test_a_batch_folder_lists_its_clips_with_filters_and_opens_one_in_the_clip_view(page, app_files, tmp_path):
+    import shutil
+
+    from larnet_core.batch import run_batch
+
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    shutil.copy(app_files["clip"], clips / "face-clip.mp4")
+    (clips / "broken.mp4").write_bytes(b"this is not a video" * 100)
+    report = run_batch([clips], app_files["checkpoint"], app_files["batches"] / "interviews")
+    good = report.summary[report.summary["status"] == "ok"].iloc[0]
+
+    open_page(page, "batch")
+    page.get_by_text("Open in the clip view").wait_for(timeout=RUN_TIMEOUT_MS)
+    assert_no_exception(page)
+    assert _metric_value(page, "Clips") == "2" and _metric_value(page, "Failed") == "1"
+    assert page.locator('[data-testid="stDataFrame"]').count() == 1
+    assert page.get_by_text(re.compile(r"2 of 2 clip\(s\)")).count() == 1
+    page.get_by_role("link", name="Open in the clip view").wait_for(timeout=30_000)  # the batch's tables only
+    screenshot(page, "batch")
+
+    page.get_by_role("link", name="Open in the clip view").click()
+    page.get_by_text("Clip prediction").first.wait_for(timeout=RUN_TIMEOUT_MS)
+    wait_idle(page)
+    assert_no_exception(page)
+    assert "batch=interviews" in page.url and f"clip={good['clip']}" in page.url
+    assert _metric_value(page, "Clip prediction") == good["prediction"]
+    page.get_by_role("heading", name=f"Spotted intervals ({int(good['intervals'])})").wait_for(timeout=30_000)
+    page.locator(".js-plotly-plot").nth(1).wait_for(timeout=60_000)
+    assert page.locator(".js-plotly-plot").count() >= 2  # probability bars and the timeline
+
+    open_page(page, "clip?batch=../runs&clip=x")  # a link cannot reach outside the batches folder
+    page.get_by_text(re.compile("Cannot open this batch clip")).wait_for(timeout=30_000)
+    assert_no_exception(page)

@@ -1,6 +1,7 @@
 """Clip: analyse an uploaded video or zip of frames (or a bundled sample), then explore the result.
 
-``/clip?session=<id>`` reopens a saved clip analysis read-only.
+``/clip?session=<id>`` reopens a saved clip analysis read-only; ``/clip?batch=<folder>&clip=<id>`` opens one clip
+of a batch output folder (under the batches folder).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from larnet_core.video.analysis import FACE_MODES
 
 UPLOAD_TYPES = ["mp4", "avi", "mov", "mkv", "webm", "zip"]
 _RESULT_KEY = "clip_result"
+MAX_BATCH_CLIP_BYTES = 512 * 1024 * 1024
 FACE_HELP = ("auto: MediaPipe Face Mesh (478 landmarks) when installed, else MTCNN, else Haar; small face-filled "
              "frames without a detected face are analysed whole. none: the whole frame is the face.")
 
@@ -84,6 +86,31 @@ def _from_session(session_id: str) -> ClipView | None:
     st.info(f"Saved session **{plain(session.name)}** (read-only). {plain(' '.join(session.notices))}",
             icon=":material/bookmark:")
     return ClipView(result=result, data=session.input.data, session_id=session.id)
+
+
+def _from_batch(name: str, clip_id: str) -> ClipView | None:
+    """One clip of a batch output folder, with the clip's bytes when its file is still where the batch read it."""
+    from pathlib import Path
+
+    from larnet_core.batch import BatchOutput
+
+    try:
+        output = BatchOutput(config.batch_dir(name))
+        result = output.load_result(clip_id)
+    except LarnetError as exc:
+        st.error(f"Cannot open this batch clip: {plain(exc)}", icon=":material/error:")
+        return None
+    source = Path(str((output.read_marker(clip_id) or {}).get("input", {}).get("path", "")))
+    data = None
+    try:
+        if source.is_file() and source.stat().st_size <= MAX_BATCH_CLIP_BYTES:
+            data = source.read_bytes()
+    except OSError:
+        data = None
+    st.info(f"Clip **{plain(clip_id)}** of batch **{plain(name)}** (read-only)"
+            + ("" if data is not None else "; its video file is not reachable from here, so frames are not shown")
+            + ".", icon=":material/table_view:")
+    return ClipView(result=result, data=data, session_id=f"batch:{name}:{clip_id}")
 
 
 def _prediction_card(view: ClipView) -> None:
@@ -266,6 +293,12 @@ def _show(view: ClipView) -> None:
 
 
 st.title("Clip analysis")
+batch_name, batch_clip = st.query_params.get("batch"), st.query_params.get("clip")
+if batch_name and batch_clip:
+    view = _from_batch(batch_name, batch_clip)
+    if view is not None:
+        _show(view)
+    st.stop()
 session_id = st.query_params.get("session")
 if session_id:
     view = _from_session(session_id)

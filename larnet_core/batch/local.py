@@ -1,0 +1,234 @@
+"""Running a batch's clips on this machine: in the calling process (one worker) or in worker processes.
+
+Each worker process is started with ``spawn`` (the caller may hold torch and OpenCV threads that a fork would copy
+mid-flight), bounds its native thread pools, loads the model once and takes clips from a shared queue, taking the
+next clip early so that it is read while the current one is analysed. The parent hands out clips a few at a time,
+so an interruption loses at most the clips in flight, and a worker that dies (a native crash on a hostile file)
+costs only the clip it was analysing: that clip is recorded as failed and a new worker takes its place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import queue
+from collections import deque
+from typing import Any, Callable, Iterator, Sequence
+
+from larnet_core.batch.output import BatchOutput, now
+from larnet_core.batch.worker import ClipJob, ClipWorker, WorkerConfig, limit_threads
+from larnet_core.errors import LarnetError
+
+__all__ = ["run_in_process", "run_processes"]
+
+log = logging.getLogger(__name__)
+
+RowCallback = Callable[[dict[str, Any]], None]
+_POLL_S = 0.5
+_JOIN_S = 10.0
+
+
+@contextlib.contextmanager
+def _threads(threads: int) -> Iterator[None]:
+    """Bound torch's and OpenCV's threads for the duration (the caller's own settings come back after)."""
+    import cv2
+    import torch
+
+    before = torch.get_num_threads(), cv2.getNumThreads()
+    torch.set_num_threads(threads)
+    cv2.setNumThreads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before[0])
+        cv2.setNumThreads(before[1])
+
+
+def run_in_process(jobs: Sequence[ClipJob], config: WorkerConfig, on_row: RowCallback, *, loaded=None) -> None:
+    """Analyse the clips one after the other in this process, reading each next clip while one is analysed."""
+    if not jobs:
+        return
+    with _threads(config.threads):
+        worker = ClipWorker(config, loaded=loaded)
+        try:
+            reads = deque([(jobs[0], worker.prefetch(jobs[0]))])
+            for index in range(len(jobs)):
+                job, read = reads.popleft()
+                if index + 1 < len(jobs):
+                    reads.append((jobs[index + 1], worker.prefetch(jobs[index + 1])))
+                on_row(worker.run(job, read))
+        finally:
+            worker.close()
+
+
+# ------------------------------------------------------------------------------------------------ worker side
+_EMPTY = object()
+
+
+def _worker_main(config: WorkerConfig, index: int, jobs, events) -> None:
+    """A worker process: load the model, then analyse clips from ``jobs`` until it gets None."""
+    try:
+        limit_threads(config.threads)
+        try:
+            worker = ClipWorker(config)
+        except LarnetError as exc:
+            events.put(("fatal", index, str(exc)))
+            return
+        events.put(("ready", index, ""))
+        current, read = jobs.get(), None
+        if current is not None:
+            events.put(("take", index, current.clip_id))
+        while current is not None:
+            read = read or worker.prefetch(current)
+            ahead = _EMPTY
+            if _plenty(jobs):
+                try:
+                    ahead = jobs.get_nowait()  # take the next clip early to read it meanwhile
+                except queue.Empty:
+                    pass
+            ahead_read = None
+            if isinstance(ahead, ClipJob):
+                events.put(("take", index, ahead.clip_id))
+                ahead_read = worker.prefetch(ahead)
+            events.put(("row", index, worker.run(current, read)))
+            if ahead is None:
+                break
+            if isinstance(ahead, ClipJob):
+                current, read = ahead, ahead_read
+            else:
+                current, read = jobs.get(), None
+                if current is not None:
+                    events.put(("take", index, current.clip_id))
+        worker.close()
+    except KeyboardInterrupt:
+        pass
+
+
+def _plenty(jobs) -> bool:
+    """Whether taking a clip early leaves one for the others: at the end of a batch, a clip held early by a busy
+    worker would wait while another worker is idle."""
+    try:
+        return jobs.qsize() > 1
+    except NotImplementedError:  # macOS has no sem_getvalue
+        return True
+
+
+# ------------------------------------------------------------------------------------------------ parent side
+class _Pool:
+    """The parent's view of the worker processes: who holds which clips, and who died."""
+
+    def __init__(self, config: WorkerConfig, workers: int) -> None:
+        self.config = config
+        self.context = multiprocessing.get_context("spawn")
+        self.jobs = self.context.Queue()
+        self.events = self.context.Queue()
+        self.procs: dict[int, Any] = {}
+        self.held: dict[int, list[str]] = {}
+        self.ready: set[int] = set()
+        self._next = 0
+        for _ in range(workers):
+            self.start_worker()
+
+    def start_worker(self) -> None:
+        index, self._next = self._next, self._next + 1
+        proc = self.context.Process(target=_worker_main, args=(self.config, index, self.jobs, self.events),
+                                    name=f"larnet-batch-{index}", daemon=True)
+        proc.start()
+        self.procs[index], self.held[index] = proc, []
+
+    def dead(self) -> list[tuple[int, int | None, list[str]]]:
+        """Workers that stopped, with their exit code and the clips they held (removed from the pool)."""
+        gone = []
+        for index, proc in list(self.procs.items()):
+            if not proc.is_alive():
+                gone.append((index, proc.exitcode, self.held.pop(index, [])))
+                del self.procs[index]
+        return gone
+
+    def stop(self, graceful: bool) -> None:
+        if graceful:
+            for _ in self.procs:
+                self.jobs.put(None)
+            for proc in self.procs.values():
+                proc.join(_JOIN_S)
+        for proc in self.procs.values():
+            if proc.is_alive():
+                proc.terminate()
+        for proc in self.procs.values():
+            proc.join(_JOIN_S)
+        self.jobs.cancel_join_thread()
+        self.events.cancel_join_thread()
+
+
+def run_processes(jobs: Sequence[ClipJob], config: WorkerConfig, on_row: RowCallback, workers: int) -> None:
+    """Analyse the clips in ``workers`` spawned processes; ``on_row`` gets each summary row as a clip finishes.
+
+    Raises:
+        LarnetError: a worker could not load the model (every worker would fail the same way).
+    """
+    if not jobs:
+        return
+    by_id = {job.clip_id: job for job in jobs}
+    pending = deque(jobs)
+    finished: set[str] = set()
+    pool = _Pool(config, min(workers, len(jobs)))
+    queued = 0
+    graceful = False
+    output = BatchOutput(config.out)
+    try:
+        while len(finished) < len(by_id):
+            # Keep about one clip per worker waiting: enough to overlap reading, few to lose on an interrupt.
+            while pending and queued < len(pool.procs):
+                pool.jobs.put(pending.popleft())
+                queued += 1
+            try:
+                kind, index, value = pool.events.get(timeout=_POLL_S)
+            except queue.Empty:
+                for index, code, held in pool.dead():
+                    queued = _recover(pool, output, by_id, finished, pending, on_row, index, code, held, queued)
+                continue
+            if kind == "fatal":
+                raise LarnetError(value)
+            if kind == "ready":
+                pool.ready.add(index)
+            elif kind == "take":
+                queued -= 1
+                pool.held.setdefault(index, []).append(value)
+            elif kind == "row":
+                clip = value["clip"]
+                if index in pool.held and clip in pool.held[index]:
+                    pool.held[index].remove(clip)
+                if clip not in finished:
+                    finished.add(clip)
+                    on_row(value)
+        graceful = True
+    finally:
+        pool.stop(graceful)
+
+
+def _recover(pool: _Pool, output: BatchOutput, by_id, finished, pending, on_row, index: int, code, held, queued):
+    """A worker died: its current clip is recorded as failed, the clip it had taken early goes back in line."""
+    log.warning("batch worker %d stopped (exit code %s) holding %s", index, code, held)
+    if index not in pool.ready:  # it died starting up: every new one would too
+        raise LarnetError(f"a batch worker process stopped while starting (exit code {code}); when calling "
+                          "run_batch from a script, put the call under `if __name__ == \"__main__\":` (workers "
+                          "are started with spawn), or use one worker")
+    for position, clip in enumerate(held):
+        if clip in finished:
+            continue
+        if position == 0:
+            job = by_id[clip]
+            row = {"clip": clip, "path": job.path, "source": job.source, "subject": job.subject, "label": job.label,
+                   "status": "failed", "error": f"the worker process stopped (exit code {code}) while analysing "
+                   "this clip", "error_type": "WorkerDied", "model_sha256": pool.config.model_sha256,
+                   "settings_sha256": pool.config.settings_sha256, "worker": f"process {index}",
+                   "finished_at": now()}
+            output.write_failure(clip, {"status": "failed", "retry": True, "settings_sha256":
+                                        pool.config.settings_sha256, "input": {"path": job.path}, "row": row})
+            finished.add(clip)
+            on_row({**row, "skipped": False})
+        else:
+            pending.appendleft(by_id[clip])
+    pool.start_worker()
+    return queued

@@ -1,0 +1,224 @@
+"""One call that analyses a batch: find the clips, skip the finished ones, run the rest, keep the summary current.
+
+:func:`run_batch` is what ``larnet batch`` runs. It plans (a clip whose marker matches its input's size and
+modification time and the batch's settings is kept without being read; the workers hash the others and keep those
+whose content did not change), runs the remaining clips in this process, in worker processes or on Ray, and
+rewrites ``summary.parquet`` as clips finish.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+import pandas as pd
+
+from larnet_core.batch.inputs import ClipInput, discover_clips
+from larnet_core.batch.output import BatchOutput
+from larnet_core.batch.settings import BatchSettings, input_stat, settings_sha256
+from larnet_core.batch.worker import ClipJob, WorkerConfig
+from larnet_core.errors import CheckpointError, LarnetError
+
+__all__ = ["BatchProgress", "BatchReport", "plan_batch", "run_batch"]
+
+log = logging.getLogger(__name__)
+
+_SUMMARY_EVERY_S = 1.0
+
+
+@dataclass
+class BatchProgress:
+    """Where a running batch stands (passed to the progress callback after every clip)."""
+
+    total: int
+    to_do: int
+    done: int = 0
+    failed: int = 0
+    unchanged: int = 0
+    kept: int = 0
+    started: float = field(default_factory=time.perf_counter)
+
+    @property
+    def elapsed_s(self) -> float:
+        return time.perf_counter() - self.started
+
+    @property
+    def eta_s(self) -> float | None:
+        """Seconds left at the rate so far (None before the first clip)."""
+        if not self.done:
+            return None
+        return self.elapsed_s / self.done * (self.to_do - self.done)
+
+
+@dataclass
+class BatchReport:
+    """What a batch did.
+
+    Attributes:
+        out: the output folder.
+        summary: the summary table (every clip of the folder, ``summary.parquet``).
+        analysed: clips analysed by this run (successes and failures).
+        kept: clips whose finished result was kept (unchanged input and settings).
+        failed: clips of this run's inputs whose row says ``failed`` (now or kept from before).
+        elapsed_s: wall-clock seconds.
+    """
+
+    out: Path
+    summary: pd.DataFrame
+    analysed: int
+    kept: int
+    failed: int
+    elapsed_s: float
+
+    @property
+    def ok(self) -> bool:
+        return self.failed == 0
+
+
+def _same_stat(marker: dict[str, Any], stat: dict[str, int]) -> bool:
+    recorded = marker.get("input", {})
+    return all(recorded.get(key) == stat[key] for key in ("size", "mtime_ns", "files"))
+
+
+def plan_batch(clips: Sequence[ClipInput], output: BatchOutput, settings_hash: str, *, retry_failed: bool = False
+               ) -> tuple[list[ClipJob], dict[str, dict[str, Any]]]:
+    """Split the clips into jobs to run and rows to keep (clip id -> summary row).
+
+    A clip is kept without being read when its marker is complete, has the batch's settings hash and records the
+    input's current size and modification time, and it succeeded or failed on its input (a corrupt file is not
+    retried unless ``retry_failed``).
+    """
+    jobs, kept = [], {}
+    for clip in clips:
+        marker = output.read_marker(clip.clip_id)
+        keep = False
+        if output.is_complete(marker) and marker.get("settings_sha256") == settings_hash:
+            try:
+                same = _same_stat(marker, input_stat(clip.path))
+            except OSError:
+                same = False
+            keep = same and (marker.get("status") == "ok" or not (retry_failed or marker.get("retry", True)))
+        if keep:
+            kept[clip.clip_id] = dict(marker["row"])
+        else:
+            jobs.append(ClipJob(clip.clip_id, str(clip.path), clip.source, clip.subject, clip.label))
+    return jobs, kept
+
+
+def _check_checkpoint(checkpoint: str | Path, device: str = "auto"):
+    from larnet_core.devices import resolve_device
+    from larnet_core.models import load_checkpoint
+
+    path = Path(checkpoint)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {checkpoint} does not exist; pass a .pt file written by larnet train "
+                              "(the demo model is assets/models/larnet-lite-demo.pt)")
+    return load_checkpoint(path, device=resolve_device(device))
+
+
+def run_batch(
+    inputs: Sequence[str | Path],
+    checkpoint: str | Path,
+    out: str | Path,
+    *,
+    settings: BatchSettings | None = None,
+    workers: int = 1,
+    threads: int = 1,
+    ray: str | None = None,
+    retry_failed: bool = False,
+    extensions: Iterable[str] | None = None,
+    device: str = "auto",
+    progress: Callable[[BatchProgress, dict[str, Any] | None], None] | None = None,
+) -> BatchReport:
+    """Analyse every clip of ``inputs`` into the output folder ``out``, resuming what an earlier run finished.
+
+    Args:
+        inputs: video files, folders (searched recursively), CSV manifests (:func:`discover_clips`).
+        checkpoint: the model checkpoint (every worker loads it; on Ray, a path every node sees).
+        out: the output folder (layout: :mod:`larnet_core.batch.output`).
+        settings: the analysis settings (:class:`BatchSettings`).
+        workers: worker processes (1: this process), or Ray actors with ``ray``.
+        threads: ONNX Runtime / PyTorch / OpenCV threads per worker.
+        ray: a Ray cluster address, or ``local`` for a Ray instance on this machine; None: no Ray.
+        retry_failed: analyse again clips that failed on their input (by default they are kept as failed).
+        extensions: file endings to search folders for.
+        device: where each worker runs the model (``auto``, ``cpu``, ``cuda``).
+        progress: called with the :class:`BatchProgress` at the start (row None) and after every clip.
+
+    Returns:
+        A :class:`BatchReport`.
+
+    Raises:
+        LarnetError: bad inputs, an unreadable checkpoint, a bad worker count, Ray missing or unreachable.
+    """
+    started = time.perf_counter()
+    settings = settings or BatchSettings()
+    if workers < 1 or threads < 1:
+        raise LarnetError(f"--workers and --threads must be at least 1, got {workers} and {threads}")
+    clips = discover_clips(inputs, extensions)
+    loaded = _check_checkpoint(checkpoint, device)
+    output = BatchOutput(out)
+    output.root.mkdir(parents=True, exist_ok=True)
+    output.clear_staging()
+    settings_hash = settings_sha256(settings, loaded.sha256)
+    jobs, kept = plan_batch(clips, output, settings_hash, retry_failed=retry_failed)
+    by_id = {clip.clip_id: clip for clip in clips}
+    # Every clip the folder holds stays in the summary: earlier runs' clips, then this run's in input order.
+    rows: dict[str, dict[str, Any]] = {m["clip"]: dict(m["row"]) for m in output.markers()
+                                       if m.get("clip") not in by_id and isinstance(m.get("row"), dict)}
+    order = list(rows) + [clip.clip_id for clip in clips]
+    rows.update(kept)
+    state = BatchProgress(total=len(clips), to_do=len(jobs), kept=len(kept))
+    last_write = [0.0]
+
+    def current(row: dict[str, Any]) -> dict[str, Any]:
+        clip = by_id.get(row.get("clip", ""))
+        # The inputs name the clip now (a manifest's subject or label may have been corrected since).
+        fresh = {"path": str(clip.path), "source": clip.source, "subject": clip.subject, "label": clip.label} \
+            if clip else {}
+        return {k: v for k, v in {**row, **fresh}.items() if k != "skipped"}
+
+    def write_summary(force: bool = False) -> pd.DataFrame | None:
+        if not force and time.perf_counter() - last_write[0] < _SUMMARY_EVERY_S:
+            return None
+        last_write[0] = time.perf_counter()
+        return output.write_summary(current(rows[c]) for c in order if c in rows)
+
+    def on_row(row: dict[str, Any]) -> None:
+        rows[row["clip"]] = row
+        state.done += 1
+        state.unchanged += bool(row.get("skipped"))
+        state.failed += row.get("status") == "failed" and not row.get("skipped")
+        write_summary()
+        if progress is not None:
+            progress(state, row)
+
+    config = WorkerConfig(out=str(output.root.resolve()), checkpoint=str(Path(checkpoint).resolve()),
+                          model_sha256=loaded.sha256, settings=settings, settings_sha256=settings_hash,
+                          threads=threads, retry_failed=retry_failed, device=device)
+    write_summary(force=True)
+    if progress is not None:
+        progress(state, None)
+    try:
+        if ray is not None:
+            from larnet_core.batch.ray_runner import run_ray
+
+            run_ray(jobs, config, on_row, address=ray, workers=workers if workers > 1 else None)
+        elif workers > 1 and len(jobs) > 1:
+            from larnet_core.batch.local import run_processes
+
+            run_processes(jobs, config, on_row, workers)
+        else:
+            from larnet_core.batch.local import run_in_process
+
+            run_in_process(jobs, config, on_row, loaded=loaded)
+    finally:
+        summary = write_summary(force=True)
+        output.clear_staging()
+    mine = summary[summary["clip"].isin(list(by_id))]
+    return BatchReport(output.root, summary, analysed=state.done - state.unchanged,
+                       kept=len(kept) + state.unchanged, failed=int((mine["status"] == "failed").sum()),
+                       elapsed_s=time.perf_counter() - started)

@@ -1,0 +1,186 @@
+"""Batch analysis: a folder of generated clips with one corrupt file, resuming, manifests, worker processes, Ray.
+
+The clips are short (2 s, 30 fps, 320x240) real-photo footage from larnet_core.synth.footage, so the whole file
+stays well under two minutes on two shared cores; the model is the shipped demo checkpoint.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from larnet_core.batch import (
+    DATASETS,
+    SUMMARY_COLUMNS,
+    TIMING_COLUMNS,
+    BatchInputError,
+    BatchOutput,
+    BatchSettings,
+    discover_clips,
+    run_batch,
+)
+from larnet_core.cli import main
+from larnet_core.errors import CheckpointError
+
+REPO = Path(__file__).resolve().parent.parent
+DEMO = REPO / "assets" / "models" / "larnet-lite-demo.pt"
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory) -> Path:
+    """interviews/a.mp4 (Grace Hopper), interviews/day2/b.mp4 (the astronaut), interviews/broken.mp4 (noise)."""
+    from larnet_core.synth.footage import make_footage, write_footage
+
+    root = tmp_path_factory.mktemp("batch") / "interviews"
+    (root / "day2").mkdir(parents=True)
+    for path, photo, seed in ((root / "a.mp4", "grace_hopper", 1), (root / "day2" / "b.mp4", "astronaut", 2)):
+        footage = make_footage("expressions", size=(320, 240), seconds=2.0, fps=30.0, micro=1, seed=seed,
+                               photo=photo)
+        write_footage(path, footage.frames, 30.0)
+    (root / "broken.mp4").write_bytes(os.urandom(4096))
+    (root / "notes.txt").write_text("not a clip")
+    return root
+
+
+@pytest.fixture(scope="module")
+def first(clips, tmp_path_factory) -> Path:
+    """One batch run through the CLI (in this process, one worker)."""
+    out = tmp_path_factory.mktemp("first") / "out"
+    code = main(["batch", str(clips), "--checkpoint", str(DEMO), "--out", str(out), "--no-progress"])
+    assert code == 1  # one clip failed, and the exit code says so
+    return out
+
+
+def _copy(out: Path, tmp_path: Path) -> Path:
+    target = tmp_path / "out"
+    shutil.copytree(out, target)
+    return target
+
+
+def _comparable(summary: pd.DataFrame) -> pd.DataFrame:
+    return summary.drop(columns=list(TIMING_COLUMNS)).sort_values("clip").reset_index(drop=True)
+
+
+def _frames(out: Path) -> pd.DataFrame:
+    table = pd.read_parquet(out / "frames")
+    table["clip"] = table["clip"].astype(str)
+    return table.sort_values(["clip", "frame"]).reset_index(drop=True)
+
+
+def test_a_folder_with_a_corrupt_file_gives_summary_rows_an_error_row_and_readable_datasets(first):
+    summary = pd.read_parquet(first / "summary.parquet")
+    assert list(summary.columns[:len(SUMMARY_COLUMNS)]) == list(SUMMARY_COLUMNS)
+    assert len(summary) == 3  # notes.txt is not a clip
+    by_source = summary.set_index("source")
+    broken = by_source.loc["interviews/broken.mp4"]
+    assert broken["status"] == "failed" and broken["error_type"] == "VideoError"
+    assert "corrupt" in broken["error"] and pd.isna(broken["frames"])
+    for source in ("interviews/a.mp4", "interviews/day2/b.mp4"):
+        row = by_source.loc[source]
+        assert row["status"] == "ok" and row["error"] == ""
+        assert row["frames"] == 60 and row["seconds"] == pytest.approx(2.0) and row["prediction"]
+        assert len(row["model_sha256"]) == 64 and len(row["input_sha256"]) == 64
+    # Each dataset in one call, with the clip it came from; only the clips that succeeded have rows.
+    frames = pd.read_parquet(first / "frames")
+    good = set(summary.loc[summary["status"] == "ok", "clip"])
+    assert set(frames["clip"].astype(str)) == good and len(frames) == 120
+    assert {"prob_happiness", "motion", "face_found"} <= set(frames.columns)
+    intervals = pd.read_parquet(first / "intervals")
+    counts = intervals.groupby(intervals["clip"].astype(str), observed=True).size()
+    expected = summary.set_index("clip")["intervals"]
+    assert all(counts.get(clip, 0) == expected[clip] for clip in good)
+    import pyarrow.dataset as ds
+
+    assert ds.dataset(first / "faces", partitioning="hive").to_table().num_rows >= 2
+    # One clip's whole result reads back for the clip view.
+    clip = sorted(good)[0]
+    result = BatchOutput(first).load_result(clip)
+    assert len(result.frames) == 60 and result.prediction.label == summary.set_index("clip").loc[clip, "prediction"]
+
+
+def test_a_rerun_does_nothing_and_a_deleted_or_half_written_clip_is_redone(first, clips, tmp_path):
+    out = _copy(first, tmp_path)
+    before = pd.read_parquet(out / "summary.parquet")
+    again = run_batch([clips], DEMO, out)
+    assert (again.analysed, again.kept, again.failed) == (0, 3, 1)  # the corrupt file is not retried
+    pd.testing.assert_frame_equal(_comparable(again.summary), _comparable(before))
+
+    ids = before.set_index("source")["clip"]
+    shutil.rmtree(out / "frames" / f"clip={ids['interviews/a.mp4']}")
+    # Interrupted after its partitions were renamed into place, before its marker: not complete.
+    (out / "clips" / f"{ids['interviews/day2/b.mp4']}.json").unlink()
+    (out / ".tmp" / "x").mkdir(parents=True)
+    redone = run_batch([clips], DEMO, out)
+    assert (redone.analysed, redone.kept) == (2, 1)
+    assert not (out / ".tmp").exists()
+    pd.testing.assert_frame_equal(_comparable(redone.summary).drop(columns=["finished_at"], errors="ignore"),
+                                  _comparable(before))
+    pd.testing.assert_frame_equal(_frames(out), _frames(first))
+
+    # A touched but unchanged file is read and hashed, and kept; retrying failures analyses the corrupt one again.
+    os.utime(clips / "a.mp4")
+    touched = run_batch([clips], DEMO, out, retry_failed=True)
+    assert touched.analysed == 1 and touched.kept == 2 and touched.failed == 1
+
+
+def test_changed_settings_redo_every_clip(first, clips, tmp_path):
+    out = _copy(first, tmp_path)
+    changed = run_batch([clips], DEMO, out, settings=BatchSettings(threshold_p=0.35))
+    assert changed.analysed == 3 and changed.kept == 0
+    hashes = set(changed.summary["settings_sha256"])
+    assert len(hashes) == 1 and hashes != set(pd.read_parquet(first / "summary.parquet")["settings_sha256"])
+
+
+def test_a_manifest_carries_subject_and_label_and_bad_inputs_say_what_to_do(clips, tmp_path):
+    manifest = tmp_path / "manifest.csv"
+    shutil.copy(clips / "a.mp4", tmp_path / "a.mp4")
+    manifest.write_text("path,subject,label,notes\na.mp4,sub01,happiness,x\n")
+    report = run_batch([manifest], DEMO, tmp_path / "out")
+    row = report.summary.iloc[0]
+    assert (row["subject"], row["label"], row["status"], row["source"]) == ("sub01", "happiness", "ok", "a.mp4")
+
+    (tmp_path / "bad.csv").write_text("file,subject\na.mp4,sub01\n")
+    with pytest.raises(BatchInputError, match="no 'path' column"):
+        discover_clips([tmp_path / "bad.csv"])
+    (tmp_path / "missing.csv").write_text("path\nnope.mp4\n")
+    with pytest.raises(BatchInputError, match="row 2: nope.mp4 does not exist"):
+        discover_clips([tmp_path / "missing.csv"])
+    with pytest.raises(BatchInputError, match="does not exist"):
+        discover_clips([tmp_path / "nowhere"])
+    with pytest.raises(BatchInputError, match="no clips found"):
+        discover_clips([tmp_path / "out" / "clips"])
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError):
+        run_batch([manifest], tmp_path / "junk.pt", tmp_path / "out2")
+    assert main(["batch", str(manifest), "--checkpoint", str(tmp_path / "none.pt"), "--out",
+                 str(tmp_path / "out3")]) == 2
+
+
+def test_two_worker_processes_give_the_same_results_as_one(first, clips, tmp_path):
+    report = run_batch([clips], DEMO, tmp_path / "out", workers=2)
+    assert report.analysed == 3 and report.failed == 1
+    assert report.summary["worker"].nunique() >= 1
+    pd.testing.assert_frame_equal(_comparable(report.summary), _comparable(pd.read_parquet(first / "summary.parquet")))
+    pd.testing.assert_frame_equal(_frames(tmp_path / "out"), _frames(first))
+    for dataset in DATASETS:
+        assert len(pd.read_parquet(tmp_path / "out" / dataset)) == len(pd.read_parquet(first / dataset))
+
+
+def test_a_local_ray_cluster_gives_the_same_summary(first, clips, tmp_path):
+    ray = pytest.importorskip("ray", reason="Ray is an optional extra (pip install .[ray]; make test installs it)")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+             runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(filter(None, (str(REPO),
+                                                                                    os.environ.get("PYTHONPATH"))))}})
+    try:
+        report = run_batch([clips], DEMO, tmp_path / "out", workers=2, ray="local")
+    finally:
+        ray.shutdown()
+    assert report.analysed == 3 and report.failed == 1
+    pd.testing.assert_frame_equal(_comparable(report.summary), _comparable(pd.read_parquet(first / "summary.parquet")))
+    pd.testing.assert_frame_equal(_frames(tmp_path / "out"), _frames(first))
+    again = run_batch([clips], DEMO, tmp_path / "out", ray="local")  # resumes without starting Ray: nothing to do
+    assert again.analysed == 0
