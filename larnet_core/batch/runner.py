@@ -132,6 +132,7 @@ def run_batch(
     extensions: Iterable[str] | None = None,
     device: str = "auto",
     progress: Callable[[BatchProgress, dict[str, Any] | None], None] | None = None,
+    overlap: bool | None = None,
 ) -> BatchReport:
     """Analyse every clip of ``inputs`` into the output folder ``out``, resuming what an earlier run finished.
 
@@ -147,6 +148,9 @@ def run_batch(
         extensions: file endings to search folders for.
         device: where each worker runs the model (``auto``, ``cpu``, ``cuda``).
         progress: called with the :class:`BatchProgress` at the start (row None) and after every clip.
+        overlap: run each clip's decoding, tracking and model on threads of their own (``analyze_clip``'s
+            ``overlap``; about 1.4 cores a worker). None: only where cores are left over (local workers at most
+            half the CPUs); with as many workers as cores, one thread each wastes nothing on switching.
 
     Returns:
         A :class:`BatchReport`.
@@ -198,7 +202,8 @@ def run_batch(
 
     config = WorkerConfig(out=str(output.root.resolve()), checkpoint=str(Path(checkpoint).resolve()),
                           model_sha256=loaded.sha256, settings=settings, settings_sha256=settings_hash,
-                          threads=threads, retry_failed=retry_failed, device=device)
+                          threads=threads, retry_failed=retry_failed, device=device,
+                          overlap=_overlap(overlap, workers, ray))
     write_summary(force=True)
     if progress is not None:
         progress(state, None)
@@ -222,3 +227,11 @@ def run_batch(
     return BatchReport(output.root, summary, analysed=state.done - state.unchanged,
                        kept=len(kept) + state.unchanged, failed=int((mine["status"] == "failed").sum()),
                        elapsed_s=time.perf_counter() - started)
+
+
+def _overlap(wanted: bool | None, workers: int, ray: str | None) -> bool:
+    if wanted is not None:
+        return wanted
+    import os
+
+    return ray is None and 2 * workers <= (os.cpu_count() or 1)

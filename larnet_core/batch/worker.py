@@ -54,6 +54,7 @@ class WorkerConfig:
     threads: int = 1
     retry_failed: bool = False
     device: str = "auto"
+    overlap: bool = True  # a clip's decoding, tracking and model on threads of their own (analyze_clip)
 
 
 class _Read(NamedTuple):
@@ -140,7 +141,7 @@ class ClipWorker:
 
         try:
             result = analyze_clip(got.data if got.data is not None else job.path, self.predictor,
-                                  name=Path(job.path).name, **self._analyze_kwargs)
+                                  name=Path(job.path).name, overlap=self.config.overlap, **self._analyze_kwargs)
         except LarnetError as exc:
             # The input's own fault (corrupt, no face, over a limit): the same input would fail the same way.
             return self._failed(job, got, str(exc), type(exc).__name__, start, retry=False)

@@ -143,10 +143,10 @@ class _BatchedModel:
     """Collects model inputs and runs them in batches on a background thread (flow images are made there too);
     :meth:`flush` waits for all and keeps the probabilities by (face, frame)."""
 
-    def __init__(self, predictor, batch_size: int) -> None:
+    def __init__(self, predictor, batch_size: int, background: bool = True) -> None:
         self.predictor, self.batch_size = predictor, batch_size
         self._pending: list[tuple[int, int, ModelInput]] = []
-        self._batches: BackgroundBatches = BackgroundBatches(self._run)
+        self._batches: BackgroundBatches = BackgroundBatches(self._run, inline=not background)
         self.results: dict[tuple[int, int], np.ndarray] = {}
 
     def add(self, face_id: int, index: int, model_input: ModelInput) -> None:
@@ -204,6 +204,7 @@ def analyze_clip(
     motion: MotionConfig | None = None,
     all_faces: bool = False,
     max_faces: int = 4,
+    overlap: bool = True,
 ) -> ClipAnalysis:
     """Analyse one clip end to end.
 
@@ -223,6 +224,9 @@ def analyze_clip(
         motion: motion-signal settings (:class:`MotionConfig`).
         all_faces: rows and intervals for every face track, not only the main face.
         max_faces: faces tracked at once.
+        overlap: decode ahead on one thread and run the model on another while this one tracks faces and measures
+            motion (about 1.4 cores busy); False does everything on the calling thread (one core: what a batch
+            worker per core wants).
 
     Returns:
         A :class:`ClipAnalysis`.
@@ -253,9 +257,10 @@ def analyze_clip(
         stride = 1 if not max_infer_fps else max(1, math.ceil(clip_fps / max_infer_fps - 1e-9))
         tracker = build_tracker(face, clip_fps, detector, max_faces)
         stream = FaceStream(input_config, clip_fps, tracker, motion_config, max_faces=max_faces)
-        model = stack.enter_context(contextlib.closing(_BatchedModel(predictor, batch_size)))
+        model = stack.enter_context(contextlib.closing(_BatchedModel(predictor, batch_size, background=overlap)))
         # Decoding runs ahead on its own thread; it is stopped before the reader closes.
-        decoded_frames = stack.enter_context(Prefetcher(reader.frames(), depth=8, name="decode"))
+        decoded_frames = (stack.enter_context(Prefetcher(reader.frames(), depth=8, name="decode")) if overlap
+                          else reader.frames())
         rows: dict[int, _FaceRows] = {}
         times: list[float] = []
         cuts: list[bool] = []
@@ -313,7 +318,8 @@ def analyze_clip(
                         "crops (pass face='haar' or 'mediapipe' to require a face)")
         rerun = analyze_clip(source, predictor, face="none", progress=progress, cancel=cancel, limits=limits,
                              fps=fps, name=name, max_infer_fps=max_infer_fps, batch_size=batch_size,
-                             spotting=spotting, motion=motion, all_faces=all_faces, max_faces=max_faces)
+                             spotting=spotting, motion=motion, all_faces=all_faces, max_faces=max_faces,
+                             overlap=overlap)
         return _with_warnings(rerun, warnings, face_mode=face)
     _report(progress, 0.95, "spotting expressions")
 

@@ -100,15 +100,22 @@ class _Raised:
 class BackgroundBatches(Generic[T, R]):
     """Run ``work(batch)`` for each submitted batch on one background thread, in order, at most ``ahead``
     batches queued (the submitter waits beyond that, which bounds memory). :meth:`results` waits for all and
-    returns their results in submission order, raising the first error a batch raised."""
+    returns their results in submission order, raising the first error a batch raised. ``inline=True`` runs
+    each batch at once on the submitting thread instead (same interface, no thread)."""
 
-    def __init__(self, work: Callable[[list[T]], R], ahead: int = 2, name: str = "model") -> None:
+    def __init__(self, work: Callable[[list[T]], R], ahead: int = 2, name: str = "model",
+                 inline: bool = False) -> None:
         self._work = work
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self._inline = inline
+        self._done: list[R] = []
+        self._executor = None if inline else ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
         self._slots = threading.Semaphore(max(1, ahead))
         self._futures: list[Future] = []
 
     def submit(self, batch: list[T]) -> None:
+        if self._executor is None:
+            self._done.append(self._work(batch))
+            return
         self._slots.acquire()
         future = self._executor.submit(self._work, batch)
         future.add_done_callback(lambda _f: self._slots.release())
@@ -116,7 +123,7 @@ class BackgroundBatches(Generic[T, R]):
 
     def results(self) -> list[R]:
         try:
-            return [future.result() for future in self._futures]
+            return self._done + [future.result() for future in self._futures]
         finally:
             self.close()
 
@@ -124,7 +131,8 @@ class BackgroundBatches(Generic[T, R]):
         """Drop batches not started yet and wait for the running one."""
         for future in self._futures:
             future.cancel()
-        self._executor.shutdown(wait=True)
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
 
     def __enter__(self) -> BackgroundBatches[T, R]:
         return self
