@@ -184,3 +184,38 @@ def test_a_local_ray_cluster_gives_the_same_summary(first, clips, tmp_path):
     pd.testing.assert_frame_equal(_frames(tmp_path / "out"), _frames(first))
     again = run_batch([clips], DEMO, tmp_path / "out", ray="local")  # resumes without starting Ray: nothing to do
     assert again.analysed == 0
+
+
+def test_a_killed_batch_resumes_and_loses_only_the_clip_in_flight(clips, tmp_path):
+    """The whole command killed (SIGKILL: no clean-up at all) once a clip is finished: the rerun keeps every
+    finished clip and analyses only the rest."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    for index in range(4):
+        shutil.copy(clips / ("a.mp4" if index % 2 == 0 else "day2/b.mp4"), folder / f"take{index}.mp4")
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    process = subprocess.Popen([sys.executable, "-m", "larnet_core", "batch", str(folder), "--checkpoint", str(DEMO),
+                                "--out", str(out), "--no-progress"], env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 300
+        while not list(out.glob("clips/*.json")):
+            assert process.poll() is None, "the batch ended before it could be interrupted"
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    finished = {p.stem for p in (out / "clips").glob("*.json")}
+    assert 1 <= len(finished) < 4
+    resumed = run_batch([folder], DEMO, out)
+    assert resumed.kept == len(finished) and resumed.analysed == 4 - len(finished) and resumed.ok
+    summary = pd.read_parquet(out / "summary.parquet")
+    assert sorted(summary["status"]) == ["ok"] * 4 and not (out / ".tmp").exists()
+    assert pd.read_parquet(out / "frames")["clip"].nunique() == 4
