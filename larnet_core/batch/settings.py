@@ -66,14 +66,9 @@ class BatchSettings:
 
     def analyze_kwargs(self) -> dict[str, Any]:
         """Keyword arguments of :func:`~larnet_core.video.analyze_clip` for these settings."""
-        from larnet_core.video import DEFAULT_LIMITS, SpottingParams
+        from larnet_core.video import analysis_limits
 
-        limits = DEFAULT_LIMITS
-        if self.max_frames is not None:
-            limits = dataclasses.replace(limits, max_frames=self.max_frames)
-        if self.max_seconds is not None:
-            limits = dataclasses.replace(limits, max_seconds=self.max_seconds)
-        spotting = SpottingParams() if self.threshold_p is None else SpottingParams(p=self.threshold_p)
+        limits, spotting = analysis_limits(self.max_frames, self.max_seconds, self.threshold_p)
         return {"face": self.face, "all_faces": self.all_faces, "fps": self.fps, "limits": limits,
                 "spotting": spotting, "max_infer_fps": self.max_infer_fps or None}
 

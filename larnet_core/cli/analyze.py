@@ -10,8 +10,7 @@ import argparse
 import threading
 from pathlib import Path
 
-from larnet_core.devices import DEVICE_CHOICES
-from larnet_core.face.inputs import FACE_MODES
+from larnet_core.cli._options import add_analysis_arguments
 from larnet_core.errors import LarnetError
 
 TABLE_SUFFIXES = (".csv", ".parquet")
@@ -27,21 +26,7 @@ def register(subparsers) -> None:
     parser.add_argument("--out", required=True, help="per-frame table: result.csv or result.parquet")
     parser.add_argument("--summary", help="JSON summary path (default: --out with .json)")
     parser.add_argument("--video", help="also write an annotated video here (.mp4)")
-    parser.add_argument("--face", default="auto", choices=FACE_MODES,
-                        help="face tracking backend (auto: MediaPipe Face Mesh when installed, else MTCNN, else "
-                             "Haar; the whole frame for small face-filled frames without a detected face)")
-    parser.add_argument("--all-faces", action="store_true",
-                        help="analyse every tracked face (one row per frame and face, intervals per face) instead "
-                             "of only the main face")
-    parser.add_argument("--fps", type=float, help="frame rate of an image sequence (default 200, as CASME II)")
-    parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES, help="where the model runs")
-    parser.add_argument("--backend", default="auto", choices=("auto", "torch", "onnxruntime"),
-                        help="inference backend (auto: ONNX Runtime on CPU)")
-    parser.add_argument("--max-infer-fps", type=float, default=60.0,
-                        help="run the model on at most this many frames per second of video (0 = every frame)")
-    parser.add_argument("--max-frames", type=int, help="refuse clips with more frames than this")
-    parser.add_argument("--max-seconds", type=float, help="refuse clips longer than this many seconds")
-    parser.add_argument("--threshold-p", type=float, help="spotting threshold position p in mean + p*(max-mean)")
+    add_analysis_arguments(parser)
     parser.add_argument("--save-session", metavar="NAME",
                         help="also save the whole result as a session of this name (prints its id and edit token)")
     parser.add_argument("--db", metavar="URL", help="sessions database for --save-session (overrides "
@@ -50,25 +35,18 @@ def register(subparsers) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    import dataclasses
-
     from tqdm import tqdm
 
     from larnet_core.devices import resolve_device
     from larnet_core.inference import Predictor
     from larnet_core.models import load_checkpoint
-    from larnet_core.video import DEFAULT_LIMITS, SpottingParams, analyze_clip, render_annotated_video
+    from larnet_core.video import analysis_limits, analyze_clip, render_annotated_video
 
     out = Path(args.out)
     if out.suffix.lower() not in TABLE_SUFFIXES:
         raise LarnetError(f"--out {out.name}: use a .csv or .parquet file name")
     summary_path = Path(args.summary) if args.summary else out.with_suffix(".json")
-    limits = DEFAULT_LIMITS
-    if args.max_frames is not None:
-        limits = dataclasses.replace(limits, max_frames=args.max_frames)
-    if args.max_seconds is not None:
-        limits = dataclasses.replace(limits, max_seconds=args.max_seconds)
-    spotting = SpottingParams() if args.threshold_p is None else SpottingParams(p=args.threshold_p)
+    limits, spotting = analysis_limits(args.max_frames, args.max_seconds, args.threshold_p)
     device = resolve_device(args.device)
     predictor = Predictor(load_checkpoint(args.checkpoint, device=device), backend=args.backend)
 

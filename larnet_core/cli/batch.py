@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from larnet_core.devices import DEVICE_CHOICES
-from larnet_core.face.inputs import FACE_MODES
+from larnet_core.cli._options import add_analysis_arguments
 
 
 def register(subparsers) -> None:
@@ -35,17 +34,7 @@ def register(subparsers) -> None:
                         help="file ending to search folders for (repeat; default: the video formats and .zip)")
     parser.add_argument("--retry-failed", action="store_true",
                         help="analyse again clips that failed on their input (by default kept as failed)")
-    parser.add_argument("--face", default="auto", choices=FACE_MODES, help="face tracking backend (as larnet analyze)")
-    parser.add_argument("--all-faces", action="store_true", help="analyse every tracked face, not only the main one")
-    parser.add_argument("--fps", type=float, help="frame rate of image sequences (default 200, as CASME II)")
-    parser.add_argument("--device", default="auto", choices=DEVICE_CHOICES, help="where each worker runs the model")
-    parser.add_argument("--backend", default="auto", choices=("auto", "torch", "onnxruntime"),
-                        help="inference backend (auto: ONNX Runtime on CPU)")
-    parser.add_argument("--max-infer-fps", type=float, default=60.0,
-                        help="run the model on at most this many frames per second of video (0 = every frame)")
-    parser.add_argument("--max-frames", type=int, help="refuse clips with more frames than this")
-    parser.add_argument("--max-seconds", type=float, help="refuse clips longer than this many seconds")
-    parser.add_argument("--threshold-p", type=float, help="spotting threshold position p in mean + p*(max-mean)")
+    add_analysis_arguments(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (logs and CI)")
     parser.set_defaults(func=_run)
 

@@ -86,6 +86,22 @@ _APEX_HALF_WINDOW_S = 0.05
 _SEGMENTS_PER_FACE = 1_000_000
 
 
+def analysis_limits(max_frames: int | None = None, max_seconds: float | None = None,
+                    threshold_p: float | None = None) -> tuple[VideoLimits, SpottingParams]:
+    """The safety limits and spotting settings of an analysis from the few options users set (``larnet analyze``,
+    ``larnet batch``): the defaults, with a frame or duration limit and the threshold position changed."""
+    import dataclasses
+
+    from larnet_core.video.limits import DEFAULT_LIMITS
+
+    limits = DEFAULT_LIMITS
+    if max_frames is not None:
+        limits = dataclasses.replace(limits, max_frames=max_frames)
+    if max_seconds is not None:
+        limits = dataclasses.replace(limits, max_seconds=max_seconds)
+    return limits, (SpottingParams() if threshold_p is None else SpottingParams(p=threshold_p))
+
+
 def working_max_side(input_size: int) -> int:
     """The long side frames are decoded at for analysis: enough for the face at the model's input size."""
     return max(640, 4 * int(input_size))
