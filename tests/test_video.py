@@ -125,6 +125,8 @@ def test_200_fps_clip_is_analysed_with_a_bounded_inference_stride(tmp_path, pred
     analysis = analyze_clip(path, predictor, face="none", progress=lambda f, m: seen.append((f, m)))
     assert analysis.meta.fps == 200.0 and analysis.meta.frame_count == 40
     assert analysis.settings["inference_stride"] == 4
+    assert analysis.settings["motion_frame_step"] == 2  # motion measured at 100 fps, frames between interpolated
+    assert analysis.frames["motion"].notna().all() and analysis.frames["motion_macro"].notna().all()
     assert len(analysis.frames) == 40
     assert analysis.frames["time_s"].iloc[-1] == pytest.approx(39 / 200, abs=1e-3)
     fractions = [f for f, _ in seen]

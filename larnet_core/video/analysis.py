@@ -403,6 +403,7 @@ def analyze_clip(
             "main_face_id": main_id, "inference_stride": stride, "working_max_side": max_side,
             "working_scale": scale, "input_size": int(card.input_size),
             "motion_reference_s": motion_config.reference_s, "head_max_px": motion_config.head_max_px,
+            "motion_frame_step": motion_config.frame_step(clip_fps),
             "spotting": spotting.__dict__.copy(),
         },
         warnings=warnings,
