@@ -219,3 +219,32 @@ def test_a_killed_batch_resumes_and_loses_only_the_clip_in_flight(clips, tmp_pat
     summary = pd.read_parquet(out / "summary.parquet")
     assert sorted(summary["status"]) == ["ok"] * 4 and not (out / ".tmp").exists()
     assert pd.read_parquet(out / "frames")["clip"].nunique() == 4
+
+
+def test_a_worker_process_that_dies_costs_only_its_clip_and_a_rerun_redoes_it(clips, tmp_path):
+    import multiprocessing
+    import signal
+
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    for index in range(4):
+        shutil.copy(clips / ("a.mp4" if index % 2 == 0 else "day2/b.mp4"), folder / f"take{index}.mp4")
+    out = tmp_path / "out"
+    killed: list[int] = []
+
+    def kill_one_worker(state, row) -> None:
+        if row is not None and not killed:
+            # After the first finished clip: the other worker is still analysing its own first clip.
+            done_by = int(str(row["worker"]).rsplit(":", 1)[-1])
+            worker = next(p for p in multiprocessing.active_children()
+                          if p.name.startswith("larnet-batch-") and p.pid != done_by)
+            os.kill(worker.pid, signal.SIGKILL)
+            killed.append(worker.pid)
+
+    report = run_batch([folder], DEMO, out, workers=2, progress=kill_one_worker)
+    assert killed and len(report.summary) == 4  # every clip has its row; the batch went on with a new worker
+    failed = report.summary[report.summary["status"] == "failed"]
+    assert (failed["error_type"] == "WorkerDied").all() and 1 <= len(failed) <= 2
+    assert failed["error"].str.contains("worker process stopped").all()
+    again = run_batch([folder], DEMO, out)  # a clip lost with its worker is not the input's fault: redone
+    assert again.ok and again.analysed == len(failed) and (again.summary["status"] == "ok").all()
