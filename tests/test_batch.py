@@ -102,6 +102,14 @@ def test_a_folder_with_a_corrupt_file_gives_summary_rows_an_error_row_and_readab
     assert len(result.frames) == 60 and result.prediction.label == summary.set_index("clip").loc[clip, "prediction"]
 
 
+def test_the_folder_names_the_model_of_its_clips(first):
+    from larnet_core.models import load_checkpoint
+
+    models = BatchOutput(first).models()
+    assert len(models) == 1 and int(models["clips"].iloc[0]) == 2  # the two analysed clips, not the failed one
+    assert models["sha256"].iloc[0] == load_checkpoint(DEMO).sha256 and bool(models["synthetic"].iloc[0])
+
+
 def test_a_rerun_does_nothing_and_a_deleted_or_half_written_clip_is_redone(first, clips, tmp_path):
     out = _copy(first, tmp_path)
     before = pd.read_parquet(out / "summary.parquet")

@@ -451,6 +451,7 @@ def test_a_batch_folder_lists_its_clips_with_filters_and_opens_one_in_the_clip_v
     assert _metric_value(page, "Clips") == "2" and _metric_value(page, "Failed") == "1"
     assert page.locator('[data-testid="stDataFrame"]').count() == 1
     assert page.get_by_text(re.compile(r"2 of 2 clip\(s\)")).count() == 1
+    assert page.get_by_text(re.compile(r"1 clip\(s\) analysed with")).count() == 1  # the batch's own model
     page.get_by_role("link", name="Open in the clip view").wait_for(timeout=30_000)  # the batch's tables only
     screenshot(page, "batch")
 

@@ -6,6 +6,8 @@ Folders are found under ``$LARNET_BATCHES_DIR`` (default ``batches/``). The page
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import streamlit as st
 
@@ -23,6 +25,13 @@ def _summary(path: str, stamp: float) -> pd.DataFrame:
     from larnet_core.batch import BatchOutput
 
     return BatchOutput(path).read_summary()
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _models(path: str, stamp: float) -> pd.DataFrame:
+    from larnet_core.batch import BatchOutput
+
+    return BatchOutput(path).models()
 
 
 def _batches() -> dict[str, str]:
@@ -66,6 +75,16 @@ try:
 except (LarnetError, OSError) as exc:
     st.error(f"Cannot read this batch: {plain(exc)}", icon=":material/error:")
     st.stop()
+
+models = _models(path, (config.batches_dir() / name / "summary.parquet").stat().st_mtime)
+for model in models.itertuples():
+    where = Path(model.checkpoint).name or model.sha256[:12]
+    text = f"{model.clips} clip(s) analysed with **{plain(model.preset)}** ({plain(where)}, SHA-256 {model.sha256[:12]})"
+    if model.synthetic:
+        st.warning(f"{text}: a demo model trained on synthetic faces only, not for real-world conclusions.",
+                   icon=":material/science:")
+    else:
+        st.caption(text + (f"; trained on {plain(model.training_data)}" if model.training_data else ""))
 
 counts = st.columns(4)
 counts[0].metric("Clips", len(summary))

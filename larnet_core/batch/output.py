@@ -148,6 +148,24 @@ class BatchOutput:
         found = (self.read_marker(p.stem) for p in sorted(folder.glob("*.json")))
         return [m for m in found if m is not None]
 
+    def models(self) -> pd.DataFrame:
+        """The models the finished clips were analysed with: one row per checkpoint (``sha256``, ``preset``,
+        ``checkpoint``, ``synthetic``, ``training_data``, ``clips``), most used first."""
+        rows: dict[str, dict[str, Any]] = {}
+        for marker in self.markers():
+            model = (marker.get("record") or {}).get("model") if marker.get("status") == "ok" else None
+            if not isinstance(model, dict):
+                continue
+            key = str(model.get("sha256", ""))
+            row = rows.setdefault(key, {"sha256": key, "preset": str(model.get("preset", "")),
+                                        "checkpoint": str(model.get("checkpoint", "")),
+                                        "synthetic": bool(model.get("synthetic", False)),
+                                        "training_data": str(model.get("training_data", "")), "clips": 0})
+            row["clips"] += 1
+        columns = ["sha256", "preset", "checkpoint", "synthetic", "training_data", "clips"]
+        table = pd.DataFrame(list(rows.values()), columns=columns)
+        return table.sort_values("clips", ascending=False, kind="stable").reset_index(drop=True)
+
     # ------------------------------------------------------------------------------------------- writing
     def forget(self, clip_id: str) -> None:
         """Remove a clip's marker, then its partitions (so nothing half-written ever looks complete)."""
