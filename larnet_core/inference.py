@@ -93,7 +93,7 @@ class Predictor:
         """
         from larnet_core import __version__
         from larnet_core.models.export import onnx_bytes
-        from larnet_core.paths import cache_dir
+        from larnet_core.paths import cache_dir, write_atomic
 
         cached = None
         if self.loaded.sha256:
@@ -104,10 +104,7 @@ class Predictor:
         self.loaded.model.to(self.device)
         if cached is not None:
             try:
-                cached.parent.mkdir(parents=True, exist_ok=True)
-                partial = cached.with_name(f"{cached.name}.{threading.get_ident()}.part")
-                partial.write_bytes(model_bytes)
-                partial.replace(cached)
+                write_atomic(cached, model_bytes)
             except OSError as exc:  # a read-only home only costs the next start its export time
                 log.info("could not cache the ONNX export at %s: %s", cached, exc)
         return model_bytes

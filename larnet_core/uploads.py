@@ -11,11 +11,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import tempfile
 import time
 from pathlib import Path
 
 from larnet_core.errors import LarnetError
+from larnet_core.paths import write_atomic
 
 __all__ = ["UploadCache"]
 
@@ -89,18 +89,10 @@ class UploadCache:
                               "kept; use the command line for larger files")
         path = self.folder / f"{hashlib.sha256(data).hexdigest()}{self.suffix}"
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
             if path.exists():
                 os.utime(path)  # used again: it moves to the end of the eviction order
             else:
-                handle, temporary = tempfile.mkstemp(prefix=".upload-", suffix=".part", dir=self.folder)
-                try:
-                    with os.fdopen(handle, "wb") as out:
-                        out.write(data)
-                    os.replace(temporary, path)
-                finally:
-                    if os.path.exists(temporary):
-                        os.unlink(temporary)
+                write_atomic(path, data)
         except OSError as exc:
             raise LarnetError(f"cannot keep the upload in {self.folder}: {exc.strerror}") from None
         self.prune(keep=path)

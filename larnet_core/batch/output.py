@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -28,6 +27,7 @@ from typing import Any, Iterable, Mapping
 import pandas as pd
 
 from larnet_core.errors import LarnetError
+from larnet_core.paths import write_atomic
 
 __all__ = [
     "DATASETS",
@@ -70,18 +70,6 @@ def find_batch_dirs(root: str | Path, max_depth: int = 2) -> list[Path]:
         level = [c for p in level if not is_batch_dir(p) for c in sorted(p.iterdir())
                  if c.is_dir() and not c.name.startswith(".")]
     return sorted(found)
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _arrow_table(table: pd.DataFrame):
@@ -138,7 +126,7 @@ class BatchOutput:
     def touch_marker(self, marker: dict[str, Any], stat: Mapping[str, int]) -> None:
         """Record a new size / modification time for an input whose content did not change."""
         marker = {**marker, "input": {**marker.get("input", {}), **stat}}
-        _atomic_write(self.marker_path(str(marker["clip"])), json.dumps(marker).encode())
+        write_atomic(self.marker_path(str(marker["clip"])), json.dumps(marker).encode())
 
     def markers(self) -> list[dict[str, Any]]:
         """Every readable completion marker in the folder."""
@@ -199,7 +187,7 @@ class BatchOutput:
         self.write_marker(clip_id, marker)
 
     def write_marker(self, clip_id: str, marker: Mapping[str, Any]) -> None:
-        _atomic_write(self.marker_path(clip_id), json.dumps({"format": MARKER_FORMAT, "clip": clip_id, **marker},
+        write_atomic(self.marker_path(clip_id), json.dumps({"format": MARKER_FORMAT, "clip": clip_id, **marker},
                                                             default=str).encode())
 
     def write_failure(self, clip_id: str, marker: dict[str, Any]) -> None:
@@ -219,7 +207,7 @@ class BatchOutput:
 
         buffer = io.BytesIO()
         _pq_write(table, buffer)
-        _atomic_write(self.summary_path, buffer.getvalue())
+        write_atomic(self.summary_path, buffer.getvalue())
         return table
 
     # ------------------------------------------------------------------------------------------- reading

@@ -11,6 +11,7 @@ which makes concurrent DataLoader workers safe. Deleting the folder only costs r
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import os
 import re
@@ -22,6 +23,7 @@ import numpy as np
 from larnet_core.data.flow import FLOW_ENCODING_VERSION
 from larnet_core.data.samples import sample_image
 from larnet_core.face.inputs import ALIGNMENT_VERSION
+from larnet_core.paths import write_atomic
 
 __all__ = ["FlowCache", "default_flow_cache_root"]
 
@@ -93,11 +95,9 @@ class FlowCache:
             log.warning("flow cache: %s is damaged; recomputing it", target)
         image = sample_image(onset_path, apex_path, "flow", self.size, self.method, self.face)
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(f"{target.name}.{os.getpid()}.part")
-            with open(tmp, "wb") as fh:
-                np.save(fh, image, allow_pickle=False)
-            os.replace(tmp, target)
+            buffer = io.BytesIO()
+            np.save(buffer, image, allow_pickle=False)
+            write_atomic(target, buffer.getvalue())
         except OSError as exc:  # a read-only or full disk costs speed, not the run
             log.warning("flow cache: cannot write %s (%s); samples will be recomputed next time", target, exc)
         return image

@@ -13,6 +13,7 @@ import math
 import numpy as np
 
 from larnet_core.face.base import FaceDetection, FaceDetector, box_iou
+from larnet_core.matching import greedy_pairs
 from larnet_core.face.mesh import (
     MeshFaceDetector,
     _shrink,
@@ -176,16 +177,10 @@ class MeshSource(FaceSource):
         ``(box, score)`` of the faces no mesh covers, most confident first, as many as ``max_faces`` leaves room."""
         found = self._detector.find_boxes(rgb)
         boxes = [mesh_box(mesh) for mesh in meshes]
-        pairs = sorted(((box_iou(f[0], b), i, j) for i, f in enumerate(found) for j, b in enumerate(boxes)),
-                       reverse=True)
-        used_found, used_mesh = set(), set()
-        for iou, i, j in pairs:
-            if iou < _SAME_FACE_IOU:
-                break
-            if i in used_found or j in used_mesh:
-                continue
-            used_found.add(i)
-            used_mesh.add(j)
+        pairs = greedy_pairs(((box_iou(f[0], b), i, j) for i, f in enumerate(found) for j, b in enumerate(boxes)),
+                             minimum=_SAME_FACE_IOU)
+        for i, j, _iou in pairs:
             scores[j] = found[i][1]
+        used_found = {i for i, _j, _iou in pairs}
         room = self.max_faces - len(meshes)
         return [f for i, f in enumerate(found) if i not in used_found][: max(0, room)]

@@ -30,6 +30,7 @@ from larnet_core.face.base import Box, FaceDetection, FaceDetector, as_rgb_uint8
 from larnet_core.face.cuts import ShotCutDetector
 from larnet_core.face.mesh import mediapipe_available
 from larnet_core.face.sources import DetectorSource, FaceSource, MeshSource
+from larnet_core.matching import greedy_pairs
 
 __all__ = ["TRACKER_BACKENDS", "FaceTracker", "TrackedFace", "TrackedFrame", "main_face_id", "summarize_tracks"]
 
@@ -232,14 +233,7 @@ class FaceTracker:
                     similarity = _similarity(det.box, track.predicted(index), _MATCH_IOU)
                 if similarity > 0:
                     pairs.append((similarity, i, j))
-        pairs.sort(reverse=True)
-        matched: dict[int, _Track] = {}
-        used: set[int] = set()
-        for _similarity_value, i, j in pairs:
-            if i in matched or j in used:
-                continue
-            matched[i] = self._tracks[j]
-            used.add(j)
+        matched = {i: self._tracks[j] for i, j, _similarity_value in greedy_pairs(pairs)}
         faces = []
         for i, det in enumerate(detections):
             track = matched.get(i)

@@ -326,19 +326,11 @@ def match_intervals(predicted: Iterable[tuple[int, int]], truth: Iterable[tuple[
     Returns:
         ``(predicted index, truth index, IoU)`` for each hit.
     """
+    from larnet_core.matching import greedy_pairs
+
     predicted, truth = list(predicted), list(truth)
-    pairs = sorted(((interval_iou(p, t), i, j) for i, p in enumerate(predicted) for j, t in enumerate(truth)),
-                   reverse=True)
-    used_p, used_t, hits = set(), set(), []
-    for value, i, j in pairs:
-        if value < iou:
-            break
-        if i in used_p or j in used_t:
-            continue
-        used_p.add(i)
-        used_t.add(j)
-        hits.append((i, j, value))
-    return hits
+    return greedy_pairs(((interval_iou(p, t), i, j) for i, p in enumerate(predicted) for j, t in enumerate(truth)),
+                        minimum=iou)
 
 
 @dataclass(frozen=True)
