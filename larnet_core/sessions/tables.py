@@ -103,10 +103,7 @@ def decode_parquet(data: bytes, what: str, max_bytes: int = MAX_TABLE_BYTES) -> 
         if decoded > max_bytes:
             raise LarnetError(f"the {what} table's text would expand to {decoded} bytes; the limit is {max_bytes}")
         _check_text_cells(table, what)
-        table = table.cast(schema)
-        # Arrow's buffers are released column by column as pandas takes them: the peak stays near one copy.
-        frame = _restore_object_text(table.to_pandas(self_destruct=True, split_blocks=True), schema)
-        del table
+        frame = _restore_object_text(table.cast(schema).to_pandas(), schema)
     except LarnetError:
         raise
     except (pa.ArrowException, OSError, ValueError, TypeError, KeyError, OverflowError, RecursionError,
