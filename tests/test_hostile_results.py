@@ -293,3 +293,41 @@ def test_a_stored_table_read_back_is_bounded_too(store):
         decode_parquet(_wide_table(2 * MAX_TABLE_BYTES), "results")
     frame = decode_parquet(_wide_table(MAX_TABLE_BYTES // 4), "results")
     assert isinstance(frame, pd.DataFrame) and len(frame.columns) > 10
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        out.append((value & 0x7F) | (0x80 if value > 0x7F else 0))
+        value >>= 7
+        if not value:
+            return bytes(out)
+
+
+def test_page_headers_that_declare_more_than_the_footer_are_refused_before_arrow_reads_them():
+    """Arrow sizes a page's buffer from the page header: a file whose footer understates it is refused from the
+    header, before anything is decompressed."""
+    import io
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from larnet_core.sessions.parquet_pages import declared_page_bytes
+    from larnet_core.sessions.tables import decode_parquet
+
+    buffer = io.BytesIO()  # 20,000 rows: one page (Arrow's rows-per-page limit)
+    pq.write_table(pa.table({"x": np.zeros(20_000)}), buffer, compression="none", use_dictionary=False)
+    data = bytearray(buffer.getvalue())
+    metadata = pq.ParquetFile(io.BytesIO(bytes(data))).metadata
+    honest = declared_page_bytes(bytes(data), metadata)
+    assert 160_000 <= honest <= metadata.row_group(0).column(0).total_uncompressed_size
+    # Field 2 of the page header (uncompressed size) follows the page type; the lie keeps its varint's length.
+    start = metadata.row_group(0).column(0).data_page_offset
+    old, new = _varint(2 * honest), _varint(2 * 1_000_000)
+    assert len(old) == len(new) == 3 and data[start + 3:start + 6] == old
+    data[start + 3:start + 6] = new
+    forged = bytes(data)
+    assert declared_page_bytes(forged, pq.ParquetFile(io.BytesIO(forged)).metadata) == 1_000_000
+    with pytest.raises(LarnetError, match="pages would expand to 1000000 bytes"):
+        decode_parquet(forged, "results", max_bytes=512 * 1024)  # the footer alone says 160 kB
+    assert len(decode_parquet(bytes(buffer.getvalue()), "results", max_bytes=512 * 1024)) == 20_000

@@ -14,6 +14,7 @@ import re
 import pandas as pd
 
 from larnet_core.errors import LarnetError
+from larnet_core.sessions.parquet_pages import declared_page_bytes
 
 __all__ = ["MAX_TABLE_BYTES", "MAX_SESSION_TABLE_BYTES", "MAX_TEXT_CELL_BYTES", "MAX_TABLE_ROWS",
            "MAX_TABLE_COLUMNS", "MAX_JSON_DEPTH", "MAX_JSON_TABLE_BYTES", "encode_parquet", "decode_parquet",
@@ -83,7 +84,7 @@ def decode_parquet(data: bytes, what: str, max_bytes: int = MAX_TABLE_BYTES) -> 
     """Read Parquet bytes written by :func:`encode_parquet`, within stated bounds.
 
     The footer is read first: row and column counts, encoded sizes and column types are checked before any
-    column is decoded. Text columns are then read dictionary-encoded, their decoded size computed from the
+    column is decoded, and so is the sum of the sizes the page headers declare (what Arrow allocates). Text columns are then read dictionary-encoded, their decoded size computed from the
     dictionary (a few hundred bytes of Parquet can repeat one long string ten million times), and only then
     decoded.
 
@@ -98,6 +99,10 @@ def decode_parquet(data: bytes, what: str, max_bytes: int = MAX_TABLE_BYTES) -> 
         parquet = pq.ParquetFile(io.BytesIO(data))
         schema = parquet.schema_arrow
         text_columns = _check_parquet_footer(parquet.metadata, schema, what, max_bytes)
+        # Arrow sizes its buffers from each page's header: those must agree with the bound too.
+        declared = declared_page_bytes(data, parquet.metadata, what)
+        if declared > max_bytes:
+            raise LarnetError(f"the {what} table's pages would expand to {declared} bytes; the limit is {max_bytes}")
         table = pq.read_table(io.BytesIO(data), read_dictionary=text_columns or None)
         decoded = sum(_decoded_text_bytes(table.column(name)) for name in text_columns)
         if decoded > max_bytes:
