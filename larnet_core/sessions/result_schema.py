@@ -35,6 +35,7 @@ from larnet_core.results import (
     EVENT_COLUMNS,
     INTERVAL_COLUMNS,
     KEY_COLUMNS,
+    PREDICTION_COLUMNS,
     PROB_PREFIX,
     TRACK_COLUMNS,
     class_names_in,
@@ -82,11 +83,14 @@ _MAX_RECORD_TEXT_CHARS = 20_000
 # Probabilities may exceed 1 by rounding when averaged.
 _UNIT = (-1e-6, 1 + 1e-6)
 
-# Columns the pages read, by name: how each must look in a clip's or a live session's tables.
-_FRAME_NUMBERS = ("frame", "onset_frame", "apex_frame", "offset_frame", "first_frame", "last_frame")
+# Columns the pages read, by name (asked of larnet_core.results' groups): how each must look in a clip's or a
+# live session's tables. Frame numbers are the key column and every "*_frame" column (interval bounds, a face
+# track's first and last frame); the times that are drawn are the key column and the interval's times.
+_FRAME, _TIME = KEY_COLUMNS
+_FACE_ID = next(c for c in TRACK_COLUMNS if c.endswith("_id"))
 _BOX = tuple(c for c in TRACK_COLUMNS if c.startswith("face_") and c[-2:] in ("x0", "y0", "x1", "y1"))
-_TIMES = ("time_s", "onset_s", "apex_s", "offset_s", "duration_s")
-_UNIT_COLUMNS = ("confidence", "face_confidence")
+_TIMES = (_TIME, *(c for c in INTERVAL_COLUMNS if c.endswith("_s")))
+_UNIT_COLUMNS = (PREDICTION_COLUMNS[1], *(c for c in TRACK_COLUMNS if c.endswith("_confidence")))
 
 
 def _fail(what: str, problem: str) -> LarnetError:
@@ -201,13 +205,13 @@ def _check_any(values: pd.Series, column: str, what: str) -> None:
 def _check_read_column(values: pd.Series, column: str, what: str) -> None:
     """The columns a clip's or live session's page reads, by name (only when present: layouts are checked
     separately)."""
-    if column in _FRAME_NUMBERS:
+    if column == _FRAME or column.endswith("_frame"):
         if not _is_integer(values):
             raise _fail(what, f"column {column!r} is {values.dtype}, not frame numbers")
         _check_range(values, column, what, 0, MAX_FRAME_COUNT, missing=False)
-    elif column == "face_id":
+    elif column == _FACE_ID:
         if not _is_integer(values):
-            raise _fail(what, f"column 'face_id' is {values.dtype}, not integer face ids")
+            raise _fail(what, f"column {column!r} is {values.dtype}, not integer face ids")
         _check_range(values, column, what, -1, MAX_FACE_ID, missing=False)
     elif column in _BOX:
         if not _is_number(values):
@@ -248,7 +252,7 @@ def check_table_values(part: str, table: pd.DataFrame, kind: str | None = None) 
         _check_any(values, column, part)
         if kind in ("clip", "live"):
             _check_read_column(values, column, part)
-    if kind == "clip" and part == "faces" and "face_id" in table and table["face_id"].duplicated().any():
+    if kind == "clip" and part == "faces" and _FACE_ID in table and table[_FACE_ID].duplicated().any():
         raise _fail(part, "lists a face id twice")
 
 
