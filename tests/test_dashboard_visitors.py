@@ -5,7 +5,6 @@ server path, stored analyses that cannot hurt the pages, and batches only when t
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -37,6 +36,28 @@ def test_a_database_error_names_no_server_path(dashboard_env, tmp_path, monkeypa
     monkeypatch.setenv("LARNET_DATABASE_URL", f"sqlite:///{broken}/sessions.sqlite3")
     app = open_page("sessions")
     assert str(tmp_path) not in texts(app) and "unavailable" in texts(app)
+
+
+def test_error_messages_lose_server_paths_but_keep_file_names(tmp_path):
+    from dashboard.text import plain_error, without_paths
+    from larnet_core.uploads import UploadCache
+
+    cache = UploadCache(tmp_path / "data" / "uploads" / "models", suffix=".pt")
+    cached = cache.put(b"not a checkpoint")
+    messages = {
+        f"{cached} is not a readable PyTorch checkpoint": f"{cached.name} is not a readable PyTorch checkpoint",
+        f"batch 'x' is not inside the batches folder {tmp_path}/batches": "batch 'x' is not inside the batches "
+                                                                         "folder batches",
+        f"the sessions database sqlite:///{tmp_path}/s.sqlite3 is unavailable": "the sessions database is "
+                                                                                 "unavailable",
+        "C:\\Users\\ana\\model.pt is damaged": "model.pt is damaged",
+        "frames 3 / 4 of clip a/b.mp4, see https://example.com/doc": "frames 3 / 4 of clip a/b.mp4, see "
+                                                                      "https://example.com/doc",
+    }
+    for message, shown in messages.items():
+        assert without_paths(message) == shown
+    assert str(tmp_path) not in plain_error(f"cannot read {tmp_path}/x.zip") and "x.zip" in plain_error(
+        f"cannot read {tmp_path}/x.zip")
 
 
 def _tamper(session_id: str, part: str, table: pd.DataFrame) -> None:
