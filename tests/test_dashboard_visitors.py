@@ -92,6 +92,15 @@ def test_a_stored_session_with_values_the_pages_cannot_draw_is_a_message(dashboa
     open_page("sessions", session=session_id)
 
 
+def test_a_stored_analysis_that_still_cannot_be_drawn_is_a_message(dashboard_env):
+    """A one-frame clip passes every check, but the frame slider cannot span a single frame (Streamlit raises):
+    the page shows what it can and a message, never the exception."""
+    session_id = _clip_session("one frame", n=1)
+    app = open_page("clip", session=session_id)  # open_page asserts that nothing raised
+    assert "cannot be shown in full" in _errors(app)
+    assert "Timeline" in [s.value for s in app.subheader]
+
+
 def test_a_stored_image_too_large_to_decode_is_not_shown(dashboard_env):
     from test_hostile_inputs import png_declaring
 
