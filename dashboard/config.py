@@ -27,7 +27,6 @@ __all__ = [
     "default_checkpoint",
     "runs_dir",
     "batches_dir",
-    "batch_dir",
     "sample_clips",
     "sample_truth",
     "rtc_configuration",
@@ -69,24 +68,6 @@ def batches_dir() -> Path:
     in the working directory."""
     configured = os.environ.get(BATCHES_DIR_ENV, "").strip()
     return Path(configured).expanduser() if configured else Path.cwd() / "batches"
-
-
-def batch_dir(name: str) -> Path:
-    """The batch folder ``name`` (relative to :func:`batches_dir`), which a link may carry: it must stay inside.
-
-    Raises:
-        LarnetError: a name that leaves the batches folder, or a folder that is not a batch output.
-    """
-    from larnet_core.batch import is_batch_dir
-
-    root = batches_dir().resolve()
-    target = (root / name).resolve()
-    if target != root and root not in target.parents:
-        raise LarnetError(f"batch {name!r} is not inside the batches folder {root}")
-    if not is_batch_dir(target):
-        raise LarnetError(f"batch {name!r} is not a batch output folder under {root} (run larnet batch --out "
-                          f"{root}/NAME)")
-    return target
 
 
 def sample_clips() -> list[Path]:

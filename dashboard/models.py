@@ -16,7 +16,7 @@ import numpy as np
 import streamlit as st
 
 from dashboard import config
-from dashboard.text import plain
+from dashboard.text import plain, plain_error
 from larnet_core.errors import LarnetError
 
 if TYPE_CHECKING:  # torch stays unimported until a page needs the model
@@ -143,7 +143,7 @@ def model_sidebar() -> None:
             try:
                 choice = ModelChoice(label=upload.name, path=_store_upload(upload.getvalue()), source="upload")
             except LarnetError as exc:
-                st.sidebar.error(f"Cannot keep the upload: {plain(exc)}")
+                st.sidebar.error(f"Cannot keep the upload: {plain_error(exc)}")
         else:
             st.sidebar.caption("Checkpoints are loaded as plain weights only (no code is run from the file); "
                                f"uploads are kept for {UPLOAD_CACHE_HOURS:g} hours.")
@@ -205,9 +205,9 @@ def current_model(*, quiet: bool = False) -> LoadedModel | None:
         return _load_model(*_checkpoint_key(choice.path))
     except LarnetError as exc:
         if not quiet:
-            st.error(f"Cannot load the model: {plain(exc)}", icon=":material/error:")
+            st.error(f"Cannot load the model: {plain_error(exc)}", icon=":material/error:")
         else:
-            st.sidebar.error(f"Cannot load the model: {plain(exc)}")
+            st.sidebar.error(f"Cannot load the model: {plain_error(exc)}")
         return None
 
 
@@ -219,7 +219,7 @@ def current_predictor() -> Predictor | None:
     try:
         return _load_predictor(*_checkpoint_key(choice.path))
     except LarnetError as exc:
-        st.error(f"Cannot prepare the model for inference: {exc}", icon=":material/error:")
+        st.error(f"Cannot prepare the model for inference: {plain_error(exc)}", icon=":material/error:")
         return None
 
 

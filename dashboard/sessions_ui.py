@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING, Callable
 
 import streamlit as st
 
-from dashboard.text import plain
+from dashboard.text import plain, plain_error
 from larnet_core.errors import LarnetError
 
 if TYPE_CHECKING:
     from larnet_core.sessions import AnalysisSession, SessionStore
 
 __all__ = ["get_store", "remember_token", "token_for", "remember_session", "visitor_session_ids", "sync_cookie",
-           "is_operator", "save_to_session", "show_created"]
+           "is_operator", "operator_form", "save_to_session", "show_created"]
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +103,23 @@ def is_operator() -> bool:
     return admin_token_matches(st.session_state.get(_OPERATOR_KEY))
 
 
+def operator_form(what: str = "session") -> None:
+    """Where an operator enters ``$LARNET_ADMIN_TOKEN`` to see every session and batch (``what`` names them in
+    the label); shown only when a token is configured and this browser has not entered it yet."""
+    from larnet_core.sessions.visitors import ADMIN_TOKEN_ENV, admin_enabled
+
+    if not admin_enabled() or is_operator():
+        return
+    with st.expander(f"Operator: list every {what}", icon=":material/admin_panel_settings:"):
+        given = st.text_input(f"Operator token (${ADMIN_TOKEN_ENV} on the server)", type="password",
+                              key="operator_token_input")
+        if given:
+            st.session_state[_OPERATOR_KEY] = given
+            if is_operator():
+                st.rerun()
+            st.error("That is not the operator token.")
+
+
 def token_for(session_id: str) -> str | None:
     """The edit token this browser session holds for ``session_id``, if any."""
     return st.session_state.get(_TOKENS_KEY, {}).get(session_id)
@@ -147,7 +164,7 @@ def save_to_session(key: str, default_name: str, build: Callable[[str], Analysis
             try:
                 created = store.create(build(name))
             except LarnetError as exc:
-                st.error(f"Not saved: {plain(exc)}", icon=":material/error:")
+                st.error(f"Not saved: {plain_error(exc)}", icon=":material/error:")
             else:
                 remember_token(created.id, created.edit_token)
                 st.session_state.setdefault(_CREATED_KEY, {})[key] = (created.id, created.edit_token,

@@ -433,6 +433,23 @@ def test_a_saved_clip_session_opened_by_its_link_shows_the_prediction_and_interv
     assert page.get_by_role("button", name=re.compile("Render annotated video")).count() == 1
 
 
+def _batch_key(app_files, name: str) -> str:
+    """The key of a batch's link, from the server's secret in its data folder (made on first use)."""
+    import os
+
+    from larnet_core.sessions.visitors import batch_key, server_secret
+
+    before = os.environ.get("LARNET_DATA_DIR")
+    os.environ["LARNET_DATA_DIR"] = str(app_files["data"])
+    try:
+        return batch_key(name, server_secret())
+    finally:
+        if before is None:
+            os.environ.pop("LARNET_DATA_DIR")
+        else:
+            os.environ["LARNET_DATA_DIR"] = before
+
+
 def test_a_batch_folder_lists_its_clips_with_filters_and_opens_one_in_the_clip_view(page, app_files, tmp_path):
     import shutil
 
@@ -445,7 +462,10 @@ def test_a_batch_folder_lists_its_clips_with_filters_and_opens_one_in_the_clip_v
     report = run_batch([clips], app_files["checkpoint"], app_files["batches"] / "interviews")
     good = report.summary[report.summary["status"] == "ok"].iloc[0]
 
-    open_page(page, "batch")
+    open_page(page, "batch")  # a visitor without the batch's link sees no batch
+    page.get_by_text("No batch is shared with this browser").wait_for(timeout=RUN_TIMEOUT_MS)
+    key = _batch_key(app_files, "interviews")
+    open_page(page, f"batch?batch=interviews&key={key}")
     page.get_by_text("Open in the clip view").wait_for(timeout=RUN_TIMEOUT_MS)
     assert_no_exception(page)
     assert _metric_value(page, "Clips") == "2" and _metric_value(page, "Failed") == "1"
@@ -465,6 +485,6 @@ def test_a_batch_folder_lists_its_clips_with_filters_and_opens_one_in_the_clip_v
     page.locator(".js-plotly-plot").nth(1).wait_for(timeout=60_000)
     assert page.locator(".js-plotly-plot").count() >= 2  # probability bars and the timeline
 
-    open_page(page, "clip?batch=../runs&clip=x")  # a link cannot reach outside the batches folder
-    page.get_by_text(re.compile("Cannot open this batch clip")).wait_for(timeout=30_000)
+    open_page(page, f"clip?batch=../runs&clip=x&key={key}")  # a link cannot reach outside the batches folder
+    page.get_by_text(re.compile("does not name a batch")).wait_for(timeout=30_000)
     assert_no_exception(page)

@@ -19,12 +19,19 @@ from larnet_core.sessions import AnalysisSession, SessionStore
 
 PROCESSES, THREADS_PER_PROCESS, SAVES, IMAGE_EVERY = 4, 2, 50, 5
 WRITERS = PROCESSES * THREADS_PER_PROCESS
-# Any valid PNG will do; the bytes identify the writer and save.
-_PNG_HEADER = b"\x89PNG\r\n\x1a\n"
 
 
 def _png(writer: int, save: int) -> bytes:
-    return _PNG_HEADER + f"writer {writer} save {save}".encode()
+    """A real 1x1 PNG (a session's images are decoded when saved) whose pixel identifies the writer and save."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    pixel = bytes([0, writer, save, 7])  # filter byte, then R, G, B
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(pixel)) + chunk(b"IEND", b""))
 
 
 def _results(writer: int, save: int) -> pd.DataFrame:

@@ -12,7 +12,7 @@ import streamlit as st
 from dashboard import charts, config
 from dashboard.models import current_model, model_ref, synthetic_notice
 from dashboard.sessions_ui import save_to_session
-from dashboard.text import plain
+from dashboard.text import plain, plain_error
 from larnet_core.errors import LarnetError
 from larnet_core.face.inputs import FACE_MODES
 
@@ -203,7 +203,7 @@ if flow:
 try:
     image, image_name, reference = _pick_image(flow)
 except LarnetError as exc:
-    st.error(f"Cannot use that image: {plain(exc)}", icon=":material/error:")
+    st.error(f"Cannot use that image: {plain_error(exc)}", icon=":material/error:")
     image, image_name, reference = None, "", None
 from larnet_core.explain import CAM_METHODS, overlay_heatmap  # noqa: E402 - after the header: fast first paint
 
@@ -223,7 +223,7 @@ try:
         face, explanation, responses = _explain(loaded, image, reference, face_mode, method,
                                                 None if target == "predicted class" else target)
 except LarnetError as exc:
-    st.error(f"Cannot explain {plain(image_name)}: {plain(exc)}", icon=":material/error:")
+    st.error(f"Cannot explain {plain(image_name)}: {plain_error(exc)}", icon=":material/error:")
     st.stop()
 
 face_col, probs_col = st.columns([1, 2])

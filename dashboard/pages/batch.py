@@ -1,7 +1,9 @@
 """Batch: the clips of a ``larnet batch`` output folder, filtered by status, prediction, subject and label; each
-finished clip opens in the clip view (``/clip?batch=<folder>&clip=<id>``).
+finished clip opens in the clip view (``/clip?batch=<folder>&clip=<id>&key=<key>``).
 
-Folders are found under ``$LARNET_BATCHES_DIR`` (default ``batches/``). The page only reads the batch's tables.
+Folders are found under ``$LARNET_BATCHES_DIR`` (default ``batches/``). Batches belong to whoever may see them,
+as sessions do (:mod:`dashboard.batches_ui`): the operator sees every batch and copies a batch's link, which
+shows that batch to whoever opens it. The page only reads the batch's tables.
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from dashboard import config
-from dashboard.text import plain
+from dashboard.batches_ui import REFUSAL, accept_link_key, batch_link, link_params, visible_batches
+from dashboard.sessions_ui import is_operator, operator_form
+from dashboard.text import plain, plain_error
 from larnet_core.errors import LarnetError
 
 MAX_ROWS = 2000
@@ -34,14 +37,6 @@ def _models(path: str, stamp: float) -> pd.DataFrame:
     return BatchOutput(path).models()
 
 
-def _batches() -> dict[str, str]:
-    """Folder name (relative to the batches folder) -> path."""
-    from larnet_core.batch import find_batch_dirs
-
-    root = config.batches_dir()
-    return {(p.relative_to(root).as_posix() if p != root else "."): str(p) for p in find_batch_dirs(root)}
-
-
 def _filtered(summary: pd.DataFrame) -> pd.DataFrame:
     shown = summary
     columns = st.columns(len(_FILTERS) + 1)
@@ -59,24 +54,34 @@ def _filtered(summary: pd.DataFrame) -> pd.DataFrame:
 
 
 st.title("Batch")
-batches = _batches()
+accept_link_key()
+batches = {name: str(path) for name, path in visible_batches().items()}
+wanted = st.query_params.get("batch")
+if wanted and wanted not in batches:
+    st.error(REFUSAL, icon=":material/error:")
 if not batches:
-    st.info(f"No batch output folder under `{config.batches_dir()}`. Make one with `larnet batch CLIPS... "
-            f"--checkpoint MODEL.pt --out {config.batches_dir()}/NAME` (or set LARNET_BATCHES_DIR).",
-            icon=":material/info:")
+    if is_operator():
+        st.info("No batch output folder in the batches folder yet. Make one with `larnet batch CLIPS... "
+                "--checkpoint MODEL.pt --out $LARNET_BATCHES_DIR/NAME`.", icon=":material/info:")
+    elif not wanted:
+        st.info("No batch is shared with this browser. Open a batch's link (the operator finds it on this page), "
+                "or enter the operator token below.", icon=":material/info:")
+    operator_form("batch")
     st.stop()
 
-wanted = st.query_params.get("batch")
 names = list(batches)
 name = st.selectbox("Batch", names, index=names.index(wanted) if wanted in names else 0, key="batch_pick")
 path = batches[name]
+if is_operator():
+    st.caption("Read-only link to this batch (whoever opens it sees this batch and its clips):")
+    st.code(batch_link(name), language=None)
 try:
-    summary = _summary(path, (config.batches_dir() / name / "summary.parquet").stat().st_mtime)
+    summary = _summary(path, (Path(path) / "summary.parquet").stat().st_mtime)
 except (LarnetError, OSError) as exc:
-    st.error(f"Cannot read this batch: {plain(exc)}", icon=":material/error:")
+    st.error(f"Cannot read this batch: {plain_error(exc)}", icon=":material/error:")
     st.stop()
 
-models = _models(path, (config.batches_dir() / name / "summary.parquet").stat().st_mtime)
+models = _models(path, (Path(path) / "summary.parquet").stat().st_mtime)
 for model in models.itertuples():
     where = Path(model.checkpoint).name or model.sha256[:12]
     text = f"{model.clips} clip(s) analysed with **{plain(model.preset)}** ({plain(where)}, SHA-256 {model.sha256[:12]})"
@@ -110,4 +115,5 @@ labels = dict(zip(finished["clip"], finished["source"]))
 left, right = st.columns([3, 1])
 clip = left.selectbox("Clip", list(labels), format_func=lambda c: labels[c], key="batch_clip")
 right.page_link("dashboard/pages/clip.py", label="Open in the clip view", icon=":material/movie:",
-                query_params={"batch": name, "clip": clip})
+                query_params={**link_params(name), "clip": clip})
+operator_form("batch")

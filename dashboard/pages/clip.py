@@ -1,12 +1,14 @@
 """Clip: analyse an uploaded video or zip of frames (or a bundled sample), then explore the result.
 
-``/clip?session=<id>`` reopens a saved clip analysis read-only; ``/clip?batch=<folder>&clip=<id>`` opens one clip
-of a batch output folder (under the batches folder).
+``/clip?session=<id>`` reopens a saved clip analysis read-only; ``/clip?batch=<folder>&clip=<id>&key=<key>`` opens
+one clip of a batch output folder shared with this browser (:mod:`dashboard.batches_ui`). What a link carries is
+shown as plain text, and a stored analysis that cannot be drawn gets a message.
 """
 
 from __future__ import annotations
 
 import io
+import logging
 
 import cv2
 import numpy as np
@@ -17,10 +19,12 @@ from dashboard import config
 from dashboard.clip_view import ClipView
 from dashboard.models import current_model, current_predictor, synthetic_notice
 from dashboard.sessions_ui import get_store, remember_session, save_to_session
-from dashboard.text import plain
+from dashboard.text import plain, plain_error
 from larnet_core.errors import LarnetError
 from larnet_core.results import AnalysisResult
 from larnet_core.video.analysis import FACE_MODES
+
+log = logging.getLogger(__name__)
 
 UPLOAD_TYPES = ["mp4", "avi", "mov", "mkv", "webm", "zip"]
 _RESULT_KEY = "clip_result"
@@ -49,7 +53,7 @@ def _analyse(data: bytes, name: str, face: str, all_faces: bool) -> None:
                                                                                 text=message))
     except LarnetError as exc:
         bar.empty()
-        st.error(f"Cannot analyse {name}: {exc}", icon=":material/error:")
+        st.error(f"Cannot analyse {plain(name)}: {plain_error(exc)}", icon=":material/error:")
         return
     bar.empty()
     st.session_state[_RESULT_KEY] = ClipView(result=analysis, data=data)
@@ -62,17 +66,18 @@ def _from_session(session_id: str) -> ClipView | None:
     try:
         session = store.get(session_id)
     except LarnetError as exc:
-        st.error(str(exc), icon=":material/error:")
+        st.error(plain_error(exc), icon=":material/error:")  # the message quotes the link's id
         return None
     if session.kind != "clip" or session.results is None:
-        st.error(f"Session {session_id} is a {session.kind} analysis, not a clip analysis; open it in Sessions.")
+        st.error(f"Session {plain(session_id)} is a {plain(session.kind)} analysis, not a clip analysis; open it in "
+                 "Sessions.")
         return None
     from larnet_core.sessions.result_schema import check_session_tables
 
     try:
-        check_session_tables(session.kind, session.results, session.intervals, None)
+        check_session_tables(session.kind, session.results, session.intervals, None, session.faces)
     except LarnetError as exc:
-        st.error(f"This session cannot be shown in the clip view: {plain(exc)}", icon=":material/error:")
+        st.error(f"This session cannot be shown in the clip view: {plain_error(exc)}", icon=":material/error:")
         return None
     from larnet_core.sessions.result_schema import check_result_record
 
@@ -80,7 +85,7 @@ def _from_session(session_id: str) -> ClipView | None:
         check_result_record(session.result)
         result = AnalysisResult.from_session(session)
     except LarnetError as exc:
-        st.error(f"This session cannot be shown in the clip view: {plain(exc)}", icon=":material/error:")
+        st.error(f"This session cannot be shown in the clip view: {plain_error(exc)}", icon=":material/error:")
         return None
     remember_session(session.id)
     st.info(f"Saved session **{plain(session.name)}** (read-only). {plain(' '.join(session.notices))}",
@@ -92,13 +97,20 @@ def _from_batch(name: str, clip_id: str) -> ClipView | None:
     """One clip of a batch output folder, with the clip's bytes when its file is still where the batch read it."""
     from pathlib import Path
 
+    from dashboard.batches_ui import REFUSAL, accept_link_key, resolve_clip
     from larnet_core.batch import BatchOutput
 
+    accept_link_key()
+    resolved = resolve_clip(name, clip_id)
+    if resolved is None:  # one answer, whether malformed, missing, outside the batches folder or not shared
+        st.error(REFUSAL, icon=":material/error:")
+        return None
+    folder, clip_id = resolved
     try:
-        output = BatchOutput(config.batch_dir(name))
+        output = BatchOutput(folder)
         result = output.load_result(clip_id)
     except LarnetError as exc:
-        st.error(f"Cannot open this batch clip: {plain(exc)}", icon=":material/error:")
+        st.error(f"Cannot open this batch clip: {plain_error(exc)}", icon=":material/error:")
         return None
     source = Path(str((output.read_marker(clip_id) or {}).get("input", {}).get("path", "")))
     data = None
@@ -111,6 +123,15 @@ def _from_batch(name: str, clip_id: str) -> ClipView | None:
             + ("" if data is not None else "; its video file is not reachable from here, so frames are not shown")
             + ".", icon=":material/table_view:")
     return ClipView(result=result, data=data, session_id=f"batch:{name}:{clip_id}")
+
+
+def _show_stored(view: ClipView) -> None:
+    """A saved or batch analysis: whatever its tables make a widget raise, the visitor gets a message."""
+    try:
+        _show(view)
+    except Exception:  # noqa: BLE001 - a stored analysis is data from elsewhere; never a crash of the page
+        log.exception("cannot show the stored analysis %s", view.session_id)
+        st.error("This saved analysis cannot be shown in full; the server log says why.", icon=":material/error:")
 
 
 def _prediction_card(view: ClipView) -> None:
@@ -151,7 +172,7 @@ def _scrubber(view: ClipView) -> None:
     try:
         image = _frame(view.data, int(row["frame"]))
     except LarnetError as exc:
-        st.error(f"Cannot read frame {index}: {exc}")
+        st.error(f"Cannot read frame {index}: {plain_error(exc)}")
         return
     columns = st.columns([2, 1, 1])
     columns[0].image(_with_box(image, row), caption="frame", width="stretch")
@@ -189,14 +210,14 @@ def _model_view(view: ClipView, index: int, crop_column, heat_column) -> None:
         model_input = model_input_at(view.frames, view.data, index, config, max_side, fps=view.result.meta.fps,
                                      face_id=view.face_id)
     except (LarnetError, ValueError, KeyError, TypeError) as exc:
-        heat_column.caption(f"No model input for this frame: {exc}")
+        heat_column.caption(f"No model input for this frame: {plain_error(exc)}")
         return
     note = "" if model_input.frame_index == index else f" (frame {model_input.frame_index}, the nearest inferred)"
     crop_column.image(model_input.crop, caption=f"model input{note}", width="stretch")
     try:
         cam = grad_cam(loaded, model_input.image)
     except LarnetError as exc:
-        heat_column.caption(f"No heat map: {exc}")
+        heat_column.caption(f"No heat map: {plain_error(exc)}")
         return
     heat_column.image(overlay_heatmap(model_input.crop, cam.heatmap),
                       caption=f"Grad-CAM for {cam.target_label} ({cam.stage})", width="stretch")
@@ -236,7 +257,7 @@ def _annotated_video(column, view: ClipView, stem: str) -> None:
                 out = render_annotated_video(view.data, view.result, Path(folder) / f"{stem}-annotated.mp4")
                 st.session_state[video_key] = Path(out).read_bytes()
             except LarnetError as exc:
-                column.error(f"Cannot render: {exc}")
+                column.error(f"Cannot render: {plain_error(exc)}")
                 return
         st.rerun()
 
@@ -252,7 +273,8 @@ def _pick_face(view: ClipView) -> ClipView:
     if not analysis.settings.get("all_faces") or len(analysis.face_ids) < 2 or analysis.faces.empty:
         return view
     faces = analysis.faces.set_index("face_id")
-    main = int(analysis.settings.get("main_face_id", analysis.face_ids[0]))
+    main = analysis.settings.get("main_face_id")
+    main = main if main in analysis.face_ids else analysis.face_ids[0]  # null, or a face without rows
 
     def describe(face_id: int) -> str:
         info = faces.loc[face_id]
@@ -297,13 +319,13 @@ batch_name, batch_clip = st.query_params.get("batch"), st.query_params.get("clip
 if batch_name and batch_clip:
     view = _from_batch(batch_name, batch_clip)
     if view is not None:
-        _show(view)
+        _show_stored(view)
     st.stop()
 session_id = st.query_params.get("session")
 if session_id:
     view = _from_session(session_id)
     if view is not None:
-        _show(view)
+        _show_stored(view)
     st.stop()
 
 loaded = current_model()

@@ -22,6 +22,7 @@ from dashboard import charts
 from dashboard.config import rtc_configuration
 from dashboard.models import current_model, current_predictor, selected_model, synthetic_notice
 from dashboard.sessions_ui import save_to_session
+from dashboard.text import plain_error
 from larnet_core.errors import LarnetError
 
 log = logging.getLogger(__name__)
@@ -131,7 +132,7 @@ state = _state(predictor)
 try:
     rtc = rtc_configuration(st.secrets)
 except LarnetError as exc:
-    st.error(str(exc), icon=":material/error:")
+    st.error(plain_error(exc), icon=":material/error:")
     st.stop()
 
 stats = st.columns(4)

@@ -24,6 +24,7 @@ from dashboard.metrics_view import (
     uf1_uncertainty,
 )
 from dashboard.sessions_ui import save_to_session
+from dashboard.text import plain, plain_error
 from larnet_core.errors import LarnetError
 from larnet_core.results import class_names_in, probability_columns
 
@@ -196,12 +197,12 @@ for label in picked:
         metrics_file = config.Path(available[label]) / "metrics.json"
         runs.append(_load_dir(available[label], label, metrics_file.stat().st_mtime))
     except (LarnetError, OSError) as exc:
-        st.error(f"Cannot read run {label}: {exc}", icon=":material/error:")
+        st.error(f"Cannot read run {plain(label)}: {plain_error(exc)}", icon=":material/error:")
 if upload is not None:
     try:
         runs.append(run_from_upload(upload.name, upload.getvalue()))
     except LarnetError as exc:
-        st.error(str(exc), icon=":material/error:")
+        st.error(plain_error(exc), icon=":material/error:")
 runs = runs[:2]
 
 if not runs:
@@ -231,7 +232,7 @@ for run in runs:
     try:
         scored.append((run, *rescore(run, target, level if run.frame_predictions is not None else "clip")))
     except LarnetError as exc:
-        st.error(str(exc), icon=":material/error:")
+        st.error(plain_error(exc), icon=":material/error:")
 if not scored:
     st.stop()
 

@@ -8,6 +8,7 @@ Everything users typed (names, notes, input names) is shown as plain text.
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from pathlib import Path
 
@@ -16,14 +17,17 @@ import streamlit as st
 from dashboard.sessions_ui import (
     get_store,
     is_operator,
+    operator_form,
     remember_session,
     remember_token,
     token_for,
     visitor_session_ids,
 )
-from dashboard.text import plain, plain_block
+from dashboard.text import plain, plain_block, plain_error
 from larnet_core.errors import LarnetError, SessionNotFound
 from larnet_core.sessions import BUNDLE_SUFFIX, export_bundle, import_bundle, share_link
+
+log = logging.getLogger(__name__)
 
 LIST_LIMIT = 200
 _OPEN_KEY = "sessions_open_id"
@@ -61,7 +65,7 @@ def _show_result(session) -> None:
         check_result_record(session.result)
         result = AnalysisResult.from_session(session)
     except LarnetError as exc:
-        st.caption(f"The saved result cannot be read: {plain(exc)}")
+        st.caption(f"The saved result cannot be read: {plain_error(exc)}")
         return
     if result.prediction is not None:
         st.markdown(f"**Clip prediction:** {plain(result.prediction.label)} ({result.prediction.confidence:.2f}, "
@@ -74,6 +78,18 @@ def _show_result(session) -> None:
 
 
 def _show_tables(session) -> None:
+    """The session's result, tables and images; a stored session that cannot be drawn gets a message (sessions
+    saved before the import checks, or a database changed by hand), never a crash of the page."""
+    try:
+        _draw_tables(session)
+    except Exception:  # noqa: BLE001 - whatever a stored table makes a widget raise, the visitor gets a message
+        log.exception("cannot show session %s", session.id)
+        st.error("Part of this saved session cannot be shown; the server log says why.", icon=":material/error:")
+
+
+def _draw_tables(session) -> None:
+    from larnet_core.sessions.model import MAX_STORED_IMAGE_SIDE, stored_image_size
+
     _show_result(session)
     for part, title in (("results", "Results"), ("intervals", "Spotted intervals"), ("events", "Events"),
                         ("faces", "Face tracks")):
@@ -85,7 +101,13 @@ def _show_tables(session) -> None:
         st.markdown(f"**Images** ({len(session.images)})")
         columns = st.columns(min(4, len(session.images)))
         for index, (name, png) in enumerate(session.images.items()):
-            columns[index % len(columns)].image(png, caption=name)
+            size = stored_image_size(png)
+            # Images are stored small since they are checked on saving; an older, larger one is not decoded here.
+            if size is None or max(size) > MAX_STORED_IMAGE_SIDE:
+                columns[index % len(columns)].caption(f"{plain(name)}: not shown (larger than "
+                                                      f"{MAX_STORED_IMAGE_SIDE} pixels or damaged)")
+            else:
+                columns[index % len(columns)].image(png, caption=name)
     if session.metrics_runs:
         st.markdown("**Runs compared:** " + ", ".join(plain(run) for run in session.metrics_runs))
 
@@ -102,7 +124,7 @@ def _edit_controls(store, session, token: str) -> None:
                 if notes != session.notes:
                     store.annotate(session.id, token, notes)
             except LarnetError as exc:
-                st.error(f"Not saved: {plain(exc)}")
+                st.error(f"Not saved: {plain_error(exc)}")
             else:
                 st.toast("Saved")
                 st.rerun()
@@ -113,7 +135,7 @@ def _edit_controls(store, session, token: str) -> None:
             try:
                 store.delete(session.id, token)
             except LarnetError as exc:
-                st.error(f"Not deleted: {plain(exc)}")
+                st.error(f"Not deleted: {plain_error(exc)}")
             else:
                 _open(None)
                 st.toast(f"Deleted “{plain(session.name)}”")
@@ -124,13 +146,13 @@ def _show_session(store, session_id: str) -> None:
     try:
         session = store.get(session_id)
     except SessionNotFound as exc:
-        st.error(plain(exc), icon=":material/error:")
+        st.error(plain_error(exc), icon=":material/error:")
         if st.button("Back to the list"):
             _open(None)
             st.rerun()
         return
     except LarnetError as exc:
-        st.error(f"Cannot open the session: {plain(exc)}", icon=":material/error:")
+        st.error(f"Cannot open the session: {plain_error(exc)}", icon=":material/error:")
         return
     remember_session(session.id)  # given a link: this browser lists it from now on
     if st.button("All sessions", icon=":material/arrow_back:"):
@@ -167,7 +189,7 @@ def _show_session(store, session_id: str) -> None:
                                  file_name=f"{session.name[:60]}{BUNDLE_SUFFIX}".replace("/", "_"),
                                  mime="application/zip", icon=":material/download:")
     except LarnetError as exc:
-        links[2].error(f"Export failed: {plain(exc)}")
+        links[2].error(f"Export failed: {plain_error(exc)}")
     _show_tables(session)
 
     token = token_for(session.id)
@@ -195,7 +217,7 @@ def _import_form(store) -> None:
                 try:
                     created = import_bundle(store, path)
                 except LarnetError as exc:
-                    st.error(f"Not imported: {plain(exc)}", icon=":material/error:")
+                    st.error(f"Not imported: {plain_error(exc)}", icon=":material/error:")
                     return
             remember_token(created.id, created.edit_token)
             # Kept across reruns: the "Open it" click below reruns the page without the Import click.
@@ -214,21 +236,6 @@ def _import_form(store) -> None:
             st.rerun()
 
 
-def _operator_form() -> None:
-    from larnet_core.sessions.visitors import ADMIN_TOKEN_ENV, admin_enabled
-
-    if not admin_enabled() or is_operator():
-        return
-    with st.expander("Operator: list every session", icon=":material/admin_panel_settings:"):
-        given = st.text_input(f"Operator token (${ADMIN_TOKEN_ENV} on the server)", type="password",
-                              key="operator_token_input")
-        if given:
-            st.session_state["operator_token"] = given
-            if is_operator():
-                st.rerun()
-            st.error("That is not the operator token.")
-
-
 def _list_sessions(store) -> None:
     operator = is_operator()
     # A visitor lists only this browser's sessions; the operator lists all of them.
@@ -239,7 +246,7 @@ def _list_sessions(store) -> None:
         listing = store.list(search=search, limit=LIST_LIMIT, ids=ids)
         total = store.count(search=search, ids=ids)
     except LarnetError as exc:
-        st.error(plain(exc), icon=":material/error:")
+        st.error(plain_error(exc), icon=":material/error:")
         return
     if listing.empty:
         st.info("No saved session matches." if search else
@@ -270,7 +277,7 @@ def _list_sessions(store) -> None:
             _open(str(target))
             st.rerun()
     _import_form(store)
-    _operator_form()
+    operator_form("session")
 
 
 st.title("Sessions")
@@ -282,7 +289,7 @@ if store is not None:
         _show_session(store, wanted)
     else:
         if is_operator():
-            st.caption(f"Operator view: every saved analysis in {store.backend} ({store.url}).")
+            st.caption(f"Operator view: every saved analysis in the {store.backend} database.")
         else:
             st.caption("Analyses saved, imported or opened in this browser. Anyone holding a session's link can "
                        "read it; nobody else sees it listed here.")

@@ -15,8 +15,10 @@ Layout::
     clip/NAME            the clip, when the session stored it
 
 Import validates everything first (archive limits and names, see :mod:`larnet_core.safezip`; manifest, its
-nesting, dates and integers; checksums; schema version; table sizes from the Parquet footer; table layouts
-against what the reopening page reads, :mod:`.result_schema`) and only then writes, in the single
+nesting, dates and integers; checksums; schema version; table sizes from the Parquet footer, each table within
+what the ones before it left of one budget for all of them; table layouts and values against what the
+reopening pages read, :mod:`.result_schema`; images decoded once under the pixel cap and stored small) and only
+then writes, in the single
 transaction of ``SessionStore.create``: a bundle that fails any check leaves the database untouched. Nothing
 a bundle names (a checkpoint path, a clip name) is ever looked up on this machine's disk.
 """
@@ -48,10 +50,13 @@ from larnet_core.sessions.result_schema import check_result_record, check_sessio
 from larnet_core.sessions.safezip import ZipLimits, read_zip_members
 from larnet_core.sessions.store import SessionStore
 from larnet_core.sessions.tables import (
+    MAX_SESSION_TABLE_BYTES,
+    MAX_TABLE_BYTES,
     decode_json_table,
     decode_parquet,
     encode_parquet,
     loads_bounded,
+    table_bytes,
 )
 
 __all__ = ["BUNDLE_FORMAT", "BUNDLE_SCHEMA_VERSION", "BUNDLE_SUFFIX", "export_bundle", "import_bundle",
@@ -285,6 +290,31 @@ def _time(value: Any, key: str, label: str) -> datetime | None:
         raise BundleError(f"{label}: {exc}") from None
 
 
+def _decode_tables(members: dict[str, bytes], label: str) -> dict[str, Any]:
+    """Decode the table members within one budget: each table is bounded by what the tables before it left of
+    :data:`MAX_SESSION_TABLE_BYTES`, checked from its footer before it is decompressed, so four tables each within
+    its own limit cannot add up to more than one session may hold. A member's bytes are dropped once decoded."""
+    tables: dict[str, Any] = {}
+    left = MAX_SESSION_TABLE_BYTES
+    for part, member in [*_TABLE_MEMBERS.items(), *_OLD_TABLE_MEMBERS.items()]:
+        if member in members and part not in tables:
+            if left <= 0:
+                raise BundleError(f"{label}: the tables together would take more than {MAX_SESSION_TABLE_BYTES:,} "
+                                  "bytes in memory; refusing it")
+            data = members.pop(member)
+            if member.endswith(".json"):
+                table = decode_json_table(data, part)
+            else:  # the limit named in a refusal is what the tables before it left
+                table = decode_parquet(data, part, max_bytes=min(MAX_TABLE_BYTES, left))
+            del data
+            left -= table_bytes(table)
+            tables[part] = table
+    if left < 0:
+        raise BundleError(f"{label}: the tables together take more than {MAX_SESSION_TABLE_BYTES:,} bytes in "
+                          "memory; refusing it")
+    return tables
+
+
 def _session_from(manifest: dict[str, Any], members: dict[str, bytes], label: str) -> AnalysisSession:
     meta, model, ref = manifest["session"], manifest["model"], manifest["input"]
     image_names = _field(meta, "images", list, label, default=[])
@@ -297,11 +327,7 @@ def _session_from(manifest: dict[str, Any], members: dict[str, bytes], label: st
     clips = [name for name in members if name.startswith("clip/")]
     if clips != ([clip_member] if clip_member else []):
         raise BundleError(f"{label}: the clip named in {MANIFEST} does not match the clip/ member")
-    tables = {}
-    for part, member in [*_TABLE_MEMBERS.items(), *_OLD_TABLE_MEMBERS.items()]:
-        if member in members and part not in tables:
-            decode = decode_json_table if member.endswith(".json") else decode_parquet
-            tables[part] = decode(members[member], f"{label} {part}")
+    tables = _decode_tables(members, label)
     result: dict[str, Any] = {}
     if _RESULT_MEMBER in members:
         raw = members[_RESULT_MEMBER]
@@ -315,7 +341,8 @@ def _session_from(manifest: dict[str, Any], members: dict[str, bytes], label: st
             raise BundleError(f"{label}: {_RESULT_MEMBER} is not a JSON object")
     kind = _field(meta, "kind", str, label)
     # The page that reopens this kind of session reads these columns: refuse a bundle it could not show.
-    check_session_tables(kind, tables.get("results"), tables.get("intervals"), tables.get("events"))
+    check_session_tables(kind, tables.get("results"), tables.get("intervals"), tables.get("events"),
+                         tables.get("faces"))
     check_result_record(result)
     return AnalysisSession(
         name=_field(meta, "name", str, label),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import math
 import re
@@ -34,6 +35,8 @@ __all__ = [
     "validate_name",
     "validate_notes",
     "validate_image",
+    "stored_image_size",
+    "MAX_STORED_IMAGE_SIDE",
     "validate_time",
     "utc_now",
 ]
@@ -49,6 +52,11 @@ MAX_NAME_CHARS = 200
 MAX_NOTES_CHARS = 20_000
 MAX_IMAGES = 200
 MAX_IMAGE_BYTES = 16 * 1024 * 1024
+#: Longest side of a stored image: larger ones are scaled down when saved, so a page never decodes more than
+#: this squared (heat maps and crops are a few hundred pixels).
+MAX_STORED_IMAGE_SIDE = 2048
+#: Bytes of all the images of one session together, as stored.
+MAX_SESSION_IMAGE_BYTES = 128 * 1024 * 1024
 MAX_METRICS_RUNS = 200
 MAX_REF_CHARS = 1000
 #: Bounds on the numbers of an input reference (each fits a 64-bit database column with room to spare).
@@ -189,8 +197,17 @@ def validate_notes(notes: object) -> str:
     return notes
 
 
-def validate_image(name: object, data: object) -> None:
-    """Check an image's name and that its bytes are a PNG within the size limit."""
+def validate_image(name: object, data: object) -> bytes:
+    """Check an image's name and bytes and return the PNG to store.
+
+    The image is decoded once, here, under the pixel cap of :func:`larnet_core.images.decode_image` (its header
+    is read before any pixel); one larger than :data:`MAX_STORED_IMAGE_SIDE` on a side, animated, or carrying
+    far more bytes than its pixels need is stored re-encoded, scaled down: whatever a session holds, a page that
+    shows it decodes a small, plain PNG.
+
+    Raises:
+        LarnetError: for a bad name, bytes that are not a PNG, a damaged image or one above the pixel cap.
+    """
     if not isinstance(name, str) or not _IMAGE_NAME.fullmatch(name):
         raise LarnetError(
             f"image name {name!r} is not allowed; use 1-100 letters, digits, spaces, '.', '_' or '-', "
@@ -202,6 +219,39 @@ def validate_image(name: object, data: object) -> None:
         raise LarnetError(f"image {name!r} is {len(data)} bytes; the limit is {MAX_IMAGE_BYTES} bytes")
     if bytes(data[:8]) != _PNG_SIGNATURE:
         raise LarnetError(f"image {name!r} is not a PNG file; encode it as PNG (e.g. cv2.imencode('.png', img))")
+    return _stored_png(name, bytes(data))
+
+
+def _stored_png(name: str, data: bytes) -> bytes:
+    from PIL import Image
+
+    from larnet_core.images import decode_image
+
+    pixels = decode_image(data, f"image {name!r}", mode=None, error=LarnetError)
+    height, width = pixels.shape[:2]
+    with Image.open(io.BytesIO(data), formats=("PNG",)) as header:
+        animated = bool(getattr(header, "is_animated", False))
+    # A plain PNG within the side limit is kept byte for byte; its extra chunks are bounded by this size.
+    plain_size = 4 * width * height + 65536
+    if max(width, height) <= MAX_STORED_IMAGE_SIDE and not animated and len(data) <= plain_size:
+        return data
+    scale = min(1.0, MAX_STORED_IMAGE_SIDE / max(width, height))
+    image = Image.fromarray(pixels)
+    if scale < 1.0:
+        image = image.resize((max(1, round(width * scale)), max(1, round(height * scale))), Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    image.save(out, format="PNG", optimize=False)
+    return out.getvalue()
+
+
+def stored_image_size(png: bytes) -> tuple[int, int] | None:
+    """``(width, height)`` a stored PNG declares in its header (nothing is decoded), or None when it has none.
+
+    Pages check this before showing a session image (sessions saved before images were re-encoded may hold
+    larger ones)."""
+    if len(png) < 24 or bytes(png[:8]) != _PNG_SIGNATURE or bytes(png[12:16]) != b"IHDR":
+        return None
+    return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
 
 
 def _validate_text(value: object, what: str, limit: int = MAX_REF_CHARS) -> str:
@@ -284,14 +334,19 @@ def _validate_images(images: object) -> dict[str, bytes]:
         raise LarnetError(f"session images must be a dict of name -> PNG bytes, got {type(images).__name__}")
     if len(images) > MAX_IMAGES:
         raise LarnetError(f"a session holds at most {MAX_IMAGES} images; it has {len(images)}")
-    for image_name, data in images.items():
-        validate_image(image_name, data)
-    return {name: bytes(data) for name, data in images.items()}
+    stored = {name: validate_image(name, data) for name, data in images.items()}
+    total = sum(len(png) for png in stored.values())
+    if total > MAX_SESSION_IMAGE_BYTES:
+        raise LarnetError(f"the session's images take {total:,} bytes together; at most {MAX_SESSION_IMAGE_BYTES:,} "
+                          "are stored")
+    return stored
 
 
 def _validate_result(result: object) -> dict[str, Any]:
     if not isinstance(result, dict):
         raise LarnetError(f"session result must be a dict (an analysis result's record), got {type(result).__name__}")
+    from larnet_core.sessions.result_schema import check_result_record
+
     try:
         text = json.dumps(result, allow_nan=True)
     except (TypeError, ValueError) as exc:
@@ -299,7 +354,10 @@ def _validate_result(result: object) -> dict[str, Any]:
                           "dicts") from None
     if len(text) > MAX_RESULT_BYTES:
         raise LarnetError(f"session result is {len(text)} bytes of JSON; the limit is {MAX_RESULT_BYTES}")
-    return json.loads(text)
+    checked = json.loads(text)
+    if checked:
+        check_result_record(checked)
+    return checked
 
 
 def _validate_runs(runs: object) -> list[str]:
@@ -329,10 +387,28 @@ def validate_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
         TypeError: for a field that cannot be changed (``id``, times, notices) or does not exist.
         LarnetError: for a bad value, naming the field.
     """
+    from larnet_core.sessions.result_schema import check_table_values
+    from larnet_core.sessions.tables import MAX_SESSION_TABLE_BYTES, MAX_TABLE_BYTES, table_bytes
+
     unknown = sorted(set(changes) - set(_FIELD_CHECKS))
     if unknown:
         raise TypeError(f"cannot change {', '.join(unknown)}; changeable fields: {', '.join(CHANGEABLE_FIELDS)}")
-    return {key: _FIELD_CHECKS[key](value) for key, value in changes.items()}
+    checked = {key: _FIELD_CHECKS[key](value) for key, value in changes.items()}
+    # What the pages read: values of every table (by column name when the session's kind is known), and the
+    # tables' size together.
+    tables = {part: checked[part] for part in TABLE_PARTS if checked.get(part) is not None}
+    total = 0
+    for part, table in tables.items():
+        size = table_bytes(table)
+        if size > MAX_TABLE_BYTES:
+            raise LarnetError(f"the {part} table takes {size:,} bytes in memory; at most {MAX_TABLE_BYTES:,} are "
+                              "stored (analyse a shorter clip, or fewer faces)")
+        total += size
+        check_table_values(part, table, checked.get("kind"))
+    if total > MAX_SESSION_TABLE_BYTES:
+        raise LarnetError(f"the session's tables take {total:,} bytes in memory together; at most "
+                          f"{MAX_SESSION_TABLE_BYTES:,} are stored")
+    return checked
 
 
 def validate_time(value: object, what: str) -> datetime | None:
@@ -354,7 +430,8 @@ def validate_time(value: object, what: str) -> datetime | None:
 def validate_session(session: AnalysisSession) -> AnalysisSession:
     """Return a checked, normalised copy of ``session``, or raise LarnetError naming the bad field.
 
-    Tables are only type-checked here; whether their columns can be stored is decided when they are encoded.
+    Tables are checked for size and values (:mod:`.result_schema`); whether their columns can be stored is decided
+    when they are encoded.
     """
     if not isinstance(session, AnalysisSession):
         raise LarnetError(f"expected an AnalysisSession, got {type(session).__name__}")

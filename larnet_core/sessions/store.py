@@ -258,7 +258,7 @@ class SessionStore:
 
     def add_image(self, session_id: str, token: str, name: str, png: bytes) -> None:
         """Add a PNG image to a session, or replace the image of the same name (keeping its place)."""
-        validate_image(name, png)
+        png = validate_image(name, png)  # decoded once under the pixel cap; stored small
         with self._write_transaction() as conn:
             self._lock_for_edit(conn, session_id, token)
             images = schema.session_images

@@ -14,12 +14,23 @@ import re
 import pandas as pd
 
 from larnet_core.errors import LarnetError
+from larnet_core.sessions.parquet_pages import declared_page_bytes
 
-__all__ = ["MAX_TABLE_BYTES", "MAX_TABLE_ROWS", "MAX_TABLE_COLUMNS", "MAX_JSON_DEPTH", "encode_parquet",
-           "decode_parquet", "encode_json_table", "decode_json_table", "loads_bounded"]
+__all__ = ["MAX_TABLE_BYTES", "MAX_SESSION_TABLE_BYTES", "MAX_TEXT_CELL_BYTES", "MAX_TABLE_ROWS",
+           "MAX_TABLE_COLUMNS", "MAX_JSON_DEPTH", "MAX_JSON_TABLE_BYTES", "encode_parquet", "decode_parquet",
+           "encode_json_table", "decode_json_table", "loads_bounded", "table_bytes"]
 
-# Uncompressed in-memory size a stored table may reach (per-frame results of a long clip stay far below).
-MAX_TABLE_BYTES = 512 * 1024 * 1024
+_MiB = 1024 * 1024
+#: Uncompressed in-memory size one stored table may reach: the per-frame table of the longest clip an analysis
+#: accepts (120,000 frames, about 40 columns) takes about 40 MB, twice that with two faces followed.
+MAX_TABLE_BYTES = 128 * _MiB
+#: In-memory size of all the tables of one session together (what a page holds when it opens the session).
+MAX_SESSION_TABLE_BYTES = 192 * _MiB
+#: Longest text in one cell, in bytes (labels are 64 characters; names and paths a few hundred).
+MAX_TEXT_CELL_BYTES = 16 * 1024
+#: Size of a table stored as JSON (format-1 bundle intervals: a few kilobytes in practice); JSON costs tens of
+#: bytes of Python objects per byte of text, so it is bounded far below the Parquet tables.
+MAX_JSON_TABLE_BYTES = 4 * _MiB
 #: Rows of a stored table: one per frame of the longest clip an analysis accepts (VideoLimits.max_frames), twice.
 MAX_TABLE_ROWS = 240_000
 #: Columns of a stored table (a per-frame table has about 20 plus one per class).
@@ -27,6 +38,8 @@ MAX_TABLE_COLUMNS = 1024
 #: Nesting of JSON read from a bundle (a manifest nests 3 levels, pandas' table schema 4).
 MAX_JSON_DEPTH = 32
 _MAX_PANDAS_METADATA_BYTES = 1024 * 1024
+# Memory a text cell takes besides its characters: a pointer and, once pandas holds it, a Python string object.
+_TEXT_CELL_OVERHEAD = 64
 
 # dtype names accepted from a JSON table (no object/Python types: nothing is ever evaluated).
 _PLAIN_DTYPE = re.compile(
@@ -71,7 +84,7 @@ def decode_parquet(data: bytes, what: str, max_bytes: int = MAX_TABLE_BYTES) -> 
     """Read Parquet bytes written by :func:`encode_parquet`, within stated bounds.
 
     The footer is read first: row and column counts, encoded sizes and column types are checked before any
-    column is decoded. Text columns are then read dictionary-encoded, their decoded size computed from the
+    column is decoded, and so is the sum of the sizes the page headers declare (what Arrow allocates). Text columns are then read dictionary-encoded, their decoded size computed from the
     dictionary (a few hundred bytes of Parquet can repeat one long string ten million times), and only then
     decoded.
 
@@ -86,10 +99,15 @@ def decode_parquet(data: bytes, what: str, max_bytes: int = MAX_TABLE_BYTES) -> 
         parquet = pq.ParquetFile(io.BytesIO(data))
         schema = parquet.schema_arrow
         text_columns = _check_parquet_footer(parquet.metadata, schema, what, max_bytes)
+        # Arrow sizes its buffers from each page's header: those must agree with the bound too.
+        declared = declared_page_bytes(data, parquet.metadata, what)
+        if declared > max_bytes:
+            raise LarnetError(f"the {what} table's pages would expand to {declared} bytes; the limit is {max_bytes}")
         table = pq.read_table(io.BytesIO(data), read_dictionary=text_columns or None)
         decoded = sum(_decoded_text_bytes(table.column(name)) for name in text_columns)
         if decoded > max_bytes:
             raise LarnetError(f"the {what} table's text would expand to {decoded} bytes; the limit is {max_bytes}")
+        _check_text_cells(table, what)
         frame = _restore_object_text(table.cast(schema).to_pandas(), schema)
     except LarnetError:
         raise
@@ -144,7 +162,7 @@ def _check_parquet_footer(metadata, schema, what: str, max_bytes: int) -> list[s
         if pa.types.is_string(kind) or pa.types.is_large_string(kind):
             if not pa.types.is_dictionary(field.type):
                 text.append(field.name)
-            fixed += 8  # offsets (or dictionary indices)
+            fixed += _TEXT_CELL_OVERHEAD
         elif (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind)
               or pa.types.is_timestamp(kind) or pa.types.is_duration(kind) or pa.types.is_null(kind)):
             fixed += 8
@@ -154,6 +172,27 @@ def _check_parquet_footer(metadata, schema, what: str, max_bytes: int) -> list[s
     if rows * fixed > max_bytes:
         raise LarnetError(f"the {what} table would take {rows * fixed} bytes in memory; the limit is {max_bytes}")
     return text
+
+
+def _check_text_cells(table, what: str) -> None:
+    """Refuse a text (or category) cell longer than :data:`MAX_TEXT_CELL_BYTES`, measured on the dictionary."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    for name, column in zip(table.column_names, table.columns):
+        for chunk in column.chunks:
+            values = chunk.dictionary if pa.types.is_dictionary(chunk.type) else chunk
+            if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)) or not len(values):
+                continue
+            longest = pc.max(pc.binary_length(values)).as_py() or 0
+            if longest > MAX_TEXT_CELL_BYTES:
+                raise LarnetError(f"the {what} table's column {str(name)[:80]!r} holds a text of {longest:,} bytes; "
+                                  f"at most {MAX_TEXT_CELL_BYTES:,} are accepted")
+
+
+def table_bytes(table: pd.DataFrame) -> int:
+    """Bytes ``table`` takes in memory, text included (what a page that opens it holds)."""
+    return int(table.memory_usage(index=True, deep=True).sum())
 
 
 def _decoded_text_bytes(column) -> int:
@@ -211,6 +250,9 @@ def decode_json_table(data: bytes, what: str) -> pd.DataFrame:
         LarnetError: when the JSON is malformed, nested too deeply, holds numbers beyond 64 bits, has more rows
             or columns than a table may, or names a dtype outside the plain pandas types.
     """
+    if len(data) > MAX_JSON_TABLE_BYTES:
+        raise LarnetError(f"the {what} JSON is {len(data):,} bytes; at most {MAX_JSON_TABLE_BYTES:,} are accepted "
+                          "(newer bundles store tables as Parquet: re-export it)")
     payload = loads_bounded(data, what)
     try:
         dtypes = payload["dtypes"]

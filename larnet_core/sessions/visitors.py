@@ -1,13 +1,19 @@
-"""Which sessions a visitor of a shared dashboard may list, and who is an operator.
+"""Which sessions and batches a visitor of a shared dashboard may see, and who is an operator.
 
 A visitor lists only the sessions their browser created, imported or was given a link to. The list lives in
 the browser session and in a cookie the server signs (HMAC-SHA256 with a server secret), so it survives a
 reload and cannot be edited into a list the server did not hand out. An operator lists every session with
 ``larnet sessions list`` on the server, or on the dashboard after entering ``$LARNET_ADMIN_TOKEN``.
+
+Batches follow the same model. ``larnet batch`` runs on the server, so no visitor creates one: the operator sees
+every batch under the batches folder and hands out a batch's link, which carries a key the server derives from
+the batch's name and its secret (:func:`batch_key`). The link is a capability to read that batch, as a session
+link is; a name without its key is refused like a name that does not exist.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import os
@@ -19,7 +25,7 @@ from larnet_core.paths import data_dir
 from larnet_core.sessions.sharing import is_session_id
 
 __all__ = ["COOKIE_NAME", "MAX_REMEMBERED", "ADMIN_TOKEN_ENV", "COOKIE_SECRET_ENV", "server_secret", "sign_ids",
-           "verify_ids", "admin_enabled", "admin_token_matches"]
+           "verify_ids", "admin_enabled", "admin_token_matches", "batch_key", "batch_key_matches"]
 
 COOKIE_NAME = "larnet_sessions"
 #: Sessions a browser remembers (the newest kept); 100 ids fit a cookie's 4 KB.
@@ -90,3 +96,17 @@ def admin_token_matches(given: str | None) -> bool:
         return False
     return hmac.compare_digest(hashlib.sha256(given.strip().encode()).digest(),
                                hashlib.sha256(expected.encode()).digest())
+
+
+def batch_key(name: str, secret: bytes) -> str:
+    """The key of a batch's link: HMAC-SHA256 of the batch's name (relative to the batches folder) under the
+    server secret, 128 bits in URL-safe base64. Changing ``$LARNET_COOKIE_SECRET`` revokes every batch link."""
+    digest = hmac.new(secret, b"batch\x00" + name.encode("utf-8"), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest[:16]).decode("ascii").rstrip("=")
+
+
+def batch_key_matches(name: str, key: str | None, secret: bytes) -> bool:
+    """Whether ``key`` is :func:`batch_key` of ``name`` (constant-time comparison)."""
+    if not key or not isinstance(key, str) or len(key) > 64:
+        return False
+    return hmac.compare_digest(key.encode("ascii", "replace"), batch_key(name, secret).encode("ascii"))
