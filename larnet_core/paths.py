@@ -142,8 +142,8 @@ def _check_regular(info: os.stat_result, what: str, max_bytes: int | None, error
     if stat.S_ISDIR(info.st_mode):
         raise error(f"{what} is a folder where a file is expected; give the path of a file")
     if not stat.S_ISREG(info.st_mode):
-        raise error(f"{what} is {_kind(info.st_mode)}, not a regular file; copy the data into a file and give "
-                    "its path")
+        raise error(f"{what} is {_kind(info.st_mode)}, not a regular file; give the path of "
+                    "a regular file")
     if max_bytes is not None and info.st_size > max_bytes:
         raise error(f"{what} is {info.st_size:,} bytes, above the {max_bytes:,}-byte limit for this kind of file")
 
