@@ -131,7 +131,8 @@ def open_input(path: str | os.PathLike[str], what: str | None = None, *, max_byt
         raise _refuse_os_error(exc, what, error) from None
     try:
         _check_regular(os.fstat(descriptor), what, max_bytes, error)
-        os.set_blocking(descriptor, True)
+        if flags & getattr(os, "O_NONBLOCK", 0):
+            os.set_blocking(descriptor, True)  # plain blocking reads from here on
         return os.fdopen(descriptor, "rb")
     except BaseException:
         os.close(descriptor)
