@@ -195,6 +195,9 @@ def test_a_node_stopped_mid_batch_costs_nothing_its_clip_is_analysed_on_the_othe
         with caplog.at_level(logging.WARNING, logger="larnet_core.batch.ray_runner"):
             report = run_batch([clips], DEMO, tmp_path / "out", settings=SETTINGS, workers=2, ray=cluster.address,
                                progress=stop_the_second_node)
+        deadline = time.monotonic() + 60  # the cluster marks the node dead after its health checks fail
+        while len([n for n in ray.nodes() if n["Alive"]]) > 1 and time.monotonic() < deadline:
+            time.sleep(0.5)
         alive = len([n for n in ray.nodes() if n["Alive"]])
     finally:
         ray.shutdown()

@@ -19,6 +19,7 @@ import subprocess
 import sys
 from fractions import Fraction
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import pytest
@@ -44,7 +45,7 @@ def write_clip(path: Path, frames: int = 12) -> Path:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory) -> dict[str, Path | str]:
+def world(tmp_path_factory) -> Iterator[dict[str, Path | str]]:
     """Valid inputs, and every kind of bad path."""
     import cv2
 
@@ -84,8 +85,10 @@ def world(tmp_path_factory) -> dict[str, Path | str]:
     (bad / "fifo-manifest.csv").write_text(f"path\n{bad / 'fifo'}\n")
     data = root / "data"
     data.mkdir()
-    return {"root": root, "good": good, "bad": bad, "checkpoint": checkpoint, "clip": clip, "face": good / "face.png",
+    yield {"root": root, "good": good, "bad": bad, "checkpoint": checkpoint, "clip": clip, "face": good / "face.png",
             "db": f"sqlite:///{db}", "session": session_id, "bundle": bundle, "data": data}
+    for path, mode in (("unreadable", 0o644), ("unreadable-folder", 0o755), ("readonly", 0o755)):
+        (bad / path).chmod(mode)  # so that the temporary folder can be removed by any user
 
 
 # Where a file is read: each of these replaces a valid input file.

@@ -201,9 +201,9 @@ def classify_fault(exc: BaseException, node_lost: bool = False) -> _Fault:
         return _Fault("ObjectLost", "the result of this clip was lost with the node that held it; run the batch again "
                       "to redo the clip", True, False)
     if isinstance(exc, (rex.RayActorError, rex.WorkerCrashedError)):
-        return _Fault("WorkerDied", "the Ray worker stopped while analysing this clip (killed or crashed: "
-                      f"{_first_line(exc)}); if it happens again on this clip, check the file; run the batch again "
-                      "to redo it", True, True)
+        return _Fault("WorkerDied", "the Ray worker stopped while analysing this clip (killed or crashed, or its "
+                      f"node was lost: {_first_line(exc)}); if it happens again on this clip, check the file; run "
+                      "the batch again to redo it", True, True)
     if isinstance(exc, rex.RayTaskError):
         cause = getattr(exc, "cause", None)
         kind = type(cause).__name__ if cause is not None else "RayTaskError"

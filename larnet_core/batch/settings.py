@@ -23,7 +23,6 @@ __all__ = ["BATCH_FORMAT", "BatchSettings", "settings_sha256", "content_sha256",
 BATCH_FORMAT = 1
 
 
-
 @dataclass(frozen=True)
 class BatchSettings:
     """The analysis settings of every clip of a batch (as ``larnet analyze``'s options).

@@ -16,7 +16,6 @@ def register(subparsers) -> None:
 def _run(args) -> int:
     from larnet_core.models import load_checkpoint
     from larnet_core.models.export import export_model
-
     from larnet_core.paths import check_output_file
 
     out = args.out or args.checkpoint.with_suffix(".onnx" if args.format == "onnx" else ".torchscript.pt")
