@@ -54,6 +54,8 @@ def decode_image(data: bytes, what: str, *, max_pixels: int = MAX_IMAGE_PIXELS, 
             if width * height > max_pixels:
                 raise error(f"{what} declares {width}x{height} pixels, above the {max_pixels:,}-pixel limit; "
                             "downscale it before using it here")
+            image = _upright(image)
+            image = _to_8_bit(image)
             wanted = mode or _kept_mode(image)
             converted = image if image.mode == wanted else image.convert(wanted)
             return np.asarray(converted, dtype=np.uint8).copy()
@@ -71,6 +73,44 @@ def decode_image(data: bytes, what: str, *, max_pixels: int = MAX_IMAGE_PIXELS, 
                     f"({', '.join(IMAGE_FORMATS)} are accepted)") from None
 
 
+def _upright(image):
+    """The image turned as its EXIF orientation says (a phone photo taken sideways is stored sideways)."""
+    from PIL import ImageOps
+
+    try:
+        orientation = image.getexif().get(0x0112, 1)
+    except Exception:  # noqa: BLE001 - damaged EXIF is not worth refusing the picture for
+        return image
+    return ImageOps.exif_transpose(image) if orientation not in (None, 1) else image
+
+
+def _to_8_bit(image):
+    """Grey images of more than 8 bits scaled to 0-255 (Pillow's own conversion clips them, so a 16-bit frame
+    would come out white). 16-bit integers are divided by 257; floats in [0, 1] multiplied by 255; other ranges
+    are stretched from their minimum to their maximum."""
+    from PIL import Image
+
+    if image.mode.startswith("I;16"):
+        values = np.asarray(image).astype(np.float32) / 257.0
+    elif image.mode in ("I", "F"):
+        values = np.asarray(image).astype(np.float64)
+        low, high = (float(values.min()), float(values.max())) if values.size else (0.0, 0.0)
+        if not (np.isfinite(low) and np.isfinite(high)):
+            values = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
+            low, high = float(values.min()), float(values.max())
+        if image.mode == "I" and low >= 0 and high <= 65535:
+            values = values / 257.0
+        elif image.mode == "F" and low >= 0 and high <= 1.0:
+            values = values * 255.0
+        elif high > low:
+            values = (values - low) * (255.0 / (high - low))
+        else:
+            values = np.zeros_like(values)
+    else:
+        return image
+    return Image.fromarray(np.clip(np.rint(values), 0, 255).astype(np.uint8), "L")
+
+
 def _kept_mode(image) -> str:
     if image.mode in ("L", "RGB", "RGBA"):
         return image.mode
@@ -85,15 +125,8 @@ def read_image_file(path: str | Path, what: str | None = None, *, max_pixels: in
     Raises:
         error: missing, too large, or not a decodable image within the limits.
     """
-    path = Path(path)
+    from larnet_core.paths import read_input
+
     what = what or str(path)
-    if not path.is_file():
-        raise error(f"image {what} does not exist; check the path")
-    size = path.stat().st_size
-    if size > max_bytes:
-        raise error(f"image {what} is {size:,} bytes, above the {max_bytes:,}-byte limit for one image")
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise error(f"cannot read image {what}: {exc.strerror}") from None
+    data = read_input(path, f"image {what}", max_bytes=max_bytes, error=error)
     return decode_image(data, what, max_pixels=max_pixels, mode=mode, error=error)

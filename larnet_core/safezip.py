@@ -24,10 +24,10 @@ import stat
 import zipfile
 import zlib
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable, Iterator
 
 from larnet_core.errors import LarnetError
+from larnet_core.paths import open_input
 
 __all__ = ["ZipLimits", "SafeZip", "MAX_ZIP_RATIO", "unsafe_member_reason", "bomb_ratio"]
 
@@ -163,13 +163,14 @@ class SafeZip:
             size = len(source)
             self._check_archive_size(size)
             return io.BytesIO(bytes(source))
-        path = Path(source)
+        # A regular file only: a device reports a size of 0 and never ends, a FIFO blocks the open.
+        handle = open_input(source, self.what, error=self._error)
         try:
-            size = path.stat().st_size
-            self._check_archive_size(size)
-            return open(path, "rb")
-        except OSError as exc:
-            raise self._error(f"cannot read {self.what}: {exc.strerror}; check the path") from None
+            self._check_archive_size(os.fstat(handle.fileno()).st_size)
+        except BaseException:
+            handle.close()
+            raise
+        return handle
 
     def _check_archive_size(self, size: int) -> None:
         if size > self.limits.max_archive_bytes:

@@ -229,9 +229,13 @@ def test_a_killed_batch_resumes_and_loses_only_the_clip_in_flight(clips, tmp_pat
     assert pd.read_parquet(out / "frames")["clip"].nunique() == 4
 
 
-def test_a_worker_process_that_dies_costs_only_its_clip_and_a_rerun_redoes_it(clips, tmp_path):
+def test_a_worker_process_that_dies_costs_only_its_clip_and_a_rerun_redoes_it(clips, tmp_path, monkeypatch):
     import multiprocessing
     import signal
+
+    from larnet_core.batch import local
+
+    monkeypatch.setattr(local, "MAX_ATTEMPTS", 1)  # no second try: the clip's row says what happened
 
     folder = tmp_path / "clips"
     folder.mkdir()
@@ -253,6 +257,33 @@ def test_a_worker_process_that_dies_costs_only_its_clip_and_a_rerun_redoes_it(cl
     assert killed and len(report.summary) == 4  # every clip has its row; the batch went on with a new worker
     failed = report.summary[report.summary["status"] == "failed"]
     assert (failed["error_type"] == "WorkerDied").all() and 1 <= len(failed) <= 2
-    assert failed["error"].str.contains("worker process stopped").all()
+    assert failed["error"].str.contains("worker process was killed .SIGKILL., most often by the system running out "
+                                        "of memory").all()
     again = run_batch([folder], DEMO, out)  # a clip lost with its worker is not the input's fault: redone
     assert again.ok and again.analysed == len(failed) and (again.summary["status"] == "ok").all()
+
+
+def test_a_worker_process_that_dies_mid_clip_is_replaced_and_the_clip_tried_again(clips, tmp_path, caplog):
+    import logging
+    import multiprocessing
+    import signal
+
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    for index in range(3):
+        shutil.copy(clips / ("a.mp4" if index % 2 == 0 else "day2/b.mp4"), folder / f"take{index}.mp4")
+    killed: list[int] = []
+
+    def kill_one_worker(state, row) -> None:
+        if row is not None and not killed:
+            done_by = int(str(row["worker"]).rsplit(":", 1)[-1])
+            worker = next(p for p in multiprocessing.active_children()
+                          if p.name.startswith("larnet-batch-") and p.pid != done_by)
+            os.kill(worker.pid, signal.SIGKILL)
+            killed.append(worker.pid)
+
+    with caplog.at_level(logging.WARNING, logger="larnet_core.batch.local"):
+        report = run_batch([folder], DEMO, tmp_path / "out", workers=2, progress=kill_one_worker)
+    assert killed and report.ok and len(report.summary) == 3  # the lost clip was analysed by the new worker
+    assert any("trying it again" in r.getMessage() for r in caplog.records)
+    assert str(killed[0]) not in " ".join(map(str, report.summary["worker"]))

@@ -6,6 +6,7 @@ cases run in one process under a memory ceiling and may write nothing outside th
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -531,3 +532,220 @@ def test_cli_cases_exit_cleanly_under_2_gb_and_write_only_their_output(lite_chec
     outside = [p for p in written if not (p.is_relative_to(out) or p.is_relative_to(data))]
     assert outside == [], outside
     assert not any(tmp.iterdir()), list(tmp.iterdir())
+
+
+# ---------------------------------------------------------------------------------------------------- bounded reads
+@pytest.fixture
+def fifo(tmp_path) -> Path:
+    path = tmp_path / "pipe.larnet.zip"
+    os.mkfifo(path)
+    return path
+
+
+@pytest.mark.timeout(120)
+def test_devices_fifos_and_folders_are_refused_before_a_byte_is_read(store, fifo, tmp_path, lite_checkpoint):
+    """/dev/zero reports a size of 0 and never ends; opening a FIFO waits for a writer. Every reader of a
+    user's path refuses both by name (a hang here is ended by the timeout, and fails)."""
+    from larnet_core.batch import discover_clips
+    from larnet_core.batch.inputs import BatchInputError, clip_sha256
+    from larnet_core.images import read_image_file
+    from larnet_core.models import load_checkpoint
+    from larnet_core.sessions import import_bundle
+    from larnet_core.video import open_clip
+
+    for path, kind in (("/dev/zero", "a device"), (fifo, "a FIFO"), (tmp_path, "a folder")):
+        with pytest.raises(BundleError, match=kind):
+            import_bundle(store, path)
+        with pytest.raises(CheckpointError, match=kind):
+            load_checkpoint(path)
+        with pytest.raises(ImageError, match=kind):
+            read_image_file(path)
+        if kind != "a folder":  # a folder is a clip of frame images
+            with pytest.raises(VideoError, match=kind):
+                open_clip(path)
+            with pytest.raises(BatchInputError, match=kind):
+                clip_sha256(path)
+    assert store.count() == 0
+    manifest = tmp_path / "clips.csv"
+    for cell, kind in (("/dev/zero", "a device"), (str(fifo), "a FIFO")):
+        manifest.write_text(f"path\n{cell}\n")
+        with pytest.raises(BatchInputError, match=f"row 2.*{kind}"):
+            discover_clips([manifest])
+        with pytest.raises(BatchInputError, match=kind):
+            discover_clips([cell])
+
+
+def test_reads_and_hashes_stop_at_their_limit(tmp_path):
+    from larnet_core.paths import read_input, sha256_input
+
+    path = tmp_path / "data.bin"
+    path.write_bytes(b"x" * 1000)
+    assert read_input(path, max_bytes=1000) == b"x" * 1000
+    assert sha256_input(path, max_bytes=1000) == hashlib.sha256(b"x" * 1000).hexdigest()
+    for read in (read_input, sha256_input):
+        with pytest.raises(LarnetError, match="1,000 bytes, above the 999-byte limit"):
+            read(path, max_bytes=999)
+
+
+# ---------------------------------------------------------------------------------------------------- wrong data
+def _encode_png(array: np.ndarray) -> bytes:
+    import cv2
+
+    return cv2.imencode(".png", array)[1].tobytes()
+
+
+def test_16_bit_and_float_images_are_scaled_not_clipped_to_white(tmp_path):
+    from PIL import Image
+
+    from larnet_core.images import decode_image
+    from larnet_core.video import open_clip
+
+    ramp = (np.arange(64 * 64).reshape(64, 64) * 16).astype(np.uint16)  # 0 .. 65520
+    expected = ramp / 257.0
+    grey = decode_image(_encode_png(ramp), "grey16.png")
+    assert grey.shape == (64, 64, 3) and abs(grey[..., 0].mean() - expected.mean()) < 1
+    assert np.abs(grey[..., 0].astype(float) - expected).max() <= 1
+    colour = decode_image(_encode_png(np.stack([ramp, ramp // 2, ramp // 4], -1)), "colour16.png")  # BGR on disk
+    assert abs(colour[..., 2].mean() - expected.mean()) < 1 and abs(colour[..., 1].mean() - expected.mean() / 2) < 1
+    buffer = io.BytesIO()
+    Image.fromarray((ramp / 65535.0).astype(np.float32), "F").save(buffer, "TIFF")
+    assert abs(decode_image(buffer.getvalue(), "float.tif")[..., 0].mean() - expected.mean()) < 1
+    frames = io.BytesIO()
+    with zipfile.ZipFile(frames, "w") as archive:  # 16-bit frames of a clip, as some cameras export them
+        for index in range(3):
+            archive.writestr(f"img{index}.png", _encode_png((ramp // (index + 1)).astype(np.uint16)))
+    with open_clip(frames.getvalue(), name="frames.zip") as reader:
+        means = [frame.image.mean() for frame in reader.frames()]
+    assert abs(means[0] - expected.mean()) < 1 and means[2] < means[1] < means[0] < 200
+
+
+def _rotated_phone_photo(path: Path, orientation: int = 6) -> Path:
+    """The sample portrait stored sideways, as a phone stores it, with the EXIF tag saying how to turn it."""
+    from PIL import Image
+
+    from larnet_core.face import sample_face_photos
+
+    upright = Image.fromarray(sample_face_photos()["grace_hopper"])
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    upright.transpose(Image.Transpose.ROTATE_90).save(path, "JPEG", quality=92, exif=exif.tobytes())
+    return path
+
+
+def test_exif_orientation_is_applied_so_a_rotated_phone_photo_finds_its_face(lite_checkpoint, tmp_path, capsys):
+    from larnet_core.cli import main
+    from larnet_core.face import sample_face_photos
+    from larnet_core.images import read_image_file
+
+    photo = _rotated_phone_photo(tmp_path / "phone.jpg")
+    upright = sample_face_photos()["grace_hopper"]
+    decoded = read_image_file(photo)
+    assert decoded.shape == upright.shape
+    assert np.abs(decoded.astype(float) - upright).mean() < 8  # the same picture, up to JPEG
+    argv = ["explain", str(photo), "--checkpoint", str(lite_checkpoint), "--out", str(tmp_path / "x"), "--face",
+            "haar", "--methods", "gradcam", "--device", "cpu"]
+    assert main(argv) == 0
+    face = json.loads((tmp_path / "x" / "index.json").read_text())["face"]
+    assert face is not None and face["detector"] == "haar"
+    sideways = tmp_path / "sideways.jpg"  # the same pixels without the tag: no upright face to find
+    from PIL import Image
+
+    Image.open(photo).save(sideways, "JPEG", quality=92)
+    assert main([*argv[:1], str(sideways), *argv[2:4], "--out", str(tmp_path / "y"), *argv[6:]]) == 2
+    assert "face" in capsys.readouterr().err
+
+
+def test_a_truncated_video_warns_that_most_of_its_frames_are_missing(lite_checkpoint, tmp_path):
+    import av
+
+    from larnet_core.inference import Predictor
+    from larnet_core.models import load_checkpoint
+    from larnet_core.video import analyze_clip, open_clip
+
+    path = tmp_path / "full.mp4"
+    with av.open(str(path), "w", options={"movflags": "faststart"}) as container:  # the index first, as phones do
+        stream = container.add_stream("mpeg4", rate=Fraction(30))
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        noise = np.random.default_rng(0)
+        for index in range(60):  # textured frames, so that each takes its share of the file
+            image = noise.integers(0, 255, (48, 64, 3), dtype=np.uint8)
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        container.mux(stream.encode())
+    data = path.read_bytes()
+    media = data.find(b"mdat")
+    truncated = tmp_path / "truncated.mp4"
+    truncated.write_bytes(data[: media + (len(data) - media) // 6])  # an interrupted copy: a sixth of the frames
+    with open_clip(truncated) as reader:
+        assert reader.meta.frame_count == 60
+        decoded = len(list(reader.frames()))
+    assert 2 <= decoded < 30
+    predictor = Predictor(load_checkpoint(lite_checkpoint), backend="torch")
+    result = analyze_clip(truncated, predictor, face="none")
+    assert any(f"only {decoded} of the 60 frames" in w and "truncated" in w for w in result.warnings), result.warnings
+    complete = analyze_clip(path, predictor, face="none")
+    assert not any("truncated" in w for w in complete.warnings)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_a_checkpoint_with_non_finite_weights_is_refused_at_load(lite_checkpoint, tmp_path, value):
+    from larnet_core.models import load_checkpoint
+
+    payload = torch.load(lite_checkpoint, weights_only=True)
+    name = next(k for k, v in payload["state_dict"].items() if v.is_floating_point() and v.numel() > 1)
+    payload["state_dict"][name] = payload["state_dict"][name].clone()
+    payload["state_dict"][name].view(-1)[0] = value
+    torch.save(payload, tmp_path / "diverged.pt")
+    with pytest.raises(CheckpointError, match=f"{name}.*NaN or infinite"):
+        load_checkpoint(tmp_path / "diverged.pt")
+
+
+def test_a_file_that_is_no_checkpoint_is_named_as_such_without_unsafe_advice(tmp_path):
+    from larnet_core.models import load_checkpoint
+
+    for name, data in (("notes.pt", b"these are my notes, not weights\n"), ("image.pt", face_png()),
+                       ("json.pt", b'{"state_dict": {}}')):
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(CheckpointError, match="is not a PyTorch checkpoint") as refused:
+            load_checkpoint(tmp_path / name)
+        assert "weights_only" not in str(refused.value)
+    torch.save({"format": "larnet-checkpoint", "card": _Payload()}, tmp_path / "evil.pt")
+    with pytest.raises(CheckpointError, match="not plain weights") as refused:
+        load_checkpoint(tmp_path / "evil.pt")
+    assert "weights_only" not in str(refused.value) and "trusted" not in str(refused.value)
+    assert "system" in str(refused.value)  # what was refused is still named
+
+
+BIDI = "\u202e\u202a\u202b\u202c\u202d\u2066\u2067\u2068\u2069\u200e\u200f"
+
+
+def test_bidirectional_controls_are_stripped_from_names_shown_or_stored(store, tmp_path, capsys):
+    from larnet_core.batch import discover_clips
+    from larnet_core.cli import main
+    from larnet_core.sessions import AnalysisSession, InputRef
+    from larnet_core.video import open_clip
+
+    spoof = "invoice\u202egpj.mp4"  # shows as "invoice4pm.jpg"
+    created = store.create(AnalysisSession(name=f"talk {BIDI}one", input=InputRef(name=spoof)))
+    saved = store.get(created.id)
+    assert saved.name == "talk one" and saved.input.name == "invoicegpj.mp4"
+    clip = tmp_path / spoof
+    with av_clip(clip) as path, open_clip(path) as reader:
+        assert reader.name == "invoicegpj.mp4"
+    assert [c.source for c in discover_clips([clip])] == [f"{tmp_path.as_posix()}/invoicegpj.mp4"]
+    assert main(["sessions", "show", "nope" + BIDI, "--db", f"sqlite:///{tmp_path / 'other.sqlite3'}"]) == 2
+    assert not any(ch in capsys.readouterr().err for ch in BIDI)
+
+
+@contextlib.contextmanager
+def av_clip(path: Path):
+    """A short real video written at ``path``."""
+    import av
+
+    with av.open(str(path), "w", format="mp4") as container:
+        stream = container.add_stream("mpeg4", rate=Fraction(30))
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for index in range(4):
+            image = np.full((48, 64, 3), 60 + index, np.uint8)
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        container.mux(stream.encode())
+    yield path

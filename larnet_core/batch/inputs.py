@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
 from larnet_core.errors import LarnetError
+from larnet_core.paths import check_input_file, read_input, sha256_input
+from larnet_core.text import strip_bidi
+from larnet_core.video.limits import DEFAULT_LIMITS
 
 __all__ = [
     "BatchInputError",
@@ -22,6 +26,7 @@ __all__ = [
     "MANIFEST_COLUMNS",
     "ClipInput",
     "clip_id",
+    "clip_sha256",
     "discover_clips",
     "read_manifest",
 ]
@@ -30,6 +35,11 @@ __all__ = [
 BATCH_EXTENSIONS = (".mp4", ".m4v", ".mov", ".avi", ".webm", ".mkv", ".mpg", ".mpeg", ".ogv", ".zip")
 #: The manifest's required column, then the optional ones carried into the summary.
 MANIFEST_COLUMNS = ("path", "subject", "label")
+
+#: Largest manifest read (a million rows of paths fit well within it).
+MAX_MANIFEST_BYTES = 64 * 1024 * 1024
+#: Largest clip file hashed: the video reader's own size limit.
+MAX_CLIP_BYTES = DEFAULT_LIMITS.max_bytes
 
 _MAX_ID_STEM = 60
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -85,8 +95,36 @@ def _from_folder(folder: Path, extensions: tuple[str, ...]) -> list[ClipInput]:
     clips = []
     for path in found:
         source = f"{name}/{path.relative_to(folder).as_posix()}"
-        clips.append(ClipInput(clip_id(source), path, source))
+        clips.append(ClipInput(clip_id(source), path, strip_bidi(source)))
     return clips
+
+
+def _check_clip_path(path: Path, what: str) -> None:
+    """A clip is a folder of frames or a regular file: a device (``/dev/zero`` never ends), a FIFO (reading
+    waits for a writer) or a socket is refused here, before any worker hashes it."""
+    if not path.is_dir():
+        check_input_file(path, what, error=BatchInputError)
+
+
+def clip_sha256(path: str | Path, data: bytes | None = None, *, max_bytes: int = MAX_CLIP_BYTES) -> str:
+    """SHA-256 of a clip's content, streamed and bounded: a file's bytes (``data`` when already read), or for a
+    folder of frames every regular file's relative name and content, in name order (the same digest as
+    :func:`larnet_core.batch.settings.content_sha256`).
+
+    Raises:
+        BatchInputError: the clip (or a file of the folder) is not a regular file, or is larger than
+            ``max_bytes``.
+    """
+    if data is not None:
+        return hashlib.sha256(data).hexdigest()
+    path = Path(path)
+    if not path.is_dir():
+        return sha256_input(path, str(path), max_bytes=max_bytes, error=BatchInputError)
+    digest = hashlib.sha256()
+    for item in sorted(p for p in path.rglob("*") if p.is_file()):
+        digest.update(item.relative_to(path).as_posix().encode() + b"\0")
+        digest.update(bytes.fromhex(sha256_input(item, str(item), max_bytes=max_bytes, error=BatchInputError)))
+    return digest.hexdigest()
 
 
 def read_manifest(path: str | Path) -> list[ClipInput]:
@@ -98,13 +136,13 @@ def read_manifest(path: str | Path) -> list[ClipInput]:
             exist (named with its row).
     """
     path = Path(path)
+    data = read_input(path, f"the manifest {path}", max_bytes=MAX_MANIFEST_BYTES, error=BatchInputError)
     try:
-        with open(path, newline="", encoding="utf-8-sig") as handle:
-            reader = csv.DictReader(handle)
-            columns = [c.strip() for c in (reader.fieldnames or [])]
-            rows = [{(k or "").strip(): (v or "").strip() for k, v in row.items()} for row in reader]
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise BatchInputError(f"cannot read the manifest {path}: {exc}") from None
+        reader = csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline=""))
+        columns = [c.strip() for c in (reader.fieldnames or [])]
+        rows = [{(k or "").strip(): (v or "").strip() for k, v in row.items()} for row in reader]
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise BatchInputError(f"cannot read the manifest {path}: {exc}; save it as a UTF-8 CSV file") from None
     if "path" not in columns:
         raise BatchInputError(f"the manifest {path} has no 'path' column (it has: {', '.join(columns) or 'none'}); "
                               "add a header row with a 'path' column, and optionally 'subject' and 'label'")
@@ -119,7 +157,9 @@ def read_manifest(path: str | Path) -> list[ClipInput]:
         if not target.exists():
             raise BatchInputError(f"the manifest {path}, row {number}: {cell} does not exist (relative paths are "
                                   f"read from {path.parent})")
-        clips.append(ClipInput(clip_id(cell), target, cell, row.get("subject", ""), row.get("label", "")))
+        _check_clip_path(target, f"the manifest {path}, row {number}: {cell}")
+        clips.append(ClipInput(clip_id(cell), target, strip_bidi(cell), strip_bidi(row.get("subject", "")),
+                               strip_bidi(row.get("label", ""))))
     return clips
 
 
@@ -147,8 +187,9 @@ def discover_clips(inputs: Sequence[str | Path], extensions: Iterable[str] | Non
         elif path.suffix.lower() == ".csv":
             clips.extend(read_manifest(path))
         else:
+            _check_clip_path(path, str(given))
             source = Path(given).as_posix()
-            clips.append(ClipInput(clip_id(source), path, source))
+            clips.append(ClipInput(clip_id(source), path, strip_bidi(source)))
     seen: set[str] = set()
     unique = [c for c in clips if not (c.clip_id in seen or seen.add(c.clip_id))]
     if not unique:

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import multiprocessing
 import queue
+import signal
 from collections import deque
 from typing import Any, Callable, Iterator, Sequence
 
@@ -26,6 +27,9 @@ log = logging.getLogger(__name__)
 
 RowCallback = Callable[[dict[str, Any]], None]
 _POLL_S = 0.5
+#: Tries of a clip whose worker process died under it: the second runs in a new worker; a clip that takes down
+#: its worker twice is reported (a crash on its data, or a machine without the memory for it).
+MAX_ATTEMPTS = 2
 _JOIN_S = 10.0
 
 
@@ -126,6 +130,7 @@ class _Pool:
         self.procs: dict[int, Any] = {}
         self.held: dict[int, list[str]] = {}
         self.ready: set[int] = set()
+        self.attempts: dict[str, int] = {}  # clip -> tries lost with their worker
         self._next = 0
         for _ in range(workers):
             self.start_worker()
@@ -207,8 +212,23 @@ def run_processes(jobs: Sequence[ClipJob], config: WorkerConfig, on_row: RowCall
         pool.stop(graceful)
 
 
+def _exit_reason(code: int | None) -> str:
+    """How a worker process ended, in words, with what to do about it."""
+    if code is not None and code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        if -code == signal.SIGKILL:
+            return (f"was killed ({name}), most often by the system running out of memory; use fewer --workers or "
+                    "free memory")
+        return f"was stopped by {name} (a crash in native code, e.g. on a damaged file)"
+    return f"stopped (exit code {code})"
+
+
 def _recover(pool: _Pool, output: BatchOutput, by_id, finished, pending, on_row, index: int, code, held, queued):
-    """A worker died: its current clip is recorded as failed, the clip it had taken early goes back in line."""
+    """A worker died: its current clip is tried once more by a new worker (MAX_ATTEMPTS in all), then recorded as
+    failed; the clip it had taken early goes back in line."""
     log.warning("batch worker %d stopped (exit code %s) holding %s", index, code, held)
     if index not in pool.ready:  # it died starting up: every new one would too
         raise LarnetError(f"a batch worker process stopped while starting (exit code {code}); when calling "
@@ -219,9 +239,16 @@ def _recover(pool: _Pool, output: BatchOutput, by_id, finished, pending, on_row,
             continue
         if position == 0:
             job = by_id[clip]
+            tries = pool.attempts[clip] = pool.attempts.get(clip, 0) + 1
+            if tries < MAX_ATTEMPTS:  # the death may not be the clip's doing (memory, a kill): once more
+                log.warning("clip %s: the worker process %s; trying it again (attempt %d of %d)", clip,
+                            _exit_reason(code), tries + 1, MAX_ATTEMPTS)
+                pending.appendleft(job)
+                continue
+            tried = f"; tried {tries} times" if tries > 1 else ""
             row = {"clip": clip, "path": job.path, "source": job.source, "subject": job.subject, "label": job.label,
-                   "status": "failed", "error": f"the worker process stopped (exit code {code}) while analysing "
-                   "this clip", "error_type": "WorkerDied", "model_sha256": pool.config.model_sha256,
+                   "status": "failed", "error": f"the worker process {_exit_reason(code)} while analysing this "
+                   f"clip{tried}", "error_type": "WorkerDied", "model_sha256": pool.config.model_sha256,
                    "settings_sha256": pool.config.settings_sha256, "worker": f"process {index}",
                    "finished_at": now()}
             output.write_failure(clip, {"status": "failed", "retry": True, "settings_sha256":

@@ -21,6 +21,7 @@ from larnet_core.batch.output import BatchOutput
 from larnet_core.batch.settings import BatchSettings, input_stat, settings_sha256
 from larnet_core.batch.worker import ClipJob, WorkerConfig
 from larnet_core.errors import CheckpointError, LarnetError
+from larnet_core.paths import check_output_dir
 
 __all__ = ["BatchProgress", "BatchReport", "plan_batch", "run_batch"]
 
@@ -162,6 +163,7 @@ def run_batch(
     settings = settings or BatchSettings()
     if workers < 1 or threads < 1:
         raise LarnetError(f"--workers and --threads must be at least 1, got {workers} and {threads}")
+    check_output_dir(out, "the batch output folder")  # before any clip is read or the model loaded
     clips = discover_clips(inputs, extensions)
     loaded = _check_checkpoint(checkpoint, device)
     output = BatchOutput(out)

@@ -22,8 +22,6 @@ __all__ = ["BATCH_FORMAT", "BatchSettings", "settings_sha256", "content_sha256",
 #: Version of the batch output layout; part of the settings hash, so a new layout redoes old results.
 BATCH_FORMAT = 1
 
-_CHUNK = 1 << 20
-
 
 @dataclass(frozen=True)
 class BatchSettings:
@@ -98,11 +96,11 @@ def content_sha256(path: str | Path, data: bytes | None = None) -> str:
 
 
 def _file_digest(path: Path) -> bytes:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(_CHUNK):
-            digest.update(block)
-    return digest.digest()
+    from larnet_core.batch.inputs import MAX_CLIP_BYTES, BatchInputError
+    from larnet_core.paths import sha256_input
+
+    # Streamed and bounded; a device or FIFO is refused instead of read for ever.
+    return bytes.fromhex(sha256_input(path, str(path), max_bytes=MAX_CLIP_BYTES, error=BatchInputError))
 
 
 def input_stat(path: str | Path) -> dict[str, int]:

@@ -19,8 +19,10 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from larnet_core.batch.output import BatchOutput, now
-from larnet_core.batch.settings import BatchSettings, content_sha256, input_stat
+from larnet_core.batch.inputs import BatchInputError, clip_sha256
+from larnet_core.batch.settings import BatchSettings, input_stat
 from larnet_core.errors import CheckpointError, LarnetError
+from larnet_core.paths import read_input
 
 __all__ = ["ClipJob", "WorkerConfig", "ClipWorker", "limit_threads"]
 
@@ -77,13 +79,15 @@ def limit_threads(threads: int) -> None:
 
 
 def _read(path: str) -> _Read:
+    """Read (small clips) and hash a clip, through the bounded readers: a device, FIFO or oversized file
+    becomes this clip's error instead of a read that never ends."""
     try:
         stat = input_stat(path)
-        if Path(path).is_file() and stat["size"] <= PREFETCH_MAX_BYTES:
-            data = Path(path).read_bytes()
-            return _Read(data, content_sha256(path, data), stat, None)
-        return _Read(None, content_sha256(path), stat, None)
-    except OSError as exc:
+        if not Path(path).is_dir() and stat["size"] <= PREFETCH_MAX_BYTES:
+            data = read_input(path, path, max_bytes=PREFETCH_MAX_BYTES, error=BatchInputError)
+            return _Read(data, clip_sha256(path, data), stat, None)
+        return _Read(None, clip_sha256(path), stat, None)
+    except (OSError, LarnetError) as exc:
         return _Read(None, "", {}, exc)
 
 
@@ -130,6 +134,8 @@ class ClipWorker:
         start = time.perf_counter()
         got = (read or self.prefetch(job)).result()
         if got.error is not None:
+            if isinstance(got.error, LarnetError):  # not a regular file, or over the size limit: said as it is
+                return self._failed(job, got, str(got.error), type(got.error).__name__, start, retry=False)
             return self._failed(job, got, f"cannot read {job.path}: {got.error}", type(got.error).__name__, start,
                                 retry=True)
         marker = self.output.read_marker(job.clip_id)

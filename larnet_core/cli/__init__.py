@@ -55,11 +55,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LarnetError as exc:
         if args.debug:
             raise
-        print(f"larnet {args.command}: error: {exc}", file=sys.stderr)
+        print(f"larnet {args.command}: error: {_one_line(str(exc))}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a path the checks did not foresee (a file vanished, a disk filled up ...)
+        if args.debug:
+            raise
+        from larnet_core.paths import describe_os_error
+
+        print(f"larnet {args.command}: error: {_one_line(describe_os_error(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"larnet {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def _one_line(message: str) -> str:
+    """A message as one line, without bidirectional controls that would make a file name read differently."""
+    from larnet_core.text import strip_bidi
+
+    return " ".join(strip_bidi(message).split())
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from larnet_core.cli._options import add_analysis_arguments
 from larnet_core.errors import LarnetError
+from larnet_core.paths import check_output_file
 
 TABLE_SUFFIXES = (".csv", ".parquet")
 
@@ -46,6 +47,15 @@ def _run(args: argparse.Namespace) -> int:
     if out.suffix.lower() not in TABLE_SUFFIXES:
         raise LarnetError(f"--out {out.name}: use a .csv or .parquet file name")
     summary_path = Path(args.summary) if args.summary else out.with_suffix(".json")
+    # Every output is checked before the analysis: a path that cannot be written must not cost the result.
+    check_output_file(out, "--out")
+    check_output_file(summary_path, "--summary")
+    if args.video:
+        check_output_file(Path(args.video), "--video")
+    if args.save_session is not None:
+        from larnet_core.sessions import SessionStore
+
+        SessionStore.open(args.db).close()  # reachable, and a sessions database
     limits, spotting = analysis_limits(args.max_frames, args.max_seconds, args.threshold_p)
     device = resolve_device(args.device)
     predictor = Predictor(load_checkpoint(args.checkpoint, device=device), backend=args.backend)

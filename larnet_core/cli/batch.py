@@ -53,7 +53,9 @@ def _run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from larnet_core.batch import run_batch
+    from larnet_core.paths import check_output_dir
 
+    check_output_dir(args.out, "--out")
     bar: list[tqdm] = []
 
     def progress(state, row) -> None:

@@ -15,8 +15,10 @@ def register(subparsers) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from larnet_core.paths import check_output_file
     from larnet_core.training.compare import compare_runs, to_markdown
 
+    check_output_file(args.out, "--out")
     table = compare_runs(args.run_dirs)
     text = table.to_string(index=False, float_format=lambda v: f"{v:.3f}")
     print(text)

@@ -8,6 +8,7 @@ import sys
 from larnet_core.cli.train import add_data_arguments, data_sources, print_scores
 from larnet_core.devices import DEVICE_CHOICES
 from larnet_core.errors import LarnetError
+from larnet_core.paths import check_output_dir
 
 
 def register(subparsers) -> None:
@@ -37,6 +38,7 @@ def _run(args: argparse.Namespace) -> int:
         if not args.out:
             raise LarnetError("--checkpoint needs --out (the run directory to write) and the data: --root (with "
                               "--dataset) or --data NAME=ROOT")
+        check_output_dir(args.out, "--out")
         data = data_sources(args)
         out = evaluate_checkpoint(args.checkpoint, args.dataset, args.root, args.out, labels=args.labels,
                                   device=args.device, workers=args.workers, progress=not args.no_progress,

@@ -61,7 +61,9 @@ def _run(args: argparse.Namespace) -> int:
     from larnet_core.explain.cam import check_method
     from larnet_core.explain.export import save_explanation
     from larnet_core.models import load_checkpoint
+    from larnet_core.paths import check_output_dir
 
+    check_output_dir(args.out, "--out")
     device = resolve_device(args.device)
     try:
         methods = [check_method(m) for m in args.methods]

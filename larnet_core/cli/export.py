@@ -16,9 +16,11 @@ def register(subparsers) -> None:
 def _run(args) -> int:
     from larnet_core.models import load_checkpoint
     from larnet_core.models.export import export_model
+    from larnet_core.paths import check_output_file
 
-    loaded = load_checkpoint(args.checkpoint)
     out = args.out or args.checkpoint.with_suffix(".onnx" if args.format == "onnx" else ".torchscript.pt")
+    check_output_file(out, "--out")
+    loaded = load_checkpoint(args.checkpoint)
     result = export_model(loaded, out, args.format)
     print(f"wrote {result.path} ({result.format}); max |logit difference| vs PyTorch: {result.max_abs_diff:.2e}")
     return 0

@@ -45,6 +45,10 @@ def _run(args: argparse.Namespace) -> int:
 
     if any(r <= 0 for r in args.resolutions) or args.reference_height <= 0:
         raise LarnetError("--resolutions and --reference-height must be positive frame heights")
+    if args.out:
+        from larnet_core.paths import check_output_file
+
+        check_output_file(args.out, "--out")
     predictor = Predictor(load_checkpoint(args.checkpoint, device=resolve_device(args.device)), backend=args.backend)
     card = predictor.card
     scheme = args.scheme or card.label_scheme

@@ -176,8 +176,10 @@ def _metadata(session, parts) -> dict:
 
 
 def _export(args: argparse.Namespace) -> int:
+    from larnet_core.paths import check_output_file
     from larnet_core.sessions import export_bundle
 
+    check_output_file(args.output, "the bundle")  # never renamed over a folder, a device or a FIFO
     with _open(args) as store:
         path = export_bundle(store, args.session_id, args.output)
     print(f"exported session {args.session_id} to {path} ({path.stat().st_size} bytes)")

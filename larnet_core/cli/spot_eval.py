@@ -45,6 +45,10 @@ def _run(args: argparse.Namespace) -> int:
 
     if not 0 < args.iou <= 1:
         raise LarnetError(f"--iou must be in (0, 1], got {args.iou}")
+    if args.out:
+        from larnet_core.paths import check_output_file
+
+        check_output_file(args.out, "--out")
     records = load_dataset(DATASET_ALIASES[args.dataset], args.root)
     if args.limit:
         records = records[: args.limit]

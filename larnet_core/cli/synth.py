@@ -101,6 +101,9 @@ def _run(args: argparse.Namespace) -> int:
 
     if args.workers is not None and args.workers < 1:
         raise LarnetError(f"--workers must be at least 1, got {args.workers}")
+    from larnet_core.paths import check_output_dir
+
+    check_output_dir(args.out, "the output folder")
     if args.footage:
         return _run_footage(args)
     if args.photos and not args.long:

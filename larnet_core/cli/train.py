@@ -105,6 +105,11 @@ def data_sources(args: argparse.Namespace) -> dict[str, str]:
 def _run(args: argparse.Namespace) -> int:
     from larnet_core.training import TrainConfig, train
 
+    from larnet_core.paths import check_output_dir, check_output_file
+
+    check_output_dir(args.out, "--out")
+    if args.checkpoint_to:
+        check_output_file(args.checkpoint_to, "--checkpoint-to")
     data = data_sources(args)
     try:
         config = TrainConfig(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import logging
 import os
 import pickle
@@ -18,7 +17,7 @@ from torch import nn
 from larnet_core import __version__
 from larnet_core.errors import CheckpointError
 from larnet_core.models.card_checks import MAX_PARAMETERS, card_from_untrusted
-from larnet_core.paths import cache_dir
+from larnet_core.paths import cache_dir, open_input, sha256_input
 from larnet_core.models.registry import build_model, model_config
 from larnet_core.safezip import SafeZip, ZipLimits
 
@@ -124,11 +123,10 @@ class LoadedModel:
 
 
 def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
+    """SHA-256 of a checkpoint file, streamed and bounded by the checkpoint size limit (``chunk`` is kept for
+    callers that passed it; reads are in 1 MiB blocks)."""
+    return sha256_input(path, f"checkpoint {path}", max_bytes=CHECKPOINT_ZIP_LIMITS.max_archive_bytes,
+                        error=CheckpointError)
 
 
 def save_checkpoint(
@@ -165,31 +163,44 @@ CHECKPOINT_ZIP_LIMITS = ZipLimits(max_archive_bytes=2 * 1024**3, max_members=20_
 _TENSOR_DTYPES = (torch.float32, torch.float16, torch.bfloat16, torch.float64, torch.int64)
 
 
+#: How every file torch.save writes begins: a zip archive (the format since PyTorch 1.6) or a pickle stream
+#: (the legacy format: protocol 2 and up start with 0x80 and the protocol number).
+_TORCH_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+
+
+def _looks_like_torch_file(head: bytes) -> bool:
+    return head.startswith(_TORCH_MAGIC) or (len(head) >= 2 and head[0] == 0x80 and 2 <= head[1] <= 5)
+
+
 def _read_payload(path: Path) -> dict[str, Any]:
-    if not path.exists():
+    what = f"checkpoint {path}"
+    if not os.path.lexists(path):
         raise CheckpointError(f"checkpoint {path} does not exist; check the path or train one with `larnet train`")
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} is not a file; give the path of a .pt file")
-    size = path.stat().st_size
-    if size == 0:
-        raise CheckpointError(f"checkpoint {path} is empty (0 bytes); the file was not written completely")
-    if zipfile.is_zipfile(path):
-        # Member count, declared sizes and compression ratios are checked before torch reads anything.
-        SafeZip(path, CHECKPOINT_ZIP_LIMITS, f"checkpoint {path}", error=CheckpointError).close()
-    elif size > CHECKPOINT_ZIP_LIMITS.max_archive_bytes:
-        raise CheckpointError(f"checkpoint {path} is {size} bytes; the limit is "
-                              f"{CHECKPOINT_ZIP_LIMITS.max_archive_bytes} bytes")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        raise CheckpointError(
-            f"{path} holds objects that are not plain weights, so it was not loaded (safe loading refuses "
-            f"arbitrary code); re-save it with `larnet_core.models.save_checkpoint` ({_first_line(exc)})"
-        ) from None
-    except Exception as exc:  # noqa: BLE001 - a damaged file makes torch raise many types (and RecursionError)
-        raise CheckpointError(
-            f"{path} is not a readable PyTorch checkpoint (corrupt or truncated?): {_first_line(exc)}"
-        ) from None
+    # A regular file within the archive limit: a device or FIFO is refused before torch reads a byte.
+    with open_input(path, what, max_bytes=CHECKPOINT_ZIP_LIMITS.max_archive_bytes, error=CheckpointError) as handle:
+        size = os.fstat(handle.fileno()).st_size
+        if size == 0:
+            raise CheckpointError(f"checkpoint {path} is empty (0 bytes); the file was not written completely")
+        head = handle.read(4)
+        if not _looks_like_torch_file(head):
+            raise CheckpointError(f"{path} is not a PyTorch checkpoint (it does not start as a file written by "
+                                  "torch.save does); give a .pt file written by `larnet train` or `save_checkpoint`")
+        handle.seek(0)
+        if zipfile.is_zipfile(handle):
+            # Member count, declared sizes and compression ratios are checked before torch reads anything.
+            SafeZip(path, CHECKPOINT_ZIP_LIMITS, what, error=CheckpointError).close()
+        handle.seek(0)
+        try:
+            payload = torch.load(handle, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as exc:
+            raise CheckpointError(
+                f"{path} holds objects that are not plain weights, so it was not loaded (safe loading refuses "
+                f"arbitrary code); re-save it with `larnet_core.models.save_checkpoint` ({_unpickling_reason(exc)})"
+            ) from None
+        except Exception as exc:  # noqa: BLE001 - a damaged file makes torch raise many types (and RecursionError)
+            raise CheckpointError(
+                f"{path} is not a readable PyTorch checkpoint (corrupt or truncated?): {_first_line(exc)}"
+            ) from None
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(
             f"{path} is a PyTorch file but not a LARNet checkpoint (no model card); "
@@ -203,6 +214,16 @@ def _read_payload(path: Path) -> dict[str, Any]:
             f"{path} was written by a newer LARNet Studio (checkpoint format {min(version, 10**6)}); upgrade"
         )
     return payload
+
+
+def _unpickling_reason(exc: BaseException) -> str:
+    """What torch's safe loader refused, without torch's advice to load the file unsafely (which would run
+    whatever code the file carries)."""
+    unsafe = ("weights_only", "trusted source", "Re-running", "documentation", "can still be loaded",
+              "arbitrary code", "safe_globals")
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    kept = [line for line in lines if not any(word in line for word in unsafe)]
+    return kept[0][:200] if kept else "it refers to code, not only to tensors"
 
 
 def _first_line(exc: BaseException) -> str:
@@ -284,6 +305,10 @@ def _checked_state(raw: Any, model: nn.Module, path: Path, preset: str) -> dict[
                                   f"{tuple(tensor.shape)[:8]}, the network needs {tuple(want.shape)}")
         if not tensor.is_contiguous():  # e.g. a stride-0 view: shape of a large tensor over a tiny storage
             raise CheckpointError(f"{path}: weight {name!r} is not stored as a plain tensor; re-save the model")
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            # Such a model predicts NaN for every input (and NaN is not valid JSON in the results).
+            raise CheckpointError(f"{path}: weight {name!r} holds NaN or infinite values (training diverged or the "
+                                  "file is damaged); retrain the model or use another checkpoint")
         state[name] = tensor.float() if tensor.is_floating_point() else tensor
     return state
 

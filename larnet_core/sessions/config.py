@@ -21,7 +21,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError
 
-from larnet_core.paths import DATA_DIR_ENV, data_dir
+from larnet_core.paths import DATA_DIR_ENV, check_input_file, data_dir
 from larnet_core.errors import LarnetError
 
 __all__ = ["DATA_DIR_ENV", "DATABASE_URL_ENV", "data_dir", "default_database_url", "resolve_database_url",
@@ -93,7 +93,11 @@ def _sqlite_engine(parsed: sa.URL) -> Engine:
     database = parsed.database or ""
     if database in ("", ":memory:") or database.startswith("file:"):
         raise LarnetError("sessions need a SQLite file; use sqlite:///path/to/sessions.sqlite3")
-    folder = Path(database).expanduser().resolve().parent
+    path = Path(database).expanduser()
+    if os.path.lexists(path):
+        # SQLite would read a FIFO for ever and a device as garbage: an existing database is a regular file.
+        check_input_file(path, f"the sessions database {path}")
+    folder = path.resolve().parent
     if not folder.is_dir():
         raise LarnetError(f"the folder {folder} for the sessions database does not exist; create it first")
     engine = sa.create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})

@@ -14,6 +14,7 @@ from typing import Any, Callable, Mapping
 import pandas as pd
 
 from larnet_core.errors import LarnetError
+from larnet_core.text import strip_bidi
 
 __all__ = [
     "KINDS",
@@ -176,7 +177,7 @@ def validate_name(name: object) -> str:
     """Return the stripped name, or raise LarnetError saying what to change."""
     if not isinstance(name, str):
         raise LarnetError(f"session name must be text, got {type(name).__name__}")
-    name = name.strip()
+    name = strip_bidi(name).strip()  # bidirectional controls would make the name display as something else
     if not name:
         raise LarnetError("session name is empty; give the analysis a short name")
     if len(name) > MAX_NAME_CHARS:
@@ -257,6 +258,7 @@ def stored_image_size(png: bytes) -> tuple[int, int] | None:
 def _validate_text(value: object, what: str, limit: int = MAX_REF_CHARS) -> str:
     if not isinstance(value, str):
         raise LarnetError(f"{what} must be text, got {type(value).__name__}")
+    value = strip_bidi(value)
     if len(value) > limit or _CONTROL.search(value):
         raise LarnetError(f"{what} is too long (limit {limit}) or contains control characters")
     return value

@@ -177,6 +177,13 @@ class SessionStore:
                 f"the sessions database {self.url} is unavailable ({reason}); check that it is running and that "
                 "LARNET_DATABASE_URL / --db is right, then try again"
             ) from exc
+        except sa.exc.DatabaseError as exc:  # e.g. a file that is not a database at all
+            log.debug("database error", exc_info=True)
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
+            raise LarnetError(
+                f"{self.url} is not a usable sessions database ({reason}); check LARNET_DATABASE_URL / --db, or "
+                "point it at a new file to start an empty one"
+            ) from exc
 
     @contextlib.contextmanager
     def _write_transaction(self) -> Iterator[Connection]:

@@ -318,9 +318,9 @@ def analyze_clip(
         for face_id, samples in stream.finish().items():
             rows.setdefault(face_id, _FaceRows()).samples.extend(samples)
         model.flush()
-        if reader.truncated_at is not None:
-            warnings.append(f"the stream is corrupt after frame {reader.truncated_at}; only the frames before it "
-                            "were analysed")
+        shortfall = reader.shortfall_warning(n_frames)
+        if shortfall is not None:
+            warnings.append(shortfall)
         scale = reader.scale
     backend = getattr(tracker, "backend", "none")
     face_source = "tracked" if tracker is not None else "whole-frame"

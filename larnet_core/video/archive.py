@@ -15,6 +15,7 @@ from typing import Iterator
 import numpy as np
 
 from larnet_core.errors import VideoError
+from larnet_core.paths import read_input
 from larnet_core.safezip import SafeZip
 from larnet_core.video.limits import VideoLimits
 
@@ -96,9 +97,7 @@ def folder_frames(folder: Path, limits: VideoLimits) -> FrameImages:
 
     def read_bytes(name: str) -> bytes:
         path = folder / name
-        size = path.stat().st_size
-        limits.check_bytes(size, str(path))
-        return path.read_bytes()
+        return read_input(path, str(path), max_bytes=limits.max_bytes, error=VideoError)
 
     return FrameImages(names, read_bytes, str(folder), limits)
 

@@ -19,6 +19,8 @@ from typing import IO, Iterator, NamedTuple, Union
 import numpy as np
 
 from larnet_core.errors import VideoError
+from larnet_core.paths import open_input, sha256_input
+from larnet_core.text import strip_bidi
 from larnet_core.video.archive import FrameImages, folder_frames, zip_frames
 from larnet_core.video.limits import DEFAULT_LIMITS, VideoLimits
 
@@ -37,6 +39,10 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".avi", ".webm", ".mkv", ".mpg", ".mpeg", ".ogv")
+#: A clip decoding fewer than this share of its declared frames (and at least _SHORTFALL_MIN_FRAMES fewer) is
+#: reported as truncated.
+_SHORTFALL_SHARE = 0.9
+_SHORTFALL_MIN_FRAMES = 3
 #: Frame rate assumed for image sequences when the caller gives none: CASME II and SAMM record at 200 fps.
 IMAGE_SEQUENCE_FPS = 200.0
 
@@ -116,11 +122,11 @@ class ClipReader:
         data = _as_bytes(source)
         if data is None:
             path = Path(source)
-            self.name = name or path.name
+            self.name = strip_bidi(name or path.name)
             self._open_path(path, fps)
         else:
             self.name = name or getattr(source, "name", None) or "upload"
-            self.name = Path(str(self.name)).name
+            self.name = strip_bidi(Path(str(self.name)).name)
             self._open_bytes(data, fps)
         width, height = self.meta.width, self.meta.height
         #: ``(width, height)`` of the frames :meth:`frames` yields.
@@ -135,30 +141,35 @@ class ClipReader:
 
     # -- opening ---------------------------------------------------------------------------------------------
     def _open_path(self, path: Path, fps: float | None) -> None:
-        if not path.exists():
+        if not os.path.lexists(path):
             raise VideoError(f"{path} does not exist; check the path")
         if path.is_dir():
             self._images = folder_frames(path, self.limits)
             digest = hashlib.sha256()
             for name in self._images.names:
-                digest.update(name.encode() + b"\0" + hashlib.sha256((path / name).read_bytes()).digest())
+                digest.update(name.encode() + b"\0" + bytes.fromhex(
+                    sha256_input(path / name, str(path / name), max_bytes=self.limits.max_bytes, error=VideoError)))
             self._sequence_meta(fps, digest.hexdigest())
             return
-        size = path.stat().st_size
-        if size == 0:
-            raise VideoError(f"{path.name} is empty (0 bytes); the upload or copy did not complete")
-        self.limits.check_bytes(size, path.name)
-        suffix = path.suffix.lower()
-        with open(path, "rb") as fh:
+        # A regular file within the size limit (a device or FIFO is refused before it is read).
+        with open_input(path, path.name, error=VideoError) as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size == 0:
+                raise VideoError(f"{path.name} is empty (0 bytes); the upload or copy did not complete")
+            self.limits.check_bytes(size, path.name)
             head = fh.read(4)
+        suffix = path.suffix.lower()
         if suffix == ".zip" or (_is_zip(head) and suffix not in VIDEO_EXTENSIONS):
             self._images = zip_frames(path, self.limits, path.name)
-            self._sequence_meta(fps, _file_sha256(path))
+            self._sequence_meta(fps, self._file_sha256(path))
             return
         if suffix not in VIDEO_EXTENSIONS:
             raise VideoError(f"{path.name}: unsupported file type {suffix or '(none)'!r}; use a video "
                              f"({', '.join(VIDEO_EXTENSIONS)}), a .zip of frame images or a folder of frames")
-        self._open_video(str(path), _file_sha256(path))
+        self._open_video(str(path), self._file_sha256(path))
+
+    def _file_sha256(self, path: Path) -> str:
+        return sha256_input(path, path.name, max_bytes=self.limits.max_bytes, error=VideoError)
 
     def _open_bytes(self, data: bytes, fps: float | None) -> None:
         if not data:
@@ -295,6 +306,23 @@ class ClipReader:
                         index, _short(exc))
             self.truncated_at = index + 1
 
+    def shortfall_warning(self, decoded: int) -> str | None:
+        """A warning when decoding ended early: after a corrupt part of the stream, or far short of the frames
+        the container declares (a truncated file decodes what it holds and then simply ends). None otherwise.
+
+        Args:
+            decoded: frames the analysis decoded.
+        """
+        if self.truncated_at is not None:
+            return (f"the stream is corrupt after frame {self.truncated_at}; only the frames before it were "
+                    "analysed")
+        declared = self.meta.frame_count if self._images is None else 0
+        # Declared counts are often a frame or two off (edit lists, estimates from the duration): only a real gap.
+        if declared > 0 and decoded < declared * _SHORTFALL_SHARE and declared - decoded >= _SHORTFALL_MIN_FRAMES:
+            return (f"only {decoded} of the {declared} frames the file declares could be decoded; the file is "
+                    "probably truncated (an interrupted copy or recording), so the analysis covers only the start")
+        return None
+
     def _start_time(self) -> float:
         stream = self._stream
         if stream.start_time is not None and stream.time_base is not None:
@@ -327,14 +355,6 @@ class ClipReader:
 def _short(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     return text if len(text) <= 160 else text[:157] + "..."
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def open_clip(source: ClipSource, limits: VideoLimits | None = None, *, fps: float | None = None,
