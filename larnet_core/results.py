@@ -239,6 +239,13 @@ class AnalysisResult:
         ids = self.frames.loc[self.frames["face_id"] >= 0, "face_id"].unique().tolist()
         return sorted(int(v) for v in ids)
 
+    @property
+    def frames_with_face(self) -> int:
+        """Frames in which any followed face is in view (an every-face table has a row per frame and face)."""
+        if "face_found" not in self.frames or "frame" not in self.frames:
+            return len(self.frames)
+        return int(self.frames.groupby("frame")["face_found"].any().sum())
+
     def for_face(self, face_id: int) -> AnalysisResult:
         """The result restricted to one face's rows and intervals (for ``all_faces`` results)."""
         frames = self.frames
@@ -295,8 +302,7 @@ class AnalysisResult:
             "intervals": records,
             "n_micro": int((intervals["kind"] == "micro").sum()) if len(intervals) else 0,
             "n_macro": int((intervals["kind"] == "macro").sum()) if len(intervals) else 0,
-            "frames_with_face": int(self.frames.drop_duplicates("frame")["face_found"].sum())
-            if "face_found" in self.frames and "frame" in self.frames else len(self.frames),
+            "frames_with_face": self.frames_with_face,
             "settings": dict(self.settings),
             "warnings": list(self.warnings),
         }

@@ -5,6 +5,7 @@ Charts, images and the webcam component are invisible to AppTest; tests/browser 
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -390,6 +391,40 @@ def test_the_attention_page_explains_a_frame_of_the_current_clip_result(dashboar
     assert app.radio(key="attention_source").value == "Frame of the current clip"
     assert app.slider(key="attention_frame").max == int(analysis.frames["frame"].iloc[-1])
     assert not app.error, [e.value for e in app.error]
+
+
+def test_the_model_input_of_a_clip_row_is_the_analysis_own_whatever_the_sidebar_model(dashboard_env, analysed_clip,
+                                                                                       tmp_path, monkeypatch):
+    """A sidebar model of another input size: the clip and attention pages still rebuild the row's input from
+    the analysis' own settings (the input that gave the row's probabilities), and say why there is no heat map."""
+    from dashboard.clip_view import ClipView
+    from larnet_core.inference import Predictor
+    from larnet_core.models import ModelCard, load_checkpoint, save_checkpoint
+
+    analysis, data = analysed_clip
+    card = dataclasses.replace(ModelCard.for_preset("larnet-lite", CLASSES), input_size=64)
+    other = save_checkpoint(card.build(), card, tmp_path / "small-input.pt")
+    monkeypatch.setenv("LARNET_DEFAULT_CHECKPOINT", str(other))
+    view = ClipView(result=analysis, data=data)
+    size = int(analysis.settings["input_size"])
+    assert size != 64
+    frames = analysis.frames
+    index = int(frames.loc[frames["inferred"], "frame"].iloc[2])
+    model_input = view.model_input(index)
+    assert model_input.frame_index == index and model_input.crop.shape == (size, size, 3)
+    own = Predictor(load_checkpoint(analysis.model["checkpoint"]), backend=analysis.model["backend"])
+    probs = own.predict_proba([model_input.image])[0]
+    row = frames.loc[frames["frame"] == index, [f"prob_{c}" for c in CLASSES]].to_numpy()[0]
+    np.testing.assert_allclose(probs, row, atol=1e-4)
+    app = AppTest.from_file(APP, default_timeout=TIMEOUT_S)
+    app.switch_page("dashboard/pages/clip.py")
+    app.session_state["clip_result"] = view
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert "No heat map: the model in the sidebar takes 64 px inputs" in texts(app)
+    app.switch_page("dashboard/pages/attention.py").run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert any("takes 64 px inputs" in e.value for e in app.error), [e.value for e in app.error]
 
 
 def load_sha(path: Path) -> str:

@@ -172,27 +172,22 @@ def _with_box(image: np.ndarray, row: pd.Series) -> np.ndarray:
 
 
 def _model_view(view: ClipView, index: int, crop_column, heat_column) -> None:
-    """The model's own input for this frame (the aligned crop that produced the row) and its Grad-CAM: rebuilt
-    from the recorded alignment, so the heat map explains exactly the probabilities shown."""
+    """The model's own input for this frame (the aligned crop that produced the row, rebuilt from the analysis'
+    own settings) and its Grad-CAM, so the heat map explains exactly the probabilities shown."""
     from larnet_core.explain import grad_cam, overlay_heatmap
-    from larnet_core.face.inputs import InputConfig
-    from larnet_core.video.analysis import model_input_at, working_max_side
 
-    loaded = current_model(quiet=True)
-    if loaded is None or list(loaded.card.class_names) != view.class_names:
-        heat_column.caption("The model input and heat map need the model that made this analysis; pick it in the "
-                            "sidebar.")
-        return
-    config = InputConfig.for_card(loaded.card)
     try:
-        max_side = int(view.result.settings.get("working_max_side", working_max_side(config.size)))
-        model_input = model_input_at(view.frames, view.data, index, config, max_side, fps=view.result.meta.fps,
-                                     face_id=view.face_id)
-    except (LarnetError, ValueError, KeyError, TypeError) as exc:
-        heat_column.caption(f"No model input for this frame: {exc}")
+        model_input = view.model_input(index)
+    except LarnetError as exc:
+        heat_column.caption(f"No model input for this frame: {plain(exc)}")
         return
     note = "" if model_input.frame_index == index else f" (frame {model_input.frame_index}, the nearest inferred)"
     crop_column.image(model_input.crop, caption=f"model input{note}", width="stretch")
+    loaded = current_model(quiet=True)
+    why_not = "no model is loaded" if loaded is None else view.explainable_by(loaded.card)
+    if why_not is not None:
+        heat_column.caption(f"No heat map: {why_not}. Pick the analysis' model in the sidebar.")
+        return
     try:
         cam = grad_cam(loaded, model_input.image)
     except LarnetError as exc:
