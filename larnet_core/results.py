@@ -58,6 +58,7 @@ __all__ = [
     "model_info",
     "live_result",
     "events_table",
+    "interval_label",
     "ClipPrediction",
     "AnalysisResult",
 ]
@@ -120,6 +121,17 @@ def model_info(predictor) -> dict[str, Any]:
         "training_data": card.training_data, "sample_mode": card.sample_mode,
         "label_scheme": card.label_scheme, "backend": getattr(predictor, "backend", ""),
     }
+
+
+def interval_label(probabilities: np.ndarray, class_names: list[str]) -> tuple[str, float]:
+    """The label of a spotted interval, for clips and live streams alike: the class with the highest mean
+    probability over the interval's frames (rows of NaN, frames without a model output, left out), and that mean.
+    Without any output the classes are equally likely (the first is named)."""
+    probs = np.asarray(probabilities, dtype=np.float64).reshape(-1, len(class_names))
+    rows = probs[np.isfinite(probs).all(axis=1)]
+    mean = rows.mean(axis=0) if len(rows) else np.full(len(class_names), 1.0 / len(class_names))
+    top = int(mean.argmax())
+    return class_names[top], float(mean[top])
 
 
 @dataclass(frozen=True)

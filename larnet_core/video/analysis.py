@@ -50,6 +50,7 @@ from larnet_core.results import (
     AnalysisResult,
     ClipPrediction,
     frame_layout,
+    interval_label,
     model_info,
     probability_columns,
 )
@@ -530,15 +531,13 @@ def _frame_table(face_id: int, kept: _FaceRows, results: dict[tuple[int, int], n
 
 
 def _label_intervals(intervals: pd.DataFrame, probs: np.ndarray, class_names: list[str]) -> pd.DataFrame:
-    labels, confidences = [], []
-    for row in intervals.itertuples():
-        mean = np.nan_to_num(np.nanmean(probs[row.onset_frame:row.offset_frame + 1], axis=0))
-        labels.append(class_names[int(mean.argmax())])
-        confidences.append(float(mean.max()))
+    labelled = [interval_label(probs[row.onset_frame:row.offset_frame + 1], class_names)
+                for row in intervals.itertuples()]
     out = intervals.copy()
     position = out.columns.get_loc("kind") + 1
-    out.insert(position, "label", pd.Series(labels, dtype=object, index=out.index))
-    out.insert(position + 1, "confidence", pd.Series(confidences, dtype="float64", index=out.index))
+    out.insert(position, "label", pd.Series([label for label, _ in labelled], dtype=object, index=out.index))
+    out.insert(position + 1, "confidence", pd.Series([confidence for _, confidence in labelled], dtype="float64",
+                                                     index=out.index))
     return out
 
 

@@ -3,8 +3,9 @@
 Per frame, :meth:`LiveAnalyzer.process` runs the same engine as clip analysis (:class:`~larnet_core.video.pipeline.
 FaceStream`: face tracker, aligned model input, motion with head movement removed), follows the main face (the
 face tracked longest so far, the largest on a tie), draws the others, runs the model on the main face, and spots
-micro-expressions with :class:`~larnet_core.video.spotting.StreamingSpotter` — the clip's spotting function and
-settings over the last seconds of signal. Events are therefore reported a little after they end (the motion
+micro- and macro-expressions with :class:`~larnet_core.video.stream_spotting.TwoScaleStreamingSpotter` — the
+clip's two-scale spotting function and settings over the last seconds of both signals (a micro interval inside a
+macro one is dropped, as in a clip). Events are therefore reported a little after they end (the motion
 signal is two-sided, ``reference_s`` late, and an interval is final once it can no longer grow or merge).
 
 Per-frame classes flicker on a real face, so the shown prediction is the mean of the last ``smooth_s`` seconds of
@@ -29,13 +30,17 @@ from larnet_core.video.motion import MotionConfig
 from larnet_core.video.overlay import (SYNTHETIC_NOTICE, draw_face_result, draw_motion_trace, draw_notice,
                                        draw_other_face)
 from larnet_core.video.pipeline import FaceStream
-from larnet_core.video.spotting import SpottingParams, StreamingSpotter
+from larnet_core.results import interval_label
+from larnet_core.video.spotting import SpottingParams
+from larnet_core.video.stream_spotting import TwoScaleStreamingSpotter
 
 __all__ = ["LiveEvent", "LiveResult", "LiveAnalyzer"]
 
 log = logging.getLogger(__name__)
 
 _TRACE_S = 6.0
+# Each face's segments get ids of their own (as in clip analysis), so two faces' frames never join an interval.
+_SEGMENTS_PER_FACE = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -161,13 +166,8 @@ class LiveAnalyzer:
         self._times: dict[int, float] = {}
         self._main: int | None = None
         self._seen_frames: dict[int, int] = {}
-        # One spotter per scale of the motion signal, as clip analysis spots (spot_expressions): micro intervals
-        # from the micro signal, macro intervals from the macro one.
-        self._spotters = {
-            "micro": StreamingSpotter(self.fps_hint, self.spotting),
-            "macro": StreamingSpotter(self.fps_hint, replace(self.spotting, min_s=self.spotting.micro_max_s),
-                                      window_s=20.0),
-        }
+        # The clip's two-scale spotting over the last seconds of both signals.
+        self._spotter = TwoScaleStreamingSpotter(self.fps_hint, self.spotting)
         self._probs: deque[tuple[int, float, np.ndarray]] = deque()   # (frame, time, probabilities) main face
         # Probabilities kept for labelling events, which are final a while after they end.
         self._labels: deque[tuple[int, np.ndarray]] = deque(maxlen=max(8, int(12 * self.fps_hint)))
@@ -204,15 +204,11 @@ class LiveAnalyzer:
             self._collect(wait=True)
             before = len(self._events)
             for face_id, samples in self.stream.finish().items():
-                if face_id != self._main:
-                    continue
-                for sample in samples:
-                    for row in self._spot(sample):
-                        self._event(row)
-            for scale, spotter in self._spotters.items():
-                for row in spotter.flush():
-                    if row["kind"] == scale:
-                        self._event(row)
+                if face_id == self._main:
+                    for sample in samples:
+                        self._spot(face_id, sample)
+            for row in self._spotter.flush():
+                self._event(row)
             return list(self._events)[before:]
 
     def process(self, frame_rgb: np.ndarray, time_s: float | None = None) -> tuple[np.ndarray, LiveResult]:
@@ -280,8 +276,9 @@ class LiveAnalyzer:
         for sample in samples:
             if sample.segment >= 0 and sample.scale == "micro":
                 self._last_motion = sample.combined
-            for row in self._spot(sample):
-                event = self._event(row)
+            self._spot(self._main, sample)
+        for row in self._spotter.poll():
+            event = self._event(row)
         raw = self._collect()
         if main_step is not None and main_step.model_input is not None:
             raw = self._infer(main_step.model_input, index, now, raw)
@@ -347,17 +344,16 @@ class LiveAnalyzer:
         self._probs.append((index, when, probs))
         self._labels.append((index, probs))
 
-    def _spot(self, sample) -> list[dict]:
-        """Feed one final motion sample to its scale's spotter; the intervals of that scale it completes."""
+    def _spot(self, face_id: int | None, sample) -> None:
+        """Feed one final motion sample of the followed face to the spotter (head moving: nothing to spot)."""
         value = float("nan") if sample.head_moving else sample.combined
-        rows = self._spotters[sample.scale].push(sample.index, value, sample.segment)
-        return [row for row in rows if row["kind"] == sample.scale]
+        segment = sample.segment + int(face_id or 0) * _SEGMENTS_PER_FACE if sample.segment >= 0 else -1
+        self._spotter.push(sample.index, sample.scale, value, segment)
 
     def _event(self, row: dict) -> LiveEvent:
         onset, offset = int(row["onset_frame"]), int(row["offset_frame"])
-        window = [p for i, p in self._labels if onset <= i <= offset]
-        mean = np.mean(window, axis=0) if window else np.full(len(self.class_names), 1 / len(self.class_names))
-        top = int(np.argmax(mean))
+        window = np.array([p for i, p in self._labels if onset <= i <= offset]).reshape(-1, len(self.class_names))
+        label, confidence = interval_label(window, self.class_names)
         start = self._times.get(onset, row["onset_s"])
         apex = self._times.get(int(row["apex_frame"]), row["apex_s"])
         duration = float(row["duration_s"])
@@ -365,7 +361,7 @@ class LiveAnalyzer:
             # The stream's own clock: a slower camera than fps_hint stretches every frame.
             span = self._times[offset] - self._times[onset]
             duration = span * (offset - onset + 1) / (offset - onset)
-        event = LiveEvent(float(start), self.class_names[top], float(mean[top]), duration,
+        event = LiveEvent(float(start), label, confidence, duration,
                           str(row["kind"]), int(self._main if self._main is not None else 0), float(apex),
                           float(row["peak_motion"]))
         self._events.append(event)

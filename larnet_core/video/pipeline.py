@@ -5,7 +5,8 @@ model inputs -> motion samples.
 references (:class:`~larnet_core.face.inputs.InputBuilder`) and a :class:`~larnet_core.video.motion.MotionEngine`;
 a shot cut or a lost face ends the face's segment, so nothing is ever compared across it. Recorded clips and live
 streams differ only in what they do with the steps: a clip keeps every face's rows and picks the main face at the
-end; live follows the main face so far and spots it with :class:`~larnet_core.video.spotting.StreamingSpotter`.
+end; live follows the main face so far and spots it with
+:class:`~larnet_core.video.stream_spotting.TwoScaleStreamingSpotter`.
 """
 
 from __future__ import annotations
