@@ -72,6 +72,8 @@ class FlowCache:
         parts = [_stamp(onset_path), _stamp(apex_path), self.method, str(self.size), str(FLOW_ENCODING_VERSION)]
         if self.face not in ("", "none"):
             parts.append(f"face={self.face}:{ALIGNMENT_VERSION}")  # aligned samples are other samples
+        else:
+            parts.append("whole=fitted")  # whole frames are fitted into the square input, no longer squashed
         text = "|".join(parts)
         key = hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
         folder = Path(self.root) / f"{self.method}-{self.size}" / _safe(dataset)

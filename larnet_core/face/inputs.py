@@ -37,6 +37,7 @@ __all__ = [
     "FaceAligner",
     "similarity_to_template",
     "box_matrix",
+    "whole_frame_matrix",
     "build_photo_input",
     "warp_crop",
     "INPUT_COLUMNS",
@@ -126,6 +127,13 @@ def box_matrix(box: tuple[float, float, float, float], size: int, margin: float 
     scale = size / max(side, 1e-6)
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
     return np.array([[scale, 0.0, size / 2 - scale * cx], [0.0, scale, size / 2 - scale * cy]])
+
+
+def whole_frame_matrix(width: int, height: int, size: int) -> np.ndarray:
+    """The whole frame as a model input (face mode ``none``, face-filled frames), in training and inference alike:
+    scaled so its long side fills the ``size`` crop, centred, black bars on the short side; never squashed, so a
+    face keeps the proportions it has in aligned crops."""
+    return box_matrix((0.0, 0.0, float(width), float(height)), size, margin=0.0)
 
 
 def face_matrix(face: Any, size: int) -> np.ndarray:
@@ -327,7 +335,7 @@ class InputBuilder:
         size = self.config.size
         if face is None:
             height, width = frame_rgb.shape[:2]
-            m, aligned = box_matrix((0.0, 0.0, float(width), float(height)), size, margin=0.0), False
+            m, aligned = whole_frame_matrix(width, height, size), False
         else:
             m, aligned = matrix if matrix is not None else self.matrix(face, face_id)
         crop = warp_crop(frame_rgb, m, size)
@@ -362,7 +370,7 @@ def build_photo_input(image: np.ndarray, config: InputConfig, face: Any | None =
     size = config.size
     if face is None:
         height, width = rgb.shape[:2]
-        matrix, aligned = box_matrix((0.0, 0.0, float(width), float(height)), size, margin=0.0), False
+        matrix, aligned = whole_frame_matrix(width, height, size), False
     else:
         matrix, aligned = face_matrix(face, size), getattr(face, "landmarks", None) is not None
     crop = warp_crop(rgb, matrix, size)
