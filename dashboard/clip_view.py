@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from larnet_core.face.inputs import ModelInput
-from larnet_core.results import AnalysisResult
+from larnet_core.result import AnalysisResult
 
 __all__ = ["ClipView"]
 
@@ -49,11 +49,12 @@ class ClipView:
             LarnetError: the clip was not stored, or the face has no inferred frame.
         """
         from larnet_core.errors import LarnetError
+        from larnet_core.video.analysis import input_at  # the video engine, loaded when a frame is first shown
 
         if self.data is None:
             raise LarnetError("the clip was not stored with this result, so its frames cannot be shown")
         try:
-            return self.result.input_at(self.data, index, self.face_id)
+            return input_at(self.result, self.data, index, self.face_id)
         except ValueError as exc:
             raise LarnetError(f"frame {index} has no model input: {exc}") from None
 

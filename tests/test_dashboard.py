@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from larnet_core.metrics import compute_metrics
 from larnet_core.runs import write_run
-from larnet_core.sessions import AnalysisSession, InputRef, ModelRef, SessionStore
+from larnet_core.sessions import AnalysisSession, InputRef, ModelRef, SessionStore, result_to_session
 
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
 CLASSES = ["disgust", "fear", "happiness", "others", "repression", "sadness", "surprise"]
@@ -358,11 +358,11 @@ def test_saving_records_the_analysis_model_not_the_one_selected_now(dashboard_en
 
 
 def test_a_saved_result_reopens_whole(dashboard_env, analysed_clip):
-    from larnet_core.results import AnalysisResult
+    from larnet_core.sessions import result_from_session
 
     analysis, data = analysed_clip
     with SessionStore.open() as store:
-        created = store.create(analysis.to_session("whole", clip=data))
+        created = store.create(result_to_session(analysis, "whole", clip=data))
     app = open_page("clip", session=created.id)
     assert [m.label for m in app.metric][:2] == ["Clip prediction", "Confidence"]
     assert app.metric[0].value == analysis.prediction.label
@@ -372,7 +372,7 @@ def test_a_saved_result_reopens_whole(dashboard_env, analysed_clip):
     for warning in analysis.warnings:
         assert warning in texts(app)
     with SessionStore.open() as store:
-        reopened = AnalysisResult.from_session(store.get(created.id))
+        reopened = result_from_session(store.get(created.id))
     assert reopened.prediction == analysis.prediction
     listed = open_page("sessions", session=created.id)
     assert f"**Clip prediction:** {analysis.prediction.label}" in texts(listed)

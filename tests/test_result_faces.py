@@ -11,10 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from larnet_core.results import AnalysisResult
+from larnet_core.result import AnalysisResult, ClipMeta
 from larnet_core.synth.footage import make_footage, write_footage
 from larnet_core.video import analyze_clip
-from larnet_core.video.reader import ClipMeta
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -68,7 +67,8 @@ def test_frames_with_face_counts_a_frame_when_any_face_is_in_it():
         "face_found": [True, False, True, False, False, True, False, True],
         "face_id": [0, -1, 0, -1, -1, 1, -1, 1],
     })
-    result = AnalysisResult(ClipMeta("two.mp4", 25.0, 64, 48, 4, 0.16, ""), frames, pd.DataFrame(), None, [])
+    result = AnalysisResult.from_frames(ClipMeta("two.mp4", 25.0, 64, 48, 4, 0.16, ""), frames, pd.DataFrame(),
+                                        None, [], settings={"all_faces": True})
     assert result.summary()["frames_with_face"] == 4
     assert json.loads(result.to_json())["frames_with_face"] == 4
 
@@ -77,3 +77,51 @@ def test_frames_with_face_of_every_face_and_main_face_analyses_agree(two_faces, 
     every = analyze_clip(two_faces, lite_predictor, max_infer_fps=5, all_faces=True)
     main = analyze_clip(two_faces, lite_predictor, max_infer_fps=5)
     assert every.summary()["frames_with_face"] == main.summary()["frames_with_face"] == every.meta.frame_count
+
+
+def test_every_face_result_has_one_table_per_face_and_survives_a_session(two_faces, lite_predictor, tmp_path):
+    from larnet_core.sessions import SessionStore, export_bundle, import_bundle, result_from_session
+    from larnet_core.sessions import result_to_session
+
+    every = analyze_clip(two_faces, lite_predictor, max_infer_fps=5, all_faces=True)
+    main = analyze_clip(two_faces, lite_predictor, max_infer_fps=5)
+    n = every.meta.frame_count
+    # The same shape whatever the face mode: one table per face, one row per frame; the main face as a view.
+    assert sorted(every.tables) == [0, 1] and list(main.tables) == [main.main_face_id]
+    for table in [*every.tables.values(), main.main]:
+        assert table["frame"].tolist() == list(range(n))
+    assert every.main_face_id == main.main_face_id
+    pd.testing.assert_frame_equal(every.main.drop(columns="in_interval"), main.main.drop(columns="in_interval"))
+    with SessionStore.open(f"sqlite:///{tmp_path / 's.sqlite3'}") as store, \
+            SessionStore.open(f"sqlite:///{tmp_path / 'other.sqlite3'}") as other:
+        for result in (every, main):
+            created = store.create(result_to_session(result, "faces", clip=two_faces.read_bytes()))
+            bundle = export_bundle(store, created.id, tmp_path / f"{created.id}.larnet.zip")
+            for reopened in (result_from_session(store.get(created.id)),
+                             result_from_session(other.get(import_bundle(other, bundle).id))):
+                assert sorted(reopened.tables) == sorted(result.tables)
+                for face_id, table in result.tables.items():
+                    pd.testing.assert_frame_equal(reopened.tables[face_id], table, obj=f"face {face_id}")
+                pd.testing.assert_frame_equal(reopened.intervals, result.intervals)
+                assert reopened.prediction == result.prediction
+
+
+def test_an_every_face_table_split_back_gives_empty_rows_where_a_face_is_absent():
+    """Stored every-face tables (rows in any order, absent faces' rows with face id -1) split back into one table
+    per face with the frame's own time, face count and cut."""
+    from larnet_core.result import split_faces
+
+    frames = pd.DataFrame({
+        "frame": [0, 0, 1, 1, 2, 2], "time_s": [0.0, 0.0, 0.04, 0.04, 0.08, 0.08],
+        "face_found": [True, True, True, False, False, True], "face_id": [0, 1, 0, -1, -1, 1],
+        "faces_in_frame": [2, 2, 1, 1, 1, 1], "shot_cut": [False] * 6,
+        "face_x0": [1.0, 5.0, 1.5, np.nan, np.nan, 5.5], "pred_label": pd.Series(["a", "b", "a", None, None, "b"], dtype=object),
+        "segment": [0, 1_000_000, 0, -1, -1, 1_000_000],
+    })
+    tables = split_faces(frames.iloc[::-1], every_face=True)
+    assert sorted(tables) == [0, 1]
+    assert tables[0]["face_found"].tolist() == [True, True, False]
+    assert tables[0]["face_id"].tolist() == [0, 0, -1] and tables[0]["segment"].tolist() == [0, 0, -1]
+    assert tables[0]["time_s"].tolist() == [0.0, 0.04, 0.08] and tables[0]["faces_in_frame"].tolist() == [2, 1, 1]
+    assert tables[1]["pred_label"].tolist() == ["b", None, "b"] and np.isnan(tables[1]["face_x0"].iloc[1])
+    assert all(tables[f].dtypes.equals(frames.dtypes) for f in tables)

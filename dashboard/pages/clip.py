@@ -13,13 +13,13 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard import config
+from dashboard import charts, config
 from dashboard.clip_view import ClipView
 from dashboard.models import current_model, current_predictor, synthetic_notice
 from dashboard.sessions_ui import get_store, remember_session, save_to_session
 from dashboard.text import plain
 from larnet_core.errors import LarnetError
-from larnet_core.results import AnalysisResult
+from larnet_core.sessions import result_from_session, result_to_session
 from larnet_core.video.analysis import FACE_MODES
 
 UPLOAD_TYPES = ["mp4", "avi", "mov", "mkv", "webm", "zip"]
@@ -78,7 +78,7 @@ def _from_session(session_id: str) -> ClipView | None:
 
     try:
         check_result_record(session.result)
-        result = AnalysisResult.from_session(session)
+        result = result_from_session(session)
     except LarnetError as exc:
         st.error(f"This session cannot be shown in the clip view: {plain(exc)}", icon=":material/error:")
         return None
@@ -125,7 +125,8 @@ def _prediction_card(view: ClipView) -> None:
         where = "apex window" if prediction.source == "apex-window" else "whole clip"
         st.caption(f"From the {where}, frames {prediction.window[0]}-{prediction.window[1]}.")
     with right:
-        st.plotly_chart(view.result.plot_prediction(), key="clip_probs", config={"displaylogo": False})
+        st.plotly_chart(charts.probability_bars(view.result.prediction.probabilities, view.class_names),
+                        key="clip_probs", config={"displaylogo": False})
     for warning in view.result.warnings:
         st.caption(f":material/info: {plain(warning)}")  # a saved warning may come from a stranger's bundle
 
@@ -238,7 +239,7 @@ def _annotated_video(column, view: ClipView, stem: str) -> None:
 
 def _session(view: ClipView, name: str):
     # The whole result, with the model that made it (not whichever model the sidebar shows now).
-    return view.result.to_session(name, clip=view.data)
+    return result_to_session(view.result, name, clip=view.data)
 
 
 def _pick_face(view: ClipView) -> ClipView:
@@ -272,8 +273,9 @@ def _show(view: ClipView) -> None:
     time_now = None
     if current is not None and not view.frames.empty:
         time_now = float(view.frames.iloc[(view.frames["frame"] - current).abs().argmin()]["time_s"])
-    st.plotly_chart((view.shown or view.result).plot_timeline(time_now), key="clip_timeline",
-                    config={"displaylogo": False})
+    shown = view.shown or view.result
+    st.plotly_chart(charts.timeline_figure(shown.frames, shown.intervals, view.class_names, time_now),
+                    key="clip_timeline", config={"displaylogo": False})
     st.subheader("Frames")
     _scrubber(view)
     st.subheader(f"Spotted intervals ({len(view.intervals)})")

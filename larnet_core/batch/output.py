@@ -232,13 +232,12 @@ class BatchOutput:
         return pd.read_parquet(folder)
 
     def load_result(self, clip_id: str):
-        """One finished clip's :class:`~larnet_core.results.AnalysisResult`, read back from the folder.
+        """One finished clip's :class:`~larnet_core.result.AnalysisResult`, read back from the folder.
 
         Raises:
             LarnetError: the clip is unknown, failed, or its files are incomplete.
         """
-        from larnet_core.results import AnalysisResult, ClipPrediction
-        from larnet_core.video.reader import ClipMeta
+        from larnet_core.result import AnalysisResult, ClipMeta, ClipPrediction
 
         marker = self.read_marker(clip_id)
         if marker is None:
@@ -252,10 +251,10 @@ class BatchOutput:
         try:
             meta = ClipMeta(**{k: record["clip"][k] for k in ClipMeta.__dataclass_fields__})
             prediction = ClipPrediction.from_dict(record["prediction"]) if record.get("prediction") else None
-            return AnalysisResult(meta, tables["frames"], tables["intervals"], prediction,
-                                  list(record["class_names"]), dict(record.get("model") or {}),
-                                  dict(record.get("settings") or {}), list(record.get("warnings") or []),
-                                  tables["faces"])
+            return AnalysisResult.from_frames(meta, tables["frames"], tables["intervals"], prediction,
+                                              list(record["class_names"]), dict(record.get("model") or {}),
+                                              dict(record.get("settings") or {}), list(record.get("warnings") or []),
+                                              tables["faces"])
         except (KeyError, TypeError) as exc:
             raise LarnetError(f"clip {clip_id}'s marker is malformed ({exc}); delete it and run the batch again") \
                 from None

@@ -151,7 +151,7 @@ class ClipWorker:
             log.error("unexpected error on %s:\n%s", job.path, traceback.format_exc())
             return self._failed(job, got, f"unexpected error: {exc!r}", type(exc).__name__, start, retry=True)
         row = self._row(job, got, start) | _result_columns(result)
-        self.output.write_clip(job.clip_id, result.tables(), {
+        self.output.write_clip(job.clip_id, result.stored_tables(), {
             "status": "ok", "settings_sha256": self.config.settings_sha256,
             "input": {"path": job.path, "sha256": got.sha256, **got.stat}, "row": row, "record": result.record()})
         return {**row, "skipped": False}

@@ -92,14 +92,14 @@ def _run(args: argparse.Namespace) -> int:
 
 def _save_session(analysis, args: argparse.Namespace) -> None:
     """Save the result with the clip (when it is a file the store can keep) and print its id and edit token."""
-    from larnet_core.sessions import SessionStore, share_link
+    from larnet_core.sessions import SessionStore, result_to_session, share_link
 
     clip = Path(args.clip)
     data = clip.read_bytes() if clip.is_file() else None
     with SessionStore.open(args.db) as store:
         if data is not None and len(data) > store.clip_limit_bytes:
             data = None  # the store would keep only the reference anyway; do not read it twice
-        created = store.create(analysis.to_session(args.save_session, clip=data))
+        created = store.create(result_to_session(analysis, args.save_session, clip=data))
     print(f"session: {created.id}")
     print(f"edit token: {created.edit_token}")
     print(f"link: {share_link(created.id)}")

@@ -28,6 +28,8 @@ import numpy as np
 
 from larnet_core.face.align import AlignedFace, _pixel_centre_matrix
 from larnet_core.face.base import as_rgb_uint8
+# The per-frame input record columns (see :meth:`ModelInput.to_record`) are named with the result's other columns.
+from larnet_core.result.schema import INPUT_COLUMNS
 
 __all__ = [
     "TEMPLATE",
@@ -279,9 +281,6 @@ def alignment_record(matrix: np.ndarray, aligned: bool, reference_index: int | N
             "input_ty": float(m[1, 2]), "input_reference": -1 if reference_index is None else int(reference_index),
             "input_aligned": bool(aligned)}
 
-
-#: Per-frame input record columns (see :meth:`ModelInput.to_record`).
-INPUT_COLUMNS = ("input_a", "input_b", "input_tx", "input_ty", "input_reference", "input_aligned")
 
 
 class InputBuilder:

@@ -45,20 +45,22 @@ from larnet_core.face.inputs import (
     alignment_record,
     input_from_record,
 )
-from larnet_core.results import (
+from larnet_core.result import (
     FRAME_COLUMNS,
     AnalysisResult,
+    ClipMeta,
     ClipPrediction,
+    clip_prediction,
     frame_layout,
-    interval_label,
-    model_info,
+    label_intervals,
+    model_provenance,
     probability_columns,
 )
 from larnet_core.video.limits import VideoLimits
 from larnet_core.video.motion import MotionConfig, MotionSample, samples_table
 from larnet_core.video.pipeline import FaceStream
 from larnet_core.video.prefetch import BackgroundBatches, Prefetcher
-from larnet_core.video.reader import ClipMeta, ClipSource, open_clip
+from larnet_core.video.reader import ClipSource, open_clip
 from larnet_core.video.spotting import SpottingParams, spot_expressions
 
 __all__ = [
@@ -71,10 +73,11 @@ __all__ = [
     "WHOLE_FRAME_MAX_SIDE",
     "working_max_side",
     "model_input_at",
+    "input_at",
     "clip_prediction",
 ]
 
-#: The result of a clip analysis: :class:`larnet_core.results.AnalysisResult` (one type for every analysis).
+#: The result of a clip analysis: :class:`larnet_core.result.AnalysisResult` (one type for every analysis).
 ClipAnalysis = AnalysisResult
 
 log = logging.getLogger(__name__)
@@ -82,8 +85,6 @@ log = logging.getLogger(__name__)
 #: ``face="auto"`` analyses the whole frame when no face is found and the frame's long side is at most this.
 WHOLE_FRAME_MAX_SIDE = 400
 ProgressCallback = Callable[[float, str], None]
-
-_APEX_HALF_WINDOW_S = 0.05
 _SEGMENTS_PER_FACE = 1_000_000
 
 
@@ -135,6 +136,28 @@ def model_input_at(frames: pd.DataFrame, source: ClipSource, frame_index: int, c
         reference_row = same.iloc[0]
         reference_image = frame_at(source, reference_index, fps=fps, max_side=max_side)
     return input_from_record(image, row, config, reference_image, reference_row)
+
+
+def input_at(result: AnalysisResult, source: ClipSource, frame_index: int, face_id: int | None = None) -> ModelInput:
+    """The exact model input behind a frame's probabilities, rebuilt from the clip and the analysis' own settings
+    (its input size, sample mode and working size, whatever model is loaded now). This is the one way anything
+    rebuilds a row's input: the /clip heat map, the attention page, tests.
+
+    Args:
+        result: the analysis.
+        source: the analysed clip (the same file, bytes or folder).
+        frame_index: the frame; a frame between inferred ones gives the nearest inferred frame's input.
+        face_id: the face (default the main face's table).
+
+    Raises:
+        ValueError: the face has no inferred frame.
+        VideoError: the clip cannot be read.
+    """
+    size = int(result.settings.get("input_size", 0) or result.model.get("input_size", 112) or 112)
+    config = InputConfig(size=size, sample_mode=str(result.model.get("sample_mode", "apex") or "apex"))
+    table = result.tables.get(face_id, result.frames) if face_id is not None else result.main
+    max_side = int(result.settings.get("working_max_side", working_max_side(size)))
+    return model_input_at(table, source, frame_index, config, max_side, fps=result.meta.fps, face_id=face_id)
 
 
 def _with_warnings(analysis: ClipAnalysis, warnings: list[str], face_mode: str) -> ClipAnalysis:
@@ -361,26 +384,15 @@ def analyze_clip(
             overlap = sum(1 for ids in seen_by_frame if len(ids) > 1)
             warnings.append(f"{len(per_face)} faces were tracked; the analysis follows the main face ({overlap} "
                             "frame(s) showed several faces). Analyse every face with all_faces / --all-faces")
-    tables, interval_tables = [], []
+    tables, interval_tables = {}, []
     for face_id, table in followed.items():
-        spotted = spot_expressions(np.where(table["head_moving"], np.nan, table["motion"].to_numpy()),
-                                   np.where(table["head_moving_macro"], np.nan, table["motion_macro"].to_numpy()),
-                                   clip_fps, spotting, table["segment"].to_numpy())
-        spotted = _label_intervals(spotted, table[probability_columns(class_names)].to_numpy(), class_names)
-        for row in spotted.itertuples():
-            table.loc[row.onset_frame:row.offset_frame, "in_interval"] = True
-        ids = table["face_id"].to_numpy()
-        spotted.insert(0, "face_id", pd.Series([int(ids[int(r.apex_frame)]) for r in spotted.itertuples()],
-                                               dtype="int64", index=spotted.index))
-        tables.append(table)
+        table, spotted = _spot_face(table, clip_fps, spotting, class_names)
+        tables[face_id] = table
         interval_tables.append(spotted)
-    frames = pd.concat(tables, ignore_index=True) if len(tables) > 1 else tables[0]
-    if len(tables) > 1:  # every face's rows of a frame together, frames in order
-        frames = frames.sort_values(["frame", "face_id"], kind="stable").reset_index(drop=True)
     intervals = pd.concat(interval_tables, ignore_index=True) if len(interval_tables) > 1 else interval_tables[0]
     if len(intervals) > 1:
         intervals = intervals.sort_values(["onset_frame", "face_id"], kind="stable").reset_index(drop=True)
-    main_table = followed.get(main_id, tables[0])
+    main_table = tables.get(main_id, next(iter(tables.values())))
     main_intervals = intervals if not all_faces else intervals[intervals["face_id"] == main_id]
     prediction = clip_prediction(main_intervals, main_table, class_names, clip_fps)
     if tracker is not None:
@@ -394,11 +406,11 @@ def analyze_clip(
     meta = ClipMeta(meta.name, clip_fps, meta.width, meta.height, n_frames, n_frames / clip_fps, meta.sha256)
     analysis = ClipAnalysis(
         meta=meta,
-        frames=frames,
+        tables=tables,
         intervals=intervals,
         prediction=prediction,
         class_names=class_names,
-        model=model_info(predictor),
+        model=model_provenance(predictor),
         settings={
             "face": face, "face_source": face_source, "tracker": backend, "all_faces": bool(all_faces),
             "main_face_id": main_id, "inference_stride": stride, "working_max_side": max_side,
@@ -530,35 +542,17 @@ def _frame_table(face_id: int, kept: _FaceRows, results: dict[tuple[int, int], n
     return table[[c for c in frame_layout(class_names) if c in table.columns]]
 
 
-def _label_intervals(intervals: pd.DataFrame, probs: np.ndarray, class_names: list[str]) -> pd.DataFrame:
-    labelled = [interval_label(probs[row.onset_frame:row.offset_frame + 1], class_names)
-                for row in intervals.itertuples()]
-    out = intervals.copy()
-    position = out.columns.get_loc("kind") + 1
-    out.insert(position, "label", pd.Series([label for label, _ in labelled], dtype=object, index=out.index))
-    out.insert(position + 1, "confidence", pd.Series([confidence for _, confidence in labelled], dtype="float64",
-                                                     index=out.index))
-    return out
-
-
-def clip_prediction(intervals: pd.DataFrame, table: pd.DataFrame, class_names: list[str],
-                     fps: float) -> ClipPrediction:
-    """The clip's label: the mean probabilities around the apex of the interval with the most motion (``apex-window``),
-    or over every face frame when nothing was spotted (``whole-clip``)."""
-    probs = table[probability_columns(class_names)].to_numpy(dtype=np.float64)
-    if len(intervals):
-        best = intervals.loc[intervals["peak_motion"].idxmax()]
-        half = max(1, int(round(_APEX_HALF_WINDOW_S * fps)))
-        start = max(int(best.onset_frame), int(best.apex_frame) - half)
-        stop = min(int(best.offset_frame), int(best.apex_frame) + half)
-        source = "apex-window"
-    else:
-        found = np.flatnonzero(np.isfinite(probs).all(axis=1))
-        start, stop, source = (int(found[0]), int(found[-1]), "whole-clip") if len(found) else (0, len(probs) - 1,
-                                                                                                  "whole-clip")
-    with np.errstate(invalid="ignore"):
-        mean = np.nanmean(probs[start:stop + 1], axis=0)
-    mean = np.nan_to_num(mean, nan=1.0 / len(class_names))
-    top = int(mean.argmax())
-    return ClipPrediction(class_names[top], float(mean[top]),
-                          {name: float(value) for name, value in zip(class_names, mean)}, (start, stop), source)
+def _spot_face(table: pd.DataFrame, fps: float, spotting: SpottingParams,
+               class_names: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Spot one face's table (both scales, frames where the head moves left out), label the intervals, and mark
+    the rows inside them."""
+    spotted = spot_expressions(np.where(table["head_moving"], np.nan, table["motion"].to_numpy()),
+                               np.where(table["head_moving_macro"], np.nan, table["motion_macro"].to_numpy()),
+                               fps, spotting, table["segment"].to_numpy())
+    spotted = label_intervals(spotted, table[probability_columns(class_names)].to_numpy(), class_names)
+    for row in spotted.itertuples():
+        table.loc[row.onset_frame:row.offset_frame, "in_interval"] = True
+    ids = table["face_id"].to_numpy()
+    spotted.insert(0, "face_id", pd.Series([int(ids[int(r.apex_frame)]) for r in spotted.itertuples()],
+                                           dtype="int64", index=spotted.index))
+    return table, spotted

@@ -30,7 +30,7 @@ from larnet_core.video.motion import MotionConfig
 from larnet_core.video.overlay import (SYNTHETIC_NOTICE, draw_face_result, draw_motion_trace, draw_notice,
                                        draw_other_face)
 from larnet_core.video.pipeline import FaceStream
-from larnet_core.results import interval_label
+from larnet_core.result import interval_label
 from larnet_core.video.spotting import SpottingParams
 from larnet_core.video.stream_spotting import TwoScaleStreamingSpotter
 

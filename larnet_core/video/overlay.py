@@ -11,10 +11,12 @@ from typing import Sequence
 import cv2
 import numpy as np
 
+from larnet_core.result.provenance import SYNTHETIC_SHORT
+
 __all__ = ["SYNTHETIC_NOTICE", "draw_face_result", "draw_notice", "draw_motion_trace", "draw_other_face"]
 
 #: Written on every frame analysed with a model trained on generated faces.
-SYNTHETIC_NOTICE = "synthetic-data demo model"
+SYNTHETIC_NOTICE = SYNTHETIC_SHORT
 
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
 _BOX = (0, 220, 90)

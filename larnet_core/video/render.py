@@ -52,14 +52,13 @@ def render_annotated_video(
     from larnet_core.synth.video_writer import VideoClipWriter
 
     out = Path(out)
-    table = analysis.frames
-    probs = table[probability_columns(analysis.class_names)].to_numpy()
-    boxes = table[["face_x0", "face_y0", "face_x1", "face_y1"]].to_numpy()
-    in_interval = table["in_interval"].to_numpy()
-    # An every-face table has one row per frame and face: draw each frame's own rows, never row i on frame i.
-    rows_of_frame = table.groupby("frame", sort=True).indices
-    main_rows = _main_face_rows(analysis, rows_of_frame)
-    motion = table["motion"].to_numpy()[main_rows]
+    columns = probability_columns(analysis.class_names)
+    box_columns = ["face_x0", "face_y0", "face_x1", "face_y1"]
+    # One table per face, one row per frame: row i of each is frame i. The main face gets the bars and the trace.
+    main = analysis.main
+    others = [t for face_id, t in analysis.tables.items() if face_id != analysis.main_face_id]
+    faces = [(t[box_columns].to_numpy(), t[columns].to_numpy(), t["in_interval"].to_numpy()) for t in [main, *others]]
+    motion = main["motion"].to_numpy()
     rate = fps or min(analysis.meta.fps, 60.0)
     trace_len = max(2, int(_TRACE_S * analysis.meta.fps))
     writer = VideoClipWriter(out, fps=rate)
@@ -69,7 +68,7 @@ def render_annotated_video(
                 raise VideoError(f"{reader.meta.name} is {reader.meta.width}x{reader.meta.height} but the analysis is "
                                  f"of a {analysis.meta.width}x{analysis.meta.height} clip; pass the analysed clip")
             scale = reader.scale
-            n = len(main_rows)
+            n = len(main)
             for decoded in reader.frames():
                 i = decoded.index
                 if i >= n:
@@ -77,17 +76,16 @@ def render_annotated_video(
                 if cancel is not None and cancel.is_set():
                     raise Cancelled(f"rendering {out.name} was cancelled at frame {i}")
                 frame = np.ascontiguousarray(decoded.image)
-                main = main_rows[i]
-                for position in rows_of_frame.get(i, ()):
-                    if position != main and np.isfinite(boxes[position]).all():
-                        draw_face_result(frame, boxes[position] * scale, analysis.class_names, probs[position],
-                                         highlight=bool(in_interval[position]), bars=False)
-                main_box = boxes[main] * scale if np.isfinite(boxes[main]).all() else None
-                main_probs = probs[main] if np.isfinite(probs[main]).all() else None
-                draw_face_result(frame, main_box, analysis.class_names, main_probs,
-                                 highlight=bool(in_interval[main]))
+                for boxes, probs, in_interval in faces[1:]:
+                    if np.isfinite(boxes[i]).all():
+                        draw_face_result(frame, boxes[i] * scale, analysis.class_names, probs[i],
+                                         highlight=bool(in_interval[i]), bars=False)
+                boxes, probs, in_interval = faces[0]
+                draw_face_result(frame, boxes[i] * scale if np.isfinite(boxes[i]).all() else None,
+                                 analysis.class_names, probs[i] if np.isfinite(probs[i]).all() else None,
+                                 highlight=bool(in_interval[i]))
                 draw_motion_trace(frame, motion[max(0, i - trace_len):i + 1])
-                expression = bool(in_interval[rows_of_frame.get(i, [main])].any())
+                expression = any(bool(face[2][i]) for face in faces)
                 row = 0
                 if analysis.synthetic:
                     draw_notice(frame, SYNTHETIC_NOTICE, row=row)
@@ -106,16 +104,3 @@ def render_annotated_video(
         progress(1.0, "done")
     return out
 
-
-def _main_face_rows(analysis: ClipAnalysis, rows_of_frame: dict) -> np.ndarray:
-    """Per frame, the table row of the face whose bars and motion trace are drawn: the main face's row where it
-    is in view, else the frame's first row."""
-    table = analysis.frames
-    main_id = int(analysis.settings.get("main_face_id", 0) or 0)
-    ids = table["face_id"].to_numpy() if "face_id" in table else np.zeros(len(table), dtype=np.int64)
-    out = np.zeros(len(rows_of_frame), dtype=np.int64)
-    for frame, positions in rows_of_frame.items():
-        if 0 <= int(frame) < len(out):
-            chosen = [p for p in positions if ids[p] == main_id]
-            out[int(frame)] = chosen[0] if chosen else positions[0]
-    return out
