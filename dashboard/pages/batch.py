@@ -97,7 +97,7 @@ st.caption(f"{len(shown)} of {len(summary)} clip(s)" + (f"; the first {MAX_ROWS}
                                                           else ""))
 visible = [c for c in ("source", "subject", "label", "status", "prediction", "confidence", "intervals", "n_micro",
                        "n_macro", "frames", "seconds", "error", "clip")
-           if c in shown and (c not in ("subject", "label") or (shown[c] != "").any())]
+           if c in shown and (c not in ("subject", "label") or shown[c].notna().any())]
 st.dataframe(shown[visible].head(MAX_ROWS), hide_index=True, key="batch_table",
              column_config={"confidence": st.column_config.NumberColumn(format="%.3f"),
                             "seconds": st.column_config.NumberColumn(format="%.2f")})

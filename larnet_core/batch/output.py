@@ -274,7 +274,9 @@ def summary_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
         table[column] = pd.to_numeric(table[column], errors="coerce").astype(dtype)
     for column in table.columns:
         if column not in numbers:
-            table[column] = table[column].astype("string").fillna("")
+            # Missing text is null (no error, no subject), never an empty string.
+            text = table[column].astype("string")
+            table[column] = text.where(text.notna() & (text != ""), pd.NA)
     return table.reset_index(drop=True)
 
 

@@ -184,8 +184,8 @@ def _result_columns(result) -> dict[str, Any]:
     intervals = result.intervals
     kinds = intervals["kind"].value_counts().to_dict() if len(intervals) else {}
     prediction = result.prediction
-    return {"status": "ok", "error": "", "error_type": "",
-            "prediction": prediction.label if prediction is not None else "",
+    return {"status": "ok", "error": None, "error_type": None,
+            "prediction": prediction.label if prediction is not None else None,
             "confidence": float(prediction.confidence) if prediction is not None else float("nan"),
             "intervals": int(len(intervals)), "n_micro": int(kinds.get("micro", 0)),
             "n_macro": int(kinds.get("macro", 0)), "frames": int(result.meta.frame_count),
