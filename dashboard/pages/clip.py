@@ -37,14 +37,15 @@ def _frame(data: bytes, index: int, max_side: int | None = None) -> np.ndarray:
 
 
 def _analyse(data: bytes, name: str, face: str, all_faces: bool) -> None:
-    from larnet_core.video import analyze_clip
+    from larnet_core.video import AnalysisSettings, analyze_clip
 
     predictor = current_predictor()
     if predictor is None:
         return
+    settings = AnalysisSettings(face=face, all_faces=all_faces)  # the options larnet analyze takes, as there
     bar = st.progress(0.0, text="Starting...")
     try:
-        analysis = analyze_clip(data, predictor, face=face, name=name, all_faces=all_faces,
+        analysis = analyze_clip(data, predictor, name=name, **settings.analyze_kwargs(),
                                 progress=lambda fraction, message: bar.progress(min(max(fraction, 0.0), 1.0),
                                                                                 text=message))
     except LarnetError as exc:

@@ -40,15 +40,16 @@ def _run(args: argparse.Namespace) -> int:
     from larnet_core.devices import resolve_device
     from larnet_core.inference import Predictor
     from larnet_core.models import load_checkpoint
-    from larnet_core.video import analysis_limits, analyze_clip, render_annotated_video
+    from larnet_core.video import analyze_clip, render_annotated_video
+    from larnet_core.video.settings import AnalysisSettings
 
     out = Path(args.out)
     if out.suffix.lower() not in TABLE_SUFFIXES:
         raise LarnetError(f"--out {out.name}: use a .csv or .parquet file name")
     summary_path = Path(args.summary) if args.summary else out.with_suffix(".json")
-    limits, spotting = analysis_limits(args.max_frames, args.max_seconds, args.threshold_p)
+    settings = AnalysisSettings.from_args(args)
     device = resolve_device(args.device)
-    predictor = Predictor(load_checkpoint(args.checkpoint, device=device), backend=args.backend)
+    predictor = Predictor(load_checkpoint(args.checkpoint, device=device), backend=settings.backend)
 
     cancel = threading.Event()
     with tqdm(total=100, unit="%", desc="analyse", bar_format="{l_bar}{bar}| {n:.0f}% {postfix}") as bar:
@@ -58,9 +59,8 @@ def _run(args: argparse.Namespace) -> int:
             bar.refresh()
 
         try:
-            analysis = analyze_clip(args.clip, predictor, face=args.face, progress=progress, cancel=cancel,
-                                    limits=limits, fps=args.fps, spotting=spotting,
-                                    max_infer_fps=args.max_infer_fps or None, all_faces=args.all_faces)
+            analysis = analyze_clip(args.clip, predictor, progress=progress, cancel=cancel,
+                                    **settings.analyze_kwargs())
         except KeyboardInterrupt:
             cancel.set()
             raise
@@ -72,7 +72,7 @@ def _run(args: argparse.Namespace) -> int:
     summary_path.parent.mkdir(parents=True, exist_ok=True)
     summary_path.write_text(analysis.to_json(), encoding="utf-8")
     if args.video:
-        render_annotated_video(args.clip, analysis, args.video, limits=limits)
+        render_annotated_video(args.clip, analysis, args.video, limits=settings.limits)
     pred = analysis.prediction
     kinds = analysis.intervals["kind"].value_counts().to_dict() if len(analysis.intervals) else {}
     with_face = analysis.summary()["frames_with_face"]

@@ -43,6 +43,7 @@ from larnet_core.face.inputs import (
     InputConfig,
     ModelInput,
     alignment_record,
+    check_face_mode,
     input_from_record,
 )
 from larnet_core.result import (
@@ -86,22 +87,6 @@ log = logging.getLogger(__name__)
 WHOLE_FRAME_MAX_SIDE = 400
 ProgressCallback = Callable[[float, str], None]
 _SEGMENTS_PER_FACE = 1_000_000
-
-
-def analysis_limits(max_frames: int | None = None, max_seconds: float | None = None,
-                    threshold_p: float | None = None) -> tuple[VideoLimits, SpottingParams]:
-    """The safety limits and spotting settings of an analysis from the few options users set (``larnet analyze``,
-    ``larnet batch``): the defaults, with a frame or duration limit and the threshold position changed."""
-    import dataclasses
-
-    from larnet_core.video.limits import DEFAULT_LIMITS
-
-    limits = DEFAULT_LIMITS
-    if max_frames is not None:
-        limits = dataclasses.replace(limits, max_frames=max_frames)
-    if max_seconds is not None:
-        limits = dataclasses.replace(limits, max_seconds=max_seconds)
-    return limits, (SpottingParams() if threshold_p is None else SpottingParams(p=threshold_p))
 
 
 def working_max_side(input_size: int) -> int:
@@ -276,8 +261,7 @@ def analyze_clip(
         NoFaceError: no face in any frame (``face`` other than ``none``; ``auto`` on large frames).
         Cancelled: ``cancel`` was set.
     """
-    if face not in FACE_MODES:
-        raise VideoError(f"unknown face mode {face!r}; use one of {', '.join(FACE_MODES)}")
+    check_face_mode(face)
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     card = predictor.card
