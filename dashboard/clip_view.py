@@ -57,6 +57,8 @@ class ClipView:
             return input_at(self.result, self.data, index, self.face_id)
         except ValueError as exc:
             raise LarnetError(f"frame {index} has no model input: {exc}") from None
+        except (KeyError, TypeError):  # a table saved before the input record was kept, or a damaged one
+            raise LarnetError("this analysis did not record its model inputs; analyse the clip again") from None
 
     def explainable_by(self, card) -> str | None:
         """None when a model with this card reads this analysis' inputs (same classes, input size and sample

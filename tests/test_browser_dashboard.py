@@ -24,7 +24,7 @@ import pytest
 
 from conftest import require_or_skip
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parent.parent
 SCREENSHOTS = Path(os.environ.get("LARNET_SCREENSHOT_DIR") or REPO / "build" / "screenshots")

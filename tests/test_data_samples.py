@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from larnet_core.data import ClipRecord, FrameDataset, apply_scheme, compute_flow_image, expand_samples
-from larnet_core.data.flow import compute_flow
+from larnet_core.face.flow import compute_flow
 from larnet_core.errors import DatasetError
 
 

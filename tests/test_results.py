@@ -11,7 +11,6 @@ import pandas as pd
 import pytest
 
 import pg_server
-from conftest import require_or_skip
 from larnet_core.result import (
     FRAME_COLUMNS,
     MOTION_COLUMNS,
@@ -28,26 +27,13 @@ CLASSES = ["happiness", "surprise", "others"]
 
 
 @pytest.fixture(scope="module")
-def clip(tmp_path_factory) -> Path:
-    from larnet_core.synth.footage import make_footage, write_footage
-
-    footage = make_footage("expressions", seconds=2.0, seed=5, micro=1, size=(320, 240))
-    return write_footage(tmp_path_factory.mktemp("results") / "expressions.mp4", footage.frames, footage.truth.fps)
+def clip(expressions_clip) -> Path:
+    return expressions_clip
 
 
 @pytest.fixture(scope="module")
-def analysis(clip, lite_predictor) -> ClipAnalysis:
-    from larnet_core.video import analyze_clip
-
-    return analyze_clip(clip, lite_predictor, face="auto")
-
-
-@pytest.fixture(scope="module")
-def pg_server_url():
-    reason = pg_server.unavailable_reason()
-    require_or_skip(reason is None, f"PostgreSQL tests need a local server: {reason}")
-    with pg_server.running_postgres() as url:
-        yield url
+def analysis(analysed_expressions) -> ClipAnalysis:
+    return analysed_expressions
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

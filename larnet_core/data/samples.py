@@ -22,7 +22,7 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset
 
-from larnet_core.data.flow import compute_flow_image
+from larnet_core.face.flow import compute_flow_image
 from larnet_core.data.images import read_rgb, resize_to
 from larnet_core.data.records import ClipRecord
 

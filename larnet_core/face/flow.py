@@ -24,10 +24,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from larnet_core.data.images import resize_to
 from larnet_core.errors import LarnetError
 
-__all__ = ["compute_flow", "compute_flow_image", "FLOW_METHODS", "tvl1_available", "FLOW_SCALE_FLOOR",
+__all__ = ["resize_to", "compute_flow", "compute_flow_image", "FLOW_METHODS", "tvl1_available", "FLOW_SCALE_FLOOR",
            "STRAIN_SCALE_FLOOR", "MIN_FLOW_WORK_SIZE", "FLOW_ENCODING_VERSION"]
 
 FLOW_METHODS = ("tvl1", "farneback")
@@ -137,3 +136,11 @@ def compute_flow_image(onset_rgb: np.ndarray, apex_rgb: np.ndarray, size: int | 
     image[..., 1] = np.clip(np.rint(128 + 127 * v / scale), 0, 255)
     image[..., 2] = np.clip(np.rint(255 * strain / strain_scale), 0, 255)
     return image
+
+def resize_to(image: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
+    """Resize to ``size`` (an int for a square, or (height, width)); area averaging when shrinking."""
+    height, width = (size, size) if isinstance(size, int) else size
+    if image.shape[:2] == (height, width):
+        return image
+    shrinking = height < image.shape[0] or width < image.shape[1]
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)

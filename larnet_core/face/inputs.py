@@ -26,6 +26,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from larnet_core.errors import LarnetError
 from larnet_core.face.align import AlignedFace, _pixel_centre_matrix
 from larnet_core.face.base import as_rgb_uint8
 # The per-frame input record columns (see :meth:`ModelInput.to_record`) are named with the result's other columns.
@@ -47,6 +48,7 @@ __all__ = [
     "input_from_record",
     "photo_model_input",
     "FACE_MODES",
+    "check_face_mode",
 ]
 
 #: Canonical positions of left eye, right eye, nose tip, left and right mouth corner (image left first), as
@@ -241,7 +243,7 @@ class ModelInput:
             if self.flow_reference is None:
                 cached = self.crop
             else:
-                from larnet_core.data.flow import compute_flow_image
+                from larnet_core.face.flow import compute_flow_image
 
                 cached = compute_flow_image(self.flow_reference, self.crop, self.size, self.flow_method)
             object.__setattr__(self, "_image", cached)
@@ -411,6 +413,19 @@ def input_from_record(frame_rgb: np.ndarray, row: Any, config: InputConfig, refe
 #: How a face is found, everywhere (clips, live, photos, training samples): a backend, ``auto`` (the best one
 #: installed: MediaPipe, else MTCNN, else Haar), or ``none`` (the frame already is a face crop, taken whole).
 FACE_MODES = ("auto", "mediapipe", "mtcnn", "haar", "none")
+
+
+def check_face_mode(face: str) -> str:
+    """``face`` when it is one of :data:`FACE_MODES`; the one check of a face mode, everywhere.
+
+    Raises:
+        LarnetError: an unknown mode, with the modes there are.
+    """
+    if face not in FACE_MODES:
+        raise LarnetError(f"unknown face mode {face!r}; use one of {', '.join(FACE_MODES)}")
+    return face
+
+
 #: Smallest photo side accepted: the networks downsample by 16 or more, so less leaves nothing to look at.
 MIN_PHOTO_SIDE = 16
 
@@ -449,10 +464,7 @@ def photo_model_input(image: np.ndarray, config: InputConfig, face: str = "auto"
     Raises:
         NoFaceError: no face found; LarnetError: not an image, or an unknown face mode.
     """
-    from larnet_core.errors import LarnetError
-
-    if face not in FACE_MODES:
-        raise LarnetError(f"unknown face mode {face!r}; use one of {', '.join(FACE_MODES)}")
+    check_face_mode(face)
     rgb = as_rgb_uint8(image, what)
     height, width = rgb.shape[:2]
     if min(height, width) < MIN_PHOTO_SIDE:
