@@ -19,7 +19,8 @@ from dashboard.models import current_model, current_predictor, synthetic_notice
 from dashboard.sessions_ui import get_store, remember_session, save_to_session
 from dashboard.text import plain
 from larnet_core.errors import LarnetError
-from larnet_core.sessions import result_from_session, result_to_session
+from larnet_core import storage
+from larnet_core.sessions import result_to_session
 from larnet_core.video.analysis import FACE_MODES
 
 UPLOAD_TYPES = ["mp4", "avi", "mov", "mkv", "webm", "zip"]
@@ -63,23 +64,14 @@ def _from_session(session_id: str) -> ClipView | None:
     try:
         session = store.get(session_id)
     except LarnetError as exc:
-        st.error(str(exc), icon=":material/error:")
+        st.error(plain(exc), icon=":material/error:")
         return None
     if session.kind != "clip" or session.results is None:
-        st.error(f"Session {session_id} is a {session.kind} analysis, not a clip analysis; open it in Sessions.")
+        st.error(f"Session {plain(session_id)} is a {plain(session.kind)} analysis, not a clip analysis; open it in "
+                 "Sessions.")
         return None
-    from larnet_core.sessions.result_schema import check_session_tables
-
     try:
-        check_session_tables(session.kind, session.results, session.intervals, None)
-    except LarnetError as exc:
-        st.error(f"This session cannot be shown in the clip view: {plain(exc)}", icon=":material/error:")
-        return None
-    from larnet_core.sessions.result_schema import check_result_record
-
-    try:
-        check_result_record(session.result)
-        result = result_from_session(session)
+        result = storage.read_session(session)  # checked as untrusted input: it may come from a bundle
     except LarnetError as exc:
         st.error(f"This session cannot be shown in the clip view: {plain(exc)}", icon=":material/error:")
         return None
@@ -97,7 +89,7 @@ def _from_batch(name: str, clip_id: str) -> ClipView | None:
 
     try:
         output = BatchOutput(config.batch_dir(name))
-        result = output.load_result(clip_id)
+        result = storage.read(output, clip_id)
     except LarnetError as exc:
         st.error(f"Cannot open this batch clip: {plain(exc)}", icon=":material/error:")
         return None

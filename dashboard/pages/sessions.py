@@ -52,14 +52,12 @@ def _bundle_bytes(session_id: str, revision: int, _store) -> bytes:
 
 def _show_result(session) -> None:
     """The analysis result's record: the clip prediction, warnings and the settings it ran with."""
-    from larnet_core.sessions import result_from_session
-    from larnet_core.sessions.result_schema import check_result_record
+    from larnet_core import storage
 
     if session.kind not in ("clip", "live") or session.results is None:
         return
     try:
-        check_result_record(session.result)
-        result = result_from_session(session)
+        result = storage.read_session(session)
     except LarnetError as exc:
         st.caption(f"The saved result cannot be read: {plain(exc)}")
         return

@@ -27,6 +27,7 @@ from typing import Any, Iterable, Mapping
 import pandas as pd
 
 from larnet_core.errors import LarnetError
+from larnet_core.result.parquet import parquet_bytes, read_parquet, write_parquet
 from larnet_core.paths import write_atomic
 
 __all__ = [
@@ -70,17 +71,6 @@ def find_batch_dirs(root: str | Path, max_depth: int = 2) -> list[Path]:
         level = [c for p in level if not is_batch_dir(p) for c in sorted(p.iterdir())
                  if c.is_dir() and not c.name.startswith(".")]
     return sorted(found)
-
-
-def _arrow_table(table: pd.DataFrame):
-    """The table as Arrow with every text column typed ``string`` (an all-empty column would otherwise be
-    ``null`` in one clip and text in another, and the dataset could not be read as one)."""
-    import pyarrow as pa
-
-    arrow = pa.Table.from_pandas(table, preserve_index=False)
-    fields = [pa.field(f.name, pa.string()) if pa.types.is_null(f.type) or pa.types.is_large_string(f.type)
-              else f for f in arrow.schema]
-    return arrow.cast(pa.schema(fields, metadata=arrow.schema.metadata))
 
 
 class BatchOutput:
@@ -175,9 +165,7 @@ class BatchOutput:
             for dataset in DATASETS:
                 folder = staging / dataset
                 folder.mkdir(parents=True)
-                import pyarrow.parquet as pq
-
-                pq.write_table(_arrow_table(tables[dataset]), folder / _PART)
+                write_parquet(tables[dataset], folder / _PART)
             for dataset in DATASETS:
                 target = self.partition(dataset, clip_id)
                 target.parent.mkdir(parents=True, exist_ok=True)
@@ -203,11 +191,7 @@ class BatchOutput:
         """Write the summary atomically (a reader sees the old or the new one, never a part) and return it."""
         table = summary_frame(rows)
         self.root.mkdir(parents=True, exist_ok=True)
-        import io
-
-        buffer = io.BytesIO()
-        _pq_write(table, buffer)
-        write_atomic(self.summary_path, buffer.getvalue())
+        write_atomic(self.summary_path, parquet_bytes(table))
         return table
 
     # ------------------------------------------------------------------------------------------- reading
@@ -246,7 +230,7 @@ class BatchOutput:
             raise LarnetError(f"clip {clip_id} was not analysed: {marker.get('row', {}).get('error', 'it failed')}")
         if not self.is_complete(marker):
             raise LarnetError(f"clip {clip_id}'s results are incomplete; run the batch again to redo it")
-        tables = {d: pd.read_parquet(self.partition(d, clip_id) / _PART) for d in DATASETS}
+        tables = {d: read_parquet(self.partition(d, clip_id) / _PART) for d in DATASETS}
         record = marker.get("record") or {}
         try:
             meta = ClipMeta(**{k: record["clip"][k] for k in ClipMeta.__dataclass_fields__})
@@ -278,12 +262,6 @@ def summary_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
             text = table[column].astype("string")
             table[column] = text.where(text.notna() & (text != ""), pd.NA)
     return table.reset_index(drop=True)
-
-
-def _pq_write(table: pd.DataFrame, target) -> None:
-    import pyarrow.parquet as pq
-
-    pq.write_table(_arrow_table(table), target)
 
 
 def now() -> float:

@@ -13,8 +13,6 @@ from pathlib import Path
 from larnet_core.cli._options import add_analysis_arguments
 from larnet_core.errors import LarnetError
 
-TABLE_SUFFIXES = (".csv", ".parquet")
-
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -37,6 +35,7 @@ def register(subparsers) -> None:
 def _run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from larnet_core import storage
     from larnet_core.devices import resolve_device
     from larnet_core.inference import Predictor
     from larnet_core.models import load_checkpoint
@@ -44,7 +43,7 @@ def _run(args: argparse.Namespace) -> int:
     from larnet_core.video.settings import AnalysisSettings
 
     out = Path(args.out)
-    if out.suffix.lower() not in TABLE_SUFFIXES:
+    if out.suffix.lower() not in storage.TABLE_SUFFIXES:
         raise LarnetError(f"--out {out.name}: use a .csv or .parquet file name")
     summary_path = Path(args.summary) if args.summary else out.with_suffix(".json")
     settings = AnalysisSettings.from_args(args)
@@ -64,13 +63,7 @@ def _run(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             cancel.set()
             raise
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix.lower() == ".csv":
-        analysis.frames.to_csv(out, index=False)
-    else:
-        analysis.frames.to_parquet(out, index=False)
-    summary_path.parent.mkdir(parents=True, exist_ok=True)
-    summary_path.write_text(analysis.to_json(), encoding="utf-8")
+    storage.write(analysis, out, summary=summary_path)
     if args.video:
         render_annotated_video(args.clip, analysis, args.video, limits=settings.limits)
     pred = analysis.prediction
@@ -92,14 +85,15 @@ def _run(args: argparse.Namespace) -> int:
 
 def _save_session(analysis, args: argparse.Namespace) -> None:
     """Save the result with the clip (when it is a file the store can keep) and print its id and edit token."""
-    from larnet_core.sessions import SessionStore, result_to_session, share_link
+    from larnet_core import storage
+    from larnet_core.sessions import SessionStore, share_link
 
     clip = Path(args.clip)
     data = clip.read_bytes() if clip.is_file() else None
     with SessionStore.open(args.db) as store:
         if data is not None and len(data) > store.clip_limit_bytes:
             data = None  # the store would keep only the reference anyway; do not read it twice
-        created = store.create(result_to_session(analysis, args.save_session, clip=data))
+        created = storage.write(analysis, store, name=args.save_session, clip=data)
     print(f"session: {created.id}")
     print(f"edit token: {created.edit_token}")
     print(f"link: {share_link(created.id)}")
