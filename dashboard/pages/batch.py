@@ -14,6 +14,7 @@ import streamlit as st
 from dashboard import config
 from dashboard.text import plain
 from larnet_core.errors import LarnetError
+from larnet_core.result import SYNTHETIC_NOTICE
 
 MAX_ROWS = 2000
 _FILTERS = (("status", "Status"), ("prediction", "Prediction"), ("subject", "Subject"), ("label", "Label"))
@@ -81,8 +82,7 @@ for model in models.itertuples():
     where = Path(model.checkpoint).name or model.sha256[:12]
     text = f"{model.clips} clip(s) analysed with **{plain(model.preset)}** ({plain(where)}, SHA-256 {model.sha256[:12]})"
     if model.synthetic:
-        st.warning(f"{text}: a demo model trained on synthetic faces only, not for real-world conclusions.",
-                   icon=":material/science:")
+        st.warning(f"{text}. {SYNTHETIC_NOTICE}", icon=":material/science:")
     else:
         st.caption(text + (f"; trained on {plain(model.training_data)}" if model.training_data else ""))
 

@@ -20,6 +20,7 @@ from dashboard.sessions_ui import get_store, remember_session, save_to_session
 from dashboard.text import plain
 from larnet_core.errors import LarnetError
 from larnet_core import storage
+from larnet_core.result import SYNTHETIC_NOTICE
 from larnet_core.sessions import result_to_session
 from larnet_core.video.analysis import FACE_MODES
 
@@ -258,8 +259,7 @@ def _show(view: ClipView) -> None:
     st.header(plain(view.name), anchor=False)  # an input name may come from a stranger's bundle
     view = _pick_face(view)
     if view.result.synthetic:
-        st.warning("Analysed with a model trained on synthetic faces: the labels demonstrate the pipeline only.",
-                   icon=":material/science:")
+        st.warning(SYNTHETIC_NOTICE, icon=":material/science:")
     _prediction_card(view)
     st.subheader("Timeline")
     current = st.session_state.get("clip_frame")

@@ -23,6 +23,7 @@ from dashboard.sessions_ui import (
 )
 from dashboard.text import plain, plain_block
 from larnet_core.errors import LarnetError, SessionNotFound
+from larnet_core.result import SYNTHETIC_NOTICE
 from larnet_core.sessions import BUNDLE_SUFFIX, export_bundle, import_bundle, share_link
 
 LIST_LIMIT = 200
@@ -140,8 +141,7 @@ def _show_session(store, session_id: str) -> None:
     for notice in session.notices:
         st.info(plain(notice), icon=":material/info:")
     if session.model.synthetic:
-        st.warning("Made with a model trained on synthetic data only: its predictions are a demonstration.",
-                   icon=":material/science:")
+        st.warning(SYNTHETIC_NOTICE, icon=":material/science:")
     model, clip = st.columns(2)
     checkpoint = session.model.checkpoint_path.replace("\\", "/").rsplit("/", 1)[-1]
     model.markdown(f"**Model:** {plain(session.model.preset or 'unknown')}  \n"

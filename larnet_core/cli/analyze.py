@@ -74,7 +74,9 @@ def _run(args: argparse.Namespace) -> int:
           f"{kinds.get('micro', 0)} micro / {kinds.get('macro', 0)} macro interval(s); "
           f"{len(analysis.faces)} face track(s), tracker {analysis.settings.get('tracker')}")
     if analysis.synthetic:
-        print("note: the model was trained on synthetic data (a demo model), not on real micro-expressions")
+        from larnet_core.result import SYNTHETIC_NOTICE
+
+        print(f"note: {SYNTHETIC_NOTICE}")
     for warning in analysis.warnings:
         print(f"warning: {warning}")
     print(f"wrote {out} and {summary_path}" + (f" and {args.video}" if args.video else ""))

@@ -7,19 +7,21 @@ from typing import Any
 
 __all__ = ["model_provenance", "SYNTHETIC_NOTICE", "SYNTHETIC_SHORT"]
 
-#: Said wherever a result of a model trained on generated faces is shown (pages, CLI, summaries).
-SYNTHETIC_NOTICE = ("the model was trained on synthetic faces (a demo model), not on real micro-expressions: its "
-                    "labels demonstrate the pipeline only")
+#: Said wherever a model trained on generated faces, or a result of one, is shown (pages, CLI, summaries).
+SYNTHETIC_NOTICE = ("Trained on synthetic data (a demo model): its predictions demonstrate the pipeline and say "
+                    "nothing about real people's emotions.")
 #: The same, short enough to draw on a video frame.
 SYNTHETIC_SHORT = "synthetic-data demo model"
 
 
-def model_provenance(predictor: Any) -> dict[str, Any]:
-    """What a result records about the model behind a :class:`~larnet_core.inference.Predictor` (anything with a
-    ``card`` and optionally ``loaded`` and ``backend``): preset, checkpoint path and SHA-256, synthetic flag,
-    training data, sample mode, label scheme, backend."""
-    loaded = getattr(predictor, "loaded", None)
-    card = predictor.card
+def model_provenance(model: Any) -> dict[str, Any]:
+    """What a result records about its model, a :class:`~larnet_core.inference.Predictor` or a loaded checkpoint
+    (anything with a ``card``, and a ``loaded`` or its own ``path`` and ``sha256``): preset, checkpoint path and
+    SHA-256, synthetic flag, training data, sample mode, label scheme, backend. Every session, batch marker and
+    result names its model from this one record."""
+    loaded = getattr(model, "loaded", None) or (model if hasattr(model, "sha256") else None)
+    card = model.card
+    predictor = model
     return {
         "preset": card.preset, "checkpoint": str(getattr(loaded, "path", "") or ""),
         "sha256": getattr(loaded, "sha256", "") or "", "synthetic": bool(card.synthetic),

@@ -4,6 +4,8 @@ names, model, settings and warnings travel in the session's ``result`` record
 
 from __future__ import annotations
 
+from typing import Any, Mapping
+
 import pandas as pd
 
 from larnet_core.errors import LarnetError
@@ -11,7 +13,15 @@ from larnet_core.result import AnalysisResult, ClipMeta, ClipPrediction, class_n
 from larnet_core.result import empty_intervals, probability_columns
 from larnet_core.sessions.model import AnalysisSession, InputRef, ModelRef
 
-__all__ = ["result_to_session", "result_from_session"]
+__all__ = ["result_to_session", "result_from_session", "model_ref"]
+
+
+def model_ref(provenance: Mapping[str, Any]) -> ModelRef:
+    """The model a session names, from a result's model record (:func:`~larnet_core.result.model_provenance`)."""
+    return ModelRef(preset=str(provenance.get("preset", "") or ""),
+                    checkpoint_path=str(provenance.get("checkpoint", "") or ""),
+                    checkpoint_sha256=str(provenance.get("sha256", "") or ""),
+                    synthetic=bool(provenance.get("synthetic", False)))
 
 
 def result_to_session(result: AnalysisResult, name: str, notes: str = "", *,
@@ -25,9 +35,7 @@ def result_to_session(result: AnalysisResult, name: str, notes: str = "", *,
         clip: the analysed clip's bytes, to store with the session (reopening then shows frames, the model
             input and its heat map, and renders the annotated video).
     """
-    model = ModelRef(preset=str(result.model.get("preset", "") or ""),
-                     checkpoint_path=str(result.model.get("checkpoint", "") or ""),
-                     checkpoint_sha256=str(result.model.get("sha256", "") or ""), synthetic=result.synthetic)
+    model = model_ref(result.model)
     # The clip's own hash is checked against its bytes; an archive or folder is hashed differently.
     meta = result.meta
     sha = "" if clip is not None else _hex_or_empty(meta.sha256)

@@ -1,8 +1,8 @@
 """Live video: the clip pipeline fed one frame at a time (a webcam through the dashboard's /live page).
 
 Per frame, :meth:`LiveAnalyzer.process` runs the same engine as clip analysis (:class:`~larnet_core.video.pipeline.
-FaceStream`: face tracker, aligned model input, motion with head movement removed), follows the main face (the
-face tracked longest so far, the largest on a tie), draws the others, runs the model on the main face, and spots
+FaceStream`: face tracker, aligned model input, motion with head movement removed), follows the main face (chosen
+by the clip's rule over the last seconds when the followed one leaves), draws the others, runs the model on the main face, and spots
 micro- and macro-expressions with :class:`~larnet_core.video.stream_spotting.TwoScaleStreamingSpotter` — the
 clip's two-scale spotting function and settings over the last seconds of both signals (a micro interval inside a
 macro one is dropped, as in a clip). Events are therefore reported a little after they end (the motion
@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from larnet_core.face.inputs import InputConfig, ModelInput
+from larnet_core.face.tracking import summarize_tracks
 from larnet_core.video.motion import MotionConfig
 from larnet_core.video.overlay import (SYNTHETIC_NOTICE, draw_face_result, draw_motion_trace, draw_notice,
                                        draw_other_face)
@@ -39,6 +40,8 @@ __all__ = ["LiveEvent", "LiveResult", "LiveAnalyzer"]
 log = logging.getLogger(__name__)
 
 _TRACE_S = 6.0
+# Seconds of tracks the main face is chosen over when the followed face leaves.
+_MAIN_FACE_S = 10.0
 # Each face's segments get ids of their own (as in clip analysis), so two faces' frames never join an interval.
 _SEGMENTS_PER_FACE = 1_000_000
 
@@ -165,7 +168,7 @@ class LiveAnalyzer:
         self._index = 0
         self._times: dict[int, float] = {}
         self._main: int | None = None
-        self._seen_frames: dict[int, int] = {}
+        self._tracked: deque = deque(maxlen=max(8, int(_MAIN_FACE_S * self.fps_hint)))  # for the main-face rule
         # The clip's two-scale spotting over the last seconds of both signals.
         self._spotter = TwoScaleStreamingSpotter(self.fps_hint, self.spotting)
         self._probs: deque[tuple[int, float, np.ndarray]] = deque()   # (frame, time, probabilities) main face
@@ -242,14 +245,17 @@ class LiveAnalyzer:
 
     # -- internals --------------------------------------------------------------------------------------------
     def _choose_main(self, face_ids: list[int], boxes: dict[int, tuple]) -> int | None:
-        for face_id in face_ids:
-            self._seen_frames[face_id] = self._seen_frames.get(face_id, 0) + 1
         if not face_ids:
             return self._main
         if self._main in face_ids:
             return self._main
-        # The face seen longest wins (a passer-by does not take over); the largest on a tie.
-        return max(face_ids, key=lambda f: (self._seen_frames[f], _area(boxes[f])))
+        # The clip's rule over the last seconds (summarize_tracks' score: area x presence x steadiness), so a
+        # passer-by does not take over; the largest on a tie (a face new to the stream has no score yet).
+        scores: dict[int, float] = {}
+        if self._tracked:
+            table = summarize_tracks(list(self._tracked))
+            scores = {int(f): float(s) for f, s in zip(table["face_id"], table["score"])}
+        return max(face_ids, key=lambda f: (scores.get(f, 0.0), _area(boxes[f])))
 
     def _process(self, frame: np.ndarray, index: int, now: float, start: float) -> tuple[np.ndarray, LiveResult]:
         from larnet_core.face import as_rgb_uint8
@@ -268,6 +274,7 @@ class LiveAnalyzer:
 
         # The tracker runs first; the model runs only on the followed face.
         step = self.stream.step(index, frame, infer=follow)
+        self._tracked.append(step.light())
         main_step = next((f for f in step.faces if f.face_id == self._main), None)
         event = None
         samples = list(step.orphan_samples.get(self._main, [])) if self._main is not None else []
