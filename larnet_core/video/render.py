@@ -49,7 +49,7 @@ def render_annotated_video(
         VideoError: the clip does not match the analysis, or cannot be read or written.
         Cancelled: ``cancel`` was set; the partial file is removed.
     """
-    from larnet_core.synth.video_writer import VideoClipWriter
+    from larnet_core.video.writer import VideoClipWriter
 
     out = Path(out)
     columns = probability_columns(analysis.class_names)
