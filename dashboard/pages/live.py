@@ -101,7 +101,8 @@ def _result(state: LiveState, predictor, seconds: float | None = None):
     if seconds is not None and history:
         history = [r for r in history if r.time_s >= history[-1].time_s - seconds]
     return live_result(history, state.analyzer.events, list(predictor.card.class_names), model_provenance(predictor),
-                       state.analyzer.settings, fps=float(state.analyzer.fps_hint))
+                       state.analyzer.settings, fps=float(state.analyzer.fps_hint),
+                       intervals=state.analyzer.intervals)
 
 
 def _events_table(state: LiveState) -> pd.DataFrame:

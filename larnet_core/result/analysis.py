@@ -264,7 +264,8 @@ def events_table(events: Iterable[Any]) -> pd.DataFrame:
 
 
 def live_result(history: Iterable[Any], events: Iterable[Any], class_names: list[str], model: dict[str, Any],
-                settings: dict[str, Any], *, fps: float, name: str = "webcam") -> AnalysisResult:
+                settings: dict[str, Any], *, fps: float, name: str = "webcam",
+                intervals: pd.DataFrame | None = None) -> AnalysisResult:
     """A live stream's result: its smoothed per-frame history, the events it spotted and its settings.
 
     Args:
@@ -276,6 +277,7 @@ def live_result(history: Iterable[Any], events: Iterable[Any], class_names: list
         settings: the stream's settings (``LiveAnalyzer.settings``).
         fps: the stream's frame rate (for the input reference).
         name: what the input is called.
+        intervals: the same events as a clip's interval table (``LiveAnalyzer.intervals``).
     """
     rows = []
     for report in history:
@@ -296,7 +298,8 @@ def live_result(history: Iterable[Any], events: Iterable[Any], class_names: list
     table = events_table(events)
     n = int(frames["frame"].iloc[-1]) + 1 if len(frames) else 0
     meta = ClipMeta(name, float(fps), 0, 0, n, n / fps if fps else 0.0, "")
-    return AnalysisResult(meta, {0: frames}, empty_intervals(), None, list(class_names), dict(model),
+    intervals = intervals if intervals is not None else empty_intervals()
+    return AnalysisResult(meta, {0: frames}, intervals, None, list(class_names), dict(model),
                           dict(settings), [], pd.DataFrame(), table, "live")
 
 

@@ -43,7 +43,7 @@ def result_to_session(result: AnalysisResult, name: str, notes: str = "", *,
                    frame_count=int(meta.frame_count), data=clip)
     return AnalysisSession(
         name=name, notes=notes, kind=result.kind, model=model, input=ref, results=result.frames,
-        intervals=result.intervals if result.kind == "clip" else None, events=result.events,
+        intervals=result.intervals, events=result.events,
         faces=result.faces if len(result.faces.columns) else None, result=result.record())
 
 

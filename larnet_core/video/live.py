@@ -24,6 +24,7 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+import pandas as pd
 
 from larnet_core.face.inputs import InputConfig, ModelInput
 from larnet_core.face.tracking import summarize_tracks
@@ -31,7 +32,8 @@ from larnet_core.video.motion import MotionConfig
 from larnet_core.video.overlay import (SYNTHETIC_NOTICE, draw_face_result, draw_motion_trace, draw_notice,
                                        draw_other_face)
 from larnet_core.video.pipeline import FaceStream
-from larnet_core.result import interval_label
+from larnet_core.result import INTERVAL_COLUMNS, empty_intervals, interval_label
+from larnet_core.result.schema import INTERVAL_DTYPES
 from larnet_core.video.spotting import SpottingParams
 from larnet_core.video.stream_spotting import TwoScaleStreamingSpotter
 
@@ -153,6 +155,7 @@ class LiveAnalyzer:
                                                  motion_size=self.motion_config.size)
         self._lock = threading.Lock()
         self._events: deque[LiveEvent] = deque(maxlen=max_events)
+        self._intervals: deque[dict] = deque(maxlen=max_events)  # the same events as a clip's interval rows
         self._build_stream()
         self._reset_state()
 
@@ -187,6 +190,20 @@ class LiveAnalyzer:
             return list(self._events)
 
     @property
+    def intervals(self) -> pd.DataFrame:
+        """The events so far as a clip's interval table (:data:`~larnet_core.result.INTERVAL_COLUMNS`, stream
+        frames and seconds), labelled by the clip's labeller."""
+        with self._lock:
+            rows = list(self._intervals)
+        if not rows:
+            return empty_intervals()
+        table = pd.DataFrame(rows, columns=list(INTERVAL_COLUMNS))
+        # Typed as a clip's: numbers as the schema says, labels as Python text, kinds as pandas infers them.
+        table = table.astype({c: t for c, t in INTERVAL_DTYPES.items() if t != "object"})
+        table["label"] = pd.Series([r["label"] for r in rows], dtype=object, index=table.index)
+        return table
+
+    @property
     def settings(self) -> dict:
         """The stream's settings, as a session records them."""
         return {"face": self.face_mode, "tracker": self.tracker_backend, "fps_hint": self.fps_hint,
@@ -198,6 +215,7 @@ class LiveAnalyzer:
         with self._lock:
             self.stream.reset()
             self._events.clear()
+            self._intervals.clear()
             self._reset_state()
 
     def finish(self) -> list[LiveEvent]:
@@ -372,6 +390,7 @@ class LiveAnalyzer:
                           str(row["kind"]), int(self._main if self._main is not None else 0), float(apex),
                           float(row["peak_motion"]))
         self._events.append(event)
+        self._intervals.append({**row, "face_id": event.face_id, "label": label, "confidence": confidence})
         return event
 
     def _draw_common(self, out: np.ndarray) -> None:
