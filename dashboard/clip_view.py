@@ -31,7 +31,8 @@ class ClipView:
 
     @property
     def frames(self) -> pd.DataFrame:
-        return (self.shown or self.result).frames
+        """The shown face's table, one row per frame (the main face's until another is picked)."""
+        return (self.shown or self.result).main
 
     @property
     def intervals(self) -> pd.DataFrame:

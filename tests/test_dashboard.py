@@ -468,3 +468,28 @@ def test_a_session_can_be_exported_from_its_page(dashboard_env):
     app = open_page("sessions", session=session_id)
     labels = [element.proto.label for element in app.get("download_button")]
     assert "Export .larnet.zip" in labels
+
+
+def test_an_every_face_analysis_is_shown_one_face_table_at_a_time(dashboard_env, tmp_path):
+    from dashboard.clip_view import ClipView
+    from larnet_core.inference import Predictor
+    from larnet_core.models import load_checkpoint
+    from larnet_core.synth.footage import make_footage, write_footage
+    from larnet_core.video import analyze_clip
+
+    footage = make_footage("two_faces", seed=3, seconds=1.5)
+    clip = write_footage(tmp_path / "two.mp4", footage.frames, footage.truth.fps)
+    every = analyze_clip(clip, Predictor(load_checkpoint(dashboard_env["checkpoint"])), all_faces=True,
+                         max_infer_fps=5)
+    n = every.meta.frame_count
+    app = AppTest.from_file(APP, default_timeout=TIMEOUT_S)
+    app.switch_page("dashboard/pages/clip.py")
+    app.session_state["clip_result"] = ClipView(result=every, data=clip.read_bytes())
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert app.selectbox(key="clip_face_pick").value == every.main_face_id
+    assert app.slider(key="clip_frame").max == n - 1
+    other = next(f for f in every.tables if f != every.main_face_id)
+    app.selectbox(key="clip_face_pick").set_value(other).run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert f"Spotted intervals ({int((every.intervals['face_id'] == other).sum())})" in [s.value for s in app.subheader]

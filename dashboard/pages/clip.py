@@ -6,8 +6,6 @@ of a batch output folder (under the batches folder).
 
 from __future__ import annotations
 
-import io
-
 import cv2
 import numpy as np
 import pandas as pd
@@ -21,6 +19,7 @@ from dashboard.text import plain
 from larnet_core.errors import LarnetError
 from larnet_core import storage
 from larnet_core.result import SYNTHETIC_NOTICE
+from larnet_core.result.parquet import parquet_bytes
 from larnet_core.sessions import result_to_session
 from larnet_core.video.analysis import FACE_MODES
 
@@ -195,11 +194,11 @@ def _model_view(view: ClipView, index: int, crop_column, heat_column) -> None:
 def _downloads(view: ClipView) -> None:
     stem = view.name.rsplit(".", 1)[0] or "clip"
     columns = st.columns(4)
-    columns[0].download_button("Frames (CSV)", view.frames.to_csv(index=False).encode(), file_name=f"{stem}.csv",
+    # Downloads hold every face's rows, as larnet analyze writes them.
+    table = view.result.frames
+    columns[0].download_button("Frames (CSV)", table.to_csv(index=False).encode(), file_name=f"{stem}.csv",
                                mime="text/csv", icon=":material/download:")
-    parquet = io.BytesIO()
-    view.frames.to_parquet(parquet, index=False)
-    columns[1].download_button("Frames (Parquet)", parquet.getvalue(), file_name=f"{stem}.parquet",
+    columns[1].download_button("Frames (Parquet)", parquet_bytes(table), file_name=f"{stem}.parquet",
                                mime="application/octet-stream", icon=":material/download:")
     columns[2].download_button("Summary (JSON)", view.result.to_json().encode(), file_name=f"{stem}.json",
                                mime="application/json", icon=":material/download:")
@@ -267,7 +266,7 @@ def _show(view: ClipView) -> None:
     if current is not None and not view.frames.empty:
         time_now = float(view.frames.iloc[(view.frames["frame"] - current).abs().argmin()]["time_s"])
     shown = view.shown or view.result
-    st.plotly_chart(charts.timeline_figure(shown.frames, shown.intervals, view.class_names, time_now),
+    st.plotly_chart(charts.timeline_figure(shown.main, shown.intervals, view.class_names, time_now),
                     key="clip_timeline", config={"displaylogo": False})
     st.subheader("Frames")
     _scrubber(view)
