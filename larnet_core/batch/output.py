@@ -27,6 +27,7 @@ from typing import Any, Iterable, Mapping
 import pandas as pd
 
 from larnet_core.errors import LarnetError
+from larnet_core.result import AnalysisResult, ClipMeta, ClipPrediction
 from larnet_core.result.parquet import parquet_bytes, read_parquet, write_parquet
 from larnet_core.paths import write_atomic
 
@@ -221,8 +222,6 @@ class BatchOutput:
         Raises:
             LarnetError: the clip is unknown, failed, or its files are incomplete.
         """
-        from larnet_core.result import AnalysisResult, ClipMeta, ClipPrediction
-
         marker = self.read_marker(clip_id)
         if marker is None:
             raise LarnetError(f"clip {clip_id} is not in the batch {self.root}")

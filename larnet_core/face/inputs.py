@@ -29,6 +29,8 @@ import numpy as np
 from larnet_core.errors import LarnetError
 from larnet_core.face.align import AlignedFace, _pixel_centre_matrix
 from larnet_core.face.base import as_rgb_uint8
+from larnet_core.face.flow import compute_flow_image
+from larnet_core.face.registry import available_detectors, build_detector, largest_face
 # The per-frame input record columns (see :meth:`ModelInput.to_record`) are named with the result's other columns.
 from larnet_core.result.schema import INPUT_COLUMNS
 
@@ -243,8 +245,6 @@ class ModelInput:
             if self.flow_reference is None:
                 cached = self.crop
             else:
-                from larnet_core.face.flow import compute_flow_image
-
                 cached = compute_flow_image(self.flow_reference, self.crop, self.size, self.flow_method)
             object.__setattr__(self, "_image", cached)
         return cached
@@ -432,8 +432,6 @@ MIN_PHOTO_SIDE = 16
 
 def best_detector_name() -> str:
     """The detector ``auto`` means: MediaPipe (dense landmarks) when installed, else MTCNN, else Haar."""
-    from larnet_core.face.registry import available_detectors
-
     available = available_detectors()
     return next(name for name in ("mediapipe", "mtcnn", "haar") if name in available)
 
@@ -442,8 +440,6 @@ def best_detector_name() -> str:
 def _shared_detector(name: str):
     """One detector per backend for single photos (detectors are thread-safe; building MediaPipe's graphs or MTCNN
     costs more than a detection)."""
-    from larnet_core.face.registry import build_detector
-
     return build_detector(name)
 
 
@@ -475,8 +471,6 @@ def photo_model_input(image: np.ndarray, config: InputConfig, face: str = "auto"
                           "as well as the apex image")
     detection = None
     if face != "none":
-        from larnet_core.face.registry import largest_face
-
         name = best_detector_name() if face == "auto" else face
         detection = largest_face(rgb, _shared_detector(name), what)
     return build_photo_input(rgb, config, detection, reference), detection

@@ -48,6 +48,7 @@ from larnet_core.face.inputs import (
     input_from_record,
 )
 from larnet_core.face.registry import no_face_message
+from larnet_core.face.tracking import FaceTracker, main_face_id, summarize_tracks
 from larnet_core.result import (
     FRAME_COLUMNS,
     AnalysisResult,
@@ -63,7 +64,7 @@ from larnet_core.video.limits import VideoLimits
 from larnet_core.video.motion import MotionConfig, MotionSample, samples_table
 from larnet_core.video.pipeline import FaceStream
 from larnet_core.video.prefetch import BackgroundBatches, Prefetcher
-from larnet_core.video.reader import ClipSource, open_clip
+from larnet_core.video.reader import ClipSource, frame_at, open_clip
 from larnet_core.video.spotting import SpottingParams, spot_expressions
 
 __all__ = [
@@ -107,8 +108,6 @@ def model_input_at(frames: pd.DataFrame, source: ClipSource, frame_index: int, c
         ValueError: the face has no inferred frame (it was never in view).
         VideoError: the clip cannot be read.
     """
-    from larnet_core.video.reader import frame_at
-
     rows = frames[frames["inferred"]] if "inferred" in frames else frames
     if face_id is not None and "face_id" in rows:
         rows = rows[rows["face_id"] == face_id]
@@ -208,8 +207,6 @@ def build_tracker(face: str, fps: float, detector=None, max_faces: int = 4):
     """The face tracker for a face mode (``None`` for ``none``)."""
     if face == "none":
         return None
-    from larnet_core.face.tracking import FaceTracker
-
     backend = "auto" if face == "auto" else face
     return FaceTracker(backend, fps=fps, max_faces=max_faces, detector=detector)
 
@@ -519,8 +516,6 @@ def _follow_main(per_face: dict[int, pd.DataFrame], ranking: list[int]) -> pd.Da
 def _faces_table(tracked_frames: list, fps: float) -> pd.DataFrame:
     """One row per track (:func:`~larnet_core.face.tracking.summarize_tracks`), with its seconds in view and
     ``main`` marking the face the analysis follows (:func:`~larnet_core.face.tracking.main_face_id`)."""
-    from larnet_core.face.tracking import main_face_id, summarize_tracks
-
     table = summarize_tracks(tracked_frames)
     table.insert(4, "seconds", table["n_frames"] / fps)
     table["main"] = table["face_id"] == main_face_id(tracked_frames)

@@ -26,11 +26,13 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
+from larnet_core.face.base import as_rgb_uint8
 from larnet_core.face.inputs import InputConfig, ModelInput
 from larnet_core.face.tracking import summarize_tracks
 from larnet_core.video.motion import MotionConfig
 from larnet_core.video.overlay import (SYNTHETIC_NOTICE, draw_face_result, draw_motion_trace, draw_notice,
                                        draw_other_face)
+from larnet_core.video.analysis import build_tracker
 from larnet_core.video.pipeline import FaceStream
 from larnet_core.result import INTERVAL_COLUMNS, empty_intervals, interval_label
 from larnet_core.result.schema import INTERVAL_DTYPES
@@ -160,8 +162,6 @@ class LiveAnalyzer:
         self._reset_state()
 
     def _build_stream(self) -> None:
-        from larnet_core.video.analysis import build_tracker
-
         tracker = build_tracker(self.face_mode, self.fps_hint, self.detector, max_faces=4)
         self.tracker_backend = getattr(tracker, "backend", "none")
         # The streaming spotters take one sample per frame: measure every frame, whatever the camera's rate.
@@ -276,8 +276,6 @@ class LiveAnalyzer:
         return max(face_ids, key=lambda f: (scores.get(f, 0.0), _area(boxes[f])))
 
     def _process(self, frame: np.ndarray, index: int, now: float, start: float) -> tuple[np.ndarray, LiveResult]:
-        from larnet_core.face import as_rgb_uint8
-
         frame = as_rgb_uint8(frame, f"live frame {index}")
         self._times[index] = now
         def follow(boxes: dict[int, tuple]) -> set[int]:

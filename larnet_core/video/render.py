@@ -13,6 +13,7 @@ from larnet_core.video.analysis import ClipAnalysis, probability_columns
 from larnet_core.video.limits import VideoLimits
 from larnet_core.video.overlay import SYNTHETIC_NOTICE, draw_face_result, draw_motion_trace, draw_notice
 from larnet_core.video.reader import ClipSource, open_clip
+from larnet_core.video.writer import VideoClipWriter
 
 __all__ = ["render_annotated_video"]
 
@@ -49,8 +50,6 @@ def render_annotated_video(
         VideoError: the clip does not match the analysis, or cannot be read or written.
         Cancelled: ``cancel`` was set; the partial file is removed.
     """
-    from larnet_core.video.writer import VideoClipWriter
-
     out = Path(out)
     columns = probability_columns(analysis.class_names)
     box_columns = ["face_x0", "face_y0", "face_x1", "face_y1"]
