@@ -17,6 +17,7 @@ run: setup
 	$(VENV)/bin/streamlit run streamlit_app.py --server.address 127.0.0.1
 
 test: setup-test
+	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest
 
 setup: $(RUNTIME_STAMP)

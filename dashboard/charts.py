@@ -1,14 +1,13 @@
 """Plotly figures for the pages. Figures only: the numbers they draw come from ``larnet_core``; the figures of an
-analysis result live in :mod:`larnet_core.plots` (the result's ``plot_*`` methods) and are re-exported here."""
+analysis result live in :mod:`dashboard.plots` and are re-exported here."""
 
 from __future__ import annotations
-
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from larnet_core.plots import (
+from dashboard.plots import (
     CLASS_COLOURS,
     class_colour,
     probability_bars,

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from larnet_core.errors import LarnetError
-from larnet_core.results import class_names_in
+from larnet_core.result import class_names_in
 
 if TYPE_CHECKING:
     from larnet_core.metrics import MetricsReport

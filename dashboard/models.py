@@ -18,6 +18,7 @@ import streamlit as st
 from dashboard import config
 from dashboard.text import plain, plain_error
 from larnet_core.errors import LarnetError
+from larnet_core.result import SYNTHETIC_NOTICE
 
 if TYPE_CHECKING:  # torch stays unimported until a page needs the model
     from larnet_core.inference import Predictor
@@ -166,8 +167,7 @@ def model_sidebar() -> None:
         st.sidebar.caption(f"**{plain(card.preset)}** · {card.num_classes} classes · {card.input_size} px · "
                            f"{plain(card.sample_mode)} input")
         if card.synthetic:
-            st.sidebar.warning("Demo model trained on synthetic faces only: not for real-world conclusions.",
-                               icon=":material/science:")
+            st.sidebar.warning(SYNTHETIC_NOTICE, icon=":material/science:")
 
 
 def selected_model() -> ModelChoice | None:
@@ -225,21 +225,18 @@ def current_predictor() -> Predictor | None:
 
 def model_ref(loaded: LoadedModel) -> ModelRef:
     """The ``ModelRef`` saved with a session for ``loaded``."""
-    from larnet_core.sessions import ModelRef
+    from larnet_core.result import model_provenance
+    from larnet_core.sessions.results import model_ref as named
 
-    return ModelRef(preset=loaded.card.preset, checkpoint_path=str(loaded.path or ""),
-                    checkpoint_sha256=loaded.sha256, synthetic=bool(loaded.card.synthetic))
+    return named(model_provenance(loaded))
 
 
 # ------------------------------------------------------------------------------------------------ display
 def synthetic_notice(card: ModelCard) -> None:
     """The notice every place that shows a synthetic-data model must carry."""
     if card.synthetic:
-        st.warning(
-            f"**Trained on synthetic data.** This model learned from generated faces ({plain(card.training_data)}). "
-            "It demonstrates the pipeline; its predictions say nothing about real people's emotions.",
-            icon=":material/science:",
-        )
+        st.warning(f"**{SYNTHETIC_NOTICE}** It learned from {plain(card.training_data)}.",
+                   icon=":material/science:")
 
 
 def show_model_card(loaded: LoadedModel) -> None:

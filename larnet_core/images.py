@@ -15,14 +15,13 @@ from pathlib import Path
 import numpy as np
 
 from larnet_core.errors import ImageError, LarnetError
-from larnet_core.video.limits import DEFAULT_LIMITS
 
 __all__ = ["IMAGE_FORMATS", "MAX_IMAGE_PIXELS", "MAX_IMAGE_FILE_BYTES", "decode_image", "read_image_file"]
 
 #: Pillow formats that are opened at all.
 IMAGE_FORMATS = ("PNG", "JPEG", "BMP", "TIFF", "WEBP", "GIF")
 #: Pixels (width x height) an image may declare: the same bound as one video frame (8K UHD).
-MAX_IMAGE_PIXELS = DEFAULT_LIMITS.max_pixels
+MAX_IMAGE_PIXELS = 7680 * 4320
 #: Size of an image file read from disk.
 MAX_IMAGE_FILE_BYTES = 256 * 1024 * 1024
 

@@ -25,6 +25,8 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support, recall_score
 
+from larnet_core.result.schema import prob_column
+
 __all__ = ["MetricsReport", "compute_metrics", "PREDICTION_COLUMNS", "PER_DATASET_COLUMNS", "prob_column",
            "BootstrapInterval", "subject_bootstrap"]
 
@@ -32,13 +34,6 @@ __all__ = ["MetricsReport", "compute_metrics", "PREDICTION_COLUMNS", "PER_DATASE
 PREDICTION_COLUMNS = ("subject", "clip", "frame", "true_label", "pred_label")
 # Leading columns of MetricsReport.per_dataset; ``n_<class>`` counts follow.
 PER_DATASET_COLUMNS = ("dataset", "n", "n_subjects", "accuracy", "uf1", "uar")
-
-
-def prob_column(class_name: str) -> str:
-    """Column holding the probability of ``class_name`` (``prob_happiness``; named by :mod:`larnet_core.results`)."""
-    from larnet_core.results import prob_column as named
-
-    return named(class_name)
 
 
 @dataclass

@@ -87,8 +87,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def generate_clip(path: Path, frames: int, width: int, height: int, fps: float) -> None:
-    from larnet_core.synth.video_writer import VideoClipWriter
-    from larnet_core.video._bench_common import animated_face
+    from larnet_core.video.writer import VideoClipWriter
+    from larnet_core.benchmarks._common import animated_face
 
     start = time.perf_counter()
     images, truth = animated_face(width, height, fps, frames / fps)

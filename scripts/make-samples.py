@@ -23,7 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from larnet_core.face import sample_face_photos
-from larnet_core.synth import export_clip_video, photo_landmarks, sample_action_units
+from larnet_core.synth import photo_landmarks, sample_action_units
+from larnet_core.video.writer import export_clip_video
 from larnet_core.synth.render import Expression, render_frames
 from larnet_core.synth.timing import blink_curve, head_motion
 

@@ -39,6 +39,38 @@ def lite_predictor(tmp_path_factory):
     return Predictor(load_checkpoint(path))
 
 
+@pytest.fixture(scope="session")
+def expressions_clip(tmp_path_factory):
+    """A 2 s, 320x240 h264 clip of a real photo showing one micro-expression (larnet_core.synth.footage), written
+    once per session: ``path``."""
+    from larnet_core.synth.footage import make_footage, write_footage
+
+    footage = make_footage("expressions", seconds=2.0, seed=5, micro=1, size=(320, 240))
+    return write_footage(tmp_path_factory.mktemp("expressions") / "expressions.mp4", footage.frames,
+                         footage.truth.fps)
+
+
+@pytest.fixture(scope="session")
+def analysed_expressions(expressions_clip, lite_predictor):
+    """:func:`expressions_clip` analysed once per session by :func:`lite_predictor` (main face, defaults). Tests
+    must not change it: copy what they alter."""
+    from larnet_core.video import analyze_clip
+
+    return analyze_clip(expressions_clip, lite_predictor, face="auto")
+
+
+@pytest.fixture(scope="session")
+def pg_server_url():
+    """One PostgreSQL server per session (tests/pg_server.py); each test makes its own schema in it. Skipped on a
+    laptop without PostgreSQL, required in CI."""
+    import pg_server
+
+    reason = pg_server.unavailable_reason()
+    require_or_skip(reason is None, f"PostgreSQL tests need a local server: {reason}")
+    with pg_server.running_postgres() as url:
+        yield url
+
+
 @pytest.fixture(scope="module")
 def one_torch_thread():
     """Run a module with one torch thread: models of many small operators (MTCNN, the attention networks) are as

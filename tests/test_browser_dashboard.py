@@ -24,7 +24,7 @@ import pytest
 
 from conftest import require_or_skip
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parent.parent
 SCREENSHOTS = Path(os.environ.get("LARNET_SCREENSHOT_DIR") or REPO / "build" / "screenshots")
@@ -412,13 +412,13 @@ def test_a_shared_link_shows_user_text_as_plain_text_and_strangers_list_nothing(
 
 
 def test_a_saved_clip_session_opened_by_its_link_shows_the_prediction_and_intervals(page, app_files, lite_predictor):
-    from larnet_core.sessions import SessionStore, share_link
+    from larnet_core.sessions import SessionStore, result_to_session, share_link
     from larnet_core.video import analyze_clip
 
     analysis = analyze_clip(app_files["clip"], lite_predictor)
     app_files["data"].mkdir(parents=True, exist_ok=True)
     with SessionStore.open(f"sqlite:///{app_files['data'] / 'sessions.sqlite3'}") as store:
-        created = store.create(analysis.to_session("reopened whole", clip=app_files["clip"].read_bytes()))
+        created = store.create(result_to_session(analysis, "reopened whole", clip=app_files["clip"].read_bytes()))
     open_page(page, share_link(created.id, page="clip").lstrip("/"))
     page.get_by_text("Clip prediction").first.wait_for(timeout=RUN_TIMEOUT_MS)
     assert_no_exception(page)

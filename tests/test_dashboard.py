@@ -5,6 +5,7 @@ Charts, images and the webcam component are invisible to AppTest; tests/browser 
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from larnet_core.metrics import compute_metrics
 from larnet_core.runs import write_run
-from larnet_core.sessions import AnalysisSession, InputRef, ModelRef, SessionStore
+from larnet_core.sessions import AnalysisSession, InputRef, ModelRef, SessionStore, result_to_session
 
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
 CLASSES = ["disgust", "fear", "happiness", "others", "repression", "sadness", "surprise"]
@@ -357,11 +358,11 @@ def test_saving_records_the_analysis_model_not_the_one_selected_now(dashboard_en
 
 
 def test_a_saved_result_reopens_whole(dashboard_env, analysed_clip):
-    from larnet_core.results import AnalysisResult
+    from larnet_core.sessions import result_from_session
 
     analysis, data = analysed_clip
     with SessionStore.open() as store:
-        created = store.create(analysis.to_session("whole", clip=data))
+        created = store.create(result_to_session(analysis, "whole", clip=data))
     app = open_page("clip", session=created.id)
     assert [m.label for m in app.metric][:2] == ["Clip prediction", "Confidence"]
     assert app.metric[0].value == analysis.prediction.label
@@ -371,7 +372,7 @@ def test_a_saved_result_reopens_whole(dashboard_env, analysed_clip):
     for warning in analysis.warnings:
         assert warning in texts(app)
     with SessionStore.open() as store:
-        reopened = AnalysisResult.from_session(store.get(created.id))
+        reopened = result_from_session(store.get(created.id))
     assert reopened.prediction == analysis.prediction
     listed = open_page("sessions", session=created.id)
     assert f"**Clip prediction:** {analysis.prediction.label}" in texts(listed)
@@ -390,6 +391,40 @@ def test_the_attention_page_explains_a_frame_of_the_current_clip_result(dashboar
     assert app.radio(key="attention_source").value == "Frame of the current clip"
     assert app.slider(key="attention_frame").max == int(analysis.frames["frame"].iloc[-1])
     assert not app.error, [e.value for e in app.error]
+
+
+def test_the_model_input_of_a_clip_row_is_the_analysis_own_whatever_the_sidebar_model(dashboard_env, analysed_clip,
+                                                                                       tmp_path, monkeypatch):
+    """A sidebar model of another input size: the clip and attention pages still rebuild the row's input from
+    the analysis' own settings (the input that gave the row's probabilities), and say why there is no heat map."""
+    from dashboard.clip_view import ClipView
+    from larnet_core.inference import Predictor
+    from larnet_core.models import ModelCard, load_checkpoint, save_checkpoint
+
+    analysis, data = analysed_clip
+    card = dataclasses.replace(ModelCard.for_preset("larnet-lite", CLASSES), input_size=64)
+    other = save_checkpoint(card.build(), card, tmp_path / "small-input.pt")
+    monkeypatch.setenv("LARNET_DEFAULT_CHECKPOINT", str(other))
+    view = ClipView(result=analysis, data=data)
+    size = int(analysis.settings["input_size"])
+    assert size != 64
+    frames = analysis.frames
+    index = int(frames.loc[frames["inferred"], "frame"].iloc[2])
+    model_input = view.model_input(index)
+    assert model_input.frame_index == index and model_input.crop.shape == (size, size, 3)
+    own = Predictor(load_checkpoint(analysis.model["checkpoint"]), backend=analysis.model["backend"])
+    probs = own.predict_proba([model_input.image])[0]
+    row = frames.loc[frames["frame"] == index, [f"prob_{c}" for c in CLASSES]].to_numpy()[0]
+    np.testing.assert_allclose(probs, row, atol=1e-4)
+    app = AppTest.from_file(APP, default_timeout=TIMEOUT_S)
+    app.switch_page("dashboard/pages/clip.py")
+    app.session_state["clip_result"] = view
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert "No heat map: the model in the sidebar takes 64 px inputs" in texts(app)
+    app.switch_page("dashboard/pages/attention.py").run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert any("takes 64 px inputs" in e.value for e in app.error), [e.value for e in app.error]
 
 
 def load_sha(path: Path) -> str:
@@ -433,3 +468,28 @@ def test_a_session_can_be_exported_from_its_page(dashboard_env):
     app = open_page("sessions", session=session_id)
     labels = [element.proto.label for element in app.get("download_button")]
     assert "Export .larnet.zip" in labels
+
+
+def test_an_every_face_analysis_is_shown_one_face_table_at_a_time(dashboard_env, tmp_path):
+    from dashboard.clip_view import ClipView
+    from larnet_core.inference import Predictor
+    from larnet_core.models import load_checkpoint
+    from larnet_core.synth.footage import make_footage, write_footage
+    from larnet_core.video import analyze_clip
+
+    footage = make_footage("two_faces", seed=3, seconds=1.5)
+    clip = write_footage(tmp_path / "two.mp4", footage.frames, footage.truth.fps)
+    every = analyze_clip(clip, Predictor(load_checkpoint(dashboard_env["checkpoint"])), all_faces=True,
+                         max_infer_fps=5)
+    n = every.meta.frame_count
+    app = AppTest.from_file(APP, default_timeout=TIMEOUT_S)
+    app.switch_page("dashboard/pages/clip.py")
+    app.session_state["clip_result"] = ClipView(result=every, data=clip.read_bytes())
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert app.selectbox(key="clip_face_pick").value == every.main_face_id
+    assert app.slider(key="clip_frame").max == n - 1
+    other = next(f for f in every.tables if f != every.main_face_id)
+    app.selectbox(key="clip_face_pick").set_value(other).run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert f"Spotted intervals ({int((every.intervals['face_id'] == other).sum())})" in [s.value for s in app.subheader]

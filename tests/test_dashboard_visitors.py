@@ -121,7 +121,7 @@ def test_a_stored_image_too_large_to_decode_is_not_shown(dashboard_env):
 def batches(dashboard_env, tmp_path, monkeypatch):
     """A batches folder with one finished batch of one clip, and a folder beside it that is not shared."""
     from larnet_core.batch import BatchOutput
-    from larnet_core.results import AnalysisResult
+    from larnet_core.sessions import result_from_session
 
     root = tmp_path / "batches"
     n = 12
@@ -131,7 +131,7 @@ def batches(dashboard_env, tmp_path, monkeypatch):
         "pred_label": "happiness", "confidence": 0.4, "motion": np.linspace(0, 1, n), "in_interval": False})
     session = AnalysisSession(name="c", kind="clip", results=frames,
                               input=InputRef(name="interview.mp4", fps=25.0, width=96, height=96, frame_count=n))
-    result = AnalysisResult.from_session(session)
+    result = result_from_session(session)
     output = BatchOutput(root / "interviews")
     faces = pd.DataFrame({"face_id": [0], "first_frame": [0], "last_frame": [n - 1], "main": [True]})
     clip = "interview.mp4-0123abcd"

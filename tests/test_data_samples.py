@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from larnet_core.data import ClipRecord, FrameDataset, apply_scheme, compute_flow_image, expand_samples
-from larnet_core.data.flow import compute_flow
+from larnet_core.face.flow import compute_flow
 from larnet_core.errors import DatasetError
 
 
@@ -116,3 +116,34 @@ def test_flow_of_identical_frames_is_neutral(method: str) -> None:
         compute_flow_image(frame.astype(np.float32), frame, 28, method)
     with pytest.raises(ValueError, match="tvl1, farneback"):
         compute_flow_image(frame, frame, 28, "horn-schunck")
+
+
+@pytest.mark.parametrize("mode", ["apex", "flow"])
+def test_training_and_serving_make_the_same_input_from_a_non_square_face_filled_frame(tmp_path, mode):
+    """``--face none``: a 160x120 face-filled frame becomes the same model input when a training sample is made
+    from it as when clip analysis or live video shows it to the model (fitted, never squashed)."""
+    from larnet_core.data.samples import sample_image
+    from larnet_core.face import sample_face_photos
+    from larnet_core.face.inputs import InputBuilder, InputConfig, photo_model_input
+
+    photo = sample_face_photos()["grace_hopper"]
+    onset = cv2.resize(photo[40:340, 20:420], (160, 120), interpolation=cv2.INTER_AREA)
+    apex = np.roll(onset, 2, axis=0)
+    paths = []
+    for name, image in (("onset", onset), ("apex", apex)):
+        paths.append(tmp_path / f"{name}.png")
+        cv2.imwrite(str(paths[-1]), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    flow = mode == "flow"
+    trained = (sample_image(str(paths[0]), str(paths[1]), "flow", 64, "farneback") if flow
+               else sample_image(str(paths[1]), "", "apex", 64))
+    config = InputConfig(size=64, sample_mode=mode, flow="farneback", reference_s=1 / 30)
+    stream = InputBuilder(config, fps=30)
+    if flow:
+        stream.build(onset, None, 0)
+    served = stream.build(apex, None, 1)
+    photo_input, _ = photo_model_input(apex, config, "none", reference=onset if flow else None)
+    assert trained.shape == (64, 64, 3)
+    np.testing.assert_array_equal(trained, served.image)
+    np.testing.assert_array_equal(trained, photo_input.image)
+    if not flow:  # fitted: black bars above and below the 4:3 frame, the face's proportions kept
+        assert trained[:6].max() == 0 and trained[-6:].max() == 0 and trained[10:54].mean() > 20

@@ -28,6 +28,8 @@ import torch
 
 from larnet_core.errors import BundleError, CheckpointError, ImageError, LarnetError, VideoError
 
+pytestmark = pytest.mark.slow  # hostile inputs at their size limits: minutes on two cores
+
 REPO = Path(__file__).resolve().parent.parent
 CLASSES = ["happiness", "others", "surprise"]
 

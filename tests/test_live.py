@@ -8,6 +8,7 @@ import threading
 
 import cv2
 import numpy as np
+import pandas as pd
 import pytest
 
 from larnet_core.video import LiveAnalyzer, LiveEvent, LiveResult
@@ -128,3 +129,58 @@ def test_time_stamps_of_a_slower_stream_are_used(predictor, webcam):
     assert len(analyzer.events) == 1
     assert 0.15 <= analyzer.events[0].duration_s <= 0.5  # measured on the stream's clock, not fps_hint
     assert abs(analyzer.events[0].time_s - truth.onset / FPS) < 0.2
+
+
+def test_live_and_clip_spot_the_same_intervals_on_the_same_frames(predictor, webcam, tmp_path):
+    """The same frames as a stream and as a clip (lossless PNG frames): the same intervals, frames and labels."""
+    from larnet_core.video import analyze_clip
+
+    frames, truth = webcam
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i, frame in enumerate(frames):
+        cv2.imwrite(str(folder / f"{i:04d}.png"), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    clip = analyze_clip(folder, predictor, fps=FPS, max_infer_fps=None)
+    analyzer = LiveAnalyzer(predictor, fps_hint=FPS, max_infer_fps=None, async_model=False, draw=False)
+    for frame in frames:
+        analyzer.process(frame)
+    analyzer.finish()
+    spotted = [(int(r.onset_frame), int(r.apex_frame), int(r.offset_frame), r.kind, r.label)
+               for r in clip.intervals.itertuples()]
+    live = [(round(e.time_s * FPS), round(e.apex_s * FPS), round((e.time_s + e.duration_s) * FPS) - 1, e.kind,
+             e.label) for e in analyzer.events]
+    assert spotted and live == spotted
+    # The live result carries them as a clip's interval table, labelled by the same labeller.
+    columns = ["onset_frame", "apex_frame", "offset_frame", "kind", "label", "confidence"]
+    pd.testing.assert_frame_equal(analyzer.intervals[columns], clip.intervals[columns])
+    assert abs(spotted[0][0] - truth.onset) <= 4
+
+
+def test_live_drops_a_micro_interval_inside_a_macro_one_as_a_clip_does():
+    """Streamed signals of both scales give exactly the clip's intervals: a micro movement inside a macro
+    expression is part of it, a lone one is its own interval."""
+    from larnet_core.video.spotting import SpottingParams, spot_expressions
+    from larnet_core.video.stream_spotting import TwoScaleStreamingSpotter
+
+    fps, n = 30.0, 360
+    rng = np.random.default_rng(0)
+    micro = 0.02 + 0.01 * rng.random(n)
+    macro = 0.02 + 0.01 * rng.random(n)
+    micro[100:106] += 0.9                 # a lone micro-expression (0.2 s)
+    macro[200:245] += 1.0                 # a macro-expression (1.5 s) ...
+    micro[215:221] += 1.2                 # ... with a quick movement inside it
+    segments = np.zeros(n, dtype=np.int64)
+    params = SpottingParams()
+    whole = spot_expressions(micro, macro, fps, params, segments)
+    assert list(whole["kind"]) == ["micro", "macro"]
+    spotter = TwoScaleStreamingSpotter(fps, params)
+    streamed = []
+    for i in range(n):
+        spotter.push(i, "micro", micro[i], 0)
+        if i >= 12:  # the macro signal is final later than the micro one (a longer reference)
+            spotter.push(i - 12, "macro", macro[i - 12], 0)
+        streamed += spotter.poll()
+    for i in range(n - 12, n):
+        spotter.push(i, "macro", macro[i], 0)
+    streamed += spotter.flush()
+    assert pd.DataFrame(streamed)[list(whole.columns)].equals(whole)

@@ -10,6 +10,7 @@ import pytest
 from larnet_core.errors import NoFaceError
 from larnet_core.synth.footage import make_footage, write_footage
 from larnet_core.video import analyze_clip
+from larnet_core.video.analysis import input_at
 from larnet_core.video.spotting import interval_iou
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -135,7 +136,7 @@ def test_the_heat_map_input_is_the_input_behind_the_row(clips, lite_predictor):
     analysis = analyze_clip(path, lite_predictor, max_infer_fps=10)
     columns = [c for c in analysis.frames if c.startswith("prob_")]
     for index in (0, 40, 77):
-        model_input = analysis.input_at(path, index)
+        model_input = input_at(analysis, path, index)
         row = analysis.frames.loc[model_input.frame_index]
         assert row["inferred"] and abs(model_input.frame_index - index) <= analysis.settings["inference_stride"]
         probs = lite_predictor.predict_proba([model_input.image])[0]

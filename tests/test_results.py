@@ -11,8 +11,7 @@ import pandas as pd
 import pytest
 
 import pg_server
-from conftest import require_or_skip
-from larnet_core.results import (
+from larnet_core.result import (
     FRAME_COLUMNS,
     MOTION_COLUMNS,
     TRACK_COLUMNS,
@@ -21,33 +20,20 @@ from larnet_core.results import (
     live_result,
     probability_columns,
 )
-from larnet_core.sessions import SessionStore, export_bundle, import_bundle
-from larnet_core.video.analysis import ClipAnalysis
+from larnet_core.sessions import SessionStore, export_bundle, import_bundle, result_from_session, result_to_session
+from larnet_core.video.analysis import ClipAnalysis, input_at
 
 CLASSES = ["happiness", "surprise", "others"]
 
 
 @pytest.fixture(scope="module")
-def clip(tmp_path_factory) -> Path:
-    from larnet_core.synth.footage import make_footage, write_footage
-
-    footage = make_footage("expressions", seconds=2.0, seed=5, micro=1, size=(320, 240))
-    return write_footage(tmp_path_factory.mktemp("results") / "expressions.mp4", footage.frames, footage.truth.fps)
+def clip(expressions_clip) -> Path:
+    return expressions_clip
 
 
 @pytest.fixture(scope="module")
-def analysis(clip, lite_predictor) -> ClipAnalysis:
-    from larnet_core.video import analyze_clip
-
-    return analyze_clip(clip, lite_predictor, face="auto")
-
-
-@pytest.fixture(scope="module")
-def pg_server_url():
-    reason = pg_server.unavailable_reason()
-    require_or_skip(reason is None, f"PostgreSQL tests need a local server: {reason}")
-    with pg_server.running_postgres() as url:
-        yield url
+def analysis(analysed_expressions) -> ClipAnalysis:
+    return analysed_expressions
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -61,11 +47,14 @@ def store(request, tmp_path):
 
 
 def assert_same_result(got: AnalysisResult, want: AnalysisResult) -> None:
-    for name, table in want.tables().items():
+    assert sorted(got.tables) == sorted(want.tables)
+    for face_id, table in want.tables.items():
+        pd.testing.assert_frame_equal(got.tables[face_id], table, check_dtype=True, obj=f"face {face_id}")
+    for name, table in want.stored_tables().items():
         if table.empty and not len(table.columns):
-            assert got.tables()[name].empty
+            assert got.stored_tables()[name].empty
             continue
-        pd.testing.assert_frame_equal(got.tables()[name], table, check_dtype=True, obj=name)
+        pd.testing.assert_frame_equal(got.stored_tables()[name], table, check_dtype=True, obj=name)
     assert got.prediction == want.prediction
     assert got.class_names == want.class_names
     assert got.settings == json.loads(json.dumps(want.settings))
@@ -87,9 +76,9 @@ def test_one_type_with_named_column_groups(analysis):
 
 
 def test_analyse_save_reopen_is_equal(store, analysis, clip):
-    session = analysis.to_session("expressions", clip=clip.read_bytes())
+    session = result_to_session(analysis, "expressions", clip=clip.read_bytes())
     created = store.create(session)
-    reopened = AnalysisResult.from_session(store.get(created.id))
+    reopened = result_from_session(store.get(created.id))
     assert_same_result(reopened, analysis)
     stored = store.get(created.id)
     assert stored.model.checkpoint_sha256 == analysis.model["sha256"]
@@ -97,16 +86,17 @@ def test_analyse_save_reopen_is_equal(store, analysis, clip):
     assert stored.input.data == clip.read_bytes()
     # The exact model input is rebuilt from the stored clip and table alone.
     frame = int(reopened.frames.loc[reopened.frames["inferred"], "frame"].iloc[0])
-    assert np.array_equal(reopened.input_at(stored.input.data, frame).image, analysis.input_at(clip, frame).image)
+    assert np.array_equal(input_at(reopened, stored.input.data, frame).image,
+                          input_at(analysis, clip, frame).image)
 
 
 def test_export_import_into_another_store_is_equal(analysis, clip, tmp_path):
     with SessionStore.open(f"sqlite:///{tmp_path / 'a.sqlite3'}") as first, \
             SessionStore.open(f"sqlite:///{tmp_path / 'b.sqlite3'}") as second:
-        created = first.create(analysis.to_session("expressions", notes="shared", clip=clip.read_bytes()))
+        created = first.create(result_to_session(analysis, "expressions", notes="shared", clip=clip.read_bytes()))
         bundle = export_bundle(first, created.id, tmp_path / "expressions.larnet.zip")
         imported = import_bundle(second, bundle)
-        assert_same_result(AnalysisResult.from_session(second.get(imported.id)), analysis)
+        assert_same_result(result_from_session(second.get(imported.id)), analysis)
 
 
 def test_live_result_keeps_history_events_and_settings(tmp_path):
@@ -125,8 +115,8 @@ def test_live_result_keeps_history_events_and_settings(tmp_path):
     result = live_result(history, events, CLASSES, {"preset": "larnet-lite", "sha256": "ab" * 32,
                                                     "checkpoint": "", "synthetic": True}, settings, fps=30.0)
     with SessionStore.open(f"sqlite:///{tmp_path / 's.sqlite3'}") as store:
-        created = store.create(result.to_session("webcam"))
-        reopened = AnalysisResult.from_session(store.get(created.id))
+        created = store.create(result_to_session(result, "webcam"))
+        reopened = result_from_session(store.get(created.id))
     assert_same_result(reopened, result)
     assert reopened.events["label"].tolist() == ["happiness"]
     assert not reopened.frames["face_found"].iloc[2]
@@ -134,10 +124,10 @@ def test_live_result_keeps_history_events_and_settings(tmp_path):
 
 def test_sessions_saved_before_the_result_record_still_reopen_with_a_prediction(analysis, tmp_path):
     with SessionStore.open(f"sqlite:///{tmp_path / 's.sqlite3'}") as store:
-        session = analysis.to_session("old style")
+        session = result_to_session(analysis, "old style")
         session.result, session.faces = {}, None
         created = store.create(session)
-        reopened = AnalysisResult.from_session(store.get(created.id))
+        reopened = result_from_session(store.get(created.id))
     assert reopened.prediction == analysis.prediction
     assert reopened.class_names == CLASSES
 
@@ -149,7 +139,7 @@ def test_switching_the_model_before_saving_records_the_analysis_model(analysis, 
     card = ModelCard.for_preset("larnet-lite", ["happiness", "others"])
     other = Predictor(load_checkpoint(save_checkpoint(card.build(), card, tmp_path / "other.pt")))
     assert other.loaded.sha256 != analysis.model["sha256"]
-    session = analysis.to_session("analysis model")  # nothing about the now-selected model enters
+    session = result_to_session(analysis, "analysis model")  # nothing about the now-selected model enters
     assert session.model.checkpoint_sha256 == analysis.model["sha256"]
     assert session.model.preset == analysis.model["preset"]
 
@@ -183,7 +173,7 @@ def test_a_bundle_whose_result_record_is_hostile_is_refused_and_writes_nothing(a
     from larnet_core.errors import BundleError
 
     with SessionStore.open(f"sqlite:///{tmp_path / 's.sqlite3'}") as store:
-        created = store.create(analysis.to_session("to tamper with"))
+        created = store.create(result_to_session(analysis, "to tamper with"))
         path = export_bundle(store, created.id, tmp_path / "good.larnet.zip")
         with zipfile.ZipFile(path) as archive:
             members = {name: archive.read(name) for name in archive.namelist()}
@@ -206,7 +196,7 @@ def test_a_bundle_whose_result_record_is_hostile_is_refused_and_writes_nothing(a
 def test_a_malformed_prediction_is_a_clear_error(analysis):
     from larnet_core.errors import LarnetError
 
-    session = analysis.to_session("malformed")
+    session = result_to_session(analysis, "malformed")
     session.result["prediction"] = {"label": "happiness", "confidence": "high"}
     with pytest.raises(LarnetError, match="saved clip prediction is malformed"):
-        AnalysisResult.from_session(session)
+        result_from_session(session)

@@ -16,7 +16,6 @@ import pytest
 import sqlalchemy as sa
 
 import pg_server
-from conftest import require_or_skip
 from larnet_core.errors import LarnetError, PermissionDenied, SessionNotFound
 from larnet_core.sessions import LIST_COLUMNS, AnalysisSession, InputRef, ModelRef, SessionStore
 from larnet_core.sessions import schema
@@ -24,14 +23,6 @@ from larnet_core.sessions.sharing import hash_token
 
 
 # ---------------------------------------------------------------------------------------------------- fixtures
-@pytest.fixture(scope="session")
-def pg_server_url():
-    reason = pg_server.unavailable_reason()
-    require_or_skip(reason is None, f"PostgreSQL tests need a local server: {reason}")
-    with pg_server.running_postgres() as url:
-        yield url
-
-
 def _fresh_url(request: pytest.FixtureRequest, backend: str, tmp_path: Path) -> str:
     if backend == "sqlite":
         return f"sqlite:///{tmp_path / 'sessions.sqlite3'}"

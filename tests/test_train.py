@@ -17,6 +17,8 @@ from larnet_core.models import load_checkpoint
 from larnet_core.runs import load_run
 from larnet_core.training import TrainConfig, plan_parts, train
 
+pytestmark = pytest.mark.slow  # trains models: minutes on two cores
+
 CASME2_7 = ["disgust", "fear", "happiness", "others", "repression", "sadness", "surprise"]
 # Tiny and fast: flow samples at 32 px (Farneback: TV-L1, the default, is tested in test_train_composite.py),
 # a few steps of batch 4 on one thread.

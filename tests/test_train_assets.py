@@ -13,6 +13,8 @@ from larnet_core.metrics import compute_metrics
 from larnet_core.models import load_checkpoint
 from larnet_core.runs import load_run
 
+pytestmark = pytest.mark.slow  # trains models: minutes on two cores
+
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 DEMO_MODEL = ASSETS / "models" / "larnet-lite-demo.pt"
 DEMO_RUN = ASSETS / "runs" / "larnet-lite-demo"

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from larnet_core.baselines.lbptop import N_UNIFORM_BINS, lbp_top_codes, lbp_top_histogram, uniform_lbp_table
+from larnet_core.training.baselines.lbptop import N_UNIFORM_BINS, lbp_top_codes, lbp_top_histogram, uniform_lbp_table
+
+pytestmark = pytest.mark.slow  # trains models: minutes on two cores
 
 
 def test_uniform_table_has_58_uniform_bins_and_one_shared() -> None:

@@ -19,6 +19,8 @@ from larnet_core.metrics import compute_metrics
 from larnet_core.models import load_checkpoint
 from larnet_core.runs import load_run
 
+pytestmark = pytest.mark.slow  # trains models: minutes on two cores
+
 MEGC = ["negative", "positive", "surprise"]
 # The smallest network on 28 px flow samples: a LOSO fold trains in well under a second. Farneback flow keeps
 # these tests fast; TV-L1 (the default) has its own test below.

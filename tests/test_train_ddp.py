@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import pytest
+
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 from larnet_core.runs import load_run
+
+pytestmark = pytest.mark.slow  # a two-process DDP training run
 
 
 def test_two_process_ddp_run_writes_one_run_directory(tmp_path: Path) -> None:

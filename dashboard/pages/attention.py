@@ -98,18 +98,13 @@ def _pick_image(flow: bool):
 
 
 def _clip_input(clip, index: int):
-    """The exact model input the clip analysis used for this frame (nearest inferred frame of the shown face)."""
-    from larnet_core.face.inputs import InputConfig
-    from larnet_core.video.analysis import model_input_at, working_max_side
-
+    """The exact model input the clip analysis used for this frame (nearest inferred frame of the shown face),
+    rebuilt from the analysis' own settings; refused when the sidebar model cannot read it."""
     loaded = current_model(quiet=True)
-    config = InputConfig.for_card(loaded.card)
-    max_side = int(clip.result.settings.get("working_max_side", working_max_side(config.size)))
-    try:
-        return model_input_at(clip.frames, clip.data, index, config, max_side, fps=clip.result.meta.fps,
-                              face_id=clip.face_id)
-    except ValueError as exc:
-        raise LarnetError(f"frame {index} has no model input: {exc}") from None
+    why_not = "no model is loaded" if loaded is None else clip.explainable_by(loaded.card)
+    if why_not is not None:
+        raise LarnetError(f"{why_not}; pick the analysis' model in the sidebar")
+    return clip.model_input(index)
 
 
 def _explain(loaded, image, reference: np.ndarray | None, face_mode: str, method: str, target: str | None):

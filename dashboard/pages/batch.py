@@ -17,6 +17,7 @@ from dashboard.batches_ui import REFUSAL, accept_link_key, batch_link, link_para
 from dashboard.sessions_ui import is_operator, operator_form
 from dashboard.text import plain, plain_error
 from larnet_core.errors import LarnetError
+from larnet_core.result import SYNTHETIC_NOTICE
 
 MAX_ROWS = 2000
 _FILTERS = (("status", "Status"), ("prediction", "Prediction"), ("subject", "Subject"), ("label", "Label"))
@@ -86,8 +87,7 @@ for model in models.itertuples():
     where = Path(model.checkpoint).name or model.sha256[:12]
     text = f"{model.clips} clip(s) analysed with **{plain(model.preset)}** ({plain(where)}, SHA-256 {model.sha256[:12]})"
     if model.synthetic:
-        st.warning(f"{text}: a demo model trained on synthetic faces only, not for real-world conclusions.",
-                   icon=":material/science:")
+        st.warning(f"{text}. {SYNTHETIC_NOTICE}", icon=":material/science:")
     else:
         st.caption(text + (f"; trained on {plain(model.training_data)}" if model.training_data else ""))
 
@@ -102,7 +102,7 @@ st.caption(f"{len(shown)} of {len(summary)} clip(s)" + (f"; the first {MAX_ROWS}
                                                           else ""))
 visible = [c for c in ("source", "subject", "label", "status", "prediction", "confidence", "intervals", "n_micro",
                        "n_macro", "frames", "seconds", "error", "clip")
-           if c in shown and (c not in ("subject", "label") or (shown[c] != "").any())]
+           if c in shown and (c not in ("subject", "label") or shown[c].notna().any())]
 st.dataframe(shown[visible].head(MAX_ROWS), hide_index=True, key="batch_table",
              column_config={"confidence": st.column_config.NumberColumn(format="%.3f"),
                             "seconds": st.column_config.NumberColumn(format="%.2f")})

@@ -15,13 +15,16 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard import config
+from dashboard import charts, config
 from dashboard.clip_view import ClipView
 from dashboard.models import current_model, current_predictor, synthetic_notice
 from dashboard.sessions_ui import get_store, remember_session, save_to_session
 from dashboard.text import plain, plain_error
 from larnet_core.errors import LarnetError
-from larnet_core.results import AnalysisResult
+from larnet_core import storage
+from larnet_core.result import SYNTHETIC_NOTICE
+from larnet_core.result.parquet import parquet_bytes
+from larnet_core.sessions import result_to_session
 from larnet_core.video.analysis import FACE_MODES
 
 log = logging.getLogger(__name__)
@@ -41,14 +44,15 @@ def _frame(data: bytes, index: int, max_side: int | None = None) -> np.ndarray:
 
 
 def _analyse(data: bytes, name: str, face: str, all_faces: bool) -> None:
-    from larnet_core.video import analyze_clip
+    from larnet_core.video import AnalysisSettings, analyze_clip
 
     predictor = current_predictor()
     if predictor is None:
         return
+    settings = AnalysisSettings(face=face, all_faces=all_faces)  # the options larnet analyze takes, as there
     bar = st.progress(0.0, text="Starting...")
     try:
-        analysis = analyze_clip(data, predictor, face=face, name=name, all_faces=all_faces,
+        analysis = analyze_clip(data, predictor, name=name, **settings.analyze_kwargs(),
                                 progress=lambda fraction, message: bar.progress(min(max(fraction, 0.0), 1.0),
                                                                                 text=message))
     except LarnetError as exc:
@@ -72,18 +76,8 @@ def _from_session(session_id: str) -> ClipView | None:
         st.error(f"Session {plain(session_id)} is a {plain(session.kind)} analysis, not a clip analysis; open it in "
                  "Sessions.")
         return None
-    from larnet_core.sessions.result_schema import check_session_tables
-
     try:
-        check_session_tables(session.kind, session.results, session.intervals, None, session.faces)
-    except LarnetError as exc:
-        st.error(f"This session cannot be shown in the clip view: {plain_error(exc)}", icon=":material/error:")
-        return None
-    from larnet_core.sessions.result_schema import check_result_record
-
-    try:
-        check_result_record(session.result)
-        result = AnalysisResult.from_session(session)
+        result = storage.read_session(session)  # checked as untrusted input: it may come from a bundle
     except LarnetError as exc:
         st.error(f"This session cannot be shown in the clip view: {plain_error(exc)}", icon=":material/error:")
         return None
@@ -108,7 +102,7 @@ def _from_batch(name: str, clip_id: str) -> ClipView | None:
     folder, clip_id = resolved
     try:
         output = BatchOutput(folder)
-        result = output.load_result(clip_id)
+        result = storage.read(output, clip_id)
     except LarnetError as exc:
         st.error(f"Cannot open this batch clip: {plain_error(exc)}", icon=":material/error:")
         return None
@@ -146,7 +140,8 @@ def _prediction_card(view: ClipView) -> None:
         where = "apex window" if prediction.source == "apex-window" else "whole clip"
         st.caption(f"From the {where}, frames {prediction.window[0]}-{prediction.window[1]}.")
     with right:
-        st.plotly_chart(view.result.plot_prediction(), key="clip_probs", config={"displaylogo": False})
+        st.plotly_chart(charts.probability_bars(view.result.prediction.probabilities, view.class_names),
+                        key="clip_probs", config={"displaylogo": False})
     for warning in view.result.warnings:
         st.caption(f":material/info: {plain(warning)}")  # a saved warning may come from a stranger's bundle
 
@@ -193,27 +188,22 @@ def _with_box(image: np.ndarray, row: pd.Series) -> np.ndarray:
 
 
 def _model_view(view: ClipView, index: int, crop_column, heat_column) -> None:
-    """The model's own input for this frame (the aligned crop that produced the row) and its Grad-CAM: rebuilt
-    from the recorded alignment, so the heat map explains exactly the probabilities shown."""
+    """The model's own input for this frame (the aligned crop that produced the row, rebuilt from the analysis'
+    own settings) and its Grad-CAM, so the heat map explains exactly the probabilities shown."""
     from larnet_core.explain import grad_cam, overlay_heatmap
-    from larnet_core.face.inputs import InputConfig
-    from larnet_core.video.analysis import model_input_at, working_max_side
 
-    loaded = current_model(quiet=True)
-    if loaded is None or list(loaded.card.class_names) != view.class_names:
-        heat_column.caption("The model input and heat map need the model that made this analysis; pick it in the "
-                            "sidebar.")
-        return
-    config = InputConfig.for_card(loaded.card)
     try:
-        max_side = int(view.result.settings.get("working_max_side", working_max_side(config.size)))
-        model_input = model_input_at(view.frames, view.data, index, config, max_side, fps=view.result.meta.fps,
-                                     face_id=view.face_id)
+        model_input = view.model_input(index)
     except (LarnetError, ValueError, KeyError, TypeError) as exc:
         heat_column.caption(f"No model input for this frame: {plain_error(exc)}")
         return
     note = "" if model_input.frame_index == index else f" (frame {model_input.frame_index}, the nearest inferred)"
     crop_column.image(model_input.crop, caption=f"model input{note}", width="stretch")
+    loaded = current_model(quiet=True)
+    why_not = "no model is loaded" if loaded is None else view.explainable_by(loaded.card)
+    if why_not is not None:
+        heat_column.caption(f"No heat map: {why_not}. Pick the analysis' model in the sidebar.")
+        return
     try:
         cam = grad_cam(loaded, model_input.image)
     except LarnetError as exc:
@@ -226,11 +216,11 @@ def _model_view(view: ClipView, index: int, crop_column, heat_column) -> None:
 def _downloads(view: ClipView) -> None:
     stem = view.name.rsplit(".", 1)[0] or "clip"
     columns = st.columns(4)
-    columns[0].download_button("Frames (CSV)", view.frames.to_csv(index=False).encode(), file_name=f"{stem}.csv",
+    # Downloads hold every face's rows, as larnet analyze writes them.
+    table = view.result.frames
+    columns[0].download_button("Frames (CSV)", table.to_csv(index=False).encode(), file_name=f"{stem}.csv",
                                mime="text/csv", icon=":material/download:")
-    parquet = io.BytesIO()
-    view.frames.to_parquet(parquet, index=False)
-    columns[1].download_button("Frames (Parquet)", parquet.getvalue(), file_name=f"{stem}.parquet",
+    columns[1].download_button("Frames (Parquet)", parquet_bytes(table), file_name=f"{stem}.parquet",
                                mime="application/octet-stream", icon=":material/download:")
     columns[2].download_button("Summary (JSON)", view.result.to_json().encode(), file_name=f"{stem}.json",
                                mime="application/json", icon=":material/download:")
@@ -264,7 +254,7 @@ def _annotated_video(column, view: ClipView, stem: str) -> None:
 
 def _session(view: ClipView, name: str):
     # The whole result, with the model that made it (not whichever model the sidebar shows now).
-    return view.result.to_session(name, clip=view.data)
+    return result_to_session(view.result, name, clip=view.data)
 
 
 def _pick_face(view: ClipView) -> ClipView:
@@ -291,16 +281,16 @@ def _show(view: ClipView) -> None:
     st.header(plain(view.name), anchor=False)  # an input name may come from a stranger's bundle
     view = _pick_face(view)
     if view.result.synthetic:
-        st.warning("Analysed with a model trained on synthetic faces: the labels demonstrate the pipeline only.",
-                   icon=":material/science:")
+        st.warning(SYNTHETIC_NOTICE, icon=":material/science:")
     _prediction_card(view)
     st.subheader("Timeline")
     current = st.session_state.get("clip_frame")
     time_now = None
     if current is not None and not view.frames.empty:
         time_now = float(view.frames.iloc[(view.frames["frame"] - current).abs().argmin()]["time_s"])
-    st.plotly_chart((view.shown or view.result).plot_timeline(time_now), key="clip_timeline",
-                    config={"displaylogo": False})
+    shown = view.shown or view.result
+    st.plotly_chart(charts.timeline_figure(shown.main, shown.intervals, view.class_names, time_now),
+                    key="clip_timeline", config={"displaylogo": False})
     st.subheader("Frames")
     _scrubber(view)
     st.subheader(f"Spotted intervals ({len(view.intervals)})")

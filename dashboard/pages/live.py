@@ -96,17 +96,18 @@ def _state(predictor) -> LiveState:
 def _result(state: LiveState, predictor, seconds: float | None = None):
     """The stream's analysis result: smoothed per-frame history (the last ``seconds`` of it when given), the
     spotted events and the stream settings."""
-    from larnet_core.results import live_result, model_info
+    from larnet_core.result import live_result, model_provenance
 
     history = list(state.history)
     if seconds is not None and history:
         history = [r for r in history if r.time_s >= history[-1].time_s - seconds]
-    return live_result(history, state.analyzer.events, list(predictor.card.class_names), model_info(predictor),
-                       state.analyzer.settings, fps=float(state.analyzer.fps_hint))
+    return live_result(history, state.analyzer.events, list(predictor.card.class_names), model_provenance(predictor),
+                       state.analyzer.settings, fps=float(state.analyzer.fps_hint),
+                       intervals=state.analyzer.intervals)
 
 
 def _events_table(state: LiveState) -> pd.DataFrame:
-    from larnet_core.results import events_table
+    from larnet_core.result import events_table
 
     return events_table(state.analyzer.events).drop(columns=["apex_s", "peak_motion"])
 
@@ -118,7 +119,9 @@ def _history_frame(state: LiveState, predictor) -> pd.DataFrame:
 def _session(state: LiveState, predictor, name: str):
     if state.frames_analysed == 0:
         raise LarnetError("nothing to save yet: press START and let the webcam run first")
-    return _result(state, predictor).to_session(name)
+    from larnet_core.sessions import result_to_session
+
+    return result_to_session(_result(state, predictor), name)
 
 
 st.title("Live webcam")

@@ -26,7 +26,7 @@ from dashboard.metrics_view import (
 from dashboard.sessions_ui import save_to_session
 from dashboard.text import plain, plain_error
 from larnet_core.errors import LarnetError
-from larnet_core.results import class_names_in, probability_columns
+from larnet_core.result import class_names_in, probability_columns
 
 MAX_CELL_ROWS = 200
 MAX_THUMBNAILS = 12

@@ -25,6 +25,7 @@ from dashboard.sessions_ui import (
 )
 from dashboard.text import plain, plain_block, plain_error
 from larnet_core.errors import LarnetError, SessionNotFound
+from larnet_core.result import SYNTHETIC_NOTICE
 from larnet_core.sessions import BUNDLE_SUFFIX, export_bundle, import_bundle, share_link
 
 log = logging.getLogger(__name__)
@@ -56,14 +57,12 @@ def _bundle_bytes(session_id: str, revision: int, _store) -> bytes:
 
 def _show_result(session) -> None:
     """The analysis result's record: the clip prediction, warnings and the settings it ran with."""
-    from larnet_core.results import AnalysisResult
-    from larnet_core.sessions.result_schema import check_result_record
+    from larnet_core import storage
 
     if session.kind not in ("clip", "live") or session.results is None:
         return
     try:
-        check_result_record(session.result)
-        result = AnalysisResult.from_session(session)
+        result = storage.read_session(session)
     except LarnetError as exc:
         st.caption(f"The saved result cannot be read: {plain_error(exc)}")
         return
@@ -164,8 +163,7 @@ def _show_session(store, session_id: str) -> None:
     for notice in session.notices:
         st.info(plain(notice), icon=":material/info:")
     if session.model.synthetic:
-        st.warning("Made with a model trained on synthetic data only: its predictions are a demonstration.",
-                   icon=":material/science:")
+        st.warning(SYNTHETIC_NOTICE, icon=":material/science:")
     model, clip = st.columns(2)
     checkpoint = session.model.checkpoint_path.replace("\\", "/").rsplit("/", 1)[-1]
     model.markdown(f"**Model:** {plain(session.model.preset or 'unknown')}  \n"

@@ -27,6 +27,8 @@ from typing import Any, Iterable, Mapping
 import pandas as pd
 
 from larnet_core.errors import LarnetError
+from larnet_core.result import AnalysisResult, ClipMeta, ClipPrediction
+from larnet_core.result.parquet import parquet_bytes, read_parquet, write_parquet
 from larnet_core.paths import write_atomic
 
 __all__ = [
@@ -70,17 +72,6 @@ def find_batch_dirs(root: str | Path, max_depth: int = 2) -> list[Path]:
         level = [c for p in level if not is_batch_dir(p) for c in sorted(p.iterdir())
                  if c.is_dir() and not c.name.startswith(".")]
     return sorted(found)
-
-
-def _arrow_table(table: pd.DataFrame):
-    """The table as Arrow with every text column typed ``string`` (an all-empty column would otherwise be
-    ``null`` in one clip and text in another, and the dataset could not be read as one)."""
-    import pyarrow as pa
-
-    arrow = pa.Table.from_pandas(table, preserve_index=False)
-    fields = [pa.field(f.name, pa.string()) if pa.types.is_null(f.type) or pa.types.is_large_string(f.type)
-              else f for f in arrow.schema]
-    return arrow.cast(pa.schema(fields, metadata=arrow.schema.metadata))
 
 
 class BatchOutput:
@@ -175,9 +166,7 @@ class BatchOutput:
             for dataset in DATASETS:
                 folder = staging / dataset
                 folder.mkdir(parents=True)
-                import pyarrow.parquet as pq
-
-                pq.write_table(_arrow_table(tables[dataset]), folder / _PART)
+                write_parquet(tables[dataset], folder / _PART)
             for dataset in DATASETS:
                 target = self.partition(dataset, clip_id)
                 target.parent.mkdir(parents=True, exist_ok=True)
@@ -203,11 +192,7 @@ class BatchOutput:
         """Write the summary atomically (a reader sees the old or the new one, never a part) and return it."""
         table = summary_frame(rows)
         self.root.mkdir(parents=True, exist_ok=True)
-        import io
-
-        buffer = io.BytesIO()
-        _pq_write(table, buffer)
-        write_atomic(self.summary_path, buffer.getvalue())
+        write_atomic(self.summary_path, parquet_bytes(table))
         return table
 
     # ------------------------------------------------------------------------------------------- reading
@@ -232,14 +217,11 @@ class BatchOutput:
         return pd.read_parquet(folder)
 
     def load_result(self, clip_id: str):
-        """One finished clip's :class:`~larnet_core.results.AnalysisResult`, read back from the folder.
+        """One finished clip's :class:`~larnet_core.result.AnalysisResult`, read back from the folder.
 
         Raises:
             LarnetError: the clip is unknown, failed, or its files are incomplete.
         """
-        from larnet_core.results import AnalysisResult, ClipPrediction
-        from larnet_core.video.reader import ClipMeta
-
         marker = self.read_marker(clip_id)
         if marker is None:
             raise LarnetError(f"clip {clip_id} is not in the batch {self.root}")
@@ -247,15 +229,15 @@ class BatchOutput:
             raise LarnetError(f"clip {clip_id} was not analysed: {marker.get('row', {}).get('error', 'it failed')}")
         if not self.is_complete(marker):
             raise LarnetError(f"clip {clip_id}'s results are incomplete; run the batch again to redo it")
-        tables = {d: pd.read_parquet(self.partition(d, clip_id) / _PART) for d in DATASETS}
+        tables = {d: read_parquet(self.partition(d, clip_id) / _PART) for d in DATASETS}
         record = marker.get("record") or {}
         try:
             meta = ClipMeta(**{k: record["clip"][k] for k in ClipMeta.__dataclass_fields__})
             prediction = ClipPrediction.from_dict(record["prediction"]) if record.get("prediction") else None
-            return AnalysisResult(meta, tables["frames"], tables["intervals"], prediction,
-                                  list(record["class_names"]), dict(record.get("model") or {}),
-                                  dict(record.get("settings") or {}), list(record.get("warnings") or []),
-                                  tables["faces"])
+            return AnalysisResult.from_frames(meta, tables["frames"], tables["intervals"], prediction,
+                                              list(record["class_names"]), dict(record.get("model") or {}),
+                                              dict(record.get("settings") or {}), list(record.get("warnings") or []),
+                                              tables["faces"])
         except (KeyError, TypeError) as exc:
             raise LarnetError(f"clip {clip_id}'s marker is malformed ({exc}); delete it and run the batch again") \
                 from None
@@ -275,14 +257,10 @@ def summary_frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
         table[column] = pd.to_numeric(table[column], errors="coerce").astype(dtype)
     for column in table.columns:
         if column not in numbers:
-            table[column] = table[column].astype("string").fillna("")
+            # Missing text is null (no error, no subject), never an empty string.
+            text = table[column].astype("string")
+            table[column] = text.where(text.notna() & (text != ""), pd.NA)
     return table.reset_index(drop=True)
-
-
-def _pq_write(table: pd.DataFrame, target) -> None:
-    import pyarrow.parquet as pq
-
-    pq.write_table(_arrow_table(table), target)
 
 
 def now() -> float:

@@ -7,68 +7,21 @@ threads, Ray) is not part of the settings: it does not change a result.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from larnet_core.errors import LarnetError
+from larnet_core.video.settings import AnalysisSettings
 
-__all__ = ["BATCH_FORMAT", "BatchSettings", "settings_sha256", "content_sha256", "input_stat"]
+__all__ = ["BATCH_FORMAT", "AnalysisSettings", "BatchSettings", "settings_sha256", "content_sha256", "input_stat"]
 
 #: Version of the batch output layout; part of the settings hash, so a new layout redoes old results.
 BATCH_FORMAT = 1
 
 
-@dataclass(frozen=True)
-class BatchSettings:
-    """The analysis settings of every clip of a batch (as ``larnet analyze``'s options).
-
-    Attributes:
-        face: face mode (``auto``, ``mediapipe``, ``mtcnn``, ``haar``, ``none``).
-        all_faces: rows and intervals for every face track, not only the main face.
-        fps: frame rate of image sequences (zips or folders of frames); None: the reader's default.
-        max_infer_fps: run the model on at most this many frames a second (None or 0: every frame).
-        threshold_p: spotting threshold position p (None: the default).
-        max_frames: refuse clips with more frames than this (None: the default limit).
-        max_seconds: refuse clips longer than this (None: the default limit).
-        backend: inference backend (``auto``: ONNX Runtime on CPU).
-    """
-
-    face: str = "auto"
-    all_faces: bool = False
-    fps: float | None = None
-    max_infer_fps: float | None = 60.0
-    threshold_p: float | None = None
-    max_frames: int | None = None
-    max_seconds: float | None = None
-    backend: str = "auto"
-
-    def __post_init__(self) -> None:
-        from larnet_core.face.inputs import FACE_MODES
-
-        if self.face not in FACE_MODES:
-            raise LarnetError(f"unknown face mode {self.face!r}; use one of {', '.join(FACE_MODES)}")
-        if self.backend not in ("auto", "torch", "onnxruntime"):
-            raise LarnetError(f"unknown backend {self.backend!r}; use auto, torch or onnxruntime")
-        for name in ("fps", "max_infer_fps", "max_seconds"):
-            value = getattr(self, name)
-            if value is not None and not value >= 0:
-                raise LarnetError(f"{name} must be a positive number, got {value}")
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    def analyze_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments of :func:`~larnet_core.video.analyze_clip` for these settings."""
-        from larnet_core.video import analysis_limits
-
-        limits, spotting = analysis_limits(self.max_frames, self.max_seconds, self.threshold_p)
-        return {"face": self.face, "all_faces": self.all_faces, "fps": self.fps, "limits": limits,
-                "spotting": spotting, "max_infer_fps": self.max_infer_fps or None}
+#: A batch's analysis settings are a clip's: one type (``BatchSettings`` is its name in batch code).
+BatchSettings = AnalysisSettings
 
 
 def settings_sha256(settings: BatchSettings, model_sha256: str) -> str:

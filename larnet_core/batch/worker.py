@@ -157,7 +157,7 @@ class ClipWorker:
             log.error("unexpected error on %s:\n%s", job.path, traceback.format_exc())
             return self._failed(job, got, f"unexpected error: {exc!r}", type(exc).__name__, start, retry=True)
         row = self._row(job, got, start) | _result_columns(result)
-        self.output.write_clip(job.clip_id, result.tables(), {
+        self.output.write_clip(job.clip_id, result.stored_tables(), {
             "status": "ok", "settings_sha256": self.config.settings_sha256,
             "input": {"path": job.path, "sha256": got.sha256, **got.stat}, "row": row, "record": result.record()})
         return {**row, "skipped": False}
@@ -190,8 +190,8 @@ def _result_columns(result) -> dict[str, Any]:
     intervals = result.intervals
     kinds = intervals["kind"].value_counts().to_dict() if len(intervals) else {}
     prediction = result.prediction
-    return {"status": "ok", "error": "", "error_type": "",
-            "prediction": prediction.label if prediction is not None else "",
+    return {"status": "ok", "error": None, "error_type": None,
+            "prediction": prediction.label if prediction is not None else None,
             "confidence": float(prediction.confidence) if prediction is not None else float("nan"),
             "intervals": int(len(intervals)), "n_micro": int(kinds.get("micro", 0)),
             "n_macro": int(kinds.get("macro", 0)), "frames": int(result.meta.frame_count),

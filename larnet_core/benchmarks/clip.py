@@ -12,7 +12,7 @@ DESCRIPTION = "end-to-end clip analysis of a 3 s 200 fps 1080p clip (target: und
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from larnet_core.video._bench_common import add_model_arguments
+    from larnet_core.benchmarks._common import add_model_arguments
 
     add_model_arguments(parser)
     parser.add_argument("--width", type=int, default=1920)
@@ -28,9 +28,9 @@ def _max_rss_mb() -> float:
 
 
 def run(args: argparse.Namespace) -> int:
-    from larnet_core.synth.video_writer import VideoClipWriter
+    from larnet_core.video.writer import VideoClipWriter
     from larnet_core.video import analyze_clip, read_video_frames
-    from larnet_core.video._bench_common import animated_face, load_predictor
+    from larnet_core.benchmarks._common import animated_face, load_predictor
 
     predictor, described = load_predictor(args)
     with tempfile.TemporaryDirectory(prefix="larnet-bench-clip-") as tmp:

@@ -47,7 +47,7 @@ def _median_seconds(fn, repeats: int) -> float:
 def run(args: argparse.Namespace) -> int:
     import cv2
 
-    from larnet_core.data.flow import compute_flow_image
+    from larnet_core.face.flow import compute_flow_image
     from larnet_core.data.flow_cache import FlowCache
 
     cv2.setNumThreads(int(args.threads))

@@ -12,7 +12,7 @@ DESCRIPTION = "live frame processing, 640x480 (targets: >= 15 fps and p95 < 80 m
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from larnet_core.video._bench_common import add_model_arguments
+    from larnet_core.benchmarks._common import add_model_arguments
 
     add_model_arguments(parser)
     # One inference thread per stream: with two, ONNX Runtime's threads spin against everything else the
@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from larnet_core.video import LiveAnalyzer
-    from larnet_core.video._bench_common import animated_face, load_predictor
+    from larnet_core.benchmarks._common import animated_face, load_predictor
 
     predictor, described = load_predictor(args)
     fps = 30.0

@@ -24,7 +24,7 @@ DESCRIPTION = ("live streams served at camera rate: N simulated browsers through
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from larnet_core.video._bench_common import add_model_arguments
+    from larnet_core.benchmarks._common import add_model_arguments
 
     add_model_arguments(parser)
     # One inference thread per call: the streams are the parallelism (more threads per call oversubscribe).
@@ -116,7 +116,7 @@ class _SimulatedBrowser:
 def _media(size: tuple[int, int], fps: float):
     import av
 
-    from larnet_core.video._bench_common import animated_face
+    from larnet_core.benchmarks._common import animated_face
 
     images, _ = animated_face(size[0], size[1], fps, 4.0, face_height=0.9)
     images = list(images)
@@ -165,7 +165,7 @@ def _measure(predictor, n: int, images, packets, args) -> list[dict]:
 def run(args: argparse.Namespace) -> int:
     import cv2
 
-    from larnet_core.video._bench_common import load_predictor
+    from larnet_core.benchmarks._common import load_predictor
     from larnet_core.video.stream import default_slots
 
     if args.cv_threads is not None:

@@ -14,8 +14,6 @@ from larnet_core.cli._options import add_analysis_arguments
 from larnet_core.errors import LarnetError
 from larnet_core.paths import check_output_file
 
-TABLE_SUFFIXES = (".csv", ".parquet")
-
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -38,13 +36,15 @@ def register(subparsers) -> None:
 def _run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from larnet_core import storage
     from larnet_core.devices import resolve_device
     from larnet_core.inference import Predictor
     from larnet_core.models import load_checkpoint
-    from larnet_core.video import analysis_limits, analyze_clip, render_annotated_video
+    from larnet_core.video import analyze_clip, render_annotated_video
+    from larnet_core.video.settings import AnalysisSettings
 
     out = Path(args.out)
-    if out.suffix.lower() not in TABLE_SUFFIXES:
+    if out.suffix.lower() not in storage.TABLE_SUFFIXES:
         raise LarnetError(f"--out {out.name}: use a .csv or .parquet file name")
     summary_path = Path(args.summary) if args.summary else out.with_suffix(".json")
     # Every output is checked before the analysis: a path that cannot be written must not cost the result.
@@ -56,9 +56,9 @@ def _run(args: argparse.Namespace) -> int:
         from larnet_core.sessions import SessionStore
 
         SessionStore.open(args.db).close()  # reachable, and a sessions database
-    limits, spotting = analysis_limits(args.max_frames, args.max_seconds, args.threshold_p)
+    settings = AnalysisSettings.from_args(args)
     device = resolve_device(args.device)
-    predictor = Predictor(load_checkpoint(args.checkpoint, device=device), backend=args.backend)
+    predictor = Predictor(load_checkpoint(args.checkpoint, device=device), backend=settings.backend)
 
     cancel = threading.Event()
     with tqdm(total=100, unit="%", desc="analyse", bar_format="{l_bar}{bar}| {n:.0f}% {postfix}") as bar:
@@ -68,21 +68,14 @@ def _run(args: argparse.Namespace) -> int:
             bar.refresh()
 
         try:
-            analysis = analyze_clip(args.clip, predictor, face=args.face, progress=progress, cancel=cancel,
-                                    limits=limits, fps=args.fps, spotting=spotting,
-                                    max_infer_fps=args.max_infer_fps or None, all_faces=args.all_faces)
+            analysis = analyze_clip(args.clip, predictor, progress=progress, cancel=cancel,
+                                    **settings.analyze_kwargs())
         except KeyboardInterrupt:
             cancel.set()
             raise
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix.lower() == ".csv":
-        analysis.frames.to_csv(out, index=False)
-    else:
-        analysis.frames.to_parquet(out, index=False)
-    summary_path.parent.mkdir(parents=True, exist_ok=True)
-    summary_path.write_text(analysis.to_json(), encoding="utf-8")
+    storage.write(analysis, out, summary=summary_path)
     if args.video:
-        render_annotated_video(args.clip, analysis, args.video, limits=limits)
+        render_annotated_video(args.clip, analysis, args.video, limits=settings.limits)
     pred = analysis.prediction
     kinds = analysis.intervals["kind"].value_counts().to_dict() if len(analysis.intervals) else {}
     with_face = analysis.summary()["frames_with_face"]
@@ -91,7 +84,9 @@ def _run(args: argparse.Namespace) -> int:
           f"{kinds.get('micro', 0)} micro / {kinds.get('macro', 0)} macro interval(s); "
           f"{len(analysis.faces)} face track(s), tracker {analysis.settings.get('tracker')}")
     if analysis.synthetic:
-        print("note: the model was trained on synthetic data (a demo model), not on real micro-expressions")
+        from larnet_core.result import SYNTHETIC_NOTICE
+
+        print(f"note: {SYNTHETIC_NOTICE}")
     for warning in analysis.warnings:
         print(f"warning: {warning}")
     print(f"wrote {out} and {summary_path}" + (f" and {args.video}" if args.video else ""))
@@ -102,6 +97,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _save_session(analysis, args: argparse.Namespace) -> None:
     """Save the result with the clip (when it is a file the store can keep) and print its id and edit token."""
+    from larnet_core import storage
     from larnet_core.sessions import SessionStore, share_link
 
     clip = Path(args.clip)
@@ -109,7 +105,7 @@ def _save_session(analysis, args: argparse.Namespace) -> None:
     with SessionStore.open(args.db) as store:
         if data is not None and len(data) > store.clip_limit_bytes:
             data = None  # the store would keep only the reference anyway; do not read it twice
-        created = store.create(analysis.to_session(args.save_session, clip=data))
+        created = storage.write(analysis, store, name=args.save_session, clip=data)
     print(f"session: {created.id}")
     print(f"edit token: {created.edit_token}")
     print(f"link: {share_link(created.id)}")

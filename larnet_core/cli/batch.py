@@ -40,11 +40,9 @@ def register(subparsers) -> None:
 
 
 def _settings(args: argparse.Namespace):
-    from larnet_core.batch import BatchSettings
+    from larnet_core.video.settings import AnalysisSettings
 
-    return BatchSettings(face=args.face, all_faces=args.all_faces, fps=args.fps, max_infer_fps=args.max_infer_fps,
-                         threshold_p=args.threshold_p, max_frames=args.max_frames, max_seconds=args.max_seconds,
-                         backend=args.backend)
+    return AnalysisSettings.from_args(args)
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -107,7 +107,9 @@ def _run(args: argparse.Namespace) -> int:
                                  stretch_masks=args.stretch_masks)
         progress.update()
     files = 1 + len(index["masks"]) + len(index["hidden"]) + len(index["cams"])
-    note = " (model trained on synthetic faces)" if loaded.card.synthetic else ""
+    from larnet_core.result import SYNTHETIC_SHORT
+
+    note = f" ({SYNTHETIC_SHORT})" if loaded.card.synthetic else ""
     print(f"prediction: {explanation.label} ({explanation.probabilities[explanation.label]:.1%}){note}")
     print(f"wrote {files} PNG files and {args.out / 'index.json'}")
     return 0

@@ -68,7 +68,9 @@ def _run(args: argparse.Namespace) -> int:
           f"{args.reference_height}p")
     print(result.table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     if card.synthetic:
-        print("note: the model was trained on synthetic data (a demo model)")
+        from larnet_core.result import SYNTHETIC_NOTICE
+
+        print(f"note: {SYNTHETIC_NOTICE}")
     if args.out:
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)

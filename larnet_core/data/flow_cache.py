@@ -1,9 +1,9 @@
 """On-disk cache of onset -> apex flow samples, so TV-L1 is computed once per clip and setting.
 
-A sample is the uint8 HxWx3 image of :func:`larnet_core.data.flow.compute_flow_image`. Its file lives under
+A sample is the uint8 HxWx3 image of :func:`larnet_core.face.flow.compute_flow_image`. Its file lives under
 ``<cache root>/<method>-<size>/<dataset>/<subject>/<clip>-<key>.npy`` (default root: ``$LARNET_DATA_DIR/cache/
 flow``). ``key`` hashes everything the image depends on: both frame paths with their size and modification
-time, the method, the output size and :data:`~larnet_core.data.flow.FLOW_ENCODING_VERSION`; so an edited frame
+time, the method, the output size and :data:`~larnet_core.face.flow.FLOW_ENCODING_VERSION`; so an edited frame
 or a changed setting is a miss, never a stale hit. Files are written atomically (temporary name, then rename),
 which makes concurrent DataLoader workers safe. Deleting the folder only costs recomputation.
 """
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from larnet_core.data.flow import FLOW_ENCODING_VERSION
+from larnet_core.face.flow import FLOW_ENCODING_VERSION
 from larnet_core.data.samples import sample_image
 from larnet_core.face.inputs import ALIGNMENT_VERSION
 from larnet_core.paths import write_atomic
@@ -72,6 +72,8 @@ class FlowCache:
         parts = [_stamp(onset_path), _stamp(apex_path), self.method, str(self.size), str(FLOW_ENCODING_VERSION)]
         if self.face not in ("", "none"):
             parts.append(f"face={self.face}:{ALIGNMENT_VERSION}")  # aligned samples are other samples
+        else:
+            parts.append("whole=fitted")  # whole frames are fitted into the square input, no longer squashed
         text = "|".join(parts)
         key = hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
         folder = Path(self.root) / f"{self.method}-{self.size}" / _safe(dataset)

@@ -8,6 +8,8 @@ import cv2
 import numpy as np
 
 from larnet_core.errors import DatasetError
+# Resizing is part of making model inputs (flow images); the dataset readers use the same function.
+from larnet_core.face.flow import resize_to
 
 __all__ = ["read_rgb", "resize_to"]
 
@@ -29,12 +31,3 @@ def read_rgb(path: Path | str) -> np.ndarray:
     if image is None:
         raise DatasetError(f"cannot decode image {path}: the file is empty or not an image; replace or remove it")
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-
-
-def resize_to(image: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
-    """Resize to ``size`` (an int for a square, or (height, width)); area averaging when shrinking."""
-    height, width = (size, size) if isinstance(size, int) else size
-    if image.shape[:2] == (height, width):
-        return image
-    shrinking = height < image.shape[0] or width < image.shape[1]
-    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)

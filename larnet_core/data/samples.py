@@ -22,7 +22,7 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset
 
-from larnet_core.data.flow import compute_flow_image
+from larnet_core.face.flow import compute_flow_image
 from larnet_core.data.images import read_rgb, resize_to
 from larnet_core.data.records import ClipRecord
 
@@ -44,31 +44,34 @@ def sample_image(path: str, apex_path: str, mode: str, input_size: int | tuple[i
     """One training sample as uint8 HxWx3: the frame (``apex``/``frames``) or the onset -> apex flow image
     (``flow``: ``path`` is the onset, ``apex_path`` the apex).
 
-    With a face detector (``face`` other than ``none``) the sample is made on the same road as clip analysis and
-    live video (:func:`larnet_core.face.inputs.photo_model_input`): the face found in the apex frame, aligned to
-    the canonical template, onset and apex cut with the same alignment. With ``none`` the frames are taken whole,
-    resized (face-filled crops such as CASME II's cropped set).
+    Samples are made on the same road as clip analysis and live video
+    (:func:`larnet_core.face.inputs.photo_model_input`), so a model is trained on exactly what it is later shown:
+    with a face detector the face found in the apex frame, aligned to the canonical template, onset and apex cut
+    with the same alignment; with ``none`` the whole frame, fitted into the square input without squashing
+    (:func:`~larnet_core.face.inputs.whole_frame_matrix`). A non-square ``input_size`` (no model card has one)
+    resizes whole frames to it.
     """
-    if face in ("", "none"):
-        if mode == "flow":
-            return compute_flow_image(read_rgb(path), read_rgb(apex_path), input_size, flow_method)
-        return resize_to(read_rgb(path), input_size)
+    from larnet_core.errors import NoFaceError
     from larnet_core.face.inputs import InputConfig, photo_model_input
 
-    if not isinstance(input_size, int):
-        raise ValueError(f"face-aligned samples are square; give one input size, not {input_size}")
-    from larnet_core.errors import NoFaceError
-
+    whole = face in ("", "none")
     flow = mode == "flow"
+    if not isinstance(input_size, int):
+        if not whole:
+            raise ValueError(f"face-aligned samples are square; give one input size, not {input_size}")
+        if flow:
+            return compute_flow_image(read_rgb(path), read_rgb(apex_path), input_size, flow_method)
+        return resize_to(read_rgb(path), input_size)
     config = InputConfig(size=int(input_size), sample_mode="flow" if flow else "apex", flow=flow_method)
     apex = read_rgb(apex_path if flow else path)
     onset = read_rgb(path) if flow else None
+    what = str(apex_path if flow else path)
     try:
-        model_input, _ = photo_model_input(apex, config, face, reference=onset, what=str(apex_path if flow else path))
+        model_input, _ = photo_model_input(apex, config, "none" if whole else face, reference=onset, what=what)
     except NoFaceError:
         # One unreadable face must not end a long run: this sample is taken whole, and the log says so.
-        log.warning("no face found in %s; the sample uses the whole frame", apex_path if flow else path)
-        model_input, _ = photo_model_input(apex, config, "none", reference=onset)
+        log.warning("no face found in %s; the sample uses the whole frame", what)
+        model_input, _ = photo_model_input(apex, config, "none", reference=onset, what=what)
     return model_input.image
 
 

@@ -26,8 +26,13 @@ from typing import Any
 import cv2
 import numpy as np
 
+from larnet_core.errors import LarnetError
 from larnet_core.face.align import AlignedFace, _pixel_centre_matrix
 from larnet_core.face.base import as_rgb_uint8
+from larnet_core.face.flow import compute_flow_image
+from larnet_core.face.registry import available_detectors, build_detector, largest_face
+# The per-frame input record columns (see :meth:`ModelInput.to_record`) are named with the result's other columns.
+from larnet_core.result.schema import INPUT_COLUMNS
 
 __all__ = [
     "TEMPLATE",
@@ -37,6 +42,7 @@ __all__ = [
     "FaceAligner",
     "similarity_to_template",
     "box_matrix",
+    "whole_frame_matrix",
     "build_photo_input",
     "warp_crop",
     "INPUT_COLUMNS",
@@ -44,6 +50,7 @@ __all__ = [
     "input_from_record",
     "photo_model_input",
     "FACE_MODES",
+    "check_face_mode",
 ]
 
 #: Canonical positions of left eye, right eye, nose tip, left and right mouth corner (image left first), as
@@ -126,6 +133,13 @@ def box_matrix(box: tuple[float, float, float, float], size: int, margin: float 
     scale = size / max(side, 1e-6)
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
     return np.array([[scale, 0.0, size / 2 - scale * cx], [0.0, scale, size / 2 - scale * cy]])
+
+
+def whole_frame_matrix(width: int, height: int, size: int) -> np.ndarray:
+    """The whole frame as a model input (face mode ``none``, face-filled frames), in training and inference alike:
+    scaled so its long side fills the ``size`` crop, centred, black bars on the short side; never squashed, so a
+    face keeps the proportions it has in aligned crops."""
+    return box_matrix((0.0, 0.0, float(width), float(height)), size, margin=0.0)
 
 
 def face_matrix(face: Any, size: int) -> np.ndarray:
@@ -231,8 +245,6 @@ class ModelInput:
             if self.flow_reference is None:
                 cached = self.crop
             else:
-                from larnet_core.data.flow import compute_flow_image
-
                 cached = compute_flow_image(self.flow_reference, self.crop, self.size, self.flow_method)
             object.__setattr__(self, "_image", cached)
         return cached
@@ -271,9 +283,6 @@ def alignment_record(matrix: np.ndarray, aligned: bool, reference_index: int | N
             "input_ty": float(m[1, 2]), "input_reference": -1 if reference_index is None else int(reference_index),
             "input_aligned": bool(aligned)}
 
-
-#: Per-frame input record columns (see :meth:`ModelInput.to_record`).
-INPUT_COLUMNS = ("input_a", "input_b", "input_tx", "input_ty", "input_reference", "input_aligned")
 
 
 class InputBuilder:
@@ -327,7 +336,7 @@ class InputBuilder:
         size = self.config.size
         if face is None:
             height, width = frame_rgb.shape[:2]
-            m, aligned = box_matrix((0.0, 0.0, float(width), float(height)), size, margin=0.0), False
+            m, aligned = whole_frame_matrix(width, height, size), False
         else:
             m, aligned = matrix if matrix is not None else self.matrix(face, face_id)
         crop = warp_crop(frame_rgb, m, size)
@@ -362,7 +371,7 @@ def build_photo_input(image: np.ndarray, config: InputConfig, face: Any | None =
     size = config.size
     if face is None:
         height, width = rgb.shape[:2]
-        matrix, aligned = box_matrix((0.0, 0.0, float(width), float(height)), size, margin=0.0), False
+        matrix, aligned = whole_frame_matrix(width, height, size), False
     else:
         matrix, aligned = face_matrix(face, size), getattr(face, "landmarks", None) is not None
     crop = warp_crop(rgb, matrix, size)
@@ -404,14 +413,25 @@ def input_from_record(frame_rgb: np.ndarray, row: Any, config: InputConfig, refe
 #: How a face is found, everywhere (clips, live, photos, training samples): a backend, ``auto`` (the best one
 #: installed: MediaPipe, else MTCNN, else Haar), or ``none`` (the frame already is a face crop, taken whole).
 FACE_MODES = ("auto", "mediapipe", "mtcnn", "haar", "none")
+
+
+def check_face_mode(face: str) -> str:
+    """``face`` when it is one of :data:`FACE_MODES`; the one check of a face mode, everywhere.
+
+    Raises:
+        LarnetError: an unknown mode, with the modes there are.
+    """
+    if face not in FACE_MODES:
+        raise LarnetError(f"unknown face mode {face!r}; use one of {', '.join(FACE_MODES)}")
+    return face
+
+
 #: Smallest photo side accepted: the networks downsample by 16 or more, so less leaves nothing to look at.
 MIN_PHOTO_SIDE = 16
 
 
 def best_detector_name() -> str:
     """The detector ``auto`` means: MediaPipe (dense landmarks) when installed, else MTCNN, else Haar."""
-    from larnet_core.face.registry import available_detectors
-
     available = available_detectors()
     return next(name for name in ("mediapipe", "mtcnn", "haar") if name in available)
 
@@ -420,8 +440,6 @@ def best_detector_name() -> str:
 def _shared_detector(name: str):
     """One detector per backend for single photos (detectors are thread-safe; building MediaPipe's graphs or MTCNN
     costs more than a detection)."""
-    from larnet_core.face.registry import build_detector
-
     return build_detector(name)
 
 
@@ -442,10 +460,7 @@ def photo_model_input(image: np.ndarray, config: InputConfig, face: str = "auto"
     Raises:
         NoFaceError: no face found; LarnetError: not an image, or an unknown face mode.
     """
-    from larnet_core.errors import LarnetError
-
-    if face not in FACE_MODES:
-        raise LarnetError(f"unknown face mode {face!r}; use one of {', '.join(FACE_MODES)}")
+    check_face_mode(face)
     rgb = as_rgb_uint8(image, what)
     height, width = rgb.shape[:2]
     if min(height, width) < MIN_PHOTO_SIDE:
@@ -456,8 +471,6 @@ def photo_model_input(image: np.ndarray, config: InputConfig, face: str = "auto"
                           "as well as the apex image")
     detection = None
     if face != "none":
-        from larnet_core.face.registry import largest_face
-
         name = best_detector_name() if face == "auto" else face
         detection = largest_face(rgb, _shared_detector(name), what)
     return build_photo_input(rgb, config, detection, reference), detection

@@ -31,6 +31,7 @@ from larnet_core.sessions.model import (
     InputRef,
     ModelRef,
 )
+from larnet_core.sessions.results import result_from_session, result_to_session
 from larnet_core.sessions.safezip import ZipLimits
 from larnet_core.sessions.schema import SCHEMA_VERSION
 from larnet_core.sessions.sharing import SHARE_PAGES, share_link
@@ -56,5 +57,7 @@ __all__ = [
     "import_bundle",
     "read_bundle",
     "resolve_database_url",
+    "result_from_session",
+    "result_to_session",
     "share_link",
 ]

@@ -14,6 +14,8 @@ from typing import Any, Callable, Mapping
 import pandas as pd
 
 from larnet_core.errors import LarnetError
+from larnet_core.sessions.result_schema import (MAX_FPS, MAX_FRAME_COUNT, MAX_FRAME_SIDE, check_result_record,
+                                                 check_table_values)
 from larnet_core.text import strip_bidi
 
 __all__ = [
@@ -60,10 +62,6 @@ MAX_STORED_IMAGE_SIDE = 2048
 MAX_SESSION_IMAGE_BYTES = 128 * 1024 * 1024
 MAX_METRICS_RUNS = 200
 MAX_REF_CHARS = 1000
-#: Bounds on the numbers of an input reference (each fits a 64-bit database column with room to spare).
-MAX_FRAME_SIDE = 100_000
-MAX_FRAME_COUNT = 10**9
-MAX_FPS = 100_000.0
 #: Years a stored time may fall in; times near the calendar's edges overflow when converted to UTC.
 YEAR_RANGE = (1970, 9000)
 
@@ -125,8 +123,8 @@ class AnalysisSession:
     """One saved analysis.
 
     ``results``, ``intervals``, ``events`` and ``faces`` are an analysis result's tables and ``result`` the rest
-    of it (prediction, class names, model, settings, warnings): :class:`larnet_core.results.AnalysisResult`'s
-    ``to_session()`` / ``from_session()`` convert.
+    of it (prediction, class names, model, settings, warnings): :func:`larnet_core.sessions.result_to_session`
+    and :func:`~larnet_core.sessions.result_from_session` convert a :class:`larnet_core.result.AnalysisResult`.
 
     ``id``, ``created_at`` and ``updated_at`` are set by the store. ``notices`` is computed on load (for instance
     when the model checkpoint file is gone) and never stored. ``app_version`` is the LARNet Studio version that
@@ -347,8 +345,6 @@ def _validate_images(images: object) -> dict[str, bytes]:
 def _validate_result(result: object) -> dict[str, Any]:
     if not isinstance(result, dict):
         raise LarnetError(f"session result must be a dict (an analysis result's record), got {type(result).__name__}")
-    from larnet_core.sessions.result_schema import check_result_record
-
     try:
         text = json.dumps(result, allow_nan=True)
     except (TypeError, ValueError) as exc:
@@ -389,7 +385,6 @@ def validate_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
         TypeError: for a field that cannot be changed (``id``, times, notices) or does not exist.
         LarnetError: for a bad value, naming the field.
     """
-    from larnet_core.sessions.result_schema import check_table_values
     from larnet_core.sessions.tables import MAX_SESSION_TABLE_BYTES, MAX_TABLE_BYTES, table_bytes
 
     unknown = sorted(set(changes) - set(_FIELD_CHECKS))

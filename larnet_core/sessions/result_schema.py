@@ -7,7 +7,7 @@ and the bound:
 
 * :func:`check_session_values` - the values of every table (any kind of session): numbers finite and of a sane
   magnitude, text cells short, and for clip and live sessions the columns the pages read, by name: frame numbers
-  non-negative integers within :data:`~larnet_core.sessions.model.MAX_FRAME_COUNT`, times finite, face boxes
+  non-negative integers within :data:`MAX_FRAME_COUNT`, times finite, face boxes
   within :data:`MAX_BOX_PIXELS` of the frame, probabilities within 0-1, face ids integers; plus the record;
 * :func:`check_session_tables` - the layout the reopening page reads (the columns of a clip's per-frame and
   interval tables, a live session's events), then the values;
@@ -40,7 +40,6 @@ from larnet_core.results import (
     TRACK_COLUMNS,
     class_names_in,
 )
-from larnet_core.sessions.model import MAX_FPS, MAX_FRAME_COUNT, MAX_FRAME_SIDE
 
 __all__ = ["CLIP_FRAME_COLUMNS", "CLIP_INTERVAL_COLUMNS", "LIVE_EVENT_COLUMNS", "LABEL_PATTERN", "MAX_TEXT_CELL_CHARS",
            "MAX_NUMBER", "MAX_SECONDS", "MAX_FACE_ID", "MAX_BOX_PIXELS", "check_result_record",
@@ -74,6 +73,10 @@ MAX_SECONDS = 1e7
 #: Face ids lie in -1 (no face) ... MAX_FACE_ID.
 MAX_FACE_ID = 1_000_000
 #: Face boxes lie within this many pixels around the frame (a box may overhang the frame's edge).
+#: Bounds on the numbers of an input reference (each fits a 64-bit database column with room to spare).
+MAX_FRAME_SIDE = 100_000
+MAX_FRAME_COUNT = 10**9
+MAX_FPS = 100_000.0
 MAX_BOX_PIXELS = MAX_FRAME_SIDE
 _MAX_COLUMN_NAME_CHARS = 200
 _MAX_CLASSES = 1000

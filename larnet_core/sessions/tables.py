@@ -15,6 +15,7 @@ import pandas as pd
 
 from larnet_core.errors import LarnetError
 from larnet_core.sessions.parquet_pages import declared_page_bytes
+from larnet_core.result.parquet import parquet_bytes, restore_object_text
 
 __all__ = ["MAX_TABLE_BYTES", "MAX_SESSION_TABLE_BYTES", "MAX_TEXT_CELL_BYTES", "MAX_TABLE_ROWS",
            "MAX_TABLE_COLUMNS", "MAX_JSON_DEPTH", "MAX_JSON_TABLE_BYTES", "encode_parquet", "decode_parquet",
@@ -49,7 +50,8 @@ _PLAIN_DTYPE = re.compile(
 
 
 def encode_parquet(table: pd.DataFrame, what: str) -> bytes:
-    """Serialise ``table`` (index, dtypes, categories included) as Parquet bytes.
+    """Serialise ``table`` (index, dtypes, categories included) as Parquet bytes, in the result tables' one
+    convention (:mod:`larnet_core.result.parquet`).
 
     Raises:
         LarnetError: when a column holds values Parquet cannot store (e.g. mixed Python objects); the message
@@ -57,16 +59,14 @@ def encode_parquet(table: pd.DataFrame, what: str) -> bytes:
     """
     import pyarrow as pa
 
-    buffer = io.BytesIO()
     try:
-        table.to_parquet(buffer, engine="pyarrow", compression="zstd")
+        return parquet_bytes(table, keep_index=True)
     except (pa.ArrowException, TypeError, ValueError) as exc:
         column = _first_unstorable_column(table)
         where = f" (column {column!r})" if column is not None else ""
         raise LarnetError(
             f"the {what} table cannot be saved{where}: {exc}; convert that column to numbers, text or datetimes"
         ) from exc
-    return buffer.getvalue()
 
 
 def _first_unstorable_column(table: pd.DataFrame) -> str | None:
@@ -108,28 +108,13 @@ def decode_parquet(data: bytes, what: str, max_bytes: int = MAX_TABLE_BYTES) -> 
         if decoded > max_bytes:
             raise LarnetError(f"the {what} table's text would expand to {decoded} bytes; the limit is {max_bytes}")
         _check_text_cells(table, what)
-        frame = _restore_object_text(table.cast(schema).to_pandas(), schema)
+        frame = restore_object_text(table.cast(schema).to_pandas(), schema)
     except LarnetError:
         raise
     except (pa.ArrowException, OSError, ValueError, TypeError, KeyError, OverflowError, RecursionError,
             IndexError) as exc:
         raise LarnetError(f"the {what} table is not readable Parquet ({_short(exc)}); re-export it from LARNet "
                           "Studio") from None
-    return frame
-
-
-def _restore_object_text(frame: pd.DataFrame, schema) -> pd.DataFrame:
-    """Text columns that were plain Python objects when saved come back as objects (pandas 3 would make them
-    its ``str`` dtype), missing values as None: a table reads back with the dtypes it was saved with."""
-    raw = (schema.metadata or {}).get(b"pandas", b"")
-    columns = json.loads(raw).get("columns", []) if raw else []
-    for entry in columns if isinstance(columns, list) else []:
-        name = entry.get("name") if isinstance(entry, dict) else None
-        if (isinstance(name, str) and name in frame.columns and entry.get("numpy_type") == "object"
-                and entry.get("pandas_type") in ("unicode", "empty") and pd.api.types.is_string_dtype(frame[name])
-                and frame[name].dtype != object):
-            values = frame[name]
-            frame[name] = values.astype(object).where(values.notna(), None)
     return frame
 
 

@@ -8,7 +8,8 @@ Main entry points:
 - :func:`generate_dataset` - short 200 fps clips in CASME II's exact layout and coding sheet.
 - :func:`generate_long_videos` - long videos with micro- and macro-expressions in CAS(ME)^2's layout.
 - :func:`apply_action_units` / :func:`make_sample_clip` - animate any face image (a photograph too).
-- :func:`export_clip_video` - write frames as mp4/h264 or HEVC, avi/mjpeg, webm/vp9 or mkv.
+- clips are written with :func:`larnet_core.video.writer.export_clip_video` (mp4/h264 or HEVC, avi/mjpeg,
+  webm/vp9 or mkv).
 - :mod:`larnet_core.synth.footage` - real-looking test footage composed from real face photos (a face entering,
   leaving, a shot cut, head turns and nods, a hand over the mouth, two faces, expressions) with per-frame truth.
 - :func:`generate_photo_long_videos` - CAS(ME)^2-layout long videos of real photographed faces, with
@@ -27,7 +28,6 @@ from larnet_core.synth.manifest import GENERATOR_VERSION, NOTICE, SynthManifest
 from larnet_core.synth.photo_faces import HeadLayer, head_layer, photo_landmarks
 from larnet_core.synth.photo_long_videos import generate_photo_long_videos, load_head_movements
 from larnet_core.synth.render import ClipTruth, Distractors, make_sample_clip
-from larnet_core.synth.video_writer import VideoClipWriter, export_clip_video
 
 __all__ = [
     "AU_NAMES",
@@ -53,10 +53,8 @@ __all__ = [
     "OcclusionTruth",
     "SCENARIOS",
     "SynthManifest",
-    "VideoClipWriter",
     "action_unit_field",
     "apply_action_units",
-    "export_clip_video",
     "format_au_string",
     "generate_dataset",
     "generate_long_videos",

@@ -40,7 +40,7 @@ from larnet_core.synth.photo_faces import HeadLayer, available_photos, head_laye
 from larnet_core.synth.render import Expression, random_blinks
 from larnet_core.synth.scene import ActorPlan, PropPlan, ScenePlan, render_scene
 from larnet_core.synth.timing import expression_curve, head_motion, spread_onsets
-from larnet_core.synth.video_writer import export_clip_video
+from larnet_core.video.writer import export_clip_video
 
 __all__ = [
     "FOOTAGE_CODECS",
@@ -400,7 +400,7 @@ def write_footage(path: str | Path, frames: Iterable[np.ndarray], fps: float, co
 
     Raises:
         LarnetError: a codec other than ``h264``/``hevc``.
-        VideoError: as :func:`~larnet_core.synth.video_writer.export_clip_video`.
+        VideoError: as :func:`~larnet_core.video.writer.export_clip_video`.
     """
     if codec not in FOOTAGE_CODECS:
         raise LarnetError(f"footage codec {codec!r} is not supported; use one of {', '.join(FOOTAGE_CODECS)}")

@@ -97,7 +97,7 @@ def _head_moves(rng: np.random.Generator, n: int, fps: float, base: HeadMotion, 
 
 
 def _render_video(task: _VideoTask) -> int:
-    from larnet_core.synth.video_writer import VideoClipWriter
+    from larnet_core.video.writer import VideoClipWriter
 
     base, marks = _neutral_face(task.identity, task.size, task.face_fraction)
     rng = np.random.default_rng(list(task.seed))

@@ -67,7 +67,7 @@ class _PhotoVideoTask:
 
 
 def _render_photo_video(task: _PhotoVideoTask) -> int:
-    from larnet_core.synth.video_writer import VideoClipWriter
+    from larnet_core.video.writer import VideoClipWriter
 
     folder = Path(task.frames_dir)
     folder.mkdir(parents=True, exist_ok=True)

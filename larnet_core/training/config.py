@@ -11,7 +11,7 @@ __all__ = ["TrainConfig", "PROTOCOLS", "LR_SCHEDULES", "SELECT_CHOICES", "FLOW_C
 # How training samples find their face: the face modes of the whole tool.
 FACE_CHOICES = FACE_MODES
 
-# Optical-flow estimators of flow samples (larnet_core.data.flow.FLOW_METHODS, repeated here so reading a
+# Optical-flow estimators of flow samples (larnet_core.face.flow.FLOW_METHODS, repeated here so reading a
 # config does not import OpenCV).
 FLOW_CHOICES = ("tvl1", "farneback")
 

@@ -100,7 +100,7 @@ def load_sample_images(samples: pd.DataFrame, mode: str, input_size: int, classe
         face: ``none`` (whole frames) or a face detector: samples aligned on the clip-analysis road.
     """
     from larnet_core.data import FrameDataset
-    from larnet_core.data.flow import _check_method
+    from larnet_core.face.flow import _check_method
 
     cache = None
     if mode == "flow":

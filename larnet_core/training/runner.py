@@ -116,7 +116,7 @@ def train(config: TrainConfig, *, resume: bool = False, on_step: StepCallback | 
         LarnetError: bad data or options (message says which and what to do).
     """
     if config.model == "lbptop-svm":
-        from larnet_core.baselines.lbptop_svm import train_lbptop_svm
+        from larnet_core.training.baselines.lbptop_svm import train_lbptop_svm  # scikit-learn's SVM, only here
 
         return train_lbptop_svm(config, progress=progress)
     _check_model(config)

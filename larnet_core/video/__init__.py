@@ -35,7 +35,7 @@ _EXPORTS = {
     "ClipPrediction": "analysis",
     "FACE_MODES": "analysis",
     "analyze_clip": "analysis",
-    "analysis_limits": "analysis",
+    "AnalysisSettings": "settings",
     "probability_columns": "analysis",
     "MotionConfig": "motion",
     "MotionEngine": "motion",

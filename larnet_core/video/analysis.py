@@ -31,6 +31,7 @@ import contextlib
 import logging
 import math
 import threading
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
@@ -43,21 +44,27 @@ from larnet_core.face.inputs import (
     InputConfig,
     ModelInput,
     alignment_record,
+    check_face_mode,
     input_from_record,
 )
-from larnet_core.results import (
+from larnet_core.face.registry import no_face_message
+from larnet_core.face.tracking import FaceTracker, main_face_id, summarize_tracks
+from larnet_core.result import (
     FRAME_COLUMNS,
     AnalysisResult,
+    ClipMeta,
     ClipPrediction,
+    clip_prediction,
     frame_layout,
-    model_info,
+    label_intervals,
+    model_provenance,
     probability_columns,
 )
 from larnet_core.video.limits import VideoLimits
 from larnet_core.video.motion import MotionConfig, MotionSample, samples_table
 from larnet_core.video.pipeline import FaceStream
 from larnet_core.video.prefetch import BackgroundBatches, Prefetcher
-from larnet_core.video.reader import ClipMeta, ClipSource, open_clip
+from larnet_core.video.reader import ClipSource, frame_at, open_clip
 from larnet_core.video.spotting import SpottingParams, spot_expressions
 
 __all__ = [
@@ -70,10 +77,11 @@ __all__ = [
     "WHOLE_FRAME_MAX_SIDE",
     "working_max_side",
     "model_input_at",
+    "input_at",
     "clip_prediction",
 ]
 
-#: The result of a clip analysis: :class:`larnet_core.results.AnalysisResult` (one type for every analysis).
+#: The result of a clip analysis: :class:`larnet_core.result.AnalysisResult` (one type for every analysis).
 ClipAnalysis = AnalysisResult
 
 log = logging.getLogger(__name__)
@@ -81,25 +89,7 @@ log = logging.getLogger(__name__)
 #: ``face="auto"`` analyses the whole frame when no face is found and the frame's long side is at most this.
 WHOLE_FRAME_MAX_SIDE = 400
 ProgressCallback = Callable[[float, str], None]
-
-_APEX_HALF_WINDOW_S = 0.05
 _SEGMENTS_PER_FACE = 1_000_000
-
-
-def analysis_limits(max_frames: int | None = None, max_seconds: float | None = None,
-                    threshold_p: float | None = None) -> tuple[VideoLimits, SpottingParams]:
-    """The safety limits and spotting settings of an analysis from the few options users set (``larnet analyze``,
-    ``larnet batch``): the defaults, with a frame or duration limit and the threshold position changed."""
-    import dataclasses
-
-    from larnet_core.video.limits import DEFAULT_LIMITS
-
-    limits = DEFAULT_LIMITS
-    if max_frames is not None:
-        limits = dataclasses.replace(limits, max_frames=max_frames)
-    if max_seconds is not None:
-        limits = dataclasses.replace(limits, max_seconds=max_seconds)
-    return limits, (SpottingParams() if threshold_p is None else SpottingParams(p=threshold_p))
 
 
 def working_max_side(input_size: int) -> int:
@@ -118,8 +108,6 @@ def model_input_at(frames: pd.DataFrame, source: ClipSource, frame_index: int, c
         ValueError: the face has no inferred frame (it was never in view).
         VideoError: the clip cannot be read.
     """
-    from larnet_core.video.reader import frame_at
-
     rows = frames[frames["inferred"]] if "inferred" in frames else frames
     if face_id is not None and "face_id" in rows:
         rows = rows[rows["face_id"] == face_id]
@@ -134,6 +122,28 @@ def model_input_at(frames: pd.DataFrame, source: ClipSource, frame_index: int, c
         reference_row = same.iloc[0]
         reference_image = frame_at(source, reference_index, fps=fps, max_side=max_side)
     return input_from_record(image, row, config, reference_image, reference_row)
+
+
+def input_at(result: AnalysisResult, source: ClipSource, frame_index: int, face_id: int | None = None) -> ModelInput:
+    """The exact model input behind a frame's probabilities, rebuilt from the clip and the analysis' own settings
+    (its input size, sample mode and working size, whatever model is loaded now). This is the one way anything
+    rebuilds a row's input: the /clip heat map, the attention page, tests.
+
+    Args:
+        result: the analysis.
+        source: the analysed clip (the same file, bytes or folder).
+        frame_index: the frame; a frame between inferred ones gives the nearest inferred frame's input.
+        face_id: the face (default the main face's table).
+
+    Raises:
+        ValueError: the face has no inferred frame.
+        VideoError: the clip cannot be read.
+    """
+    size = int(result.settings.get("input_size", 0) or result.model.get("input_size", 112) or 112)
+    config = InputConfig(size=size, sample_mode=str(result.model.get("sample_mode", "apex") or "apex"))
+    table = result.tables.get(face_id, result.frames) if face_id is not None else result.main
+    max_side = int(result.settings.get("working_max_side", working_max_side(size)))
+    return model_input_at(table, source, frame_index, config, max_side, fps=result.meta.fps, face_id=face_id)
 
 
 def _with_warnings(analysis: ClipAnalysis, warnings: list[str], face_mode: str) -> ClipAnalysis:
@@ -197,8 +207,6 @@ def build_tracker(face: str, fps: float, detector=None, max_faces: int = 4):
     """The face tracker for a face mode (``None`` for ``none``)."""
     if face == "none":
         return None
-    from larnet_core.face.tracking import FaceTracker
-
     backend = "auto" if face == "auto" else face
     return FaceTracker(backend, fps=fps, max_faces=max_faces, detector=detector)
 
@@ -252,156 +260,47 @@ def analyze_clip(
         NoFaceError: no face in any frame (``face`` other than ``none``; ``auto`` on large frames).
         Cancelled: ``cancel`` was set.
     """
-    if face not in FACE_MODES:
-        raise VideoError(f"unknown face mode {face!r}; use one of {', '.join(FACE_MODES)}")
+    check_face_mode(face)
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    card = predictor.card
-    class_names = list(card.class_names)
+    class_names = list(predictor.card.class_names)
     spotting = spotting or SpottingParams()
     motion_config = motion or MotionConfig()
-    input_config = InputConfig.for_card(card, reference_s=motion_config.reference_s, motion_size=motion_config.size)
-    warnings: list[str] = []
-
-    _report(progress, 0.0, "opening the clip")
-    max_side = working_max_side(card.input_size)
-    with contextlib.ExitStack() as stack:
-        reader = stack.enter_context(open_clip(source, limits, fps=fps, max_side=max_side, name=name))
-        meta = reader.meta
-        clip_fps = meta.fps
-        expected = max(meta.frame_count, 1)
-        stride = 1 if not max_infer_fps else max(1, math.ceil(clip_fps / max_infer_fps - 1e-9))
-        tracker = build_tracker(face, clip_fps, detector, max_faces)
-        stream = FaceStream(input_config, clip_fps, tracker, motion_config, max_faces=max_faces)
-        model = stack.enter_context(contextlib.closing(_BatchedModel(predictor, batch_size, background=overlap)))
-        # Decoding runs ahead on its own thread; it is stopped before the reader closes.
-        decoded_frames = (stack.enter_context(Prefetcher(reader.frames(), depth=8, name="decode")) if overlap
-                          else reader.frames())
-        rows: dict[int, _FaceRows] = {}
-        times: list[float] = []
-        cuts: list[bool] = []
-        counts: list[int] = []
-        seen_by_frame: list[list[int]] = []
-        tracked_frames = []
-        frame_size = None
-        for decoded in decoded_frames:
-            index, image = decoded.index, decoded.image
-            if cancel is not None and cancel.is_set():
-                raise Cancelled(f"analysis of {meta.name} was cancelled at frame {index}")
-            frame_size = image.shape[:2]
-            # A face's first frame after a gap is always inferred, so interpolation never spans an absence.
-            step = stream.step(index, image, infer=True if index % stride == 0 else _due(rows, index))
-            times.append(decoded.time_s)
-            cuts.append(step.cut)
-            counts.append(step.faces_in_frame)
-            seen_by_frame.append([f.face_id for f in step.faces])
-            tracked_frames.append(step.light())
-            for face_id, samples in step.orphan_samples.items():
-                rows.setdefault(face_id, _FaceRows()).samples.extend(samples)
-            for found in step.faces:
-                kept = rows.setdefault(found.face_id, _FaceRows())
-                kept.boxes[index] = found.box
-                kept.confidence[index] = found.confidence
-                kept.samples.extend(found.samples)
-                if found.model_input is not None:
-                    model.add(found.face_id, index, found.model_input)
-                    kept.records[index] = found.model_input.to_record()
-                elif found.matrix is not None:  # the alignment of every face frame (flow references need it)
-                    kept.records[index] = alignment_record(found.matrix, found.aligned)
-            if index % 16 == 0:
-                _report(progress, 0.02 + 0.9 * min(index / expected, 1.0), f"analysing frame {index + 1} of ~{expected}")
-        n_frames = len(times)
-        if n_frames < reader.limits.min_frames:
-            raise VideoError(f"{meta.name} has only {n_frames} frame(s); clip analysis needs at least "
-                             f"{reader.limits.min_frames} to measure motion. For a single image, run the model on "
-                             "the photo itself")
-        for face_id, samples in stream.finish().items():
-            rows.setdefault(face_id, _FaceRows()).samples.extend(samples)
-        model.flush()
-        shortfall = reader.shortfall_warning(n_frames)
-        if shortfall is not None:
-            warnings.append(shortfall)
-        scale = reader.scale
-    backend = getattr(tracker, "backend", "none")
-    face_source = "tracked" if tracker is not None else "whole-frame"
-    if tracker is not None and not any(r.boxes for r in rows.values()):
-        height, width = frame_size or (0, 0)
-        if face != "auto" or max(height, width) > WHOLE_FRAME_MAX_SIDE:
-            from larnet_core.face.registry import no_face_message
-
-            raise NoFaceError(no_face_message(f"any of the {n_frames} frames of {meta.name}"))
-        warnings.append(f"no face found in any frame; the {width}x{height} frames were analysed whole, as face "
-                        "crops (pass face='haar' or 'mediapipe' to require a face)")
+    streamed = _stream_clip(source, predictor, face, motion_config, progress=progress, cancel=cancel, limits=limits,
+                            fps=fps, name=name, detector=detector, max_infer_fps=max_infer_fps,
+                            batch_size=batch_size, max_faces=max_faces, overlap=overlap)
+    warnings = list(streamed.warnings)
+    if streamed.tracker is not None and not any(r.boxes for r in streamed.rows.values()):
+        warnings.append(_no_face_anywhere(streamed, face))
         rerun = analyze_clip(source, predictor, face="none", progress=progress, cancel=cancel, limits=limits,
                              fps=fps, name=name, max_infer_fps=max_infer_fps, batch_size=batch_size,
                              spotting=spotting, motion=motion, all_faces=all_faces, max_faces=max_faces,
                              overlap=overlap)
         return _with_warnings(rerun, warnings, face_mode=face)
     _report(progress, 0.95, "spotting expressions")
-
-    faces = _faces_table(tracked_frames, clip_fps)
-    main_id = int(faces.loc[faces["main"], "face_id"].iloc[0]) if len(faces) else 0
-    per_face = {face_id: _frame_table(face_id, rows.get(face_id, _FaceRows()), model.results, times, cuts, counts,
-                                      scale, class_names) for face_id in sorted(rows)}
-    if not per_face:  # face="none" on a clip with no frame (cannot happen past the frame check) or no tracks
-        per_face = {0: _frame_table(0, _FaceRows(), model.results, times, cuts, counts, scale, class_names)}
-    if all_faces:
-        followed = {face_id: table for face_id, table in per_face.items()}
-    else:
-        ranking = faces.sort_values(["main", "score"], ascending=False)["face_id"].tolist() if len(faces) else [0]
-        main_view = _follow_main(per_face, [fid for fid in ranking if fid in per_face] or list(per_face))
-        followed = {main_id: main_view}
-        shown = sorted(int(v) for v in main_view.loc[main_view["face_found"], "face_id"].unique())
-        others = [fid for fid in per_face if fid not in shown]
-        if len(shown) > 1:
-            warnings.append(f"the followed face changed: ids {', '.join(map(str, shown))} were each the main face "
-                            "while in view (a person who leaves and comes back, or a cut, gets a new id)")
-        if others:
-            overlap = sum(1 for ids in seen_by_frame if len(ids) > 1)
-            warnings.append(f"{len(per_face)} faces were tracked; the analysis follows the main face ({overlap} "
-                            "frame(s) showed several faces). Analyse every face with all_faces / --all-faces")
-    tables, interval_tables = [], []
-    for face_id, table in followed.items():
-        spotted = spot_expressions(np.where(table["head_moving"], np.nan, table["motion"].to_numpy()),
-                                   np.where(table["head_moving_macro"], np.nan, table["motion_macro"].to_numpy()),
-                                   clip_fps, spotting, table["segment"].to_numpy())
-        spotted = _label_intervals(spotted, table[probability_columns(class_names)].to_numpy(), class_names)
-        for row in spotted.itertuples():
-            table.loc[row.onset_frame:row.offset_frame, "in_interval"] = True
-        ids = table["face_id"].to_numpy()
-        spotted.insert(0, "face_id", pd.Series([int(ids[int(r.apex_frame)]) for r in spotted.itertuples()],
-                                               dtype="int64", index=spotted.index))
-        tables.append(table)
-        interval_tables.append(spotted)
-    frames = pd.concat(tables, ignore_index=True) if len(tables) > 1 else tables[0]
-    if len(tables) > 1:  # every face's rows of a frame together, frames in order
-        frames = frames.sort_values(["frame", "face_id"], kind="stable").reset_index(drop=True)
-    intervals = pd.concat(interval_tables, ignore_index=True) if len(interval_tables) > 1 else interval_tables[0]
-    if len(intervals) > 1:
-        intervals = intervals.sort_values(["onset_frame", "face_id"], kind="stable").reset_index(drop=True)
-    main_table = followed.get(main_id, tables[0])
+    clip_fps = streamed.meta.fps
+    faces = _faces_table(streamed.tracked_frames, clip_fps)
+    followed, main_id = _follow_faces(streamed, faces, class_names, all_faces, warnings)
+    tables, intervals = _spot_faces(followed, clip_fps, spotting, class_names)
+    main_table = tables.get(main_id, next(iter(tables.values())))
     main_intervals = intervals if not all_faces else intervals[intervals["face_id"] == main_id]
     prediction = clip_prediction(main_intervals, main_table, class_names, clip_fps)
-    if tracker is not None:
-        missing = int((~main_table["face_found"]).sum())
-        if missing:
-            warnings.append(f"the face was not in view in {missing} of {n_frames} frames; those frames have no "
-                            "probabilities or motion")
-        n_cuts = int(np.sum(cuts))
-        if n_cuts:
-            warnings.append(f"{n_cuts} shot cut(s) detected; no interval crosses one")
-    meta = ClipMeta(meta.name, clip_fps, meta.width, meta.height, n_frames, n_frames / clip_fps, meta.sha256)
+    if streamed.tracker is not None:
+        warnings.extend(_view_warnings(main_table, streamed.cuts))
+    n_frames = len(streamed.times)
+    meta = streamed.meta
     analysis = ClipAnalysis(
-        meta=meta,
-        frames=frames,
+        meta=ClipMeta(meta.name, clip_fps, meta.width, meta.height, n_frames, n_frames / clip_fps, meta.sha256),
+        tables=tables,
         intervals=intervals,
         prediction=prediction,
         class_names=class_names,
-        model=model_info(predictor),
+        model=model_provenance(predictor),
         settings={
-            "face": face, "face_source": face_source, "tracker": backend, "all_faces": bool(all_faces),
-            "main_face_id": main_id, "inference_stride": stride, "working_max_side": max_side,
-            "working_scale": scale, "input_size": int(card.input_size),
+            "face": face, "face_source": "tracked" if streamed.tracker is not None else "whole-frame",
+            "tracker": getattr(streamed.tracker, "backend", "none"), "all_faces": bool(all_faces),
+            "main_face_id": main_id, "inference_stride": streamed.stride, "working_max_side": streamed.max_side,
+            "working_scale": streamed.scale, "input_size": int(predictor.card.input_size),
             "motion_reference_s": motion_config.reference_s, "head_max_px": motion_config.head_max_px,
             "motion_frame_step": motion_config.frame_step(clip_fps),
             "spotting": spotting.__dict__.copy(),
@@ -411,6 +310,162 @@ def analyze_clip(
     )
     _report(progress, 1.0, "done")
     return analysis
+
+
+@dataclass
+class _Streamed:
+    """What one pass over a clip gave: every face's rows, the model's probabilities, and the frames' times, cuts
+    and face counts."""
+
+    meta: ClipMeta
+    tracker: Any
+    stride: int
+    max_side: int
+    scale: float = 1.0
+    rows: dict[int, _FaceRows] = field(default_factory=dict)
+    probabilities: dict[tuple[int, int], np.ndarray] = field(default_factory=dict)
+    times: list[float] = field(default_factory=list)
+    cuts: list[bool] = field(default_factory=list)
+    counts: list[int] = field(default_factory=list)
+    seen_by_frame: list[list[int]] = field(default_factory=list)
+    tracked_frames: list = field(default_factory=list)
+    frame_size: tuple[int, int] | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def _stream_clip(source: ClipSource, predictor, face: str, motion_config: MotionConfig, *,
+                 progress: ProgressCallback | None, cancel: threading.Event | None, limits: VideoLimits | None,
+                 fps: float | None, name: str | None, detector, max_infer_fps: float | None, batch_size: int,
+                 max_faces: int, overlap: bool) -> _Streamed:
+    """Decode the clip once, track every face, make each face's model input and motion, and run the model in
+    batches (steps 1 to 3 of the module docstring)."""
+    card = predictor.card
+    input_config = InputConfig.for_card(card, reference_s=motion_config.reference_s, motion_size=motion_config.size)
+    _report(progress, 0.0, "opening the clip")
+    max_side = working_max_side(card.input_size)
+    with contextlib.ExitStack() as stack:
+        reader = stack.enter_context(open_clip(source, limits, fps=fps, max_side=max_side, name=name))
+        meta = reader.meta
+        expected = max(meta.frame_count, 1)
+        stride = 1 if not max_infer_fps else max(1, math.ceil(meta.fps / max_infer_fps - 1e-9))
+        tracker = build_tracker(face, meta.fps, detector, max_faces)
+        streamed = _Streamed(meta, tracker, stride, max_side)
+        stream = FaceStream(input_config, meta.fps, tracker, motion_config, max_faces=max_faces)
+        model = stack.enter_context(contextlib.closing(_BatchedModel(predictor, batch_size, background=overlap)))
+        # Decoding runs ahead on its own thread; it is stopped before the reader closes.
+        decoded_frames = (stack.enter_context(Prefetcher(reader.frames(), depth=8, name="decode")) if overlap
+                          else reader.frames())
+        rows = streamed.rows
+        for decoded in decoded_frames:
+            index, image = decoded.index, decoded.image
+            if cancel is not None and cancel.is_set():
+                raise Cancelled(f"analysis of {meta.name} was cancelled at frame {index}")
+            streamed.frame_size = image.shape[:2]
+            # A face's first frame after a gap is always inferred, so interpolation never spans an absence.
+            step = stream.step(index, image, infer=True if index % stride == 0 else _due(rows, index))
+            _keep_step(streamed, step, decoded.time_s, model)
+            if index % 16 == 0:
+                _report(progress, 0.02 + 0.9 * min(index / expected, 1.0), f"analysing frame {index + 1} of ~{expected}")
+        n_frames = len(streamed.times)
+        if n_frames < reader.limits.min_frames:
+            raise VideoError(f"{meta.name} has only {n_frames} frame(s); clip analysis needs at least "
+                             f"{reader.limits.min_frames} to measure motion. For a single image, run the model on "
+                             "the photo itself")
+        for face_id, samples in stream.finish().items():
+            rows.setdefault(face_id, _FaceRows()).samples.extend(samples)
+        model.flush()
+        streamed.probabilities = model.results
+        shortfall = reader.shortfall_warning(n_frames)
+        if shortfall is not None:
+            streamed.warnings.append(shortfall)
+        streamed.scale = reader.scale
+    return streamed
+
+
+def _keep_step(streamed: _Streamed, step, time_s: float, model: _BatchedModel) -> None:
+    """Keep one frame's step: its time, cut and faces; each face's box, motion samples and input record, and its
+    model input queued for the model."""
+    index = step.index
+    streamed.times.append(time_s)
+    streamed.cuts.append(step.cut)
+    streamed.counts.append(step.faces_in_frame)
+    streamed.seen_by_frame.append([f.face_id for f in step.faces])
+    streamed.tracked_frames.append(step.light())
+    rows = streamed.rows
+    for face_id, samples in step.orphan_samples.items():
+        rows.setdefault(face_id, _FaceRows()).samples.extend(samples)
+    for found in step.faces:
+        kept = rows.setdefault(found.face_id, _FaceRows())
+        kept.boxes[index] = found.box
+        kept.confidence[index] = found.confidence
+        kept.samples.extend(found.samples)
+        if found.model_input is not None:
+            model.add(found.face_id, index, found.model_input)
+            kept.records[index] = found.model_input.to_record()
+        elif found.matrix is not None:  # the alignment of every face frame (flow references need it)
+            kept.records[index] = alignment_record(found.matrix, found.aligned)
+
+
+def _no_face_anywhere(streamed: _Streamed, face: str) -> str:
+    """The warning of a clip analysed whole because no face was found; NoFaceError where that is not allowed."""
+    height, width = streamed.frame_size or (0, 0)
+    if face != "auto" or max(height, width) > WHOLE_FRAME_MAX_SIDE:
+        raise NoFaceError(no_face_message(f"any of the {len(streamed.times)} frames of {streamed.meta.name}"))
+    return (f"no face found in any frame; the {width}x{height} frames were analysed whole, as face crops (pass "
+            "face='haar' or 'mediapipe' to require a face)")
+
+
+def _follow_faces(streamed: _Streamed, faces: pd.DataFrame, class_names: list[str], all_faces: bool,
+                  warnings: list[str]) -> tuple[dict[int, pd.DataFrame], int]:
+    """One table per followed face (step 4's input): every face's with ``all_faces``, else one following the main
+    face (the best-ranked face in view on each frame). Returns the tables and the main face's id."""
+    main_id = int(faces.loc[faces["main"], "face_id"].iloc[0]) if len(faces) else 0
+    per_face = {face_id: _frame_table(face_id, streamed.rows.get(face_id, _FaceRows()), streamed.probabilities,
+                                      streamed.times, streamed.cuts, streamed.counts, streamed.scale, class_names)
+                for face_id in sorted(streamed.rows)}
+    if not per_face:  # face="none" on a clip with no frame (cannot happen past the frame check) or no tracks
+        per_face = {0: _frame_table(0, _FaceRows(), streamed.probabilities, streamed.times, streamed.cuts,
+                                    streamed.counts, streamed.scale, class_names)}
+    if all_faces:
+        return per_face, main_id
+    ranking = faces.sort_values(["main", "score"], ascending=False)["face_id"].tolist() if len(faces) else [0]
+    main_view = _follow_main(per_face, [fid for fid in ranking if fid in per_face] or list(per_face))
+    shown = sorted(int(v) for v in main_view.loc[main_view["face_found"], "face_id"].unique())
+    others = [fid for fid in per_face if fid not in shown]
+    if len(shown) > 1:
+        warnings.append(f"the followed face changed: ids {', '.join(map(str, shown))} were each the main face "
+                        "while in view (a person who leaves and comes back, or a cut, gets a new id)")
+    if others:
+        together = sum(1 for ids in streamed.seen_by_frame if len(ids) > 1)
+        warnings.append(f"{len(per_face)} faces were tracked; the analysis follows the main face ({together} "
+                        "frame(s) showed several faces). Analyse every face with all_faces / --all-faces")
+    return {main_id: main_view}, main_id
+
+
+def _spot_faces(followed: dict[int, pd.DataFrame], fps: float, spotting: SpottingParams,
+                class_names: list[str]) -> tuple[dict[int, pd.DataFrame], pd.DataFrame]:
+    """Spot and label every followed face's intervals (steps 4 and 5); all faces' intervals in onset order."""
+    tables, interval_tables = {}, []
+    for face_id, table in followed.items():
+        tables[face_id], spotted = _spot_face(table, fps, spotting, class_names)
+        interval_tables.append(spotted)
+    intervals = pd.concat(interval_tables, ignore_index=True) if len(interval_tables) > 1 else interval_tables[0]
+    if len(intervals) > 1:
+        intervals = intervals.sort_values(["onset_frame", "face_id"], kind="stable").reset_index(drop=True)
+    return tables, intervals
+
+
+def _view_warnings(main_table: pd.DataFrame, cuts: list[bool]) -> list[str]:
+    """What a tracked clip's main face table should tell the user: frames without the face, shot cuts."""
+    out = []
+    missing = int((~main_table["face_found"]).sum())
+    if missing:
+        out.append(f"the face was not in view in {missing} of {len(main_table)} frames; those frames have no "
+                   "probabilities or motion")
+    n_cuts = int(np.sum(cuts))
+    if n_cuts:
+        out.append(f"{n_cuts} shot cut(s) detected; no interval crosses one")
+    return out
 
 
 def _due(rows: dict[int, _FaceRows], index: int) -> bool | set[int]:
@@ -461,8 +516,6 @@ def _follow_main(per_face: dict[int, pd.DataFrame], ranking: list[int]) -> pd.Da
 def _faces_table(tracked_frames: list, fps: float) -> pd.DataFrame:
     """One row per track (:func:`~larnet_core.face.tracking.summarize_tracks`), with its seconds in view and
     ``main`` marking the face the analysis follows (:func:`~larnet_core.face.tracking.main_face_id`)."""
-    from larnet_core.face.tracking import main_face_id, summarize_tracks
-
     table = summarize_tracks(tracked_frames)
     table.insert(4, "seconds", table["n_frames"] / fps)
     table["main"] = table["face_id"] == main_face_id(tracked_frames)
@@ -529,37 +582,17 @@ def _frame_table(face_id: int, kept: _FaceRows, results: dict[tuple[int, int], n
     return table[[c for c in frame_layout(class_names) if c in table.columns]]
 
 
-def _label_intervals(intervals: pd.DataFrame, probs: np.ndarray, class_names: list[str]) -> pd.DataFrame:
-    labels, confidences = [], []
-    for row in intervals.itertuples():
-        mean = np.nan_to_num(np.nanmean(probs[row.onset_frame:row.offset_frame + 1], axis=0))
-        labels.append(class_names[int(mean.argmax())])
-        confidences.append(float(mean.max()))
-    out = intervals.copy()
-    position = out.columns.get_loc("kind") + 1
-    out.insert(position, "label", pd.Series(labels, dtype=object, index=out.index))
-    out.insert(position + 1, "confidence", pd.Series(confidences, dtype="float64", index=out.index))
-    return out
-
-
-def clip_prediction(intervals: pd.DataFrame, table: pd.DataFrame, class_names: list[str],
-                     fps: float) -> ClipPrediction:
-    """The clip's label: the mean probabilities around the apex of the interval with the most motion (``apex-window``),
-    or over every face frame when nothing was spotted (``whole-clip``)."""
-    probs = table[probability_columns(class_names)].to_numpy(dtype=np.float64)
-    if len(intervals):
-        best = intervals.loc[intervals["peak_motion"].idxmax()]
-        half = max(1, int(round(_APEX_HALF_WINDOW_S * fps)))
-        start = max(int(best.onset_frame), int(best.apex_frame) - half)
-        stop = min(int(best.offset_frame), int(best.apex_frame) + half)
-        source = "apex-window"
-    else:
-        found = np.flatnonzero(np.isfinite(probs).all(axis=1))
-        start, stop, source = (int(found[0]), int(found[-1]), "whole-clip") if len(found) else (0, len(probs) - 1,
-                                                                                                  "whole-clip")
-    with np.errstate(invalid="ignore"):
-        mean = np.nanmean(probs[start:stop + 1], axis=0)
-    mean = np.nan_to_num(mean, nan=1.0 / len(class_names))
-    top = int(mean.argmax())
-    return ClipPrediction(class_names[top], float(mean[top]),
-                          {name: float(value) for name, value in zip(class_names, mean)}, (start, stop), source)
+def _spot_face(table: pd.DataFrame, fps: float, spotting: SpottingParams,
+               class_names: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Spot one face's table (both scales, frames where the head moves left out), label the intervals, and mark
+    the rows inside them."""
+    spotted = spot_expressions(np.where(table["head_moving"], np.nan, table["motion"].to_numpy()),
+                               np.where(table["head_moving_macro"], np.nan, table["motion_macro"].to_numpy()),
+                               fps, spotting, table["segment"].to_numpy())
+    spotted = label_intervals(spotted, table[probability_columns(class_names)].to_numpy(), class_names)
+    for row in spotted.itertuples():
+        table.loc[row.onset_frame:row.offset_frame, "in_interval"] = True
+    ids = table["face_id"].to_numpy()
+    spotted.insert(0, "face_id", pd.Series([int(ids[int(r.apex_frame)]) for r in spotted.itertuples()],
+                                           dtype="int64", index=spotted.index))
+    return table, spotted

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from larnet_core.errors import VideoError
+from larnet_core.images import MAX_IMAGE_PIXELS
 from larnet_core.safezip import MAX_ZIP_RATIO, ZipLimits
 
 __all__ = ["VideoLimits", "DEFAULT_LIMITS"]
@@ -36,7 +37,7 @@ class VideoLimits:
 
     max_frames: int = 120_000
     max_seconds: float = 600.0
-    max_pixels: int = 7680 * 4320
+    max_pixels: int = MAX_IMAGE_PIXELS
     max_bytes: int = 2048 * _MiB
     max_zip_members: int = 20_000
     max_zip_total_bytes: int = 4096 * _MiB

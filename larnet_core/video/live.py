@@ -1,10 +1,11 @@
 """Live video: the clip pipeline fed one frame at a time (a webcam through the dashboard's /live page).
 
 Per frame, :meth:`LiveAnalyzer.process` runs the same engine as clip analysis (:class:`~larnet_core.video.pipeline.
-FaceStream`: face tracker, aligned model input, motion with head movement removed), follows the main face (the
-face tracked longest so far, the largest on a tie), draws the others, runs the model on the main face, and spots
-micro-expressions with :class:`~larnet_core.video.spotting.StreamingSpotter` — the clip's spotting function and
-settings over the last seconds of signal. Events are therefore reported a little after they end (the motion
+FaceStream`: face tracker, aligned model input, motion with head movement removed), follows the main face (chosen
+by the clip's rule over the last seconds when the followed one leaves), draws the others, runs the model on the main face, and spots
+micro- and macro-expressions with :class:`~larnet_core.video.stream_spotting.TwoScaleStreamingSpotter` — the
+clip's two-scale spotting function and settings over the last seconds of both signals (a micro interval inside a
+macro one is dropped, as in a clip). Events are therefore reported a little after they end (the motion
 signal is two-sided, ``reference_s`` late, and an interval is final once it can no longer grow or merge).
 
 Per-frame classes flicker on a real face, so the shown prediction is the mean of the last ``smooth_s`` seconds of
@@ -23,19 +24,30 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+import pandas as pd
 
+from larnet_core.face.base import as_rgb_uint8
 from larnet_core.face.inputs import InputConfig, ModelInput
+from larnet_core.face.tracking import summarize_tracks
 from larnet_core.video.motion import MotionConfig
 from larnet_core.video.overlay import (SYNTHETIC_NOTICE, draw_face_result, draw_motion_trace, draw_notice,
                                        draw_other_face)
+from larnet_core.video.analysis import build_tracker
 from larnet_core.video.pipeline import FaceStream
-from larnet_core.video.spotting import SpottingParams, StreamingSpotter
+from larnet_core.result import INTERVAL_COLUMNS, empty_intervals, interval_label
+from larnet_core.result.schema import INTERVAL_DTYPES
+from larnet_core.video.spotting import SpottingParams
+from larnet_core.video.stream_spotting import TwoScaleStreamingSpotter
 
 __all__ = ["LiveEvent", "LiveResult", "LiveAnalyzer"]
 
 log = logging.getLogger(__name__)
 
 _TRACE_S = 6.0
+# Seconds of tracks the main face is chosen over when the followed face leaves.
+_MAIN_FACE_S = 10.0
+# Each face's segments get ids of their own (as in clip analysis), so two faces' frames never join an interval.
+_SEGMENTS_PER_FACE = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -145,12 +157,11 @@ class LiveAnalyzer:
                                                  motion_size=self.motion_config.size)
         self._lock = threading.Lock()
         self._events: deque[LiveEvent] = deque(maxlen=max_events)
+        self._intervals: deque[dict] = deque(maxlen=max_events)  # the same events as a clip's interval rows
         self._build_stream()
         self._reset_state()
 
     def _build_stream(self) -> None:
-        from larnet_core.video.analysis import build_tracker
-
         tracker = build_tracker(self.face_mode, self.fps_hint, self.detector, max_faces=4)
         self.tracker_backend = getattr(tracker, "backend", "none")
         # The streaming spotters take one sample per frame: measure every frame, whatever the camera's rate.
@@ -160,14 +171,9 @@ class LiveAnalyzer:
         self._index = 0
         self._times: dict[int, float] = {}
         self._main: int | None = None
-        self._seen_frames: dict[int, int] = {}
-        # One spotter per scale of the motion signal, as clip analysis spots (spot_expressions): micro intervals
-        # from the micro signal, macro intervals from the macro one.
-        self._spotters = {
-            "micro": StreamingSpotter(self.fps_hint, self.spotting),
-            "macro": StreamingSpotter(self.fps_hint, replace(self.spotting, min_s=self.spotting.micro_max_s),
-                                      window_s=20.0),
-        }
+        self._tracked: deque = deque(maxlen=max(8, int(_MAIN_FACE_S * self.fps_hint)))  # for the main-face rule
+        # The clip's two-scale spotting over the last seconds of both signals.
+        self._spotter = TwoScaleStreamingSpotter(self.fps_hint, self.spotting)
         self._probs: deque[tuple[int, float, np.ndarray]] = deque()   # (frame, time, probabilities) main face
         # Probabilities kept for labelling events, which are final a while after they end.
         self._labels: deque[tuple[int, np.ndarray]] = deque(maxlen=max(8, int(12 * self.fps_hint)))
@@ -184,6 +190,20 @@ class LiveAnalyzer:
             return list(self._events)
 
     @property
+    def intervals(self) -> pd.DataFrame:
+        """The events so far as a clip's interval table (:data:`~larnet_core.result.INTERVAL_COLUMNS`, stream
+        frames and seconds), labelled by the clip's labeller."""
+        with self._lock:
+            rows = list(self._intervals)
+        if not rows:
+            return empty_intervals()
+        table = pd.DataFrame(rows, columns=list(INTERVAL_COLUMNS))
+        # Typed as a clip's: numbers as the schema says, labels as Python text, kinds as pandas infers them.
+        table = table.astype({c: t for c, t in INTERVAL_DTYPES.items() if t != "object"})
+        table["label"] = pd.Series([r["label"] for r in rows], dtype=object, index=table.index)
+        return table
+
+    @property
     def settings(self) -> dict:
         """The stream's settings, as a session records them."""
         return {"face": self.face_mode, "tracker": self.tracker_backend, "fps_hint": self.fps_hint,
@@ -195,6 +215,7 @@ class LiveAnalyzer:
         with self._lock:
             self.stream.reset()
             self._events.clear()
+            self._intervals.clear()
             self._reset_state()
 
     def finish(self) -> list[LiveEvent]:
@@ -204,15 +225,11 @@ class LiveAnalyzer:
             self._collect(wait=True)
             before = len(self._events)
             for face_id, samples in self.stream.finish().items():
-                if face_id != self._main:
-                    continue
-                for sample in samples:
-                    for row in self._spot(sample):
-                        self._event(row)
-            for scale, spotter in self._spotters.items():
-                for row in spotter.flush():
-                    if row["kind"] == scale:
-                        self._event(row)
+                if face_id == self._main:
+                    for sample in samples:
+                        self._spot(face_id, sample)
+            for row in self._spotter.flush():
+                self._event(row)
             return list(self._events)[before:]
 
     def process(self, frame_rgb: np.ndarray, time_s: float | None = None) -> tuple[np.ndarray, LiveResult]:
@@ -246,18 +263,19 @@ class LiveAnalyzer:
 
     # -- internals --------------------------------------------------------------------------------------------
     def _choose_main(self, face_ids: list[int], boxes: dict[int, tuple]) -> int | None:
-        for face_id in face_ids:
-            self._seen_frames[face_id] = self._seen_frames.get(face_id, 0) + 1
         if not face_ids:
             return self._main
         if self._main in face_ids:
             return self._main
-        # The face seen longest wins (a passer-by does not take over); the largest on a tie.
-        return max(face_ids, key=lambda f: (self._seen_frames[f], _area(boxes[f])))
+        # The clip's rule over the last seconds (summarize_tracks' score: area x presence x steadiness), so a
+        # passer-by does not take over; the largest on a tie (a face new to the stream has no score yet).
+        scores: dict[int, float] = {}
+        if self._tracked:
+            table = summarize_tracks(list(self._tracked))
+            scores = {int(f): float(s) for f, s in zip(table["face_id"], table["score"])}
+        return max(face_ids, key=lambda f: (scores.get(f, 0.0), _area(boxes[f])))
 
     def _process(self, frame: np.ndarray, index: int, now: float, start: float) -> tuple[np.ndarray, LiveResult]:
-        from larnet_core.face import as_rgb_uint8
-
         frame = as_rgb_uint8(frame, f"live frame {index}")
         self._times[index] = now
         def follow(boxes: dict[int, tuple]) -> set[int]:
@@ -272,6 +290,7 @@ class LiveAnalyzer:
 
         # The tracker runs first; the model runs only on the followed face.
         step = self.stream.step(index, frame, infer=follow)
+        self._tracked.append(step.light())
         main_step = next((f for f in step.faces if f.face_id == self._main), None)
         event = None
         samples = list(step.orphan_samples.get(self._main, [])) if self._main is not None else []
@@ -280,8 +299,9 @@ class LiveAnalyzer:
         for sample in samples:
             if sample.segment >= 0 and sample.scale == "micro":
                 self._last_motion = sample.combined
-            for row in self._spot(sample):
-                event = self._event(row)
+            self._spot(self._main, sample)
+        for row in self._spotter.poll():
+            event = self._event(row)
         raw = self._collect()
         if main_step is not None and main_step.model_input is not None:
             raw = self._infer(main_step.model_input, index, now, raw)
@@ -347,17 +367,16 @@ class LiveAnalyzer:
         self._probs.append((index, when, probs))
         self._labels.append((index, probs))
 
-    def _spot(self, sample) -> list[dict]:
-        """Feed one final motion sample to its scale's spotter; the intervals of that scale it completes."""
+    def _spot(self, face_id: int | None, sample) -> None:
+        """Feed one final motion sample of the followed face to the spotter (head moving: nothing to spot)."""
         value = float("nan") if sample.head_moving else sample.combined
-        rows = self._spotters[sample.scale].push(sample.index, value, sample.segment)
-        return [row for row in rows if row["kind"] == sample.scale]
+        segment = sample.segment + int(face_id or 0) * _SEGMENTS_PER_FACE if sample.segment >= 0 else -1
+        self._spotter.push(sample.index, sample.scale, value, segment)
 
     def _event(self, row: dict) -> LiveEvent:
         onset, offset = int(row["onset_frame"]), int(row["offset_frame"])
-        window = [p for i, p in self._labels if onset <= i <= offset]
-        mean = np.mean(window, axis=0) if window else np.full(len(self.class_names), 1 / len(self.class_names))
-        top = int(np.argmax(mean))
+        window = np.array([p for i, p in self._labels if onset <= i <= offset]).reshape(-1, len(self.class_names))
+        label, confidence = interval_label(window, self.class_names)
         start = self._times.get(onset, row["onset_s"])
         apex = self._times.get(int(row["apex_frame"]), row["apex_s"])
         duration = float(row["duration_s"])
@@ -365,10 +384,11 @@ class LiveAnalyzer:
             # The stream's own clock: a slower camera than fps_hint stretches every frame.
             span = self._times[offset] - self._times[onset]
             duration = span * (offset - onset + 1) / (offset - onset)
-        event = LiveEvent(float(start), self.class_names[top], float(mean[top]), duration,
+        event = LiveEvent(float(start), label, confidence, duration,
                           str(row["kind"]), int(self._main if self._main is not None else 0), float(apex),
                           float(row["peak_motion"]))
         self._events.append(event)
+        self._intervals.append({**row, "face_id": event.face_id, "label": label, "confidence": confidence})
         return event
 
     def _draw_common(self, out: np.ndarray) -> None:

@@ -31,11 +31,11 @@ from typing import Any
 import cv2
 import numpy as np
 
+# The facial regions measured, in the order of the ``motion_<region>`` columns, are named with the result's columns.
+from larnet_core.result.schema import REGIONS
+
 __all__ = ["REGIONS", "MotionConfig", "MotionSample", "MotionEngine", "aligned_regions", "face_flow", "flow_regions", "region_motion",
            "head_pose"]
-
-#: Facial regions measured, in the order of the ``motion_<region>`` columns.
-REGIONS = ("brows", "eyes", "nose", "mouth", "cheeks", "chin")
 
 #: Regions as fractions ``(x0, y0, x1, y1)`` of the aligned crop (faces are aligned to
 #: :data:`larnet_core.face.inputs.TEMPLATE`, eyes at 0.40 down and 0.32 apart); dense landmarks, when the tracker

@@ -11,10 +11,12 @@ from typing import Sequence
 import cv2
 import numpy as np
 
+from larnet_core.result.provenance import SYNTHETIC_SHORT
+
 __all__ = ["SYNTHETIC_NOTICE", "draw_face_result", "draw_notice", "draw_motion_trace", "draw_other_face"]
 
 #: Written on every frame analysed with a model trained on generated faces.
-SYNTHETIC_NOTICE = "synthetic-data demo model"
+SYNTHETIC_NOTICE = SYNTHETIC_SHORT
 
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
 _BOX = (0, 220, 90)
@@ -62,7 +64,7 @@ def draw_other_face(frame: np.ndarray, box: Sequence[float], face_id: int) -> No
 
 def draw_face_result(frame: np.ndarray, box: Sequence[float] | None, class_names: Sequence[str],
                      probabilities: Sequence[float] | None, *, highlight: bool = False,
-                     max_bars: int = 7) -> None:
+                     max_bars: int = 7, bars: bool = True) -> None:
     """Draw the face box, the top class with its probability, and a bar per class, in place.
 
     Args:
@@ -72,6 +74,7 @@ def draw_face_result(frame: np.ndarray, box: Sequence[float] | None, class_names
         probabilities: one value per class, or None before the first prediction.
         highlight: draw the box in the event colour (an expression is being spotted).
         max_bars: bars drawn at most (the most probable classes).
+        bars: draw the bar panel (False for the other faces of a frame: one panel per frame, the main face's).
     """
     s = _scale(frame)
     colour = _EVENT if highlight else _BOX
@@ -96,6 +99,8 @@ def draw_face_result(frame: np.ndarray, box: Sequence[float] | None, class_names
             ly = min(int(box[3]) + text_h + 8, frame.shape[0] - 4)
         lx = max(4, min(lx, frame.shape[1] - text_w - 4))
         _text(frame, label, (lx, ly), label_scale, colour, max(1, int(round(s * 1.5))))
+    if not bars:
+        return
     region = frame[y:y + panel_h, x:x + panel_w]
     region[:] = (region * 0.45).astype(np.uint8)  # darken behind the bars so they read on any background
     for row, index in enumerate(order):

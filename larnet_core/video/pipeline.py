@@ -5,7 +5,8 @@ model inputs -> motion samples.
 references (:class:`~larnet_core.face.inputs.InputBuilder`) and a :class:`~larnet_core.video.motion.MotionEngine`;
 a shot cut or a lost face ends the face's segment, so nothing is ever compared across it. Recorded clips and live
 streams differ only in what they do with the steps: a clip keeps every face's rows and picks the main face at the
-end; live follows the main face so far and spots it with :class:`~larnet_core.video.spotting.StreamingSpotter`.
+end; live follows the main face so far and spots it with
+:class:`~larnet_core.video.stream_spotting.TwoScaleStreamingSpotter`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from typing import Any, Callable
 import cv2
 import numpy as np
 
+from larnet_core.face.base import FaceDetection
 from larnet_core.face.inputs import InputBuilder, InputConfig, ModelInput
+from larnet_core.face.tracking import TrackedFace, TrackedFrame
 from larnet_core.video.motion import MotionConfig, MotionEngine, MotionSample, aligned_regions, head_pose
 
 __all__ = ["WholeFrame", "FaceStep", "FrameStep", "FaceStream"]
@@ -73,9 +76,6 @@ class FrameStep:
     def light(self) -> Any:
         """This frame as a :class:`~larnet_core.face.tracking.TrackedFrame` without dense landmarks (small enough
         to keep for every frame of a long clip; :func:`~larnet_core.face.tracking.summarize_tracks` reads it)."""
-        from larnet_core.face.base import FaceDetection
-        from larnet_core.face.tracking import TrackedFace, TrackedFrame
-
         faces = tuple(TrackedFace(f.face_id, FaceDetection(f.box, f.confidence, f.landmarks), 0)
                       for f in sorted(self.faces, key=lambda f: f.face_id))
         return TrackedFrame(self.index, faces, self.cut)

@@ -12,7 +12,6 @@ import hashlib
 import io
 import logging
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Iterator, NamedTuple, Union
 
@@ -21,6 +20,7 @@ import numpy as np
 from larnet_core.errors import VideoError
 from larnet_core.paths import open_input, sha256_input
 from larnet_core.text import strip_bidi
+from larnet_core.result.meta import ClipMeta
 from larnet_core.video.archive import FrameImages, folder_frames, zip_frames
 from larnet_core.video.limits import DEFAULT_LIMITS, VideoLimits
 
@@ -48,31 +48,6 @@ IMAGE_SEQUENCE_FPS = 200.0
 
 ClipSource = Union[str, os.PathLike, bytes, bytearray, memoryview, IO[bytes]]
 """A path (video file, ``.zip`` of frames, or frame folder), the bytes of one, or a binary file object."""
-
-
-@dataclass(frozen=True)
-class ClipMeta:
-    """What a clip is.
-
-    Attributes:
-        name: file or folder name (``"upload"`` for bytes without a name).
-        fps: frames per second (declared by the container; the caller's or 200 for image sequences).
-        width, height: frame size in pixels, as stored.
-        frame_count: frames decoded (after an analysis), or the container's declared/estimated count.
-        duration_s: ``frame_count / fps``.
-        sha256: hex digest of the file, bytes, or (for a folder) of the frame files in order.
-    """
-
-    name: str
-    fps: float
-    width: int
-    height: int
-    frame_count: int
-    duration_s: float
-    sha256: str
-
-    def to_dict(self) -> dict:
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
 class DecodedFrame(NamedTuple):

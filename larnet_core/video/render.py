@@ -13,6 +13,7 @@ from larnet_core.video.analysis import ClipAnalysis, probability_columns
 from larnet_core.video.limits import VideoLimits
 from larnet_core.video.overlay import SYNTHETIC_NOTICE, draw_face_result, draw_motion_trace, draw_notice
 from larnet_core.video.reader import ClipSource, open_clip
+from larnet_core.video.writer import VideoClipWriter
 
 __all__ = ["render_annotated_video"]
 
@@ -49,15 +50,14 @@ def render_annotated_video(
         VideoError: the clip does not match the analysis, or cannot be read or written.
         Cancelled: ``cancel`` was set; the partial file is removed.
     """
-    from larnet_core.synth.video_writer import VideoClipWriter
-
     out = Path(out)
-    table = analysis.frames
-    prob_columns = probability_columns(analysis.class_names)
-    probs = table[prob_columns].to_numpy()
-    boxes = table[["face_x0", "face_y0", "face_x1", "face_y1"]].to_numpy()
-    motion = table["motion"].to_numpy()
-    in_interval = table["in_interval"].to_numpy()
+    columns = probability_columns(analysis.class_names)
+    box_columns = ["face_x0", "face_y0", "face_x1", "face_y1"]
+    # One table per face, one row per frame: row i of each is frame i. The main face gets the bars and the trace.
+    main = analysis.main
+    others = [t for face_id, t in analysis.tables.items() if face_id != analysis.main_face_id]
+    faces = [(t[box_columns].to_numpy(), t[columns].to_numpy(), t["in_interval"].to_numpy()) for t in [main, *others]]
+    motion = main["motion"].to_numpy()
     rate = fps or min(analysis.meta.fps, 60.0)
     trace_len = max(2, int(_TRACE_S * analysis.meta.fps))
     writer = VideoClipWriter(out, fps=rate)
@@ -67,7 +67,7 @@ def render_annotated_video(
                 raise VideoError(f"{reader.meta.name} is {reader.meta.width}x{reader.meta.height} but the analysis is "
                                  f"of a {analysis.meta.width}x{analysis.meta.height} clip; pass the analysed clip")
             scale = reader.scale
-            n = len(table)
+            n = len(main)
             for decoded in reader.frames():
                 i = decoded.index
                 if i >= n:
@@ -75,14 +75,22 @@ def render_annotated_video(
                 if cancel is not None and cancel.is_set():
                     raise Cancelled(f"rendering {out.name} was cancelled at frame {i}")
                 frame = np.ascontiguousarray(decoded.image)
-                draw_face_result(frame, boxes[i] * scale, analysis.class_names, probs[i], highlight=bool(in_interval[i]))
+                for boxes, probs, in_interval in faces[1:]:
+                    if np.isfinite(boxes[i]).all():
+                        draw_face_result(frame, boxes[i] * scale, analysis.class_names, probs[i],
+                                         highlight=bool(in_interval[i]), bars=False)
+                boxes, probs, in_interval = faces[0]
+                draw_face_result(frame, boxes[i] * scale if np.isfinite(boxes[i]).all() else None,
+                                 analysis.class_names, probs[i] if np.isfinite(probs[i]).all() else None,
+                                 highlight=bool(in_interval[i]))
                 draw_motion_trace(frame, motion[max(0, i - trace_len):i + 1])
+                expression = any(bool(face[2][i]) for face in faces)
                 row = 0
                 if analysis.synthetic:
                     draw_notice(frame, SYNTHETIC_NOTICE, row=row)
                     row += 1
                 label = f"frame {i}  {decoded.time_s:.3f} s"
-                if in_interval[i]:
+                if expression:
                     label += "  expression"
                 draw_notice(frame, label, row=row, colour=(255, 255, 255))
                 writer.write(frame)
@@ -94,3 +102,4 @@ def render_annotated_video(
     if progress is not None:
         progress(1.0, "done")
     return out
+

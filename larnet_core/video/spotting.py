@@ -19,6 +19,9 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+# Columns of a spotted-interval table (plus ``label`` and ``confidence`` once classified), named with the result's.
+from larnet_core.result.schema import SPOTTED_COLUMNS as INTERVAL_COLUMNS
+
 __all__ = [
     "SpottingParams",
     "SpottingScores",
@@ -32,9 +35,6 @@ __all__ = [
     "score_spotting",
 ]
 
-#: Columns of a spotted-interval table (plus ``label`` and ``confidence`` once classified).
-INTERVAL_COLUMNS = ("onset_frame", "apex_frame", "offset_frame", "onset_s", "apex_s", "offset_s", "duration_s",
-                    "kind", "peak_motion")
 
 MICRO_MIN_S = 1 / 25
 MICRO_MAX_S = 0.5

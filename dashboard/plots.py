@@ -1,7 +1,7 @@
 """Figures of an analysis result (plotly, imported on first use: the engine imports without it).
 
-:class:`~larnet_core.results.AnalysisResult`'s ``plot_*`` methods delegate here, and the dashboard shows the same
-figures, so a chart anywhere is drawn from the result's own tables.
+The pages draw every figure of an analysis result from here, so a chart anywhere is drawn from the result's own
+tables.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from larnet_core.results import prob_column
+from larnet_core.result import prob_column
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from larnet_core.errors import VideoError
-from larnet_core.synth import export_clip_video
+from larnet_core.video.writer import export_clip_video
 
 
 def _frames(count: int = 7, height: int = 49, width: int = 65) -> list[np.ndarray]:
