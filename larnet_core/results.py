@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
+from larnet_core.aus.names import FACE_STATE_COLUMNS
 from larnet_core.errors import LarnetError
 from larnet_core.face.inputs import INPUT_COLUMNS
 from larnet_core.video.motion import REGIONS
@@ -75,8 +76,8 @@ MOTION_COLUMNS = ("motion", *(f"motion_{name}" for name in REGIONS), "motion_mac
                   "head_moving_macro", "segment")
 MEMBERSHIP_COLUMNS = ("in_interval",)
 #: Per-frame columns other than the ``prob_<class>`` group (which sits after the face track).
-FRAME_COLUMNS = (*KEY_COLUMNS, *TRACK_COLUMNS, *PREDICTION_COLUMNS, *MOTION_COLUMNS, *MEMBERSHIP_COLUMNS,
-                 *INPUT_COLUMNS)
+FRAME_COLUMNS = (*KEY_COLUMNS, *TRACK_COLUMNS, *PREDICTION_COLUMNS, *MOTION_COLUMNS, *FACE_STATE_COLUMNS,
+                 *MEMBERSHIP_COLUMNS, *INPUT_COLUMNS)
 #: Interval table: the face, the spotted interval, the label and its confidence (after ``kind``), peak motion.
 INTERVAL_COLUMNS = ("face_id", *_SPOTTED_COLUMNS[:_SPOTTED_COLUMNS.index("kind") + 1], "label", "confidence",
                     *_SPOTTED_COLUMNS[_SPOTTED_COLUMNS.index("kind") + 1:])

@@ -4,37 +4,18 @@ These are *estimates*: the pose-normalised face mesh (:mod:`larnet_core.face.pos
 own neutral face (:mod:`larnet_core.aus.estimate`), and the skin's movement from a neutral frame to an apex
 (:mod:`larnet_core.aus.flow`), unmixed into action units with responses measured on generated faces
 (:mod:`larnet_core.aus.calibration`). They are not the judgement of a certified FACS coder; docs/action-units.md
-gives their measured accuracy.
+gives their measured accuracy. Names load lazily (scipy and OpenCV only when an estimator is used).
 """
 
-from larnet_core.aus.calibration import AU_COLUMNS, AU_NUMBERS
-from larnet_core.aus.estimate import (
-    ACTIVE_LEVEL,
-    AuTracker,
-    active_units,
-    intensities,
-    measure_mesh,
-    photo_intensities,
-    track_intensities,
-)
-from larnet_core.aus.flow import expression_intensities, point_displacements
-from larnet_core.aus.rules import au_numbers, au_string, emfacs_label, objective_class, rule_label
+from larnet_core._lazy import lazy_exports
 
-__all__ = [
-    "ACTIVE_LEVEL",
-    "AU_COLUMNS",
-    "AU_NUMBERS",
-    "AuTracker",
-    "active_units",
-    "au_numbers",
-    "au_string",
-    "emfacs_label",
-    "expression_intensities",
-    "intensities",
-    "measure_mesh",
-    "objective_class",
-    "photo_intensities",
-    "point_displacements",
-    "rule_label",
-    "track_intensities",
-]
+_EXPORTS = {
+    "AU_COLUMNS": "names", "AU_NUMBERS": "names", "FACE_STATE_COLUMNS": "names", "INTERVAL_AU_COLUMNS": "names",
+    "ACTIVE_LEVEL": "estimate", "AuTracker": "estimate", "active_units": "estimate", "intensities": "estimate",
+    "measure_mesh": "estimate", "photo_intensities": "estimate", "track_intensities": "estimate",
+    "expression_intensities": "flow", "point_displacements": "flow",
+    "au_numbers": "rules", "au_string": "rules", "emfacs_label": "rules", "objective_class": "rules",
+    "rule_label": "rules",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -23,13 +23,11 @@ import cv2
 import numpy as np
 
 from larnet_core.aus.features import FEATURE_NAMES, mesh_features
+from larnet_core.aus.names import AU_COLUMNS, AU_NUMBERS
 
 __all__ = ["AU_NUMBERS", "AU_COLUMNS", "CALIBRATION_PATH", "FLOW_CALIBRATION_PATH", "Calibration", "calibrate",
            "load_calibration", "load_flow_calibration"]
 
-#: Action units estimated, and their per-frame column names (py-feat's spelling).
-AU_NUMBERS = (1, 2, 4, 5, 6, 7, 9, 10, 12, 14, 15, 17, 20, 23, 24, 25, 26, 43)
-AU_COLUMNS = tuple(f"AU{n:02d}" for n in AU_NUMBERS)
 
 CALIBRATION_PATH = Path(__file__).with_name("data") / "calibration.json"
 FLOW_CALIBRATION_PATH = Path(__file__).with_name("data") / "flow_calibration.npz"

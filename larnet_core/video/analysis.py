@@ -54,6 +54,7 @@ from larnet_core.results import (
     probability_columns,
 )
 from larnet_core.video.limits import VideoLimits
+from larnet_core.video.face_state import FaceStateRows, face_state_columns, spotting_signals
 from larnet_core.video.motion import MotionConfig, MotionSample, samples_table
 from larnet_core.video.pipeline import FaceStream
 from larnet_core.video.prefetch import BackgroundBatches, Prefetcher
@@ -153,6 +154,7 @@ class _FaceRows:
         self.records: dict[int, dict[str, Any]] = {}
         self.samples: list[MotionSample] = []
         self.landmarks: dict[int, np.ndarray] = {}
+        self.state = FaceStateRows()  # head pose and mesh measures (action units)
 
 
 class _BatchedModel:
@@ -303,6 +305,7 @@ def analyze_clip(
                 kept.boxes[index] = found.box
                 kept.confidence[index] = found.confidence
                 kept.samples.extend(found.samples)
+                kept.state.add(index, found.measure)
                 if found.model_input is not None:
                     model.add(found.face_id, index, found.model_input)
                     kept.records[index] = found.model_input.to_record()
@@ -342,9 +345,10 @@ def analyze_clip(
     faces = _faces_table(tracked_frames, clip_fps)
     main_id = int(faces.loc[faces["main"], "face_id"].iloc[0]) if len(faces) else 0
     per_face = {face_id: _frame_table(face_id, rows.get(face_id, _FaceRows()), model.results, times, cuts, counts,
-                                      scale, class_names) for face_id in sorted(rows)}
+                                      scale, class_names, motion_config, clip_fps) for face_id in sorted(rows)}
     if not per_face:  # face="none" on a clip with no frame (cannot happen past the frame check) or no tracks
-        per_face = {0: _frame_table(0, _FaceRows(), model.results, times, cuts, counts, scale, class_names)}
+        per_face = {0: _frame_table(0, _FaceRows(), model.results, times, cuts, counts, scale, class_names,
+                                    motion_config, clip_fps)}
     if all_faces:
         followed = {face_id: table for face_id, table in per_face.items()}
     else:
@@ -362,9 +366,8 @@ def analyze_clip(
                             "frame(s) showed several faces). Analyse every face with all_faces / --all-faces")
     tables, interval_tables = [], []
     for face_id, table in followed.items():
-        spotted = spot_expressions(np.where(table["head_moving"], np.nan, table["motion"].to_numpy()),
-                                   np.where(table["head_moving_macro"], np.nan, table["motion_macro"].to_numpy()),
-                                   clip_fps, spotting, table["segment"].to_numpy())
+        micro_signal, macro_signal = spotting_signals(table)  # excluded frames blanked; head movement is not
+        spotted = spot_expressions(micro_signal, macro_signal, clip_fps, spotting, table["segment"].to_numpy())
         spotted = _label_intervals(spotted, table[probability_columns(class_names)].to_numpy(), class_names)
         for row in spotted.itertuples():
             table.loc[row.onset_frame:row.offset_frame, "in_interval"] = True
@@ -403,6 +406,7 @@ def analyze_clip(
             "main_face_id": main_id, "inference_stride": stride, "working_max_side": max_side,
             "working_scale": scale, "input_size": int(card.input_size),
             "motion_reference_s": motion_config.reference_s, "head_max_px": motion_config.head_max_px,
+            "max_residual_px": motion_config.max_residual_px,
             "motion_frame_step": motion_config.frame_step(clip_fps),
             "spotting": spotting.__dict__.copy(),
         },
@@ -470,7 +474,8 @@ def _faces_table(tracked_frames: list, fps: float) -> pd.DataFrame:
 
 
 def _frame_table(face_id: int, kept: _FaceRows, results: dict[tuple[int, int], np.ndarray], times: list[float],
-                 cuts: list[bool], counts: list[int], scale: float, class_names: list[str]) -> pd.DataFrame:
+                 cuts: list[bool], counts: list[int], scale: float, class_names: list[str],
+                 motion_config: MotionConfig, fps: float) -> pd.DataFrame:
     n = len(times)
     present = np.zeros(n, dtype=bool)
     boxes = np.full((n, 4), np.nan)
@@ -512,6 +517,8 @@ def _frame_table(face_id: int, kept: _FaceRows, results: dict[tuple[int, int], n
         columns[key] = values
     columns["motion"] = np.where(present, columns["motion"], np.nan)
     columns["motion_macro"] = np.where(present, columns["motion_macro"], np.nan)
+    columns.update(face_state_columns(kept.state, columns, n, fps, motion_config.max_residual_px,
+                                      motion_config.macro_size / motion_config.size))
     columns["in_interval"] = np.zeros(n, dtype=bool)
     record_columns = {name: np.full(n, np.nan) for name in INPUT_COLUMNS[:4]}
     reference = np.full(n, -1, dtype=np.int64)
