@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from larnet_core.aus.names import FACE_STATE_COLUMNS
+from larnet_core.aus.names import FACE_STATE_COLUMNS, INTERVAL_AU_COLUMNS
 from larnet_core.errors import LarnetError
 from larnet_core.face.inputs import INPUT_COLUMNS
 from larnet_core.video.motion import REGIONS
@@ -80,7 +80,7 @@ FRAME_COLUMNS = (*KEY_COLUMNS, *TRACK_COLUMNS, *PREDICTION_COLUMNS, *MOTION_COLU
                  *MEMBERSHIP_COLUMNS, *INPUT_COLUMNS)
 #: Interval table: the face, the spotted interval, the label and its confidence (after ``kind``), peak motion.
 INTERVAL_COLUMNS = ("face_id", *_SPOTTED_COLUMNS[:_SPOTTED_COLUMNS.index("kind") + 1], "label", "confidence",
-                    *_SPOTTED_COLUMNS[_SPOTTED_COLUMNS.index("kind") + 1:])
+                    *_SPOTTED_COLUMNS[_SPOTTED_COLUMNS.index("kind") + 1:], *INTERVAL_AU_COLUMNS)
 #: A live stream's events table.
 EVENT_COLUMNS = ("time_s", "kind", "label", "confidence", "duration_s", "face_id", "apex_s", "peak_motion")
 #: A live stream's smoothed per-frame history: these, with the ``prob_<class>`` group after ``face_found``.
@@ -132,8 +132,9 @@ class ClipPrediction:
         confidence: its probability (averaged over ``window``).
         probabilities: every class's averaged probability.
         window: first and last frame (inclusive) the average was taken over.
-        source: ``apex-window`` (around the apex of the strongest spotted interval) or ``whole-clip`` (the face
-            frames of the whole clip).
+        source: ``interval`` (the model on the onset -> apex input of the strongest spotted interval),
+            ``apex-window`` (the mean around its apex: analyses made before spot-then-recognise) or ``whole-clip``
+            (the face frames of the whole clip, when nothing was spotted).
     """
 
     label: str
@@ -441,7 +442,7 @@ def live_result(history: Iterable[Any], events: Iterable[Any], class_names: list
 
 def _empty_intervals() -> pd.DataFrame:
     dtypes = {"face_id": "int64", "onset_frame": "int64", "apex_frame": "int64", "offset_frame": "int64",
-              "kind": "object", "label": "object"}
+              "kind": "object", "label": "object", "aus": "object", "rule_label": "object"}
     return pd.DataFrame({c: pd.Series(dtype=dtypes.get(c, "float64")) for c in INTERVAL_COLUMNS})
 
 

@@ -2,7 +2,8 @@
 
 The face mesh follows small expressions loosely (a point's jitter is of the order of a micro-expression), but
 dense optical flow sees the skin move by fractions of a pixel. Both frames are cut to a small grey crop aligned on
-the mesh's stable points (:data:`larnet_core.face.pose.STABLE_POINTS`: nose, eye corners, face outline), so the
+the mesh's stable points (what a turn or nod leaves between the two crops is fitted robustly and removed:
+:func:`larnet_core.video.head_compensation.compensate`) (:data:`larnet_core.face.pose.STABLE_POINTS`: nose, eye corners, face outline), so the
 head's translation, roll and scale are gone and the expression is not (the lips and brows do not steer the
 alignment). The flow is read at every mesh point of the neutral face, less the similarity motion that is left at
 the stable points (the two frames' alignments are never quite equal), and in eye distances: one displacement per
@@ -55,9 +56,14 @@ def point_displacements(neutral_rgb: np.ndarray, neutral_mesh: np.ndarray, rgb: 
                         mesh: np.ndarray) -> np.ndarray:
     """``(468, 2)`` skin displacement at each mesh point from the neutral frame to this one, eye distances, in the
     aligned face's axes (x right, y down)."""
-    neutral_mesh = np.asarray(neutral_mesh, np.float64)[:, :2]
+    from larnet_core.video.head_compensation import compensate, rigid_model
+
+    shape = np.asarray(neutral_mesh, np.float64)
+    neutral_mesh = shape[:, :2]
     first, second = alignment(neutral_mesh), alignment(np.asarray(mesh, np.float64)[:, :2])
     flow = cv2.calcOpticalFlowFarneback(_grey_crop(neutral_rgb, first), _grey_crop(rgb, second), None, **_FARNEBACK)
+    # A turn or nod between the two frames: its foreshortening and parallax fitted robustly and removed.
+    flow = compensate(flow, rigid_model(shape, first, CROP_SIZE)).flow
     points = neutral_mesh[:_FACE_POINTS] @ first[:, :2].T + first[:, 2]
     xs = np.clip(points[:, 0], 0, CROP_SIZE - 1).astype(np.float32)[None]
     ys = np.clip(points[:, 1], 0, CROP_SIZE - 1).astype(np.float32)[None]

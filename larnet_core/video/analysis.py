@@ -55,6 +55,7 @@ from larnet_core.results import (
 )
 from larnet_core.video.limits import VideoLimits
 from larnet_core.video.face_state import FaceStateRows, face_state_columns, spotting_signals
+from larnet_core.video.recognise import interval_prediction, recognise_intervals
 from larnet_core.video.motion import MotionConfig, MotionSample, samples_table
 from larnet_core.video.pipeline import FaceStream
 from larnet_core.video.prefetch import BackgroundBatches, Prefetcher
@@ -365,6 +366,7 @@ def analyze_clip(
             warnings.append(f"{len(per_face)} faces were tracked; the analysis follows the main face ({overlap} "
                             "frame(s) showed several faces). Analyse every face with all_faces / --all-faces")
     tables, interval_tables = [], []
+    interval_probs: dict[int, dict[int, np.ndarray]] = {}
     for face_id, table in followed.items():
         micro_signal, macro_signal = spotting_signals(table)  # excluded frames blanked; head movement is not
         spotted = spot_expressions(micro_signal, macro_signal, clip_fps, spotting, table["segment"].to_numpy())
@@ -374,6 +376,10 @@ def analyze_clip(
         ids = table["face_id"].to_numpy()
         spotted.insert(0, "face_id", pd.Series([int(ids[int(r.apex_frame)]) for r in spotted.itertuples()],
                                                dtype="int64", index=spotted.index))
+        # Spot, then recognise: each interval's label from its own onset -> apex input, and its action units.
+        spotted, interval_probs[face_id] = recognise_intervals(
+            spotted, table, source, predictor, input_config, class_names, fps=fps, max_side=max_side, scale=scale,
+            limits=limits)
         tables.append(table)
         interval_tables.append(spotted)
     frames = pd.concat(tables, ignore_index=True) if len(tables) > 1 else tables[0]
@@ -384,7 +390,9 @@ def analyze_clip(
         intervals = intervals.sort_values(["onset_frame", "face_id"], kind="stable").reset_index(drop=True)
     main_table = followed.get(main_id, tables[0])
     main_intervals = intervals if not all_faces else intervals[intervals["face_id"] == main_id]
-    prediction = clip_prediction(main_intervals, main_table, class_names, clip_fps)
+    prediction = (interval_prediction(interval_tables[list(followed).index(main_id)] if main_id in followed
+                                      else interval_tables[0], interval_probs.get(main_id, {}), class_names)
+                  or clip_prediction(main_intervals, main_table, class_names, clip_fps))
     if tracker is not None:
         missing = int((~main_table["face_found"]).sum())
         if missing:
