@@ -82,7 +82,8 @@ FRAME_COLUMNS = (*KEY_COLUMNS, *TRACK_COLUMNS, *PREDICTION_COLUMNS, *MOTION_COLU
 INTERVAL_COLUMNS = ("face_id", *_SPOTTED_COLUMNS[:_SPOTTED_COLUMNS.index("kind") + 1], "label", "confidence",
                     *_SPOTTED_COLUMNS[_SPOTTED_COLUMNS.index("kind") + 1:], *INTERVAL_AU_COLUMNS)
 #: A live stream's events table.
-EVENT_COLUMNS = ("time_s", "kind", "label", "confidence", "duration_s", "face_id", "apex_s", "peak_motion")
+EVENT_COLUMNS = ("time_s", "kind", "label", "confidence", "duration_s", "face_id", "apex_s", "peak_motion",
+                 *INTERVAL_AU_COLUMNS)
 #: A live stream's smoothed per-frame history: these, with the ``prob_<class>`` group after ``face_found``.
 LIVE_COLUMNS = ("frame", "time_s", "face_found", "pred_label", "confidence", "motion")
 
@@ -398,9 +399,10 @@ class AnalysisResult:
 def events_table(events: Iterable[Any]) -> pd.DataFrame:
     """A live stream's spotted events (:class:`~larnet_core.video.live.LiveEvent`) as a table, columns
     :data:`EVENT_COLUMNS`."""
-    table = pd.DataFrame([{c: getattr(e, c) for c in EVENT_COLUMNS} for e in events], columns=list(EVENT_COLUMNS))
+    table = pd.DataFrame([{c: getattr(e, c, "") for c in EVENT_COLUMNS} for e in events], columns=list(EVENT_COLUMNS))
     return table.astype({"time_s": "float64", "kind": "object", "label": "object", "confidence": "float64",
-                         "duration_s": "float64", "face_id": "int64", "apex_s": "float64", "peak_motion": "float64"})
+                         "duration_s": "float64", "face_id": "int64", "apex_s": "float64", "peak_motion": "float64",
+                         "aus": "object", "rule_label": "object"})
 
 
 def live_result(history: Iterable[Any], events: Iterable[Any], class_names: list[str], model: dict[str, Any],

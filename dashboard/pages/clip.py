@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard import config
+from dashboard import au_charts, charts, config
 from dashboard.clip_view import ClipView
 from dashboard.models import current_model, current_predictor, synthetic_notice
 from dashboard.sessions_ui import get_store, remember_session, save_to_session
@@ -246,6 +246,24 @@ def _session(view: ClipView, name: str):
     return view.result.to_session(name, clip=view.data)
 
 
+def _au_timeline(view, time_now: float | None) -> None:
+    """AU lanes first (estimates from the face mesh and its movement), then the class curves, smoothed."""
+    result = view.shown or view.result
+    if au_charts.has_units(view.frames):
+        st.caption("Action units: estimates from the face mesh and its movement, not a certified FACS coder "
+                   "(docs/action-units.md). Spotted intervals are outlined with the AUs at their apex and the "
+                   "FACS rules' name for them.")
+        st.plotly_chart(au_charts.au_lanes_figure(view.frames, view.intervals, time_now), key="clip_au_lanes",
+                        config={"displaylogo": False})
+        st.caption("Class probabilities per frame (smoothed over 0.25 s); each interval's label is the model's "
+                   "output on its own onset and apex.")
+        frames = au_charts.smoothed_frames(result.frames, result.class_names, result.meta.fps or 30.0)
+        st.plotly_chart(charts.timeline_figure(frames, result.intervals, result.class_names, time_now),
+                        key="clip_timeline", config={"displaylogo": False})
+    else:
+        st.plotly_chart(result.plot_timeline(time_now), key="clip_timeline", config={"displaylogo": False})
+
+
 def _pick_face(view: ClipView) -> ClipView:
     """For an analysis of every face: a face picker, and the view of the picked face's rows and intervals."""
     analysis = view.result
@@ -277,8 +295,7 @@ def _show(view: ClipView) -> None:
     time_now = None
     if current is not None and not view.frames.empty:
         time_now = float(view.frames.iloc[(view.frames["frame"] - current).abs().argmin()]["time_s"])
-    st.plotly_chart((view.shown or view.result).plot_timeline(time_now), key="clip_timeline",
-                    config={"displaylogo": False})
+    _au_timeline(view, time_now)
     st.subheader("Frames")
     _scrubber(view)
     st.subheader(f"Spotted intervals ({len(view.intervals)})")

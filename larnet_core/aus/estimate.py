@@ -29,7 +29,7 @@ from larnet_core.aus.calibration import AU_COLUMNS, Calibration, load_calibratio
 from larnet_core.aus.features import mesh_features
 from larnet_core.face.pose import HeadPose, canonical_face, fit_pose
 
-__all__ = ["ACTIVE_LEVEL", "AuTracker", "FaceMeasure", "intensities", "measure_mesh", "photo_intensities",
+__all__ = ["ACTIVE_LEVEL", "RELATIVE_LEVEL", "AuTracker", "expression_units", "FaceMeasure", "intensities", "measure_mesh", "photo_intensities",
            "track_intensities", "active_units"]
 
 #: Intensity from which an action unit counts as present (interval labels, photo summaries, AU F1). Set on
@@ -85,6 +85,18 @@ def photo_intensities(mesh3d: np.ndarray) -> tuple[HeadPose, np.ndarray]:
     return measure.pose, intensities(measure.features - _canonical_features())
 
 
+#: In an expression, units weaker than this share of its strongest are not counted: the weak units beside a
+#: strong expression are mostly what a moving head leaves in the flow (set on generated footage).
+RELATIVE_LEVEL = 0.4
+
+
+def expression_units(values: np.ndarray) -> list[str]:
+    """The units an expression shows: at least :data:`ACTIVE_LEVEL` and :data:`RELATIVE_LEVEL` of its strongest."""
+    array = np.asarray(values, dtype=np.float64)
+    top = float(np.nanmax(array)) if np.isfinite(array).any() else 0.0
+    return active_units(array, max(ACTIVE_LEVEL, RELATIVE_LEVEL * top))
+
+
 def active_units(values: np.ndarray | pd.Series | dict, level: float = ACTIVE_LEVEL) -> list[str]:
     """The action-unit names whose intensity reaches ``level`` (``["AU06", "AU12"]``), in AU order."""
     if isinstance(values, dict):
@@ -126,7 +138,10 @@ class AuTracker:
 
     def update(self, mesh3d: np.ndarray) -> tuple[HeadPose, np.ndarray]:
         """The pose and intensities of this frame's mesh."""
-        measure = measure_mesh(mesh3d)
+        return self.update_measure(measure_mesh(mesh3d))
+
+    def update_measure(self, measure: FaceMeasure) -> tuple[HeadPose, np.ndarray]:
+        """The same from a frame's measures already made (:func:`measure_mesh`)."""
         if self._count % self.every == 0:
             self._history.append(measure.features)
             self._neutral = np.median(np.asarray(self._history), axis=0)

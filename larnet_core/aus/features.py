@@ -9,6 +9,8 @@ image's (the subject's right first), as in :data:`larnet_core.face.mesh.MESH_REG
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 __all__ = ["FEATURE_NAMES", "mesh_features"]
@@ -44,8 +46,28 @@ def _y(points: np.ndarray, group: list[int]) -> float:
 
 
 def mesh_features(normalised: np.ndarray) -> np.ndarray:
-    """The :data:`FEATURE_NAMES` measures of one pose-normalised ``(>= 468, 3)`` mesh, ``float64``."""
+    """The :data:`FEATURE_NAMES` measures of one pose-normalised ``(>= 468, 3)`` mesh, ``float64``.
+
+    Every measure is a difference of point means, so all of them are one linear map of the points' x and y:
+    computed as one matrix product (:func:`_linear_map`, derived once from :func:`_measures`)."""
     p = np.asarray(normalised, dtype=np.float64)
+    return _linear_map() @ p[:_POINTS, :2].ravel()
+
+
+_POINTS = 468
+
+
+@functools.lru_cache(maxsize=1)
+def _linear_map() -> np.ndarray:
+    """``(len(FEATURE_NAMES), 936)``: :func:`_measures` of each unit displacement of one coordinate."""
+    zero = _measures(np.zeros((_POINTS, 2)))
+    basis = np.zeros((_POINTS * 2, _POINTS, 2))
+    basis.reshape(_POINTS * 2, -1)[np.arange(_POINTS * 2), np.arange(_POINTS * 2)] = 1.0
+    return np.column_stack([_measures(unit) - zero for unit in basis])
+
+
+def _measures(p: np.ndarray) -> np.ndarray:
+    """The measures' definition, point group by point group (``p``: ``(468, >= 2)``)."""
     eye_line = _y(p, _EYE_CORNERS)
     nose_base = _y(p, _NOSE_BASE)
     upper_in, lower_in = _y(p, _UPPER_LIP_IN), _y(p, _LOWER_LIP_IN)

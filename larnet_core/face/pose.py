@@ -92,7 +92,7 @@ def _skew(v: np.ndarray) -> np.ndarray:
 
 
 def _refine_on_image(source: np.ndarray, target_xy: np.ndarray, rotation: np.ndarray, scale: float,
-                     iterations: int = 4) -> tuple[np.ndarray, float, np.ndarray]:
+                     iterations: int = 3) -> tuple[np.ndarray, float, np.ndarray]:
     """Refine a rotation and scale so the canonical points, turned and seen along z (weak perspective), land on
     the frame's image points.
 
@@ -100,14 +100,15 @@ def _refine_on_image(source: np.ndarray, target_xy: np.ndarray, rotation: np.nda
     so a fit on all three coordinates underestimates turns by about a third. Gauss-Newton on the rotation vector,
     scale and 2-D shift, from the 3-D fit."""
     skews = _skew(source)
+    shifts = np.tile(np.eye(2), (len(source), 1))
     shift = target_xy.mean(axis=0) - scale * (source @ rotation.T)[:, :2].mean(axis=0)
     for _ in range(iterations):
         turned = source @ rotation.T
         residual = (scale * turned[:, :2] + shift - target_xy).ravel()
         # d(R (I + [w]x) X)/dw = -R [X]x, rows x and y only.
-        d_rotation = -scale * np.einsum("ij,njk->nik", rotation[:2], skews).reshape(-1, 3)
-        jacobian = np.column_stack([d_rotation, turned[:, :2].ravel(), np.tile(np.eye(2), (len(source), 1))])
-        step = np.linalg.lstsq(jacobian, -residual, rcond=None)[0]
+        d_rotation = -scale * (rotation[:2] @ skews).reshape(-1, 3)
+        jacobian = np.column_stack([d_rotation, turned[:, :2].ravel(), shifts])
+        step = np.linalg.solve(jacobian.T @ jacobian + 1e-9 * np.eye(6), -jacobian.T @ residual)
         angle = float(np.linalg.norm(step[:3]))
         if angle > 0:
             axis = step[:3] / angle

@@ -50,6 +50,13 @@ class RigidModel:
     depth_map: np.ndarray | None
     samples: np.ndarray | None = None
 
+    def design(self, size: int) -> "_Design":
+        """The fit's regressors for a ``size`` crop, made on first use and kept (a segment's flows share them)."""
+        cache = self.__dict__.setdefault("_designs", {})
+        if size not in cache:
+            cache[size] = _design(self, size)
+        return cache[size]
+
     def scaled(self, factor: float, size: int) -> "RigidModel":
         """The same model for a crop ``factor`` times the size (the macro scale's smaller crop)."""
         depth_map = None
@@ -98,7 +105,18 @@ def registered_patch(frame_rgb: np.ndarray, mesh: np.ndarray, anchor: np.ndarray
     homography, _ = cv2.findHomography(source, np.asarray(anchor, np.float32), 0)
     if homography is None or not np.isfinite(homography).all():
         return None
-    grey = frame_rgb if frame_rgb.ndim == 2 else cv2.cvtColor(frame_rgb, cv2.COLOR_RGB2GRAY)
+    # Only the part of the frame the crop covers is converted (and shrunk first when the face is large).
+    inverse = np.linalg.inv(homography)
+    corners = cv2.perspectiveTransform(np.array([[[0, 0], [size, 0], [size, size], [0, size]]], np.float32),
+                                       inverse)[0]
+    height, width = frame_rgb.shape[:2]
+    x0, y0 = np.clip(np.floor(corners.min(axis=0)).astype(int) - 2, 0, [width, height])
+    x1, y1 = np.clip(np.ceil(corners.max(axis=0)).astype(int) + 2, 0, [width, height])
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return None
+    region = frame_rgb[y0:y1, x0:x1]
+    grey = region if region.ndim == 2 else cv2.cvtColor(np.ascontiguousarray(region), cv2.COLOR_RGB2GRAY)
+    homography = homography @ np.array([[1.0, 0, x0], [0, 1.0, y0], [0, 0, 1.0]])
     scale = float(np.sqrt(abs(np.linalg.det(homography[:2, :2] / homography[2, 2]))))
     if scale < 0.5:  # shrinking by more than 2 aliases texture into motion: pre-shrink with area averaging
         factor = scale * 2
@@ -151,7 +169,7 @@ def _terms(x: np.ndarray, y: np.ndarray, z: np.ndarray | None, half: float) -> t
     return u, v
 
 
-def compensate(flow: np.ndarray, model: RigidModel | None, iterations: int = 3) -> Compensation:
+def compensate(flow: np.ndarray, model: RigidModel | None, iterations: int = 2) -> Compensation:
     """Remove the head's rigid movement from a crop's dense flow ``(size, size, 2)``; unchanged without a model.
 
     The movement is fitted robustly (Tukey's biweight, a few reweighted least-squares rounds) on the flow inside
@@ -160,27 +178,50 @@ def compensate(flow: np.ndarray, model: RigidModel | None, iterations: int = 3) 
     if model is None:
         return Compensation(flow, float("nan"))
     size = flow.shape[0]
-    half = size / 2.0
-    with_depth = model.depth_map is not None
-    samples = model.samples if model.samples is not None and len(model.samples) >= 12 else model.points
-    samples = np.clip(samples, 0, size - 1)
-    cols, rows = samples[:, 0].astype(int), samples[:, 1].astype(int)
-    observed = flow[rows, cols].astype(np.float64)
-    z = model.depth_map[rows, cols].astype(np.float64) if with_depth else None
-    u_terms, v_terms = _terms(samples[:, 0], samples[:, 1], z, half)
-    a_u, a_v = np.column_stack(u_terms), np.column_stack(v_terms)
-    weights = np.ones(len(samples))
+    design = model.design(size)
+    observed = flow[design.rows, design.cols].astype(np.float64)
+    weights = np.ones(len(observed))
+    error = np.zeros(len(observed))
+    coefficients = []
     for _ in range(iterations):
-        root = np.sqrt(weights)[:, None]
-        cu = np.linalg.lstsq(a_u * root, observed[:, 0] * root[:, 0], rcond=None)[0]
-        cv = np.linalg.lstsq(a_v * root, observed[:, 1] * root[:, 0], rcond=None)[0]
-        error = np.hypot(a_u @ cu - observed[:, 0], a_v @ cv - observed[:, 1])
+        coefficients = []
+        fitted = np.empty_like(observed)
+        for k, a in enumerate((design.u, design.v)):
+            weighted = a * weights[:, None]
+            c = np.linalg.solve(weighted.T @ a + 1e-9 * np.eye(a.shape[1]), weighted.T @ observed[:, k])
+            coefficients.append(c)
+            fitted[:, k] = a @ c
+        error = np.hypot(*(fitted - observed).T)
         spread = max(1.4826 * float(np.median(error)), 0.05)
         r = error / (4.685 * spread)
         weights = np.where(r < 1, (1 - r * r) ** 2, 0.0)
-    residual = float(np.median(error))
+    rigid = np.stack([coefficients[0].astype(np.float32) @ design.grid_u,
+                      coefficients[1].astype(np.float32) @ design.grid_v], axis=-1)
+    return Compensation((flow - rigid.reshape(size, size, 2)).astype(np.float32), float(np.median(error)))
+
+
+@dataclass(frozen=True)
+class _Design:
+    """A rigid model's regressors at its sample points and over the whole crop (made once per segment)."""
+
+    rows: np.ndarray
+    cols: np.ndarray
+    u: np.ndarray
+    v: np.ndarray
+    grid_u: np.ndarray
+    grid_v: np.ndarray
+
+
+def _design(model: RigidModel, size: int) -> _Design:
+    half = size / 2.0
+    with_depth = model.depth_map is not None and model.depth_map.shape[0] == size
+    samples = model.samples if model.samples is not None and len(model.samples) >= 12 else model.points
+    samples = np.clip(samples, 0, size - 1)
+    cols, rows = samples[:, 0].astype(int), samples[:, 1].astype(int)
+    z = model.depth_map[rows, cols].astype(np.float64) if with_depth else None
+    u, v = _terms(samples[:, 0], samples[:, 1], z, half)
     xs, ys = _grid(size)
-    grid_z = model.depth_map if with_depth else None
-    gu, gv = _terms(xs, ys, grid_z, half)
-    rigid = np.stack([sum(c * t for c, t in zip(cu, gu)), sum(c * t for c, t in zip(cv, gv))], axis=-1)
-    return Compensation((flow - rigid).astype(np.float32), residual)
+    gu, gv = _terms(xs.ravel().astype(np.float64), ys.ravel().astype(np.float64),
+                    model.depth_map.ravel().astype(np.float64) if with_depth else None, half)
+    return _Design(rows, cols, np.column_stack(u), np.column_stack(v), np.vstack(gu).astype(np.float32),
+                   np.vstack(gv).astype(np.float32))

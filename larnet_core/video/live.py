@@ -28,6 +28,7 @@ from larnet_core.face.inputs import InputConfig, ModelInput
 from larnet_core.video.motion import MotionConfig
 from larnet_core.video.overlay import (SYNTHETIC_NOTICE, draw_face_result, draw_motion_trace, draw_notice,
                                        draw_other_face)
+from larnet_core.video.live_face import LiveFaceState
 from larnet_core.video.pipeline import FaceStream
 from larnet_core.video.spotting import SpottingParams, StreamingSpotter
 
@@ -61,6 +62,8 @@ class LiveEvent:
     face_id: int = 0
     apex_s: float = 0.0
     peak_motion: float = 0.0
+    aus: str = ""
+    rule_label: str = ""
 
 
 @dataclass(frozen=True)
@@ -81,6 +84,8 @@ class LiveResult:
         faces_in_frame: faces tracked in this frame.
         raw_probabilities: this frame's own probabilities, before smoothing (empty on frames the model skipped,
             see ``max_infer_fps``).
+        pose: the followed face's ``(yaw, pitch, roll)`` in degrees (None without a face mesh).
+        aus: its action-unit intensities against its recent neutral (empty without a face mesh).
     """
 
     frame_index: int
@@ -96,6 +101,8 @@ class LiveResult:
     face_id: int = -1
     faces_in_frame: int = 0
     raw_probabilities: dict[str, float] = field(default_factory=dict)
+    pose: tuple[float, float, float] | None = None
+    aus: dict[str, float] = field(default_factory=dict)
 
     @property
     def face_found(self) -> bool:
@@ -175,6 +182,8 @@ class LiveAnalyzer:
         self._last_motion = float("nan")
         self._last_infer = float("-inf")
         self._inflight = None  # (frame index, time, future) of the model call on the model thread
+        self._face_state = LiveFaceState(self.fps_hint, self.motion_config.max_residual_px,
+                                         self.motion_config.macro_size / self.motion_config.size)
 
     # -- public ---------------------------------------------------------------------------------------------
     @property
@@ -273,6 +282,8 @@ class LiveAnalyzer:
         # The tracker runs first; the model runs only on the followed face.
         step = self.stream.step(index, frame, infer=follow)
         main_step = next((f for f in step.faces if f.face_id == self._main), None)
+        pose, units = self._face_state.update(index, self._main, None if main_step is None else main_step.measure,
+                                              frame, None if main_step is None else main_step.mesh3d)
         event = None
         samples = list(step.orphan_samples.get(self._main, [])) if self._main is not None else []
         if main_step is not None:
@@ -309,14 +320,15 @@ class LiveAnalyzer:
             result = LiveResult(index, now, None if main_step is None else main_step.box, None, None, {},
                                 motion_now, (time.perf_counter() - start) * 1000.0, event,
                                 face_id=-1 if main_step is None else main_step.face_id,
-                                faces_in_frame=step.faces_in_frame)
+                                faces_in_frame=step.faces_in_frame, pose=pose, aus=units)
             return out, result
         top = int(np.argmax(smoothed))
         result = LiveResult(index, now, main_step.box, self.class_names[top], float(smoothed[top]),
                             {n: float(p) for n, p in zip(self.class_names, smoothed)}, motion_now,
                             (time.perf_counter() - start) * 1000.0, event, face_id=main_step.face_id,
                             faces_in_frame=step.faces_in_frame,
-                            raw_probabilities={} if raw is None else dict(zip(self.class_names, map(float, raw))))
+                            raw_probabilities={} if raw is None else dict(zip(self.class_names, map(float, raw))),
+                            pose=pose, aus=units)
         return out, result
 
     def _infer(self, model_input: ModelInput, index: int, now: float, raw: np.ndarray | None) -> np.ndarray | None:
@@ -349,7 +361,7 @@ class LiveAnalyzer:
 
     def _spot(self, sample) -> list[dict]:
         """Feed one final motion sample to its scale's spotter; the intervals of that scale it completes."""
-        value = float("nan") if sample.head_moving else sample.combined
+        value = float("nan") if self._face_state.excluded(sample) else sample.combined
         rows = self._spotters[sample.scale].push(sample.index, value, sample.segment)
         return [row for row in rows if row["kind"] == sample.scale]
 
@@ -365,9 +377,10 @@ class LiveAnalyzer:
             # The stream's own clock: a slower camera than fps_hint stretches every frame.
             span = self._times[offset] - self._times[onset]
             duration = span * (offset - onset + 1) / (offset - onset)
+        aus, rule = self._face_state.event_units(onset, offset, int(row["apex_frame"]))
         event = LiveEvent(float(start), self.class_names[top], float(mean[top]), duration,
                           str(row["kind"]), int(self._main if self._main is not None else 0), float(apex),
-                          float(row["peak_motion"]))
+                          float(row["peak_motion"]), aus, rule)
         self._events.append(event)
         return event
 

@@ -52,6 +52,7 @@ class FaceStep:
         matrix: this frame's alignment (working-frame pixels -> model input), computed for every face frame.
         aligned: True when the alignment came from facial key points.
         measure: head pose and mesh measures (:func:`~larnet_core.video.face_state.measure_face`), with a mesh.
+        mesh3d: the face's mesh with depth (working-frame pixels), with MediaPipe.
     """
 
     face_id: int
@@ -63,6 +64,7 @@ class FaceStep:
     matrix: np.ndarray | None = None
     aligned: bool = False
     measure: Any = None
+    mesh3d: np.ndarray | None = None
 
 
 @dataclass
@@ -189,10 +191,9 @@ class FaceStream:
             samples: list[MotionSample] = []
             if state.wants(index):
                 motion_matrix = matrix * self._factor
-                patch = self.builder.motion_patch(frame, matrix)
                 regions = rigid = None
+                mesh = getattr(face, "mesh", None)
                 if not state.in_segment:
-                    mesh = getattr(face, "mesh", None)
                     mapped = None if mesh is None else np.asarray(mesh) @ motion_matrix[:, :2].T + motion_matrix[:, 2]
                     regions = aligned_regions(mapped, self.motion_config.size)
                     # The head's rigid movement is removed from every flow of the segment (with depth: in 3-D).
@@ -200,9 +201,12 @@ class FaceStream:
                     shape = mesh if shape is None else shape
                     rigid = None if shape is None else rigid_model(shape, motion_matrix, self.motion_config.size)
                     state.anchor = None if rigid is None else rigid.points
-                elif state.anchor is not None and getattr(face, "mesh", None) is not None:
-                    registered = registered_patch(frame, face.mesh, state.anchor, self.motion_config.size)
-                    patch = patch if registered is None else registered
+                # With a mesh, every crop of the segment is registered on its first one's stable points.
+                patch = None
+                if state.anchor is not None and mesh is not None:
+                    patch = registered_patch(frame, mesh, state.anchor, self.motion_config.size)
+                if patch is None:
+                    patch = self.builder.motion_patch(frame, matrix)
                 pose = head_pose(landmarks, motion_matrix, getattr(face, "mesh", None))
                 samples = state.push(index, patch, pose, regions, rigid)
             state.present = True
@@ -215,7 +219,8 @@ class FaceStream:
                     model_input = None
             step.faces.append(FaceStep(face_id, tuple(float(v) for v in face.box), float(_confidence(face)),
                                        landmarks, model_input, samples, matrix, aligned,
-                                       measure_face(face) if self.measure_faces else None))
+                                       measure_face(face) if self.measure_faces else None,
+                                       getattr(face, "mesh3d", None)))
         for face_id, state in self._states.items():
             if face_id in seen:
                 continue

@@ -91,7 +91,7 @@ def recognise_intervals(intervals: pd.DataFrame, table: pd.DataFrame, source, pr
     ``table`` is the face's per-frame table (one row per frame, index = frame); ``scale`` maps its stored boxes
     back to working-frame pixels. An interval whose frames cannot be re-read keeps its per-frame label.
     """
-    from larnet_core.aus.estimate import active_units
+    from larnet_core.aus.estimate import expression_units
     from larnet_core.aus.rules import au_string, rule_label
     from larnet_core.face.inputs import input_from_record
     from larnet_core.video.reader import frame_at
@@ -129,7 +129,7 @@ def recognise_intervals(intervals: pd.DataFrame, table: pd.DataFrame, source, pr
             log.info("interval %d: no onset->apex input (%s)", position, exc)
         values = interval_units(neutral_rgb, apex_rgb, _box(table.iloc[neutral], scale), _box(apex_row, scale),
                                 apex_row)
-        active = active_units(values)
+        active = expression_units(values)
         aus.append(au_string(active))
         rules.append(rule_label(active))
     out["aus"] = pd.Series(aus, dtype=object, index=out.index)
