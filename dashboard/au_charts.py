@@ -72,7 +72,8 @@ def au_bars_figure(units: Mapping[str, float], title: str = "") -> go.Figure:
     return figure
 
 
-def smoothed_frames(frames: pd.DataFrame, class_names: Sequence[str], fps: float, seconds: float = 0.25) -> pd.DataFrame:
+def smoothed_frames(frames: pd.DataFrame, class_names: Sequence[str], fps: float,
+                    seconds: float = 0.25) -> pd.DataFrame:
     """The table with each class probability averaged over ``seconds`` (centred): the per-frame class outputs
     flicker on real faces, so the timeline shows them smoothed, after the AU lanes."""
     out = frames.copy()
@@ -82,14 +83,20 @@ def smoothed_frames(frames: pd.DataFrame, class_names: Sequence[str], fps: float
     return out
 
 
-def photo_units(image: np.ndarray) -> tuple[tuple[float, float, float], dict[str, float]] | None:
-    """Pose and AU intensities of the largest face in a photo (against the canonical neutral face), or None."""
+def photo_units(image) -> tuple[tuple[float, float, float], dict[str, float]] | None:
+    """Pose and AU intensities of the largest face in a photo (against the canonical neutral face), or None
+    (no MediaPipe, no face). A clip frame's model input is read on its face crop."""
     from larnet_core.aus.estimate import photo_intensities
+    from larnet_core.errors import LarnetError
     from larnet_core.face.mesh import MeshFaceDetector, mediapipe_available
 
-    if not mediapipe_available():
+    image = image if isinstance(image, np.ndarray) else getattr(image, "crop", None)
+    if image is None or not mediapipe_available():
         return None
-    faces = [f for f in MeshFaceDetector(max_faces=1).detect(image) if f.mesh3d is not None]
+    try:
+        faces = [f for f in MeshFaceDetector(max_faces=1).detect(image) if f.mesh3d is not None]
+    except LarnetError:
+        return None
     if not faces:
         return None
     pose, values = photo_intensities(faces[0].mesh3d)

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from larnet_core.aus.names import FACE_STATE_COLUMNS, INTERVAL_AU_COLUMNS
+from larnet_core.aus.names import FACE_STATE_COLUMNS, INTERVAL_AU_COLUMNS, LIVE_FACE_STATE_COLUMNS, live_face_state
 from larnet_core.errors import LarnetError
 from larnet_core.face.inputs import INPUT_COLUMNS
 from larnet_core.video.motion import REGIONS
@@ -427,11 +427,13 @@ def live_result(history: Iterable[Any], events: Iterable[Any], class_names: list
         row.update({prob_column(c): float(probabilities.get(c, np.nan)) for c in class_names})
         row.update({"pred_label": report.label, "confidence": float(report.confidence)
                     if report.confidence is not None else np.nan, "motion": float(report.motion)})
+        row.update(live_face_state(report))
         rows.append(row)
-    layout = [*LIVE_COLUMNS[:3], *probability_columns(class_names), *LIVE_COLUMNS[3:]]
+    layout = [*LIVE_COLUMNS[:3], *probability_columns(class_names), *LIVE_COLUMNS[3:], *LIVE_FACE_STATE_COLUMNS]
     frames = pd.DataFrame(rows, columns=layout)
     dtypes = {"frame": "int64", "time_s": "float64", "face_found": "bool", "pred_label": "object",
-              "confidence": "float64", "motion": "float64", **{c: "float64" for c in probability_columns(class_names)}}
+              "confidence": "float64", "motion": "float64", **{c: "float64" for c in probability_columns(class_names)},
+              **{c: "float64" for c in LIVE_FACE_STATE_COLUMNS}}
     frames = frames.astype(dtypes)
     # Missing labels stay None (as in a clip's table), not the NaN text inference would give.
     frames["pred_label"] = pd.Series([r["pred_label"] for r in rows], dtype=object, index=frames.index)

@@ -42,7 +42,8 @@ def test_aus_writes_one_row_per_face_and_a_smile_scores_au12_above_neutral(tmp_p
     folder = tmp_path / "photos"
     folder.mkdir()
     cv2.imwrite(str(folder / "neutral.png"), layer.image[..., ::-1])
-    cv2.imwrite(str(folder / "smile.png"), apply_action_units(layer.image, layer.landmarks, {6: 2.5, 12: 3.0})[..., ::-1])
+    smile = apply_action_units(layer.image, layer.landmarks, {6: 2.5, 12: 3.0})
+    cv2.imwrite(str(folder / "smile.png"), smile[..., ::-1])
     (folder / "notes.txt").write_text("not an image")
     blank = tmp_path / "blank.png"
     cv2.imwrite(str(blank), layer.image[:40, :40] * 0)

@@ -119,10 +119,11 @@ def _prediction_card(view: ClipView) -> None:
         return
     left, right = st.columns([1, 2])
     with left:
-        st.metric("Clip prediction", prediction.label, help="Averaged around the apex of the strongest spotted "
-                  "interval, or over the whole clip when nothing was spotted.")
+        st.metric("Clip prediction", prediction.label, help="The model's output on the onset and apex of the "
+                  "strongest spotted interval, or the mean over the whole clip when nothing was spotted.")
         st.metric("Confidence", f"{prediction.confidence:.2f}")
-        where = "apex window" if prediction.source == "apex-window" else "whole clip"
+        where = {"interval": "strongest interval's onset and apex", "apex-window": "apex window"}.get(
+            prediction.source, "whole clip")
         st.caption(f"From the {where}, frames {prediction.window[0]}-{prediction.window[1]}.")
     with right:
         st.plotly_chart(view.result.plot_prediction(), key="clip_probs", config={"displaylogo": False})

@@ -11,7 +11,8 @@ from larnet_core._lazy import lazy_exports
 
 _EXPORTS = {
     "AU_COLUMNS": "names", "AU_NUMBERS": "names", "FACE_STATE_COLUMNS": "names", "INTERVAL_AU_COLUMNS": "names",
-    "ACTIVE_LEVEL": "estimate", "AuTracker": "estimate", "active_units": "estimate", "expression_units": "estimate", "intensities": "estimate",
+    "ACTIVE_LEVEL": "estimate", "AuTracker": "estimate", "active_units": "estimate",
+    "expression_units": "estimate", "intensities": "estimate",
     "measure_mesh": "estimate", "photo_intensities": "estimate", "track_intensities": "estimate",
     "expression_intensities": "flow", "point_displacements": "flow",
     "au_numbers": "rules", "au_string": "rules", "emfacs_label": "rules", "objective_class": "rules",

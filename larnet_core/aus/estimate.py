@@ -29,7 +29,8 @@ from larnet_core.aus.calibration import AU_COLUMNS, Calibration, load_calibratio
 from larnet_core.aus.features import mesh_features
 from larnet_core.face.pose import HeadPose, canonical_face, fit_pose
 
-__all__ = ["ACTIVE_LEVEL", "RELATIVE_LEVEL", "AuTracker", "expression_units", "FaceMeasure", "intensities", "measure_mesh", "photo_intensities",
+__all__ = ["ACTIVE_LEVEL", "RELATIVE_LEVEL", "AuTracker", "expression_units", "FaceMeasure", "intensities",
+           "measure_mesh", "photo_intensities",
            "track_intensities", "active_units"]
 
 #: Intensity from which an action unit counts as present (interval labels, photo summaries, AU F1). Set on

@@ -2,15 +2,15 @@
 
 The face mesh follows small expressions loosely (a point's jitter is of the order of a micro-expression), but
 dense optical flow sees the skin move by fractions of a pixel. Both frames are cut to a small grey crop aligned on
-the mesh's stable points (what a turn or nod leaves between the two crops is fitted robustly and removed:
-:func:`larnet_core.video.head_compensation.compensate`) (:data:`larnet_core.face.pose.STABLE_POINTS`: nose, eye corners, face outline), so the
+the mesh's stable points (:data:`larnet_core.face.pose.STABLE_POINTS`: nose, eye corners, face outline), so the
 head's translation, roll and scale are gone and the expression is not (the lips and brows do not steer the
-alignment). The flow is read at every mesh point of the neutral face, less the similarity motion that is left at
-the stable points (the two frames' alignments are never quite equal), and in eye distances: one displacement per
-anatomical point, whatever the face's size or shape. The direction counts as well as the size (brows up is AU1/2,
-down AU4; lip corners up and out AU12, down AU15). These ``(468, 2)`` displacements are unmixed into action units
-by non-negative least squares on each unit's displacement pattern measured on generated faces
-(:mod:`larnet_core.aus.calibration`).
+alignment); what a turn or nod leaves between the two crops is fitted robustly and removed
+(:func:`larnet_core.video.head_compensation.compensate`). The flow is read at every mesh point of the neutral
+face, less the similarity motion left at the stable points (the two frames' alignments are never quite equal),
+in eye distances: one displacement per anatomical point, whatever the face's size or shape. The direction counts
+as well as the size (brows up is AU1/2, down AU4; lip corners up and out AU12, down AU15). These ``(468, 2)``
+displacements are unmixed into action units by non-negative least squares on each unit's displacement pattern
+measured on generated faces (:mod:`larnet_core.aus.calibration`).
 """
 
 from __future__ import annotations

@@ -10,8 +10,8 @@ between frames however the head turned (:mod:`larnet_core.aus`).
 
 The wheel of MediaPipe ships no canonical face model, so one is built here from the meshes of the neutral frontal
 sample photos (:func:`larnet_core.face.sample_face_photos`), made left-right symmetric and turned so that the eye
-line is the x axis and the photos' vertical stays vertical (photos taken facing the camera define pitch 0). It is a small array stored beside this
-module (``data/canonical_face.npy``); :func:`build_canonical_face` rebuilds it.
+line is the x axis and the photos' vertical stays vertical (photos taken facing the camera define pitch 0). It is
+a small array stored beside this module (``data/canonical_face.npy``); :func:`build_canonical_face` rebuilds it.
 
 Angles (degrees): ``yaw`` > 0 the face turns towards the image's right (the nose moves right), ``pitch`` > 0 it
 tips down (the nose moves down), ``roll`` > 0 it rotates clockwise on screen. ``R = Rz(roll) Rx(pitch) Ry(yaw)``.

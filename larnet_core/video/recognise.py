@@ -8,8 +8,9 @@ alignment records (:func:`~larnet_core.face.inputs.input_from_record`), and give
 
 * ``label`` and ``confidence``: the model's output on that input (per-frame probabilities stay in the table);
 * ``aus``: the action units active at the apex (``"AU6+AU12"``), from the skin's movement between a neutral frame
-  (0.2 s before the spotted onset, within the face's segment: spotting finds onsets late) and the apex frame (:func:`~larnet_core.aus.flow.expression_intensities`), or, without a face mesh there, the
-  per-frame estimates at the apex;
+  (0.2 s before the spotted onset, within the face's segment: spotting finds onsets late) and the apex frame
+  (:func:`~larnet_core.aus.flow.expression_intensities`), or, without a face mesh there, the per-frame estimates
+  at the apex;
 * ``rule_label``: the FACS rules' name for those units (:func:`~larnet_core.aus.rules.rule_label`), a rule, not a
   model output.
 
