@@ -378,7 +378,7 @@ def expressions(*, fps: float = 30.0, size: tuple[int, int] = (640, 360), second
                    expressions=truths)
 
 
-def expression_while_moving(*, fps: float = 30.0, size: tuple[int, int] = (640, 360), seconds: float = 3.0,
+def expression_while_moving(*, fps: float = 30.0, size: tuple[int, int] = (640, 360), seconds: float = 5.0,
                             seed: int = 0, photo: str = "grace_hopper", aus: dict | None = None, kind: str = "micro",
                             movement: str | None = "turn", degrees: float = 20.0, face_px: int | None = None,
                             noise: float = 1.5) -> Footage:
