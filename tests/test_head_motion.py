@@ -25,8 +25,10 @@ pytestmark = pytest.mark.skipif(bool(MEDIAPIPE_ERROR), reason=f"mediapipe cannot
 
 @functools.lru_cache(maxsize=None)
 def _footage(tmp: str, **options):
+    if isinstance(options.get("aus"), tuple):  # hashable for the cache, a dict for the generator
+        options = {**options, "aus": dict(options["aus"])}
     footage = make_footage(**options)
-    name = "-".join(f"{k}{v}" for k, v in sorted(options.items()) if k != "name")
+    name = "-".join(f"{k}{v}" for k, v in sorted(options.items()) if k != "name").replace(" ", "")
     return write_footage(f"{tmp}/{options['name']}-{name}.mp4", footage.frames, 30.0), footage.truth
 
 
@@ -97,3 +99,21 @@ def test_live_reports_pose_units_and_events_with_their_units(tmp, lite_predictor
     spotted = [e for e in analyzer.events if abs(e.apex_s - expression.apex / 30.0) < 0.25]
     assert spotted and "AU12" in spotted[0].aus.split("+")
     assert len(analyzer.events) == 1
+
+
+@pytest.mark.parametrize("aus, kind, movement, shown, rule", [
+    ({1: 1.0, 2: 1.0}, "micro", "turn", {"AU1", "AU2"}, "EMFACS surprise; objective class II"),
+    ({1: 1.0, 2: 1.0}, "macro", "nod", {"AU1", "AU2"}, "EMFACS surprise; objective class II"),
+    ({4: 1.0, 7: 1.0}, "micro", "nod", {"AU4", "AU7"}, "EMFACS anger; objective class III"),
+    ({1: 1.0, 4: 1.0, 15: 1.0}, "macro", "turn", {"AU1", "AU15"}, "EMFACS sadness; objective class V"),
+])
+def test_emfacs_combinations_through_head_movement_get_their_rule(tmp, lite_predictor, aus, kind, movement, shown,
+                                                                  rule):
+    path, truth = _footage(tmp, name="expression_while_moving", kind=kind, movement=movement, photo="astronaut",
+                           seconds=3.0 if kind == "micro" else 4.0, aus=tuple(sorted(aus.items())))
+    expression = truth.expressions[0]
+    analysis = analyze_clip(path, lite_predictor, max_infer_fps=10.0)
+    assert len(analysis.intervals) == 1, analysis.intervals
+    hit = analysis.intervals.iloc[0]
+    assert interval_iou((hit.onset_frame, hit.offset_frame), (expression.onset, expression.offset)) >= 0.3
+    assert hit.kind == kind and shown <= set(hit.aus.split("+")) and hit.rule_label == rule
