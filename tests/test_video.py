@@ -174,6 +174,8 @@ def test_analysis_of_a_real_face_finds_the_expression(face_clip, predictor):
                 "face_x1", "face_y1", "face_confidence", *[f"prob_{c}" for c in CLASSES], "pred_label", "confidence",
                 "inferred", "motion", "motion_brows", "motion_eyes", "motion_nose", "motion_mouth", "motion_cheeks",
                 "motion_chin", "motion_macro", "head_motion", "head_moving", "head_moving_macro", "segment",
+                "pose_yaw", "pose_pitch", "pose_roll", "head_residual", "head_residual_macro", "excluded",
+                *[f"AU{n:02d}" for n in (1, 2, 4, 5, 6, 7, 9, 10, 12, 14, 15, 17, 20, 23, 24, 25, 26, 43)],
                 "in_interval", "input_a", "input_b",
                 "input_tx", "input_ty", "input_reference", "input_aligned"]
     assert list(analysis.frames.columns) == expected == frame_layout(CLASSES)
@@ -187,7 +189,9 @@ def test_analysis_of_a_real_face_finds_the_expression(face_clip, predictor):
     assert best.kind == "micro" and best.label in CLASSES
     assert analysis.frames.loc[truth.apex, "in_interval"]
     pred = analysis.prediction
-    assert pred.source == "apex-window" and pred.window[0] <= best.apex_frame <= pred.window[1]
+    # Spot, then recognise: the clip's label is the model's output on the strongest interval's onset -> apex.
+    assert pred.source == "interval" and pred.window == (best.onset_frame, best.apex_frame)
+    assert pred.label == best.label and pred.confidence == pytest.approx(best.confidence)
     assert pred.label in CLASSES and pred.confidence == pytest.approx(max(pred.probabilities.values()))
     summary = json.loads(analysis.to_json())
     assert summary["clip"]["frame_count"] == 60 and summary["prediction"]["label"] == pred.label

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import streamlit as st
 
-from dashboard import charts, config
+from dashboard import au_charts, charts, config
 from dashboard.models import current_model, model_ref, synthetic_notice
 from dashboard.sessions_ui import save_to_session
 from dashboard.text import plain, plain_error
@@ -229,6 +229,12 @@ with probs_col:
     st.metric("Predicted class", explanation.label, help="Softmax over the model's classes for this crop.")
     st.plotly_chart(charts.probability_bars(explanation.probabilities, loaded.card.class_names),
                     key="attention_probs", config={"displaylogo": False})
+    photo_units = au_charts.photo_units(image)
+    if photo_units is not None:
+        (yaw, pitch, roll), units = photo_units
+        st.plotly_chart(au_charts.au_bars_figure(units, f"Action units against the canonical neutral face "
+                                                        f"(estimates) · yaw {yaw:+.0f}, pitch {pitch:+.0f}"),
+                        key="attention_aus", config={"displaylogo": False})
 
 stretch = st.toggle("Stretch each soft mask to its own range", value=True, key="attention_stretch",
                     help="Masks of a lightly trained model sit near 0.5 everywhere; stretching each to its own "

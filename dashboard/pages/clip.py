@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from dashboard import charts, config
+from dashboard import au_charts, charts, config
 from dashboard.clip_view import ClipView
 from dashboard.models import current_model, current_predictor, synthetic_notice
 from dashboard.sessions_ui import get_store, remember_session, save_to_session
@@ -134,10 +134,11 @@ def _prediction_card(view: ClipView) -> None:
         return
     left, right = st.columns([1, 2])
     with left:
-        st.metric("Clip prediction", prediction.label, help="Averaged around the apex of the strongest spotted "
-                  "interval, or over the whole clip when nothing was spotted.")
+        st.metric("Clip prediction", prediction.label, help="The model's output on the onset and apex of the "
+                  "strongest spotted interval, or the mean over the whole clip when nothing was spotted.")
         st.metric("Confidence", f"{prediction.confidence:.2f}")
-        where = "apex window" if prediction.source == "apex-window" else "whole clip"
+        where = {"interval": "strongest interval's onset and apex", "apex-window": "apex window"}.get(
+            prediction.source, "whole clip")
         st.caption(f"From the {where}, frames {prediction.window[0]}-{prediction.window[1]}.")
     with right:
         st.plotly_chart(charts.probability_bars(view.result.prediction.probabilities, view.class_names),
@@ -257,6 +258,26 @@ def _session(view: ClipView, name: str):
     return result_to_session(view.result, name, clip=view.data)
 
 
+def _au_timeline(view: ClipView, time_now: float | None) -> None:
+    """AU lanes first (estimates from the face mesh and its movement), then the class curves, smoothed."""
+    shown = view.shown or view.result
+    frames = shown.main
+    if not au_charts.has_units(frames):  # analyses made before action units were estimated
+        st.plotly_chart(charts.timeline_figure(frames, shown.intervals, view.class_names, time_now),
+                        key="clip_timeline", config={"displaylogo": False})
+        return
+    st.caption("Action units: estimates from the face mesh and its movement, not a certified FACS coder "
+               "(docs/action-units.md). Spotted intervals are outlined with the AUs at their apex and the "
+               "FACS rules' name for them.")
+    st.plotly_chart(au_charts.au_lanes_figure(frames, shown.intervals, time_now), key="clip_au_lanes",
+                    config={"displaylogo": False})
+    st.caption("Class probabilities per frame (smoothed over 0.25 s); each interval's label is the model's "
+               "output on its own onset and apex.")
+    smoothed = au_charts.smoothed_frames(frames, view.class_names, shown.meta.fps or 30.0)
+    st.plotly_chart(charts.timeline_figure(smoothed, shown.intervals, view.class_names, time_now),
+                    key="clip_timeline", config={"displaylogo": False})
+
+
 def _pick_face(view: ClipView) -> ClipView:
     """For an analysis of every face: a face picker, and the view of the picked face's rows and intervals."""
     analysis = view.result
@@ -288,9 +309,7 @@ def _show(view: ClipView) -> None:
     time_now = None
     if current is not None and not view.frames.empty:
         time_now = float(view.frames.iloc[(view.frames["frame"] - current).abs().argmin()]["time_s"])
-    shown = view.shown or view.result
-    st.plotly_chart(charts.timeline_figure(shown.main, shown.intervals, view.class_names, time_now),
-                    key="clip_timeline", config={"displaylogo": False})
+    _au_timeline(view, time_now)
     st.subheader("Frames")
     _scrubber(view)
     st.subheader(f"Spotted intervals ({len(view.intervals)})")

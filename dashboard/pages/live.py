@@ -18,7 +18,7 @@ import pandas as pd
 import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
-from dashboard import charts
+from dashboard import au_charts, charts
 from dashboard.config import rtc_configuration
 from dashboard.models import current_model, current_predictor, selected_model, synthetic_notice
 from dashboard.sessions_ui import save_to_session
@@ -45,6 +45,8 @@ class FrameReport(NamedTuple):
     latency_ms: float
     error: str | None
     done_at: float
+    pose: tuple[float, float, float] | None = None
+    aus: dict[str, float] | None = None
 
 
 class LiveState:
@@ -69,7 +71,7 @@ class LiveState:
             return out
         report = FrameReport(result.frame_index, result.time_s, result.label, result.confidence,
                              dict(result.probabilities), float(result.motion), float(result.latency_ms),
-                             result.error, time.monotonic())
+                             result.error, time.monotonic(), result.pose, dict(result.aus))
         try:
             self.reports.put_nowait(report)
         except queue.Full:
@@ -154,6 +156,7 @@ with video:
                "probabilities are drawn on the returned video.")
 with side:
     probabilities_box = st.empty()
+    units_box = st.empty()
     motion_box = st.empty()
 if not context.state.playing and not state.settled:
     # The stream stopped: the last half second of motion is final now, and so are the events it completes.
@@ -193,6 +196,11 @@ def _draw(charts_too: bool) -> None:
                                        key=f"live_probs_{time.monotonic_ns()}", config={"displayModeBar": False})
         motion_box.plotly_chart(charts.motion_figure(history), key=f"live_motion_{time.monotonic_ns()}",
                                 config={"displayModeBar": False})
+        if last is not None and last.aus:
+            pose = "" if last.pose is None else (f"yaw {last.pose[0]:+.0f}, pitch {last.pose[1]:+.0f}, "
+                                                  f"roll {last.pose[2]:+.0f} degrees")
+            units_box.plotly_chart(au_charts.au_bars_figure(last.aus, f"Action units (estimates) · {pose}"),
+                                   key=f"live_aus_{time.monotonic_ns()}", config={"displayModeBar": False})
         events = _events_table(state)
         events_box.dataframe(events.iloc[::-1], hide_index=True, key=f"live_events_{time.monotonic_ns()}",
                              column_config={"time_s": st.column_config.NumberColumn("time (s)", format="%.2f"),

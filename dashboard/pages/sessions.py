@@ -67,8 +67,10 @@ def _show_result(session) -> None:
         st.caption(f"The saved result cannot be read: {plain_error(exc)}")
         return
     if result.prediction is not None:
+        where = {"interval": "strongest interval", "apex-window": "apex window"}.get(result.prediction.source,
+                                                                                     "whole clip")
         st.markdown(f"**Clip prediction:** {plain(result.prediction.label)} ({result.prediction.confidence:.2f}, "
-                    f"{'apex window' if result.prediction.source == 'apex-window' else 'whole clip'})")
+                    f"{where})")
     for warning in result.warnings:
         st.caption(f":material/info: {plain(warning)}")
     if result.settings:

@@ -83,6 +83,10 @@ def _run(args: argparse.Namespace) -> int:
           f"{with_face}; prediction {pred.label} ({pred.confidence:.1%}, {pred.source}); "
           f"{kinds.get('micro', 0)} micro / {kinds.get('macro', 0)} macro interval(s); "
           f"{len(analysis.faces)} face track(s), tracker {analysis.settings.get('tracker')}")
+    for row in analysis.intervals.itertuples():
+        units = getattr(row, "aus", "") or "no AU"
+        rule = getattr(row, "rule_label", "") or "no rule"
+        print(f"  {row.apex_s:7.2f} s {row.kind}: {units} ({rule}); model: {row.label} {row.confidence:.2f}")
     if analysis.synthetic:
         from larnet_core.result import SYNTHETIC_NOTICE
 

@@ -46,12 +46,16 @@ class FaceDetection:
         mesh: ``(N, 2)`` float array of dense landmarks in pixels (478 for MediaPipe Face Mesh with irises, indexed
             as MediaPipe's canonical face mesh; see :data:`larnet_core.face.mesh.MESH_REGIONS`), or ``None``.
             Read-only. Equality and hashing use ``box`` and ``score`` only.
+        depth: ``(N,)`` relative depth of the mesh points in pixels (MediaPipe's z: smaller is nearer the camera),
+            or ``None``. With ``mesh`` it gives the 3-D points the head pose is fitted on
+            (:mod:`larnet_core.face.pose`).
     """
 
     box: Box
     score: float
     landmarks: np.ndarray | None = field(default=None, compare=False)
     mesh: np.ndarray | None = field(default=None, compare=False, repr=False)
+    depth: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         x0, y0, x1, y1 = (float(v) for v in self.box)
@@ -71,6 +75,12 @@ class FaceDetection:
                 raise ValueError(f"mesh must be (N, 2) points, got shape {np.shape(self.mesh)}")
             mesh.flags.writeable = False
             object.__setattr__(self, "mesh", mesh)
+        if self.depth is not None:
+            depth = np.array(self.depth, dtype=np.float64).reshape(-1)
+            if self.mesh is None or len(depth) != len(self.mesh):
+                raise ValueError(f"depth must have one value per mesh point, got shape {np.shape(self.depth)}")
+            depth.flags.writeable = False
+            object.__setattr__(self, "depth", depth)
 
     @property
     def width(self) -> float:
@@ -93,11 +103,19 @@ class FaceDetection:
         """``(2, 2)`` array: left eye then right eye (image left/right), or ``None`` without landmarks."""
         return None if self.landmarks is None else self.landmarks[:2]
 
+    @property
+    def mesh3d(self) -> np.ndarray | None:
+        """``(N, 3)`` mesh points ``(x, y, depth)`` in pixels, or ``None`` without a mesh or its depth."""
+        if self.mesh is None or self.depth is None:
+            return None
+        return np.column_stack([self.mesh, self.depth])
+
     def scaled(self, factor: float) -> FaceDetection:
         """The same detection in an image resized by ``factor`` (0.5 = half size)."""
         landmarks = None if self.landmarks is None else self.landmarks * factor
         mesh = None if self.mesh is None else self.mesh * factor
-        return FaceDetection(tuple(v * factor for v in self.box), self.score, landmarks, mesh)
+        depth = None if self.depth is None else self.depth * factor
+        return FaceDetection(tuple(v * factor for v in self.box), self.score, landmarks, mesh, depth)
 
     def clipped(self, width: int, height: int) -> FaceDetection:
         """The detection with its box clipped to a ``width`` x ``height`` image; unchanged if nothing would remain."""
@@ -105,7 +123,7 @@ class FaceDetection:
         box = (max(x0, 0.0), max(y0, 0.0), min(x1, float(width)), min(y1, float(height)))
         if box[2] <= box[0] or box[3] <= box[1]:
             return self
-        return FaceDetection(box, self.score, self.landmarks, self.mesh)
+        return FaceDetection(box, self.score, self.landmarks, self.mesh, self.depth)
 
 
 class FaceDetector(abc.ABC):

@@ -198,16 +198,19 @@ def _close_solution(solution: Any) -> None:
 
 
 def mesh_points(landmark_list: Any, width: int, height: int, scale: float = 1.0) -> np.ndarray:
-    """``(N, 2)`` pixel points from a mediapipe ``NormalizedLandmarkList`` of a ``width`` x ``height`` image,
-    divided by ``scale`` (the factor the image was shrunk by) to land in full-resolution pixels."""
-    points = np.array([(p.x, p.y) for p in landmark_list.landmark], dtype=np.float64)
-    return points * (np.array([width, height], dtype=np.float64) / scale)
+    """``(N, 3)`` pixel points from a mediapipe ``NormalizedLandmarkList`` of a ``width`` x ``height`` image,
+    divided by ``scale`` (the factor the image was shrunk by) to land in full-resolution pixels.
+
+    The third column is MediaPipe's relative depth (smaller = nearer the camera), which it gives "in roughly the
+    scale of x": it is multiplied by the image width like x, so all three are pixels."""
+    points = np.array([(p.x, p.y, p.z) for p in landmark_list.landmark], dtype=np.float64)
+    return points * (np.array([width, height, width], dtype=np.float64) / scale)
 
 
 def mesh_box(mesh: np.ndarray) -> tuple[float, float, float, float]:
     """The face box of a mesh: the extent of its points (the face oval), grown upwards by ``_BOX_TOP_PAD``."""
-    x0, y0 = mesh.min(axis=0)
-    x1, y1 = mesh.max(axis=0)
+    x0, y0 = mesh[:, :2].min(axis=0)
+    x1, y1 = mesh[:, :2].max(axis=0)
     y0 -= _BOX_TOP_PAD * (y1 - y0)
     # A face seen edge-on can collapse to a line; keep the box valid.
     return (float(x0), float(y0), float(max(x1, x0 + 1.0)), float(max(y1, y0 + 1.0)))
@@ -219,13 +222,17 @@ def landmarks_from_mesh(mesh: np.ndarray) -> np.ndarray:
 
     Eye corners, not the iris centres: the mesh's iris estimate moves when the lid closes and when the gaze shifts,
     and these points drive the face's alignment, so a blink or a glance would shake the whole aligned crop."""
+    mesh = np.asarray(mesh)[:, :2]
     eyes = [mesh[list(corners)].mean(axis=0) for corners in _EYE_CORNERS]
     return np.vstack([eyes[0], eyes[1], mesh[[1, 61, 291]]])
 
 
 def detection_from_mesh(mesh: np.ndarray, score: float, width: int, height: int) -> FaceDetection:
-    """A :class:`FaceDetection` with box (mesh extent, clipped to the image), five landmarks and the mesh."""
-    return FaceDetection(mesh_box(mesh), score, landmarks_from_mesh(mesh), mesh).clipped(width, height)
+    """A :class:`FaceDetection` with box (mesh extent, clipped to the image), five landmarks and the mesh (its
+    depth too, when ``mesh`` has a third column)."""
+    mesh = np.asarray(mesh, dtype=np.float64)
+    depth = mesh[:, 2] if mesh.shape[1] > 2 else None
+    return FaceDetection(mesh_box(mesh), score, landmarks_from_mesh(mesh), mesh[:, :2], depth).clipped(width, height)
 
 
 def region_boxes(mesh: np.ndarray, min_size: float = 0.08) -> dict[str, tuple[float, float, float, float]]:
@@ -360,4 +367,4 @@ class MeshFaceDetector(FaceDetector):
         if not result.multi_face_landmarks:
             return None
         points = mesh_points(result.multi_face_landmarks[0], crop.shape[1], crop.shape[0], scale)
-        return points + (x0, y0)
+        return points + (x0, y0, 0.0)

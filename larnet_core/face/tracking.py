@@ -72,6 +72,11 @@ class TrackedFace:
         return self.detection.mesh
 
     @property
+    def mesh3d(self) -> np.ndarray | None:
+        """``(478, 3)`` mesh points with depth (pixels), or ``None``."""
+        return self.detection.mesh3d
+
+    @property
     def confidence(self) -> float:
         """MediaPipe and MTCNN: a face probability in [0, 1] (MediaPipe's full-range face detector at the last
         acquisition, at most ``detect_every_s`` old). Haar: the cascade's weight (unbounded, about 2.5-10)."""
@@ -247,7 +252,7 @@ class FaceTracker:
                 if math.isfinite(det.score):
                     track.score = det.score
             detection = det if det.score == track.score else FaceDetection(det.box, track.score, det.landmarks,
-                                                                           det.mesh)
+                                                                           det.mesh, det.depth)
             faces.append(TrackedFace(track.face_id, detection, track.seen))
         return faces
 

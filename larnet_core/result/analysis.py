@@ -23,11 +23,13 @@ from larnet_core.result.labels import ClipPrediction
 from larnet_core.result.meta import ClipMeta
 from larnet_core.result.schema import (
     ABSENT_VALUES,
+    AU_COLUMNS,
     EVENT_COLUMNS,
     FRAME_GROUPS,
     FRAME_WIDE_COLUMNS,
     INPUT_COLUMNS,
     LIVE_COLUMNS,
+    LIVE_FACE_STATE_COLUMNS,
     MOTION_COLUMNS,
     PREDICTION_COLUMNS,
     RESULT_FORMAT,
@@ -258,9 +260,21 @@ def split_faces(frames: pd.DataFrame, *, every_face: bool, main_id: int = 0) -> 
 
 def events_table(events: Iterable[Any]) -> pd.DataFrame:
     """A live stream's spotted events (objects with the :data:`EVENT_COLUMNS` as attributes) as a table."""
-    table = pd.DataFrame([{c: getattr(e, c) for c in EVENT_COLUMNS} for e in events], columns=list(EVENT_COLUMNS))
+    # Events of streams saved before action units were estimated have no ``aus`` / ``rule_label``: empty text.
+    table = pd.DataFrame([{c: getattr(e, c, "") for c in EVENT_COLUMNS} for e in events],
+                         columns=list(EVENT_COLUMNS))
     return table.astype({"time_s": "float64", "kind": "object", "label": "object", "confidence": "float64",
-                         "duration_s": "float64", "face_id": "int64", "apex_s": "float64", "peak_motion": "float64"})
+                         "duration_s": "float64", "face_id": "int64", "apex_s": "float64", "peak_motion": "float64",
+                         "aus": "object", "rule_label": "object"})
+
+
+def live_face_state(report: object) -> dict[str, float]:
+    """A live frame report's :data:`LIVE_FACE_STATE_COLUMNS` (``pose`` and ``aus`` attributes; NaN without)."""
+    pose = getattr(report, "pose", None) or (float("nan"),) * 3
+    units = getattr(report, "aus", None) or {}
+    row = dict(zip(LIVE_FACE_STATE_COLUMNS[:3], map(float, pose)))
+    row.update({name: float(units.get(name, float("nan"))) for name in AU_COLUMNS})
+    return row
 
 
 def live_result(history: Iterable[Any], events: Iterable[Any], class_names: list[str], model: dict[str, Any],
@@ -287,11 +301,13 @@ def live_result(history: Iterable[Any], events: Iterable[Any], class_names: list
         row.update({prob_column(c): float(probabilities.get(c, np.nan)) for c in class_names})
         row.update({"pred_label": report.label, "confidence": float(report.confidence)
                     if report.confidence is not None else np.nan, "motion": float(report.motion)})
+        row.update(live_face_state(report))
         rows.append(row)
-    layout = [*LIVE_COLUMNS[:3], *probability_columns(class_names), *LIVE_COLUMNS[3:]]
+    layout = [*LIVE_COLUMNS[:3], *probability_columns(class_names), *LIVE_COLUMNS[3:], *LIVE_FACE_STATE_COLUMNS]
     frames = pd.DataFrame(rows, columns=layout)
     dtypes = {"frame": "int64", "time_s": "float64", "face_found": "bool", "pred_label": "object",
-              "confidence": "float64", "motion": "float64", **{c: "float64" for c in probability_columns(class_names)}}
+              "confidence": "float64", "motion": "float64", **{c: "float64" for c in probability_columns(class_names)},
+              **{c: "float64" for c in LIVE_FACE_STATE_COLUMNS}}
     frames = frames.astype(dtypes)
     # Missing labels stay None (as in a clip's table), not the NaN text inference would give.
     frames["pred_label"] = pd.Series([r["pred_label"] for r in rows], dtype=object, index=frames.index)

@@ -51,8 +51,9 @@ class ClipPrediction:
         confidence: its probability (averaged over ``window``).
         probabilities: every class's averaged probability.
         window: first and last frame (inclusive) the average was taken over.
-        source: ``apex-window`` (around the apex of the strongest spotted interval) or ``whole-clip`` (the face
-            frames of the whole clip).
+        source: ``interval`` (the model on the onset -> apex input of the strongest spotted interval),
+            ``apex-window`` (the mean around its apex: analyses made before spot-then-recognise) or ``whole-clip``
+            (the face frames of the whole clip, when nothing was spotted).
     """
 
     label: str

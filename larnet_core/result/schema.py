@@ -7,7 +7,8 @@ default in :data:`ABSENT_VALUES` when a frame without the face should not hold N
 
 Per-frame groups, in table order: ``key`` (frame, time), ``track`` (whether and which face was followed, its box
 in stored-frame pixels), the ``prob_<class>`` group (one column per class of the model), ``prediction``,
-``motion`` (overall and by face region, head motion, the face segment), ``membership`` (inside a spotted
+``motion`` (overall and by face region, head motion, the face segment), ``face_state`` (head pose, residual head
+motion, exclusion reason, action units ``AU01``..``AU43``), ``membership`` (inside a spotted
 interval), ``input`` (the alignment that made the row's model input).
 """
 
@@ -26,6 +27,11 @@ __all__ = [
     "TRACK_COLUMNS",
     "PREDICTION_COLUMNS",
     "MOTION_COLUMNS",
+    "AU_NUMBERS",
+    "AU_COLUMNS",
+    "FACE_STATE_COLUMNS",
+    "INTERVAL_AU_COLUMNS",
+    "LIVE_FACE_STATE_COLUMNS",
     "MEMBERSHIP_COLUMNS",
     "INPUT_COLUMNS",
     "FRAME_COLUMNS",
@@ -49,6 +55,10 @@ RESULT_FORMAT = 1
 #: Face regions motion is measured in, in column order (``motion_<region>``).
 REGIONS = ("brows", "eyes", "nose", "mouth", "cheeks", "chin")
 
+#: Action units estimated, and their per-frame column names (py-feat's spelling).
+AU_NUMBERS = (1, 2, 4, 5, 6, 7, 9, 10, 12, 14, 15, 17, 20, 23, 24, 25, 26, 43)
+AU_COLUMNS = tuple(f"AU{n:02d}" for n in AU_NUMBERS)
+
 #: Per-frame column groups in table order; the ``prob_<class>`` group goes after ``track`` (:func:`frame_layout`).
 FRAME_GROUPS: dict[str, tuple[str, ...]] = {
     "key": ("frame", "time_s"),
@@ -58,6 +68,10 @@ FRAME_GROUPS: dict[str, tuple[str, ...]] = {
     "prediction": ("pred_label", "confidence", "inferred"),
     "motion": ("motion", *(f"motion_{name}" for name in REGIONS), "motion_macro", "head_motion", "head_moving",
                "head_moving_macro", "segment"),
+    # head pose (degrees), how well the head's movement was removed from the flow (crop pixels, micro and macro
+    # scale), why a frame is kept out of spotting ("" when it is not), and the action-unit intensities
+    "face_state": ("pose_yaw", "pose_pitch", "pose_roll", "head_residual", "head_residual_macro", "excluded",
+                   *AU_COLUMNS),
     "membership": ("in_interval",),
     # the similarity matrix (working-frame pixels -> model input), the flow reference frame, key-point alignment
     "input": ("input_a", "input_b", "input_tx", "input_ty", "input_reference", "input_aligned"),
@@ -68,6 +82,7 @@ KEY_COLUMNS = FRAME_GROUPS["key"]
 TRACK_COLUMNS = FRAME_GROUPS["track"]
 PREDICTION_COLUMNS = FRAME_GROUPS["prediction"]
 MOTION_COLUMNS = FRAME_GROUPS["motion"]
+FACE_STATE_COLUMNS = FRAME_GROUPS["face_state"]
 MEMBERSHIP_COLUMNS = FRAME_GROUPS["membership"]
 INPUT_COLUMNS = FRAME_GROUPS["input"]
 #: Per-frame columns other than the ``prob_<class>`` group.
@@ -84,15 +99,21 @@ FRAME_WIDE_COLUMNS = ("frame", "time_s", "faces_in_frame", "shot_cut")
 #: A spotted interval: frames (0-based, inclusive), times, duration, ``micro``/``macro``, the motion at its apex.
 SPOTTED_COLUMNS = ("onset_frame", "apex_frame", "offset_frame", "onset_s", "apex_s", "offset_s", "duration_s",
                    "kind", "peak_motion")
-#: Interval table: the face, the spotted interval, the label and its confidence (after ``kind``), peak motion.
+#: Per-interval fields: the AUs active at the apex (``"AU6+AU12"``) and the FACS rules' name for them.
+INTERVAL_AU_COLUMNS = ("aus", "rule_label")
+#: Interval table: the face, the spotted interval, the model's label of the interval's own onset -> apex input and
+#: its confidence (after ``kind``), peak motion, the AUs at the apex and their FACS-rule label.
 INTERVAL_COLUMNS = ("face_id", *SPOTTED_COLUMNS[:SPOTTED_COLUMNS.index("kind") + 1], "label", "confidence",
-                    *SPOTTED_COLUMNS[SPOTTED_COLUMNS.index("kind") + 1:])
+                    *SPOTTED_COLUMNS[SPOTTED_COLUMNS.index("kind") + 1:], *INTERVAL_AU_COLUMNS)
 INTERVAL_DTYPES = {"face_id": "int64", "onset_frame": "int64", "apex_frame": "int64", "offset_frame": "int64",
-                   "kind": "object", "label": "object"}
+                   "kind": "object", "label": "object", "aus": "object", "rule_label": "object"}
 #: A live stream's events table.
-EVENT_COLUMNS = ("time_s", "kind", "label", "confidence", "duration_s", "face_id", "apex_s", "peak_motion")
+EVENT_COLUMNS = ("time_s", "kind", "label", "confidence", "duration_s", "face_id", "apex_s", "peak_motion",
+                 *INTERVAL_AU_COLUMNS)
 #: A live stream's smoothed per-frame history: these, with the ``prob_<class>`` group after ``face_found``.
 LIVE_COLUMNS = ("frame", "time_s", "face_found", "pred_label", "confidence", "motion")
+#: The live history's share of the face state: pose and AU intensities of the followed face (after LIVE_COLUMNS).
+LIVE_FACE_STATE_COLUMNS = ("pose_yaw", "pose_pitch", "pose_roll", *AU_COLUMNS)
 
 
 def prob_column(class_name: str) -> str:

@@ -54,7 +54,7 @@ CLIP_FRAME_COLUMNS: Mapping[str, str] = {
 #: Columns a clip's interval table needs.
 CLIP_INTERVAL_COLUMNS: Mapping[str, str] = {
     c: "integer" if c.endswith("_frame") else "label" if c in ("kind", "label") else "number"
-    for c in INTERVAL_COLUMNS if c not in ("face_id", "confidence", "peak_motion")
+    for c in INTERVAL_COLUMNS if c not in ("face_id", "confidence", "peak_motion", "aus", "rule_label")
 }
 #: Columns of a live session's events table.
 LIVE_EVENT_COLUMNS: Mapping[str, str] = {c: "label" if c == "label" else "number" for c in EVENT_COLUMNS

@@ -54,6 +54,7 @@ __all__ = [
     "hand_over_mouth",
     "two_faces",
     "expressions",
+    "expression_while_moving",
     "make_footage",
     "footage_truth",
     "write_footage",
@@ -377,6 +378,37 @@ def expressions(*, fps: float = 30.0, size: tuple[int, int] = (640, 360), second
                    expressions=truths)
 
 
+def expression_while_moving(*, fps: float = 30.0, size: tuple[int, int] = (640, 360), seconds: float = 5.0,
+                            seed: int = 0, photo: str = "grace_hopper", aus: dict | None = None, kind: str = "micro",
+                            movement: str | None = "turn", degrees: float = 20.0, face_px: int | None = None,
+                            noise: float = 1.5) -> Footage:
+    """One expression of known action units (default 6+12) in the middle of the clip, shown while the head turns
+    (``movement="turn"``, ``degrees`` of yaw) or nods (``"nod"``), the movement starting before the expression's
+    onset and ending after its offset; ``movement=None`` keeps the head still. ``kind``: ``micro`` (0.3 s, the
+    generated micro-expressions' strength) or ``macro`` (1 s, about twice it)."""
+    if kind not in ("micro", "macro"):
+        raise LarnetError(f"kind must be micro or macro, not {kind!r}")
+    if movement not in (None, "turn", "nod"):
+        raise LarnetError(f"movement must be turn, nod or None, not {movement!r}")
+    setup = _Setup("expression_while_moving", 8, fps, size, seconds, seed, face_px)
+    layer = _layer(photo, setup.face_px)
+    w, h = setup.size
+    actor = _actor(setup, layer, w * 0.5, h * 0.42, wander_px=0.3)
+    length = setup.frames(0.3 if kind == "micro" else 1.0)
+    onset = (setup.n - length) // 2
+    scale = float(np.mean(MICRO_SCALE if kind == "micro" else MACRO_SCALE))
+    units = dict(aus) if aus else {6: 1.0, 12: 1.0}
+    truths = [add_expression(actor, setup.rng, kind, "unknown", units, onset, length, scale)]
+    moves = []
+    if movement is not None:
+        span = length + 2 * setup.frames(0.3)
+        if span > setup.n:
+            raise LarnetError(f"the movement around the expression needs {span / setup.fps:.1f} s; use more seconds")
+        moves.append(add_head_movement(actor, movement, onset - setup.frames(0.3), span, float(degrees)))
+    return _finish(setup, _plan(setup, [setup.background("indoor")], actors=[actor], noise=noise),
+                   expressions=truths, head_movements=moves)
+
+
 SCENARIOS: dict[str, Callable[..., Footage]] = {
     "face_enters": face_enters,
     "face_leaves": face_leaves,
@@ -385,6 +417,7 @@ SCENARIOS: dict[str, Callable[..., Footage]] = {
     "hand_over_mouth": hand_over_mouth,
     "two_faces": two_faces,
     "expressions": expressions,
+    "expression_while_moving": expression_while_moving,
 }
 
 

@@ -50,6 +50,7 @@ from larnet_core.face.inputs import (
 from larnet_core.face.registry import no_face_message
 from larnet_core.face.tracking import FaceTracker, main_face_id, summarize_tracks
 from larnet_core.result import (
+    INTERVAL_AU_COLUMNS,
     FRAME_COLUMNS,
     AnalysisResult,
     ClipMeta,
@@ -61,6 +62,8 @@ from larnet_core.result import (
     probability_columns,
 )
 from larnet_core.video.limits import VideoLimits
+from larnet_core.video.face_state import FaceStateRows, face_state_columns, spotting_signals
+from larnet_core.video.recognise import interval_prediction, recognise_intervals
 from larnet_core.video.motion import MotionConfig, MotionSample, samples_table
 from larnet_core.video.pipeline import FaceStream
 from larnet_core.video.prefetch import BackgroundBatches, Prefetcher
@@ -163,6 +166,7 @@ class _FaceRows:
         self.records: dict[int, dict[str, Any]] = {}
         self.samples: list[MotionSample] = []
         self.landmarks: dict[int, np.ndarray] = {}
+        self.state = FaceStateRows()  # head pose and mesh measures (action units)
 
 
 class _BatchedModel:
@@ -280,11 +284,30 @@ def analyze_clip(
     _report(progress, 0.95, "spotting expressions")
     clip_fps = streamed.meta.fps
     faces = _faces_table(streamed.tracked_frames, clip_fps)
-    followed, main_id = _follow_faces(streamed, faces, class_names, all_faces, warnings)
+    followed, main_id = _follow_faces(streamed, faces, class_names, all_faces, warnings, motion_config)
     tables, intervals = _spot_faces(followed, clip_fps, spotting, class_names)
     main_table = tables.get(main_id, next(iter(tables.values())))
-    main_intervals = intervals if not all_faces else intervals[intervals["face_id"] == main_id]
-    prediction = clip_prediction(main_intervals, main_table, class_names, clip_fps)
+    # Spot, then recognise: each interval's label from its own onset -> apex input, and its action units; the
+    # clip's prediction from its strongest interval (the mean over the clip only when nothing was spotted).
+    input_config = InputConfig.for_card(predictor.card, reference_s=motion_config.reference_s,
+                                        motion_size=motion_config.size)
+    # Intervals by the table they were spotted in: each face's own, or all of them in the main face's view.
+    groups = ({face_id: intervals[intervals["face_id"] == face_id] for face_id in tables} if all_faces
+              else {main_id: intervals})
+    recognised, main_intervals, main_probabilities = [], intervals.iloc[:0], {}
+    for table_id, face_intervals in groups.items():
+        if len(face_intervals):
+            face_intervals, probabilities = recognise_intervals(
+                face_intervals.reset_index(drop=True), tables[table_id], source, predictor, input_config,
+                class_names, fps=fps, max_side=streamed.max_side, scale=streamed.scale, limits=limits)
+            if table_id == main_id:
+                main_intervals, main_probabilities = face_intervals, probabilities
+        recognised.append(face_intervals)
+    intervals = pd.concat(recognised, ignore_index=True) if len(recognised) > 1 else recognised[0]
+    if len(intervals) > 1:
+        intervals = intervals.sort_values(["onset_frame", "face_id"], kind="stable").reset_index(drop=True)
+    prediction = (interval_prediction(main_intervals, main_probabilities, class_names)
+                  or clip_prediction(main_intervals, main_table, class_names, clip_fps))
     if streamed.tracker is not None:
         warnings.extend(_view_warnings(main_table, streamed.cuts))
     n_frames = len(streamed.times)
@@ -302,6 +325,7 @@ def analyze_clip(
             "main_face_id": main_id, "inference_stride": streamed.stride, "working_max_side": streamed.max_side,
             "working_scale": streamed.scale, "input_size": int(predictor.card.input_size),
             "motion_reference_s": motion_config.reference_s, "head_max_px": motion_config.head_max_px,
+            "max_residual_px": motion_config.max_residual_px,
             "motion_frame_step": motion_config.frame_step(clip_fps),
             "spotting": spotting.__dict__.copy(),
         },
@@ -399,6 +423,7 @@ def _keep_step(streamed: _Streamed, step, time_s: float, model: _BatchedModel) -
         kept.boxes[index] = found.box
         kept.confidence[index] = found.confidence
         kept.samples.extend(found.samples)
+        kept.state.add(index, found.measure)
         if found.model_input is not None:
             model.add(found.face_id, index, found.model_input)
             kept.records[index] = found.model_input.to_record()
@@ -416,16 +441,17 @@ def _no_face_anywhere(streamed: _Streamed, face: str) -> str:
 
 
 def _follow_faces(streamed: _Streamed, faces: pd.DataFrame, class_names: list[str], all_faces: bool,
-                  warnings: list[str]) -> tuple[dict[int, pd.DataFrame], int]:
+                  warnings: list[str], motion_config: MotionConfig) -> tuple[dict[int, pd.DataFrame], int]:
     """One table per followed face (step 4's input): every face's with ``all_faces``, else one following the main
     face (the best-ranked face in view on each frame). Returns the tables and the main face's id."""
     main_id = int(faces.loc[faces["main"], "face_id"].iloc[0]) if len(faces) else 0
     per_face = {face_id: _frame_table(face_id, streamed.rows.get(face_id, _FaceRows()), streamed.probabilities,
-                                      streamed.times, streamed.cuts, streamed.counts, streamed.scale, class_names)
+                                      streamed.times, streamed.cuts, streamed.counts, streamed.scale, class_names,
+                                      motion_config, streamed.meta.fps)
                 for face_id in sorted(streamed.rows)}
     if not per_face:  # face="none" on a clip with no frame (cannot happen past the frame check) or no tracks
         per_face = {0: _frame_table(0, _FaceRows(), streamed.probabilities, streamed.times, streamed.cuts,
-                                    streamed.counts, streamed.scale, class_names)}
+                                    streamed.counts, streamed.scale, class_names, motion_config, streamed.meta.fps)}
     if all_faces:
         return per_face, main_id
     ranking = faces.sort_values(["main", "score"], ascending=False)["face_id"].tolist() if len(faces) else [0]
@@ -523,7 +549,8 @@ def _faces_table(tracked_frames: list, fps: float) -> pd.DataFrame:
 
 
 def _frame_table(face_id: int, kept: _FaceRows, results: dict[tuple[int, int], np.ndarray], times: list[float],
-                 cuts: list[bool], counts: list[int], scale: float, class_names: list[str]) -> pd.DataFrame:
+                 cuts: list[bool], counts: list[int], scale: float, class_names: list[str],
+                 motion_config: MotionConfig, fps: float) -> pd.DataFrame:
     n = len(times)
     present = np.zeros(n, dtype=bool)
     boxes = np.full((n, 4), np.nan)
@@ -565,6 +592,8 @@ def _frame_table(face_id: int, kept: _FaceRows, results: dict[tuple[int, int], n
         columns[key] = values
     columns["motion"] = np.where(present, columns["motion"], np.nan)
     columns["motion_macro"] = np.where(present, columns["motion_macro"], np.nan)
+    columns.update(face_state_columns(kept.state, columns, n, fps, motion_config.max_residual_px,
+                                      motion_config.macro_size / motion_config.size))
     columns["in_interval"] = np.zeros(n, dtype=bool)
     record_columns = {name: np.full(n, np.nan) for name in INPUT_COLUMNS[:4]}
     reference = np.full(n, -1, dtype=np.int64)
@@ -584,15 +613,17 @@ def _frame_table(face_id: int, kept: _FaceRows, results: dict[tuple[int, int], n
 
 def _spot_face(table: pd.DataFrame, fps: float, spotting: SpottingParams,
                class_names: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Spot one face's table (both scales, frames where the head moves left out), label the intervals, and mark
-    the rows inside them."""
-    spotted = spot_expressions(np.where(table["head_moving"], np.nan, table["motion"].to_numpy()),
-                               np.where(table["head_moving_macro"], np.nan, table["motion_macro"].to_numpy()),
-                               fps, spotting, table["segment"].to_numpy())
+    """Spot one face's table (both scales, frames whose head movement could not be removed left out), label the
+    intervals by the mean of their frames' outputs (until each is recognised on its own input), and mark the rows
+    inside them."""
+    micro_signal, macro_signal = spotting_signals(table)  # excluded frames blanked; head movement is not
+    spotted = spot_expressions(micro_signal, macro_signal, fps, spotting, table["segment"].to_numpy())
     spotted = label_intervals(spotted, table[probability_columns(class_names)].to_numpy(), class_names)
     for row in spotted.itertuples():
         table.loc[row.onset_frame:row.offset_frame, "in_interval"] = True
     ids = table["face_id"].to_numpy()
     spotted.insert(0, "face_id", pd.Series([int(ids[int(r.apex_frame)]) for r in spotted.itertuples()],
                                            dtype="int64", index=spotted.index))
+    for column in INTERVAL_AU_COLUMNS:  # filled when each interval is recognised
+        spotted[column] = pd.Series("", dtype=object, index=spotted.index)
     return table, spotted

@@ -33,6 +33,7 @@ from larnet_core.video.motion import MotionConfig
 from larnet_core.video.overlay import (SYNTHETIC_NOTICE, draw_face_result, draw_motion_trace, draw_notice,
                                        draw_other_face)
 from larnet_core.video.analysis import build_tracker
+from larnet_core.video.live_face import LiveFaceState
 from larnet_core.video.pipeline import FaceStream
 from larnet_core.result import INTERVAL_COLUMNS, empty_intervals, interval_label
 from larnet_core.result.schema import INTERVAL_DTYPES
@@ -73,6 +74,8 @@ class LiveEvent:
     face_id: int = 0
     apex_s: float = 0.0
     peak_motion: float = 0.0
+    aus: str = ""
+    rule_label: str = ""
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,8 @@ class LiveResult:
         faces_in_frame: faces tracked in this frame.
         raw_probabilities: this frame's own probabilities, before smoothing (empty on frames the model skipped,
             see ``max_infer_fps``).
+        pose: the followed face's ``(yaw, pitch, roll)`` in degrees (None without a face mesh).
+        aus: its action-unit intensities against its recent neutral (empty without a face mesh).
     """
 
     frame_index: int
@@ -108,6 +113,8 @@ class LiveResult:
     face_id: int = -1
     faces_in_frame: int = 0
     raw_probabilities: dict[str, float] = field(default_factory=dict)
+    pose: tuple[float, float, float] | None = None
+    aus: dict[str, float] = field(default_factory=dict)
 
     @property
     def face_found(self) -> bool:
@@ -181,6 +188,8 @@ class LiveAnalyzer:
         self._last_motion = float("nan")
         self._last_infer = float("-inf")
         self._inflight = None  # (frame index, time, future) of the model call on the model thread
+        self._face_state = LiveFaceState(self.fps_hint, self.motion_config.max_residual_px,
+                                         self.motion_config.macro_size / self.motion_config.size)
 
     # -- public ---------------------------------------------------------------------------------------------
     @property
@@ -292,6 +301,8 @@ class LiveAnalyzer:
         step = self.stream.step(index, frame, infer=follow)
         self._tracked.append(step.light())
         main_step = next((f for f in step.faces if f.face_id == self._main), None)
+        pose, units = self._face_state.update(index, self._main, None if main_step is None else main_step.measure,
+                                              frame, None if main_step is None else main_step.mesh3d)
         event = None
         samples = list(step.orphan_samples.get(self._main, [])) if self._main is not None else []
         if main_step is not None:
@@ -329,14 +340,15 @@ class LiveAnalyzer:
             result = LiveResult(index, now, None if main_step is None else main_step.box, None, None, {},
                                 motion_now, (time.perf_counter() - start) * 1000.0, event,
                                 face_id=-1 if main_step is None else main_step.face_id,
-                                faces_in_frame=step.faces_in_frame)
+                                faces_in_frame=step.faces_in_frame, pose=pose, aus=units)
             return out, result
         top = int(np.argmax(smoothed))
         result = LiveResult(index, now, main_step.box, self.class_names[top], float(smoothed[top]),
                             {n: float(p) for n, p in zip(self.class_names, smoothed)}, motion_now,
                             (time.perf_counter() - start) * 1000.0, event, face_id=main_step.face_id,
                             faces_in_frame=step.faces_in_frame,
-                            raw_probabilities={} if raw is None else dict(zip(self.class_names, map(float, raw))))
+                            raw_probabilities={} if raw is None else dict(zip(self.class_names, map(float, raw))),
+                            pose=pose, aus=units)
         return out, result
 
     def _infer(self, model_input: ModelInput, index: int, now: float, raw: np.ndarray | None) -> np.ndarray | None:
@@ -368,8 +380,9 @@ class LiveAnalyzer:
         self._labels.append((index, probs))
 
     def _spot(self, face_id: int | None, sample) -> None:
-        """Feed one final motion sample of the followed face to the spotter (head moving: nothing to spot)."""
-        value = float("nan") if sample.head_moving else sample.combined
+        """Feed one final motion sample of the followed face to the spotter (nothing to spot on frames whose
+        head movement could not be removed)."""
+        value = float("nan") if self._face_state.excluded(sample) else sample.combined
         segment = sample.segment + int(face_id or 0) * _SEGMENTS_PER_FACE if sample.segment >= 0 else -1
         self._spotter.push(sample.index, sample.scale, value, segment)
 
@@ -384,11 +397,13 @@ class LiveAnalyzer:
             # The stream's own clock: a slower camera than fps_hint stretches every frame.
             span = self._times[offset] - self._times[onset]
             duration = span * (offset - onset + 1) / (offset - onset)
+        aus, rule = self._face_state.event_units(onset, offset, int(row["apex_frame"]))
         event = LiveEvent(float(start), label, confidence, duration,
                           str(row["kind"]), int(self._main if self._main is not None else 0), float(apex),
-                          float(row["peak_motion"]))
+                          float(row["peak_motion"]), aus, rule)
         self._events.append(event)
-        self._intervals.append({**row, "face_id": event.face_id, "label": label, "confidence": confidence})
+        self._intervals.append({**row, "face_id": event.face_id, "label": label, "confidence": confidence,
+                                "aus": aus, "rule_label": rule})
         return event
 
     def _draw_common(self, out: np.ndarray) -> None:

@@ -33,9 +33,10 @@ import numpy as np
 
 # The facial regions measured, in the order of the ``motion_<region>`` columns, are named with the result's columns.
 from larnet_core.result.schema import REGIONS
+from larnet_core.face.head_compensation import RigidModel, compensate
 
-__all__ = ["REGIONS", "MotionConfig", "MotionSample", "MotionEngine", "aligned_regions", "face_flow", "flow_regions", "region_motion",
-           "head_pose"]
+__all__ = ["REGIONS", "MotionConfig", "MotionSample", "MotionEngine", "aligned_regions", "face_flow", "flow_regions",
+           "region_motion", "head_pose"]
 
 #: Regions as fractions ``(x0, y0, x1, y1)`` of the aligned crop (faces are aligned to
 #: :data:`larnet_core.face.inputs.TEMPLATE`, eyes at 0.40 down and 0.32 apart); dense landmarks, when the tracker
@@ -70,8 +71,12 @@ class MotionConfig:
             references this far away, on a crop this size. Micro-expressions are spotted on the first signal,
             macro-expressions on this one.
         head_max_px: a frame whose head pose strays further than this (pixels of the crop at the key points)
-            within the frames its signal is measured on (``reference_s`` either side) is head movement, never
-            spotted.
+            within the frames its signal is measured on (``reference_s`` either side) is ``head_moving``. With a
+            face mesh the head's movement is removed from the flow (:mod:`~larnet_core.face.head_compensation`)
+            and such frames are spotted like any other; without one they are set aside.
+        max_residual_px: with a face mesh, a frame whose stable points stray further than this (crop pixels) from
+            the head's fitted rigid movement cannot be trusted (a turn too fast for the flow, an occlusion) and is
+            excluded from spotting (``excluded`` = ``"fast head motion"``).
         flow: the dense flow motion is measured with (``farneback``; ``dis`` is faster but misses the sub-pixel
             movements of micro-expressions).
         max_fps: measure motion on at most this many frames a second (see :meth:`frame_step`).
@@ -82,6 +87,7 @@ class MotionConfig:
     weights: dict[str, float] = field(default_factory=lambda: {"brows": 1.0, "eyes": 0.0, "nose": 1.0,
                                                                "mouth": 1.0, "cheeks": 1.0, "chin": 0.0})
     head_max_px: float = 1.2
+    max_residual_px: float = 0.5
     macro_reference_s: float = 1.0
     macro_size: int = 64
     flow: str = "farneback"
@@ -226,6 +232,9 @@ class MotionSample:
         head_moving: the head moved more than :attr:`MotionConfig.head_max_px`: not spottable.
         segment: the face segment the frame belongs to (-1 without a face).
         scale: ``micro`` or ``macro``: which of the two signals (:meth:`MotionConfig.macro`) this sample is of.
+        residual: how far the stable points strayed from the head's fitted rigid movement in the flows this
+            frame's signal is made of, crop pixels (:mod:`~larnet_core.face.head_compensation`; NaN without a
+            mesh): large when the compensation cannot be trusted.
     """
 
     index: int
@@ -235,6 +244,7 @@ class MotionSample:
     head_moving: bool
     segment: int
     scale: str = "micro"
+    residual: float = float("nan")
 
 
 class MotionEngine:
@@ -264,6 +274,7 @@ class MotionEngine:
         self._segment = -1
         self._in_segment = False
         self.regions: Regions = dict(TEMPLATE_REGIONS)
+        self.rigid: RigidModel | None = None
         # Eye-region values of the last emitted frames: a blink's drag on the brows outlasts the lid's movement.
         self._recent_eyes: deque[float] = deque(maxlen=max(2, self.k // 2 + 1))
 
@@ -279,7 +290,7 @@ class MotionEngine:
         return out
 
     def push(self, index: int, patch: np.ndarray | None, pose: np.ndarray | None = None,
-             regions: Regions | None = None) -> list[MotionSample]:
+             regions: Regions | None = None, rigid: RigidModel | None = None) -> list[MotionSample]:
         """Add one frame.
 
         Args:
@@ -287,6 +298,9 @@ class MotionEngine:
             patch: the aligned grey crop (:meth:`InputBuilder.motion_patch`), or ``None`` without a face.
             pose: :func:`head_pose` of the frame in crop pixels, or ``None``.
             regions: region fractions for a new segment (used when this frame starts one).
+            rigid: the stable points and depth of a new segment's crop
+                (:func:`~larnet_core.face.head_compensation.rigid_model`): the head's rigid movement is removed
+                from every flow of the segment. ``None``: only the nose region's median flow is.
 
         Returns:
             The frames whose motion became final, in order.
@@ -304,18 +318,20 @@ class MotionEngine:
             self._poses.clear()
             if regions is not None:
                 self.regions = dict(regions)
+            self.rigid = rigid
         self._window.append((index, patch, pose))
         self._poses.add(index, pose)
         reference = self._at(len(self._window) - 1 - self.k)
+        residual = float("nan")
         if len(self._window) > 1:
-            flow = face_flow(reference[1], patch, self.config.flow)
+            flow, residual = self._flow(reference[1], patch)
             back = flow_regions(flow, self.regions)
         else:
             flow, back = None, np.zeros(len(REGIONS), np.float32)
-        self._pending.append((index, back, flow, reference[0]))
+        self._pending.append((index, back, flow, reference[0], residual))
         # Frame index - k now has its forward side: this frame's backward movement (the same pair of frames).
         if len(self._pending) > self.k:
-            old_index, old_back, old_flow, old_reference = self._pending.popleft()
+            old_index, old_back, old_flow, old_reference, old_residual = self._pending.popleft()
             start = self._at(len(self._window) - 1 - 2 * self.k)
             if start[0] == old_index:
                 span = np.zeros_like(back)
@@ -324,9 +340,16 @@ class MotionEngine:
                 # aligned and the movements small, so the second field needs no warping onto the first).
                 span = flow_regions(old_flow + flow, self.regions)
             else:
-                span = region_motion(start[1], patch, self.regions, self.config.flow)
-            out.append(self._sample(old_index, old_back, back, span, self._head_range(old_index)))
+                span = flow_regions(self._flow(start[1], patch)[0], self.regions)
+            out.append(self._sample(old_index, old_back, back, span, self._head_range(old_index),
+                                    np.nanmax([old_residual, residual, -1.0])))
         return out
+
+    def _flow(self, reference: np.ndarray, current: np.ndarray) -> tuple[np.ndarray, float]:
+        """The flow between two crops of the segment with the head's rigid movement removed, and the fit's
+        residual (NaN without a rigid model)."""
+        compensated = compensate(face_flow(reference, current, self.config.flow), self.rigid)
+        return compensated.flow, compensated.residual
 
     def finish(self) -> list[MotionSample]:
         """Close the last segment; returns the frames still waiting."""
@@ -346,19 +369,21 @@ class MotionEngine:
         positions = {entry[0]: position for position, entry in enumerate(entries)}
         last_index, last_patch, last_pose = entries[-1]
         zero = np.zeros(len(REGIONS), np.float32)
-        for index, back, flow, reference in self._pending:
+        for index, back, flow, reference, residual in self._pending:
+            forward_residual = float("nan")
             if index == last_index or index not in positions:
                 forward, span = zero, zero
             else:
                 _, patch, pose = entries[positions[index]]
-                forward_flow = face_flow(patch, last_patch, self.config.flow)
+                forward_flow, forward_residual = self._flow(patch, last_patch)
                 forward = flow_regions(forward_flow, self.regions)
                 if flow is not None and reference == entries[max(positions[index] - self.k, 0)][0]:
                     span = flow_regions(flow + forward_flow, self.regions)
                 else:
                     start = entries[max(positions[index] - self.k, 0)]
-                    span = region_motion(start[1], last_patch, self.regions, self.config.flow)
-            out.append(self._sample(index, back, forward, span, self._head_range(index)))
+                    span = flow_regions(self._flow(start[1], last_patch)[0], self.regions)
+            out.append(self._sample(index, back, forward, span, self._head_range(index),
+                                    np.nanmax([residual, forward_residual, -1.0])))
         self._pending.clear()
         self._window.clear()
         return out
@@ -369,12 +394,13 @@ class MotionEngine:
         return self._poses.spread(index, self.k * self.step)
 
     def _sample(self, index: int, back: np.ndarray, forward: np.ndarray, span: np.ndarray,
-                head: float) -> MotionSample:
+                head: float, residual: float = float("nan")) -> MotionSample:
         regions = np.maximum(np.minimum(back, forward) - span, 0.0).astype(np.float32)
         self._recent_eyes.append(float(regions[REGIONS.index("eyes")]))
         combined = combine_regions(regions, self._weights, max(self._recent_eyes))
         moving = bool(np.isfinite(head) and head > self.config.head_max_px)
-        return MotionSample(index, regions, combined, head, moving, self._segment, self.scale)
+        residual = float(residual) if residual is not None and residual >= 0 else float("nan")
+        return MotionSample(index, regions, combined, head, moving, self._segment, self.scale, residual)
 
 
 def combine_regions(regions: np.ndarray, weights: np.ndarray, eyes: float | None = None) -> float:
@@ -456,12 +482,12 @@ def samples_table(samples: list[MotionSample], n_frames: int, present: np.ndarra
     macro_segment = np.array([s.segment for s in macro], dtype=np.int64)
     regions = _filled(micro_index, np.array([s.regions for s in micro], dtype=np.float64).reshape(-1, len(REGIONS)),
                       micro_segment, n_frames, present)
-    values = _filled(micro_index, np.array([[s.combined, s.head, s.head_moving] for s in micro],
-                                           dtype=np.float64).reshape(-1, 3), micro_segment, n_frames, present)
+    values = _filled(micro_index, np.array([[s.combined, s.head, s.head_moving, s.residual] for s in micro],
+                                           dtype=np.float64).reshape(-1, 4), micro_segment, n_frames, present)
     segment = _filled(micro_index, micro_segment.astype(np.float64).reshape(-1, 1), micro_segment, n_frames, present,
                       interpolate=False)[:, 0]
-    macro_values = _filled(macro_index, np.array([[s.combined, s.head_moving] for s in macro],
-                                                 dtype=np.float64).reshape(-1, 2), macro_segment, n_frames, present)
+    macro_values = _filled(macro_index, np.array([[s.combined, s.head_moving, s.residual] for s in macro],
+                                                 dtype=np.float64).reshape(-1, 3), macro_segment, n_frames, present)
     columns: dict[str, Any] = {"motion": values[:, 0]}
     for position, name in enumerate(REGIONS):
         columns[f"motion_{name}"] = regions[:, position]
@@ -469,6 +495,8 @@ def samples_table(samples: list[MotionSample], n_frames: int, present: np.ndarra
     columns["head_motion"] = values[:, 1]
     columns["head_moving"] = np.nan_to_num(values[:, 2]) > 0
     columns["head_moving_macro"] = np.nan_to_num(macro_values[:, 1]) > 0
+    columns["head_residual"] = values[:, 3]
+    columns["head_residual_macro"] = macro_values[:, 2]
     columns["segment"] = np.where(np.isnan(segment), -1, segment).astype(np.int64)
     return columns
 

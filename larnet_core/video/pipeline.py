@@ -20,6 +20,8 @@ import numpy as np
 from larnet_core.face.base import FaceDetection
 from larnet_core.face.inputs import InputBuilder, InputConfig, ModelInput
 from larnet_core.face.tracking import TrackedFace, TrackedFrame
+from larnet_core.video.face_state import measure_face
+from larnet_core.face.head_compensation import RigidModel, registered_patch, rigid_model
 from larnet_core.video.motion import MotionConfig, MotionEngine, MotionSample, aligned_regions, head_pose
 
 __all__ = ["WholeFrame", "FaceStep", "FrameStep", "FaceStream"]
@@ -32,6 +34,7 @@ class WholeFrame:
     box: tuple[float, float, float, float]
     landmarks: None = None
     mesh: None = None
+    mesh3d: None = None
     score: float = 1.0
 
     @property
@@ -51,6 +54,8 @@ class FaceStep:
         samples: motion samples that became final at this frame (for earlier frames of this face).
         matrix: this frame's alignment (working-frame pixels -> model input), computed for every face frame.
         aligned: True when the alignment came from facial key points.
+        measure: head pose and mesh measures (:func:`~larnet_core.video.face_state.measure_face`), with a mesh.
+        mesh3d: the face's mesh with depth (working-frame pixels), with MediaPipe.
     """
 
     face_id: int
@@ -61,6 +66,8 @@ class FaceStep:
     samples: list[MotionSample] = field(default_factory=list)
     matrix: np.ndarray | None = None
     aligned: bool = False
+    measure: Any = None
+    mesh3d: np.ndarray | None = None
 
 
 @dataclass
@@ -91,6 +98,8 @@ class _FaceState:
         self.macro = MotionEngine(fps / self.step, config.macro(), scale="macro", step=self.step)
         self.present = False
         self._start = 0
+        #: Where the segment's first crop had the stable mesh points: later crops are registered on them.
+        self.anchor: np.ndarray | None = None
 
     @property
     def in_segment(self) -> bool:
@@ -101,15 +110,17 @@ class _FaceState:
         return not self.engine.in_segment or (index - self._start) % self.step == 0
 
     def push(self, index: int, patch: np.ndarray | None, pose: np.ndarray | None = None,
-             regions=None) -> list[MotionSample]:
+             regions=None, rigid: RigidModel | None = None) -> list[MotionSample]:
         if patch is not None and not self.engine.in_segment:
             self._start = index
-        out = self.engine.push(index, patch, pose, regions)
+        out = self.engine.push(index, patch, pose, regions, rigid)
         if patch is None:
             return out + self.macro.push(index, None)
-        factor = self.macro.config.size / self.engine.config.size
-        small = cv2.resize(patch, (self.macro.config.size, self.macro.config.size), interpolation=cv2.INTER_AREA)
-        return out + self.macro.push(index, small, None if pose is None else pose * factor, regions)
+        size = self.macro.config.size
+        factor = size / self.engine.config.size
+        small = cv2.resize(patch, (size, size), interpolation=cv2.INTER_AREA)
+        return out + self.macro.push(index, small, None if pose is None else pose * factor, regions,
+                                     None if rigid is None else rigid.scaled(factor, size))
 
     def break_segment(self) -> list[MotionSample]:
         return self.engine.break_segment() + self.macro.break_segment()
@@ -137,6 +148,8 @@ class FaceStream:
         self.builder = InputBuilder(input_config, fps)
         self._states: dict[int, _FaceState] = {}
         self._factor = self.motion_config.size / input_config.size
+        #: Measure each face's pose and mesh (action units); live turns it off for faces it does not follow.
+        self.measure_faces = True
 
     def step(self, index: int, frame: np.ndarray,
              infer: bool | set[int] | Callable[[dict[int, tuple]], set[int]] = True) -> FrameStep:
@@ -178,14 +191,24 @@ class FaceStream:
             samples: list[MotionSample] = []
             if state.wants(index):
                 motion_matrix = matrix * self._factor
-                patch = self.builder.motion_patch(frame, matrix)
-                regions = None
+                regions = rigid = None
+                mesh = getattr(face, "mesh", None)
                 if not state.in_segment:
-                    mesh = getattr(face, "mesh", None)
                     mapped = None if mesh is None else np.asarray(mesh) @ motion_matrix[:, :2].T + motion_matrix[:, 2]
                     regions = aligned_regions(mapped, self.motion_config.size)
+                    # The head's rigid movement is removed from every flow of the segment (with depth: in 3-D).
+                    shape = getattr(face, "mesh3d", None)
+                    shape = mesh if shape is None else shape
+                    rigid = None if shape is None else rigid_model(shape, motion_matrix, self.motion_config.size)
+                    state.anchor = None if rigid is None else rigid.points
+                # With a mesh, every crop of the segment is registered on its first one's stable points.
+                patch = None
+                if state.anchor is not None and mesh is not None:
+                    patch = registered_patch(frame, mesh, state.anchor, self.motion_config.size)
+                if patch is None:
+                    patch = self.builder.motion_patch(frame, matrix)
                 pose = head_pose(landmarks, motion_matrix, getattr(face, "mesh", None))
-                samples = state.push(index, patch, pose, regions)
+                samples = state.push(index, patch, pose, regions, rigid)
             state.present = True
             want = infer if isinstance(infer, bool) else face_id in infer
             model_input = None
@@ -195,7 +218,9 @@ class FaceStream:
                 if not want:
                     model_input = None
             step.faces.append(FaceStep(face_id, tuple(float(v) for v in face.box), float(_confidence(face)),
-                                       landmarks, model_input, samples, matrix, aligned))
+                                       landmarks, model_input, samples, matrix, aligned,
+                                       measure_face(face) if self.measure_faces else None,
+                                       getattr(face, "mesh3d", None)))
         for face_id, state in self._states.items():
             if face_id in seen:
                 continue

@@ -65,7 +65,7 @@ class SpottingParams:
 
     p: float = 0.2
     extent: float = 0.1
-    min_motion: float = 0.12
+    min_motion: float = 0.08
     smooth_s: float = 0.04
     min_s: float = MICRO_MIN_S
     micro_max_s: float = MICRO_MAX_S

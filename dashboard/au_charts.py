@@ -1,0 +1,103 @@
+"""Action-unit figures for the pages: AU lanes over a clip's time, AU bars of a frame or a photo, and the class
+curves smoothed (secondary to the AUs). Numbers come from ``larnet_core.aus``; pages only call these."""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from larnet_core.aus.names import AU_COLUMNS
+from larnet_core.results import probability_columns
+
+__all__ = ["has_units", "au_lanes_figure", "au_bars_figure", "smoothed_frames", "photo_units"]
+
+# FACS names, for hover text and bar labels.
+_NAMES = {
+    "AU01": "inner brow raiser", "AU02": "outer brow raiser", "AU04": "brow lowerer", "AU05": "upper lid raiser",
+    "AU06": "cheek raiser", "AU07": "lid tightener", "AU09": "nose wrinkler", "AU10": "upper lip raiser",
+    "AU12": "lip corner puller", "AU14": "dimpler", "AU15": "lip corner depressor", "AU17": "chin raiser",
+    "AU20": "lip stretcher", "AU23": "lip tightener", "AU24": "lip pressor", "AU25": "lips part",
+    "AU26": "jaw drop", "AU43": "eyes closed",
+}
+
+
+def has_units(frames: pd.DataFrame) -> bool:
+    """Whether a per-frame table carries AU estimates (analyses made with a face mesh)."""
+    return all(c in frames.columns for c in AU_COLUMNS) and bool(frames[list(AU_COLUMNS)].notna().any().any())
+
+
+def au_lanes_figure(frames: pd.DataFrame, intervals: pd.DataFrame, current_time_s: float | None = None) -> go.Figure:
+    """One lane per action unit: its intensity (0-5) over time as a heat map; spotted intervals outlined with the
+    AUs read at their apex and their FACS-rule label; frames kept out of spotting marked below."""
+    values = frames[list(AU_COLUMNS)].to_numpy(dtype=np.float64).T
+    labels = [f"{c} {_NAMES[c]}" for c in AU_COLUMNS]
+    figure = go.Figure(go.Heatmap(
+        z=values, x=frames["time_s"], y=labels, zmin=0.0, zmax=3.0, colorscale="YlOrRd",
+        colorbar=dict(title="intensity", len=0.8), hovertemplate="%{y}: %{z:.2f} at %{x:.2f} s<extra></extra>"))
+    for row in intervals.itertuples(index=False):
+        aus = getattr(row, "aus", "") or "no AU"
+        rule = getattr(row, "rule_label", "") or ""
+        figure.add_vrect(x0=row.onset_s, x1=row.offset_s, line=dict(color="#1a365d", width=1.5), fillcolor=None,
+                         annotation_text=f"{aus}{' · ' + rule if rule else ''}", annotation_position="top left",
+                         annotation_font_size=10)
+    if "excluded" in frames.columns:
+        excluded = frames["excluded"].fillna("").astype(str).to_numpy()
+        times = frames["time_s"].to_numpy()
+        marked = excluded != ""
+        if marked.any():
+            figure.add_trace(go.Scatter(x=times[marked], y=[labels[-1]] * int(marked.sum()), mode="markers",
+                                        marker=dict(symbol="line-ns", color="#805ad5", size=10),
+                                        text=excluded[marked], name="not spotted",
+                                        hovertemplate="not spotted: %{text} at %{x:.2f} s<extra></extra>"))
+    if current_time_s is not None:
+        figure.add_vline(x=current_time_s, line=dict(color="#2b6cb0", width=2))
+    figure.update_layout(height=460, margin=dict(l=10, r=10, t=40, b=10), xaxis=dict(title="time (s)"),
+                         yaxis=dict(autorange="reversed"), showlegend=False)
+    return figure
+
+
+def au_bars_figure(units: Mapping[str, float], title: str = "") -> go.Figure:
+    """Bars of one frame's or photo's AU intensities (0-5)."""
+    names = [c for c in AU_COLUMNS if c in units]
+    values = [float(units[c]) if np.isfinite(units[c]) else 0.0 for c in names]
+    figure = go.Figure(go.Bar(x=values, y=[f"{c} {_NAMES[c]}" for c in names], orientation="h",
+                              marker_color=["#dd6b20" if v >= 0.6 else "#a0aec0" for v in values],
+                              hovertemplate="%{y}: %{x:.2f}<extra></extra>"))
+    figure.update_layout(title=title, height=420, margin=dict(l=10, r=10, t=30 if title else 10, b=10),
+                         xaxis=dict(range=[0, 5], title="intensity (0 neutral - 5 maximum)"),
+                         yaxis=dict(autorange="reversed"))
+    return figure
+
+
+def smoothed_frames(frames: pd.DataFrame, class_names: Sequence[str], fps: float,
+                    seconds: float = 0.25) -> pd.DataFrame:
+    """The table with each class probability averaged over ``seconds`` (centred): the per-frame class outputs
+    flicker on real faces, so the timeline shows them smoothed, after the AU lanes."""
+    out = frames.copy()
+    window = max(1, int(round(seconds * fps)))
+    columns = [c for c in probability_columns(class_names) if c in out.columns]
+    out[columns] = out[columns].rolling(window, center=True, min_periods=1).mean()
+    return out
+
+
+def photo_units(image) -> tuple[tuple[float, float, float], dict[str, float]] | None:
+    """Pose and AU intensities of the largest face in a photo (against the canonical neutral face), or None
+    (no MediaPipe, no face). A clip frame's model input is read on its face crop."""
+    from larnet_core.aus.estimate import photo_intensities
+    from larnet_core.errors import LarnetError
+    from larnet_core.face.mesh import MeshFaceDetector, mediapipe_available
+
+    image = image if isinstance(image, np.ndarray) else getattr(image, "crop", None)
+    if image is None or not mediapipe_available():
+        return None
+    try:
+        faces = [f for f in MeshFaceDetector(max_faces=1).detect(image) if f.mesh3d is not None]
+    except LarnetError:
+        return None
+    if not faces:
+        return None
+    pose, values = photo_intensities(faces[0].mesh3d)
+    return (pose.yaw, pose.pitch, pose.roll), dict(zip(AU_COLUMNS, map(float, values)))

@@ -1,0 +1,89 @@
+"""How each action unit changes the mesh measures, measured on generated faces (never on a dataset being scored).
+
+Each action unit is rendered alone on a real sample photo (:func:`larnet_core.synth.apply_action_units`, the same
+displacement model the generated footage uses) at a few intensities and face sizes, plain and mirrored; the face
+mesh of each rendering is pose-normalised and measured (:func:`~larnet_core.aus.features.mesh_features`), and the
+change from the neutral photo divided by the intensity is the unit's column of the response matrix. The measures'
+noise is their spread over the neutral photo shifted, scaled and rotated by sub-pixel amounts (what the mesh does
+between frames of a still face). :class:`~larnet_core.aus.estimate.AuEstimator` unmixes a face's measures with
+these (non-negative least squares), so a brow raise is not also read as a lid raise.
+
+The measuring itself is :func:`larnet_core.synth.au_calibration.calibrate` (it renders faces, so it lives with
+the generator); ``scripts/calibrate_aus.py`` rebuilds ``larnet_core/aus/data/calibration.json`` (photo: ``grace_hopper``; the
+other sample photo, ``astronaut``, is kept for measuring accuracy).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from larnet_core.aus.features import FEATURE_NAMES
+from larnet_core.aus.names import AU_COLUMNS, AU_NUMBERS
+
+__all__ = ["AU_NUMBERS", "AU_COLUMNS", "CALIBRATION_PATH", "FLOW_CALIBRATION_PATH", "Calibration",
+           "load_calibration", "load_flow_calibration"]
+
+
+CALIBRATION_PATH = Path(__file__).with_name("data") / "calibration.json"
+FLOW_CALIBRATION_PATH = Path(__file__).with_name("data") / "flow_calibration.npz"
+# Least noise a measure is credited with (a closed mouth's lip gap is exactly 0 on every frame).
+NOISE_FLOOR = 0.004
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Response of each mesh measure to one unit of each action unit, and the measures' noise.
+
+    Attributes:
+        response: ``(len(FEATURE_NAMES), len(AU_NUMBERS))`` change of each measure per unit of intensity.
+        noise: ``(len(FEATURE_NAMES),)`` spread of each measure on a still neutral face (eye distances).
+        photos: the photos it was measured on.
+        flow_response: ``(936, len(AU_NUMBERS))``: the same for the skin displacement at each mesh point
+            (:func:`larnet_core.aus.flow.point_displacements`, x and y interleaved).
+        flow_noise: ``(936,)`` its spread on a still neutral face.
+    """
+
+    response: np.ndarray
+    noise: np.ndarray
+    photos: tuple[str, ...]
+    flow_response: np.ndarray | None = None
+    flow_noise: np.ndarray | None = None
+
+    def save(self) -> None:
+        """Write both channels where :func:`load_calibration` and :func:`load_flow_calibration` read them."""
+        CALIBRATION_PATH.parent.mkdir(parents=True, exist_ok=True)
+        CALIBRATION_PATH.write_text(json.dumps(self.to_json(), indent=1) + "\n", encoding="utf-8")
+        if self.flow_response is not None and self.flow_noise is not None:
+            np.savez_compressed(FLOW_CALIBRATION_PATH, response=self.flow_response.astype(np.float32),
+                                noise=self.flow_noise.astype(np.float32), aus=np.array(AU_COLUMNS))
+
+    def to_json(self) -> dict:
+        return {"features": list(FEATURE_NAMES), "aus": list(AU_COLUMNS), "photos": list(self.photos),
+                "response": np.round(self.response, 6).tolist(), "noise": np.round(self.noise, 6).tolist()}
+
+
+def load_calibration(path: str | Path | None = None) -> Calibration:
+    """The stored calibration (``data/calibration.json`` beside this module by default).
+
+    Raises:
+        ValueError: the file was made for other measures or action units than this code computes.
+    """
+    document = json.loads(Path(path or CALIBRATION_PATH).read_text(encoding="utf-8"))
+    if tuple(document["features"]) != FEATURE_NAMES or tuple(document["aus"]) != AU_COLUMNS:
+        raise ValueError(f"{path or CALIBRATION_PATH} was made for other measures; rebuild it with "
+                         "scripts/calibrate_aus.py")
+    return Calibration(np.asarray(document["response"], dtype=np.float64),
+                       np.asarray(document["noise"], dtype=np.float64), tuple(document["photos"]))
+
+
+def load_flow_calibration(path: str | Path | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The flow channel's ``(response, noise)`` (``data/flow_calibration.npz`` beside this module by default)."""
+    with np.load(Path(path or FLOW_CALIBRATION_PATH)) as stored:
+        if tuple(str(a) for a in stored["aus"]) != AU_COLUMNS:
+            raise ValueError(f"{path or FLOW_CALIBRATION_PATH} was made for other action units; rebuild it with "
+                             "scripts/calibrate_aus.py")
+        return stored["response"].astype(np.float64), np.maximum(stored["noise"].astype(np.float64), NOISE_FLOOR)

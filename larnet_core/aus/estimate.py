@@ -1,0 +1,152 @@
+"""Action-unit intensities from the face mesh: per frame against the person's neutral, or a photo against the
+canonical face.
+
+A frame's mesh (with depth) is pose-normalised (:func:`larnet_core.face.pose.fit_pose`), measured
+(:func:`~larnet_core.aus.features.mesh_features`), and its change from the neutral face is unmixed into action
+units by non-negative least squares on the calibrated responses, each measure weighted by its noise
+(:mod:`larnet_core.aus.calibration`). Intensities are on FACS's 0-5 scale: 0 is the neutral face, 1 what the
+project's generated micro-expressions reach at full strength, about 2.5 its macro-expressions, 5 the most; they
+are clipped to [0, 5].
+
+The neutral is the person's own, as OpenFace normalises each person against a running median of their features:
+a clip uses the median of the face's measures over a window centred on each frame (:func:`track_intensities`),
+live the median of the recent past (:class:`AuTracker`), so one face's resting frown or wide eyes do not read as
+AU4 or AU5 all along. A photo has no neutral frame of its own and is measured against the canonical face
+(:func:`photo_intensities`); its values say more about how the face differs from an average face.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+import functools
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import nnls
+
+from larnet_core.aus.calibration import AU_COLUMNS, Calibration, load_calibration
+from larnet_core.aus.features import mesh_features
+from larnet_core.face.pose import HeadPose, canonical_face, fit_pose
+
+__all__ = ["ACTIVE_LEVEL", "RELATIVE_LEVEL", "AuTracker", "expression_units", "FaceMeasure", "intensities",
+           "measure_mesh", "photo_intensities",
+           "track_intensities", "active_units"]
+
+#: Intensity from which an action unit counts as present (interval labels, photo summaries, AU F1). Set on
+#: generated renderings of the calibration photo: below it, noise on still faces; above it, generated
+#: micro-expressions at full strength.
+ACTIVE_LEVEL = 0.6
+
+
+@dataclass(frozen=True)
+class FaceMeasure:
+    """One face's pose and mesh measures in one frame."""
+
+    pose: HeadPose
+    features: np.ndarray
+
+
+def measure_mesh(mesh3d: np.ndarray) -> FaceMeasure:
+    """Pose and measures of one ``(478, 3)`` mesh with depth."""
+    pose = fit_pose(mesh3d)
+    return FaceMeasure(pose, mesh_features(pose.normalise(mesh3d)))
+
+
+@functools.lru_cache(maxsize=1)
+def _weighted() -> tuple[np.ndarray, np.ndarray]:
+    calibration: Calibration = load_calibration()
+    weights = 1.0 / calibration.noise
+    return calibration.response * weights[:, None], weights
+
+
+def intensities(change: np.ndarray) -> np.ndarray:
+    """Action-unit intensities (:data:`AU_COLUMNS` order, 0-5) of a change of the mesh measures from neutral
+    (``(n_features,)``, or ``(n, n_features)`` for several frames); NaN rows stay NaN."""
+    change = np.asarray(change, dtype=np.float64)
+    single = change.ndim == 1
+    rows = np.atleast_2d(change)
+    response, weights = _weighted()
+    out = np.full((len(rows), len(AU_COLUMNS)), np.nan)
+    for index, row in enumerate(rows):
+        if np.isfinite(row).all():
+            out[index] = nnls(response, row * weights)[0]
+    out = np.clip(out, 0.0, 5.0)
+    return out[0] if single else out
+
+
+@functools.lru_cache(maxsize=1)
+def _canonical_features() -> np.ndarray:
+    return mesh_features(canonical_face())
+
+
+def photo_intensities(mesh3d: np.ndarray) -> tuple[HeadPose, np.ndarray]:
+    """Pose and intensities of a face in a photo, against the canonical neutral face."""
+    measure = measure_mesh(mesh3d)
+    return measure.pose, intensities(measure.features - _canonical_features())
+
+
+#: In an expression, units weaker than this share of its strongest are not counted: the weak units beside a
+#: strong expression are mostly what a moving head leaves in the flow (set on generated footage).
+RELATIVE_LEVEL = 0.4
+
+
+def expression_units(values: np.ndarray) -> list[str]:
+    """The units an expression shows: at least :data:`ACTIVE_LEVEL` and :data:`RELATIVE_LEVEL` of its strongest."""
+    array = np.asarray(values, dtype=np.float64)
+    top = float(np.nanmax(array)) if np.isfinite(array).any() else 0.0
+    return active_units(array, max(ACTIVE_LEVEL, RELATIVE_LEVEL * top))
+
+
+def active_units(values: np.ndarray | pd.Series | dict, level: float = ACTIVE_LEVEL) -> list[str]:
+    """The action-unit names whose intensity reaches ``level`` (``["AU06", "AU12"]``), in AU order."""
+    if isinstance(values, dict):
+        values = [values.get(name, np.nan) for name in AU_COLUMNS]
+    elif isinstance(values, pd.Series):
+        values = [values.get(name, np.nan) for name in AU_COLUMNS]
+    array = np.asarray(values, dtype=np.float64)
+    return [name for name, value in zip(AU_COLUMNS, array) if np.isfinite(value) and value >= level]
+
+
+def track_intensities(features: np.ndarray, window: int) -> np.ndarray:
+    """Intensities of one face's frames (``(n, n_features)`` measures, NaN rows where the face was not measured)
+    against its own neutral: the median of its measures over ``window`` frames centred on each frame."""
+    frame = pd.DataFrame(np.asarray(features, dtype=np.float64))
+    neutral = frame.rolling(max(1, int(window)), center=True, min_periods=1).median()
+    return intensities((frame - neutral).to_numpy())
+
+
+class AuTracker:
+    """Live action units of one face: each frame against the median of its recent past.
+
+    Args:
+        fps: frames a second of the stream.
+        window_s: how much past the neutral is the median of.
+        every: keep one frame in ``every`` in the history and refresh the median every ``every`` frames
+            (cheap enough for 30 fps and more).
+    """
+
+    def __init__(self, fps: float = 30.0, window_s: float = 10.0, every: int = 3) -> None:
+        self.every = max(1, int(every))
+        self._history: deque[np.ndarray] = deque(maxlen=max(5, int(window_s * fps / self.every)))
+        self._neutral: np.ndarray | None = None
+        self._count = 0
+
+    def reset(self) -> None:
+        self._history.clear()
+        self._neutral = None
+        self._count = 0
+
+    def update(self, mesh3d: np.ndarray) -> tuple[HeadPose, np.ndarray]:
+        """The pose and intensities of this frame's mesh."""
+        return self.update_measure(measure_mesh(mesh3d))
+
+    def update_measure(self, measure: FaceMeasure) -> tuple[HeadPose, np.ndarray]:
+        """The same from a frame's measures already made (:func:`measure_mesh`)."""
+        if self._count % self.every == 0:
+            self._history.append(measure.features)
+            self._neutral = np.median(np.asarray(self._history), axis=0)
+        self._count += 1
+        return measure.pose, intensities(measure.features - self._neutral)
+
+

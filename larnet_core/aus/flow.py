@@ -1,0 +1,134 @@
+"""Action units of an expression from the skin's movement between a neutral frame and its apex.
+
+The face mesh follows small expressions loosely (a point's jitter is of the order of a micro-expression), but
+dense optical flow sees the skin move by fractions of a pixel. Both frames are cut to a small grey crop aligned on
+the mesh's stable points (:data:`larnet_core.face.pose.STABLE_POINTS`: nose, eye corners, face outline), so the
+head's translation, roll and scale are gone and the expression is not (the lips and brows do not steer the
+alignment); what a turn or nod leaves between the two crops is fitted robustly and removed
+(:func:`larnet_core.face.head_compensation.compensate`). The flow is read at every mesh point of the neutral
+face, less the similarity motion left at the stable points (the two frames' alignments are never quite equal),
+in eye distances: one displacement per anatomical point, whatever the face's size or shape. The direction counts
+as well as the size (brows up is AU1/2, down AU4; lip corners up and out AU12, down AU15). These ``(468, 2)``
+displacements are unmixed into action units by non-negative least squares on each unit's displacement pattern
+measured on generated faces (:mod:`larnet_core.aus.calibration`).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from scipy.optimize import nnls
+
+from larnet_core.aus.calibration import load_flow_calibration
+from larnet_core.face.head_compensation import compensate, rigid_model
+from larnet_core.face.pose import STABLE_POINTS, canonical_face
+
+__all__ = ["CROP_SIZE", "FaceCrop", "alignment", "face_crop", "crop_displacements", "point_displacements",
+           "expression_intensities", "crop_intensities"]
+
+CROP_SIZE = 112
+_UNIT = 40.0  # pixels per eye distance in the crop
+_CENTRE = (56.0, 46.0)  # where the canonical face's centre lands
+_FARNEBACK = dict(pyr_scale=0.5, levels=3, winsize=11, iterations=3, poly_n=5, poly_sigma=1.1, flags=0)
+_FACE_POINTS = 468
+_STABLE = list(STABLE_POINTS)
+# For the flow's leftover alignment: the stable points less the eye corners, which brow and lid actions tug at.
+_RIGID = [p for p in STABLE_POINTS if p not in (33, 133, 362, 263)]
+
+
+def alignment(mesh2d: np.ndarray, robust: bool = True) -> np.ndarray:
+    """The 2x3 similarity from image pixels to the crop that puts the mesh's stable points where the canonical
+    face has them (eye distance :data:`_UNIT` pixels); ``robust=False`` is a plain least-squares fit (faster)."""
+    target = canonical_face()[_STABLE, :2] * _UNIT + np.array(_CENTRE)
+    source = np.asarray(mesh2d, np.float32)[_STABLE]
+    matrix = None
+    if robust:
+        matrix, _ = cv2.estimateAffinePartial2D(source, target.astype(np.float32), method=cv2.LMEDS)
+    if matrix is None:  # degenerate points, or asked for: a least-squares fit
+        matrix = _least_squares_similarity(source.astype(np.float64), target)
+    return matrix
+
+
+def _least_squares_similarity(source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """The 2x3 similarity (rotation, scale, shift) best mapping ``source`` points onto ``target`` (Umeyama)."""
+    mu_s, mu_t = source.mean(axis=0), target.mean(axis=0)
+    s, t = source - mu_s, target - mu_t
+    u, sigma, vt = np.linalg.svd(t.T @ s)
+    sign = np.diag([1.0, np.sign(np.linalg.det(u @ vt)) or 1.0])
+    rotation = u @ sign @ vt
+    scale = float((sigma * np.diag(sign)).sum() / max((s ** 2).sum(), 1e-12))
+    return np.column_stack([scale * rotation, mu_t - scale * rotation @ mu_s])
+
+
+def _grey_crop(rgb: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    crop = cv2.warpAffine(np.ascontiguousarray(rgb), matrix, (CROP_SIZE, CROP_SIZE), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_REPLICATE)
+    return crop if crop.ndim == 2 else cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY)
+
+
+@dataclass(frozen=True)
+class FaceCrop:
+    """One frame's face as the AU flow reads it: the aligned grey crop, the alignment, and the mesh (pixels)."""
+
+    crop: np.ndarray
+    matrix: np.ndarray
+    mesh: np.ndarray
+
+
+def face_crop(rgb: np.ndarray, mesh: np.ndarray, robust: bool = True) -> FaceCrop:
+    """Cut one frame's :class:`FaceCrop` (``mesh``: ``(478, 2 or 3)`` pixels, with depth for the 3-D model)."""
+    mesh = np.asarray(mesh, np.float64)
+    matrix = alignment(mesh[:, :2], robust)
+    return FaceCrop(_grey_crop(rgb, matrix), matrix, mesh)
+
+
+def crop_displacements(neutral: FaceCrop, current: FaceCrop) -> np.ndarray:
+    """``(468, 2)`` skin displacement at each mesh point from the neutral crop to the current one, eye distances,
+    in the aligned face's axes (x right, y down)."""
+    flow = cv2.calcOpticalFlowFarneback(neutral.crop, current.crop, None, **_FARNEBACK)
+    # A turn or nod between the two frames: its foreshortening and parallax fitted robustly and removed.
+    flow = compensate(flow, rigid_model(neutral.mesh, neutral.matrix, CROP_SIZE)).flow
+    first = neutral.matrix
+    points = neutral.mesh[:_FACE_POINTS, :2] @ first[:, :2].T + first[:, 2]
+    xs = np.clip(points[:, 0], 0, CROP_SIZE - 1).astype(np.float32)[None]
+    ys = np.clip(points[:, 1], 0, CROP_SIZE - 1).astype(np.float32)[None]
+    moved = np.column_stack([cv2.remap(flow[..., 0], xs, ys, cv2.INTER_LINEAR)[0],
+                             cv2.remap(flow[..., 1], xs, ys, cv2.INTER_LINEAR)[0]]).astype(np.float64)
+    # What the stable points did is alignment error, not expression: remove the similarity it implies.
+    rest, _ = cv2.estimateAffinePartial2D(points[_RIGID].astype(np.float32),
+                                          (points[_RIGID] + moved[_RIGID]).astype(np.float32), method=cv2.LMEDS)
+    if rest is not None:
+        moved -= points @ rest[:, :2].T + rest[:, 2] - points
+    return moved / _UNIT
+
+
+def point_displacements(neutral_rgb: np.ndarray, neutral_mesh: np.ndarray, rgb: np.ndarray,
+                        mesh: np.ndarray) -> np.ndarray:
+    """:func:`crop_displacements` of two frames and their meshes (``(478, 2 or 3)`` pixels)."""
+    return crop_displacements(face_crop(neutral_rgb, neutral_mesh), face_crop(rgb, mesh))
+
+
+@functools.lru_cache(maxsize=1)
+def _templates() -> tuple[np.ndarray, np.ndarray]:
+    response, noise = load_flow_calibration()
+    weights = 1.0 / noise
+    return response * weights[:, None], weights
+
+
+def expression_intensities(neutral_rgb: np.ndarray, neutral_mesh: np.ndarray, rgb: np.ndarray,
+                           mesh: np.ndarray) -> np.ndarray:
+    """Action-unit intensities (:data:`~larnet_core.aus.calibration.AU_COLUMNS` order, 0-5) of the expression
+    shown in ``rgb`` against ``neutral_rgb`` of the same face (meshes: ``(478, 2 or 3)`` pixels)."""
+    return crop_intensities(face_crop(neutral_rgb, neutral_mesh), face_crop(rgb, mesh))
+
+
+def crop_intensities(neutral: FaceCrop, current: FaceCrop) -> np.ndarray:
+    """:func:`expression_intensities` of two :class:`FaceCrop`."""
+    response, weights = _templates()
+    change = crop_displacements(neutral, current).ravel()
+    if not np.isfinite(change).all():
+        return np.full(response.shape[1], np.nan)
+    return np.clip(nnls(response, change * weights)[0], 0.0, 5.0)

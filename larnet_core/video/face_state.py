@@ -1,0 +1,140 @@
+"""Per-frame head pose, action units and spotting exclusions of one face, for clip analysis and live alike.
+
+The per-frame engine (:class:`~larnet_core.video.pipeline.FaceStream`) measures each face with a mesh
+(:func:`measure_face`: pose and mesh measures, about 0.2 ms); a clip keeps the measures
+(:class:`FaceStateRows`) and turns them into the table's :data:`~larnet_core.aus.names.FACE_STATE_COLUMNS` at the
+end (:func:`face_state_columns`): the pose in degrees, the AU intensities against the face's own neutral (the
+median of its measures over :data:`NEUTRAL_WINDOW_S` centred on each frame), and ``excluded``, why a frame is kept
+out of spotting:
+
+* ``"head turned beyond 30 degrees"``: the face is seen too much from the side for its motion to be read;
+* ``"fast head motion"``: the stable points do not follow the head's fitted rigid movement
+  (:mod:`~larnet_core.face.head_compensation`): a turn faster than the flow follows, or a hand crossing the face;
+* ``"mesh lost"``: the mesh fits the canonical face badly (occlusion, a face half out of the frame);
+* ``"head moving (no mesh)"``: without a mesh nothing is compensated, and a moving head is set aside as before.
+
+Everything else is spotted, head movement or not: :func:`spotting_signals`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from larnet_core.aus.names import AU_COLUMNS
+
+__all__ = ["MAX_YAW_DEG", "NEUTRAL_WINDOW_S", "FaceStateRows", "measure_face", "face_state_columns",
+           "spotting_signals", "excluded_reasons"]
+
+#: Beyond this yaw or pitch (degrees) the face's motion is not read.
+MAX_YAW_DEG = 30.0
+#: The person's neutral is the median of their measures over this many seconds around each frame.
+NEUTRAL_WINDOW_S = 10.0
+#: RMS distance of the stable points from the fitted canonical face (eye distances) beyond which the mesh is
+#: taken as lost (an occlusion pulls points off the face). Photos and rendered turns fit within 0.05.
+MAX_POSE_RESIDUAL = 0.1
+
+
+def measure_face(face: Any):
+    """The :class:`~larnet_core.aus.estimate.FaceMeasure` of a tracked face with a 3-D mesh, else ``None``."""
+    mesh3d = getattr(face, "mesh3d", None)
+    if mesh3d is None:
+        return None
+    from larnet_core.aus.estimate import measure_mesh
+
+    try:
+        return measure_mesh(mesh3d)
+    except (ValueError, np.linalg.LinAlgError):  # a degenerate mesh: no pose for this frame
+        return None
+
+
+class FaceStateRows:
+    """One face's measures, frame by frame (kept by clip analysis until the table is made)."""
+
+    def __init__(self) -> None:
+        self.pose: dict[int, tuple[float, float, float, float]] = {}
+        self.features: dict[int, np.ndarray] = {}
+
+    def add(self, index: int, measure) -> None:
+        if measure is None:
+            return
+        pose = measure.pose
+        self.pose[index] = (pose.yaw, pose.pitch, pose.roll, pose.residual)
+        self.features[index] = measure.features
+
+
+def excluded_reasons(table: pd.DataFrame | dict[str, Any], max_residual_px: float,
+                     macro_factor: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(reason, micro_excluded, macro_excluded)`` per frame from the pose and motion columns (see the module
+    docstring); ``macro_factor`` is the macro crop's size over the micro crop's."""
+    get = (lambda name: np.asarray(table[name])) if isinstance(table, dict) else (lambda name: table[name].to_numpy())
+    n = len(get("motion"))
+    yaw = np.asarray(get("pose_yaw"), dtype=np.float64)
+    pitch = np.asarray(get("pose_pitch"), dtype=np.float64)
+    fit = np.asarray(get("pose_residual"), dtype=np.float64) if _has(table, "pose_residual") else np.full(n, np.nan)
+    residual = np.asarray(get("head_residual"), dtype=np.float64)
+    residual_macro = np.asarray(get("head_residual_macro"), dtype=np.float64)
+    head_moving = np.asarray(get("head_moving"), dtype=bool)
+    head_moving_macro = np.asarray(get("head_moving_macro"), dtype=bool)
+    has_pose = np.isfinite(yaw)
+    turned = has_pose & ((np.abs(yaw) > MAX_YAW_DEG) | (np.abs(pitch) > MAX_YAW_DEG))
+    lost = has_pose & (np.nan_to_num(fit) > MAX_POSE_RESIDUAL)
+    fast_micro = has_pose & (np.nan_to_num(residual) > max_residual_px)
+    fast_macro = has_pose & (np.nan_to_num(residual_macro) > max_residual_px * macro_factor)
+    no_mesh_micro, no_mesh_macro = ~has_pose & head_moving, ~has_pose & head_moving_macro
+    reason = np.full(n, "", dtype=object)
+    reason[no_mesh_micro | no_mesh_macro] = "head moving (no mesh)"
+    reason[fast_micro | fast_macro] = "fast head motion"
+    reason[lost] = "mesh lost"
+    reason[turned] = f"head turned beyond {MAX_YAW_DEG:.0f} degrees"
+    micro = turned | lost | fast_micro | no_mesh_micro
+    macro = turned | lost | fast_macro | no_mesh_macro
+    return reason, micro, macro
+
+
+def _has(table, name: str) -> bool:
+    return name in table if isinstance(table, dict) else name in table.columns
+
+
+def face_state_columns(rows: FaceStateRows, columns: dict[str, Any], n: int, fps: float,
+                       max_residual_px: float, macro_factor: float) -> dict[str, np.ndarray]:
+    """The :data:`~larnet_core.aus.names.FACE_STATE_COLUMNS` of one face's ``n`` frames, from its measures and
+    the motion ``columns`` already made (``head_residual``, ``head_moving`` ...)."""
+    from larnet_core.aus.estimate import track_intensities
+
+    pose = np.full((n, 4), np.nan)
+    for index, values in rows.pose.items():
+        if index < n:
+            pose[index] = values
+    out: dict[str, np.ndarray] = {"pose_yaw": pose[:, 0], "pose_pitch": pose[:, 1], "pose_roll": pose[:, 2]}
+    out["head_residual"] = np.asarray(columns.get("head_residual", np.full(n, np.nan)), dtype=np.float64)
+    out["head_residual_macro"] = np.asarray(columns.get("head_residual_macro", np.full(n, np.nan)), dtype=np.float64)
+    signals = {**{k: columns[k] for k in ("motion", "head_moving", "head_moving_macro")}, **out,
+               "pose_residual": pose[:, 3]}
+    out["excluded"] = excluded_reasons(signals, max_residual_px, macro_factor)[0]
+    intensities = np.full((n, len(AU_COLUMNS)), np.nan)
+    if rows.features:
+        width = len(next(iter(rows.features.values())))
+        features = np.full((n, width), np.nan)
+        for index, values in rows.features.items():
+            if index < n:
+                features[index] = values
+        # Frames seen from far to the side read badly: they neither set the neutral nor get intensities.
+        features[np.abs(np.nan_to_num(pose[:, 0])) > MAX_YAW_DEG] = np.nan
+        intensities = track_intensities(features, window=max(1, int(round(NEUTRAL_WINDOW_S * fps))))
+    for position, name in enumerate(AU_COLUMNS):
+        out[name] = intensities[:, position]
+    return out
+
+
+def spotting_signals(table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The micro and macro motion signals with excluded frames blanked (NaN), for the spotter. A table without
+    the ``excluded`` column (an analysis made before it) sets aside head movement as it was then."""
+    if "excluded" not in table.columns:
+        return (np.where(table["head_moving"], np.nan, table["motion"].to_numpy()),
+                np.where(table["head_moving_macro"], np.nan, table["motion_macro"].to_numpy()))
+    excluded = table["excluded"].fillna("").astype(str).to_numpy() != ""
+    return (np.where(excluded, np.nan, table["motion"].to_numpy()),
+            np.where(excluded, np.nan, table["motion_macro"].to_numpy()))

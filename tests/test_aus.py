@@ -1,0 +1,133 @@
+"""Action units: FACS rules, photos against the canonical face, and expressions read from the skin's movement on
+a real photo the calibration never saw (astronaut; the calibration used grace_hopper)."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pytest
+
+from larnet_core.aus import (
+    AU_COLUMNS,
+    active_units,
+    au_numbers,
+    au_string,
+    emfacs_label,
+    expression_intensities,
+    objective_class,
+    photo_intensities,
+    rule_label,
+    track_intensities,
+)
+from larnet_core.aus.calibration import load_calibration, load_flow_calibration
+from larnet_core.aus.features import FEATURE_NAMES
+from larnet_core.errors import LarnetError
+from larnet_core.face import mesh as mesh_module
+
+try:
+    mesh_module.import_mediapipe()
+    MEDIAPIPE_ERROR = ""
+except LarnetError as exc:  # pragma: no cover - depends on the installation
+    MEDIAPIPE_ERROR = str(exc)
+needs_mediapipe = pytest.mark.skipif(bool(MEDIAPIPE_ERROR), reason=f"mediapipe cannot be imported: {MEDIAPIPE_ERROR}")
+
+
+def test_rules_name_combinations_by_emfacs_and_the_objective_classes():
+    assert au_numbers("AU4+AU7") == {4, 7} and au_numbers("4+L10") == {4, 10} and au_numbers(["AU06"]) == {6}
+    assert au_string(["AU12", "AU06"]) == "AU6+AU12" and au_string([]) == ""
+    assert emfacs_label("AU6+AU12") == "happiness" and objective_class("AU6+AU12") == "I"
+    assert emfacs_label("AU1+AU2+AU5+AU26") == "surprise" and objective_class("1+2") == "II"
+    assert emfacs_label("AU1+AU4+AU15") == "sadness" and objective_class("AU1+AU4+AU15") == "V"
+    assert emfacs_label("AU4+AU5+AU7+AU23") == "anger" and objective_class("4+5+7") == "III"
+    assert emfacs_label("AU9") == "disgust" and objective_class("AU9") == "IV"
+    assert objective_class("AU1+AU2+AU4") == "VI" and objective_class("AU17") == "VII"
+    assert emfacs_label("AU17") is None
+    assert rule_label("AU6+AU12") == "EMFACS happiness; objective class I" and rule_label("") == ""
+
+
+def test_calibration_files_match_the_code():
+    calibration = load_calibration()
+    assert calibration.response.shape == (len(FEATURE_NAMES), len(AU_COLUMNS))
+    assert calibration.photos == ("grace_hopper",)  # astronaut is kept for measuring
+    response, noise = load_flow_calibration()
+    assert response.shape == (936, len(AU_COLUMNS)) and (noise > 0).all()
+
+
+def test_a_track_reads_against_its_own_neutral_not_the_average_face():
+    # A face whose measures sit far from the canonical face all along (a resting frown), with a brief change.
+    features = np.tile(np.linspace(0.1, 0.3, len(FEATURE_NAMES)), (60, 1))
+    features[30:34] += load_calibration().response[:, AU_COLUMNS.index("AU12")] * 2.0
+    values = track_intensities(features, window=45)
+    assert np.nanmax(values[:25]) < 0.05  # the resting face is neutral for itself
+    assert values[31, AU_COLUMNS.index("AU12")] > 1.5
+    assert active_units(values[31]) == ["AU12"]
+
+
+@functools.lru_cache(maxsize=None)
+def _layer(name: str, size: int = 180):
+    from larnet_core.synth.photo_faces import head_layer
+
+    return head_layer(name, size)
+
+
+@functools.lru_cache(maxsize=1)
+def _detector():
+    from larnet_core.face.mesh import MeshFaceDetector
+
+    return MeshFaceDetector(max_faces=1)
+
+
+def _mesh(image: np.ndarray) -> np.ndarray:
+    return _detector().detect(image)[0].mesh3d
+
+
+def _expression(aus: dict, name: str = "astronaut") -> np.ndarray:
+    from larnet_core.synth.action_units import apply_action_units
+
+    layer = _layer(name)
+    shown = apply_action_units(layer.image, layer.landmarks, aus)
+    return expression_intensities(layer.image, _mesh(layer.image), shown, _mesh(shown))
+
+
+@needs_mediapipe
+def test_a_smiling_photo_scores_au12_above_the_neutral_one():
+    from larnet_core.synth.action_units import apply_action_units
+
+    layer = _layer("astronaut", 220)
+    smile = apply_action_units(layer.image, layer.landmarks, {6: 2.5, 12: 3.0})
+    _, neutral = photo_intensities(_mesh(layer.image))
+    pose, smiling = photo_intensities(_mesh(smile))
+    column = AU_COLUMNS.index("AU12")
+    assert smiling[column] > neutral[column] + 0.5
+    assert abs(pose.yaw) < 10 and abs(pose.pitch) < 10
+
+
+@needs_mediapipe
+@pytest.mark.parametrize("unit", [1, 2, 4, 5, 6, 7, 9, 12, 14, 20])
+def test_each_unit_alone_rises_above_the_others_on_a_photo_the_calibration_never_saw(unit):
+    values = _expression({unit: 2.5})
+    name = f"AU{unit:02d}"
+    assert values[AU_COLUMNS.index(name)] >= 1.2
+    others = np.delete(values, AU_COLUMNS.index(name))
+    assert others.max() < values[AU_COLUMNS.index(name)]
+    assert others.mean() < 0.3  # the rest stay near zero (a lower-face neighbour may stray: docs/action-units.md)
+
+
+@needs_mediapipe
+@pytest.mark.parametrize("aus, emotion, objective", [
+    ({6: 2.5, 12: 2.5}, "happiness", "I"),
+    ({6: 1.3, 12: 1.3}, "happiness", "I"),  # a micro-expression's strength
+    ({1: 2.5, 2: 2.5}, "surprise", "II"),
+])
+def test_emfacs_combinations_get_their_rule_label(aus, emotion, objective):
+    active = active_units(_expression(aus))
+    assert {f"AU{n:02d}" for n in aus} <= set(active)
+    assert emfacs_label(active) == emotion and objective_class(active) == objective
+
+
+@needs_mediapipe
+def test_a_still_face_shows_no_units():
+    layer = _layer("astronaut")
+    values = expression_intensities(layer.image, _mesh(layer.image), layer.image.copy(), _mesh(layer.image))
+    assert values.max() < 0.3

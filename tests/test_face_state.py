@@ -1,0 +1,60 @@
+"""Which frames are kept out of spotting and why, and the live history's pose and AU columns (no tracker)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from larnet_core.aus.names import AU_COLUMNS
+from larnet_core.results import live_result
+from larnet_core.video.face_state import excluded_reasons, spotting_signals
+
+
+def _columns(**changes) -> dict:
+    n = 6
+    columns = {"motion": np.full(n, 0.2), "pose_yaw": np.zeros(n), "pose_pitch": np.zeros(n),
+               "pose_residual": np.full(n, 0.02), "head_residual": np.full(n, 0.1),
+               "head_residual_macro": np.full(n, 0.1), "head_moving": np.zeros(n, bool),
+               "head_moving_macro": np.zeros(n, bool)}
+    for name, (index, value) in changes.items():
+        columns[name] = columns[name].copy()
+        columns[name][index] = value
+    return columns
+
+
+def test_frames_are_excluded_only_where_compensation_cannot_be_trusted():
+    columns = _columns(pose_yaw=(1, 40.0), head_residual=(2, 0.9), pose_residual=(3, 0.3))
+    columns["head_moving"][:] = True  # head movement alone no longer excludes a frame with a mesh
+    reason, micro, macro = excluded_reasons(columns, max_residual_px=0.5, macro_factor=2 / 3)
+    assert reason.tolist() == ["", "head turned beyond 30 degrees", "fast head motion", "mesh lost", "", ""]
+    assert micro.tolist() == [False, True, True, True, False, False]
+    assert macro.tolist() == [False, True, False, True, False, False]
+    # Without a mesh (no pose) a moving head is set aside as before.
+    no_mesh = _columns()
+    no_mesh["pose_yaw"] = np.full(6, np.nan)
+    no_mesh["head_moving"] = np.array([False, True, False, False, False, False])
+    assert excluded_reasons(no_mesh, 0.5, 2 / 3)[0][1] == "head moving (no mesh)"
+
+
+def test_spotting_blanks_excluded_frames_and_reads_older_tables_as_before():
+    table = pd.DataFrame({"motion": [0.1, 0.2, 0.3], "motion_macro": [0.1, 0.1, 0.1],
+                          "head_moving": [True, False, False], "head_moving_macro": [False, False, True],
+                          "excluded": ["", "fast head motion", ""]})
+    micro, macro = spotting_signals(table)
+    assert np.isnan(micro[1]) and micro[0] == 0.1 and np.isnan(macro[1]) and macro[2] == 0.1
+    micro, macro = spotting_signals(table.drop(columns=["excluded"]))
+    assert np.isnan(micro[0]) and np.isnan(macro[2]) and micro[1] == 0.2
+
+
+def test_live_history_carries_pose_and_units():
+    class Report:
+        frame_index, time_s, label, confidence, motion = 0, 0.0, "a", 0.5, 0.1
+        probabilities = {"a": 0.5}
+        pose, aus = (10.0, -5.0, 2.0), {"AU12": 1.5}
+
+    class Empty:
+        frame_index, time_s, label, confidence, motion, probabilities = 1, 0.1, None, None, float("nan"), {}
+
+    frames = live_result([Report(), Empty()], [], ["a"], {}, {}, fps=30.0).frames
+    assert frames.loc[0, "pose_yaw"] == 10.0 and frames.loc[0, "AU12"] == 1.5
+    assert frames.loc[1, list(AU_COLUMNS)].isna().all() and np.isnan(frames.loc[0, "AU01"])
