@@ -5,7 +5,7 @@ Two rule sets:
 * the EMFACS prototypes of Ekman and Friesen, the usual AU-to-emotion rules: happiness 6+12, sadness 1+4+15,
   surprise 1+2+5+26, fear 1+2+4+5+7+20+26, anger 4+5+7+23, disgust 9+15+16, contempt 12+14 (unilateral);
 * the objective classes of Davison, Merghani and Yap (2018, "Objective classes for micro-facial expression
-  recognition", J. Imaging 4(10):119, Table 2), which group the AU combinations coded in CASME II and SAMM into
+  recognition", J. Imaging 4(10):119), which group the AU combinations coded in CASME II and SAMM into
   classes I-VII without the self-reported emotion (SAMM's and CAS(ME)^3's sheets carry them).
 
 :func:`rule_label` names a set of active units by both: ``"EMFACS happiness; objective class I"``.
@@ -30,7 +30,7 @@ EMFACS: dict[str, frozenset[int]] = {
     "contempt": frozenset({12, 14}),
 }
 
-# Davison et al. (2018), Table 2: the AU combinations of each objective class (class VII is everything else).
+# Davison et al. (2018): the AU combinations of each objective class (class VII is everything else).
 # AU38 (nostril dilator) and AU40 (sniff) are not estimated here but are kept so dataset codes map exactly.
 _OBJECTIVE: dict[str, tuple[tuple[int, ...], ...]] = {
     "I": ((6,), (12,), (6, 12), (6, 7, 12), (7, 12)),
