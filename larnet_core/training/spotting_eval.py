@@ -148,7 +148,7 @@ def evaluate_spotting(
     face: str = "auto",
     params: SpottingParams | None = None,
     motion: MotionConfig | None = None,
-    k: str | tuple[int, int] = "auto",
+    k: str | tuple[int, int] = "fixed",
     loso: bool = False,
     iou: float = 0.5,
     limits: VideoLimits | None = None,
@@ -164,8 +164,8 @@ def evaluate_spotting(
         face, limits: as for :func:`~larnet_core.video.analyze_clip`.
         params: spotting settings; fixed defaults when None (never tune them on the evaluated set).
         motion: motion settings the k replaces the reference distances of (defaults when None).
-        k: ``auto`` (half the average annotated length per type), ``fixed`` (``motion`` as given) or
-            ``(micro, macro)`` frames.
+        k: ``fixed`` (``motion`` as given: what clip analysis uses), ``auto`` (half the average annotated
+            length per type, as the MEGC baselines set it) or ``(micro, macro)`` frames.
         loso: with ``k="auto"``, take each subject's k from the other subjects' annotations only.
         progress: called as ``progress(videos done, videos total, name)``.
         cancel: stops the evaluation with :class:`~larnet_core.errors.Cancelled` when set.
