@@ -347,3 +347,66 @@ def test_spot_eval_rejects_bad_options(tmp_path):
 
     assert main(["spot-eval", "--root", str(tmp_path), "--k", "soon"]) != 0
     assert main(["spot-eval", "--root", str(tmp_path), "--k", "fixed", "--loso"]) != 0
+
+
+def test_spot_eval_scores_the_same_videos_the_same_in_every_long_video_layout(tmp_path):
+    """One generated long video written in the SAMM-LV and the CAS(ME)^3 layouts (4-digit 1-based frame names and
+    a workbook with note rows; 0-based frame names, two sheets with different headers): spot-eval reads each
+    layout and scores the same intervals with the same result as in the CAS(ME)^2 layout."""
+    import shutil
+
+    import openpyxl
+
+    from larnet_core.cli import main
+    from larnet_core.data import load_dataset
+    from larnet_core.synth import generate_long_videos
+
+    root = tmp_path / "casme_sq"
+    generate_long_videos(root, subjects=1, videos_per_subject=1, seed=11, seconds=6.0, write_video=False,
+                         workers=1)
+    (record,) = load_dataset("casme2-long", root)
+    rows = list(record.intervals.itertuples())
+
+    samm = tmp_path / "samm_lv"
+    video = samm / "SAMM_longvideos" / "006_1"
+    video.mkdir(parents=True)
+    for number, path in zip(record.frame_numbers, record.frames):
+        shutil.copy(path, video / f"006_1_{number:04d}{path.suffix}")
+    book = openpyxl.Workbook()
+    sheet = book.active
+    for note in range(9):
+        sheet.append([f"note {note}"])
+    sheet.append(["Subject", "Filename", "Inducement Code", "Onset", "Apex", "Offset", "Duration", "Type",
+                  "Action Units", "Notes"])
+    for n, row in enumerate(rows, 1):
+        sheet.append([6, f"006_1_{n}", 1, int(row.onset), int(row.apex), int(row.offset), 0,
+                      "Micro - 1/2" if row.type == "micro" else "Macro", row.au, ""])
+    book.save(samm / "SAMM_LongVideos_V3_Release.xlsx")
+
+    casme3 = tmp_path / "casme3"
+    frames = casme3 / "part_A" / "spNO.1" / "a" / "color"
+    frames.mkdir(parents=True)
+    for number, path in zip(record.frame_numbers, record.frames):
+        shutil.copy(path, frames / f"{number - 1}{path.suffix}")
+    for kind, header, name in (("micro", ["Subject", "Filename", "Onset", "Apex", "Offset", "AU", "emotion"],
+                                "cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx"),
+                               ("macro", ["sub", "seq", "onset", "apex", "offset", "AU", "emotion"],
+                                "cas(me)3_part_A_MaE_label_JpgIndex_v2_emotion.xlsx")):
+        book = openpyxl.Workbook()
+        book.active.append(header)
+        for row in rows:
+            if row.type == kind:
+                book.active.append(["spNO.1", "a", int(row.onset) - 1, int(row.apex) - 1, int(row.offset) - 1,
+                                    row.au, row.emotion])
+        book.save(casme3 / name)
+
+    summaries = {}
+    for dataset, where in (("casme2-long", root), ("samm-lv", samm), ("casme3-long", casme3)):
+        out = tmp_path / f"{dataset}.csv"
+        assert main(["spot-eval", "--dataset", dataset, "--root", str(where), "--fps", "30", "--out", str(out)]) == 0
+        summaries[dataset] = json.loads(out.with_suffix(".json").read_text())
+    first = summaries["casme2-long"]
+    assert first["overall"]["ground_truth"] == len(rows)
+    for dataset in ("samm-lv", "casme3-long"):
+        assert {k: summaries[dataset][k] for k in ("overall", "micro", "macro")} == {
+            k: first[k] for k in ("overall", "micro", "macro")}, dataset
