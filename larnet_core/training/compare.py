@@ -68,6 +68,8 @@ def compare_runs(run_dirs: Sequence[str | Path], *, n_resamples: int = 2000, see
             "train_seconds": cfg.get("train_seconds"),
         })
     table = pd.DataFrame(rows, columns=list(COMPARE_COLUMNS))
+    for name in ("input_size", "seed"):  # whole numbers, empty where a run has none (LBP-TOP has no input size)
+        table[name] = pd.array([None if v is None or pd.isna(v) else int(v) for v in table[name]], dtype="Int64")
     table = _with_per_dataset(table, runs)
     if table["labels"].nunique() > 1:
         raise LarnetError(f"the runs use different label schemes ({', '.join(table['labels'].unique())}); "
@@ -146,6 +148,8 @@ def to_markdown(table: pd.DataFrame, digits: int = 3) -> str:
     """A GitHub Markdown table (floats rounded to ``digits``)."""
 
     def cell(value) -> str:
+        if value is None or value is pd.NA:
+            return ""
         if isinstance(value, float):
             return "" if pd.isna(value) else f"{value:.{digits}f}"
         return str(value)
