@@ -41,7 +41,8 @@ def greedy_pairs(scored: Iterable[tuple[float, int, int]], minimum: float | None
     return pairs
 
 
-def maximal_pairs(scored: Iterable[tuple[float, int, int]], minimum: float | None = None) -> list[tuple[int, int, float]]:
+def maximal_pairs(scored: Iterable[tuple[float, int, int]],
+                  minimum: float | None = None) -> list[tuple[int, int, float]]:
     """Pair left items with right items one-to-one so that the NUMBER of pairs is as large as possible, then the
     total score; only candidates ``(score, i, j)`` with ``score >= minimum`` (all when None) may pair.
 

@@ -312,8 +312,8 @@ def test_samm_lv_release_layout_and_quirks(tmp_path: Path, caplog: pytest.LogCap
     make_samm_lv(tmp_path)
     with caplog.at_level(logging.WARNING):
         records = load_dataset("samm-lv", tmp_path)
-    assert [(r.subject, r.video, r.dataset) for r in records] == [("006", "006_1", "samm-lv"), ("006", "006_2", "samm-lv"),
-                                                                  ("007", "007_3", "samm-lv")]
+    assert [(r.subject, r.video, r.dataset) for r in records] == [
+        ("006", "006_1", "samm-lv"), ("006", "006_2", "samm-lv"), ("007", "007_3", "samm-lv")]
     first, second, empty = records
     assert first.frame_numbers[0] == 1 and len(first.frames) == 12
     assert list(first.intervals["type"]) == ["micro", "macro"]

@@ -1,5 +1,6 @@
-"""Spotting: interval IoU and matching, the MEGC scores (per type, maximal one-to-one), spot-then-recognise, the baseline on hand-made signals, the facial motion
-signal, and ``larnet spot-eval`` on a generated long video."""
+"""Spotting: interval IoU and matching, the MEGC scores (per type, maximal one-to-one), spot-then-recognise,
+the baseline on hand-made signals, the facial motion signal, and ``larnet spot-eval`` / ``str-eval`` on generated
+long videos in the three long-video layouts."""
 
 from __future__ import annotations
 
@@ -114,7 +115,8 @@ def test_str_score_on_a_hand_computed_case():
             ((20, 90, "micro", "happiness"), (45, 95, "micro", "repression")),
             ((70, 140, "micro", "happiness"), (30, 140, "micro", "repression"))]
     result = score_str([([p], [t]) for p, t in rows])
-    assert (result.spotting.true_positives, result.spotting.false_positives, result.spotting.false_negatives) == (3, 2, 2)
+    spotting = result.spotting
+    assert (spotting.true_positives, spotting.false_positives, spotting.false_negatives) == (3, 2, 2)
     assert result.spotting.f1 == pytest.approx(0.6)
     assert result.classes == ("happiness", "others", "repression")
     assert result.analysis_precision == pytest.approx(1 / 3) and result.analysis_recall == pytest.approx(1 / 3)

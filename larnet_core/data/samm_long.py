@@ -138,5 +138,6 @@ def _micro_emotions(root: Path) -> dict[str, str]:
     rows = _sheets.read_rows(sheet)
     columns = _sheets.find_columns(rows, sheet, {"filename": ("Filename", "File name"),
                                                  "emotion": ("Estimated Emotion", "Emotion")})
-    return {_sheets.to_text(row.cell(columns["filename"])).lower(): _sheets.to_text(row.cell(columns["emotion"])).lower()
+    return {_sheets.to_text(row.cell(columns["filename"])).lower():
+            _sheets.to_text(row.cell(columns["emotion"])).lower()
             for row in rows if row.number > columns.header_row and not row.is_blank()}

@@ -93,11 +93,16 @@ def seed_summary(table: pd.DataFrame) -> pd.DataFrame:
             "model": model, "input_size": size, "n_runs": len(group),
             "seeds": " ".join(str(s) for s in group["seed"] if s is not None and not pd.isna(s)),
             "same_folds": bool(group["same_folds"].all()),
-            "uf1_mean": float(group["uf1"].mean()), "uf1_sd": float(group["uf1"].std(ddof=1)) if len(group) > 1 else 0.0,
+            "uf1_mean": float(group["uf1"].mean()), "uf1_sd": _spread(group["uf1"]),
             "uf1_min": float(group["uf1"].min()), "uf1_max": float(group["uf1"].max()),
-            "uar_mean": float(group["uar"].mean()), "uar_sd": float(group["uar"].std(ddof=1)) if len(group) > 1 else 0.0,
+            "uar_mean": float(group["uar"].mean()), "uar_sd": _spread(group["uar"]),
         })
     return pd.DataFrame(rows, columns=list(SEED_SUMMARY_COLUMNS))
+
+
+def _spread(values: pd.Series) -> float:
+    """Sample standard deviation; 0 for a single run."""
+    return float(values.std(ddof=1)) if len(values) > 1 else 0.0
 
 
 def _folds(run: RunResult) -> frozenset:
