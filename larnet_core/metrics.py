@@ -1,6 +1,6 @@
 """Classification metrics of the micro-expression field, computed by scikit-learn from a predictions table.
 
-Definitions (FIELD.md section 3): predictions of every fold are pooled first, then
+Definitions (the MEGC 2019 composite; See et al., FG 2019): predictions of every fold are pooled first, then
 
 * ``uf1`` (unweighted F1) = mean over classes of the per-class F1;
 * ``uar`` (unweighted average recall) = mean over classes of the per-class recall (balanced accuracy).

@@ -16,9 +16,11 @@ from larnet_core.data import (
     load_casme2,
     load_casme2_long,
     load_casme3,
+    load_casme3_long,
     load_dataset,
     load_folder,
     load_samm,
+    load_samm_long,
     load_smic,
     records_to_frame,
 )
@@ -250,7 +252,7 @@ def test_folder_dataset(tmp_path: Path) -> None:
 
 
 def test_unknown_dataset_lists_names(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="casme2, samm, smic, casme3, casme2-long, folder"):
+    with pytest.raises(ValueError, match="casme2, samm, smic, casme3, casme2-long, samm-lv, casme3-long, folder"):
         load_dataset("fer2013", tmp_path)
 
 
@@ -276,3 +278,103 @@ def test_spreadsheet_as_csv_and_rawvideo_fallback(tmp_path: Path) -> None:
     write_xlsx(tmp_path / "long" / "CAS(ME)^2code_final.xlsx", [[15, "0101", 2, 4, 6, "4", "negative", "micro", ""]])
     (long_video,) = load_casme2_long(tmp_path / "long")
     assert long_video.frames == () and long_video.video_path == video and len(long_video.intervals) == 1
+
+
+SAMM_LV_HEADER = ["Subject", "Filename", "Inducement Code", "Onset", "Apex", "Offset", "Duration", "Type",
+                  "Action Units", "Notes"]
+
+
+def make_samm_lv(root: Path) -> Path:
+    """A SAMM-LV tree as released: nine note rows above the header (row 10), video folders with no subject level,
+    4-digit frame numbers after the video name, "Micro - 1/2" and "Macro" types, an Apex of -1, an Offset of 0,
+    a macro row with Onset 0, and a video with no annotation."""
+    for video in ("006_1", "006_2", "007_3"):
+        write_frames(root / "SAMM_longvideos" / video, [f"{video}_{n:04d}.jpg" for n in range(1, 13)])
+    notes = [["SAMM Long Videos"], ["Release V3"], *[[f"note {i}"] for i in range(7)]]
+    write_xlsx(root / "SAMM_LongVideos_V3_Release.xlsx", [
+        *notes,
+        SAMM_LV_HEADER,
+        [6, "006_1_1", 1, 2, 4, 6, 5, "Micro - 1/2", "AU4", ""],
+        [6, "006_1_2", 1, 7, -1, 11, 5, "Macro", "AU12", "apex not coded"],
+        [6, "006_2_1", 2, 3, 5, 0, 3, "Micro - 1/2", "AU1", "no offset"],
+        [6, "006_2_2", 2, 0, 4, 9, 10, "Macro", "AU6+AU12", "under way at the start"],
+    ])
+    write_xlsx(root / "SAMM_Micro_FACS_Codes_v2.xlsx", [
+        ["SAMM micro codes"],
+        ["Subject", "Filename", "Inducement Code", "Onset Frame", "Apex Frame", "Offset Frame", "Duration",
+         "Micro", "Action Units", "Estimated Emotion", "Objective Classes", "Notes"],
+        [6, "006_1_1", 1, 2, 4, 6, 5, "Micro - 1/2", "AU4", "Anger", 1, ""],
+    ])
+    return root
+
+
+def test_samm_lv_release_layout_and_quirks(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    make_samm_lv(tmp_path)
+    with caplog.at_level(logging.WARNING):
+        records = load_dataset("samm-lv", tmp_path)
+    assert [(r.subject, r.video, r.dataset) for r in records] == [
+        ("006", "006_1", "samm-lv"), ("006", "006_2", "samm-lv"), ("007", "007_3", "samm-lv")]
+    first, second, empty = records
+    assert first.frame_numbers[0] == 1 and len(first.frames) == 12
+    assert list(first.intervals["type"]) == ["micro", "macro"]
+    assert list(first.intervals["emotion"]) == ["anger", ""]          # from the micro codes
+    macro = first.intervals.iloc[1]
+    assert (macro.onset, macro.apex, macro.offset) == (7, 9, 11)      # Apex -1: the middle stands in
+    (micro,) = second.intervals.itertuples()                          # the Onset-0 macro row is skipped
+    assert (micro.onset, micro.offset) == (3, 5)                      # Offset 0: the apex stands in
+    assert "Onset 0" in caplog.text and "006_2_2" in caplog.text
+    assert empty.intervals.empty
+
+
+def test_samm_lv_bad_inputs(tmp_path: Path) -> None:
+    with pytest.raises(DatasetError, match="no SAMM-LV video folders"):
+        load_samm_long(tmp_path)
+    write_frames(tmp_path / "SAMM_longvideos" / "006_1", ["006_1_0001.jpg"])
+    with pytest.raises(DatasetError, match="SAMM-LV release workbook"):
+        load_samm_long(tmp_path)
+    write_xlsx(tmp_path / "SAMM_LongVideos_V2_Release.xlsx", [SAMM_LV_HEADER, [6, "006_1_1", 1, "x", 2, 3, 1,
+                                                                              "Macro", "", ""]])
+    with pytest.raises(DatasetError, match="row 2: Onset 'x' is not a frame number"):
+        load_samm_long(tmp_path)
+
+
+def make_casme3_long(root: Path) -> Path:
+    """A CAS(ME)^3 part A tree: frames numbered from 0 under a nested release folder, colour and depth
+    sub-folders, a micro sheet (Subject/Filename headers) and a macro sheet with its own lower-case headers."""
+    base = root / "part_A" / "data" / "part_A"
+    for subject, recording in (("spNO.1", "a"), ("spNO.1", "b"), ("spNO.2", "a")):
+        write_frames(base / subject / recording / "color", [f"{n}.jpg" for n in range(0, 15)])
+        write_frames(base / subject / recording / "depth", ["0.png"])
+    write_xlsx(root / "cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx", [
+        ["Subject", "Filename", "Onset", "Apex", "Offset", "AU", "Objective class", "emotion"],
+        ["spNO.1", "a", 0, 2, 4, "4", 3, "Disgust"],
+        ["spNO.2", "a", 5, 6, 8, "12", 1, "happy"],
+        ["spNO.9", "z", 1, 2, 3, "1", 1, "surprise"],
+    ])
+    write_xlsx(root / "cas(me)3_part_A_MaE_label_JpgIndex_v2_emotion.xlsx", [
+        ["sub", "seq", "onset", "apex", "offset", "AU", "emotion"],
+        ["spNO.1", "a", 6, 9, 14, "6+12", "happy"],
+    ])
+    return root
+
+
+def test_casme3_long_recordings(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    make_casme3_long(tmp_path)
+    with caplog.at_level(logging.WARNING):
+        records = load_casme3_long(tmp_path)
+    assert [(r.subject, r.video) for r in records] == [("spNO.1", "a"), ("spNO.1", "b"), ("spNO.2", "a")]
+    first = records[0]
+    assert first.frame_numbers[:2] == (0, 1) and first.frames[0].parent.name == "color"
+    assert list(first.intervals["type"]) == ["micro", "macro"]
+    assert list(first.intervals["emotion"]) == ["disgust", "happy"]
+    assert records[1].intervals.empty
+    assert "spNO.9/z" in caplog.text
+    from larnet_core.training.spotting_eval import truth_positions
+
+    assert truth_positions(first) == [(0, 4, "micro", "disgust"), (6, 14, "macro", "happy")]  # frame 0 is position 0
+
+
+def test_casme3_long_needs_a_sheet(tmp_path: Path) -> None:
+    write_frames(tmp_path / "spNO.1" / "a" / "color", ["0.jpg"])
+    with pytest.raises(DatasetError, match="no CAS\\(ME\\)\\^3 label sheet"):
+        load_dataset("casme3-long", tmp_path)

@@ -13,7 +13,7 @@ from larnet_core.errors import LarnetError
 from larnet_core.face import mesh as mesh_module
 from larnet_core.synth.footage import make_footage, write_footage
 from larnet_core.video.analysis import analyze_clip
-from larnet_core.video.spotting import interval_iou
+from larnet_core.training.spotting_scores import interval_iou
 
 try:
     mesh_module.import_mediapipe()

@@ -10,8 +10,8 @@ import pytest
 from larnet_core.errors import NoFaceError
 from larnet_core.synth.footage import make_footage, write_footage
 from larnet_core.video import analyze_clip
+from larnet_core.training.spotting_scores import interval_iou
 from larnet_core.video.analysis import input_at
-from larnet_core.video.spotting import interval_iou
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -1,5 +1,6 @@
-"""Spotting: interval IoU and matching, the MEGC scores, the baseline on hand-made signals, the facial motion
-signal, and ``larnet spot-eval`` on a generated long video."""
+"""Spotting: interval IoU and matching, the MEGC scores (per type, maximal one-to-one), spot-then-recognise,
+the baseline on hand-made signals, the facial motion signal, and ``larnet spot-eval`` / ``str-eval`` on generated
+long videos in the three long-video layouts."""
 
 from __future__ import annotations
 
@@ -11,16 +12,17 @@ import pandas as pd
 import pytest
 
 from larnet_core.video.motion import REGIONS, TEMPLATE_REGIONS, MotionConfig, MotionEngine
-from larnet_core.video.spotting import (
-    INTERVAL_COLUMNS,
-    SpottingParams,
+from larnet_core.matching import greedy_pairs, maximal_pairs
+from larnet_core.training.spotting_scores import (
     SpottingScores,
-    StreamingSpotter,
     interval_iou,
     match_intervals,
+    megc_k,
     score_spotting,
-    spot_intervals,
+    score_str,
+    str_class,
 )
+from larnet_core.video.spotting import INTERVAL_COLUMNS, SpottingParams, StreamingSpotter, spot_intervals
 
 
 def test_interval_iou_counts_frames_inclusively():
@@ -40,12 +42,92 @@ def test_matching_is_one_to_one_best_first():
 
 
 def test_scores_pool_over_videos_and_handle_empty_cases():
-    scores = score_spotting([([(10, 19), (70, 80)], [(10, 19)]), ([], [(5, 9)]), ([(0, 3)], [])])
+    scores = score_spotting([([(10, 19), (70, 80)], [(10, 19)]), ([], [(5, 9)]), ([(0, 3)], [])]).overall
     assert (scores.true_positives, scores.spotted, scores.ground_truth) == (1, 3, 2)
+    assert (scores.false_positives, scores.false_negatives) == (2, 1)
     assert scores.precision == pytest.approx(1 / 3) and scores.recall == pytest.approx(1 / 2)
     assert scores.f1 == pytest.approx(2 * (1 / 3) * (1 / 2) / (1 / 3 + 1 / 2))
     nothing = SpottingScores.from_counts(0, 0, 0)
     assert (nothing.precision, nothing.recall, nothing.f1) == (0.0, 0.0, 0.0)
+
+
+def test_a_hit_needs_the_right_expression_type():
+    """The per-type counterexample: a spotted micro-expression lying exactly on an annotated macro-expression
+    (and the other way round) scored 1.0 when types were ignored; MEGC matches within a type, so it is 0."""
+    spotted = [(10, 19, "micro"), (40, 79, "macro")]
+    annotated = [(10, 19, "macro"), (40, 79, "micro")]
+    scores = score_spotting([(spotted, annotated)])
+    assert scores.overall.true_positives == 0 and scores.overall.f1 == 0.0
+    assert (scores.overall.spotted, scores.overall.ground_truth) == (2, 2)
+    assert scores.micro.false_positives == 1 and scores.micro.false_negatives == 1
+    assert scores.macro.false_positives == 1 and scores.macro.false_negatives == 1
+    untyped = score_spotting([([s[:2] for s in spotted], [a[:2] for a in annotated])])
+    assert untyped.overall.f1 == 1.0  # what the old type-blind figure said
+
+
+def test_overall_sums_the_per_type_counts():
+    videos = [([(0, 9, "micro"), (20, 59, "macro"), (100, 105, "micro")], [(0, 9, "micro"), (20, 60, "macro")]),
+              ([(30, 40, "micro")], [(200, 260, "macro")])]
+    scores = score_spotting(videos)
+    assert (scores.micro.true_positives, scores.micro.spotted, scores.micro.ground_truth) == (1, 3, 1)
+    assert (scores.macro.true_positives, scores.macro.spotted, scores.macro.ground_truth) == (1, 1, 2)
+    overall = scores.overall
+    assert (overall.true_positives, overall.spotted, overall.ground_truth) == (2, 4, 3)
+    assert overall.f1 == pytest.approx(2 * 0.5 * (2 / 3) / (0.5 + 2 / 3))
+
+
+def test_matching_is_maximal_where_greedy_is_not():
+    """The matching counterexample: spotted A overlaps annotated X (IoU 1) and Y (0.67); spotted B overlaps
+    only X (0.67). Best-IoU-first pairing takes A-X and leaves one hit; the maximal matching takes A-Y and B-X."""
+    x, y = (10, 19), (12, 21)
+    a, b = (10, 19), (8, 17)
+    assert interval_iou(a, x) == 1.0 and interval_iou(a, y) == pytest.approx(8 / 12)
+    assert interval_iou(b, x) == pytest.approx(8 / 12) and interval_iou(b, y) < 0.5
+    candidates = [(interval_iou(p, t), i, j) for i, p in enumerate((a, b)) for j, t in enumerate((x, y))]
+    assert len(greedy_pairs(candidates, minimum=0.5)) == 1
+    hits = match_intervals([a, b], [x, y])
+    assert sorted((i, j) for i, j, _ in hits) == [(0, 1), (1, 0)]
+    assert score_spotting([([a, b], [x, y])]).overall.f1 == 1.0
+
+
+def test_maximal_pairs_prefers_the_larger_total_among_equal_counts():
+    pairs = maximal_pairs([(0.9, 0, 0), (0.6, 0, 1), (0.55, 1, 1)], minimum=0.5)
+    assert sorted((i, j) for i, j, _ in pairs) == [(0, 0), (1, 1)]
+    assert maximal_pairs([(0.4, 0, 0)], minimum=0.5) == []
+    with pytest.raises(ValueError, match="scores in \\[0, 1\\]"):
+        maximal_pairs([(2.0, 0, 0)])
+
+
+def test_megc_k_is_half_the_average_length():
+    assert megc_k([10, 12, 14]) == 6          # N = 12: int(13 / 2)
+    assert megc_k([35, 40]) == 19             # N = 37.5: int(38.5 / 2)
+    assert megc_k([0]) == 1 and megc_k([]) == 0
+
+
+def test_str_score_on_a_hand_computed_case():
+    """Spot-then-recognise on five videos, worked by hand (the example the STRS authors publish with their
+    script): IoUs 0.34 and 0.44 miss, 0.67, 0.61 and 0.64 hit, so spotting P = R = F1 = 3/5. The three hits are
+    (others -> others), (happiness -> repression) twice; over the classes happiness, others, repression the
+    precisions are 0, 1, 0 and the recalls 0, 1, 0, so the analysis F1 is 1/3 and STRS = 0.6 / 3 = 0.2."""
+    rows = [((10, 70, "micro", "happiness"), (45, 85, "micro", "happiness")),
+            ((100, 170, "micro", "others"), (130, 160, "micro", "others")),
+            ((0, 70, "micro", "others"), (20, 75, "micro", "others")),
+            ((20, 90, "micro", "happiness"), (45, 95, "micro", "repression")),
+            ((70, 140, "micro", "happiness"), (30, 140, "micro", "repression"))]
+    result = score_str([([p], [t]) for p, t in rows])
+    spotting = result.spotting
+    assert (spotting.true_positives, spotting.false_positives, spotting.false_negatives) == (3, 2, 2)
+    assert result.spotting.f1 == pytest.approx(0.6)
+    assert result.classes == ("happiness", "others", "repression")
+    assert result.analysis_precision == pytest.approx(1 / 3) and result.analysis_recall == pytest.approx(1 / 3)
+    assert result.analysis_f1 == pytest.approx(1 / 3)
+    assert result.strs == pytest.approx(0.2)
+    assert sorted(result.hits) == [("happiness", "repression"), ("happiness", "repression"), ("others", "others")]
+
+
+def test_str_classes():
+    assert [str_class(e) for e in ("Happiness", "happy", "repression", "Anger", "surprise", "others", "helpless")] == [
+        "positive", "positive", "negative", "negative", "surprise", "others", "others"]
 
 
 def _bump(n: int, onset: int, offset: int, height: float) -> np.ndarray:
@@ -205,14 +287,17 @@ def test_streaming_spotter_reports_what_the_clip_function_finds():
 
 
 def test_spot_eval_on_a_generated_long_video(tmp_path):
+    """`larnet spot-eval` and `larnet str-eval` on a generated long video; the summary is recomputed from the
+    saved tables (spotted intervals, annotated intervals) and must agree."""
     from larnet_core.cli import main
     from larnet_core.synth import generate_long_videos
+    from larnet_core.training.spotting_eval import rescore, str_from_tables
 
     root = tmp_path / "casme_sq"
     generate_long_videos(root, subjects=1, videos_per_subject=1, seed=11, seconds=6.0, write_video=False,
                          workers=1)
     out = tmp_path / "spot.csv"
-    assert main(["spot-eval", "--root", str(root), "--out", str(out)]) == 0
+    assert main(["spot-eval", "--root", str(root), "--k", "fixed", "--out", str(out)]) == 0
     per_video = pd.read_csv(out)
     summary = json.loads(out.with_suffix(".json").read_text())
     assert len(per_video) == 1 and per_video["n_truth"].iloc[0] >= 2
@@ -221,4 +306,109 @@ def test_spot_eval_on_a_generated_long_video(tmp_path):
     assert 1 <= overall["true_positives"] <= min(overall["spotted"], overall["ground_truth"])
     assert overall["f1"] == pytest.approx(
         2 * overall["precision"] * overall["recall"] / (overall["precision"] + overall["recall"]))
-    assert summary["params"]["p"] == SpottingParams().p
+    assert summary["params"]["p"] == SpottingParams().p and summary["k"] == "fixed"
+    intervals = pd.read_csv(out.with_name("spot.intervals.csv"))
+    truth = pd.read_csv(out.with_name("spot.truth.csv"))
+    again = rescore(intervals, truth)
+    assert again.to_dict() == {key: summary[key] for key in again.to_dict()}
+    assert intervals["hit"].sum() == overall["true_positives"]
+    for kind in ("micro", "macro"):
+        assert summary[kind]["true_positives"] + summary[kind]["false_negatives"] == int((truth["kind"] == kind).sum())
+
+    str_out = tmp_path / "str.csv"
+    assert main(["str-eval", "--root", str(root), "--k", "6,18", "--types", "micro", "macro",
+                 "--out", str(str_out)]) == 0
+    str_summary = json.loads(str_out.with_suffix(".json").read_text())
+    assert str_summary["k"] == "frames" and set(pd.read_csv(str_out)["k_micro"]) == {6}
+    recomputed = str_from_tables(pd.read_csv(str_out.with_name("str.intervals.csv")),
+                                 pd.read_csv(str_out.with_name("str.truth.csv")), types=("micro", "macro"))
+    assert str_summary["str"]["strs"] == pytest.approx(recomputed.strs)
+    assert str_summary["str"]["strs"] == pytest.approx(
+        str_summary["str"]["spotting"]["f1"] * str_summary["str"]["analysis_f1"])
+
+
+def test_spot_eval_k_from_annotations_leaves_the_subject_out(tmp_path):
+    from larnet_core.data import load_dataset
+    from larnet_core.synth import generate_long_videos
+    from larnet_core.training.spotting_eval import truth_positions, window_k
+
+    root = tmp_path / "casme_sq"
+    generate_long_videos(root, subjects=2, videos_per_subject=1, seed=3, seconds=6.0, write_video=False, workers=1)
+    records = load_dataset("casme2-long", root)
+    first, second = records
+    expected = {kind: megc_k([b - a for a, b, t, _ in truth_positions(second) if t == kind])
+                for kind in ("micro", "macro")}
+    assert window_k(records, exclude_subject=first.subject) == expected
+    whole = {kind: megc_k([b - a for r in records for a, b, t, _ in truth_positions(r) if t == kind])
+             for kind in ("micro", "macro")}
+    assert window_k(records) == whole
+
+
+def test_spot_eval_rejects_bad_options(tmp_path):
+    from larnet_core.cli import main
+
+    assert main(["spot-eval", "--root", str(tmp_path), "--k", "soon"]) != 0
+    assert main(["spot-eval", "--root", str(tmp_path), "--k", "fixed", "--loso"]) != 0
+
+
+def test_spot_eval_scores_the_same_videos_the_same_in_every_long_video_layout(tmp_path):
+    """One generated long video written in the SAMM-LV and the CAS(ME)^3 layouts (4-digit 1-based frame names and
+    a workbook with note rows; 0-based frame names, two sheets with different headers): spot-eval reads each
+    layout and scores the same intervals with the same result as in the CAS(ME)^2 layout."""
+    import shutil
+
+    import openpyxl
+
+    from larnet_core.cli import main
+    from larnet_core.data import load_dataset
+    from larnet_core.synth import generate_long_videos
+
+    root = tmp_path / "casme_sq"
+    generate_long_videos(root, subjects=1, videos_per_subject=1, seed=11, seconds=6.0, write_video=False,
+                         workers=1)
+    (record,) = load_dataset("casme2-long", root)
+    rows = list(record.intervals.itertuples())
+
+    samm = tmp_path / "samm_lv"
+    video = samm / "SAMM_longvideos" / "006_1"
+    video.mkdir(parents=True)
+    for number, path in zip(record.frame_numbers, record.frames):
+        shutil.copy(path, video / f"006_1_{number:04d}{path.suffix}")
+    book = openpyxl.Workbook()
+    sheet = book.active
+    for note in range(9):
+        sheet.append([f"note {note}"])
+    sheet.append(["Subject", "Filename", "Inducement Code", "Onset", "Apex", "Offset", "Duration", "Type",
+                  "Action Units", "Notes"])
+    for n, row in enumerate(rows, 1):
+        sheet.append([6, f"006_1_{n}", 1, int(row.onset), int(row.apex), int(row.offset), 0,
+                      "Micro - 1/2" if row.type == "micro" else "Macro", row.au, ""])
+    book.save(samm / "SAMM_LongVideos_V3_Release.xlsx")
+
+    casme3 = tmp_path / "casme3"
+    frames = casme3 / "part_A" / "spNO.1" / "a" / "color"
+    frames.mkdir(parents=True)
+    for number, path in zip(record.frame_numbers, record.frames):
+        shutil.copy(path, frames / f"{number - 1}{path.suffix}")
+    for kind, header, name in (("micro", ["Subject", "Filename", "Onset", "Apex", "Offset", "AU", "emotion"],
+                                "cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx"),
+                               ("macro", ["sub", "seq", "onset", "apex", "offset", "AU", "emotion"],
+                                "cas(me)3_part_A_MaE_label_JpgIndex_v2_emotion.xlsx")):
+        book = openpyxl.Workbook()
+        book.active.append(header)
+        for row in rows:
+            if row.type == kind:
+                book.active.append(["spNO.1", "a", int(row.onset) - 1, int(row.apex) - 1, int(row.offset) - 1,
+                                    row.au, row.emotion])
+        book.save(casme3 / name)
+
+    summaries = {}
+    for dataset, where in (("casme2-long", root), ("samm-lv", samm), ("casme3-long", casme3)):
+        out = tmp_path / f"{dataset}.csv"
+        assert main(["spot-eval", "--dataset", dataset, "--root", str(where), "--fps", "30", "--out", str(out)]) == 0
+        summaries[dataset] = json.loads(out.with_suffix(".json").read_text())
+    first = summaries["casme2-long"]
+    assert first["overall"]["ground_truth"] == len(rows)
+    for dataset in ("samm-lv", "casme3-long"):
+        assert {k: summaries[dataset][k] for k in ("overall", "micro", "macro")} == {
+            k: first[k] for k in ("overall", "micro", "macro")}, dataset

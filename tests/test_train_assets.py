@@ -61,7 +61,15 @@ def test_assets_stay_small() -> None:
     assert total < 25 * 2**20
 
 
-@pytest.mark.parametrize("baseline", ["resnet18", "lbptop-svm", "ststnet", "off-apexnet"])
+BASELINES = sorted(p.name for p in (ASSETS / "runs" / "baselines").iterdir() if (p / "metrics.json").exists())
+
+
+def test_every_baseline_of_the_results_page_is_shipped() -> None:
+    for name in ("resnet18", "lbptop-svm", "ststnet", "off-apexnet", "ststnet-112", "off-apexnet-112"):
+        assert name in BASELINES
+
+
+@pytest.mark.parametrize("baseline", BASELINES)
 def test_baseline_runs_share_the_demo_split_and_recompute(baseline: str) -> None:
     """docs/results.md compares these side by side: same clips, same subjects in each part, same label scheme."""
     demo, run = load_run(DEMO_RUN), load_run(ASSETS / "runs" / "baselines" / baseline)
@@ -76,3 +84,20 @@ def test_baseline_runs_share_the_demo_split_and_recompute(baseline: str) -> None
         demo.predictions["clip"] + demo.predictions["subject"])
     again = compute_metrics(run.predictions, run.metrics.class_names)
     assert again.uf1 == pytest.approx(run.metrics.uf1)
+
+
+def test_seed_summary_pools_the_seeds_of_one_model_and_size() -> None:
+    """`larnet compare --by-seed`: runs of one model at one input size become one row with mean and spread."""
+    import pandas as pd
+
+    from larnet_core.training.compare import seed_summary
+
+    table = pd.DataFrame({"model": ["ststnet", "ststnet", "ststnet", "ststnet"], "input_size": [28, 28, 28, 112],
+                          "seed": [2026, 1, 2, 2026], "same_folds": [True, True, True, True],
+                          "uf1": [0.40, 0.50, 0.45, 0.73], "uar": [0.40, 0.52, 0.44, 0.72]})
+    summary = seed_summary(table)
+    small, large = summary.itertuples()
+    assert (small.n_runs, small.seeds, large.n_runs) == (3, "2026 1 2", 1)
+    assert small.uf1_mean == pytest.approx(0.45) and small.uf1_sd == pytest.approx(0.05)
+    assert (small.uf1_min, small.uf1_max) == (0.40, 0.50)
+    assert large.uf1_sd == 0.0 and large.uf1_mean == pytest.approx(0.73)

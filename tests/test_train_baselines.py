@@ -83,3 +83,23 @@ def test_off_apexnet_needs_two_flow_channels() -> None:
 
     with pytest.raises(ValueError, match="in_channels must be >= 2"):
         build_model("off-apexnet", in_channels=1)
+
+
+def test_split_seed_keeps_the_split_while_the_training_seed_changes() -> None:
+    """Several training seeds on one split (docs/results.md): --split-seed fixes the subjects of each part."""
+    import pandas as pd
+
+    from larnet_core.training import TrainConfig, plan_parts
+
+    samples = pd.DataFrame({"subject": [f"sub{i:02d}" for i in range(1, 21) for _ in range(3)]})
+
+    def parts(**options) -> tuple:
+        config = TrainConfig(dataset="casme2", root="x", protocol="holdout", test_fraction=0.25, val_fraction=0.2,
+                             **options)
+        (part,) = plan_parts(samples, config)
+        return part.train_subjects, part.val_subjects, part.test_subjects
+
+    reference = parts(seed=2026)
+    assert parts(seed=1, split_seed=2026) == reference
+    assert parts(seed=2, split_seed=2026) == reference
+    assert parts(seed=1) != reference  # without it, the seed moves the split too

@@ -163,7 +163,7 @@ def test_zip_and_folder_of_frames_in_natural_order(tmp_path, predictor):
 
 def test_analysis_of_a_real_face_finds_the_expression(face_clip, predictor):
     from larnet_core.results import frame_layout
-    from larnet_core.video.spotting import interval_iou
+    from larnet_core.training.spotting_scores import interval_iou
 
     path, truth = face_clip
     analysis = analyze_clip(path, predictor)
@@ -268,7 +268,7 @@ def test_cli_analyze_writes_table_and_summary(tmp_path, face_clip, predictor):
 
 
 def test_shipped_sample_clips_match_their_truth(predictor):
-    from larnet_core.video.spotting import interval_iou
+    from larnet_core.training.spotting_scores import interval_iou
 
     samples = Path(__file__).resolve().parents[1] / "assets" / "samples"
     truths = sorted(samples.glob("*.truth.json"))

@@ -19,7 +19,7 @@ def casme2_root(tmp_path_factory):
 
 def test_accuracy_is_reported_per_resolution(casme2_root, lite_predictor):
     from larnet_core.data import apply_scheme, load_dataset
-    from larnet_core.video.robustness import resolution_robustness
+    from larnet_core.training.robustness import resolution_robustness
 
     records = apply_scheme(load_dataset("casme2", casme2_root), "casme2-5")
     done = []

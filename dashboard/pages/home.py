@@ -9,7 +9,9 @@ from dashboard.models import current_model, show_model_card
 st.title("LARNet Studio")
 st.markdown(
     "Facial **micro-expression** analysis with LARNet, a stack of residual attention networks "
-    "(Attention-92, Attention-56 and an attention EmoResNet). Micro-expressions last 1/25 to 1/2 s; this "
+    "(in the paper: Attention-92, Attention-56 and an attention EmoResNet; the bundled demo model is larnet-lite, "
+    "the same stack at a quarter of the width with one attention module per level, on 112 px inputs). "
+    "Micro-expressions last 1/25 to 1/2 s; this "
     "studio finds them in video, classifies them, and shows where the network looks."
 )
 

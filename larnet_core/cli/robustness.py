@@ -41,7 +41,7 @@ def _run(args: argparse.Namespace) -> int:
     from larnet_core.devices import resolve_device
     from larnet_core.inference import Predictor
     from larnet_core.models import load_checkpoint
-    from larnet_core.video.robustness import resolution_robustness
+    from larnet_core.training.robustness import resolution_robustness
 
     if any(r <= 0 for r in args.resolutions) or args.reference_height <= 0:
         raise LarnetError("--resolutions and --reference-height must be positive frame heights")

@@ -1,4 +1,5 @@
-"""``larnet spot-eval``: micro-expression spotting precision / recall / F1 at IoU >= 0.5 on long videos."""
+"""``larnet spot-eval`` and ``larnet str-eval``: expression spotting on long videos scored as MEGC scores it
+(per-type one-to-one matching at IoU >= 0.5), and spot-then-recognise (MEGC 2023's STRS) from the same run."""
 
 from __future__ import annotations
 
@@ -9,71 +10,140 @@ from pathlib import Path
 from larnet_core.errors import LarnetError
 from larnet_core.face.inputs import FACE_MODES
 
-
-DATASET_ALIASES = {"casme2-long": "casme2-long", "cas(me)2": "casme2-long", "casme-sq": "casme2-long"}
+DATASET_ALIASES = {
+    "casme2-long": "casme2-long", "cas(me)2": "casme2-long", "casme-sq": "casme2-long",
+    "samm-lv": "samm-lv", "samm-long": "samm-lv", "sammlv": "samm-lv",
+    "casme3-long": "casme3-long", "cas(me)3-long": "casme3-long",
+}
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "spot-eval", help="score expression spotting on long videos (CAS(ME)^2 layout) at IoU >= 0.5",
+    spot = subparsers.add_parser(
+        "spot-eval", help="score expression spotting on long videos (CAS(ME)^2, SAMM-LV, CAS(ME)^3) as MEGC does",
         description="Runs the training-free optical-flow spotting baseline on every long video of a dataset and "
-                    "reports precision, recall and F1 (MEGC protocol: a hit needs IoU >= 0.5).",
+                    "reports precision, recall and F1 per expression type and overall (MEGC: a spotted interval "
+                    "hits an annotated one of the same type at IoU >= 0.5, one-to-one, as many hits as possible; "
+                    "TP, FP and FN summed over the videos).",
     )
+    _arguments(spot)
+    spot.add_argument("--recognise", "--recognize", action="store_true",
+                      help="also score spot-then-recognise (MEGC 2023 STRS), as `larnet str-eval` does")
+    spot.set_defaults(func=_run)
+    rec = subparsers.add_parser(
+        "str-eval", help="spot-then-recognise score (MEGC 2023 STRS) on long videos",
+        description="Spots as `larnet spot-eval` does, labels every spotted interval with the model, and reports "
+                    "STRS = spotting F1 x analysis F1 (Liong, See and Chan 2023; MEGC 2023's STR task): the "
+                    "analysis F1 is taken over the hits only, from class-averaged precision and recall.",
+    )
+    _arguments(rec)
+    rec.add_argument("--types", nargs="+", choices=("micro", "macro"), default=["micro"],
+                     help="expression types scored (default micro, as MEGC 2023 STR)")
+    rec.add_argument("--classes", choices=("str4", "as-written"), default="str4",
+                     help="str4: negative / positive / surprise / others (MEGC 2023 STR); as-written: the model's "
+                          "and the annotation's names unchanged")
+    rec.set_defaults(func=_run, recognise=True)
+
+
+def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", default="casme2-long", choices=sorted(DATASET_ALIASES),
-                        help="dataset layout (casme2-long = cas(me)2; `larnet synth OUT --long` writes it)")
-    parser.add_argument("--root", required=True, help="dataset folder (holds the code spreadsheet and rawpic/)")
-    parser.add_argument("--fps", type=float, default=30.0, help="frame rate of frame folders (CAS(ME)^2: 30)")
+                        help="dataset layout: casme2-long (CAS(ME)^2; `larnet synth OUT --long` writes it), samm-lv "
+                             "(SAMM long videos), casme3-long (CAS(ME)^3 part A recordings)")
+    parser.add_argument("--root", required=True, help="dataset folder (docs/datasets.md gives each layout)")
+    parser.add_argument("--fps", type=float, default=None,
+                        help="frame rate of frame folders (default: CAS(ME)^2 30, SAMM-LV 200, CAS(ME)^3 30)")
     parser.add_argument("--face", default="auto", choices=FACE_MODES,
                         help="face tracking backend (auto: MediaPipe Face Mesh when installed)")
     parser.add_argument("--checkpoint", help="the model whose analysis pipeline is scored (it labels intervals; "
                         "spotting itself uses only facial motion). Default: the bundled demo model")
     parser.add_argument("--iou", type=float, default=0.5, help="IoU a spotted interval needs to count as a hit")
+    parser.add_argument("--k", default="fixed",
+                        help="frames between a frame and its motion references, per type: fixed (default: the "
+                             "settings `larnet analyze` uses, 0.3 s and 1.0 s, so the figure scores what users "
+                             "see), auto (as the MEGC baselines: half the average annotated length of each type) "
+                             "or MICRO,MACRO frames (e.g. 6,18)")
+    parser.add_argument("--loso", action="store_true",
+                        help="with --k auto: each subject's k from the OTHER subjects' annotations only")
     parser.add_argument("--threshold-p", type=float, help="threshold position p in mean + p*(max-mean) "
                         "(default fixed in SpottingParams; never tune it on the set you report)")
-    parser.add_argument("--out", help="write per-video results (.csv) here, every spotted interval next to it "
-                        "(<stem>.intervals.csv) and the summary (.json)")
+    parser.add_argument("--out", help="write per-video results (.csv) here, every spotted interval "
+                        "(<stem>.intervals.csv), every annotated one (<stem>.truth.csv) and the summary (.json)")
     parser.add_argument("--limit", type=int, help="evaluate only the first N videos")
-    parser.set_defaults(func=_run)
+
+
+def parse_k(text: str) -> str | tuple[int, int]:
+    """``auto``, ``fixed`` or ``MICRO,MACRO`` frames."""
+    value = text.strip().lower()
+    if value in ("auto", "fixed"):
+        return value
+    parts = value.split(",")
+    try:
+        micro, macro = (int(p) for p in parts)
+    except ValueError:
+        raise LarnetError(f"--k must be auto, fixed or two frame counts like 6,18; got {text!r}") from None
+    if micro < 1 or macro < 1:
+        raise LarnetError(f"--k frame counts must be at least 1, got {text!r}")
+    return micro, macro
 
 
 def _run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from larnet_core.data import load_dataset
-    from larnet_core.video.spot_eval import evaluate_spotting
+    from larnet_core.training.spotting_eval import DATASET_FPS, evaluate_spotting
+    from larnet_core.training.spotting_scores import str_class
     from larnet_core.video.spotting import SpottingParams
 
     if not 0 < args.iou <= 1:
         raise LarnetError(f"--iou must be in (0, 1], got {args.iou}")
+    k = parse_k(args.k)
+    if args.loso and k != "auto":
+        raise LarnetError("--loso only changes --k auto (the one setting taken from annotations); drop --loso or "
+                          "use --k auto")
+    name = DATASET_ALIASES[args.dataset]
+    fps = args.fps or DATASET_FPS[name]
     if args.out:
         from larnet_core.paths import check_output_file
 
         check_output_file(args.out, "--out")
-    records = load_dataset(DATASET_ALIASES[args.dataset], args.root)
+    records = load_dataset(name, args.root)
     if args.limit:
         records = records[: args.limit]
     if not records:
         raise LarnetError(f"no long videos found under {args.root}; check --root")
     params = SpottingParams() if args.threshold_p is None else SpottingParams(p=args.threshold_p)
     with tqdm(total=len(records), unit="video", desc="spot") as bar:
-        def progress(done: int, total: int, name: str) -> None:
+        def progress(done: int, total: int, video: str) -> None:
             bar.update(done - bar.n)
-            bar.set_postfix_str(name)
+            bar.set_postfix_str(video)
 
-        result = evaluate_spotting(records, _predictor(args.checkpoint), fps=args.fps, face=args.face, params=params, iou=args.iou,
-                                   progress=progress)
-    print(f"{len(records)} videos, {result.scores.ground_truth} annotated intervals, {result.scores.spotted} spotted")
-    for name, scores in (("overall", result.scores), ("micro", result.micro), ("macro", result.macro)):
-        print(f"{name:8s} hits {scores.true_positives:4d}  precision {scores.precision:.3f}  "
-              f"recall {scores.recall:.3f}  F1 {scores.f1:.3f}")
+        result = evaluate_spotting(records, _predictor(args.checkpoint), fps=fps, face=args.face, params=params,
+                                   k=k, loso=args.loso, iou=args.iou, progress=progress)
+    overall = result.scores.overall
+    print(f"{len(records)} videos, {overall.ground_truth} annotated intervals, {overall.spotted} spotted "
+          f"(k: {result.k}; micro/macro frames per video in the .csv)")
+    for label, scores in (("overall", overall), ("micro", result.micro), ("macro", result.macro)):
+        print(f"{label:8s} TP {scores.true_positives:4d}  FP {scores.false_positives:4d}  "
+              f"FN {scores.false_negatives:4d}  precision {scores.precision:.3f}  recall {scores.recall:.3f}  "
+              f"F1 {scores.f1:.3f}")
+    summary = result.to_dict()
+    if args.recognise:
+        types = getattr(args, "types", ["micro"])
+        classes = str_class if getattr(args, "classes", "str4") == "str4" else None
+        strs = result.str_scores(classes=classes, types=types)
+        summary["str"] = {**strs.to_dict(), "types": list(types)}
+        print(f"STR ({'+'.join(types)}): spotting F1 {strs.spotting.f1:.3f}  analysis F1 {strs.analysis_f1:.3f} "
+              f"(UF1 {strs.analysis_uf1:.3f}, UAR {strs.analysis_uar:.3f}, {len(strs.hits)} hits)  "
+              f"STRS {strs.strs:.3f}")
     if args.out:
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
         result.per_video.to_csv(out, index=False)
         intervals = out.with_name(f"{out.stem}.intervals.csv")
+        truth = out.with_name(f"{out.stem}.truth.csv")
         result.intervals.to_csv(intervals, index=False)
-        out.with_suffix(".json").write_text(json.dumps(result.to_dict(), indent=2), encoding="utf-8")
-        print(f"wrote {out}, {intervals} (every spotted interval, with hit) and {out.with_suffix('.json')}")
+        result.truth.to_csv(truth, index=False)
+        out.with_suffix(".json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+        print(f"wrote {out}, {intervals} (every spotted interval, with hit), {truth} and {out.with_suffix('.json')}")
     return 0
 
 

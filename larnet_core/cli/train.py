@@ -51,7 +51,10 @@ def register(subparsers) -> None:
     p.add_argument("--input-size", type=int, default=None, help="input side in pixels (default: the preset's)")
     p.add_argument("--pad", type=int, default=4, help="reflect padding of the random crop (0 = no crops)")
     p.add_argument("--no-flip", action="store_true", help="no random horizontal flips")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seeds the split, initialisation, sampling and augmentation")
+    p.add_argument("--split-seed", type=int, default=None,
+                   help="seed of the subject split alone (default: --seed); vary --seed with a fixed --split-seed to "
+                        "train several seeds on one split")
     p.add_argument("--workers", type=int, default=2, help="DataLoader workers decoding images")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--test-fraction", type=float, default=0.2, help="hold-out: share of subjects for testing")
@@ -119,7 +122,7 @@ def _run(args: argparse.Namespace) -> int:
             momentum=args.momentum, weight_decay=args.weight_decay, l2_kernel=args.l2_kernel,
             lr_schedule=args.lr_schedule, warmup=args.warmup, sample_mode=args.sample_mode, flow=args.flow,
             flow_cache=args.flow_cache, face=args.face,
-            input_size=args.input_size, pad=args.pad, flip=not args.no_flip, seed=args.seed, workers=args.workers, threads=args.threads,
+            input_size=args.input_size, pad=args.pad, flip=not args.no_flip, seed=args.seed, split_seed=args.split_seed, workers=args.workers, threads=args.threads,
             test_fraction=args.test_fraction, val_fraction=args.val_fraction, select=args.select,
             eval_every=args.eval_every, checkpoint_every=args.checkpoint_every, log_every=args.log_every,
             device=args.device, attention=args.attention, naive_attention=args.naive_attention, half=args.half,

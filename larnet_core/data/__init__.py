@@ -21,6 +21,8 @@ _EXPORTS = {
     "load_smic": "smic",
     "load_casme3": "casme3",
     "load_casme2_long": "casme2_long",
+    "load_samm_long": "samm_long",
+    "load_casme3_long": "casme3_long",
     "load_folder": "folder",
     "LabelScheme": "labels",
     "LABEL_SCHEMES": "labels",

@@ -103,7 +103,7 @@ def load_casme2_long(
                 "onset": onset,
                 "apex": apex,
                 "offset": offset,
-                "type": _expression_type(row.cell(7)),
+                "type": expression_type(row.cell(7)),
                 "emotion": _sheets.to_text(row.cell(6)).lower(),
                 "au": _sheets.to_text(row.cell(5)),
                 "self_report": _sheets.to_text(row.cell(8)),
@@ -119,7 +119,7 @@ def load_casme2_long(
             frames=tuple(p for _, p in video.frames),
             frame_numbers=tuple(n for n, _ in video.frames),
             video_path=video.video_path,
-            intervals=_intervals(assigned[i]),
+            intervals=interval_table(assigned[i]),
         )
         for i, video in enumerate(videos)
     ]
@@ -194,7 +194,7 @@ def _match(videos: list[_Video], subject_number: int | None, name: str, key: str
     return None
 
 
-def _expression_type(value: object) -> str:
+def expression_type(value: object) -> str:
     text = _sheets.to_text(value).lower()
     for kind in ("micro", "macro"):
         if text.startswith(kind):
@@ -202,7 +202,7 @@ def _expression_type(value: object) -> str:
     return text
 
 
-def _intervals(rows: list[dict]) -> pd.DataFrame:
+def interval_table(rows: list[dict]) -> pd.DataFrame:
     if not rows:
         return empty_intervals()
     frame = pd.DataFrame(rows, columns=list(INTERVAL_COLUMNS))

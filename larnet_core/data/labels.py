@@ -92,7 +92,7 @@ _CASME2_7 = ("disgust", "fear", "happiness", "others", "repression", "sadness", 
 _CASME2_5 = ("disgust", "happiness", "others", "repression", "surprise")
 
 _MEGC_3: dict[MappingKey, str | None] = {
-    # CASME II (FIELD: disgust and repression are negative; fear, sadness and others are dropped).
+    # CASME II (the MEGC 2019 composite: disgust and repression are negative; fear, sadness and others are dropped).
     ("casme2", "disgust"): "negative",
     ("casme2", "repression"): "negative",
     ("casme2", "happiness"): "positive",

@@ -112,7 +112,7 @@ def empty_intervals() -> pd.DataFrame:
 
 @dataclass(frozen=True, eq=False)
 class LongVideoRecord:
-    """One long video of a spotting dataset (CAS(ME)^2) and its annotated expression intervals.
+    """One long video of a spotting dataset (CAS(ME)^2, SAMM-LV, CAS(ME)^3) and its annotated expression intervals.
 
     Attributes:
         subject: subject folder name as the dataset writes it (``s15``).
@@ -122,7 +122,7 @@ class LongVideoRecord:
         video_path: the video file when the dataset provides one and no frames were found, else None.
         intervals: one row per annotated expression, columns :data:`INTERVAL_COLUMNS` (onset/apex/offset frame
             numbers; type ``micro``/``macro``; emotion, au and self_report text).
-        dataset: ``casme2-long``.
+        dataset: ``casme2-long``, ``samm-lv`` or ``casme3-long``.
     """
 
     subject: str

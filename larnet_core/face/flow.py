@@ -4,7 +4,7 @@ Two estimators (``method``):
 
 * ``tvl1``: dual TV-L1 (Zach et al. 2007), the field's input (STSTNet, OFF-ApexNet, MEGC baselines), from
   OpenCV's contrib module ``cv2.optflow`` (opencv-contrib-python-headless). About 45 ms per field at 28 px and
-  0.3 s at 112 px on one thread (FIELD.md section 5), so dataset samples compute it once and cache it
+  0.3 s at 112 px on one thread, so dataset samples compute it once and cache it
   (:mod:`larnet_core.data.flow_cache`).
 * ``farneback``: Farneback's polynomial-expansion flow, 100-300 times faster; the default of this module
   because per-frame clip and live analysis cannot afford TV-L1.

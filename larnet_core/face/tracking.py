@@ -5,7 +5,8 @@ landmarks, dense mesh when the backend gives one, confidence) and whether a shot
 
 * **Association.** Faces are matched to the tracks seen in the last ``max_gap_s`` seconds by box overlap with
   where each track should be now (its last box moved on at its recent speed), best pair first (greedy on IoU,
-  which with a handful of faces gives the same pairs as the Hungarian method). A pair needs IoU >= 0.3, or, for
+  so the closest box keeps its track; unlike a maximum matching it may leave a box unpaired when that box's
+  only partner was taken by a closer one: ``larnet_core.matching``). A pair needs IoU >= 0.3, or, for
   fast motion, centres closer than 0.5 face sizes and sizes within a factor 2.
   Faces sitting side by side do not overlap, so an id never passes to the neighbour. An unmatched face starts a
   new id (ids count up from 0 and are never reused); a track unseen for more than ``max_gap_s`` is dropped.

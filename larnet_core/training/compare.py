@@ -11,9 +11,10 @@ from larnet_core.errors import LarnetError
 from larnet_core.metrics import BootstrapInterval, subject_bootstrap
 from larnet_core.runs import RunResult, load_run
 
-__all__ = ["compare_runs", "to_markdown", "COMPARE_COLUMNS"]
+__all__ = ["compare_runs", "seed_summary", "to_markdown", "COMPARE_COLUMNS", "SEED_SUMMARY_COLUMNS"]
 
-COMPARE_COLUMNS = ("run", "model", "dataset", "labels", "protocol", "sample_mode", "synthetic", "n_test", "same_folds",
+COMPARE_COLUMNS = ("run", "model", "input_size", "seed", "dataset", "labels", "protocol", "sample_mode", "synthetic",
+                   "n_test", "same_folds",
                    "accuracy", "uf1", "uf1_low", "uf1_high", "uar", "macro_f1", "d_uf1", "d_uf1_low", "d_uf1_high",
                    "train_seconds")
 
@@ -42,9 +43,12 @@ def compare_runs(run_dirs: Sequence[str | Path], *, n_resamples: int = 2000, see
     for run in runs:
         cfg, m = run.config, run.metrics
         interval, delta = _intervals(run, runs[0], n_resamples, seed)
+        options = cfg.get("config") or {}
         rows.append({
             "run": run.name,
             "model": cfg.get("model", m.extra.get("model", "")),
+            "input_size": cfg.get("input_size", options.get("input_size")),
+            "seed": options.get("seed"),
             "dataset": cfg.get("dataset", ""),
             "labels": cfg.get("label_scheme", m.extra.get("label_scheme", "")),
             "protocol": cfg.get("protocol", m.extra.get("protocol", "")),
@@ -64,11 +68,41 @@ def compare_runs(run_dirs: Sequence[str | Path], *, n_resamples: int = 2000, see
             "train_seconds": cfg.get("train_seconds"),
         })
     table = pd.DataFrame(rows, columns=list(COMPARE_COLUMNS))
+    for name in ("input_size", "seed"):  # whole numbers, empty where a run has none (LBP-TOP has no input size)
+        table[name] = pd.array([None if v is None or pd.isna(v) else int(v) for v in table[name]], dtype="Int64")
     table = _with_per_dataset(table, runs)
     if table["labels"].nunique() > 1:
         raise LarnetError(f"the runs use different label schemes ({', '.join(table['labels'].unique())}); "
                           "compare runs of one scheme (or re-evaluate with --labels)")
     return table
+
+
+#: One row per model and input size: its runs' seeds pooled.
+SEED_SUMMARY_COLUMNS = ("model", "input_size", "n_runs", "seeds", "same_folds", "uf1_mean", "uf1_sd", "uf1_min",
+                        "uf1_max", "uar_mean", "uar_sd")
+
+
+def seed_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Runs of the same model at the same input size (several training seeds) as one row: mean, sample standard
+    deviation (0 for one run), minimum and maximum of UF1, mean and spread of UAR. ``same_folds`` is True only
+    when every run of the group scored the first run's clips with the same parts."""
+    rows = []
+    keys = ["model", "input_size"]
+    for (model, size), group in table.groupby(keys, sort=False, dropna=False):
+        rows.append({
+            "model": model, "input_size": size, "n_runs": len(group),
+            "seeds": " ".join(str(s) for s in group["seed"] if s is not None and not pd.isna(s)),
+            "same_folds": bool(group["same_folds"].all()),
+            "uf1_mean": float(group["uf1"].mean()), "uf1_sd": _spread(group["uf1"]),
+            "uf1_min": float(group["uf1"].min()), "uf1_max": float(group["uf1"].max()),
+            "uar_mean": float(group["uar"].mean()), "uar_sd": _spread(group["uar"]),
+        })
+    return pd.DataFrame(rows, columns=list(SEED_SUMMARY_COLUMNS))
+
+
+def _spread(values: pd.Series) -> float:
+    """Sample standard deviation; 0 for a single run."""
+    return float(values.std(ddof=1)) if len(values) > 1 else 0.0
 
 
 def _folds(run: RunResult) -> frozenset:
@@ -119,6 +153,8 @@ def to_markdown(table: pd.DataFrame, digits: int = 3) -> str:
     """A GitHub Markdown table (floats rounded to ``digits``)."""
 
     def cell(value) -> str:
+        if value is None or value is pd.NA:
+            return ""
         if isinstance(value, float):
             return "" if pd.isna(value) else f"{value:.{digits}f}"
         return str(value)

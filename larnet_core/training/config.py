@@ -49,6 +49,8 @@ class TrainConfig:
         input_size: side in pixels; None = the preset's default.
         pad, flip: augmentation: random crop after reflect-padding by ``pad`` pixels, horizontal flips.
         seed: seeds splits, initialisation, sampling and augmentation.
+        split_seed: seeds only the subject split when set (None = ``seed``), so several training seeds can be
+            compared on one split.
         workers: DataLoader workers that decode images (and compute flow) before training.
         threads: intra-op CPU threads of torch (None = torch's default). On a busy 2-core machine 1 thread
             is several times faster than 2, because the threads' spin-waits compete with other processes.
@@ -93,6 +95,7 @@ class TrainConfig:
     pad: int = 4
     flip: bool = True
     seed: int = 0
+    split_seed: int | None = None
     workers: int = 2
     threads: int | None = None
     test_fraction: float = 0.2

@@ -163,13 +163,19 @@ def plan_parts(samples: pd.DataFrame, config: Any) -> list[PartPlan]:
     from larnet_core.data import holdout_split, loso_folds
 
     if config.protocol == "loso":
-        splits = loso_folds(samples, val_fraction=config.val_fraction, seed=config.seed)
+        splits = loso_folds(samples, val_fraction=config.val_fraction, seed=_split_seed(config))
     else:
-        splits = [holdout_split(samples, test_fraction=config.test_fraction, seed=config.seed,
+        splits = [holdout_split(samples, test_fraction=config.test_fraction, seed=_split_seed(config),
                                 val_fraction=config.val_fraction)]
     name = (lambda s: "holdout") if config.protocol == "holdout" else (lambda s: s.name)
     return [PartPlan(name(s), s.train_indices, s.val_indices, s.test_indices, s.train_subjects, s.val_subjects,
                      s.test_subjects) for s in splits]
+
+
+def _split_seed(config: Any) -> int:
+    """``config.split_seed`` when set (several training seeds on one split), else ``config.seed``."""
+    split_seed = getattr(config, "split_seed", None)
+    return config.seed if split_seed is None else int(split_seed)
 
 
 # ------------------------------------------------------------------------------------------- the predictions

@@ -1,20 +1,19 @@
-"""Spotting expression intervals in a motion signal, and scoring spotted intervals against ground truth.
+"""Spotting expression intervals in a motion signal.
 
 The method is the field's training-free optical-flow baseline (MEGC): smooth the facial motion signal,
 threshold it at ``mean + p * (max - mean)``, take the peaks above the threshold, and grow an interval around
 each peak while the signal stays above a fraction of the peak's height over the resting level (the median). Intervals lasting 1/25 to 1/2 s are
 micro-expressions, longer ones macro-expressions, shorter ones are dropped as noise.
 
-Scoring follows MEGC: a spotted interval is a hit when its intersection-over-union with a not yet matched
-ground-truth interval is at least 0.5 (frames counted inclusively); precision, recall and F1 are over all hits,
-spotted intervals and ground-truth intervals of a dataset.
+Scoring spotted intervals against annotations, as MEGC scores them, lives beside training:
+:mod:`larnet_core.training.spotting_scores`.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import asdict, dataclass, replace
-from typing import Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -24,15 +23,11 @@ from larnet_core.result.schema import SPOTTED_COLUMNS as INTERVAL_COLUMNS
 
 __all__ = [
     "SpottingParams",
-    "SpottingScores",
     "StreamingSpotter",
     "spot_expressions",
     "INTERVAL_COLUMNS",
     "spot_intervals",
     "smooth_signal",
-    "interval_iou",
-    "match_intervals",
-    "score_spotting",
 ]
 
 
@@ -308,64 +303,3 @@ def _merge_close(rows: list[dict], max_gap: float) -> list[dict]:
         else:
             merged.append(dict(row))
     return merged
-
-
-def interval_iou(a: tuple[int, int], b: tuple[int, int]) -> float:
-    """Intersection over union of two inclusive frame intervals ``(onset, offset)``."""
-    inter = min(a[1], b[1]) - max(a[0], b[0]) + 1
-    if inter <= 0:
-        return 0.0
-    union = (a[1] - a[0] + 1) + (b[1] - b[0] + 1) - inter
-    return inter / union
-
-
-def match_intervals(predicted: Iterable[tuple[int, int]], truth: Iterable[tuple[int, int]],
-                    iou: float = 0.5) -> list[tuple[int, int, float]]:
-    """Pair spotted with ground-truth intervals one-to-one, best IoU first, keeping pairs with IoU >= ``iou``.
-
-    Returns:
-        ``(predicted index, truth index, IoU)`` for each hit.
-    """
-    from larnet_core.matching import greedy_pairs
-
-    predicted, truth = list(predicted), list(truth)
-    return greedy_pairs(((interval_iou(p, t), i, j) for i, p in enumerate(predicted) for j, t in enumerate(truth)),
-                        minimum=iou)
-
-
-@dataclass(frozen=True)
-class SpottingScores:
-    """Spotting result over a set of videos: counts and precision / recall / F1.
-
-    Degenerate cases: precision is 0 when nothing was spotted, recall 0 when there is no ground truth, and F1 0
-    when precision + recall is 0.
-    """
-
-    true_positives: int
-    spotted: int
-    ground_truth: int
-    precision: float
-    recall: float
-    f1: float
-    iou: float = 0.5
-
-    @classmethod
-    def from_counts(cls, true_positives: int, spotted: int, ground_truth: int, iou: float = 0.5) -> "SpottingScores":
-        precision = true_positives / spotted if spotted else 0.0
-        recall = true_positives / ground_truth if ground_truth else 0.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        return cls(true_positives, spotted, ground_truth, precision, recall, f1, iou)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def score_spotting(videos: Iterable[tuple[Sequence[tuple[int, int]], Sequence[tuple[int, int]]]],
-                   iou: float = 0.5) -> SpottingScores:
-    """Pool hits over videos: each item is ``(spotted intervals, ground-truth intervals)`` of one video."""
-    tp = spotted = truth_total = 0
-    for predicted, truth in videos:
-        tp += len(match_intervals(predicted, truth, iou))
-        spotted += len(predicted)
-        truth_total += len(truth)
-    return SpottingScores.from_counts(tp, spotted, truth_total, iou)
