@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from larnet_core.baselines.lbptop import clip_volume, lbp_top_histogram
+from larnet_core.training.baselines.lbptop import clip_volume, lbp_top_histogram
 from larnet_core.errors import DatasetError
 from larnet_core.training.config import TrainConfig
 from larnet_core.training.protocol import (command_line, data_facts, is_synthetic_sources, load_sources, plan_parts,
