@@ -217,6 +217,8 @@ while context.state.playing:
         state.history.append(report)
         state.frames_analysed += 1
     redraw_charts = time.monotonic() - last_chart >= CHART_PERIOD_S
+    drawing = time.perf_counter()
     _draw(redraw_charts)
+    state.stream.write_trace(start=time.monotonic(), page_draw=1e3 * (time.perf_counter() - drawing))
     if redraw_charts:
         last_chart = time.monotonic()
