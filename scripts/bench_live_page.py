@@ -147,9 +147,59 @@ class Dashboard:
         with open(self.trace, encoding="utf-8") as lines:
             for line in lines:
                 row = json.loads(line)
-                if start <= row["start"] < end:
+                if start <= row["start"] < end and "threads" not in row:
                     rows.append(row)
         return rows
+
+    def thread_names(self) -> dict[int, str]:
+        names: dict[int, str] = {}
+        with open(self.trace, encoding="utf-8") as lines:
+            for line in lines:
+                row = json.loads(line)
+                names.update({int(tid): name for tid, name in row.get("threads", {}).items()})
+        return names
+
+
+def _descendants(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, []))
+    return found
+
+
+def _cpu_s(pid: int, per_thread: bool = False) -> dict[int, float]:
+    """CPU seconds (user + system) of a process, or of each of its threads."""
+    tick = os.sysconf("SC_CLK_TCK")
+    paths = list(Path(f"/proc/{pid}/task").glob("*/stat")) if per_thread else [Path(f"/proc/{pid}/stat")]
+    out = {}
+    for path in paths:
+        try:
+            fields = path.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[int(path.parent.name)] = (int(fields[11]) + int(fields[12])) / tick
+    return out
+
+
+def cpu_snapshot(server: int) -> dict:
+    """CPU seconds so far of each server thread, of this process's browser (Chromium and its helpers) and of
+    the whole machine."""
+    browser = sum(_cpu_s(pid).get(pid, 0.0) for pid in _descendants(os.getpid()) if pid != os.getpid())
+    with open("/proc/stat", encoding="ascii") as stat:
+        fields = stat.readline().split()[1:]
+    busy = (sum(map(int, fields)) - int(fields[3]) - int(fields[4])) / os.sysconf("SC_CLK_TCK")
+    return {"threads": _cpu_s(server, per_thread=True), "browser": browser - sum(
+        _cpu_s(pid).get(pid, 0.0) for pid in _descendants(server)), "machine": busy}
 
 
 def _wait_idle(page) -> None:
@@ -174,14 +224,41 @@ def one_run(browser, dashboard: Dashboard, warmup_s: float, seconds: float) -> d
         while time.monotonic() < deadline and not (frame.evaluate(_READ_STATS) or {}).get("inbound"):
             page.wait_for_timeout(250)
         page.wait_for_timeout(int(warmup_s * 1000))
-        first, t0 = frame.evaluate(_READ_STATS), time.monotonic()
+        first, t0, cpu0 = frame.evaluate(_READ_STATS), time.monotonic(), cpu_snapshot(dashboard.process.pid)
         page.wait_for_timeout(int(seconds * 1000))
-        last, t1 = frame.evaluate(_READ_STATS), time.monotonic()
+        last, t1, cpu1 = frame.evaluate(_READ_STATS), time.monotonic(), cpu_snapshot(dashboard.process.pid)
         component.get_by_role("button", name=re.compile("STOP", re.IGNORECASE)).click()
         page.wait_for_timeout(1000)
     finally:
         context.close()
-    return _figures(dashboard.trace_between(t0, t1), first, last, t1 - t0)
+    figures = _figures(dashboard.trace_between(t0, t1), first, last, t1 - t0)
+    figures.update(_cpu_figures(cpu0, cpu1, dashboard.thread_names(), t1 - t0))
+    return figures
+
+
+def _thread_group(name: str) -> str:
+    """Server threads by what they do (names as Python, aiortc, streamlit-webrtc and the analyzer give them)."""
+    for prefix, group in (("async_media_processor", "frame callback"), ("larnet-live-model", "model thread"),
+                          ("ScriptRunner", "page script"), ("MainThread", "main (tornado, aiortc)"),
+                          ("video-decoder", "VP8 decoder"),
+                          ("asyncio_", "event-loop executor (VP8 encode)"), ("Thread-", "other Python threads")):
+        if name.startswith(prefix):
+            return group
+    return "other Python threads"
+
+
+def _cpu_figures(before: dict, after: dict, names: dict[int, str], elapsed: float) -> dict:
+    """Cores' worth of CPU (1.0 = one core busy) per group of server threads, Chromium and the machine."""
+    groups: dict[str, float] = {}
+    for tid, seconds in after["threads"].items():
+        used = seconds - before["threads"].get(tid, 0.0)
+        group = _thread_group(names[tid]) if tid in names else "native threads (decoder, MediaPipe, ORT, ...)"
+        groups[group] = groups.get(group, 0.0) + used / elapsed
+    out = {f"cpu:{group}": value for group, value in groups.items()}
+    out["cpu:server total"] = sum(groups.values())
+    out["cpu:chromium"] = (after["browser"] - before["browser"]) / elapsed
+    out["cpu:machine"] = (after["machine"] - before["machine"]) / elapsed
+    return out
 
 
 def _component_frame(page):
@@ -212,10 +289,12 @@ def _figures(trace: list[dict], first: dict, last: dict, elapsed: float) -> dict
         values = [row[stage] for row in frames]
         figures[f"{stage}_p50"] = float(np.percentile(values, 50)) if values else float("nan")
         figures[f"{stage}_p95"] = float(np.percentile(values, 95)) if values else float("nan")
-    draws = [row["page_draw"] for row in trace if "page_draw" in row]
+    draws = [row for row in trace if "page_draw" in row]
     figures["page_draws_per_s"] = len(draws) / elapsed
-    figures["page_draw_p50"] = float(np.percentile(draws, 50)) if draws else float("nan")
-    figures["page_draw_p95"] = float(np.percentile(draws, 95)) if draws else float("nan")
+    figures["page_draw_ms_per_s"] = sum(row["page_draw"] for row in draws) / elapsed
+    for kind, rows in (("metrics", [r["page_draw"] for r in draws if not r.get("charts")]),
+                       ("charts", [r["page_draw"] for r in draws if r.get("charts")])):
+        figures[f"page_{kind}_p50"] = float(np.percentile(rows, 50)) if rows else float("nan")
     starts = sorted(row["start"] for row in frames)
     gaps = np.diff(starts) * 1000 if len(starts) > 1 else np.array([float("nan")])
     figures["callback_gap_p95"] = float(np.percentile(gaps, 95))
@@ -231,8 +310,12 @@ def _print(name: str, figures: dict) -> None:
         f"{stage} {f[stage + '_p50']:.1f}/{f[stage + '_p95']:.1f}"
         for stage in ("slot_wait", "to_rgb", "analyse", "from_rgb", "callback"))
           + f"; gap between callbacks p95 {f['callback_gap_p95']:.0f} ms")
-    print(f"    page display loop: {f['page_draws_per_s']:.1f} redraws/s, "
-          f"{f['page_draw_p50']:.1f}/{f['page_draw_p95']:.1f} ms p50/p95")
+    cpu = sorted((k for k in f if k.startswith("cpu:") and k not in ("cpu:machine", "cpu:chromium",
+                                                                       "cpu:server total")), key=lambda k: -f[k])
+    print(f"    CPU in cores: machine {f['cpu:machine']:.2f}, Chromium {f['cpu:chromium']:.2f}, server "
+          f"{f['cpu:server total']:.2f} = " + ", ".join(f"{k[4:]} {f[k]:.2f}" for k in cpu))
+    print(f"    page display loop: {f['page_draws_per_s']:.1f} redraws/s taking {f['page_draw_ms_per_s']:.0f} ms/s; "
+          f"p50 {f['page_metrics_p50']:.1f} ms (metrics only), {f['page_charts_p50']:.1f} ms (with the charts)")
 
 
 def main() -> int:
@@ -277,7 +360,8 @@ def main() -> int:
     print(f"\nmedians over {args.runs} run(s) of {args.seconds:g} s, 640x480 {CAMERA_FPS} fps camera, "
           f"{os.cpu_count()} cores, load average now {os.getloadavg()[0]:.1f}:")
     for name, runs in results.items():
-        _print(name, {key: statistics.median(r[key] for r in runs) for key in runs[0]})
+        keys = {key for r in runs for key in r}
+        _print(name, {key: statistics.median(r.get(key, 0.0) for r in runs) for key in keys})
     return 0
 
 

@@ -29,7 +29,11 @@ log = logging.getLogger(__name__)
 
 QUEUE_SIZE = 64            # reports waiting for the page; the oldest is dropped when the page falls behind
 HISTORY_S = 10.0           # seconds of probabilities and motion in the rolling charts
-CHART_PERIOD_S = 0.5       # the charts are redrawn at most this often
+# Every redraw costs this process the GIL (building deltas and plotly figures) and the browser a render, on the
+# cores that decode, analyse and encode the video: the figures are redrawn at most DRAW_PERIOD_S apart, the charts
+# at most CHART_PERIOD_S apart, however fast frames come.
+DRAW_PERIOD_S = 0.25
+CHART_PERIOD_S = 1.0
 FPS_WINDOW_S = 2.0         # processing rate measured over this window
 
 
@@ -206,19 +210,22 @@ while context.state.playing:
         report = state.reports.get(timeout=1.0)
     except queue.Empty:
         continue
+    drawing = time.monotonic()
     state.history.append(report)
     state.frames_analysed += 1
     state.settled = False
-    while True:  # drain what piled up while drawing
+    while True:  # take what piled up since the last redraw
         try:
             report = state.reports.get_nowait()
         except queue.Empty:
             break
         state.history.append(report)
         state.frames_analysed += 1
-    redraw_charts = time.monotonic() - last_chart >= CHART_PERIOD_S
-    drawing = time.perf_counter()
+    redraw_charts = drawing - last_chart >= CHART_PERIOD_S
+    started = time.perf_counter()
     _draw(redraw_charts)
-    state.stream.write_trace(start=time.monotonic(), page_draw=1e3 * (time.perf_counter() - drawing))
+    state.stream.write_trace(start=time.monotonic(), page_draw=1e3 * (time.perf_counter() - started),
+                             charts=float(redraw_charts))
     if redraw_charts:
-        last_chart = time.monotonic()
+        last_chart = drawing
+    time.sleep(max(0.0, DRAW_PERIOD_S - (time.monotonic() - drawing)))

@@ -169,6 +169,8 @@ class LiveStream:
         self._count(skipped=False)
         if self._trace is not None:
             done = time.perf_counter()
+            if self.frames_in % 90 == 1:  # which thread is which, for per-thread CPU time read from /proc
+                self.write_trace(start=time.monotonic(), threads={t.native_id: t.name for t in threading.enumerate()})
             self.write_trace(start=time.monotonic() - (done - arrived), slot_wait=1e3 * (got_slot - arrived),
                               to_rgb=1e3 * (converted - got_slot), analyse=1e3 * (analysed - converted),
                               analyser_latency=float(result.latency_ms), from_rgb=1e3 * (done - analysed),
