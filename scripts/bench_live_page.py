@@ -219,10 +219,13 @@ def one_run(browser, dashboard: Dashboard, warmup_s: float, seconds: float) -> d
         _wait_idle(page)
         component = page.frame_locator('iframe[title*="streamlit_webrtc"]').first
         component.get_by_role("button", name=re.compile("START", re.IGNORECASE)).click(timeout=300_000)
-        frame = _component_frame(page)
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not (frame.evaluate(_READ_STATS) or {}).get("inbound"):
+        frame = None
+        while frame is None or not (frame.evaluate(_READ_STATS) or {}).get("inbound"):
+            if time.monotonic() > deadline:
+                raise SystemExit("the stream did not start within 120 s (no inbound video in the browser)")
             page.wait_for_timeout(250)
+            frame = frame or _component_frame(page)
         page.wait_for_timeout(int(warmup_s * 1000))
         first, t0, cpu0 = frame.evaluate(_READ_STATS), time.monotonic(), cpu_snapshot(dashboard.process.pid)
         page.wait_for_timeout(int(seconds * 1000))
@@ -265,9 +268,13 @@ def _component_frame(page):
     for frame in page.frames:
         if frame is page.main_frame:
             continue
-        if frame.evaluate("() => Array.isArray(window.__larnetConnections) && window.__larnetConnections.length > 0"):
-            return frame
-    raise SystemExit("no RTCPeerConnection found in the page's frames after START")
+        try:
+            if frame.evaluate("() => Array.isArray(window.__larnetConnections) && "
+                              "window.__larnetConnections.length > 0"):
+                return frame
+        except Exception:  # noqa: BLE001 - a frame that navigated away meanwhile
+            continue
+    return None
 
 
 def _delta(first: dict | None, last: dict | None, key: str) -> float:

@@ -14,6 +14,7 @@ from collections import deque
 from typing import NamedTuple
 
 import av
+import numpy as np
 import pandas as pd
 import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
@@ -65,6 +66,7 @@ class LiveState:
         self.history: deque[FrameReport] = deque(maxlen=2000)
         self.frames_analysed = 0
         self.settled = True  # the analyzer's last frames were settled after the stream stopped
+        self.events_shown: tuple | None = None  # (count, last event) in the events table on the page now
 
     def callback(self, frame: av.VideoFrame) -> av.VideoFrame:
         # Never raises; result is None for a frame skipped because the server is at capacity.
@@ -115,8 +117,19 @@ def _events_table(state: LiveState) -> pd.DataFrame:
     return events_table(state.analyzer.events).drop(columns=["apex_s", "peak_motion"])
 
 
-def _history_frame(state: LiveState, predictor) -> pd.DataFrame:
-    return _result(state, predictor, HISTORY_S).frames
+def _history_frame(state: LiveState) -> pd.DataFrame:
+    """The rolling charts' data: time, motion and every class's smoothed probability over the last HISTORY_S
+    seconds. Built straight from the reports: it is redrawn while the video runs, and the full table
+    (:func:`_result`) costs the frame callback several milliseconds of the GIL each time."""
+    from larnet_core.results import prob_column
+
+    history = list(state.history)
+    if history:
+        history = [r for r in history if r.time_s >= history[-1].time_s - HISTORY_S]
+    columns = {"time_s": [r.time_s for r in history], "motion": [r.motion for r in history]}
+    for name in state.analyzer.class_names:
+        columns[prob_column(name)] = [r.probabilities.get(name, np.nan) for r in history]
+    return pd.DataFrame(columns)
 
 
 def _session(state: LiveState, predictor, name: str):
@@ -189,11 +202,15 @@ def _draw(charts_too: bool) -> None:
     else:
         prediction_box.success(f"Current prediction: **{last.label}** ({last.confidence:.2f})")
     if charts_too:
-        history = _history_frame(state, predictor)
+        history = _history_frame(state)
         probabilities_box.plotly_chart(charts.rolling_probabilities_figure(history, class_names),
                                        key=f"live_probs_{time.monotonic_ns()}", config={"displayModeBar": False})
         motion_box.plotly_chart(charts.motion_figure(history), key=f"live_motion_{time.monotonic_ns()}",
                                 config={"displayModeBar": False})
+        events = state.analyzer.events
+        if (len(events), events[-1] if events else None) == state.events_shown:
+            return  # the table is unchanged: rebuilding it costs the frame callback the GIL for nothing
+        state.events_shown = (len(events), events[-1] if events else None)
         events = _events_table(state)
         events_box.dataframe(events.iloc[::-1], hide_index=True, key=f"live_events_{time.monotonic_ns()}",
                              column_config={"time_s": st.column_config.NumberColumn("time (s)", format="%.2f"),
@@ -203,6 +220,7 @@ def _draw(charts_too: bool) -> None:
                                                                                         format="%.3f")})
 
 
+state.events_shown = None  # a new run of the page starts with an empty table
 _draw(charts_too=True)
 last_chart = time.monotonic()
 while context.state.playing:
