@@ -36,6 +36,7 @@ HISTORY_S = 10.0           # seconds of probabilities and motion in the rolling 
 DRAW_PERIOD_S = 0.25
 CHART_PERIOD_S = 1.0
 FPS_WINDOW_S = 2.0         # processing rate measured over this window
+LIVE_MODEL_THREADS = 1     # ONNX Runtime threads per model call on this page
 
 
 class FrameReport(NamedTuple):
@@ -140,7 +141,9 @@ def _session(state: LiveState, predictor, name: str):
 
 st.title("Live webcam")
 loaded = current_model()
-predictor = current_predictor() if loaded is not None else None
+# One ONNX Runtime thread per call: a second one saves about a millisecond of a 6 ms batch-1 call and costs 3 ms
+# more CPU on the cores that decode, track, encode and show the video (as `larnet bench live --threads 1`).
+predictor = current_predictor(threads=LIVE_MODEL_THREADS) if loaded is not None else None
 if predictor is None:
     st.stop()
 synthetic_notice(loaded.card)
