@@ -287,6 +287,7 @@ def _figures(trace: list[dict], first: dict, last: dict, elapsed: float) -> dict
     frames = [row for row in trace if "callback" in row]
     figures = {"analysed_fps": len(frames) / elapsed,
                "skipped_fps": sum(1 for row in trace if row.get("skipped")) / elapsed,
+               "dropped_fps": sum(row.get("dropped", 0.0) for row in trace) / elapsed,
                "sent_fps": _delta(first.get("outbound"), last.get("outbound"), "framesSent") / elapsed,
                "received_fps": _delta(first.get("inbound"), last.get("inbound"), "framesDecoded") / elapsed}
     emitted = _delta(first.get("inbound"), last.get("inbound"), "jitterBufferEmittedCount")
@@ -312,7 +313,8 @@ def _print(name: str, figures: dict) -> None:
     f = figures
     print(f"  {name}: analysed {f['analysed_fps']:.1f} fps ({f['analysed_fps'] / CAMERA_FPS:.0%} of the camera's "
           f"{CAMERA_FPS}), browser sent {f['sent_fps']:.1f} and got back {f['received_fps']:.1f} fps "
-          f"(jitter buffer {f['jitter_buffer_ms']:.0f} ms), skipped for a slot {f['skipped_fps']:.1f}/s")
+          f"(jitter buffer {f['jitter_buffer_ms']:.0f} ms); frames dropped while the callback was busy "
+          f"{f.get('dropped_fps', float('nan')):.1f}/s, skipped for a slot {f['skipped_fps']:.1f}/s")
     print("    callback ms p50/p95: " + ", ".join(
         f"{stage} {f[stage + '_p50']:.1f}/{f[stage + '_p95']:.1f}"
         for stage in ("slot_wait", "to_rgb", "analyse", "from_rgb", "callback"))
