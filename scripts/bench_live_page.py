@@ -312,9 +312,10 @@ def _figures(trace: list[dict], first: dict, last: dict, elapsed: float) -> dict
 def _print(name: str, figures: dict) -> None:
     f = figures
     print(f"  {name}: analysed {f['analysed_fps']:.1f} fps ({f['analysed_fps'] / CAMERA_FPS:.0%} of the camera's "
-          f"{CAMERA_FPS}), browser sent {f['sent_fps']:.1f} and got back {f['received_fps']:.1f} fps (repeats of the last analysed frame included) "
-          f"(jitter buffer {f['jitter_buffer_ms']:.0f} ms); frames dropped while the callback was busy "
-          f"{f.get('dropped_fps', float('nan')):.1f}/s, skipped for a slot {f['skipped_fps']:.1f}/s")
+          f"{CAMERA_FPS}); browser sent {f['sent_fps']:.1f} fps and got {f['received_fps']:.1f} back (repeats of "
+          f"the last analysed frame included), jitter buffer {f['jitter_buffer_ms']:.0f} ms")
+    print(f"    frames dropped while the callback was busy {f.get('dropped_fps', float('nan')):.1f}/s, "
+          f"skipped for want of a slot {f['skipped_fps']:.1f}/s")
     print("    callback ms p50/p95: " + ", ".join(
         f"{stage} {f[stage + '_p50']:.1f}/{f[stage + '_p95']:.1f}"
         for stage in ("slot_wait", "to_rgb", "analyse", "from_rgb", "callback"))
