@@ -66,17 +66,15 @@ class LiveState:
         self.reports: queue.Queue[FrameReport] = queue.Queue(maxsize=QUEUE_SIZE)
         self.history: deque[FrameReport] = deque(maxlen=2000)
         self.frames_analysed = 0
-        self.stale_dropped = 0  # camera frames dropped because a newer one was waiting
         self.settled = True  # the analyzer's last frames were settled after the stream stopped
         self.events_shown: tuple | None = None  # (count, last event) in the events table on the page now
 
     async def newest(self, frames: list[av.VideoFrame]) -> list[av.VideoFrame]:
         """streamlit-webrtc's worker hands over every frame that arrived while the last one was analysed: the
-        newest is analysed and the older ones are dropped (counted, and traced for the page benchmark), so the
-        returned video never lags behind the camera. Without this callback the library drops them the same way but
-        logs a warning for every such call."""
+        newest is analysed and the older ones are dropped (traced for the page benchmark), so the returned video
+        never lags behind the camera. Without this callback the library drops them the same way but logs a warning
+        for every such call."""
         if len(frames) > 1:
-            self.stale_dropped += len(frames) - 1
             self.stream.write_trace(start=time.monotonic(), dropped=float(len(frames) - 1))
         return [self.callback(frames[-1])]
 
