@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import socket
 import statistics
 import subprocess
@@ -367,6 +368,7 @@ def main() -> int:
     finally:
         for dashboard in dashboards.values():
             dashboard.stop()
+    shutil.rmtree(work, ignore_errors=True)  # kept when a run failed: the dashboards' logs are there
     print(f"\nmedians over {args.runs} run(s) of {args.seconds:g} s, 640x480 {CAMERA_FPS} fps camera, "
           f"{os.cpu_count()} cores, load average now {os.getloadavg()[0]:.1f}:")
     for name, runs in results.items():
