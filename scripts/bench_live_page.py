@@ -1,7 +1,7 @@
 """The /live page end to end: the dashboard in headless Chromium fed by a 30 fps fake camera of a real face.
 
 Starts the dashboard on 127.0.0.1, opens /live in Debian's Chromium (Playwright) with a fake camera read from a
-.y4m file rendered at run time from a photo that scikit-image ships (Grace Hopper, with a micro-expression and a
+.y4m file rendered at run time from a photo that matplotlib ships (Grace Hopper, with a micro-expression and a
 slight head sway), presses START, waits for the stream to settle, measures for ``--seconds`` and prints:
 
 - the rate of frames the page's frame callback analysed (from ``$LARNET_LIVE_TRACE``, written by
