@@ -81,13 +81,13 @@ def _load_model(path: str, sha256: str) -> LoadedModel:  # sha256 is part of the
 
 
 @st.cache_resource(max_entries=4, show_spinner="Preparing the model for inference...")
-def _load_predictor(path: str, sha256: str) -> Predictor:
+def _load_predictor(path: str, sha256: str, threads: int | None = None) -> Predictor:
     from larnet_core.inference import Predictor
     from larnet_core.models import load_checkpoint
 
     # A separate copy from _load_model: the Predictor may move or export its network, and the attention page
     # attaches hooks to the other copy.
-    return Predictor(load_checkpoint(path, device="cpu"))
+    return Predictor(load_checkpoint(path, device="cpu"), threads=threads)
 
 
 @st.cache_resource(max_entries=16, ttl=30, show_spinner=False)
@@ -211,13 +211,17 @@ def current_model(*, quiet: bool = False) -> LoadedModel | None:
         return None
 
 
-def current_predictor() -> Predictor | None:
-    """A thread-safe ``Predictor`` for the picked model, or None after telling the user why."""
+def current_predictor(threads: int | None = None) -> Predictor | None:
+    """A thread-safe ``Predictor`` for the picked model, or None after telling the user why.
+
+    Args:
+        threads: ONNX Runtime's threads per call (None: one per core); each count is a predictor of its own.
+    """
     if current_model() is None:
         return None
     choice = selected_model()
     try:
-        return _load_predictor(*_checkpoint_key(choice.path))
+        return _load_predictor(*_checkpoint_key(choice.path), threads)
     except LarnetError as exc:
         st.error(f"Cannot prepare the model for inference: {plain_error(exc)}", icon=":material/error:")
         return None

@@ -65,3 +65,36 @@ def test_the_capacity_benchmark_runs_through_the_page_path(capsys):
     assert main(["bench", "live_streams", "--streams", "1", "--seconds", "0.5", "--no-codec"]) == 0
     out = capsys.readouterr().out
     assert "1 stream(s): analysed fps per stream" in out and "estimated from CPU time" in out
+
+
+def test_the_stage_trace_records_every_frame_when_asked(lite_predictor, tmp_path, monkeypatch):
+    import json
+
+    from larnet_core.video.stream import TRACE_ENV
+
+    trace = tmp_path / "trace.jsonl"
+    monkeypatch.setenv(TRACE_ENV, str(trace))
+    slots = FrameSlots(1)
+    stream = LiveStream(LiveAnalyzer(lite_predictor, fps_hint=30.0), slots, max_wait_s=0.01)
+    for index in range(3):
+        stream.process(_frame(index))
+    assert slots.acquire(0.0)
+    stream.process(_frame(3))  # skipped: no slot
+    slots.release()
+    rows = [json.loads(line) for line in trace.read_text().splitlines()]
+    frames = [row for row in rows if "callback" in row]
+    assert len(frames) == 3 and sum(1 for row in rows if row.get("skipped")) == 1
+    for row in frames:
+        assert row["callback"] >= row["analyse"] >= 0 and row["to_rgb"] >= 0 and row["from_rgb"] >= 0
+    names = [row["threads"] for row in rows if "threads" in row]
+    assert names and threading.current_thread().name in names[0].values()
+
+
+def test_no_trace_is_written_unless_asked(lite_predictor, tmp_path, monkeypatch):
+    from larnet_core.video.stream import TRACE_ENV
+
+    monkeypatch.delenv(TRACE_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)
+    stream = LiveStream(LiveAnalyzer(lite_predictor, fps_hint=30.0), FrameSlots(1))
+    stream.process(_frame(0))
+    assert stream._trace is None and list(tmp_path.iterdir()) == []

@@ -14,6 +14,7 @@ from collections import deque
 from typing import NamedTuple
 
 import av
+import numpy as np
 import pandas as pd
 import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
@@ -29,8 +30,13 @@ log = logging.getLogger(__name__)
 
 QUEUE_SIZE = 64            # reports waiting for the page; the oldest is dropped when the page falls behind
 HISTORY_S = 10.0           # seconds of probabilities and motion in the rolling charts
-CHART_PERIOD_S = 0.5       # the charts are redrawn at most this often
+# Every redraw costs this process the GIL (building deltas and plotly figures) and the browser a render, on the
+# cores that decode, analyse and encode the video: the figures are redrawn at most DRAW_PERIOD_S apart, the charts
+# at most CHART_PERIOD_S apart, however fast frames come.
+DRAW_PERIOD_S = 0.25
+CHART_PERIOD_S = 1.0
 FPS_WINDOW_S = 2.0         # processing rate measured over this window
+LIVE_MODEL_THREADS = 1     # ONNX Runtime threads per model call on this page
 
 
 class FrameReport(NamedTuple):
@@ -63,6 +69,16 @@ class LiveState:
         self.history: deque[FrameReport] = deque(maxlen=2000)
         self.frames_analysed = 0
         self.settled = True  # the analyzer's last frames were settled after the stream stopped
+        self.events_shown: tuple | None = None  # (count, last event) in the events table on the page now
+
+    async def newest(self, frames: list[av.VideoFrame]) -> list[av.VideoFrame]:
+        """streamlit-webrtc's worker hands over every frame that arrived while the last one was analysed: the
+        newest is analysed and the older ones are dropped (traced for the page benchmark), so the returned video
+        never lags behind the camera. Without this callback the library drops them the same way but logs a warning
+        for every such call."""
+        if len(frames) > 1:
+            self.stream.write_trace(start=time.monotonic(), dropped=float(len(frames) - 1))
+        return [self.callback(frames[-1])]
 
     def callback(self, frame: av.VideoFrame) -> av.VideoFrame:
         # Never raises; result is None for a frame skipped because the server is at capacity.
@@ -114,8 +130,19 @@ def _events_table(state: LiveState) -> pd.DataFrame:
     return events_table(state.analyzer.events).drop(columns=["apex_s", "peak_motion"])
 
 
-def _history_frame(state: LiveState, predictor) -> pd.DataFrame:
-    return _result(state, predictor, HISTORY_S).frames
+def _history_frame(state: LiveState) -> pd.DataFrame:
+    """The rolling charts' data: time, motion and every class's smoothed probability over the last HISTORY_S
+    seconds. Built straight from the reports: it is redrawn while the video runs, and the full table
+    (:func:`_result`) costs the frame callback several milliseconds of the GIL each time."""
+    from larnet_core.results import prob_column
+
+    history = list(state.history)
+    if history:
+        history = [r for r in history if r.time_s >= history[-1].time_s - HISTORY_S]
+    columns = {"time_s": [r.time_s for r in history], "motion": [r.motion for r in history]}
+    for name in state.analyzer.class_names:
+        columns[prob_column(name)] = [r.probabilities.get(name, np.nan) for r in history]
+    return pd.DataFrame(columns)
 
 
 def _session(state: LiveState, predictor, name: str):
@@ -128,7 +155,9 @@ def _session(state: LiveState, predictor, name: str):
 
 st.title("Live webcam")
 loaded = current_model()
-predictor = current_predictor() if loaded is not None else None
+# One ONNX Runtime thread per call: a second one saves about a millisecond of a 6 ms batch-1 call and costs 3 ms
+# more CPU on the cores that decode, track, encode and show the video (as `larnet bench live --threads 1`).
+predictor = current_predictor(threads=LIVE_MODEL_THREADS) if loaded is not None else None
 if predictor is None:
     st.stop()
 synthetic_notice(loaded.card)
@@ -150,6 +179,7 @@ with video:
         rtc_configuration=rtc,
         media_stream_constraints={"video": True, "audio": False},
         video_frame_callback=state.callback,
+        queued_video_frames_callback=state.newest,
         async_processing=True,
     )
     st.caption("Frames are analysed on this machine; nothing leaves it. A face box, the top class and the "
@@ -191,7 +221,7 @@ def _draw(charts_too: bool) -> None:
     else:
         prediction_box.success(f"Current prediction: **{last.label}** ({last.confidence:.2f})")
     if charts_too:
-        history = _history_frame(state, predictor)
+        history = _history_frame(state)
         probabilities_box.plotly_chart(charts.rolling_probabilities_figure(history, class_names),
                                        key=f"live_probs_{time.monotonic_ns()}", config={"displayModeBar": False})
         motion_box.plotly_chart(charts.motion_figure(history), key=f"live_motion_{time.monotonic_ns()}",
@@ -201,6 +231,10 @@ def _draw(charts_too: bool) -> None:
                                                   f"roll {last.pose[2]:+.0f} degrees")
             units_box.plotly_chart(au_charts.au_bars_figure(last.aus, f"Action units (estimates) · {pose}"),
                                    key=f"live_aus_{time.monotonic_ns()}", config={"displayModeBar": False})
+        events = state.analyzer.events
+        if (len(events), events[-1] if events else None) == state.events_shown:
+            return  # the table is unchanged: rebuilding it costs the frame callback the GIL for nothing
+        state.events_shown = (len(events), events[-1] if events else None)
         events = _events_table(state)
         events_box.dataframe(events.iloc[::-1], hide_index=True, key=f"live_events_{time.monotonic_ns()}",
                              column_config={"time_s": st.column_config.NumberColumn("time (s)", format="%.2f"),
@@ -210,6 +244,7 @@ def _draw(charts_too: bool) -> None:
                                                                                         format="%.3f")})
 
 
+state.events_shown = None  # a new run of the page starts with an empty table
 _draw(charts_too=True)
 last_chart = time.monotonic()
 while context.state.playing:
@@ -217,17 +252,22 @@ while context.state.playing:
         report = state.reports.get(timeout=1.0)
     except queue.Empty:
         continue
+    drawing = time.monotonic()
     state.history.append(report)
     state.frames_analysed += 1
     state.settled = False
-    while True:  # drain what piled up while drawing
+    while True:  # take what piled up since the last redraw
         try:
             report = state.reports.get_nowait()
         except queue.Empty:
             break
         state.history.append(report)
         state.frames_analysed += 1
-    redraw_charts = time.monotonic() - last_chart >= CHART_PERIOD_S
+    redraw_charts = drawing - last_chart >= CHART_PERIOD_S
+    started = time.perf_counter()
     _draw(redraw_charts)
+    state.stream.write_trace(start=time.monotonic(), page_draw=1e3 * (time.perf_counter() - started),
+                             charts=float(redraw_charts))
     if redraw_charts:
-        last_chart = time.monotonic()
+        last_chart = drawing
+    time.sleep(max(0.0, DRAW_PERIOD_S - (time.monotonic() - drawing)))

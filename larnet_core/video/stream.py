@@ -11,6 +11,7 @@ no stream waits longer than one frame interval, and streams queue for slots firs
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -19,10 +20,12 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["FrameSlots", "LiveStream", "default_slots", "shared_slots", "SLOTS_ENV"]
+__all__ = ["FrameSlots", "LiveStream", "default_slots", "shared_slots", "SLOTS_ENV", "TRACE_ENV"]
 
 #: Overrides the number of frames analysed at once by all streams of the process.
 SLOTS_ENV = "LARNET_LIVE_SLOTS"
+#: A file path: every frame's stage times are appended to it as one JSON line (``scripts/bench_live_page.py``).
+TRACE_ENV = "LARNET_LIVE_TRACE"
 _SKIP_WINDOW = 60  # frames over which the skipped share is reported
 
 
@@ -114,6 +117,13 @@ class LiveStream:
         self.frames_in = self.frames_analysed = self.frames_skipped = 0
         self._recent: deque[bool] = deque(maxlen=_SKIP_WINDOW)
         self._lock = threading.Lock()
+        trace = os.environ.get(TRACE_ENV, "").strip()
+        self._trace = open(trace, "a", buffering=1, encoding="utf-8") if trace else None  # noqa: SIM115
+
+    def write_trace(self, **stages: float) -> None:
+        """One frame's stage times (ms) and its start (monotonic s), when ``$LARNET_LIVE_TRACE`` names a file."""
+        if self._trace is not None:
+            self._trace.write(json.dumps(stages) + "\n")
 
     @property
     def skipped_share(self) -> float:
@@ -137,19 +147,32 @@ class LiveStream:
         """
         import av
 
+        arrived = time.perf_counter()
         if not self.slots.acquire(self.max_wait_s):
             self._count(skipped=True)
+            self.write_trace(start=time.monotonic(), skipped=1.0)
             return frame, None
+        got_slot = time.perf_counter()
         try:
             try:
                 image = frame.to_ndarray(format="rgb24")
             except Exception:  # noqa: BLE001 - an undecodable frame must not end the stream
                 self._count(skipped=True)
                 return frame, None
+            converted = time.perf_counter()
             # process() never raises: a failure is logged, reported in result.error and written on the frame.
             annotated, result = self.analyzer.process(image, frame.time)
+            analysed = time.perf_counter()
             out = av.VideoFrame.from_ndarray(np.ascontiguousarray(annotated), format="rgb24")
         finally:
             self.slots.release()
         self._count(skipped=False)
+        if self._trace is not None:
+            done = time.perf_counter()
+            if self.frames_in % 90 == 1:  # which thread is which, for per-thread CPU time read from /proc
+                self.write_trace(start=time.monotonic(), threads={t.native_id: t.name for t in threading.enumerate()})
+            self.write_trace(start=time.monotonic() - (done - arrived), slot_wait=1e3 * (got_slot - arrived),
+                              to_rgb=1e3 * (converted - got_slot), analyse=1e3 * (analysed - converted),
+                              analyser_latency=float(result.latency_ms), from_rgb=1e3 * (done - analysed),
+                              callback=1e3 * (done - arrived))
         return out, result
