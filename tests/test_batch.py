@@ -278,18 +278,28 @@ def test_a_worker_process_that_dies_mid_clip_is_replaced_and_the_clip_tried_agai
     folder.mkdir()
     for index in range(3):
         shutil.copy(clips / ("a.mp4" if index % 2 == 0 else "day2/b.mp4"), folder / f"take{index}.mp4")
-    killed: list[int] = []
+    retried = False
+    # The other worker is killed when the first clip finishes; it is then almost always mid-clip, but it may have
+    # just finished its own clip (nothing to retry). Such a run must still lose nothing; the retry is asserted on
+    # a run where the killed worker held a clip (at most three tries).
+    for attempt in range(3):
+        killed: list[int] = []
 
-    def kill_one_worker(state, row) -> None:
-        if row is not None and not killed:
-            done_by = int(str(row["worker"]).rsplit(":", 1)[-1])
-            worker = next(p for p in multiprocessing.active_children()
-                          if p.name.startswith("larnet-batch-") and p.pid != done_by)
-            os.kill(worker.pid, signal.SIGKILL)
-            killed.append(worker.pid)
+        def kill_one_worker(state, row) -> None:
+            if row is not None and not killed:
+                done_by = int(str(row["worker"]).rsplit(":", 1)[-1])
+                worker = next(p for p in multiprocessing.active_children()
+                              if p.name.startswith("larnet-batch-") and p.pid != done_by)
+                os.kill(worker.pid, signal.SIGKILL)
+                killed.append(worker.pid)
 
-    with caplog.at_level(logging.WARNING, logger="larnet_core.batch.local"):
-        report = run_batch([folder], DEMO, tmp_path / "out", workers=2, progress=kill_one_worker)
-    assert killed and report.ok and len(report.summary) == 3  # the lost clip was analysed by the new worker
-    assert any("trying it again" in r.getMessage() for r in caplog.records)
-    assert str(killed[0]) not in " ".join(map(str, report.summary["worker"]))
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="larnet_core.batch.local"):
+            report = run_batch([folder], DEMO, tmp_path / f"out{attempt}", workers=2, progress=kill_one_worker)
+        assert killed and report.ok and len(report.summary) == 3  # nothing lost, whichever moment it died
+        if any("trying it again" in r.getMessage() for r in caplog.records):
+            # The lost clip was analysed again, by the new worker: no row comes from the killed one.
+            assert str(killed[0]) not in " ".join(map(str, report.summary["worker"]))
+            retried = True
+            break
+    assert retried
