@@ -85,7 +85,7 @@ def camera_file(path: Path, seconds: float = 4.0) -> Path:
     import cv2
 
     from larnet_core.video import write_y4m
-    from larnet_core.video._bench_common import animated_face
+    from larnet_core.benchmarks._common import animated_face
 
     frames, _ = animated_face(640, 480, CAMERA_FPS, seconds, face_height=0.8)
     swayed = []
