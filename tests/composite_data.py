@@ -1,7 +1,7 @@
 """A tiny MEGC-style composite (CASME II + SAMM + SMIC) written in each dataset's real on-disk layout.
 
 Frames are crops of a real face photo (matplotlib's grace_hopper) that move from onset to apex, with a motion
-that depends on the emotion, so flow samples carry a learnable signal. Layouts follow FIELD.md section 4:
+that depends on the emotion, so flow samples carry a learnable signal. Layouts follow docs/datasets.md:
 
     casme2/CASME2_RAW_selected/sub01/EP01_01/img10.jpg ... + CASME2-coding-20190701.xlsx
     samm/SAMM/006/006_1_1/006_00100.jpg ...                  + SAMM_Micro_FACS_Codes_v2.xlsx (13 note rows)
