@@ -22,15 +22,7 @@ from larnet_core.aus import (
 )
 from larnet_core.aus.calibration import load_calibration, load_flow_calibration
 from larnet_core.aus.features import FEATURE_NAMES
-from larnet_core.errors import LarnetError
-from larnet_core.face import mesh as mesh_module
-
-try:
-    mesh_module.import_mediapipe()
-    MEDIAPIPE_ERROR = ""
-except LarnetError as exc:  # pragma: no cover - depends on the installation
-    MEDIAPIPE_ERROR = str(exc)
-needs_mediapipe = pytest.mark.skipif(bool(MEDIAPIPE_ERROR), reason=f"mediapipe cannot be imported: {MEDIAPIPE_ERROR}")
+from markers import needs_mediapipe
 
 
 def test_rules_name_combinations_by_emfacs_and_the_objective_classes():

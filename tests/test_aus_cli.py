@@ -11,15 +11,7 @@ import pytest
 from larnet_core.aus.evaluate import score_sets
 from larnet_core.aus.names import AU_COLUMNS
 from larnet_core.cli import main
-from larnet_core.errors import LarnetError
-from larnet_core.face import mesh as mesh_module
-
-try:
-    mesh_module.import_mediapipe()
-    MEDIAPIPE_ERROR = ""
-except LarnetError as exc:  # pragma: no cover - depends on the installation
-    MEDIAPIPE_ERROR = str(exc)
-needs_mediapipe = pytest.mark.skipif(bool(MEDIAPIPE_ERROR), reason=f"mediapipe cannot be imported: {MEDIAPIPE_ERROR}")
+from markers import needs_mediapipe
 
 
 def test_scores_count_per_unit_and_average_micro_and_macro():

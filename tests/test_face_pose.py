@@ -5,8 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from larnet_core.errors import LarnetError
-from larnet_core.face import mesh as mesh_module
 from larnet_core.face.pose import (
     STABLE_POINTS,
     angles_from_rotation,
@@ -14,13 +12,7 @@ from larnet_core.face.pose import (
     fit_pose,
     rotation_from_angles,
 )
-
-try:
-    mesh_module.import_mediapipe()
-    MEDIAPIPE_ERROR = ""
-except LarnetError as exc:  # pragma: no cover - depends on the installation
-    MEDIAPIPE_ERROR = str(exc)
-needs_mediapipe = pytest.mark.skipif(bool(MEDIAPIPE_ERROR), reason=f"mediapipe cannot be imported: {MEDIAPIPE_ERROR}")
+from markers import needs_mediapipe
 
 
 def test_angles_round_trip_and_signs_follow_the_image():

@@ -24,15 +24,9 @@ from larnet_core.face import (
     sample_face_photos,
     summarize_tracks,
 )
-from larnet_core.face import mesh as mesh_module
 from larnet_core.face import tracking as tracking_module
+from markers import needs_mediapipe
 
-try:
-    mesh_module.import_mediapipe()
-    MEDIAPIPE_ERROR = ""
-except LarnetError as exc:  # pragma: no cover - depends on the installation
-    MEDIAPIPE_ERROR = str(exc)
-needs_mediapipe = pytest.mark.skipif(bool(MEDIAPIPE_ERROR), reason=f"mediapipe cannot be imported: {MEDIAPIPE_ERROR}")
 
 W, H = 640, 360
 PHOTOS = sample_face_photos()

@@ -9,18 +9,12 @@ import numpy as np
 import pytest
 
 from larnet_core.aus.names import AU_COLUMNS
-from larnet_core.errors import LarnetError
-from larnet_core.face import mesh as mesh_module
 from larnet_core.synth.footage import make_footage, write_footage
 from larnet_core.video.analysis import analyze_clip
 from larnet_core.training.spotting_scores import interval_iou
+from markers import needs_mediapipe
 
-try:
-    mesh_module.import_mediapipe()
-    MEDIAPIPE_ERROR = ""
-except LarnetError as exc:  # pragma: no cover - depends on the installation
-    MEDIAPIPE_ERROR = str(exc)
-pytestmark = pytest.mark.skipif(bool(MEDIAPIPE_ERROR), reason=f"mediapipe cannot be imported: {MEDIAPIPE_ERROR}")
+pytestmark = needs_mediapipe
 
 
 @functools.lru_cache(maxsize=None)
