@@ -10,6 +10,8 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from larnet_core.aus.names import AU_COLUMNS
+from larnet_core.errors import LarnetError
+from larnet_core.face.mesh import MeshFaceDetector, mediapipe_available
 from larnet_core.results import probability_columns
 
 __all__ = ["has_units", "au_lanes_figure", "au_bars_figure", "smoothed_frames", "photo_units"]
@@ -86,9 +88,7 @@ def smoothed_frames(frames: pd.DataFrame, class_names: Sequence[str], fps: float
 def photo_units(image) -> tuple[tuple[float, float, float], dict[str, float]] | None:
     """Pose and AU intensities of the largest face in a photo (against the canonical neutral face), or None
     (no MediaPipe, no face). A clip frame's model input is read on its face crop."""
-    from larnet_core.aus.estimate import photo_intensities
-    from larnet_core.errors import LarnetError
-    from larnet_core.face.mesh import MeshFaceDetector, mediapipe_available
+    from larnet_core.aus.estimate import photo_intensities  # lazy: SciPy only when a photo's action units are estimated
 
     image = image if isinstance(image, np.ndarray) else getattr(image, "crop", None)
     if image is None or not mediapipe_available():

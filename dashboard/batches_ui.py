@@ -19,6 +19,7 @@ import streamlit as st
 
 from dashboard import config
 from dashboard.sessions_ui import is_operator
+from larnet_core.batch import find_batch_dirs
 
 __all__ = ["REFUSAL", "visible_batches", "accept_link_key", "batch_link", "link_params", "resolve_batch",
            "resolve_clip"]
@@ -34,7 +35,7 @@ _CLIP_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-]{0,100}")
 
 
 def _secret() -> bytes:
-    from larnet_core.sessions.visitors import server_secret
+    from larnet_core.sessions.visitors import server_secret  # lazy: SQLAlchemy only when a page uses the sessions store
 
     return server_secret()
 
@@ -42,8 +43,6 @@ def _secret() -> bytes:
 def _all_batches() -> dict[str, Path]:
     """Every batch output folder under the batches folder, by its name relative to it (``.`` for the folder
     itself)."""
-    from larnet_core.batch import find_batch_dirs
-
     root = config.batches_dir()
     try:
         found = find_batch_dirs(root)
@@ -55,6 +54,7 @@ def _all_batches() -> dict[str, Path]:
 
 def accept_link_key() -> None:
     """Remember the batch of this page's link when its ``key`` is right (this browser then sees that batch)."""
+    # lazy: SQLAlchemy only when a page uses the sessions store
     from larnet_core.sessions.visitors import batch_key_matches
 
     name, key = st.query_params.get("batch"), st.query_params.get("key")
@@ -64,6 +64,7 @@ def accept_link_key() -> None:
 
 def visible_batches() -> dict[str, Path]:
     """The batches this browser may see: every one for the operator, else those whose link it opened."""
+    # lazy: SQLAlchemy only when a page uses the sessions store
     from larnet_core.sessions.visitors import batch_key_matches
 
     everything = _all_batches()
@@ -78,7 +79,7 @@ def visible_batches() -> dict[str, Path]:
 
 def link_params(name: str) -> dict[str, str]:
     """Query parameters that open batch ``name`` for whoever holds them."""
-    from larnet_core.sessions.visitors import batch_key
+    from larnet_core.sessions.visitors import batch_key  # lazy: SQLAlchemy only when a page uses the sessions store
 
     return {"batch": name, "key": batch_key(name, _secret())}
 

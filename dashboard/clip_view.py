@@ -9,8 +9,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from larnet_core.errors import LarnetError
 from larnet_core.face.inputs import ModelInput
 from larnet_core.result import AnalysisResult
+from larnet_core.video.analysis import input_at
 
 __all__ = ["ClipView"]
 
@@ -49,9 +51,6 @@ class ClipView:
         Raises:
             LarnetError: the clip was not stored, or the face has no inferred frame.
         """
-        from larnet_core.errors import LarnetError
-        from larnet_core.video.analysis import input_at  # the video engine, loaded when a frame is first shown
-
         if self.data is None:
             raise LarnetError("the clip was not stored with this result, so its frames cannot be shown")
         try:

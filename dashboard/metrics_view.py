@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from dashboard.config import REPO_ROOT
+from larnet_core.data import LABEL_SCHEMES, load_dataset, remap_labels
 from larnet_core.errors import LarnetError
 from larnet_core.result import class_names_in
 
@@ -60,7 +62,7 @@ class RunView:
 
 def run_from_dir(path: Path, label: str) -> RunView:
     """Read a run directory (raises LarnetError when it is incomplete)."""
-    from larnet_core.runs import load_run
+    from larnet_core.runs import load_run  # lazy: scikit-learn only when a run's metrics are read
 
     run = load_run(path)
     extra = run.metrics.extra
@@ -73,8 +75,6 @@ def run_from_dir(path: Path, label: str) -> RunView:
 
 
 def _guess_scheme(class_names: list[str]) -> str:
-    from larnet_core.data import LABEL_SCHEMES
-
     for name, scheme in LABEL_SCHEMES.items():
         if set(scheme.classes) == set(class_names):
             return name
@@ -113,8 +113,6 @@ def run_from_upload(name: str, data: bytes) -> RunView:
 
 def reachable_schemes(scheme: str) -> list[str]:
     """Schemes a run scored under ``scheme`` can be re-scored under (itself first)."""
-    from larnet_core.data import LABEL_SCHEMES, remap_labels
-
     if scheme not in LABEL_SCHEMES:
         return [scheme] if scheme else []
     reachable = [scheme]
@@ -144,6 +142,7 @@ def rescore(run: RunView, target_scheme: str, level: str = "clip") -> tuple[pd.D
     Raises:
         LarnetError: when the run cannot be translated or scored, or has no frame level.
     """
+    # lazy: scikit-learn only when a run's metrics are read
     from larnet_core.metrics import compute_metrics
     from larnet_core.training.protocol import convert_predictions
 
@@ -175,7 +174,7 @@ def uf1_uncertainty(predictions: pd.DataFrame, report: MetricsReport,
                     baseline_predictions: pd.DataFrame | None = None) -> str | None:
     """A sentence giving the UF1's 95 % interval over test subjects (and, against a first run tested on the same
     subjects, the paired interval of the difference); None when the table has fewer than two subjects."""
-    from larnet_core.metrics import subject_bootstrap
+    from larnet_core.metrics import subject_bootstrap  # lazy: scikit-learn only when a run's metrics are read
 
     if "subject" not in predictions or predictions["subject"].nunique() < 2:
         return None
@@ -212,7 +211,6 @@ def _data_root(config: dict) -> Path | None:
     root = Path(root)
     if root.is_absolute():
         return root if root.is_dir() else None
-    from dashboard.config import REPO_ROOT
 
     # Runs record the folder as given on the command line, usually relative to where training ran.
     for base in (Path.cwd(), REPO_ROOT):
@@ -224,8 +222,6 @@ def _data_root(config: dict) -> Path | None:
 def apex_frames(config: dict) -> dict[tuple[str, str], Path]:
     """The apex frame of every clip of the run's dataset(s), keyed by ``(subject, clip)`` as the predictions
     write them (``samm/006`` in a composite), when the dataset folders are on this machine; empty otherwise."""
-    from larnet_core.data import load_dataset
-
     sources = dict(config.get("data") or {})
     if not sources and config.get("dataset"):
         sources = {str(config["dataset"]): config.get("root") or config.get("data_root") or config.get("dataset_root")}

@@ -18,7 +18,8 @@ import streamlit as st
 from dashboard import config
 from dashboard.text import plain, plain_error
 from larnet_core.errors import LarnetError
-from larnet_core.result import SYNTHETIC_NOTICE
+from larnet_core.result import SYNTHETIC_NOTICE, model_provenance
+from larnet_core.uploads import UploadCache
 
 if TYPE_CHECKING:  # torch stays unimported until a page needs the model
     from larnet_core.inference import Predictor
@@ -62,7 +63,7 @@ class ModelChoice:
 # ------------------------------------------------------------------------------------------ cached resources
 @st.cache_data(max_entries=64, show_spinner=False)
 def _sha256_of(path: str, mtime_ns: int, size: int) -> str:
-    from larnet_core.models import file_sha256
+    from larnet_core.models import file_sha256  # lazy: torch only once a model is loaded (pages open without it)
 
     return file_sha256(path)
 
@@ -74,7 +75,7 @@ def _checkpoint_key(path: Path) -> tuple[str, str]:
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the model...")
 def _load_model(path: str, sha256: str) -> LoadedModel:  # sha256 is part of the cache key
-    from larnet_core.models import load_checkpoint
+    from larnet_core.models import load_checkpoint  # lazy: torch only once a model is loaded (pages open without it)
 
     log.info("loading checkpoint %s (%s)", path, sha256[:12])
     return load_checkpoint(path, device="cpu")
@@ -82,6 +83,7 @@ def _load_model(path: str, sha256: str) -> LoadedModel:  # sha256 is part of the
 
 @st.cache_resource(max_entries=4, show_spinner="Preparing the model for inference...")
 def _load_predictor(path: str, sha256: str, threads: int | None = None) -> Predictor:
+    # lazy: torch only once a model is loaded (pages open without it)
     from larnet_core.inference import Predictor
     from larnet_core.models import load_checkpoint
 
@@ -93,7 +95,7 @@ def _load_predictor(path: str, sha256: str, threads: int | None = None) -> Predi
 @st.cache_resource(max_entries=16, ttl=30, show_spinner=False)
 def _run_checkpoints(root: str, stamp: float) -> list[tuple[str, str]]:
     """(label, checkpoint path) of every run under ``root`` that has a reachable checkpoint."""
-    from larnet_core.runs import list_runs, load_run
+    from larnet_core.runs import list_runs, load_run  # lazy: scikit-learn only when a run's metrics are read
 
     found = []
     for run_dir in list_runs(root):
@@ -114,8 +116,7 @@ UPLOAD_CACHE_HOURS = 24.0
 
 
 def _upload_cache():
-    from larnet_core.sessions import data_dir
-    from larnet_core.uploads import UploadCache
+    from larnet_core.sessions import data_dir  # lazy: SQLAlchemy only when a page uses the sessions store
 
     return UploadCache(data_dir() / "uploads" / "models", suffix=".pt", max_files=UPLOAD_CACHE_FILES,
                        max_bytes=UPLOAD_CACHE_BYTES, max_age_s=UPLOAD_CACHE_HOURS * 3600)
@@ -229,7 +230,7 @@ def current_predictor(threads: int | None = None) -> Predictor | None:
 
 def model_ref(loaded: LoadedModel) -> ModelRef:
     """The ``ModelRef`` saved with a session for ``loaded``."""
-    from larnet_core.result import model_provenance
+    # lazy: SQLAlchemy only when a page uses the sessions store
     from larnet_core.sessions.results import model_ref as named
 
     return named(model_provenance(loaded))

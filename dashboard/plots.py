@@ -1,4 +1,4 @@
-"""Figures of an analysis result (plotly, imported on first use: the engine imports without it).
+"""Figures of an analysis result (plotly).
 
 The pages draw every figure of an analysis result from here, so a chart anywhere is drawn from the result's own
 tables.
@@ -6,15 +6,13 @@ tables.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 
 from larnet_core.result import prob_column
-
-if TYPE_CHECKING:
-    import plotly.graph_objects as go
 
 __all__ = ["CLASS_COLOURS", "class_colour", "probability_bars", "timeline_figure", "rolling_probabilities_figure"]
 
@@ -29,8 +27,6 @@ def class_colour(index: int) -> str:
 
 def probability_bars(probabilities: Mapping[str, float], class_names: Sequence[str] | None = None) -> go.Figure:
     """Horizontal bars of one prediction's class probabilities."""
-    import plotly.graph_objects as go
-
     names = list(class_names or probabilities)
     values = [float(probabilities.get(name, 0.0)) for name in names]
     figure = go.Figure(go.Bar(x=values, y=names, orientation="h",
@@ -49,8 +45,6 @@ def _prob_columns(frames: pd.DataFrame, class_names: Sequence[str]) -> list[tupl
 def timeline_figure(frames: pd.DataFrame, intervals: pd.DataFrame, class_names: Sequence[str],
                     current_time_s: float | None = None) -> go.Figure:
     """Per-class probabilities and the motion signal over time, spotted intervals shaded, apexes marked."""
-    import plotly.graph_objects as go
-
     figure = go.Figure()
     for index, (name, column) in enumerate(_prob_columns(frames, class_names)):
         figure.add_trace(go.Scatter(x=frames["time_s"], y=frames[column], name=name, mode="lines",
@@ -106,8 +100,6 @@ def _runs(mask, times) -> list[tuple[float, float]]:
 
 def rolling_probabilities_figure(history: pd.DataFrame, class_names: Sequence[str]) -> go.Figure:
     """Live page: the last seconds of per-class probabilities (columns ``time_s`` and ``prob_<class>``)."""
-    import plotly.graph_objects as go
-
     figure = go.Figure()
     for index, (name, column) in enumerate(_prob_columns(history, class_names)):
         figure.add_trace(go.Scatter(x=history["time_s"], y=history[column], name=name, mode="lines",

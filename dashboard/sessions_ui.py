@@ -32,7 +32,7 @@ _OPERATOR_KEY = "operator_token"
 
 @st.cache_resource(show_spinner=False)
 def _open_store(url: str) -> SessionStore:
-    from larnet_core.sessions import SessionStore
+    from larnet_core.sessions import SessionStore  # lazy: SQLAlchemy only when a page uses the sessions store
 
     return SessionStore.open(url)
 
@@ -40,7 +40,7 @@ def _open_store(url: str) -> SessionStore:
 def get_store() -> SessionStore | None:
     """The session store for ``$LARNET_DATABASE_URL`` (default: SQLite under the data directory), or None
     after showing why it cannot be opened."""
-    from larnet_core.sessions import resolve_database_url
+    from larnet_core.sessions import resolve_database_url  # lazy: SQLAlchemy only when a page uses the sessions store
 
     try:
         return _open_store(resolve_database_url())
@@ -58,6 +58,7 @@ def remember_token(session_id: str, token: str) -> None:
 
 def _cookie_ids() -> list[str]:
     """Ids from the signed cookie the browser sent when it connected (empty when absent or forged)."""
+    # lazy: SQLAlchemy only when a page uses the sessions store
     from larnet_core.sessions.visitors import COOKIE_NAME, server_secret, verify_ids
 
     try:
@@ -89,6 +90,7 @@ def sync_cookie() -> None:
     remembered = st.session_state.get(_VISITOR_KEY, [])
     if not remembered or set(remembered) <= set(_cookie_ids()):
         return
+    # lazy: SQLAlchemy only when a page uses the sessions store
     from larnet_core.sessions.visitors import COOKIE_NAME, server_secret, sign_ids
 
     value = sign_ids(visitor_session_ids(), server_secret())
@@ -98,6 +100,7 @@ def sync_cookie() -> None:
 
 def is_operator() -> bool:
     """Whether this browser session entered the operator token (``$LARNET_ADMIN_TOKEN``)."""
+    # lazy: SQLAlchemy only when a page uses the sessions store
     from larnet_core.sessions.visitors import admin_token_matches
 
     return admin_token_matches(st.session_state.get(_OPERATOR_KEY))
@@ -106,6 +109,7 @@ def is_operator() -> bool:
 def operator_form(what: str = "session") -> None:
     """Where an operator enters ``$LARNET_ADMIN_TOKEN`` to see every session and batch (``what`` names them in
     the label); shown only when a token is configured and this browser has not entered it yet."""
+    # lazy: SQLAlchemy only when a page uses the sessions store
     from larnet_core.sessions.visitors import ADMIN_TOKEN_ENV, admin_enabled
 
     if not admin_enabled() or is_operator():
@@ -127,7 +131,7 @@ def token_for(session_id: str) -> str | None:
 
 def show_created(key: str) -> None:
     """Show the id, link and edit token of a session just created from the widget ``key`` (once)."""
-    from larnet_core.sessions import share_link
+    from larnet_core.sessions import share_link  # lazy: SQLAlchemy only when a page uses the sessions store
 
     created = st.session_state.get(_CREATED_KEY, {}).pop(key, None)
     if created is None:

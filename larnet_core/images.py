@@ -13,8 +13,10 @@ import io
 from pathlib import Path
 
 import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from larnet_core.errors import ImageError, LarnetError
+from larnet_core.paths import read_input
 
 __all__ = ["IMAGE_FORMATS", "MAX_IMAGE_PIXELS", "MAX_IMAGE_FILE_BYTES", "decode_image", "read_image_file"]
 
@@ -41,8 +43,6 @@ def decode_image(data: bytes, what: str, *, max_pixels: int = MAX_IMAGE_PIXELS, 
     Raises:
         error: not an image of an accepted format, damaged, or more than ``max_pixels`` pixels.
     """
-    from PIL import Image, UnidentifiedImageError
-
     if not data:
         raise error(f"{what} is empty (0 bytes); upload or pick an image file")
     try:
@@ -74,8 +74,6 @@ def decode_image(data: bytes, what: str, *, max_pixels: int = MAX_IMAGE_PIXELS, 
 
 def _upright(image):
     """The image turned as its EXIF orientation says (a phone photo taken sideways is stored sideways)."""
-    from PIL import ImageOps
-
     try:
         orientation = image.getexif().get(0x0112, 1)
     except Exception:  # noqa: BLE001 - damaged EXIF is not worth refusing the picture for
@@ -87,8 +85,6 @@ def _to_8_bit(image):
     """Grey images of more than 8 bits scaled to 0-255 (Pillow's own conversion clips them, so a 16-bit frame
     would come out white). 16-bit integers are divided by 257; floats in [0, 1] multiplied by 255; other ranges
     are stretched from their minimum to their maximum."""
-    from PIL import Image
-
     if image.mode.startswith("I;16"):
         values = np.asarray(image).astype(np.float32) / 257.0
     elif image.mode in ("I", "F"):
@@ -124,8 +120,6 @@ def read_image_file(path: str | Path, what: str | None = None, *, max_pixels: in
     Raises:
         error: missing, too large, or not a decodable image within the limits.
     """
-    from larnet_core.paths import read_input
-
     what = what or str(path)
     data = read_input(path, f"image {what}", max_bytes=max_bytes, error=error)
     return decode_image(data, what, max_pixels=max_pixels, mode=mode, error=error)

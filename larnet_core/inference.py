@@ -15,7 +15,10 @@ import cv2
 import numpy as np
 import torch
 
+from larnet_core import __version__
 from larnet_core.models.checkpoint import LoadedModel
+from larnet_core.models.export import onnx_bytes
+from larnet_core.paths import cache_dir, write_atomic
 
 __all__ = ["BACKENDS", "Predictor", "preprocess_faces"]
 
@@ -69,7 +72,7 @@ class Predictor:
             self._session = self._make_session(threads or torch.get_num_threads())
 
     def _make_session(self, threads: int):
-        import onnxruntime as ort
+        import onnxruntime as ort  # lazy: ONNX Runtime only for the onnx backend
 
         options = ort.SessionOptions()
         options.intra_op_num_threads = max(1, threads)
@@ -91,10 +94,6 @@ class Predictor:
         Exporting traces hundreds of small modules and takes seconds; the cache key is the checkpoint's
         SHA-256 plus the torch and project versions, so a changed file or exporter never reuses a stale graph.
         """
-        from larnet_core import __version__
-        from larnet_core.models.export import onnx_bytes
-        from larnet_core.paths import cache_dir, write_atomic
-
         cached = None
         if self.loaded.sha256:
             cached = cache_dir("onnx") / f"{self.loaded.sha256[:32]}-torch{torch.__version__}-{__version__}.onnx"
@@ -138,6 +137,7 @@ class Predictor:
 
 def _has_onnxruntime() -> bool:
     try:
+        # lazy: only to learn whether ONNX Runtime is installed (else CPU inference uses PyTorch)
         import onnxruntime  # noqa: F401
     except ImportError:
         log.info("onnxruntime is not installed; CPU inference uses PyTorch")

@@ -53,6 +53,7 @@ def maximal_pairs(scored: Iterable[tuple[float, int, int]],
     Returns:
         ``(i, j, score)`` for each pair, best score first.
     """
+    # lazy: SciPy only when faces must be paired (`larnet --help` imports this module)
     from scipy.optimize import linear_sum_assignment
 
     candidates = [(float(s), int(i), int(j)) for s, i, j in scored if minimum is None or s >= minimum]

@@ -14,7 +14,11 @@ from dashboard.models import current_model, model_ref, synthetic_notice
 from dashboard.sessions_ui import save_to_session
 from dashboard.text import plain, plain_error
 from larnet_core.errors import LarnetError
-from larnet_core.face.inputs import FACE_MODES
+from larnet_core.explain import explainer_for, mean_absolute_response
+from larnet_core.face import sample_face_photos
+from larnet_core.face.inputs import FACE_MODES, InputConfig, ModelInput, photo_model_input
+from larnet_core.images import decode_image
+from larnet_core.video import frame_at, open_clip
 
 SOURCES = ("Frame of the current clip", "Bundled sample", "Upload an image", "Webcam snapshot")
 HIDDEN_MAPS = 16
@@ -23,23 +27,17 @@ _CACHE_KEY = "attention_cache"
 
 def _decode(data: bytes, what: str) -> np.ndarray:
     # Uploads are untrusted: the declared size is checked against the pixel limit before decoding.
-    from larnet_core.images import decode_image
-
     return decode_image(data, what)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def _sample_length(path: str) -> int:
-    from larnet_core.video import open_clip
-
     with open_clip(path) as reader:
         return max(1, reader.meta.frame_count)
 
 
 @st.cache_data(max_entries=8, show_spinner=False)
 def _sample_frame(path: str, index: int) -> np.ndarray:
-    from larnet_core.video import frame_at
-
     return frame_at(path, index)
 
 
@@ -61,8 +59,6 @@ def _pick_image(flow: bool):
             return None, "", None
         return _clip_input(clip, index), f"{clip.name} frame {index}", None
     if source == SOURCES[1]:
-        from larnet_core.face import sample_face_photos
-
         samples = {p.name: p for p in config.sample_clips()}
         photos = sample_face_photos()
         names = list(photos) + list(samples)
@@ -110,9 +106,6 @@ def _clip_input(clip, index: int):
 def _explain(loaded, image, reference: np.ndarray | None, face_mode: str, method: str, target: str | None):
     """Build the model's input on the one road (or take the clip analysis' own) and compute every map, once per
     (input, options); kept for this browser session. Returns ``(face crop, explanation, responses)``."""
-    from larnet_core.explain import explainer_for, mean_absolute_response
-    from larnet_core.face.inputs import InputConfig, ModelInput, photo_model_input
-
     if isinstance(image, ModelInput):
         model_input = image
         digest = hashlib.sha256(model_input.image.tobytes()).hexdigest()
@@ -168,8 +161,7 @@ def _stage_tab(face: np.ndarray, explanation, stage: str, stretch: bool) -> None
 
 
 def _session(face, explanation, responses, loaded, name: str, image_name: str):
-    from larnet_core.explain import overlay_heatmap
-    from larnet_core.sessions import AnalysisSession
+    from larnet_core.sessions import AnalysisSession  # lazy: SQLAlchemy only when a page uses the sessions store
 
     images = {"face": _png(face)}
     if loaded.card.sample_mode == "flow":

@@ -16,6 +16,7 @@ import streamlit as st
 from dashboard.batches_ui import REFUSAL, accept_link_key, batch_link, link_params, visible_batches
 from dashboard.sessions_ui import is_operator, operator_form
 from dashboard.text import plain, plain_error
+from larnet_core.batch import BatchOutput
 from larnet_core.errors import LarnetError
 from larnet_core.result import SYNTHETIC_NOTICE
 
@@ -26,15 +27,11 @@ _FILTERS = (("status", "Status"), ("prediction", "Prediction"), ("subject", "Sub
 @st.cache_data(max_entries=16, show_spinner="Reading the batch...")
 def _summary(path: str, stamp: float) -> pd.DataFrame:
     # stamp = summary.parquet's mtime: a batch still running shows its new rows on the next rerun.
-    from larnet_core.batch import BatchOutput
-
     return BatchOutput(path).read_summary()
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def _models(path: str, stamp: float) -> pd.DataFrame:
-    from larnet_core.batch import BatchOutput
-
     return BatchOutput(path).models()
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import io
 import logging
+import tempfile
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -16,15 +18,18 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import au_charts, charts, config
+from dashboard.batches_ui import REFUSAL, accept_link_key, resolve_clip
 from dashboard.clip_view import ClipView
 from dashboard.models import current_model, current_predictor, synthetic_notice
 from dashboard.sessions_ui import get_store, remember_session, save_to_session
 from dashboard.text import plain, plain_error
-from larnet_core.errors import LarnetError
 from larnet_core import storage
+from larnet_core.batch import BatchOutput
+from larnet_core.errors import LarnetError
 from larnet_core.result import SYNTHETIC_NOTICE
 from larnet_core.result.parquet import parquet_bytes
 from larnet_core.sessions import result_to_session
+from larnet_core.video import AnalysisSettings, analyze_clip, frame_at, render_annotated_video
 from larnet_core.video.analysis import FACE_MODES
 
 log = logging.getLogger(__name__)
@@ -38,14 +43,10 @@ FACE_HELP = ("auto: MediaPipe Face Mesh (478 landmarks) when installed, else MTC
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def _frame(data: bytes, index: int, max_side: int | None = None) -> np.ndarray:
-    from larnet_core.video import frame_at
-
     return frame_at(data, index, max_side=max_side)
 
 
 def _analyse(data: bytes, name: str, face: str, all_faces: bool) -> None:
-    from larnet_core.video import AnalysisSettings, analyze_clip
-
     predictor = current_predictor()
     if predictor is None:
         return
@@ -89,11 +90,6 @@ def _from_session(session_id: str) -> ClipView | None:
 
 def _from_batch(name: str, clip_id: str) -> ClipView | None:
     """One clip of a batch output folder, with the clip's bytes when its file is still where the batch read it."""
-    from pathlib import Path
-
-    from dashboard.batches_ui import REFUSAL, accept_link_key, resolve_clip
-    from larnet_core.batch import BatchOutput
-
     accept_link_key()
     resolved = resolve_clip(name, clip_id)
     if resolved is None:  # one answer, whether malformed, missing, outside the batches folder or not shared
@@ -191,6 +187,7 @@ def _with_box(image: np.ndarray, row: pd.Series) -> np.ndarray:
 def _model_view(view: ClipView, index: int, crop_column, heat_column) -> None:
     """The model's own input for this frame (the aligned crop that produced the row, rebuilt from the analysis'
     own settings) and its Grad-CAM, so the heat map explains exactly the probabilities shown."""
+    # lazy: torch only once a model is loaded (pages open without it)
     from larnet_core.explain import grad_cam, overlay_heatmap
 
     try:
@@ -238,11 +235,6 @@ def _annotated_video(column, view: ClipView, stem: str) -> None:
                                mime="video/mp4", icon=":material/download:")
         return
     if column.button("Render annotated video", icon=":material/movie_edit:"):
-        import tempfile
-        from pathlib import Path
-
-        from larnet_core.video import render_annotated_video
-
         with st.spinner("Rendering..."), tempfile.TemporaryDirectory() as folder:
             try:
                 out = render_annotated_video(view.data, view.result, Path(folder) / f"{stem}-annotated.mp4")

@@ -5,6 +5,7 @@ view of frame-sample runs, labelled as such; downloads."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -38,21 +39,17 @@ FRAME_LEVEL_WARNING = ("**Frame level**: every frame is scored as its own predic
 @st.cache_resource(max_entries=32, show_spinner="Reading the run...")
 def _load_dir(path: str, label: str, stamp: float) -> RunView:
     # Shared and read-only: the page never modifies a RunView in place. stamp = metrics.json mtime.
-    from pathlib import Path
-
     return run_from_dir(Path(path), label)
 
 
 @st.cache_resource(max_entries=8, ttl=600, show_spinner="Looking for the run's frames...")
 def _apex_frames(config_json: str) -> dict:
-    import json as _json
-
-    return apex_frames(_json.loads(config_json))
+    return apex_frames(json.loads(config_json))
 
 
 def _available_runs() -> dict[str, str]:
     """Label -> run folder, bundled demo first."""
-    from larnet_core.runs import list_runs
+    from larnet_core.runs import list_runs  # lazy: scikit-learn only when a run's metrics are read
 
     found: dict[str, str] = {}
     if (config.DEMO_RUN / "metrics.json").is_file():
@@ -261,7 +258,7 @@ else:
 
 
 def _session(name: str):
-    from larnet_core.sessions import AnalysisSession
+    from larnet_core.sessions import AnalysisSession  # lazy: SQLAlchemy only when a page uses the sessions store
 
     tables = [report.per_class.assign(run=run.label, scheme=report.extra.get("label_scheme") or "",
                                       accuracy=report.accuracy, uf1=report.uf1, uar=report.uar)

@@ -24,9 +24,11 @@ from dashboard.sessions_ui import (
     visitor_session_ids,
 )
 from dashboard.text import plain, plain_block, plain_error
+from larnet_core import storage
 from larnet_core.errors import LarnetError, SessionNotFound
 from larnet_core.result import SYNTHETIC_NOTICE
 from larnet_core.sessions import BUNDLE_SUFFIX, export_bundle, import_bundle, share_link
+from larnet_core.sessions.model import MAX_STORED_IMAGE_SIDE, stored_image_size
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +59,6 @@ def _bundle_bytes(session_id: str, revision: int, _store) -> bytes:
 
 def _show_result(session) -> None:
     """The analysis result's record: the clip prediction, warnings and the settings it ran with."""
-    from larnet_core import storage
-
     if session.kind not in ("clip", "live") or session.results is None:
         return
     try:
@@ -89,8 +89,6 @@ def _show_tables(session) -> None:
 
 
 def _draw_tables(session) -> None:
-    from larnet_core.sessions.model import MAX_STORED_IMAGE_SIDE, stored_image_size
-
     _show_result(session)
     for part, title in (("results", "Results"), ("intervals", "Spotted intervals"), ("events", "Events"),
                         ("faces", "Face tracks")):

@@ -17,6 +17,8 @@ import signal
 from collections import deque
 from typing import Any, Callable, Iterator, Sequence
 
+import cv2
+
 from larnet_core.batch.output import BatchOutput, now
 from larnet_core.batch.worker import ClipJob, ClipWorker, WorkerConfig, limit_threads
 from larnet_core.errors import LarnetError
@@ -36,8 +38,7 @@ _JOIN_S = 10.0
 @contextlib.contextmanager
 def _threads(threads: int) -> Iterator[None]:
     """Bound torch's and OpenCV's threads for the duration (the caller's own settings come back after)."""
-    import cv2
-    import torch
+    import torch  # lazy: torch only while a batch runs (the batch package imports without it)
 
     before = torch.get_num_threads(), cv2.getNumThreads()
     torch.set_num_threads(threads)

@@ -24,7 +24,7 @@ from collections import deque
 from typing import Any, Callable, NamedTuple, Sequence
 
 from larnet_core.batch.output import BatchOutput, now
-from larnet_core.batch.worker import PREFETCH_MAX_BYTES, ClipJob, WorkerConfig
+from larnet_core.batch.worker import PREFETCH_MAX_BYTES, ClipJob, ClipWorker, WorkerConfig, limit_threads
 from larnet_core.errors import LarnetError
 
 __all__ = ["RayUnavailable", "import_ray", "run_ray", "actor_memory_bytes"]
@@ -57,7 +57,7 @@ class RayUnavailable(LarnetError):
 def import_ray():
     """The ``ray`` module, or a :class:`RayUnavailable` saying how to install it."""
     try:
-        import ray
+        import ray  # lazy: Ray is optional (the `ray` extra), only for `larnet batch --ray`
     except ImportError:
         raise RayUnavailable("--ray needs Ray, an optional extra: pip install 'larnet-studio[ray]' (or "
                              "pip install .[ray] in a clone)") from None
@@ -68,14 +68,12 @@ class _RayClipWorker:
     """The actor: a ClipWorker built in the Ray worker process (so the model is loaded there, once)."""
 
     def __init__(self, config: WorkerConfig) -> None:
-        from larnet_core.batch.worker import ClipWorker, limit_threads
-
         limit_threads(config.threads)
         self.worker = ClipWorker(config)
 
     def ready(self) -> str:
         """The id of the node this actor runs on (the driver tells a lost node from a lost worker by it)."""
-        import ray
+        import ray  # lazy: Ray is optional (the `ray` extra), only for `larnet batch --ray`
 
         return ray.get_runtime_context().get_node_id()
 
@@ -184,7 +182,7 @@ def classify_fault(exc: BaseException, node_lost: bool = False) -> _Fault:
         exc: what ``ray.get`` raised.
         node_lost: the node the actor ran on is no longer alive in the cluster.
     """
-    from ray import exceptions as rex
+    from ray import exceptions as rex  # lazy: Ray is optional (the `ray` extra), only for `larnet batch --ray`
 
     text = str(exc)
     lowered = text.lower()
@@ -271,7 +269,7 @@ class _Driver:
                     pass
 
     def started(self, ref) -> None:
-        from ray.exceptions import RayError
+        from ray.exceptions import RayError  # lazy: Ray is optional (the `ray` extra), only for `larnet batch --ray`
 
         actor = self.starting.pop(ref)
         try:
@@ -295,6 +293,7 @@ class _Driver:
     def node_lost(self, actor, exc: BaseException) -> bool:
         """Whether the node of a lost actor left the cluster. The cluster may learn of it a little after the
         driver learns of the actor, so a worker lost without a word is given a few seconds to be explained."""
+        # lazy: Ray is optional (the `ray` extra), only for `larnet batch --ray`
         from ray.exceptions import RayActorError
 
         node = self.nodes.get(actor)
@@ -310,7 +309,7 @@ class _Driver:
             time.sleep(0.5)
 
     def finished(self, ref) -> None:
-        from ray.exceptions import RayError
+        from ray.exceptions import RayError  # lazy: Ray is optional (the `ray` extra), only for `larnet batch --ray`
 
         actor, job = self.running.pop(ref)
         queue = self.queues.get(actor)

@@ -12,6 +12,9 @@ import json
 import os
 from pathlib import Path
 
+from larnet_core import __version__
+from larnet_core.batch.inputs import MAX_CLIP_BYTES, BatchInputError
+from larnet_core.paths import sha256_input
 from larnet_core.video.settings import AnalysisSettings
 
 __all__ = ["BATCH_FORMAT", "AnalysisSettings", "BatchSettings", "settings_sha256", "content_sha256", "input_stat"]
@@ -26,8 +29,6 @@ BatchSettings = AnalysisSettings
 
 def settings_sha256(settings: BatchSettings, model_sha256: str) -> str:
     """The hash a finished clip's marker must match: layout version, analysis settings, model file, code version."""
-    from larnet_core import __version__
-
     payload = {"format": BATCH_FORMAT, "settings": settings.to_dict(), "model_sha256": model_sha256,
                "version": __version__}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
@@ -49,9 +50,6 @@ def content_sha256(path: str | Path, data: bytes | None = None) -> str:
 
 
 def _file_digest(path: Path) -> bytes:
-    from larnet_core.batch.inputs import MAX_CLIP_BYTES, BatchInputError
-    from larnet_core.paths import sha256_input
-
     # Streamed and bounded; a device or FIFO is refused instead of read for ever.
     return bytes.fromhex(sha256_input(path, str(path), max_bytes=MAX_CLIP_BYTES, error=BatchInputError))
 

@@ -18,11 +18,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from larnet_core.batch.output import BatchOutput, now
+import cv2
+
 from larnet_core.batch.inputs import BatchInputError, clip_sha256
+from larnet_core.batch.output import BatchOutput, now
 from larnet_core.batch.settings import BatchSettings, input_stat
+from larnet_core.devices import resolve_device
 from larnet_core.errors import CheckpointError, LarnetError
 from larnet_core.paths import read_input
+from larnet_core.video import analyze_clip
 
 __all__ = ["ClipJob", "WorkerConfig", "ClipWorker", "limit_threads"]
 
@@ -71,8 +75,7 @@ def limit_threads(threads: int) -> None:
     core then does not fight the others for the cores."""
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[name] = str(threads)
-    import cv2
-    import torch
+    import torch  # lazy: torch only in the process that analyses clips (`larnet --help` imports this module)
 
     torch.set_num_threads(threads)
     cv2.setNumThreads(threads)
@@ -105,7 +108,7 @@ class ClipWorker:
     """
 
     def __init__(self, config: WorkerConfig, name: str | None = None, loaded=None) -> None:
-        from larnet_core.devices import resolve_device
+        # lazy: torch only in the process that analyses clips (`larnet --help` imports this module)
         from larnet_core.inference import Predictor
         from larnet_core.models import load_checkpoint
 
@@ -143,7 +146,6 @@ class ClipWorker:
             if marker["input"].get("mtime_ns") != got.stat.get("mtime_ns"):
                 self.output.touch_marker(marker, got.stat)
             return {**marker["row"], "skipped": True}
-        from larnet_core.video import analyze_clip
 
         try:
             result = analyze_clip(got.data if got.data is not None else job.path, self.predictor,

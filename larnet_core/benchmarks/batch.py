@@ -9,6 +9,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from larnet_core.batch import run_batch
+from larnet_core.paths import demo_checkpoint_path
+from larnet_core.synth.footage import make_footage, write_footage
+
 DESCRIPTION = ("batch throughput: clips/s with 1 and N worker processes on the same generated clips, median of "
                "--repeats runs each, and their ratio (target on 2 cores: 2 workers >= 1.6x one)")
 
@@ -25,8 +29,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _make_clips(folder: Path, count: int, seconds: float, size: tuple[int, int]) -> None:
-    from larnet_core.synth.footage import make_footage, write_footage
-
     folder.mkdir(parents=True)
     photos = ("grace_hopper", "astronaut")
     for index in range(count):
@@ -39,8 +41,6 @@ def _time(clips: Path, checkpoint: Path, out: Path, *, workers: int, ray: str | 
           overlap: bool | None = None) -> tuple[float, float]:
     """Seconds for the whole batch (start-up included), and seconds per clip once every worker is busy: from
     the ``workers``-th clip finished to the last (a long batch's rate, where start-up no longer counts)."""
-    from larnet_core.batch import run_batch
-
     shutil.rmtree(out, ignore_errors=True)
     finished: list[float] = []
     start = time.perf_counter()
@@ -55,8 +55,6 @@ def _time(clips: Path, checkpoint: Path, out: Path, *, workers: int, ray: str | 
 
 
 def run(args: argparse.Namespace) -> int:
-    from larnet_core.paths import demo_checkpoint_path
-
     checkpoint = Path(args.checkpoint) if args.checkpoint else demo_checkpoint_path()
     with tempfile.TemporaryDirectory(prefix="larnet-bench-batch-") as tmp:
         clips = Path(tmp) / "clips"

@@ -5,6 +5,16 @@ from __future__ import annotations
 
 import argparse
 
+import cv2
+import numpy as np
+import pandas as pd
+
+from larnet_core.benchmarks import median_ms
+from larnet_core.devices import resolve_device
+from larnet_core.errors import LarnetError
+from larnet_core.face import sample_face_photos
+from larnet_core.face.inputs import InputConfig, photo_model_input
+
 DESCRIPTION = "all explanation maps for one face (masks, hidden layers, CAMs) vs a plain forward pass"
 
 
@@ -16,13 +26,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _face(card):
-    import cv2
-    import numpy as np
-
-    from larnet_core.errors import LarnetError
-    from larnet_core.face import sample_face_photos
-    from larnet_core.face.inputs import InputConfig, photo_model_input
-
     config = InputConfig.for_card(card)
     for name, photo in sample_face_photos().items():
         try:
@@ -36,11 +39,9 @@ def _face(card):
 
 
 def run(args: argparse.Namespace) -> int:
-    import pandas as pd
+    # lazy: torch only once the benchmark runs (`larnet bench TARGET --help` imports this module)
     import torch
 
-    from larnet_core.benchmarks import median_ms
-    from larnet_core.devices import resolve_device
     from larnet_core.explain import Explainer
     from larnet_core.models import ModelCard
 

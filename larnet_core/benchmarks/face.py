@@ -11,7 +11,10 @@ import argparse
 import statistics
 import time
 
+import cv2
 import numpy as np
+
+from larnet_core.face import FaceTracker, sample_face_photos
 
 __all__ = ["add_arguments", "moving_face_frames", "run", "time_tracker"]
 
@@ -31,10 +34,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def moving_face_frames(width: int, height: int, n: int, face_height: float = 0.6) -> list[np.ndarray]:
     """``n`` RGB frames: a real face photo drifting sideways and turning by up to 10 degrees."""
-    import cv2
-
-    from larnet_core.face import sample_face_photos
-
     photo = sample_face_photos()["grace_hopper"][40:440, 100:440]  # head and shoulders
     scale = face_height * height / photo.shape[0]
     patch = cv2.resize(photo, (round(photo.shape[1] * scale), round(photo.shape[0] * scale)),
@@ -60,8 +59,6 @@ def time_tracker(backend: str, frames: list[np.ndarray], runs: int, warmup: int 
     """Per-frame times of ``FaceTracker(backend)`` over ``frames``: median and p95 wall ms over all timed frames,
     the median over runs of each run's mean, the median CPU ms of the process (all threads: steadier than wall
     time when other work shares the cores), and the share of frames with exactly one face."""
-    from larnet_core.face import FaceTracker
-
     tracker = FaceTracker(backend, fps=30.0, **options)
     times, cpu_times, run_means, found = [], [], [], 0
     for _ in range(runs):
@@ -83,11 +80,9 @@ def time_tracker(backend: str, frames: list[np.ndarray], runs: int, warmup: int 
 
 
 def run(args: argparse.Namespace) -> int:
-    import cv2
-
     cv2.setNumThreads(args.threads)
     try:
-        import torch
+        import torch  # lazy: torch only once the benchmark runs (`larnet bench TARGET --help` imports this module)
 
         torch.set_num_threads(args.threads)
     except ImportError:  # pragma: no cover - torch is a runtime dependency

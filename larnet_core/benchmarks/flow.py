@@ -7,8 +7,12 @@ import tempfile
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pandas as pd
+
+from larnet_core.face import sample_face_photos
+from larnet_core.face.flow import compute_flow_image
 
 DESCRIPTION = ("seconds per onset->apex flow sample (u, v, strain) with TV-L1 and Farneback at each output size, "
                "and the cost of reading a cached sample")
@@ -23,10 +27,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _face_pair() -> tuple[np.ndarray, np.ndarray]:
     """A real face photo and the same face moved by a small, smooth deformation (a micro-movement)."""
-    import cv2
-
-    from larnet_core.face import sample_face_photos
-
     face = cv2.resize(sample_face_photos()["grace_hopper"][60:420, 120:440], (170, 190), interpolation=cv2.INTER_AREA)
     ys, xs = np.mgrid[0:face.shape[0], 0:face.shape[1]].astype(np.float32)
     bump = np.exp(-((xs - 85) ** 2 + (ys - 130) ** 2) / (2 * 20.0 ** 2)).astype(np.float32)
@@ -45,9 +45,7 @@ def _median_seconds(fn, repeats: int) -> float:
 
 
 def run(args: argparse.Namespace) -> int:
-    import cv2
-
-    from larnet_core.face.flow import compute_flow_image
+    # lazy: torch only once the benchmark runs (`larnet bench TARGET --help` imports this module)
     from larnet_core.data.flow_cache import FlowCache
 
     cv2.setNumThreads(int(args.threads))

@@ -8,12 +8,13 @@ import time
 
 import numpy as np
 
+from larnet_core.benchmarks._common import add_model_arguments, animated_face, load_predictor
+from larnet_core.video import LiveAnalyzer
+
 DESCRIPTION = "live frame processing, 640x480 (targets: >= 15 fps and p95 < 80 ms with larnet-lite, 2 cores)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from larnet_core.benchmarks._common import add_model_arguments
-
     add_model_arguments(parser)
     # One inference thread per stream: with two, ONNX Runtime's threads spin against everything else the
     # page runs (decoding, WebRTC) and batch-1 latency doubles or worse on a busy 2-core machine.
@@ -23,9 +24,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from larnet_core.video import LiveAnalyzer
-    from larnet_core.benchmarks._common import animated_face, load_predictor
-
     predictor, described = load_predictor(args)
     fps = 30.0
     frames, _ = animated_face(640, 480, fps, 4.0, face_height=0.9)

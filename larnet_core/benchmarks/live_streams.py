@@ -17,15 +17,18 @@ import threading
 import time
 from fractions import Fraction
 
+import cv2
 import numpy as np
+
+from larnet_core.benchmarks._common import add_model_arguments, animated_face, load_predictor
+from larnet_core.video import LiveAnalyzer
+from larnet_core.video.stream import FrameSlots, LiveStream, default_slots
 
 DESCRIPTION = ("live streams served at camera rate: N simulated browsers through the /live callback path, "
                "frame conversion and VP8 codec included")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from larnet_core.benchmarks._common import add_model_arguments
-
     add_model_arguments(parser)
     # One inference thread per call: the streams are the parallelism (more threads per call oversubscribe).
     parser.set_defaults(threads=1)
@@ -47,7 +50,7 @@ class _SimulatedBrowser:
     """One stream: camera (and VP8 decode) at the frame rate, a newest-frame worker, VP8 encode of the output."""
 
     def __init__(self, stream, images, packets, fps: float, codec: bool) -> None:
-        import av
+        import av  # lazy: PyAV only once the benchmark runs (`larnet bench TARGET --help` imports this module)
 
         self.stream, self.packets, self.fps, self.codec = stream, packets, fps, codec
         # Frames of its own, as each real stream has: PyAV frames are not safe to share between threads.
@@ -73,10 +76,11 @@ class _SimulatedBrowser:
             thread.join(timeout=10)
 
     def _camera(self) -> None:
-        import av
+        import av  # lazy: PyAV only once the benchmark runs (`larnet bench TARGET --help` imports this module)
 
         decoder = encoder = None
         if self.codec:
+            # lazy: aiortc only once the benchmark runs (`larnet bench TARGET --help` imports this module)
             from aiortc.codecs.vpx import Vp8Encoder
 
             decoder, encoder = av.CodecContext.create("vp8", "r"), Vp8Encoder()
@@ -114,9 +118,7 @@ class _SimulatedBrowser:
 
 
 def _media(size: tuple[int, int], fps: float):
-    import av
-
-    from larnet_core.benchmarks._common import animated_face
+    import av  # lazy: PyAV only once the benchmark runs (`larnet bench TARGET --help` imports this module)
 
     images, _ = animated_face(size[0], size[1], fps, 4.0, face_height=0.9)
     images = list(images)
@@ -134,9 +136,6 @@ def _media(size: tuple[int, int], fps: float):
 
 
 def _measure(predictor, n: int, images, packets, args) -> list[dict]:
-    from larnet_core.video import LiveAnalyzer
-    from larnet_core.video.stream import FrameSlots, LiveStream, default_slots
-
     slots = FrameSlots(args.slots or default_slots())
     browsers = [_SimulatedBrowser(LiveStream(LiveAnalyzer(predictor, fps_hint=args.fps), slots), images, packets,
                                   args.fps, not args.no_codec) for _ in range(n)]
@@ -163,11 +162,6 @@ def _measure(predictor, n: int, images, packets, args) -> list[dict]:
 
 
 def run(args: argparse.Namespace) -> int:
-    import cv2
-
-    from larnet_core.benchmarks._common import load_predictor
-    from larnet_core.video.stream import default_slots
-
     if args.cv_threads is not None:
         cv2.setNumThreads(args.cv_threads)
     counts = [int(c) for c in args.streams.split(",") if c.strip()]

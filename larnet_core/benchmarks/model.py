@@ -13,6 +13,7 @@ import torch
 from larnet_core.benchmarks import median_ms
 from larnet_core.inference import Predictor
 from larnet_core.models import ModelCard, attention_models, build_model, complexity, load_checkpoint, save_checkpoint
+from larnet_core.models.checkpoint import LoadedModel
 
 DESCRIPTION = "batch-1 latency of every preset vs torchvision resnet18/resnet50 at the same input size"
 
@@ -33,7 +34,6 @@ def _torch_ms(model: torch.nn.Module, size: int, repeats: int) -> float:
 
 def _onnx_ms(model: torch.nn.Module, size: int, repeats: int, threads: int) -> float:
     card = ModelCard(preset="bench", class_names=["c"] * model_classes(model), input_size=size)
-    from larnet_core.models.checkpoint import LoadedModel
 
     predictor = Predictor(LoadedModel(model.eval(), card), backend="onnxruntime", threads=threads)
     batch = predictor.preprocess([torch.randint(0, 255, (size, size, 3), dtype=torch.uint8).numpy()])
@@ -56,6 +56,7 @@ def _load_seconds(preset: str) -> float:
 
 
 def run(args: argparse.Namespace) -> int:
+    # lazy: torchvision only once the benchmark runs (`larnet bench TARGET --help` imports this module)
     import torchvision
 
     torch.set_num_threads(args.threads)

@@ -8,6 +8,9 @@ import time
 import pandas as pd
 import torch
 
+from larnet_core.devices import resolve_device
+from larnet_core.models import build_model
+
 DESCRIPTION = "training throughput (images/s) of larnet-lite, larnet and resnet18: forward, backward, SGD step"
 
 
@@ -21,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _images_per_second(name: str, size: int | None, batch: int, steps: int, device: torch.device) -> dict:
-    from larnet_core.models import build_model
+    # lazy: scikit-learn only once the benchmark runs (`larnet bench TARGET --help` imports this module)
     from larnet_core.training.loop import param_groups
 
     model = build_model(name).to(device).train()
@@ -49,8 +52,6 @@ def _images_per_second(name: str, size: int | None, batch: int, steps: int, devi
 
 
 def run(args: argparse.Namespace) -> int:
-    from larnet_core.devices import resolve_device
-
     torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     rows = [_images_per_second(n, args.input_size, args.batch_size, args.steps, device) for n in args.models]

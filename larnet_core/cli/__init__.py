@@ -16,6 +16,8 @@ from typing import Sequence
 
 from larnet_core import __version__
 from larnet_core.errors import LarnetError
+from larnet_core.paths import describe_os_error
+from larnet_core.text import strip_bidi
 
 __all__ = ["main", "build_parser"]
 
@@ -60,7 +62,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:  # a path the checks did not foresee (a file vanished, a disk filled up ...)
         if args.debug:
             raise
-        from larnet_core.paths import describe_os_error
 
         print(f"larnet {args.command}: error: {_one_line(describe_os_error(exc))}", file=sys.stderr)
         return 2
@@ -71,8 +72,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _one_line(message: str) -> str:
     """A message as one line, without bidirectional controls that would make a file name read differently."""
-    from larnet_core.text import strip_bidi
-
     return " ".join(strip_bidi(message).split())
 
 

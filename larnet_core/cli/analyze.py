@@ -10,9 +10,15 @@ import argparse
 import threading
 from pathlib import Path
 
+from tqdm import tqdm
+
 from larnet_core.cli._options import add_analysis_arguments
+from larnet_core.devices import resolve_device
 from larnet_core.errors import LarnetError
 from larnet_core.paths import check_output_file
+from larnet_core.result import SYNTHETIC_NOTICE
+from larnet_core.video import analyze_clip, render_annotated_video
+from larnet_core.video.settings import AnalysisSettings
 
 
 def register(subparsers) -> None:
@@ -34,14 +40,10 @@ def register(subparsers) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
+    # lazy: torch only when the command runs (`larnet --help` imports every command module)
     from larnet_core import storage
-    from larnet_core.devices import resolve_device
     from larnet_core.inference import Predictor
     from larnet_core.models import load_checkpoint
-    from larnet_core.video import analyze_clip, render_annotated_video
-    from larnet_core.video.settings import AnalysisSettings
 
     out = Path(args.out)
     if out.suffix.lower() not in storage.TABLE_SUFFIXES:
@@ -53,6 +55,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.video:
         check_output_file(Path(args.video), "--video")
     if args.save_session is not None:
+        # lazy: SQLAlchemy only when the command runs (`larnet --help` imports every command module)
         from larnet_core.sessions import SessionStore
 
         SessionStore.open(args.db).close()  # reachable, and a sessions database
@@ -88,8 +91,6 @@ def _run(args: argparse.Namespace) -> int:
         rule = getattr(row, "rule_label", "") or "no rule"
         print(f"  {row.apex_s:7.2f} s {row.kind}: {units} ({rule}); model: {row.label} {row.confidence:.2f}")
     if analysis.synthetic:
-        from larnet_core.result import SYNTHETIC_NOTICE
-
         print(f"note: {SYNTHETIC_NOTICE}")
     for warning in analysis.warnings:
         print(f"warning: {warning}")
@@ -101,6 +102,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _save_session(analysis, args: argparse.Namespace) -> None:
     """Save the result with the clip (when it is a file the store can keep) and print its id and edit token."""
+    # lazy: SQLAlchemy only when the command runs (`larnet --help` imports every command module)
     from larnet_core import storage
     from larnet_core.sessions import SessionStore, share_link
 

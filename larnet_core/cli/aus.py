@@ -7,7 +7,10 @@ import argparse
 import json
 from pathlib import Path
 
+from larnet_core.aus.evaluate import evaluate_units, image_paths, photo_table
+from larnet_core.data import load_dataset
 from larnet_core.errors import LarnetError
+from larnet_core.face.mesh import MeshFaceDetector
 
 _AU_DATASETS = ("casme2", "samm", "casme3")
 
@@ -39,9 +42,6 @@ def register(subparsers) -> None:
 
 
 def _run_aus(args: argparse.Namespace) -> int:
-    from larnet_core.aus.evaluate import image_paths, photo_table
-    from larnet_core.face.mesh import MeshFaceDetector
-
     if args.max_faces < 1:
         raise LarnetError(f"--max-faces must be at least 1, got {args.max_faces}")
     out = Path(args.out)
@@ -59,9 +59,6 @@ def _run_aus(args: argparse.Namespace) -> int:
 
 
 def _run_au_eval(args: argparse.Namespace) -> int:
-    from larnet_core.aus.evaluate import evaluate_units
-    from larnet_core.data import load_dataset
-
     records = load_dataset(args.dataset, args.root)
     records = [r for r in records if getattr(r, "action_units", "")]
     if args.limit:

@@ -8,8 +8,14 @@ change. Exit code 0 when every clip was analysed, 1 when any failed (their rows 
 from __future__ import annotations
 
 import argparse
+import sys
 
+from tqdm import tqdm
+
+from larnet_core.batch import run_batch
 from larnet_core.cli._options import add_analysis_arguments
+from larnet_core.paths import check_output_dir
+from larnet_core.video.settings import AnalysisSettings
 
 
 def register(subparsers) -> None:
@@ -40,19 +46,10 @@ def register(subparsers) -> None:
 
 
 def _settings(args: argparse.Namespace):
-    from larnet_core.video.settings import AnalysisSettings
-
     return AnalysisSettings.from_args(args)
 
 
 def _run(args: argparse.Namespace) -> int:
-    import sys
-
-    from tqdm import tqdm
-
-    from larnet_core.batch import run_batch
-    from larnet_core.paths import check_output_dir
-
     check_output_dir(args.out, "--out")
     bar: list[tqdm] = []
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from larnet_core.paths import check_output_file
+
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("compare", help="print and save one table comparing run directories")
@@ -18,7 +20,7 @@ def register(subparsers) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from larnet_core.paths import check_output_file
+    # lazy: scikit-learn only when the command runs (`larnet --help` imports every command module)
     from larnet_core.training.compare import compare_runs, seed_summary, to_markdown
 
     check_output_file(args.out, "--out")

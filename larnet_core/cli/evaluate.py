@@ -31,6 +31,7 @@ def register(subparsers) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    # lazy: scikit-learn only when the command runs (`larnet --help` imports every command module)
     from larnet_core.runs import load_run
     from larnet_core.training.evaluate import evaluate_checkpoint, reevaluate_run
 

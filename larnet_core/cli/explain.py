@@ -5,8 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from larnet_core.devices import DEVICE_CHOICES
-from larnet_core.face.inputs import FACE_MODES
+from tqdm import tqdm
+
+from larnet_core.devices import DEVICE_CHOICES, resolve_device
+from larnet_core.errors import LarnetError
+from larnet_core.face.inputs import FACE_MODES, InputConfig, photo_model_input
+from larnet_core.paths import check_output_dir
+from larnet_core.result import SYNTHETIC_SHORT
 
 DEFAULT_METHODS = ("gradcam", "gradcam++", "eigencam")
 
@@ -52,16 +57,11 @@ def register(subparsers) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from larnet_core.devices import resolve_device
-    from larnet_core.errors import LarnetError
+    # lazy: torch only when the command runs (`larnet --help` imports every command module)
     from larnet_core.explain import Explainer, read_image
-    from larnet_core.face.inputs import InputConfig, photo_model_input
     from larnet_core.explain.cam import check_method
     from larnet_core.explain.export import save_explanation
     from larnet_core.models import load_checkpoint
-    from larnet_core.paths import check_output_dir
 
     check_output_dir(args.out, "--out")
     device = resolve_device(args.device)
@@ -107,7 +107,6 @@ def _run(args: argparse.Namespace) -> int:
                                  stretch_masks=args.stretch_masks)
         progress.update()
     files = 1 + len(index["masks"]) + len(index["hidden"]) + len(index["cams"])
-    from larnet_core.result import SYNTHETIC_SHORT
 
     note = f" ({SYNTHETIC_SHORT})" if loaded.card.synthetic else ""
     print(f"prediction: {explanation.label} ({explanation.probabilities[explanation.label]:.1%}){note}")

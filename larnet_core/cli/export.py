@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from larnet_core.paths import check_output_file
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("export", help="export a checkpoint to ONNX or TorchScript for edge devices")
@@ -14,9 +16,9 @@ def register(subparsers) -> None:
 
 
 def _run(args) -> int:
+    # lazy: torch only when the command runs (`larnet --help` imports every command module)
     from larnet_core.models import load_checkpoint
     from larnet_core.models.export import export_model
-    from larnet_core.paths import check_output_file
 
     out = args.out or args.checkpoint.with_suffix(".onnx" if args.format == "onnx" else ".torchscript.pt")
     check_output_file(out, "--out")

@@ -6,6 +6,8 @@ import json
 import platform
 import sys
 
+from larnet_core import __version__
+
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("info", help="versions, devices and model presets (params, MACs)")
@@ -14,9 +16,9 @@ def register(subparsers) -> None:
 
 
 def _run(args) -> int:
+    # lazy: torch only when the command runs (`larnet --help` imports every command module)
     import torch
 
-    from larnet_core import __version__
     from larnet_core.models import MODEL_CONFIGS, build_model, complexity
 
     presets = []

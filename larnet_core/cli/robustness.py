@@ -5,9 +5,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from larnet_core.devices import DEVICE_CHOICES
+from tqdm import tqdm
+
+from larnet_core.data import apply_scheme, load_dataset
+from larnet_core.devices import DEVICE_CHOICES, resolve_device
 from larnet_core.errors import LarnetError
 from larnet_core.face.inputs import FACE_MODES
+from larnet_core.paths import check_output_file
+from larnet_core.result import SYNTHETIC_NOTICE
+from larnet_core.training.robustness import resolution_robustness
 
 
 def register(subparsers) -> None:
@@ -35,19 +41,13 @@ def register(subparsers) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from larnet_core.data import apply_scheme, load_dataset
-    from larnet_core.devices import resolve_device
+    # lazy: torch only when the command runs (`larnet --help` imports every command module)
     from larnet_core.inference import Predictor
     from larnet_core.models import load_checkpoint
-    from larnet_core.training.robustness import resolution_robustness
 
     if any(r <= 0 for r in args.resolutions) or args.reference_height <= 0:
         raise LarnetError("--resolutions and --reference-height must be positive frame heights")
     if args.out:
-        from larnet_core.paths import check_output_file
-
         check_output_file(args.out, "--out")
     predictor = Predictor(load_checkpoint(args.checkpoint, device=resolve_device(args.device)), backend=args.backend)
     card = predictor.card
@@ -68,8 +68,6 @@ def _run(args: argparse.Namespace) -> int:
           f"{args.reference_height}p")
     print(result.table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     if card.synthetic:
-        from larnet_core.result import SYNTHETIC_NOTICE
-
         print(f"note: {SYNTHETIC_NOTICE}")
     if args.out:
         out = Path(args.out)

@@ -10,6 +10,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from larnet_core.errors import PermissionDenied
+from larnet_core.paths import check_output_file
 
 if TYPE_CHECKING:
     from larnet_core.sessions import SessionStore
@@ -95,6 +96,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
+    # lazy: SQLAlchemy only when the command runs (`larnet --help` imports every command module)
     from larnet_core.sessions import share_link
 
     from larnet_core.sessions.model import TABLE_PARTS
@@ -145,6 +147,7 @@ def _show(args: argparse.Namespace) -> int:
 
 def _metadata(session, parts) -> dict:
     """Everything about a session but the table rows: the result record, model, input and table layouts."""
+    # lazy: SQLAlchemy only when the command runs (`larnet --help` imports every command module)
     from larnet_core.sessions import share_link
     from larnet_core.sessions.model import TABLE_PARTS
 
@@ -176,7 +179,7 @@ def _metadata(session, parts) -> dict:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from larnet_core.paths import check_output_file
+    # lazy: SQLAlchemy only when the command runs (`larnet --help` imports every command module)
     from larnet_core.sessions import export_bundle
 
     check_output_file(args.output, "the bundle")  # never renamed over a folder, a device or a FIFO
@@ -187,6 +190,7 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
+    # lazy: SQLAlchemy only when the command runs (`larnet --help` imports every command module)
     from larnet_core.sessions import import_bundle, share_link
 
     with _open(args) as store:

@@ -7,8 +7,15 @@ import argparse
 import re
 import sys
 import time
+from pathlib import Path
+
+from tqdm import tqdm
 
 from larnet_core.errors import LarnetError
+from larnet_core.paths import check_output_dir
+from larnet_core.synth import generate_dataset, generate_long_videos
+from larnet_core.synth.footage import SCENARIOS, make_footage, write_footage
+from larnet_core.synth.photo_long_videos import generate_photo_long_videos
 
 __all__ = ["register"]
 
@@ -66,10 +73,6 @@ def register(subparsers) -> None:
 
 
 def _run_footage(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from larnet_core.synth.footage import SCENARIOS, make_footage, write_footage
-
     names = args.scenario or list(SCENARIOS)
     unknown = [n for n in names if n not in SCENARIOS]
     if unknown:
@@ -94,14 +97,8 @@ def _run_footage(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from larnet_core.synth import generate_dataset, generate_long_videos
-    from larnet_core.synth.photo_long_videos import generate_photo_long_videos
-
     if args.workers is not None and args.workers < 1:
         raise LarnetError(f"--workers must be at least 1, got {args.workers}")
-    from larnet_core.paths import check_output_dir
 
     check_output_dir(args.out, "the output folder")
     if args.footage:

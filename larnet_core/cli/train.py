@@ -11,9 +11,11 @@ pooled and per dataset): --data casme2=PATH --data samm=PATH --data smic=PATH --
 from __future__ import annotations
 
 import argparse
+import os
 
 from larnet_core.devices import DEVICE_CHOICES
 from larnet_core.errors import LarnetError
+from larnet_core.paths import check_output_dir, check_output_file
 from larnet_core.training.config import FACE_CHOICES, FLOW_CHOICES
 
 DATASETS = ("casme2", "samm", "smic", "casme3", "folder")
@@ -92,6 +94,7 @@ def add_data_arguments(p: argparse.ArgumentParser) -> None:
 
 def data_sources(args: argparse.Namespace) -> dict[str, str]:
     """The --data sources, or {} when --dataset/--root are used; LarnetError for a bad or missing choice."""
+    # lazy: scikit-learn only when the command runs (`larnet --help` imports every command module)
     from larnet_core.training.protocol import parse_data_options
 
     if args.data and args.root:
@@ -106,9 +109,8 @@ def data_sources(args: argparse.Namespace) -> dict[str, str]:
 
 
 def _run(args: argparse.Namespace) -> int:
+    # lazy: torch only when the command runs (`larnet --help` imports every command module)
     from larnet_core.training import TrainConfig, train
-
-    from larnet_core.paths import check_output_dir, check_output_file
 
     check_output_dir(args.out, "--out")
     if args.checkpoint_to:
@@ -132,9 +134,9 @@ def _run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise LarnetError(str(exc)) from None
     out = train(config, resume=args.resume, progress=not args.no_progress, checkpoint_to=args.checkpoint_to)
-    import os
 
     if int(os.environ.get("RANK", "0")) == 0:
+        # lazy: scikit-learn only when the command runs (`larnet --help` imports every command module)
         from larnet_core.runs import load_run
 
         run = load_run(out)

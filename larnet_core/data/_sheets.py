@@ -65,7 +65,8 @@ def sheet_names(path: Path) -> list[str]:
 
 
 def _open_workbook(path: Path) -> Any:
-    import openpyxl  # imported on use: it is only needed when a spreadsheet is read
+    # lazy: openpyxl only when a spreadsheet is read
+    import openpyxl
     from openpyxl.utils.exceptions import InvalidFileException
 
     try:

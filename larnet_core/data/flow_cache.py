@@ -20,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from larnet_core.face.flow import FLOW_ENCODING_VERSION
 from larnet_core.data.samples import sample_image
+from larnet_core.face.flow import FLOW_ENCODING_VERSION
 from larnet_core.face.inputs import ALIGNMENT_VERSION
-from larnet_core.paths import write_atomic
+from larnet_core.paths import cache_dir, write_atomic
 
 __all__ = ["FlowCache", "default_flow_cache_root"]
 
@@ -34,8 +34,6 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 def default_flow_cache_root() -> Path:
     """``$LARNET_DATA_DIR/cache/flow`` (``~/.larnet/cache/flow`` by default)."""
-    from larnet_core.paths import cache_dir
-
     return cache_dir("flow")
 
 

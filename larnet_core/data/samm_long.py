@@ -29,6 +29,7 @@ from pathlib import Path
 from larnet_core.data import _files, _sheets
 from larnet_core.data.casme2_long import expression_type, interval_table
 from larnet_core.data.records import LongVideoRecord
+from larnet_core.data.samm import SPREADSHEET_PATTERNS as CODES
 from larnet_core.errors import DatasetError
 
 __all__ = ["load_samm_long"]
@@ -129,8 +130,6 @@ def load_samm_long(root: Path | str, spreadsheet: Path | str | None = None) -> l
 
 def _micro_emotions(root: Path) -> dict[str, str]:
     """``{filename: emotion}`` from SAMM's micro-expression codes when they sit in ``root``, else empty."""
-    from larnet_core.data.samm import SPREADSHEET_PATTERNS as CODES
-
     try:
         sheet = _files.find_file(root, CODES, "SAMM micro-expression codes")
     except DatasetError:

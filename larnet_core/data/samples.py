@@ -22,9 +22,11 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset
 
-from larnet_core.face.flow import compute_flow_image
 from larnet_core.data.images import read_rgb, resize_to
 from larnet_core.data.records import ClipRecord
+from larnet_core.errors import NoFaceError
+from larnet_core.face.flow import compute_flow_image
+from larnet_core.face.inputs import InputConfig, photo_model_input
 
 if TYPE_CHECKING:
     from larnet_core.data.flow_cache import FlowCache
@@ -51,9 +53,6 @@ def sample_image(path: str, apex_path: str, mode: str, input_size: int | tuple[i
     (:func:`~larnet_core.face.inputs.whole_frame_matrix`). A non-square ``input_size`` (no model card has one)
     resizes whole frames to it.
     """
-    from larnet_core.errors import NoFaceError
-    from larnet_core.face.inputs import InputConfig, photo_model_input
-
     whole = face in ("", "none")
     flow = mode == "flow"
     if not isinstance(input_size, int):

@@ -67,6 +67,7 @@ class CamBank:
         method = check_method(method)
         with self._lock:
             if method not in self._cams:
+                # lazy: grad-cam (and the scikit-learn, matplotlib it loads) only for class activation maps
                 import pytorch_grad_cam
 
                 cam_class = getattr(pytorch_grad_cam, CAM_METHODS[method][0])
@@ -103,6 +104,7 @@ class CamBank:
                 methods.
             target_classes: one class per image (only recorded by the package's targets).
         """
+        # lazy: grad-cam (and the scikit-learn, matplotlib it loads) only for class activation maps
         from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
         method = check_method(method)

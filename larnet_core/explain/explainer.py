@@ -23,6 +23,7 @@ from larnet_core.errors import LarnetError
 from larnet_core.explain.cam import CAM_METHODS, CamBank, check_method
 from larnet_core.explain.inputs import as_face_image
 from larnet_core.explain.overlay import normalize_map, overlay_heatmap, tile_maps
+from larnet_core.explain.response import attention_responses
 from larnet_core.explain.results import CamResult, Explanation, HiddenLayerGrid, StageMask
 from larnet_core.inference import preprocess_faces
 from larnet_core.models.checkpoint import LoadedModel, ModelCard
@@ -226,8 +227,6 @@ class Explainer:
 
         See :func:`larnet_core.explain.response.attention_responses` for the columns.
         """
-        from larnet_core.explain.response import attention_responses
-
         rgbs = [as_face_image(image, f"image {i}") for i, image in enumerate(images)]
         if not rgbs:
             raise LarnetError("mean_absolute_response needs at least one image")
@@ -309,6 +308,7 @@ class Explainer:
         alpha: float,
         first_index: int,
     ) -> list[CamResult]:
+        # lazy: grad-cam (and the scikit-learn, matplotlib it loads) only for class activation maps
         from pytorch_grad_cam.utils.image import scale_cam_image
 
         activations = [inter.stages[stage] for stage in stages]

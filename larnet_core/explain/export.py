@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from PIL import Image
 
 from larnet_core.explain.results import Explanation
 
@@ -22,8 +23,6 @@ def _file_stem(name: str) -> str:
 
 
 def _write_png(path: Path, image: np.ndarray) -> None:
-    from PIL import Image
-
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(np.ascontiguousarray(image)).save(path)
 

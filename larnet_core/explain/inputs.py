@@ -9,6 +9,7 @@ import numpy as np
 
 from larnet_core.errors import LarnetError
 from larnet_core.face.base import as_rgb_uint8
+from larnet_core.images import read_image_file
 
 __all__ = ["MIN_IMAGE_SIDE", "as_face_image", "read_image"]
 
@@ -40,6 +41,4 @@ def read_image(path: str | Path) -> np.ndarray:
     Raises:
         LarnetError: the file is missing, too large, or is not a readable image.
     """
-    from larnet_core.images import read_image_file
-
     return read_image_file(path, mode=None)

@@ -8,6 +8,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
+from larnet_core.devices import resolve_device
 from larnet_core.errors import LarnetError
 from larnet_core.face.base import FaceDetection, FaceDetector, as_rgb_uint8
 
@@ -47,6 +48,7 @@ class MTCNNFaceDetector(FaceDetector):
         if max_side is not None and max_side < 32:
             raise ValueError(f"max_side must be at least 32 pixels or None, got {max_side}")
         try:
+            # lazy: torch only when the MTCNN detector is used (`larnet --help` imports this module)
             import torch
             from facenet_pytorch import MTCNN
         except ImportError as exc:
@@ -100,9 +102,7 @@ class MTCNNFaceDetector(FaceDetector):
 
 
 def _pick_device(device: object | None):
-    import torch
-
-    from larnet_core.devices import resolve_device
+    import torch  # lazy: torch only when the MTCNN detector is used (`larnet --help` imports this module)
 
     if device is None:
         return torch.device("cpu")

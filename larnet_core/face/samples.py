@@ -8,6 +8,7 @@ import logging
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 __all__ = ["sample_face_photos"]
 
@@ -40,18 +41,16 @@ def _load_all() -> dict[str, np.ndarray]:
 
 
 def _grace_hopper() -> np.ndarray:
-    from PIL import Image
-
     path = _matplotlib_sample("grace_hopper.jpg")
     with Image.open(path) as image:
         return np.asarray(image.convert("RGB"))
 
 
 def _matplotlib_sample(file_name: str) -> Path:
-    import matplotlib
+    import matplotlib  # lazy: matplotlib only to find the sample photos it ships
 
     try:
-        from matplotlib import cbook
+        from matplotlib import cbook  # lazy: matplotlib only to find the sample photos it ships
 
         return Path(cbook.get_sample_data(file_name, asfileobj=False))
     except (AttributeError, TypeError, ValueError, OSError):

@@ -17,6 +17,7 @@ landmarks, dense mesh when the backend gives one, confidence) and whether a shot
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import math
 import threading
@@ -29,7 +30,9 @@ import pandas as pd
 from larnet_core.errors import LarnetError
 from larnet_core.face.base import Box, FaceDetection, FaceDetector, as_rgb_uint8, box_iou
 from larnet_core.face.cuts import ShotCutDetector
+from larnet_core.face.haar import HaarFaceDetector
 from larnet_core.face.mesh import mediapipe_available
+from larnet_core.face.mtcnn import MTCNNFaceDetector
 from larnet_core.face.sources import DetectorSource, FaceSource, MeshSource
 from larnet_core.matching import greedy_pairs
 
@@ -298,18 +301,13 @@ def _build_source(key: str, detector: FaceDetector | None, max_faces: int, min_c
                 log.warning("MediaPipe face tracking is unavailable (%s); falling back to another detector", exc)
         key = "mtcnn" if _has_facenet() else "haar"
     if key == "mtcnn":
-        from larnet_core.face.mtcnn import MTCNNFaceDetector
-
         return DetectorSource(MTCNNFaceDetector(min_score=max(0.9, min_confidence)))
-    from larnet_core.face.haar import HaarFaceDetector
 
     # Eyes give the alignment two measured points; about 15 ms a face more.
     return DetectorSource(HaarFaceDetector(find_eyes=True))
 
 
 def _has_facenet() -> bool:
-    import importlib.util
-
     return importlib.util.find_spec("facenet_pytorch") is not None
 
 

@@ -15,6 +15,8 @@ from typing import Any, Callable
 
 from larnet_core.errors import CheckpointError
 from larnet_core.face.inputs import FACE_MODES
+from larnet_core.models.blocks import ATTENTION_KINDS
+from larnet_core.models.registry import MODEL_CONFIGS
 
 __all__ = ["CARD_LIMITS", "MAX_PARAMETERS", "SAMPLE_MODES", "card_from_untrusted"]
 
@@ -182,9 +184,6 @@ def card_from_untrusted(data: Any) -> dict[str, Any]:
     Raises:
         CheckpointError: naming the first field that is missing, unknown, of the wrong type or out of bounds.
     """
-    from larnet_core.models.blocks import ATTENTION_KINDS
-    from larnet_core.models.registry import MODEL_CONFIGS
-
     if not isinstance(data, dict):
         raise CheckpointError(f"the model card must be a mapping, got {type(data).__name__}")
     known = {"preset", "class_names", "input_size", "mean", "std", "attention", "residual", "in_channels",

@@ -17,8 +17,8 @@ from torch import nn
 from larnet_core import __version__
 from larnet_core.errors import CheckpointError
 from larnet_core.models.card_checks import MAX_PARAMETERS, card_from_untrusted
-from larnet_core.paths import cache_dir, open_input, sha256_input
 from larnet_core.models.registry import build_model, model_config
+from larnet_core.paths import cache_dir, open_input, sha256_input
 from larnet_core.safezip import SafeZip, ZipLimits
 
 __all__ = ["ModelCard", "LoadedModel", "save_checkpoint", "load_checkpoint", "file_sha256", "CHECKPOINT_FORMAT"]
@@ -259,9 +259,6 @@ def _check_forward(model: nn.Module, card: ModelCard, path: Path) -> None:
 
 
 def _checked_marker(sha256: str) -> Path:
-    from larnet_core import __version__
-    from larnet_core.paths import cache_dir
-
     return cache_dir("checked") / f"{sha256[:32]}-torch{torch.__version__}-{__version__}"
 
 

@@ -56,7 +56,7 @@ def export_model(loaded: LoadedModel, out: str | Path, fmt: str = "onnx") -> Exp
     with torch.no_grad():
         reference = model(example).numpy()
     if fmt == "onnx":
-        import onnxruntime as ort
+        import onnxruntime as ort  # lazy: ONNX Runtime only to check an ONNX export
 
         out.write_bytes(onnx_bytes(model, loaded.card.in_channels, loaded.card.input_size))
         session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])

@@ -8,7 +8,9 @@ from typing import Any, Callable
 from torch import nn
 
 from larnet_core.models.blocks import ATTENTION_KINDS
+from larnet_core.models.flownets import OffApexNet, STSTNet
 from larnet_core.models.networks import EmoResNet, LARNet, ResidualAttentionNet
+from larnet_core.models.resnet import ResNet18
 
 __all__ = ["ModelConfig", "MODEL_CONFIGS", "attention_models", "build_model", "list_models", "model_config"]
 
@@ -53,20 +55,14 @@ def _larnet(**kw: Any) -> nn.Module:
 
 
 def _resnet18(**kw: Any) -> nn.Module:
-    from larnet_core.models.resnet import ResNet18  # torchvision is imported only when this preset is built
-
     return ResNet18(**kw)
 
 
 def _ststnet(**kw: Any) -> nn.Module:
-    from larnet_core.models.flownets import STSTNet
-
     return STSTNet(**kw)
 
 
 def _off_apexnet(**kw: Any) -> nn.Module:
-    from larnet_core.models.flownets import OffApexNet
-
     return OffApexNet(**kw)
 
 

@@ -14,14 +14,14 @@ from pathlib import Path
 from typing import IO, Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 __all__ = ["arrow_table", "write_parquet", "parquet_bytes", "read_parquet", "restore_object_text"]
 
 
 def arrow_table(table: pd.DataFrame, *, keep_index: bool = False) -> Any:
     """The table as Arrow, text columns typed ``string`` (``keep_index``: the index too, unless a plain range)."""
-    import pyarrow as pa  # the engine imports without pyarrow until a table is written
-
     arrow = pa.Table.from_pandas(table, preserve_index=None if keep_index else False)
     fields = [pa.field(f.name, pa.string()) if pa.types.is_null(f.type) or pa.types.is_large_string(f.type)
               else f for f in arrow.schema]
@@ -30,8 +30,6 @@ def arrow_table(table: pd.DataFrame, *, keep_index: bool = False) -> Any:
 
 def write_parquet(table: pd.DataFrame, target: str | Path | IO[bytes], *, keep_index: bool = False) -> None:
     """Write a result table as Parquet to a path or binary file."""
-    import pyarrow.parquet as pq
-
     pq.write_table(arrow_table(table, keep_index=keep_index), target, compression="zstd")
 
 
@@ -46,8 +44,6 @@ def read_parquet(source: str | Path | bytes) -> pd.DataFrame:
     """A table written by :func:`write_parquet` (a path, or bytes), with the dtypes it was written with. For
     files from elsewhere read with the bounded reader of the store (:func:`larnet_core.sessions.tables.
     decode_parquet`) instead."""
-    import pyarrow.parquet as pq
-
     table = pq.read_table(io.BytesIO(source) if isinstance(source, bytes) else source)
     return restore_object_text(table.to_pandas(), table.schema)
 

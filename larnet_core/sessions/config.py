@@ -130,7 +130,7 @@ def writer_lock(engine: Engine) -> Callable[[], ContextManager[None]]:
     if engine.dialect.name != "sqlite":
         return contextlib.nullcontext
     try:
-        import fcntl
+        import fcntl  # POSIX only: Windows has no fcntl
     except ImportError:  # Windows: SQLite's busy timeout alone queues the writers.
         return contextlib.nullcontext
     lock_path = f"{Path(engine.url.database or '').expanduser().resolve()}.lock"

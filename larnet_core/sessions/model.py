@@ -12,10 +12,13 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
 
 import pandas as pd
+from PIL import Image
 
 from larnet_core.errors import LarnetError
+from larnet_core.images import decode_image
 from larnet_core.sessions.result_schema import (MAX_FPS, MAX_FRAME_COUNT, MAX_FRAME_SIDE, check_result_record,
                                                  check_table_values)
+from larnet_core.sessions.tables import MAX_SESSION_TABLE_BYTES, MAX_TABLE_BYTES, table_bytes
 from larnet_core.text import strip_bidi
 
 __all__ = [
@@ -222,10 +225,6 @@ def validate_image(name: object, data: object) -> bytes:
 
 
 def _stored_png(name: str, data: bytes) -> bytes:
-    from PIL import Image
-
-    from larnet_core.images import decode_image
-
     pixels = decode_image(data, f"image {name!r}", mode=None, error=LarnetError)
     height, width = pixels.shape[:2]
     with Image.open(io.BytesIO(data), formats=("PNG",)) as header:
@@ -385,8 +384,6 @@ def validate_changes(changes: Mapping[str, Any]) -> dict[str, Any]:
         TypeError: for a field that cannot be changed (``id``, times, notices) or does not exist.
         LarnetError: for a bad value, naming the field.
     """
-    from larnet_core.sessions.tables import MAX_SESSION_TABLE_BYTES, MAX_TABLE_BYTES, table_bytes
-
     unknown = sorted(set(changes) - set(_FIELD_CHECKS))
     if unknown:
         raise TypeError(f"cannot change {', '.join(unknown)}; changeable fields: {', '.join(CHANGEABLE_FIELDS)}")

@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from larnet_core.errors import LarnetError
+from larnet_core.sessions import migrations
 
 __all__ = ["SCHEMA_VERSION", "UPGRADES", "metadata", "sessions", "session_parts", "session_images",
            "schema_version", "search_text", "read_version", "ensure_schema", "is_current"]
@@ -141,8 +142,6 @@ def ensure_schema(conn: Connection) -> int | None:
     Raises:
         LarnetError: when the database is newer than this code.
     """
-    from larnet_core.sessions import migrations
-
     if conn.dialect.name == "postgresql":
         conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_SCHEMA_LOCK)))
     found = read_version(conn)
@@ -173,6 +172,4 @@ def ensure_schema(conn: Connection) -> int | None:
 
 def is_current(conn: Connection) -> bool:
     """Whether the database has this code's layout and migration head (nothing to do on open)."""
-    from larnet_core.sessions import migrations
-
     return read_version(conn) == SCHEMA_VERSION and migrations.current_revision(conn) == migrations.HEAD

@@ -12,10 +12,13 @@ import json
 import re
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from larnet_core.errors import LarnetError
-from larnet_core.sessions.parquet_pages import declared_page_bytes
 from larnet_core.result.parquet import parquet_bytes, restore_object_text
+from larnet_core.sessions.parquet_pages import declared_page_bytes
 
 __all__ = ["MAX_TABLE_BYTES", "MAX_SESSION_TABLE_BYTES", "MAX_TEXT_CELL_BYTES", "MAX_TABLE_ROWS",
            "MAX_TABLE_COLUMNS", "MAX_JSON_DEPTH", "MAX_JSON_TABLE_BYTES", "encode_parquet", "decode_parquet",
@@ -57,8 +60,6 @@ def encode_parquet(table: pd.DataFrame, what: str) -> bytes:
         LarnetError: when a column holds values Parquet cannot store (e.g. mixed Python objects); the message
             names ``what`` and the column.
     """
-    import pyarrow as pa
-
     try:
         return parquet_bytes(table, keep_index=True)
     except (pa.ArrowException, TypeError, ValueError) as exc:
@@ -70,8 +71,6 @@ def encode_parquet(table: pd.DataFrame, what: str) -> bytes:
 
 
 def _first_unstorable_column(table: pd.DataFrame) -> str | None:
-    import pyarrow as pa
-
     for name in table.columns:
         try:
             pa.array(table[name])
@@ -92,9 +91,6 @@ def decode_parquet(data: bytes, what: str, max_bytes: int = MAX_TABLE_BYTES) -> 
         LarnetError: when the bytes are not Parquet, hold types outside the plain ones, or would exceed
             :data:`MAX_TABLE_ROWS`, :data:`MAX_TABLE_COLUMNS` or ``max_bytes`` in memory.
     """
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     try:
         parquet = pq.ParquetFile(io.BytesIO(data))
         schema = parquet.schema_arrow
@@ -125,8 +121,6 @@ def _short(exc: BaseException) -> str:
 
 def _check_parquet_footer(metadata, schema, what: str, max_bytes: int) -> list[str]:
     """Bounds read from the footer alone; returns the plain-text columns (to read dictionary-encoded)."""
-    import pyarrow as pa
-
     rows, columns = metadata.num_rows, metadata.num_columns
     if rows > MAX_TABLE_ROWS or rows < 0:
         raise LarnetError(f"the {what} table has {rows:,} rows; at most {MAX_TABLE_ROWS:,} are accepted")
@@ -161,9 +155,6 @@ def _check_parquet_footer(metadata, schema, what: str, max_bytes: int) -> list[s
 
 def _check_text_cells(table, what: str) -> None:
     """Refuse a text (or category) cell longer than :data:`MAX_TEXT_CELL_BYTES`, measured on the dictionary."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
     for name, column in zip(table.column_names, table.columns):
         for chunk in column.chunks:
             values = chunk.dictionary if pa.types.is_dictionary(chunk.type) else chunk
@@ -182,8 +173,6 @@ def table_bytes(table: pd.DataFrame) -> int:
 
 def _decoded_text_bytes(column) -> int:
     """Bytes a dictionary-encoded text column takes once decoded: each row's value length, summed."""
-    import pyarrow.compute as pc
-
     total = 0
     for chunk in column.chunks:
         lengths = pc.binary_length(chunk.dictionary)

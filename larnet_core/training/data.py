@@ -17,8 +17,12 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
+from tqdm import tqdm
 
+from larnet_core.data import FrameDataset
+from larnet_core.data.flow_cache import FlowCache, default_flow_cache_root
 from larnet_core.errors import DatasetError
+from larnet_core.face.flow import _check_method
 from larnet_core.training.protocol import is_synthetic_root, load_sources
 
 __all__ = ["SampleSet", "load_labelled_records", "load_sample_images", "channel_stats", "augment_batch",
@@ -80,8 +84,6 @@ class SampleSet:
 def flow_cache_for(method: str, size: int, folder: str | Path | None = None, face: str = "none"):
     """The flow-sample cache of a method and size: ``folder``, or the default under the data dir when None;
     no cache when ``folder`` is ""."""
-    from larnet_core.data.flow_cache import FlowCache, default_flow_cache_root
-
     if folder == "":
         return None
     return FlowCache(Path(folder) if folder is not None else default_flow_cache_root(), method, int(size),
@@ -99,9 +101,6 @@ def load_sample_images(samples: pd.DataFrame, mode: str, input_size: int, classe
         flow_cache: cache folder; None = the default under the data dir; "" = no cache.
         face: ``none`` (whole frames) or a face detector: samples aligned on the clip-analysis road.
     """
-    from larnet_core.data import FrameDataset
-    from larnet_core.face.flow import _check_method
-
     cache = None
     if mode == "flow":
         _check_method(flow)  # fails before any worker starts when TV-L1 is unavailable
@@ -118,8 +117,6 @@ def load_sample_images(samples: pd.DataFrame, mode: str, input_size: int, classe
     batches = []
     iterator = loader
     if progress:
-        from tqdm import tqdm
-
         what = (f"{flow} flow samples ({cached} of {len(frames)} cached)" if mode == "flow"
                 else f"{len(frames)} {mode} samples")
         iterator = tqdm(loader, desc=f"reading {what}", unit="batch", leave=False)

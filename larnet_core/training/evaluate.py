@@ -12,8 +12,10 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
+from larnet_core.devices import resolve_device
 from larnet_core.errors import DatasetError, LarnetError
 from larnet_core.metrics import MetricsReport, compute_metrics
+from larnet_core.runs import read_predictions
 from larnet_core.training.protocol import (FRAME_LEVEL_NOTE, class_projection, command_line, data_facts,
                                            is_synthetic_sources, load_sources, predictions_table, qualify_subjects,
                                            score_predictions, write_scored_run)
@@ -75,8 +77,8 @@ def evaluate_checkpoint(checkpoint: str | Path, dataset: str | None = None, root
     Raises:
         CheckpointError, DatasetError, LarnetError: unreadable checkpoint, data or incompatible labels.
     """
+    # lazy: torch only to run a checkpoint (re-scoring a run's predictions needs none)
     from larnet_core.data import expand_samples
-    from larnet_core.devices import resolve_device
     from larnet_core.models import load_checkpoint
     from larnet_core.training.data import load_sample_images
     from larnet_core.training.loop import predict_proba
@@ -126,8 +128,6 @@ def reevaluate_run(run_dir: str | Path) -> MetricsReport:
     predictions.csv already holds one row per clip; frame_predictions.csv, when present, gives the labelled
     frame-level figures again.
     """
-    from larnet_core.runs import read_predictions
-
     path = Path(run_dir)
     try:
         config = json.loads((path / "config.json").read_text(encoding="utf-8"))

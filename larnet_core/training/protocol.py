@@ -27,8 +27,11 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from larnet_core.data import apply_scheme, get_scheme, holdout_split, load_dataset, loso_folds, remap_labels
+from larnet_core.data.splits import subject_keys
 from larnet_core.errors import DatasetError, LarnetError
 from larnet_core.metrics import MetricsReport, compute_metrics, prob_column
+from larnet_core.runs import write_run
 
 __all__ = [
     "parse_data_options", "load_sources", "qualify_subjects", "records_table", "is_synthetic_root",
@@ -89,8 +92,6 @@ def load_sources(sources: Sequence[tuple[str, str]], labels: str) -> tuple[list,
         DatasetError: unknown dataset or scheme, unreadable data, a source of long videos, or a dataset with
             no clip left under the scheme (names it).
     """
-    from larnet_core.data import apply_scheme, get_scheme, load_dataset
-
     if not sources:
         raise DatasetError("no dataset given: pass --dataset/--root, or --data NAME=ROOT (repeatable)")
     names = [name for name, _ in sources]
@@ -124,8 +125,6 @@ def qualify_subjects(samples: pd.DataFrame) -> pd.DataFrame:
 
     With one dataset the subjects stay as the dataset writes them (``sub01``), as in every earlier run.
     """
-    from larnet_core.data.splits import subject_keys
-
     out = samples.copy()
     if "dataset" in out and out["dataset"].nunique() > 1:
         out["subject"] = subject_keys(out)
@@ -160,8 +159,6 @@ class PartPlan:
 
 def plan_parts(samples: pd.DataFrame, config: Any) -> list[PartPlan]:
     """The subject-independent parts of ``config.protocol`` (``holdout`` or ``loso``) on a samples table."""
-    from larnet_core.data import holdout_split, loso_folds
-
     if config.protocol == "loso":
         splits = loso_folds(samples, val_fraction=config.val_fraction, seed=_split_seed(config))
     else:
@@ -254,8 +251,6 @@ def class_projection(source_scheme: str, source_classes: Sequence[str], target_s
     Raises:
         LarnetError: no source class maps onto the target scheme.
     """
-    from larnet_core.data import remap_labels
-
     if source_scheme == target_scheme or list(source_classes) == list(target_classes):
         return np.eye(len(source_classes), dtype=np.float64)
     matrix = np.zeros((len(source_classes), len(target_classes)), dtype=np.float64)
@@ -288,8 +283,6 @@ def convert_predictions(table: pd.DataFrame, source_scheme: str, target_scheme: 
     Raises:
         LarnetError: the schemes cannot be translated (the message says which way works).
     """
-    from larnet_core.data import get_scheme, remap_labels
-
     try:
         source, target = get_scheme(source_scheme), get_scheme(target_scheme)
     except ValueError as exc:
@@ -362,8 +355,6 @@ def score_predictions(predictions: pd.DataFrame, class_names: Sequence[str], **f
 def write_scored_run(out: str | Path, config: dict[str, Any], scored: ScoredRun,
                      history: pd.DataFrame | None = None) -> Path:
     """Write the run directory (``frame_predictions.csv`` too when there is a frame level)."""
-    from larnet_core.runs import write_run
-
     return write_run(out, config, scored.metrics, scored.predictions, history,
                      frame_predictions=scored.frame_predictions)
 

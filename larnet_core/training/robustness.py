@@ -17,7 +17,10 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from larnet_core.data.images import read_rgb
 from larnet_core.errors import Cancelled, DatasetError
+from larnet_core.face import build_detector, largest_face
+from larnet_core.face.inputs import InputConfig, best_detector_name, build_photo_input
 
 __all__ = ["RESOLUTIONS", "RobustnessResult", "resolution_robustness"]
 
@@ -73,9 +76,7 @@ def resolution_robustness(
     Raises:
         DatasetError: no record has a label among the model's classes.
     """
-    from larnet_core.data.images import read_rgb
-    from larnet_core.face import build_detector, largest_face
-    from larnet_core.face.inputs import InputConfig, best_detector_name, build_photo_input
+    # lazy: scikit-learn only to score (`larnet --help` imports this module)
     from larnet_core.metrics import compute_metrics
     from larnet_core.training.protocol import predictions_table, records_table
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import time
 from pathlib import Path
@@ -15,8 +16,9 @@ import torch
 from larnet_core.data import expand_samples
 from larnet_core.devices import resolve_device
 from larnet_core.errors import LarnetError
-from larnet_core.models import ModelCard, save_checkpoint
+from larnet_core.models import ModelCard, model_config, save_checkpoint
 from larnet_core.runs import read_predictions
+from larnet_core.training.baselines.lbptop_svm import train_lbptop_svm
 from larnet_core.training.config import TrainConfig
 from larnet_core.training.data import SampleSet, channel_stats, load_sample_images
 from larnet_core.training.distributed import DistInfo, init_distributed, shutdown_distributed
@@ -31,8 +33,6 @@ log = logging.getLogger(__name__)
 
 
 def resolve_input_size(config: TrainConfig) -> int:
-    from larnet_core.models import model_config
-
     if config.input_size:
         return int(config.input_size)
     try:
@@ -69,8 +69,6 @@ def _make_card(config: TrainConfig, classes: Sequence[str], size: int, mean, std
 
 
 def _check_model(config: TrainConfig) -> None:
-    from larnet_core.models import model_config
-
     try:
         cfg = model_config(config.model)
     except ValueError as exc:
@@ -116,8 +114,6 @@ def train(config: TrainConfig, *, resume: bool = False, on_step: StepCallback | 
         LarnetError: bad data or options (message says which and what to do).
     """
     if config.model == "lbptop-svm":
-        from larnet_core.training.baselines.lbptop_svm import train_lbptop_svm  # scikit-learn's SVM, only here
-
         return train_lbptop_svm(config, progress=progress)
     _check_model(config)
     started = time.perf_counter()
@@ -184,8 +180,6 @@ def train(config: TrainConfig, *, resume: bool = False, on_step: StepCallback | 
 
 
 def _relative(target: Path, start: Path) -> str:
-    import os
-
     return os.path.relpath(target.resolve(), start.resolve())
 
 

@@ -15,6 +15,7 @@ from typing import Iterator
 import numpy as np
 
 from larnet_core.errors import VideoError
+from larnet_core.images import decode_image as decode
 from larnet_core.paths import read_input
 from larnet_core.safezip import SafeZip
 from larnet_core.video.limits import VideoLimits
@@ -38,8 +39,6 @@ def _is_image(name: str) -> bool:
 
 def decode_image(data: bytes, what: str, limits: VideoLimits) -> np.ndarray:
     """Decode one encoded frame image to RGB uint8, checking its pixel count before decoding it."""
-    from larnet_core.images import decode_image as decode
-
     return decode(data, what, max_pixels=limits.max_pixels, error=VideoError)
 
 

@@ -22,18 +22,19 @@ returns the frames whose signal became final) and for a recorded clip.
 
 from __future__ import annotations
 
-from collections import deque
 import dataclasses
-from dataclasses import dataclass, field
 import threading
+from collections import deque
+from dataclasses import dataclass, field
 from typing import Any
 
 import cv2
 import numpy as np
 
+from larnet_core.face.head_compensation import RigidModel, compensate
+from larnet_core.face.mesh import region_boxes
 # The facial regions measured, in the order of the ``motion_<region>`` columns, are named with the result's columns.
 from larnet_core.result.schema import REGIONS
-from larnet_core.face.head_compensation import RigidModel, compensate
 
 __all__ = ["REGIONS", "MotionConfig", "MotionSample", "MotionEngine", "aligned_regions", "face_flow", "flow_regions",
            "region_motion", "head_pose"]
@@ -117,10 +118,6 @@ def aligned_regions(mesh_in_crop: np.ndarray | None, size: int) -> Regions:
     """Region fractions of an aligned crop: from dense landmarks mapped into the crop when given (index groups of
     :data:`larnet_core.face.mesh.MESH_REGIONS`), else :data:`TEMPLATE_REGIONS`."""
     if mesh_in_crop is None or len(mesh_in_crop) < 468:
-        return dict(TEMPLATE_REGIONS)
-    try:
-        from larnet_core.face.mesh import region_boxes
-    except ImportError:  # pragma: no cover - the mesh module ships with the package
         return dict(TEMPLATE_REGIONS)
     boxes = region_boxes(np.asarray(mesh_in_crop, dtype=np.float64))
     if "brows" in boxes and "eyes" in boxes:

@@ -145,7 +145,7 @@ class LiveStream:
             ``(frame to send back, LiveResult)``, or ``(the input frame, None)`` when the frame was skipped
             (the server is at capacity) or could not be converted. Never raises.
         """
-        import av
+        import av  # lazy: PyAV only when a live frame is converted
 
         arrived = time.perf_counter()
         if not self.slots.acquire(self.max_wait_s):

@@ -26,21 +26,21 @@ LEGACY_BASELINE = "0001"
 @functools.lru_cache(maxsize=1)
 def script_directory():
     """The revisions shipped with this package."""
-    from alembic.script import ScriptDirectory
+    from alembic.script import ScriptDirectory  # lazy: Alembic only when the schema is checked or upgraded
 
     return ScriptDirectory(str(Path(__file__).resolve().parent))
 
 
 def current_revision(conn: Connection) -> str | None:
     """The revision recorded in the database (None before Alembic, or for an empty database)."""
-    from alembic.runtime.migration import MigrationContext
+    from alembic.runtime.migration import MigrationContext  # lazy: Alembic only when the schema is checked or upgraded
 
     return MigrationContext.configure(conn).get_current_revision()
 
 
 def is_known(revision: str) -> bool:
     """Whether this code has the revision (a newer LARNet Studio's database has one it lacks)."""
-    from alembic.util import CommandError
+    from alembic.util import CommandError  # lazy: Alembic only when the schema is checked or upgraded
 
     try:
         return script_directory().get_revision(revision) is not None
@@ -55,6 +55,7 @@ def upgrade(conn: Connection, *, stamp: str | None = None) -> None:
         conn: a connection in a write transaction.
         stamp: record this revision first without running it (for a database made before Alembic).
     """
+    # lazy: Alembic only when the schema is checked or upgraded
     from alembic.operations import Operations
     from alembic.runtime.migration import MigrationContext
 

@@ -13,9 +13,12 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
+from sklearn.svm import LinearSVC
+from tqdm import tqdm
 
-from larnet_core.training.baselines.lbptop import clip_volume, lbp_top_histogram
+from larnet_core.data import read_rgb
 from larnet_core.errors import DatasetError
+from larnet_core.training.baselines.lbptop import clip_volume, lbp_top_histogram
 from larnet_core.training.config import TrainConfig
 from larnet_core.training.protocol import (command_line, data_facts, is_synthetic_sources, load_sources, plan_parts,
                                            predictions_table, records_table, score_predictions, write_scored_run)
@@ -28,12 +31,8 @@ GRID = 4
 
 def clip_features(records: Sequence, progress: bool = False, size: int = FEATURE_SIZE, grid: int = GRID) -> np.ndarray:
     """LBP-TOP feature matrix, one row per clip (its onset..offset frames)."""
-    from larnet_core.data import read_rgb
-
     iterator = records
     if progress:
-        from tqdm import tqdm
-
         iterator = tqdm(records, desc="LBP-TOP features", unit="clip", leave=False)
     rows = []
     for record in iterator:
@@ -50,8 +49,6 @@ def _softmax(scores: np.ndarray) -> np.ndarray:
 
 def _fit_predict(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, classes: Sequence[str],
                  c: float, fold: str) -> np.ndarray:
-    from sklearn.svm import LinearSVC
-
     present = sorted(set(y_train.tolist()))
     if len(present) < 2:
         raise DatasetError(f"part {fold}: the training subjects hold one class only ({present}); add data")
