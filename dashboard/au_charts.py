@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 from larnet_core.aus.names import AU_COLUMNS
 from larnet_core.errors import LarnetError
 from larnet_core.face.mesh import MeshFaceDetector, mediapipe_available
-from larnet_core.results import probability_columns
+from larnet_core.result import probability_columns
 
 __all__ = ["has_units", "au_lanes_figure", "au_bars_figure", "smoothed_frames", "photo_units"]
 

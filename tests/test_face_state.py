@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from larnet_core.aus.names import AU_COLUMNS
-from larnet_core.results import live_result
+from larnet_core.result import live_result
 from larnet_core.video.face_state import excluded_reasons, spotting_signals
 
 

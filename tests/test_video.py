@@ -162,7 +162,7 @@ def test_zip_and_folder_of_frames_in_natural_order(tmp_path, predictor):
 
 
 def test_analysis_of_a_real_face_finds_the_expression(face_clip, predictor):
-    from larnet_core.results import frame_layout
+    from larnet_core.result import frame_layout
     from larnet_core.training.spotting_scores import interval_iou
 
     path, truth = face_clip

@@ -15,7 +15,7 @@ and the bound:
   by field, the settings the clip view reads (``main_face_id`` an integer or null ...), warnings.
 
 A clip session's ``results`` is the analysis result's per-frame table and its ``intervals`` the spotted intervals
-(column groups of :mod:`larnet_core.results`); the columns listed here are those the clip view reads, asked of
+(column groups of :mod:`larnet_core.result`); the columns listed here are those the clip view reads, asked of
 the result type's groups. Other columns may follow (new column groups stay readable).
 Text that reaches charts and captions (class and interval labels) is limited to the alphabet of class names,
 because chart libraries read a little HTML in labels.
@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from larnet_core.errors import LarnetError
-from larnet_core.results import (
+from larnet_core.result import (
     EVENT_COLUMNS,
     INTERVAL_COLUMNS,
     KEY_COLUMNS,
@@ -86,7 +86,7 @@ _MAX_RECORD_TEXT_CHARS = 20_000
 # Probabilities may exceed 1 by rounding when averaged.
 _UNIT = (-1e-6, 1 + 1e-6)
 
-# Columns the pages read, by name (asked of larnet_core.results' groups): how each must look in a clip's or a
+# Columns the pages read, by name (asked of larnet_core.result's groups): how each must look in a clip's or a
 # live session's tables. Frame numbers are the key column and every "*_frame" column (interval bounds, a face
 # track's first and last frame); the times that are drawn are the key column and the interval's times.
 _FRAME, _TIME = KEY_COLUMNS
