@@ -134,7 +134,7 @@ def _history_frame(state: LiveState) -> pd.DataFrame:
     """The rolling charts' data: time, motion and every class's smoothed probability over the last HISTORY_S
     seconds. Built straight from the reports: it is redrawn while the video runs, and the full table
     (:func:`_result`) costs the frame callback several milliseconds of the GIL each time."""
-    from larnet_core.results import prob_column
+    from larnet_core.result import prob_column
 
     history = list(state.history)
     if history:

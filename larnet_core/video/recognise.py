@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from larnet_core.aus.names import AU_COLUMNS
-from larnet_core.results import ClipPrediction
+from larnet_core.result import ClipPrediction
 
 __all__ = ["recognise_intervals", "interval_prediction", "interval_units"]
 
