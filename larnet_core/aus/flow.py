@@ -39,8 +39,8 @@ _FARNEBACK = dict(pyr_scale=0.5, levels=3, winsize=11, iterations=3, poly_n=5, p
 _FACE_POINTS = 468
 #: Weight of the L1 penalty on the intensities (in the noise-weighted least-squares units of the unmixing). Set on
 #: generated renderings of the calibration photo only (grace_hopper, each unit alone and the EMFACS combinations):
-#: the value of 0, 10, 30, 100 and 300 with the best micro and macro F1 there. It lowers a lone unit's intensity
-#: by about 0.1.
+#: the value of 0, 10, 30, 100 and 300 with the best micro and macro F1 there. What it takes from the units it
+#: keeps is given back (:func:`_sparse_nnls`), so it chooses units and leaves their scale alone.
 SPARSITY = 100.0
 _STABLE = list(STABLE_POINTS)
 # For the flow's leftover alignment: the stable points less the eye corners, which brow and lid actions tug at.
@@ -143,11 +143,21 @@ def crop_intensities(neutral: FaceCrop, current: FaceCrop) -> np.ndarray:
 
 
 def _sparse_nnls(matrix: np.ndarray, target: np.ndarray, penalty: float) -> np.ndarray:
-    """``argmin |A x - b|^2 + penalty * sum(x)`` over ``x >= 0``, by NNLS with one added row: for ``x >= 0`` the sum
-    is linear, and the row ``eps * sum(x) = -penalty / (2 eps)`` adds ``penalty * sum(x)`` plus a term in
-    ``eps^2`` that is negligible for a small ``eps``."""
+    """``argmin |A x - b|^2 + penalty * sum(x)`` over ``x >= 0``, each unit kept then given back what the penalty
+    took from it.
+
+    The minimum is found by NNLS with one added row: for ``x >= 0`` the sum is linear, and the row
+    ``eps * sum(x) = -penalty / (2 eps)`` adds ``penalty * sum(x)`` plus a term in ``eps^2`` that is negligible for a
+    small ``eps``. The penalty lowers each unit it keeps by ``penalty / (2 |a_j|^2)`` (exactly so for a unit alone);
+    adding that back keeps the calibrated scale (1 = a generated micro-expression at full strength), so a
+    micro-expression's units are not pushed under :data:`~larnet_core.aus.estimate.ACTIVE_LEVEL`. (Refitting the
+    kept units without the penalty was tried: on noisy footage it keeps nearly every unit and undoes the choice.)
+    The price: a unit whose pattern is faint (AU24's) gets back the most, so even a small share of a movement
+    given to it can read as present."""
     if penalty <= 0:
         return nnls(matrix, target)[0]
     eps = 1e-3
     rows = np.vstack([matrix, np.full(matrix.shape[1], eps)])
-    return nnls(rows, np.append(target, -penalty / (2.0 * eps)))[0]
+    values = nnls(rows, np.append(target, -penalty / (2.0 * eps)))[0]
+    shrink = penalty / (2.0 * np.maximum(np.square(matrix).sum(axis=0), 1e-12))
+    return np.where(values > 0, values + shrink, 0.0)
