@@ -4,7 +4,10 @@ generator can draw, at a micro-expression's and a macro-expression's intensity, 
 sizes, read from the skin's movement between the neutral photo and the rendering (the interval channel) and from
 the mesh alone against the neutral (the per-frame channel).
 
-Usage: python scripts/au_figures.py [--photo astronaut]
+With ``--diagnose`` it also prints, for each unit rendered alone at the macro intensity, the mean intensity the
+two channels give every unit (the strongest three): which units a unit is mistaken for.
+
+Usage: python scripts/au_figures.py [--photo astronaut] [--diagnose]
 """
 
 import argparse
@@ -26,7 +29,9 @@ COMBINATIONS = [(6, 12), (1, 2), (1, 2, 5), (1, 4, 15), (4, 7), (4, 9), (1, 2, 4
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--photo", default="astronaut")
+    parser.add_argument("--diagnose", action="store_true", help="print what each unit alone is read as")
     args = parser.parse_args()
+    alone: dict[tuple[str, int], list[np.ndarray]] = {}
     detector = MeshFaceDetector(max_faces=1)
     cases = [(n,) for n in AU_NUMBERS if n != 43] + COMBINATIONS
     results = {"flow": ([], []), "mesh": ([], [])}
@@ -46,6 +51,8 @@ def main() -> None:
                     flow = expression_intensities(layer.image, neutral_mesh, shown, mesh)
                     geometry = intensities(measure_mesh(mesh).features - neutral_features)
                     for channel, values in (("flow", flow), ("mesh", geometry)):
+                        if len(units) == 1 and strength == 2.5:
+                            alone.setdefault((channel, units[0]), []).append(values)
                         results[channel][0].append(truth)
                         results[channel][1].append(au_numbers(active_units(values)))
     for channel, (coded, estimated) in results.items():
@@ -55,6 +62,17 @@ def main() -> None:
         print("| AU | support | precision | recall | F1 |\n|---|---|---|---|---|")
         for row in table[table["support"] > 0].itertuples():
             print(f"| {row.au} | {row.support} | {row.precision:.2f} | {row.recall:.2f} | {row.f1:.2f} |")
+    if args.diagnose:
+        print("\nEach unit alone at 2.5, mean intensities read (strongest three), flow channel | mesh channel:")
+        for number in AU_NUMBERS:
+            if ("flow", number) not in alone:
+                continue
+            cells = []
+            for channel in ("flow", "mesh"):
+                mean = np.mean(alone[(channel, number)], axis=0)
+                top = np.argsort(-mean)[:3]
+                cells.append(" ".join(f"AU{AU_NUMBERS[i]} {mean[i]:.2f}" for i in top))
+            print(f"AU{number}: " + " | ".join(cells))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """How each action unit changes the mesh measures, measured on generated faces (never on a dataset being scored).
 
 Each action unit is rendered alone on a real sample photo (:func:`larnet_core.synth.apply_action_units`, the same
-displacement model the generated footage uses) at a few intensities and face sizes, plain and mirrored; the face
+displacement model the generated footage uses) at a few intensities and face sizes, plain and mirrored, the units
+that hang on the mouth also with its key points moved up and down (where a guessed lip point may put them); the face
 mesh of each rendering is pose-normalised and measured (:func:`~larnet_core.aus.features.mesh_features`), and the
 change from the neutral photo divided by the intensity is the unit's column of the response matrix. The measures'
 noise is their spread over the neutral photo shifted, scaled and rotated by sub-pixel amounts (what the mesh does

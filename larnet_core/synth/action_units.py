@@ -30,6 +30,7 @@ __all__ = [
     "action_unit_field",
     "apply_action_units",
     "remap_with_field",
+    "unit_anchors",
 ]
 
 AuKey = Union[int, str]
@@ -131,6 +132,13 @@ _HANDLES: dict[int, tuple[_Handle, ...]] = {
     43: _BLINK,
     45: _BLINK,
 }
+
+
+
+def unit_anchors(number: int) -> set[str]:
+    """The key points a unit's displacement handles hang on (``{"mouth", "lower_lip"}``, ...)."""
+    return {handle.anchor for handle in _HANDLES[int(number)]}
+
 
 _KEY_RE = re.compile(r"^\s*(?:AU)?\s*([LRB]?)\s*(\d+)\s*$", re.IGNORECASE)
 
