@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+
 import numpy as np
 import pytest
 
@@ -174,3 +177,24 @@ def test_a_face_detector_finds_the_synthetic_faces():
         nose_x, nose_y = lm.nose_tip
         found += any(x < nose_x < x + w and y < nose_y < y + h for x, y, w, h in boxes)
     assert found >= 7
+
+
+# SHA-256 (first 32 hex digits) of render_face's pixels and landmarks, computed before render_face was split into
+# its painting steps: the split must not change one pixel. The seeds cover every hair style, age lines, stubble
+# and moles; the digests hold for the numpy and OpenCV builds pinned in requirements.txt.
+_RENDER_DIGESTS = [
+    (3, (280, 340), 1.0, (0.0, 0.0), (0.0, 0.0), "8d45deb42448ff09a27858f452af3e50", "2c7cdb2e60bc147e5c8abb3f261d50ec"),
+    (20, (320, 240), 0.72, (0.1, -0.05), (0.5, -0.3), "5c8a4633c3adf767ac3364c8d24c2674",
+     "9042fde07d454f0fdc52fc63f468bb07"),
+    (31, (96, 112), 1.0, (0.0, 0.0), (0.0, 0.0), "ff3782540fd3e7d21134e91f1f65af94", "b877f925238dc72e64f3301bc292d6b8"),
+    (42, (200, 240), 0.85, (-0.2, 0.1), (-1.0, 1.0), "0af755a3b8a199a39fd835cac084225c",
+     "d3f16dd873f00060a12f64cf27ad29d5"),
+]
+
+
+@pytest.mark.parametrize("seed,size,fraction,jitter,gaze,pixels,points", _RENDER_DIGESTS)
+def test_render_face_is_bit_identical_to_its_recorded_output(seed, size, fraction, jitter, gaze, pixels, points):
+    image, marks = render_face(sample_identity(np.random.default_rng(seed)), size, fraction, jitter, gaze)
+    assert image.dtype == np.uint8 and image.shape == (size[1], size[0], 3)
+    assert hashlib.sha256(image.tobytes()).hexdigest()[:32] == pixels
+    assert hashlib.sha256(repr(dataclasses.astuple(marks)).encode()).hexdigest()[:32] == points

@@ -166,69 +166,93 @@ def run_batch(
     check_output_dir(out, "the batch output folder")  # before any clip is read or the model loaded
     clips = discover_clips(inputs, extensions)
     loaded = _check_checkpoint(checkpoint, device)
+    output = _open_output(out)
+    settings_hash = settings_sha256(settings, loaded.sha256)
+    jobs, kept = plan_batch(clips, output, settings_hash, retry_failed=retry_failed)
+    state = BatchProgress(total=len(clips), to_do=len(jobs), kept=len(kept))
+    summary = _LiveSummary(output, clips, kept, state, progress)
+    config = WorkerConfig(out=str(output.root.resolve()), checkpoint=str(Path(checkpoint).resolve()),
+                          model_sha256=loaded.sha256, settings=settings, settings_sha256=settings_hash,
+                          threads=threads, retry_failed=retry_failed, device=device,
+                          overlap=_overlap(overlap, workers, ray))
+    summary.write(force=True)
+    if progress is not None:
+        progress(state, None)
+    try:
+        _run_jobs(jobs, config, summary.on_row, ray=ray, workers=workers, loaded=loaded)
+    finally:
+        table = summary.write(force=True)
+        output.clear_staging()
+    mine = table[table["clip"].isin(list(summary.by_id))]
+    return BatchReport(output.root, table, analysed=state.done - state.unchanged,
+                       kept=len(kept) + state.unchanged, failed=int((mine["status"] == "failed").sum()),
+                       elapsed_s=time.perf_counter() - started)
+
+
+def _open_output(out: str | Path) -> BatchOutput:
+    """The output folder, created, with what an interrupted run left half-written removed."""
     output = BatchOutput(out)
     output.root.mkdir(parents=True, exist_ok=True)
     output.clear_staging()
-    settings_hash = settings_sha256(settings, loaded.sha256)
-    jobs, kept = plan_batch(clips, output, settings_hash, retry_failed=retry_failed)
-    by_id = {clip.clip_id: clip for clip in clips}
-    # Every clip the folder holds stays in the summary: earlier runs' clips, then this run's in input order.
-    rows: dict[str, dict[str, Any]] = {m["clip"]: dict(m["row"]) for m in output.markers()
-                                       if m.get("clip") not in by_id and isinstance(m.get("row"), dict)}
-    order = list(rows) + [clip.clip_id for clip in clips]
-    rows.update(kept)
-    state = BatchProgress(total=len(clips), to_do=len(jobs), kept=len(kept))
-    last_write = [0.0]
+    return output
 
-    def current(row: dict[str, Any]) -> dict[str, Any]:
-        clip = by_id.get(row.get("clip", ""))
+
+class _LiveSummary:
+    """The batch's summary rows, kept current as clips finish: every clip the folder holds stays in it (earlier
+    runs' clips, then this run's in input order), and ``summary.parquet`` is rewritten at most once a second."""
+
+    def __init__(self, output: BatchOutput, clips: Sequence[ClipInput], kept: dict[str, dict[str, Any]],
+                 state: BatchProgress,
+                 progress: Callable[[BatchProgress, dict[str, Any] | None], None] | None) -> None:
+        self.output, self.state, self.progress = output, state, progress
+        self.by_id = {clip.clip_id: clip for clip in clips}
+        self.rows: dict[str, dict[str, Any]] = {m["clip"]: dict(m["row"]) for m in output.markers()
+                                                if m.get("clip") not in self.by_id and isinstance(m.get("row"), dict)}
+        self.order = list(self.rows) + [clip.clip_id for clip in clips]
+        self.rows.update(kept)
+        self.last_write = 0.0
+
+    def _current(self, row: dict[str, Any]) -> dict[str, Any]:
+        clip = self.by_id.get(row.get("clip", ""))
         # The inputs name the clip now (a manifest's subject or label may have been corrected since).
         fresh = {"path": str(clip.path), "source": clip.source, "subject": clip.subject, "label": clip.label} \
             if clip else {}
         return {k: v for k, v in {**row, **fresh}.items() if k != "skipped"}
 
-    def write_summary(force: bool = False) -> pd.DataFrame | None:
-        if not force and time.perf_counter() - last_write[0] < _SUMMARY_EVERY_S:
+    def write(self, force: bool = False) -> pd.DataFrame | None:
+        """Rewrite ``summary.parquet`` (at most once a second unless ``force``); the table written, or None."""
+        if not force and time.perf_counter() - self.last_write < _SUMMARY_EVERY_S:
             return None
-        last_write[0] = time.perf_counter()
-        return output.write_summary(current(rows[c]) for c in order if c in rows)
+        self.last_write = time.perf_counter()
+        return self.output.write_summary(self._current(self.rows[c]) for c in self.order if c in self.rows)
 
-    def on_row(row: dict[str, Any]) -> None:
-        rows[row["clip"]] = row
+    def on_row(self, row: dict[str, Any]) -> None:
+        """A clip finished: keep its row, count it, and report progress."""
+        self.rows[row["clip"]] = row
+        state = self.state
         state.done += 1
         state.unchanged += bool(row.get("skipped"))
         state.failed += row.get("status") == "failed" and not row.get("skipped")
-        write_summary()
-        if progress is not None:
-            progress(state, row)
+        self.write()
+        if self.progress is not None:
+            self.progress(state, row)
 
-    config = WorkerConfig(out=str(output.root.resolve()), checkpoint=str(Path(checkpoint).resolve()),
-                          model_sha256=loaded.sha256, settings=settings, settings_sha256=settings_hash,
-                          threads=threads, retry_failed=retry_failed, device=device,
-                          overlap=_overlap(overlap, workers, ray))
-    write_summary(force=True)
-    if progress is not None:
-        progress(state, None)
-    try:
-        if ray is not None:
-            from larnet_core.batch.ray_runner import run_ray
 
-            run_ray(jobs, config, on_row, address=ray, workers=workers if workers > 1 else None)
-        elif workers > 1 and len(jobs) > 1:
-            from larnet_core.batch.local import run_processes
+def _run_jobs(jobs: list[ClipJob], config: WorkerConfig, on_row: Callable[[dict[str, Any]], None], *,
+              ray: str | None, workers: int, loaded) -> None:
+    """Run the jobs on Ray, in worker processes, or in this process (with the model already loaded)."""
+    if ray is not None:
+        from larnet_core.batch.ray_runner import run_ray
 
-            run_processes(jobs, config, on_row, workers)
-        else:
-            from larnet_core.batch.local import run_in_process
+        run_ray(jobs, config, on_row, address=ray, workers=workers if workers > 1 else None)
+    elif workers > 1 and len(jobs) > 1:
+        from larnet_core.batch.local import run_processes
 
-            run_in_process(jobs, config, on_row, loaded=loaded)
-    finally:
-        summary = write_summary(force=True)
-        output.clear_staging()
-    mine = summary[summary["clip"].isin(list(by_id))]
-    return BatchReport(output.root, summary, analysed=state.done - state.unchanged,
-                       kept=len(kept) + state.unchanged, failed=int((mine["status"] == "failed").sum()),
-                       elapsed_s=time.perf_counter() - started)
+        run_processes(jobs, config, on_row, workers)
+    else:
+        from larnet_core.batch.local import run_in_process
+
+        run_in_process(jobs, config, on_row, loaded=loaded)
 
 
 def _overlap(wanted: bool | None, workers: int, ray: str | None) -> bool:

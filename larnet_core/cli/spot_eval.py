@@ -1,5 +1,10 @@
 """``larnet spot-eval`` and ``larnet str-eval``: expression spotting on long videos scored as MEGC scores it
-(per-type one-to-one matching at IoU >= 0.5), and spot-then-recognise (MEGC 2023's STRS) from the same run."""
+(per-type one-to-one matching at IoU >= 0.5), and spot-then-recognise (MEGC 2023's STRS) from the same run.
+
+Each video is analysed with ``larnet analyze``'s options (:func:`~larnet_core.cli._options.add_analysis_arguments`),
+read into one :class:`~larnet_core.video.settings.AnalysisSettings`; the scoring's own options (``--k``,
+``--loso``, ``--iou``) make one :class:`~larnet_core.training.spotting_eval.SpotEvalOptions`. The summary JSON
+records both, and the model, so a score can be reproduced."""
 
 from __future__ import annotations
 
@@ -7,8 +12,9 @@ import argparse
 import json
 from pathlib import Path
 
+from larnet_core.cli._options import add_analysis_arguments
 from larnet_core.errors import LarnetError
-from larnet_core.face.inputs import FACE_MODES
+from larnet_core.training.spotting_eval import SPOT_EVAL_INFER_FPS
 
 DATASET_ALIASES = {
     "casme2-long": "casme2-long", "cas(me)2": "casme2-long", "casme-sq": "casme2-long",
@@ -23,7 +29,8 @@ def register(subparsers) -> None:
         description="Runs the training-free optical-flow spotting baseline on every long video of a dataset and "
                     "reports precision, recall and F1 per expression type and overall (MEGC: a spotted interval "
                     "hits an annotated one of the same type at IoU >= 0.5, one-to-one, as many hits as possible; "
-                    "TP, FP and FN summed over the videos).",
+                    "TP, FP and FN summed over the videos). Each video is analysed as `larnet analyze` analyses "
+                    "it with the same options; never tune them (--threshold-p above all) on the set you report.",
     )
     _arguments(spot)
     spot.add_argument("--recognise", "--recognize", action="store_true",
@@ -49,10 +56,6 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
                         help="dataset layout: casme2-long (CAS(ME)^2; `larnet synth OUT --long` writes it), samm-lv "
                              "(SAMM long videos), casme3-long (CAS(ME)^3 part A recordings)")
     parser.add_argument("--root", required=True, help="dataset folder (docs/datasets.md gives each layout)")
-    parser.add_argument("--fps", type=float, default=None,
-                        help="frame rate of frame folders (default: CAS(ME)^2 30, SAMM-LV 200, CAS(ME)^3 30)")
-    parser.add_argument("--face", default="auto", choices=FACE_MODES,
-                        help="face tracking backend (auto: MediaPipe Face Mesh when installed)")
     parser.add_argument("--checkpoint", help="the model whose analysis pipeline is scored (it labels intervals; "
                         "spotting itself uses only facial motion). Default: the bundled demo model")
     parser.add_argument("--iou", type=float, default=0.5, help="IoU a spotted interval needs to count as a hit")
@@ -63,11 +66,11 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
                              "or MICRO,MACRO frames (e.g. 6,18)")
     parser.add_argument("--loso", action="store_true",
                         help="with --k auto: each subject's k from the OTHER subjects' annotations only")
-    parser.add_argument("--threshold-p", type=float, help="threshold position p in mean + p*(max-mean) "
-                        "(default fixed in SpottingParams; never tune it on the set you report)")
     parser.add_argument("--out", help="write per-video results (.csv) here, every spotted interval "
                         "(<stem>.intervals.csv), every annotated one (<stem>.truth.csv) and the summary (.json)")
     parser.add_argument("--limit", type=int, help="evaluate only the first N videos")
+    add_analysis_arguments(parser, fps_default="the dataset's: CAS(ME)^2 30, SAMM-LV 200, CAS(ME)^3 30",
+                           max_infer_fps=SPOT_EVAL_INFER_FPS)
 
 
 def parse_k(text: str) -> str | tuple[int, int]:
@@ -80,27 +83,20 @@ def parse_k(text: str) -> str | tuple[int, int]:
         micro, macro = (int(p) for p in parts)
     except ValueError:
         raise LarnetError(f"--k must be auto, fixed or two frame counts like 6,18; got {text!r}") from None
-    if micro < 1 or macro < 1:
-        raise LarnetError(f"--k frame counts must be at least 1, got {text!r}")
-    return micro, macro
+    return micro, macro  # SpotEvalOptions checks them
 
 
 def _run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from larnet_core.data import load_dataset
-    from larnet_core.training.spotting_eval import DATASET_FPS, evaluate_spotting
+    from larnet_core.training.spotting_eval import SpotEvalOptions, evaluate_spotting, with_dataset_fps
     from larnet_core.training.spotting_scores import str_class
-    from larnet_core.video.spotting import SpottingParams
+    from larnet_core.video.settings import AnalysisSettings
 
-    if not 0 < args.iou <= 1:
-        raise LarnetError(f"--iou must be in (0, 1], got {args.iou}")
-    k = parse_k(args.k)
-    if args.loso and k != "auto":
-        raise LarnetError("--loso only changes --k auto (the one setting taken from annotations); drop --loso or "
-                          "use --k auto")
+    options = SpotEvalOptions(k=parse_k(args.k), loso=args.loso, iou=args.iou)
     name = DATASET_ALIASES[args.dataset]
-    fps = args.fps or DATASET_FPS[name]
+    settings = with_dataset_fps(AnalysisSettings.from_args(args), name)
     if args.out:
         from larnet_core.paths import check_output_file
 
@@ -110,14 +106,13 @@ def _run(args: argparse.Namespace) -> int:
         records = records[: args.limit]
     if not records:
         raise LarnetError(f"no long videos found under {args.root}; check --root")
-    params = SpottingParams() if args.threshold_p is None else SpottingParams(p=args.threshold_p)
+    predictor = _predictor(args.checkpoint, args.device, settings.backend)
     with tqdm(total=len(records), unit="video", desc="spot") as bar:
         def progress(done: int, total: int, video: str) -> None:
             bar.update(done - bar.n)
             bar.set_postfix_str(video)
 
-        result = evaluate_spotting(records, _predictor(args.checkpoint), fps=fps, face=args.face, params=params,
-                                   k=k, loso=args.loso, iou=args.iou, progress=progress)
+        result = evaluate_spotting(records, predictor, settings, options, progress=progress)
     overall = result.scores.overall
     print(f"{len(records)} videos, {overall.ground_truth} annotated intervals, {overall.spotted} spotted "
           f"(k: {result.k}; micro/macro frames per video in the .csv)")
@@ -125,7 +120,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"{label:8s} TP {scores.true_positives:4d}  FP {scores.false_positives:4d}  "
               f"FN {scores.false_negatives:4d}  precision {scores.precision:.3f}  recall {scores.recall:.3f}  "
               f"F1 {scores.f1:.3f}")
-    summary = result.to_dict()
+    summary = _reproducible(result.to_dict(), args, name, predictor)
     if args.recognise:
         types = getattr(args, "types", ["micro"])
         classes = str_class if getattr(args, "classes", "str4") == "str4" else None
@@ -147,9 +142,19 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _predictor(checkpoint: str | None):
+def _reproducible(summary: dict, args: argparse.Namespace, dataset: str, predictor) -> dict:
+    """The summary with what else a rerun needs: the dataset, its folder, the video limit and the model."""
+    from larnet_core.result import model_provenance
+
+    return {**summary, "dataset": dataset, "root": str(args.root), "limit": args.limit,
+            "model": model_provenance(predictor)}
+
+
+def _predictor(checkpoint: str | None, device: str = "auto", backend: str = "auto"):
+    from larnet_core.devices import resolve_device
     from larnet_core.inference import Predictor
     from larnet_core.models import load_checkpoint
     from larnet_core.paths import demo_checkpoint_path
 
-    return Predictor(load_checkpoint(checkpoint or demo_checkpoint_path()))
+    return Predictor(load_checkpoint(checkpoint or demo_checkpoint_path(), device=resolve_device(device)),
+                     backend=backend)

@@ -250,16 +250,58 @@ def render_face(
     width, height = int(size[0]), int(size[1])
     if width < 16 or height < 16:
         raise ValueError(f"face size {width}x{height} is too small; use at least 16x16 pixels")
-    idt = identity
+    cv = _face_canvas(identity, width, height, face_fraction)
+    # One generator for every texture, drawn from in a fixed order (the steps below), so a seed gives one face.
+    rng = np.random.default_rng(identity.texture_seed)
+    hair = _paint_behind_head(cv, identity, rng)
+    skin = _paint_face_skin(cv, identity, rng, light_jitter)
+    _paint_hair_over_forehead(cv, identity, skin, hair)
+    _paint_forehead_lines(cv, identity)
+    brows = _paint_brows(cv, identity, hair)
+    eyes = _paint_eyes(cv, identity, skin, gaze)
+    _paint_nose(cv, identity)
+    mouth = _paint_mouth(cv, identity, skin)
+    _paint_moles(cv, identity)
+    image = np.clip(cv.image * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    return image, _face_landmarks(cv, identity, {**brows, **eyes, **mouth})
+
+
+@dataclass(frozen=True)
+class _HairLayers:
+    """The hair's colour layer and the brows' hair texture, drawn once behind the head and used again on top."""
+
+    layer: np.ndarray
+    brow_texture: np.ndarray
+
+
+@dataclass(frozen=True)
+class _SkinShading:
+    """The lit face: its coverage, shading (features are shaded with it), squared radius in face units, and the
+    light's azimuth (eye glints follow it)."""
+
+    mask: np.ndarray
+    shade: np.ndarray
+    radius2: np.ndarray
+    azimuth: float
+
+
+def _face_canvas(idt: FaceIdentity, width: int, height: int, face_fraction: float) -> _Canvas:
+    """The canvas with the face ellipse placed: its half-height from the frame share, centred a little low."""
     half_h = 0.5 * height * face_fraction * idt.face_height
     half_w = half_h / idt.aspect
     cx = width / 2.0 + idt.offset_x * half_w
     cy = height / 2.0 + half_h * 0.06
-    cv = _Canvas(width, height, cx, cy, half_w, half_h)
-    rng = np.random.default_rng(idt.texture_seed)
-    xs, ys = cv.xs, cv.ys
+    return _Canvas(width, height, cx, cy, half_w, half_h)
 
-    # Background, clothes, neck, ears and hair behind the head.
+
+def _ear_row(idt: FaceIdentity) -> float:
+    """The ears' height in face units (just below the eyes); the hair beside the face stops above it."""
+    return idt.eye_v + 0.12
+
+
+def _paint_behind_head(cv: _Canvas, idt: FaceIdentity, rng: np.random.Generator) -> _HairLayers:
+    """Background, clothes, neck, long hair behind the head and ears; the hair layers drawn on top later."""
+    width, height, half_w, half_h, xs, ys = cv.w, cv.h, cv.a, cv.b, cv.xs, cv.ys
     rows = np.linspace(0.0, 1.0, height, dtype=np.float32)[:, None, None]
     bg_top, bg_bottom = np.array(idt.background_top, np.float32), np.array(idt.background_bottom, np.float32)
     cv.image[:] = bg_top * (1 - rows) + bg_bottom * rows
@@ -278,15 +320,18 @@ def render_face(
         back = cv.ellipse_mask(cv.point(0.0, -0.05), (half_w * 1.22, half_h * 1.1), blur=1.5)
         back *= (ys < 0.75 + 0.1 * np.cos(xs * 3)).astype(np.float32)
         cv.paint(cv2.GaussianBlur(back, (0, 0), 1.5 * cv.px), hair_layer * 0.8)
-    eye_row = idt.eye_v + 0.12
+    eye_row = _ear_row(idt)
     for side in (-1, 1):
         ear = cv.ellipse_mask(cv.point(side * 0.98, eye_row), (half_w * 0.13, half_h * 0.2), angle=side * 8, blur=0.7)
         cv.paint(ear, skin * 0.72)
+    return _HairLayers(hair_layer, brow_hairs)
 
-    # Face: ellipsoid height map + feature bumps, shaded by a directional light.
+
+def _face_relief(cv: _Canvas, idt: FaceIdentity) -> tuple[np.ndarray, np.ndarray]:
+    """The face's height map (an ellipsoid narrowed at the jaw, with feature bumps) and its squared radius."""
+    xs, ys = cv.xs, cv.ys
     narrowing = 1.0 - idt.jaw * np.clip(ys, 0.0, 1.0) ** 2 * 0.6
     radius2 = (xs / narrowing) ** 2 + ys**2
-    face_mask = np.clip((1.0 - np.sqrt(radius2)) * (min(half_w, half_h) / 1.2) + 0.5, 0.0, 1.0)
     relief = np.sqrt(np.clip(1.0 - radius2, 0.0, 1.0))
     eu, ev, nv = idt.eye_u, idt.eye_v, idt.nose_v
     for side in (-1, 1):
@@ -299,6 +344,17 @@ def render_face(
     relief += 0.09 * cv.gauss(0.0, nv - 0.03, 0.09, 0.06)
     relief += 0.03 * cv.gauss(0.0, idt.mouth_v, idt.mouth_half_w, 0.06)
     relief += 0.04 * cv.gauss(0.0, 0.82, 0.18, 0.1)
+    return relief, radius2
+
+
+def _paint_face_skin(cv: _Canvas, idt: FaceIdentity, rng: np.random.Generator,
+                     light_jitter: tuple[float, float]) -> _SkinShading:
+    """The face's skin, lit by a directional light (diffuse, specular, darker limb), textured at three scales,
+    with blush and stubble."""
+    width, height, half_w, half_h, ys = cv.w, cv.h, cv.a, cv.b, cv.ys
+    relief, radius2 = _face_relief(cv, idt)
+    face_mask = np.clip((1.0 - np.sqrt(radius2)) * (min(half_w, half_h) / 1.2) + 0.5, 0.0, 1.0)
+    nv = idt.nose_v
     height_px = relief * (half_w * 0.6)
     gy, gx = np.gradient(height_px)
     inside = radius2 < 0.985
@@ -319,6 +375,7 @@ def render_face(
                + 0.02 * _smooth_noise(rng, (height, width), 2.5 * cv.px)
                + 0.025 * _smooth_noise(rng, (height, width), 10 * cv.px))
     blush = 0.04 * (cv.gauss(-0.5, nv, 0.2, 0.12) + cv.gauss(0.5, nv, 0.2, 0.12))
+    skin = np.array(idt.skin, dtype=np.float32)
     face_rgb = skin * (shade * rim * texture)[..., None] + np.array([1.0, 0.9, 0.85], np.float32) * spec[..., None]
     face_rgb += np.array([0.6, -0.2, -0.2], np.float32) * blush[..., None] * skin
     if idt.stubble > 0:
@@ -326,40 +383,55 @@ def render_face(
         speck = np.clip(_smooth_noise(rng, (height, width), 0.5 * cv.px), 0, None) * idt.stubble * lower
         face_rgb *= (1.0 - 0.6 * np.clip(speck, 0, 1))[..., None]
     cv.paint(face_mask.astype(np.float32), face_rgb)
-    skin_shadow = skin * 0.55
+    return _SkinShading(face_mask, shade, radius2, az)
 
-    # Hair over the forehead.
+
+def _paint_hair_over_forehead(cv: _Canvas, idt: FaceIdentity, skin: _SkinShading, hair: _HairLayers) -> None:
+    """The hair cap down to the hairline (its shape from the hair style), beside the face, and sideburns or long
+    side hair."""
+    half_w, half_h, xs, ys = cv.a, cv.b, cv.xs, cv.ys
+    eye_row = _ear_row(idt)
     line = idt.hairline_v + (0.35 if idt.hair_style == "receding" else 0.22) * xs**2
     if idt.hair_style == "fringe":
         line = line + 0.22 + 0.03 * np.sin(xs * 11 + idt.texture_seed % 7)
     cap = cv.ellipse_mask(cv.point(0.0, -0.03), (half_w * 1.07, half_h * 1.07), blur=0.0)
     above_line = np.clip((line - ys) * half_h / (1.5 * cv.px), 0.0, 1.0)
     # Beside the face (above the ears) the head is hair too, whatever the hairline does.
-    beside_face = (1.0 - face_mask) * np.clip((eye_row - 0.1 - ys - 0.1 * np.abs(xs)) * 4, 0.0, 1.0)
+    beside_face = (1.0 - skin.mask) * np.clip((eye_row - 0.1 - ys - 0.1 * np.abs(xs)) * 4, 0.0, 1.0)
     cap *= np.maximum(above_line, beside_face)
     if idt.hair_style == "long":
         side_hair = cv.ellipse_mask(cv.point(0.0, -0.05), (half_w * 1.18, half_h * 1.05))
         side_hair *= np.clip((np.abs(xs) - 0.9) * 8, 0, 1) * (ys < 0.7)
         cap = np.maximum(cap, side_hair)
     else:  # sideburns
-        burns = np.clip((np.abs(xs) - 0.88) * 10, 0, 1) * (ys < eye_row) * (radius2 < 1.2)
+        burns = np.clip((np.abs(xs) - 0.88) * 10, 0, 1) * (ys < eye_row) * (skin.radius2 < 1.2)
         cap = np.maximum(cap, burns.astype(np.float32))
-    cv.paint(cv2.GaussianBlur(cap, (0, 0), 0.9 * cv.px), hair_layer * shade[..., None].clip(0.5, 1.0))
+    cv.paint(cv2.GaussianBlur(cap, (0, 0), 0.9 * cv.px), hair.layer * skin.shade[..., None].clip(0.5, 1.0))
 
-    # Forehead lines with age.
+
+def _skin_shadow(idt: FaceIdentity) -> np.ndarray:
+    """The colour of lines and creases drawn on the skin."""
+    return np.array(idt.skin, dtype=np.float32) * 0.55
+
+
+def _paint_forehead_lines(cv: _Canvas, idt: FaceIdentity) -> None:
+    """Up to three forehead lines on older faces, stopping at the hairline."""
     if idt.age > 0.55:
         for k in range(3):
-            v = ev - idt.brow_gap - 0.1 - 0.075 * k
+            v = idt.eye_v - idt.brow_gap - 0.1 - 0.075 * k
             if v < idt.hairline_v + 0.1:
                 break
             arc = _arc(cv, -0.42, 0.42, lambda t, v=v: v - 0.025 * np.sin(np.pi * t))
-            cv.paint(cv.line_mask(arc, 1.2 * cv.px, blur=0.8) * (idt.age - 0.5) * 0.45, skin_shadow)
+            cv.paint(cv.line_mask(arc, 1.2 * cv.px, blur=0.8) * (idt.age - 0.5) * 0.45, _skin_shadow(idt))
 
-    # Brows.
-    brow_colour = hair * 0.6 + 0.04
+
+def _paint_brows(cv: _Canvas, idt: FaceIdentity, hair: _HairLayers) -> dict[str, tuple[float, float]]:
+    """Both brows, tapering arches with hair texture; their inner and outer ends as landmarks."""
+    half_w, half_h = cv.a, cv.b
+    brow_colour = np.array(idt.hair, dtype=np.float32) * 0.6 + 0.04
     landmarks = {}
     for side, name in ((-1, "left"), (1, "right")):
-        base_v = ev - idt.brow_gap
+        base_v = idt.eye_v - idt.brow_gap
         t = np.linspace(0.0, 1.0, 20)
         u = side * (idt.brow_inner_u + (idt.brow_outer_u - idt.brow_inner_u) * t)
         centre_v = base_v - idt.brow_arch * np.sin(np.pi * t**0.8) + idt.brow_tilt * t
@@ -367,11 +439,20 @@ def render_face(
         top = np.stack([cv.cx + u * half_w, cv.cy + (centre_v - thick / 2) * half_h], axis=1)
         bottom = np.stack([cv.cx + u * half_w, cv.cy + (centre_v + thick / 2) * half_h], axis=1)
         brow = cv.poly_mask(np.concatenate([top, bottom[::-1]]), blur=0.6)
-        cv.paint(brow * np.clip(0.9 + 0.12 * brow_hairs, 0.6, 1.0), brow_colour)
+        cv.paint(brow * np.clip(0.9 + 0.12 * hair.brow_texture, 0.6, 1.0), brow_colour)
         landmarks[f"{name}_brow_inner"] = cv.point(u[0], centre_v[0])
         landmarks[f"{name}_brow_outer"] = cv.point(u[-1], centre_v[-1])
+    return landmarks
 
-    # Eyes.
+
+def _paint_eyes(cv: _Canvas, idt: FaceIdentity, skin: _SkinShading,
+                gaze: tuple[float, float]) -> dict[str, tuple[float, float]]:
+    """Both eyes: sclera, iris and pupil looking along ``gaze``, a glint from the light, lids and creases; their
+    centres as landmarks."""
+    width, height, half_w, half_h = cv.w, cv.h, cv.a, cv.b
+    eu, ev, shade, az = idt.eye_u, idt.eye_v, skin.shade, skin.azimuth
+    skin_shadow = _skin_shadow(idt)
+    landmarks = {}
     ew = idt.eye_half_w
     eh = ew * idt.eye_open * half_w / half_h  # half-opening in face-height units
     for side, name in ((-1, "left"), (1, "right")):
@@ -403,9 +484,15 @@ def render_face(
         crease = _arc(cv, ecx - ew * 0.9, ecx + ew * 0.95, lambda t, up=upper: up(t) - eh * 0.75)
         cv.paint(cv.line_mask(crease, 1.0 * cv.px, blur=0.7) * 0.35, skin_shadow)
         landmarks[f"{name}_eye"] = cv.point(ecx, ev)
+    return landmarks
 
-    # Nose: nostrils and wing creases.
-    nw = idt.nose_half_w
+
+def _paint_nose(cv: _Canvas, idt: FaceIdentity) -> None:
+    """Nostrils, the nose wings' creases and the nasolabial folds (deeper with age)."""
+    half_w, half_h = cv.a, cv.b
+    nv, nw = idt.nose_v, idt.nose_half_w
+    skin = np.array(idt.skin, dtype=np.float32)
+    skin_shadow = _skin_shadow(idt)
     for side in (-1, 1):
         nostril = cv.ellipse_mask(cv.point(side * nw * 0.45, nv + 0.012), (half_w * 0.055, half_h * 0.022),
                                   angle=side * 18, blur=0.6)
@@ -417,9 +504,18 @@ def render_face(
                     lambda t: nv - 0.02 + (idt.mouth_v + 0.07 - nv + 0.02) * t**1.3)
         cv.paint(cv.line_mask(fold, 1.5 * cv.px, blur=1.4) * (0.18 + 0.3 * idt.age), skin_shadow)
 
-    # Mouth.
+
+def _mouth_corner_v(idt: FaceIdentity) -> float:
+    """The mouth corners' height in face units (above the mouth's centre line when it curves up)."""
+    return idt.mouth_v - idt.mouth_curve
+
+
+def _paint_mouth(cv: _Canvas, idt: FaceIdentity, skin: _SkinShading) -> dict[str, tuple[float, float]]:
+    """Both lips (a cupid's bow, a highlight on the lower one) and the line between them; the corners and lip
+    centres as landmarks."""
+    shade = skin.shade
     mw, mv, ul, ll = idt.mouth_half_w, idt.mouth_v, idt.upper_lip, idt.lower_lip
-    corner_v = mv - idt.mouth_curve
+    corner_v = _mouth_corner_v(idt)
 
     def mouth_line(t):
         return corner_v + (mv - corner_v) * np.sin(np.pi * t) + 0.006 * np.sin(np.pi * t) ** 8
@@ -439,23 +535,18 @@ def render_face(
     lip_highlight = 1.0 + 0.25 * cv.gauss(0.0, mv + ll * 0.45, mw * 0.5, ll * 0.35)
     cv.paint(low_lip, lip * (0.65 + 0.4 * shade)[..., None] * lip_highlight[..., None])
     cv.paint(cv.line_mask(line_pts, max(1.0, 1.6 * cv.px), blur=0.5) * 0.85, lip * 0.25)
+    return {"mouth_left": cv.point(-mw, corner_v), "mouth_right": cv.point(mw, corner_v),
+            "upper_lip": cv.point(0.0, mv - ul * 0.7), "lower_lip": cv.point(0.0, mv + ll)}
 
+
+def _paint_moles(cv: _Canvas, idt: FaceIdentity) -> None:
+    """The identity's moles that fall on the face."""
+    skin = np.array(idt.skin, dtype=np.float32)
     for mu, mvv, mr in idt.moles:
         if mu**2 + mvv**2 < 0.8:
-            cv.paint(cv.ellipse_mask(cv.point(mu, mvv), (mr * half_w, mr * half_w), blur=0.4) * 0.7, skin * 0.35)
+            cv.paint(cv.ellipse_mask(cv.point(mu, mvv), (mr * cv.a, mr * cv.a), blur=0.4) * 0.7, skin * 0.35)
 
-    image = np.clip(cv.image * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    marks = FaceLandmarks(
-        left_eye=landmarks["left_eye"],
-        right_eye=landmarks["right_eye"],
-        left_brow_inner=landmarks["left_brow_inner"],
-        left_brow_outer=landmarks["left_brow_outer"],
-        right_brow_inner=landmarks["right_brow_inner"],
-        right_brow_outer=landmarks["right_brow_outer"],
-        nose_tip=cv.point(0.0, nv - 0.03),
-        mouth_left=cv.point(-mw, corner_v),
-        mouth_right=cv.point(mw, corner_v),
-        upper_lip=cv.point(0.0, mv - ul * 0.7),
-        lower_lip=cv.point(0.0, mv + ll),
-    )
-    return image, marks
+
+def _face_landmarks(cv: _Canvas, idt: FaceIdentity, painted: dict[str, tuple[float, float]]) -> FaceLandmarks:
+    """The face's key points: those the painting steps placed, and the nose tip."""
+    return FaceLandmarks(nose_tip=cv.point(0.0, idt.nose_v - 0.03), **painted)

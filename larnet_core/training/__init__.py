@@ -40,6 +40,7 @@ _EXPORTS = {
     "score_str": "spotting_scores",
     "megc_k": "spotting_scores",
     "SpottingEvaluation": "spotting_eval",
+    "SpotEvalOptions": "spotting_eval",
     "evaluate_spotting": "spotting_eval",
     "rescore": "spotting_eval",
 }

@@ -159,54 +159,29 @@ def fit(
     history: list[dict[str, Any]] = []
     best: dict[str, Any] = {"uf1": -1.0, "iteration": 0, "state": None}
     start = 0
-    flow = config.sample_mode == "flow"
 
     if resume and state_path is not None and state_path.exists():
         start = _restore(state_path, fold, base, optimizer, generator, stream, history, best)
         log.info("fold %s: resumed at iteration %d from %s", fold, start, state_path)
 
-    bar = None
-    if progress and dist_info.is_main:
-        from tqdm import tqdm
-
-        bar = tqdm(total=config.iterations, initial=start, desc=f"train {fold}", unit="it", dynamic_ncols=True)
-    run_loss = run_correct = run_seen = 0.0
+    bar = _progress_bar(config, start, fold) if progress and dist_info.is_main else None
+    running = _RunningScores()
     for iteration in range(start, config.iterations):
         lr = learning_rate(config, iteration)
         for group in optimizer.param_groups:
             group["lr"] = lr
         indices = stream.take(config.batch_size)
-        batch = augment_batch(train.images[indices], generator, config.pad, config.flip, flow=flow)
-        targets = train.targets[indices]
-        if dist_info.enabled:
-            batch = batch[dist_info.rank::dist_info.world_size]
-            targets = targets[dist_info.rank::dist_info.world_size]
-        inputs = normalize_batch(batch, card.mean, card.std).to(device)
-        targets = targets.to(device)
-        model.train()
-        logits = model(inputs)
-        loss = criterion(logits, targets)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-
+        loss, logits, targets = _train_step(model, optimizer, criterion, train, indices, generator, card, config,
+                                            dist_info)
         step = iteration + 1
-        run_loss += float(loss.detach()) * len(targets)
-        run_correct += float((logits.detach().argmax(1) == targets).sum())
-        run_seen += len(targets)
+        running.add(loss, logits, targets)
         if step % max(1, config.log_every) == 0 or step == config.iterations:
-            row = {"iteration": step, "fold": fold, "split": "train", "loss": run_loss / run_seen,
-                   "accuracy": run_correct / run_seen, "uf1": float("nan"), "lr": lr}
+            row = running.take_row(step, fold, lr)
             history.append(row)
             if bar is not None:
                 bar.set_postfix(loss=f"{row['loss']:.3f}", acc=f"{row['accuracy']:.2f}", lr=f"{lr:.4g}")
-            run_loss = run_correct = run_seen = 0.0
         if val is not None and ((config.eval_every and step % config.eval_every == 0) or step == config.iterations):
-            scores = _validate(base, val, card.mean, card.std, device, config.batch_size)
-            history.append({"iteration": step, "fold": fold, "split": "val", **scores, "lr": lr})
-            if config.select == "val" and scores["uf1"] > best["uf1"]:
-                best = {"uf1": scores["uf1"], "iteration": step,
-                        "state": copy.deepcopy({k: v.detach().cpu() for k, v in base.state_dict().items()})}
+            best = _validate_and_keep_best(base, val, card, config, device, step, fold, lr, history, best)
         if bar is not None:
             bar.update(1)
         if (state_path is not None and dist_info.is_main and config.checkpoint_every
@@ -216,13 +191,79 @@ def fit(
             on_step(step)
     if bar is not None:
         bar.close()
-
-    selected = config.iterations
-    if config.select == "val" and best["state"] is not None:
-        base.load_state_dict(best["state"])
-        selected = int(best["iteration"])
+    selected = _select_weights(base, best, config)
     base.eval()
     return FitResult(model=base, history=history, selected_iteration=selected)
+
+
+def _progress_bar(config: TrainConfig, start: int, fold: str):
+    """A tqdm bar over the run's iterations, starting where a resumed run left off."""
+    from tqdm import tqdm
+
+    return tqdm(total=config.iterations, initial=start, desc=f"train {fold}", unit="it", dynamic_ncols=True)
+
+
+def _train_step(model: nn.Module, optimizer: torch.optim.Optimizer, criterion: nn.Module, train: SampleSet,
+                indices: torch.Tensor, generator: torch.Generator, card: ModelCard, config: TrainConfig,
+                dist_info: DistInfo) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One SGD step on the samples at ``indices`` (augmented, this process' share under DDP, normalised); the
+    loss, logits and targets of the step."""
+    batch = augment_batch(train.images[indices], generator, config.pad, config.flip,
+                          flow=config.sample_mode == "flow")
+    targets = train.targets[indices]
+    if dist_info.enabled:
+        batch = batch[dist_info.rank::dist_info.world_size]
+        targets = targets[dist_info.rank::dist_info.world_size]
+    inputs = normalize_batch(batch, card.mean, card.std).to(dist_info.device)
+    targets = targets.to(dist_info.device)
+    model.train()
+    logits = model(inputs)
+    loss = criterion(logits, targets)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss, logits, targets
+
+
+class _RunningScores:
+    """Training loss and accuracy summed over the steps since the last history row."""
+
+    def __init__(self) -> None:
+        self.loss = self.correct = self.seen = 0.0
+
+    def add(self, loss: torch.Tensor, logits: torch.Tensor, targets: torch.Tensor) -> None:
+        self.loss += float(loss.detach()) * len(targets)
+        self.correct += float((logits.detach().argmax(1) == targets).sum())
+        self.seen += len(targets)
+
+    def take_row(self, step: int, fold: str, lr: float) -> dict[str, Any]:
+        """The history row of the steps so far (their mean loss and accuracy), and start counting afresh."""
+        row = {"iteration": step, "fold": fold, "split": "train", "loss": self.loss / self.seen,
+               "accuracy": self.correct / self.seen, "uf1": float("nan"), "lr": lr}
+        self.loss = self.correct = self.seen = 0.0
+        return row
+
+
+def _validate_and_keep_best(model: nn.Module, val: SampleSet, card: ModelCard, config: TrainConfig,
+                            device: torch.device, step: int, fold: str, lr: float, history: list[dict[str, Any]],
+                            best: dict[str, Any]) -> dict[str, Any]:
+    """A validation pass recorded in ``history``; the best weights so far (a copy of these when ``select="val"``
+    and their UF1 is higher)."""
+    scores = _validate(model, val, card.mean, card.std, device, config.batch_size)
+    history.append({"iteration": step, "fold": fold, "split": "val", **scores, "lr": lr})
+    if config.select == "val" and scores["uf1"] > best["uf1"]:
+        return {"uf1": scores["uf1"], "iteration": step,
+                "state": copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})}
+    return best
+
+
+def _select_weights(model: nn.Module, best: dict[str, Any], config: TrainConfig) -> int:
+    """Load the kept weights into ``model`` (the best validation pass' with ``select="val"``, else the last);
+    the iteration they come from."""
+    if config.select == "val" and best["state"] is not None:
+        model.load_state_dict(best["state"])
+        return int(best["iteration"])
+    return config.iterations
 
 
 def _save_state(path: Path, fold: str, step: int, model: nn.Module, card: ModelCard, optimizer, generator,

@@ -1,9 +1,11 @@
 """Spotting evaluation on long videos (CAS(ME)^2, SAMM-LV, CAS(ME)^3 and their synthetic twin), scored as MEGC
 scores it (:mod:`larnet_core.training.spotting_scores`), and spot-then-recognise from the same run.
 
-Every video goes through :func:`~larnet_core.video.analyze_clip` itself — the same tracker, model-input road,
-motion engine and spotting settings as ``larnet analyze`` — so the figure scores exactly what users see. The model
-only labels intervals (it runs on a few frames a second here); spotting uses the motion signal.
+Every video goes through :func:`~larnet_core.video.analyze_clip` itself, with one
+:class:`~larnet_core.video.settings.AnalysisSettings` for the whole run — the same tracker, model-input road,
+motion engine and spotting settings as ``larnet analyze`` with those settings — so the figure scores exactly what
+users see. The model only labels intervals (by default it runs on 2 frames a second here); spotting uses the motion
+signal. What is scoring's own (``k``, leave-one-subject-out, the IoU of a hit) is a :class:`SpotEvalOptions`.
 
 The one setting taken from annotations is ``k``, the distance in frames between a frame and the reference frames
 its motion is measured against, one for each expression type (:attr:`MotionConfig.reference_s` and
@@ -34,12 +36,12 @@ from larnet_core.training.spotting_scores import (
     str_class,
     video_hits,
 )
-from larnet_core.video.limits import VideoLimits
 from larnet_core.video.motion import MotionConfig
+from larnet_core.video.settings import AnalysisSettings
 from larnet_core.video.spotting import INTERVAL_COLUMNS, SpottingParams
 
-__all__ = ["SpottingEvaluation", "evaluate_spotting", "truth_positions", "window_k", "rescore", "DATASET_FPS",
-           "K_CHOICES"]
+__all__ = ["SpottingEvaluation", "SpotEvalOptions", "evaluate_spotting", "truth_positions", "window_k", "rescore",
+           "with_dataset_fps", "DATASET_FPS", "K_CHOICES", "SPOT_EVAL_SETTINGS"]
 
 #: Frame rates of the long-video datasets (their frame folders say nothing about the rate).
 DATASET_FPS = {"casme2-long": 30.0, "samm-lv": 200.0, "casme3-long": 30.0}
@@ -47,8 +49,61 @@ DATASET_FPS = {"casme2-long": 30.0, "samm-lv": 200.0, "casme3-long": 30.0}
 K_CHOICES = ("auto", "fixed")
 #: Model calls per second of video during spotting evaluation (they only label the intervals).
 SPOT_EVAL_INFER_FPS = 2.0
+#: The analysis settings spotting is scored with unless others are given: ``larnet analyze``'s defaults, with the
+#: model on :data:`SPOT_EVAL_INFER_FPS` frames a second (the frame rate of frame folders comes from the dataset).
+SPOT_EVAL_SETTINGS = AnalysisSettings(max_infer_fps=SPOT_EVAL_INFER_FPS)
 
 TRUTH_COLUMNS = ("subject", "video", "onset_frame", "offset_frame", "kind", "emotion")
+
+
+@dataclass(frozen=True)
+class SpotEvalOptions:
+    """How spotting is scored, beyond how each video is analysed (that is the run's :class:`AnalysisSettings`).
+
+    Attributes:
+        k: frames between a frame and its motion references, per type: ``fixed`` (the analysis' motion settings,
+            what ``larnet analyze`` uses), ``auto`` (half the average annotated length of each type, as the MEGC
+            baselines set it) or ``(micro, macro)`` frames.
+        loso: with ``k="auto"``, each subject's k from the other subjects' annotations only.
+        iou: the IoU a spotted interval needs with an annotated one of the same type to count as a hit.
+    """
+
+    k: str | tuple[int, int] = "fixed"
+    loso: bool = False
+    iou: float = 0.5
+
+    def __post_init__(self) -> None:
+        if isinstance(self.k, str):
+            if self.k not in K_CHOICES:
+                raise LarnetError(f"k must be one of {', '.join(K_CHOICES)} or two frame counts, got {self.k!r}")
+        else:
+            frames = tuple(int(v) for v in self.k)
+            if len(frames) != 2 or min(frames) < 1:
+                raise LarnetError(f"--k frame counts must be at least 1 (micro, macro), got {self.k!r}")
+            object.__setattr__(self, "k", frames)
+        if self.loso and self.k != "auto":
+            raise LarnetError("--loso only changes --k auto (the one setting taken from annotations); drop --loso or "
+                              "use --k auto")
+        if not 0 < self.iou <= 1:
+            raise LarnetError(f"--iou must be in (0, 1], got {self.iou}")
+
+    @property
+    def label(self) -> str:
+        """How k was set: ``auto``, ``auto-loso``, ``fixed`` or ``frames``."""
+        if not isinstance(self.k, str):
+            return "frames"
+        return "auto-loso" if self.k == "auto" and self.loso else self.k
+
+    def to_dict(self) -> dict:
+        return {"k": self.k if isinstance(self.k, str) else list(self.k), "loso": self.loso, "iou": self.iou}
+
+
+def with_dataset_fps(settings: AnalysisSettings, dataset: str) -> AnalysisSettings:
+    """The settings with the frame rate of frame folders set to the dataset's when none is given (the folders say
+    nothing about their rate)."""
+    if settings.fps:
+        return settings
+    return dataclasses.replace(settings, fps=DATASET_FPS.get(dataset, DATASET_FPS["casme2-long"]))
 
 
 def truth_positions(record) -> list[tuple[int, int, str, str]]:
@@ -107,18 +162,31 @@ class SpottingEvaluation:
         per_video: subject, video, k_micro, k_macro, n_truth, n_spotted, hits per video.
         intervals: every spotted interval with its subject, video, ``hit`` and the annotated interval it hit.
         truth: every annotated interval (:data:`TRUTH_COLUMNS`), so the scores can be recomputed from the files.
-        params: the spotting settings used.
-        k: how ``k`` was set (``auto``, ``auto-loso``, ``fixed`` or ``frames``).
-        iou: the IoU a hit needs.
+        settings: the analysis settings every video was analysed with (its frame rate filled in).
+        options: how spotting was scored (k, leave-one-subject-out, IoU).
     """
 
     scores: TypedSpottingScores
     per_video: pd.DataFrame
     intervals: pd.DataFrame
     truth: pd.DataFrame
-    params: SpottingParams
-    k: str
-    iou: float = 0.5
+    settings: AnalysisSettings
+    options: SpotEvalOptions
+
+    @property
+    def params(self) -> SpottingParams:
+        """The spotting settings used."""
+        return self.settings.spotting
+
+    @property
+    def k(self) -> str:
+        """How ``k`` was set (``auto``, ``auto-loso``, ``fixed`` or ``frames``)."""
+        return self.options.label
+
+    @property
+    def iou(self) -> float:
+        """The IoU a hit needs."""
+        return self.options.iou
 
     @property
     def micro(self) -> SpottingScores:
@@ -136,22 +204,19 @@ class SpottingEvaluation:
         return str_from_tables(self.intervals, self.truth, iou=self.iou, classes=classes, types=types)
 
     def to_dict(self) -> dict:
+        """The scores, and everything needed to reproduce them: the analysis settings and the scoring options."""
         return {**self.scores.to_dict(), "params": dataclasses.asdict(self.params), "k": self.k, "iou": self.iou,
-                "n_videos": int(len(self.per_video))}
+                "n_videos": int(len(self.per_video)), "settings": self.settings.to_dict(),
+                "options": self.options.to_dict()}
 
 
 def evaluate_spotting(
     records: Sequence,
     predictor,
+    settings: AnalysisSettings | None = None,
+    options: SpotEvalOptions | None = None,
     *,
-    fps: float = DATASET_FPS["casme2-long"],
-    face: str = "auto",
-    params: SpottingParams | None = None,
     motion: MotionConfig | None = None,
-    k: str | tuple[int, int] = "fixed",
-    loso: bool = False,
-    iou: float = 0.5,
-    limits: VideoLimits | None = None,
     progress: Callable[[int, int, str], None] | None = None,
     cancel: threading.Event | None = None,
 ) -> SpottingEvaluation:
@@ -160,39 +225,33 @@ def evaluate_spotting(
     Args:
         records: :class:`~larnet_core.data.LongVideoRecord` items (``load_dataset("casme2-long", root)``, ...).
         predictor: the :class:`~larnet_core.inference.Predictor` whose pipeline is scored (it labels intervals).
-        fps: frame rate of frame folders (video files carry their own); k in frames is converted with it.
-        face, limits: as for :func:`~larnet_core.video.analyze_clip`.
-        params: spotting settings; fixed defaults when None (never tune them on the evaluated set).
+        settings: how every video is analysed (:func:`~larnet_core.video.analyze_clip`'s face mode, every face,
+            frame rate of frame folders, model rate, spotting threshold, limits); :data:`SPOT_EVAL_SETTINGS` when
+            None. Without a frame rate, the dataset's (:data:`DATASET_FPS`); k in frames is converted with it.
+            Never tune the spotting threshold on the evaluated set.
+        options: how spotting is scored (:class:`SpotEvalOptions`: k, leave-one-subject-out, IoU).
         motion: motion settings the k replaces the reference distances of (defaults when None).
-        k: ``fixed`` (``motion`` as given: what clip analysis uses), ``auto`` (half the average annotated
-            length per type, as the MEGC baselines set it) or ``(micro, macro)`` frames.
-        loso: with ``k="auto"``, take each subject's k from the other subjects' annotations only.
         progress: called as ``progress(videos done, videos total, name)``.
         cancel: stops the evaluation with :class:`~larnet_core.errors.Cancelled` when set.
     """
     from larnet_core.video.analysis import analyze_clip
 
-    if isinstance(k, str) and k not in K_CHOICES:
-        raise LarnetError(f"k must be one of {', '.join(K_CHOICES)} or two frame counts, got {k!r}")
-    params = params or SpottingParams()
-    label = "frames" if not isinstance(k, str) else ("auto-loso" if k == "auto" and loso else k)
-    whole_k = window_k(records) if k == "auto" and not loso else None
+    options = options or SpotEvalOptions()
+    settings = settings or SPOT_EVAL_SETTINGS
+    if records:
+        settings = with_dataset_fps(settings, records[0].dataset)
+    analyze_kwargs = settings.analyze_kwargs()
+    whole_k = window_k(records) if options.k == "auto" and not options.loso else None
     per_video, spotted_rows, truth_rows, videos = [], [], [], []
     for number, record in enumerate(records):
-        if not isinstance(k, str):
-            video_k = {"micro": int(k[0]), "macro": int(k[1])}
-        elif k == "auto":
-            video_k = whole_k if whole_k is not None else window_k(records, exclude_subject=record.subject)
-        else:
-            video_k = {}
+        video_k = _video_k(options, record, records, whole_k)
         source = record.frames[0].parent if record.frames else record.video_path
-        analysis = analyze_clip(source, predictor, face=face, fps=fps, limits=limits,
-                                motion=_motion_for(video_k, fps, motion), spotting=params, cancel=cancel,
-                                max_infer_fps=SPOT_EVAL_INFER_FPS)
+        analysis = analyze_clip(source, predictor, motion=_motion_for(video_k, settings.fps, motion), cancel=cancel,
+                                **analyze_kwargs)
         found = analysis.intervals
         predicted = [(int(r.onset_frame), int(r.offset_frame), str(r.kind)) for r in found.itertuples()]
         truth = truth_positions(record)
-        hits, _ = video_hits(predicted, [t[:3] for t in truth], iou)
+        hits, _ = video_hits(predicted, [t[:3] for t in truth], options.iou)
         hit_of = {i: (j, v) for i, j, v in hits}
         videos.append((predicted, [t[:3] for t in truth]))
         per_video.append({"subject": record.subject, "video": record.video, "k_micro": video_k.get("micro", 0),
@@ -208,13 +267,24 @@ def evaluate_spotting(
     interval_columns = ["subject", "video", "face_id", *INTERVAL_COLUMNS, "label", "confidence", "hit",
                         "truth_index", "iou"]
     return SpottingEvaluation(
-        scores=score_spotting(videos, iou),
+        scores=score_spotting(videos, options.iou),
         per_video=pd.DataFrame(per_video, columns=["subject", "video", "k_micro", "k_macro", "n_truth",
                                                    "n_spotted", "hits"]),
         intervals=pd.DataFrame(spotted_rows, columns=None if spotted_rows else interval_columns),
         truth=pd.DataFrame(truth_rows, columns=list(TRUTH_COLUMNS)),
-        params=params, k=label, iou=iou,
+        settings=settings, options=options,
     )
+
+
+def _video_k(options: SpotEvalOptions, record, records: Sequence, whole_k: dict[str, int] | None
+             ) -> dict[str, int]:
+    """One video's k per type: the frames given, the annotations' (all subjects', or the others' with loso), or
+    none (the motion settings as they are)."""
+    if not isinstance(options.k, str):
+        return {"micro": int(options.k[0]), "macro": int(options.k[1])}
+    if options.k == "auto":
+        return whole_k if whole_k is not None else window_k(records, exclude_subject=record.subject)
+    return {}
 
 
 def _by_video(intervals: pd.DataFrame, truth: pd.DataFrame, columns: Sequence[str], truth_columns: Sequence[str]

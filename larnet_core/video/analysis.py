@@ -282,13 +282,39 @@ def analyze_clip(
                              overlap=overlap)
         return _with_warnings(rerun, warnings, face_mode=face)
     _report(progress, 0.95, "spotting expressions")
-    clip_fps = streamed.meta.fps
-    faces = _faces_table(streamed.tracked_frames, clip_fps)
+    faces = _faces_table(streamed.tracked_frames, streamed.meta.fps)
     followed, main_id = _follow_faces(streamed, faces, class_names, all_faces, warnings, motion_config)
-    tables, intervals = _spot_faces(followed, clip_fps, spotting, class_names)
+    tables, intervals = _spot_faces(followed, streamed.meta.fps, spotting, class_names)
     main_table = tables.get(main_id, next(iter(tables.values())))
-    # Spot, then recognise: each interval's label from its own onset -> apex input, and its action units; the
-    # clip's prediction from its strongest interval (the mean over the clip only when nothing was spotted).
+    intervals, prediction = _recognise_and_predict(
+        source, predictor, streamed, tables, main_table, intervals, main_id, all_faces=all_faces,
+        motion_config=motion_config, fps=fps, limits=limits)
+    if streamed.tracker is not None:
+        warnings.extend(_view_warnings(main_table, streamed.cuts))
+    analysis = ClipAnalysis(
+        meta=_clip_meta(streamed),
+        tables=tables,
+        intervals=intervals,
+        prediction=prediction,
+        class_names=class_names,
+        model=model_provenance(predictor),
+        settings=_settings_record(streamed, predictor, face=face, all_faces=all_faces, main_id=main_id,
+                                  motion_config=motion_config, spotting=spotting),
+        warnings=warnings,
+        faces=faces,
+    )
+    _report(progress, 1.0, "done")
+    return analysis
+
+
+def _recognise_and_predict(source: ClipSource, predictor, streamed: _Streamed, tables: dict[int, pd.DataFrame],
+                           main_table: pd.DataFrame, intervals: pd.DataFrame, main_id: int, *, all_faces: bool,
+                           motion_config: MotionConfig, fps: float | None, limits: VideoLimits | None
+                           ) -> tuple[pd.DataFrame, ClipPrediction]:
+    """Spot, then recognise (step 5): each interval's label from its own onset -> apex input, and its action
+    units; the clip's prediction from the main face's strongest interval (the mean over the clip only when nothing
+    was spotted). Returns every interval in onset order and the clip's prediction."""
+    class_names = list(predictor.card.class_names)
     input_config = InputConfig.for_card(predictor.card, reference_s=motion_config.reference_s,
                                         motion_size=motion_config.size)
     # Intervals by the table they were spotted in: each face's own, or all of them in the main face's view.
@@ -307,33 +333,31 @@ def analyze_clip(
     if len(intervals) > 1:
         intervals = intervals.sort_values(["onset_frame", "face_id"], kind="stable").reset_index(drop=True)
     prediction = (interval_prediction(main_intervals, main_probabilities, class_names)
-                  or clip_prediction(main_intervals, main_table, class_names, clip_fps))
-    if streamed.tracker is not None:
-        warnings.extend(_view_warnings(main_table, streamed.cuts))
-    n_frames = len(streamed.times)
-    meta = streamed.meta
-    analysis = ClipAnalysis(
-        meta=ClipMeta(meta.name, clip_fps, meta.width, meta.height, n_frames, n_frames / clip_fps, meta.sha256),
-        tables=tables,
-        intervals=intervals,
-        prediction=prediction,
-        class_names=class_names,
-        model=model_provenance(predictor),
-        settings={
-            "face": face, "face_source": "tracked" if streamed.tracker is not None else "whole-frame",
-            "tracker": getattr(streamed.tracker, "backend", "none"), "all_faces": bool(all_faces),
-            "main_face_id": main_id, "inference_stride": streamed.stride, "working_max_side": streamed.max_side,
-            "working_scale": streamed.scale, "input_size": int(predictor.card.input_size),
-            "motion_reference_s": motion_config.reference_s, "head_max_px": motion_config.head_max_px,
-            "max_residual_px": motion_config.max_residual_px,
-            "motion_frame_step": motion_config.frame_step(clip_fps),
-            "spotting": spotting.__dict__.copy(),
-        },
-        warnings=warnings,
-        faces=faces,
-    )
-    _report(progress, 1.0, "done")
-    return analysis
+                  or clip_prediction(main_intervals, main_table, class_names, streamed.meta.fps))
+    return intervals, prediction
+
+
+def _clip_meta(streamed: _Streamed) -> ClipMeta:
+    """The clip's metadata, with the number of frames actually read (the container's count may differ)."""
+    meta, n_frames = streamed.meta, len(streamed.times)
+    return ClipMeta(meta.name, meta.fps, meta.width, meta.height, n_frames, n_frames / meta.fps, meta.sha256)
+
+
+def _settings_record(streamed: _Streamed, predictor, *, face: str, all_faces: bool, main_id: int,
+                     motion_config: MotionConfig, spotting: SpottingParams) -> dict[str, Any]:
+    """What the result records of how it was made: face mode and tracker, the followed face, inference stride and
+    working size, the model's input size, and the motion and spotting settings."""
+    clip_fps = streamed.meta.fps
+    return {
+        "face": face, "face_source": "tracked" if streamed.tracker is not None else "whole-frame",
+        "tracker": getattr(streamed.tracker, "backend", "none"), "all_faces": bool(all_faces),
+        "main_face_id": main_id, "inference_stride": streamed.stride, "working_max_side": streamed.max_side,
+        "working_scale": streamed.scale, "input_size": int(predictor.card.input_size),
+        "motion_reference_s": motion_config.reference_s, "head_max_px": motion_config.head_max_px,
+        "max_residual_px": motion_config.max_residual_px,
+        "motion_frame_step": motion_config.frame_step(clip_fps),
+        "spotting": spotting.__dict__.copy(),
+    }
 
 
 @dataclass
