@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from larnet_core.video import LiveAnalyzer, LiveEvent, LiveResult
+from larnet_core.video import AnalysisSettings, LiveAnalyzer, LiveEvent, LiveResult
 
 CLASSES = ["happiness", "surprise", "others"]
 FPS = 30
@@ -20,6 +20,17 @@ FPS = 30
 @pytest.fixture(scope="module")
 def predictor(lite_predictor):
     return lite_predictor
+
+
+@pytest.fixture(scope="module")
+def flow_predictor(tmp_path_factory):
+    """An untrained flow checkpoint (the model reads the flow from onset to apex) behind a Predictor."""
+    from larnet_core.inference import Predictor
+    from larnet_core.models import ModelCard, load_checkpoint, save_checkpoint
+
+    card = dataclasses.replace(ModelCard.for_preset("larnet-lite", CLASSES), sample_mode="flow", flow="farneback")
+    path = save_checkpoint(card.build(), card, tmp_path_factory.mktemp("flow_model") / "flow.pt")
+    return Predictor(load_checkpoint(path))
 
 
 @pytest.fixture(scope="module")
@@ -131,32 +142,99 @@ def test_time_stamps_of_a_slower_stream_are_used(predictor, webcam):
     assert abs(analyzer.events[0].time_s - truth.onset / FPS) < 0.2
 
 
-def test_live_and_clip_spot_the_same_intervals_on_the_same_frames(predictor, webcam, tmp_path):
-    """The same frames as a stream and as a clip (lossless PNG frames): the same intervals, frames and labels."""
+@pytest.mark.parametrize("mode", ["apex", "flow"])
+def test_live_and_clip_spot_and_recognise_the_same_intervals_on_the_same_frames(request, mode, webcam, tmp_path):
+    """The same frames as a stream and as a clip (lossless PNG frames): the same intervals on the same frames, and
+    each labelled the same way (the model on its own onset -> apex input, its action units and FACS rule), for an
+    apex checkpoint and a flow one."""
     from larnet_core.video import analyze_clip
+
+    predictor = request.getfixturevalue("predictor" if mode == "apex" else "flow_predictor")
+    assert predictor.card.sample_mode == mode
 
     frames, truth = webcam
     folder = tmp_path / "frames"
     folder.mkdir()
     for i, frame in enumerate(frames):
         cv2.imwrite(str(folder / f"{i:04d}.png"), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-    clip = analyze_clip(folder, predictor, fps=FPS, max_infer_fps=None)
-    analyzer = LiveAnalyzer(predictor, fps_hint=FPS, max_infer_fps=None, async_model=False, draw=False)
+    clip = analyze_clip(folder, predictor, **AnalysisSettings(fps=FPS, max_infer_fps=None).analyze_kwargs())
+    analyzer = LiveAnalyzer(predictor, fps_hint=FPS, settings=AnalysisSettings(max_infer_fps=None),
+                            async_model=False, draw=False)
     for frame in frames:
         analyzer.process(frame)
     analyzer.finish()
-    spotted = [(int(r.onset_frame), int(r.apex_frame), int(r.offset_frame), r.kind, r.label)
+    spotted = [(int(r.onset_frame), int(r.apex_frame), int(r.offset_frame), r.kind, r.label, r.aus, r.rule_label)
                for r in clip.intervals.itertuples()]
     live = [(round(e.time_s * FPS), round(e.apex_s * FPS), round((e.time_s + e.duration_s) * FPS) - 1, e.kind,
-             e.label) for e in analyzer.events]
+             e.label, e.aus, e.rule_label) for e in analyzer.events]
     assert spotted and live == spotted
-    # The live result carries them as a clip's interval table. (Its confidence is the mean of the stream's
-    # per-frame outputs over the interval; a clip's is the model's output on the interval's own onset -> apex
-    # input, read again from the file, so only the frames and kinds must agree exactly.)
-    columns = ["onset_frame", "apex_frame", "offset_frame", "kind"]
+    from larnet_core.face.mesh import mediapipe_available
+
+    if mediapipe_available():  # with a face mesh both read the action units from the skin's movement
+        assert all(aus and rule for *_, aus, rule in spotted)
+    # Not the mean of the per-frame outputs over the interval: the model's output on the interval's own input.
+    assert clip.prediction.source == "interval"
+    assert analyzer.events[0].confidence == pytest.approx(clip.prediction.confidence, abs=1e-5)
+    # The live result carries them as a clip's interval table.
+    columns = ["onset_frame", "apex_frame", "offset_frame", "kind", "label", "aus", "rule_label"]
     pd.testing.assert_frame_equal(analyzer.intervals[columns], clip.intervals[columns])
+    pd.testing.assert_series_equal(analyzer.intervals["confidence"], clip.intervals["confidence"], atol=1e-5)
     assert list(analyzer.intervals.columns) == list(clip.intervals.columns)
     assert abs(spotted[0][0] - truth.onset) <= 4
+
+
+def test_events_wait_for_their_label_from_the_model_thread(predictor, webcam):
+    """With the model on its own thread the event is labelled there, on its onset -> apex input, and reported on
+    a later frame: the same label as inline."""
+    frames, _ = webcam
+    inline = LiveAnalyzer(predictor, fps_hint=FPS, async_model=False, draw=False)
+    threaded = LiveAnalyzer(predictor, fps_hint=FPS, draw=False)
+    for frame in frames:
+        inline.process(frame)
+        threaded.process(frame)
+    inline.finish()
+    threaded.finish()
+    assert len(threaded.events) == len(inline.events) == 1
+    assert threaded.events[0].label == inline.events[0].label
+    assert threaded.events[0].confidence == pytest.approx(inline.events[0].confidence, abs=1e-5)
+
+
+def test_the_recognition_ring_stays_within_its_bound_on_a_long_stream(predictor, webcam):
+    """The ring of recent frames events are labelled from never holds more than its capacity (the longest
+    interval plus the reporting delay), however long the stream runs."""
+    from larnet_core.video.live_events import ring_frames
+
+    frames, _ = webcam
+    analyzer = LiveAnalyzer(predictor, fps_hint=FPS, async_model=False, draw=False)
+    capacity = analyzer.ring.capacity
+    spotting, spotter = analyzer.spotting, analyzer._spotter
+    assert capacity == ring_frames(FPS, spotting, analyzer.motion_config, spotter.micro_hold + spotter.every)
+    assert capacity >= (spotting.max_s + analyzer.motion_config.macro_reference_s) * FPS
+    assert capacity < 10 * FPS  # seconds, not the whole stream
+    per_frame = 3 * predictor.card.input_size ** 2
+    sizes = []
+    for frame in (frames * 4)[:int(capacity * 1.6)]:  # well past the capacity
+        analyzer.process(frame)
+        sizes.append(len(analyzer.ring))
+    assert max(sizes) == capacity and sizes[-1] == capacity
+    # Without a face mesh (this machine's tracker may have none) a frame is its model crop; with one, a little more.
+    assert analyzer.ring.nbytes <= capacity * (per_frame + 40_000)
+
+
+def test_live_takes_the_clips_analysis_settings(predictor):
+    from larnet_core.errors import LarnetError
+
+    analyzer = LiveAnalyzer(predictor, fps_hint=FPS, settings=AnalysisSettings(face="none", threshold_p=0.4,
+                                                                               max_infer_fps=5.0), draw=False)
+    assert analyzer.face_mode == "none" and analyzer.tracker_backend == "none"
+    assert analyzer.spotting.p == 0.4 and analyzer.max_infer_fps == 5.0
+    recorded = analyzer.settings
+    assert recorded["analysis"] == AnalysisSettings(face="none", threshold_p=0.4, max_infer_fps=5.0).to_dict()
+    assert recorded["spotting"]["p"] == 0.4 and recorded["face_source"] == "whole-frame"
+    with pytest.raises(LarnetError, match="follows one face"):
+        LiveAnalyzer(predictor, settings=AnalysisSettings(all_faces=True))
+    with pytest.raises(LarnetError, match="unknown face mode"):
+        AnalysisSettings(face="webcam")
 
 
 def test_live_drops_a_micro_interval_inside_a_macro_one_as_a_clip_does():

@@ -18,6 +18,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import au_charts, charts, config
+from dashboard.analysis_options import face_mode_select
 from dashboard.batches_ui import REFUSAL, accept_link_key, resolve_clip
 from dashboard.clip_view import ClipView
 from dashboard.models import current_model, current_predictor, synthetic_notice
@@ -30,15 +31,12 @@ from larnet_core.result import SYNTHETIC_NOTICE
 from larnet_core.result.parquet import parquet_bytes
 from larnet_core.sessions import result_to_session
 from larnet_core.video import AnalysisSettings, analyze_clip, frame_at, render_annotated_video
-from larnet_core.video.analysis import FACE_MODES
 
 log = logging.getLogger(__name__)
 
 UPLOAD_TYPES = ["mp4", "avi", "mov", "mkv", "webm", "zip"]
 _RESULT_KEY = "clip_result"
 MAX_BATCH_CLIP_BYTES = 512 * 1024 * 1024
-FACE_HELP = ("auto: MediaPipe Face Mesh (478 landmarks) when installed, else MTCNN, else Haar; small face-filled "
-             "frames without a detected face are analysed whole. none: the whole frame is the face.")
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -353,7 +351,7 @@ else:
     if upload is not None:
         data, name = upload.getvalue(), upload.name
 face_options = st.columns([2, 1])
-face = face_options[0].selectbox("Face tracking", FACE_MODES, key="clip_face", help=FACE_HELP)
+face = face_mode_select(face_options[0], "clip_face")
 all_faces = face_options[1].checkbox("Every face, not only the main one", key="clip_all_faces",
                                      help="By default the main face (the largest, steadiest track) is analysed and "
                                           "other faces are reported; tick to analyse each face and pick one below.")

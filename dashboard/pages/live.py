@@ -7,6 +7,7 @@ queue. It never touches ``st.*``. The page drains that queue with a timeout into
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import queue
 import time
@@ -20,6 +21,7 @@ import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
 from dashboard import au_charts, charts
+from dashboard.analysis_options import face_mode_select
 from dashboard.config import rtc_configuration
 from dashboard.models import current_model, current_predictor, selected_model, synthetic_notice
 from dashboard.sessions_ui import save_to_session
@@ -99,13 +101,14 @@ class LiveState:
         return out
 
 
-def _state(predictor) -> LiveState:
+def _state(predictor, settings) -> LiveState:
+    """This browser session's analyzer: a new one when the model or the analysis settings change."""
     from larnet_core.video import LiveAnalyzer
 
-    key = f"{selected_model().path}:{predictor.loaded.sha256}"
+    key = f"{selected_model().path}:{predictor.loaded.sha256}:{sorted(settings.to_dict().items())}"
     state = st.session_state.get("live_state")
     if state is None or state.model_key != key:
-        state = LiveAnalyzer(predictor, fps_hint=30.0)
+        state = LiveAnalyzer(predictor, fps_hint=30.0, settings=settings)
         state = LiveState(state, key)
         st.session_state["live_state"] = state
     return state
@@ -162,7 +165,18 @@ if predictor is None:
     st.stop()
 synthetic_notice(loaded.card)
 class_names = list(loaded.card.class_names)
-state = _state(predictor)
+
+
+def _settings():
+    """The stream's analysis settings, from the same controls as the clip page's where they mean the same."""
+    from larnet_core.video.live import LIVE_SETTINGS
+
+    playing = st.session_state.get("live_playing", False)
+    face = face_mode_select(st, "live_face", disabled=playing)
+    return dataclasses.replace(LIVE_SETTINGS, face=face)
+
+
+state = _state(predictor, _settings())
 try:
     rtc = rtc_configuration(st.secrets)
 except LarnetError as exc:
@@ -188,13 +202,16 @@ with side:
     probabilities_box = st.empty()
     units_box = st.empty()
     motion_box = st.empty()
+st.session_state["live_playing"] = bool(context.state.playing)  # the face mode is fixed while the stream runs
 if not context.state.playing and not state.settled:
     # The stream stopped: the last half second of motion is final now, and so are the events it completes.
     state.analyzer.finish()
     state.settled = True
 st.subheader("Spotted expressions")
-st.caption("Spotted with the clip pipeline's spotting, a moment after each expression ends. The prediction shown "
-           "is the mean of the last half second of the face's probabilities; frames without a face have none.")
+st.caption("Spotted and labelled as in a clip, a moment after each expression ends: the model reads each expression's "
+           "own onset and apex, and its action units and FACS rule come from the skin's movement up to its apex. The "
+           "prediction shown above is the mean of the last half second of the face's probabilities; frames without a "
+           "face have none.")
 events_box = st.empty()
 if st.button("Reset the stream's events", key="live_reset"):
     state.analyzer.reset()

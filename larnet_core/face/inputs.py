@@ -48,6 +48,7 @@ __all__ = [
     "INPUT_COLUMNS",
     "alignment_record",
     "input_from_record",
+    "input_from_crops",
     "photo_model_input",
     "FACE_MODES",
     "check_face_mode",
@@ -393,21 +394,40 @@ def input_from_record(frame_rgb: np.ndarray, row: Any, config: InputConfig, refe
         ValueError: the row has no recorded input (no face in that frame, or a frame the model did not run on),
             or a flow input is asked for without its reference frame.
     """
-    if not np.isfinite([float(row["input_a"]), float(row["input_b"])]).all():
-        raise ValueError(f"frame {int(row['frame'])} has no model input (no face, or not an inferred frame)")
-    matrix = ModelInput.matrix_from_record(row)
-    size = config.size
-    crop = warp_crop(as_rgb_uint8(frame_rgb), matrix, size)
-    reference = reference_index = None
+    _check_record(row)
+    crop = warp_crop(as_rgb_uint8(frame_rgb), ModelInput.matrix_from_record(row), config.size)
+    reference = None
+    if config.sample_mode == "flow" and reference_rgb is not None and reference_row is not None:
+        _check_record(reference_row)
+        reference = warp_crop(as_rgb_uint8(reference_rgb), ModelInput.matrix_from_record(reference_row), config.size)
+    return input_from_crops(crop, row, config, reference)
+
+
+def input_from_crops(crop: np.ndarray, row: Any, config: InputConfig,
+                     reference_crop: np.ndarray | None = None) -> ModelInput:
+    """The model input of one frame from its aligned crop (``config.size``, cut with the row's recorded matrix) and
+    row, and for flow checkpoints the reference frame's crop (cut with its own matrix): what
+    :func:`input_from_record` makes from whole frames, for a caller that kept only the crops (live video).
+
+    Raises:
+        ValueError: the row has no recorded input, or a flow input is asked for without its reference crop.
+    """
+    _check_record(row)
+    reference_index = None
     if config.sample_mode == "flow":
         reference_index = int(row["input_reference"])
-        if reference_rgb is None or reference_row is None:
+        if reference_crop is None:
             raise ValueError("a flow model's input needs its reference frame and that frame's row "
                              f"(input_reference = {reference_index})")
-        reference = warp_crop(as_rgb_uint8(reference_rgb), ModelInput.matrix_from_record(reference_row), size)
-    return ModelInput(crop=crop, matrix=matrix, frame_index=int(row["frame"]),
+    return ModelInput(crop=crop, matrix=ModelInput.matrix_from_record(row), frame_index=int(row["frame"]),
                       face_id=int(row["face_id"]) if "face_id" in row else -1, reference_index=reference_index,
-                      aligned=bool(row["input_aligned"]), flow_reference=reference)
+                      aligned=bool(row["input_aligned"]),
+                      flow_reference=reference_crop if config.sample_mode == "flow" else None)
+
+
+def _check_record(row: Any) -> None:
+    if not np.isfinite([float(row["input_a"]), float(row["input_b"])]).all():
+        raise ValueError(f"frame {int(row['frame'])} has no model input (no face, or not an inferred frame)")
 
 
 #: How a face is found, everywhere (clips, live, photos, training samples): a backend, ``auto`` (the best one

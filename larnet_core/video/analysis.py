@@ -325,7 +325,8 @@ def _recognise_and_predict(source: ClipSource, predictor, streamed: _Streamed, t
         if len(face_intervals):
             face_intervals, probabilities = recognise_intervals(
                 face_intervals.reset_index(drop=True), tables[table_id], source, predictor, input_config,
-                class_names, fps=fps, max_side=streamed.max_side, scale=streamed.scale, limits=limits)
+                class_names, fps=fps, max_side=streamed.max_side, scale=streamed.scale, limits=limits,
+                sha256=streamed.meta.sha256)
             if table_id == main_id:
                 main_intervals, main_probabilities = face_intervals, probabilities
         recognised.append(face_intervals)

@@ -1,5 +1,8 @@
 """Live video: the clip pipeline fed one frame at a time (a webcam through the dashboard's /live page).
 
+A stream is analysed with the same frozen :class:`~larnet_core.video.settings.AnalysisSettings` as a clip (face
+mode, model rate, spotting threshold), so the live page, ``larnet analyze`` and the clip page mean the same by each.
+
 Per frame, :meth:`LiveAnalyzer.process` runs the same engine as clip analysis (:class:`~larnet_core.video.pipeline.
 FaceStream`: face tracker, aligned model input, motion with head movement removed), follows the main face (chosen
 by the clip's rule over the last seconds when the followed one leaves), draws the others, runs the model on the main face, and spots
@@ -7,6 +10,12 @@ micro- and macro-expressions with :class:`~larnet_core.video.stream_spotting.Two
 clip's two-scale spotting function and settings over the last seconds of both signals (a micro interval inside a
 macro one is dropped, as in a clip). Events are therefore reported a little after they end (the motion
 signal is two-sided, ``reference_s`` late, and an interval is final once it can no longer grow or merge).
+
+Spot, then recognise, as a clip: each event is labelled by the model on its own onset -> apex input, and its action
+units are read from the skin's movement between a frame just before its onset and its apex, with the clip's code
+(:mod:`larnet_core.video.live_events`), from a bounded ring of the last seconds of the followed face. That runs on
+the model thread, so the frame that completes an event is not held up by it: the event is reported on a frame or
+two later, once its label is known.
 
 Per-frame classes flicker on a real face, so the shown prediction is the mean of the last ``smooth_s`` seconds of
 the main face's probabilities; the raw ones are in :attr:`LiveResult.raw_probabilities`.
@@ -26,6 +35,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
+from larnet_core.errors import LarnetError
 from larnet_core.face.base import as_rgb_uint8
 from larnet_core.face.inputs import InputConfig, ModelInput
 from larnet_core.face.tracking import summarize_tracks
@@ -33,14 +43,19 @@ from larnet_core.video.motion import MotionConfig
 from larnet_core.video.overlay import (SYNTHETIC_NOTICE, draw_face_result, draw_motion_trace, draw_notice,
                                        draw_other_face)
 from larnet_core.video.analysis import build_tracker
+from larnet_core.video.live_events import EventJob, FrameRing, event_job, ring_frames, run_event_job
 from larnet_core.video.live_face import LiveFaceState
 from larnet_core.video.pipeline import FaceStream
 from larnet_core.result import INTERVAL_COLUMNS, empty_intervals, interval_label
 from larnet_core.result.schema import INTERVAL_DTYPES
-from larnet_core.video.spotting import SpottingParams
+from larnet_core.video.settings import AnalysisSettings
 from larnet_core.video.stream_spotting import TwoScaleStreamingSpotter
 
-__all__ = ["LiveEvent", "LiveResult", "LiveAnalyzer"]
+__all__ = ["LiveEvent", "LiveResult", "LiveAnalyzer", "LIVE_SETTINGS"]
+
+#: A stream's default settings: the clip's, with the model run at most 15 times a second on the followed face
+#: (the shown prediction is a half-second mean anyway, and the tracker and motion still see every frame).
+LIVE_SETTINGS = AnalysisSettings(max_infer_fps=15.0)
 
 log = logging.getLogger(__name__)
 
@@ -57,13 +72,16 @@ class LiveEvent:
 
     Attributes:
         time_s: when it started (stream seconds).
-        label: most probable class over its frames.
-        confidence: that class's mean probability.
+        label: the model's class on the event's own onset -> apex input (as a clip's interval; the most probable
+            class of its per-frame outputs when its frames were no longer kept).
+        confidence: that class's probability.
         duration_s: how long it lasted.
         kind: ``micro`` (1/25 to 1/2 s) or ``macro``.
         face_id: the tracked face.
         apex_s: stream time of its strongest motion.
         peak_motion: the motion at the apex (pixels of the aligned 96-pixel crop).
+        aus: the action units it shows (``"AU6+AU12"``; empty without a face mesh).
+        rule_label: the FACS rules' name for those units (a rule, not a model output).
     """
 
     time_s: float
@@ -90,7 +108,8 @@ class LiveResult:
         probabilities: every class's smoothed probability (empty without a face).
         motion: the followed face's latest final motion value (NaN while unknown or without a face).
         latency_ms: processing time of this frame.
-        event: the event that was completed at this frame, if any.
+        event: the event whose label became known at this frame, if any (a frame or two after the spotter
+            reported it, with the model on its own thread).
         error: what went wrong on this frame, or None.
         face_id: the followed face's id (-1 without a face).
         faces_in_frame: faces tracked in this frame.
@@ -128,12 +147,13 @@ class LiveAnalyzer:
         predictor: a :class:`larnet_core.inference.Predictor` (may be shared between analyzers).
         detector: a face detector for the tracker instead of its backend's own (tests, special cameras).
         fps_hint: frame rate used for timing when ``process`` gets no time stamp, and for the windows.
-        face: tracker backend: ``auto`` | ``mediapipe`` | ``mtcnn`` | ``haar`` | ``none`` (whole frame).
-        motion: motion settings, the same object clip analysis takes.
-        spotting: spotting settings, the same object clip analysis takes.
-        smooth_s: seconds of probabilities averaged into the shown prediction.
-        max_infer_fps: run the model on the followed face at most this often (None: every frame); the shown
-            prediction is a half-second mean anyway, and the tracker and motion still see every frame.
+        settings: the analysis settings a clip takes (default :data:`LIVE_SETTINGS`): ``face`` (tracker backend,
+            or ``none`` for the whole frame), ``max_infer_fps`` (the model on the followed face at most this often;
+            None or 0: every frame) and ``threshold_p`` (spotting). A stream follows one face, so ``all_faces`` is
+            refused; the clip-only fields (image-sequence ``fps``, limits, ``backend``: the predictor is given) do
+            not apply.
+        smooth_s: seconds of probabilities averaged into the shown prediction (what the page shows, not a setting
+            of the analysis).
         async_model: run the model on a thread of its own, so a frame's latency is the tracker's and the
             motion's, not the model's; its probabilities join the shown mean a frame or two later. False runs it
             inline (every frame then waits for it).
@@ -141,22 +161,27 @@ class LiveAnalyzer:
         draw: draw the overlay on the returned frame (False returns the frame unchanged, a little faster).
     """
 
-    def __init__(self, predictor, detector=None, fps_hint: float = 30.0, *, face: str = "auto",
-                 motion: MotionConfig | None = None, spotting: SpottingParams | None = None,
-                 smooth_s: float = 0.5, max_infer_fps: float | None = 15.0, async_model: bool = True,
-                 max_events: int = 500, draw: bool = True) -> None:
+    def __init__(self, predictor, detector=None, fps_hint: float = 30.0, *, settings: AnalysisSettings | None = None,
+                 smooth_s: float = 0.5, async_model: bool = True, max_events: int = 500, draw: bool = True) -> None:
         if fps_hint <= 0:
             raise ValueError(f"fps_hint must be positive, got {fps_hint}")
+        settings = LIVE_SETTINGS if settings is None else settings
+        if not isinstance(settings, AnalysisSettings):
+            raise LarnetError(f"settings must be an AnalysisSettings, got {type(settings).__name__}")
+        if settings.all_faces:
+            raise LarnetError("a live stream follows one face: all_faces is for clips; use AnalysisSettings("
+                              "all_faces=False)")
+        self.analysis_settings = settings
         self.predictor = predictor
         self.card = predictor.card
         self.class_names = list(self.card.class_names)
         self.fps_hint = float(fps_hint)
-        self.face_mode = face
+        self.face_mode = settings.face
         self.detector = detector
-        self.motion_config = motion or MotionConfig()
-        self.spotting = spotting or SpottingParams()
+        self.motion_config = MotionConfig()  # as analyze_clip takes it from AnalysisSettings: the defaults
+        self.spotting = settings.spotting
         self.smooth_s = float(smooth_s)
-        self.max_infer_fps = max_infer_fps
+        self.max_infer_fps = settings.max_infer_fps or None
         self.draw = draw
         self._model_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="larnet-live-model") \
             if async_model else None
@@ -181,8 +206,13 @@ class LiveAnalyzer:
         self._tracked: deque = deque(maxlen=max(8, int(_MAIN_FACE_S * self.fps_hint)))  # for the main-face rule
         # The clip's two-scale spotting over the last seconds of both signals.
         self._spotter = TwoScaleStreamingSpotter(self.fps_hint, self.spotting)
+        # What spot-then-recognise needs of the last seconds of the followed face (module docstring), and the
+        # events reported by the spotter whose label the model thread is still working out (in order).
+        self._ring = FrameRing(ring_frames(self.fps_hint, self.spotting, self.motion_config,
+                                           self._spotter.micro_hold + self._spotter.every))
+        self._pending: deque[tuple[dict, int, EventJob | None, object]] = deque()
         self._probs: deque[tuple[int, float, np.ndarray]] = deque()   # (frame, time, probabilities) main face
-        # Probabilities kept for labelling events, which are final a while after they end.
+        # Per-frame probabilities kept for the label of an event whose frames the ring no longer holds.
         self._labels: deque[tuple[int, np.ndarray]] = deque(maxlen=max(8, int(12 * self.fps_hint)))
         self._trace: deque[float] = deque(maxlen=max(2, int(_TRACE_S * self.fps_hint)))
         self._last_motion = float("nan")
@@ -209,15 +239,27 @@ class LiveAnalyzer:
         table = pd.DataFrame(rows, columns=list(INTERVAL_COLUMNS))
         # Typed as a clip's: numbers as the schema says, labels as Python text, kinds as pandas infers them.
         table = table.astype({c: t for c, t in INTERVAL_DTYPES.items() if t != "object"})
-        table["label"] = pd.Series([r["label"] for r in rows], dtype=object, index=table.index)
+        for text in ("label", "aus", "rule_label"):
+            table[text] = pd.Series([r[text] for r in rows], dtype=object, index=table.index)
         return table
 
     @property
     def settings(self) -> dict:
-        """The stream's settings, as a session records them."""
-        return {"face": self.face_mode, "tracker": self.tracker_backend, "fps_hint": self.fps_hint,
-                "smooth_s": self.smooth_s, "max_infer_fps": self.max_infer_fps, "motion_reference_s": self.motion_config.reference_s,
-                "head_max_px": self.motion_config.head_max_px, "spotting": dict(self.spotting.__dict__)}
+        """The stream's settings, as a session records them: the keys of a clip result's settings that mean the
+        same for a stream, the stream's own (``fps_hint``, ``smooth_s``), and the :class:`AnalysisSettings`."""
+        config = self.input_config
+        return {"face": self.face_mode, "face_source": "whole-frame" if self.face_mode == "none" else "tracked",
+                "tracker": self.tracker_backend, "all_faces": False, "main_face_id": self._main,
+                "input_size": int(self.card.input_size), "max_infer_fps": self.max_infer_fps,
+                "motion_reference_s": self.motion_config.reference_s, "head_max_px": self.motion_config.head_max_px,
+                "max_residual_px": self.motion_config.max_residual_px, "spotting": dict(self.spotting.__dict__),
+                "fps_hint": self.fps_hint, "smooth_s": self.smooth_s, "sample_mode": config.sample_mode,
+                "recognise_frames": self._ring.capacity, "analysis": self.analysis_settings.to_dict()}
+
+    @property
+    def ring(self) -> FrameRing:
+        """The recent frames of the followed face events are labelled from (bounded: :func:`ring_frames`)."""
+        return self._ring
 
     def reset(self) -> None:
         """Forget the faces, the motion history and the events (a new stream)."""
@@ -225,7 +267,7 @@ class LiveAnalyzer:
             self.stream.reset()
             self._events.clear()
             self._intervals.clear()
-            self._reset_state()
+            self._reset_state()  # events still on the model thread are forgotten with the rest
 
     def finish(self) -> list[LiveEvent]:
         """The stream stopped: settle the last frames' motion and report the events they complete (an event is
@@ -238,7 +280,8 @@ class LiveAnalyzer:
                     for sample in samples:
                         self._spot(face_id, sample)
             for row in self._spotter.flush():
-                self._event(row)
+                self._report(row)
+            self._settle_events(wait=True)
             return list(self._events)[before:]
 
     def process(self, frame_rgb: np.ndarray, time_s: float | None = None) -> tuple[np.ndarray, LiveResult]:
@@ -301,9 +344,11 @@ class LiveAnalyzer:
         step = self.stream.step(index, frame, infer=follow)
         self._tracked.append(step.light())
         main_step = next((f for f in step.faces if f.face_id == self._main), None)
-        pose, units = self._face_state.update(index, self._main, None if main_step is None else main_step.measure,
-                                              frame, None if main_step is None else main_step.mesh3d)
-        event = None
+        pose, units = self._face_state.update(index, self._main, None if main_step is None else main_step.measure)
+        if main_step is not None and main_step.matrix is not None:
+            crop = None if main_step.model_input is None else main_step.model_input.crop
+            self._ring.add(index, main_step.face_id, frame, main_step.matrix, main_step.aligned, self.input_config,
+                           crop=crop, mesh3d=main_step.mesh3d, cut=step.cut)
         samples = list(step.orphan_samples.get(self._main, [])) if self._main is not None else []
         if main_step is not None:
             samples.extend(main_step.samples)
@@ -312,7 +357,8 @@ class LiveAnalyzer:
                 self._last_motion = sample.combined
             self._spot(self._main, sample)
         for row in self._spotter.poll():
-            event = self._event(row)
+            self._report(row)
+        event = self._settle_events()
         raw = self._collect()
         if main_step is not None and main_step.model_input is not None:
             raw = self._infer(main_step.model_input, index, now, raw)
@@ -386,10 +432,46 @@ class LiveAnalyzer:
         segment = sample.segment + int(face_id or 0) * _SEGMENTS_PER_FACE if sample.segment >= 0 else -1
         self._spotter.push(sample.index, sample.scale, value, segment)
 
-    def _event(self, row: dict) -> LiveEvent:
+    def _report(self, row: dict) -> None:
+        """The spotter reported an interval: take its frames from the ring and have the model thread label it (or
+        label it now, without one)."""
+        apex = int(row["apex_frame"])
+        job = event_job(self._ring, int(row["onset_frame"]), apex, self.fps_hint, self._face_state.units_at(apex))
+        face_id = job.apex.face_id if job is not None else int(self._main if self._main is not None else 0)
+        if job is None:
+            done = None
+        elif self._model_thread is None:
+            done = run_event_job(job, self.predictor, self.input_config)
+        else:
+            done = self._model_thread.submit(run_event_job, job, self.predictor, self.input_config)
+        self._pending.append((row, face_id, job, done))
+
+    def _settle_events(self, wait: bool = False) -> LiveEvent | None:
+        """Turn the reported intervals whose labels are known into events, in order; the last one made."""
+        event = None
+        while self._pending:
+            row, face_id, job, done = self._pending[0]
+            if hasattr(done, "done"):
+                if not (wait or done.done()):
+                    break
+                try:
+                    done = done.result()
+                except Exception:  # noqa: BLE001 - a failed label must not lose the event: per-frame label
+                    log.exception("labelling the event at frame %s failed", row["onset_frame"])
+                    done = None
+            self._pending.popleft()
+            event = self._event(row, face_id, done)
+        return event
+
+    def _event(self, row: dict, face_id: int, done: tuple | None) -> LiveEvent:
         onset, offset = int(row["onset_frame"]), int(row["offset_frame"])
-        window = np.array([p for i, p in self._labels if onset <= i <= offset]).reshape(-1, len(self.class_names))
-        label, confidence = interval_label(window, self.class_names)
+        probs, aus, rule = done if done is not None else (None, "", "")
+        if probs is not None:
+            top = int(np.argmax(probs))
+            label, confidence = self.class_names[top], float(probs[top])
+        else:  # its frames were no longer kept: the label of its per-frame outputs, as a clip's would keep
+            window = np.array([p for i, p in self._labels if onset <= i <= offset]).reshape(-1, len(self.class_names))
+            label, confidence = interval_label(window, self.class_names)
         start = self._times.get(onset, row["onset_s"])
         apex = self._times.get(int(row["apex_frame"]), row["apex_s"])
         duration = float(row["duration_s"])
@@ -397,9 +479,7 @@ class LiveAnalyzer:
             # The stream's own clock: a slower camera than fps_hint stretches every frame.
             span = self._times[offset] - self._times[onset]
             duration = span * (offset - onset + 1) / (offset - onset)
-        aus, rule = self._face_state.event_units(onset, offset, int(row["apex_frame"]))
-        event = LiveEvent(float(start), label, confidence, duration,
-                          str(row["kind"]), int(self._main if self._main is not None else 0), float(apex),
+        event = LiveEvent(float(start), label, confidence, duration, str(row["kind"]), face_id, float(apex),
                           float(row["peak_motion"]), aus, rule)
         self._events.append(event)
         self._intervals.append({**row, "face_id": event.face_id, "label": label, "confidence": confidence,

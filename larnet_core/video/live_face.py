@@ -1,5 +1,5 @@
-"""The followed face of a live stream: its pose and action units frame by frame, which of its motion samples
-are kept out of spotting, and the AUs and FACS-rule label of the events it shows.
+"""The followed face of a live stream: its pose and action units frame by frame, and which of its motion samples
+are kept out of spotting. (An event's own AUs are read as a clip's are: :mod:`larnet_core.video.live_events`.)
 
 The same rules as clip analysis (:mod:`larnet_core.video.face_state`), on the past only: the neutral is the
 median of the face's recent measures (:class:`~larnet_core.aus.estimate.AuTracker`), and a motion sample, final
@@ -27,7 +27,8 @@ class LiveFaceState:
         fps: the stream's frame rate.
         max_residual_px: :attr:`~larnet_core.video.motion.MotionConfig.max_residual_px`.
         macro_factor: the macro crop's size over the micro crop's.
-        keep_s: seconds of per-frame pose and AUs kept for labelling events (which are final a while after).
+        keep_s: seconds of per-frame pose and AUs kept (events, final a while after their frames, fall back on the
+            per-frame AUs at their apex where the flow cannot be read).
     """
 
     def __init__(self, fps: float, max_residual_px: float, macro_factor: float, keep_s: float = 12.0) -> None:
@@ -39,31 +40,18 @@ class LiveFaceState:
         self._tracker = AuTracker(fps)
         self._keep = max(8, int(keep_s * fps))
         self._frames: OrderedDict[int, tuple[float, float, float, float, np.ndarray]] = OrderedDict()
-        # Small aligned grey crops of the last seconds: an event's AUs are read from the skin's movement between
-        # a frame just before its onset and its apex, as a clip's are (events are final ~1 s after their apex).
-        self._crops: OrderedDict[int, Any] = OrderedDict()
-        self._crop_frames = max(8, int(3.0 * fps))
-        self._lead = max(1, int(round(0.2 * fps)))
         self._face_id: int | None = None
 
-    def update(self, index: int, face_id: int | None, measure: Any, frame: np.ndarray | None = None,
-               mesh3d: np.ndarray | None = None) -> tuple[tuple[float, float, float] | None, dict[str, float]]:
-        """Record this frame of the followed face (``measure``: its pose and mesh measures, or None; ``frame`` and
-        ``mesh3d``: kept as a small aligned crop for the events' AUs); returns its ``(yaw, pitch, roll)`` and AU
-        intensities (empty without a mesh). A new face starts a new neutral."""
+    def update(self, index: int, face_id: int | None,
+               measure: Any) -> tuple[tuple[float, float, float] | None, dict[str, float]]:
+        """Record this frame of the followed face (``measure``: its pose and mesh measures, or None); returns its
+        ``(yaw, pitch, roll)`` and AU intensities (empty without a mesh). A new face starts a new neutral."""
         if face_id != self._face_id:
             self._tracker.reset()
             self._frames.clear()
-            self._crops.clear()
             self._face_id = face_id
         if measure is None:
             return None, {}
-        if frame is not None and mesh3d is not None:
-            from larnet_core.aus.flow import face_crop
-
-            self._crops[index] = face_crop(frame, mesh3d, robust=False)
-            while len(self._crops) > self._crop_frames:
-                self._crops.popitem(last=False)
         pose, values = self._tracker.update_measure(measure)
         self._frames[index] = (pose.yaw, pose.pitch, pose.roll, pose.residual, values)
         while len(self._frames) > self._keep:
@@ -81,23 +69,7 @@ class LiveFaceState:
         return bool(abs(yaw) > MAX_YAW_DEG or abs(pitch) > MAX_YAW_DEG or fit > MAX_POSE_RESIDUAL
                     or (np.isfinite(residual) and residual > limit))
 
-    def event_units(self, onset: int, offset: int, apex: int) -> tuple[str, str]:
-        """``(aus, rule_label)`` of an event: the units of the skin's movement from a frame just before its onset
-        to its apex when both crops are still kept, else the per-frame units at its apex (or at the frame of the
-        interval where they are strongest)."""
-        from larnet_core.aus.estimate import active_units, expression_units
-        from larnet_core.aus.flow import crop_intensities
-        from larnet_core.aus.rules import au_string, rule_label
-
-        before = [i for i in self._crops if onset - self._lead <= i <= onset]
-        if before and int(apex) in self._crops:
-            active = expression_units(crop_intensities(self._crops[before[0]], self._crops[int(apex)]))
-            return au_string(active), rule_label(active)
-        frame = self._frames.get(int(apex))
-        if frame is None:
-            inside = [v for i, v in self._frames.items() if onset <= i <= offset]
-            if not inside:
-                return "", ""
-            frame = max(inside, key=lambda v: float(np.nansum(v[4])))
-        active = active_units(frame[4])
-        return au_string(active), rule_label(active)
+    def units_at(self, index: int) -> np.ndarray | None:
+        """The per-frame AU intensities of frame ``index`` (None when it is not kept or had no mesh)."""
+        frame = self._frames.get(int(index))
+        return None if frame is None else np.asarray(frame[4], dtype=np.float64)

@@ -13,7 +13,7 @@ import io
 import logging
 import os
 from pathlib import Path
-from typing import IO, Iterator, NamedTuple, Union
+from typing import IO, Iterable, Iterator, NamedTuple, Union
 
 import numpy as np
 
@@ -34,6 +34,7 @@ __all__ = [
     "open_clip",
     "read_video_frames",
     "frame_at",
+    "frames_at",
 ]
 
 log = logging.getLogger(__name__)
@@ -81,15 +82,18 @@ class ClipReader:
         fps: frame rate of an image sequence (ignored for video files); default :data:`IMAGE_SEQUENCE_FPS`.
         max_side: frames whose long side exceeds this are downscaled to it while decoding (``None``: as stored).
         name: how to name the clip when ``source`` is bytes.
+        sha256: the clip's digest when the caller already has it (:attr:`ClipMeta.sha256` of an earlier opening):
+            the file is then not read through to hash it again.
 
     Raises:
         VideoError: missing, empty, unsupported, corrupt or over-limit input.
     """
 
     def __init__(self, source: ClipSource, limits: VideoLimits | None = None, *, fps: float | None = None,
-                 max_side: int | None = None, name: str | None = None) -> None:
+                 max_side: int | None = None, name: str | None = None, sha256: str | None = None) -> None:
         self.limits = limits or DEFAULT_LIMITS
         self.max_side = max_side
+        self._known_sha256 = sha256  # a digest the caller already has: the file is not hashed again
         self._container = None
         self._images: FrameImages | None = None
         #: frames decoded before a corrupt part of the stream stopped decoding, or None.
@@ -120,6 +124,9 @@ class ClipReader:
             raise VideoError(f"{path} does not exist; check the path")
         if path.is_dir():
             self._images = folder_frames(path, self.limits)
+            if self._known_sha256:
+                self._sequence_meta(fps, self._known_sha256)
+                return
             digest = hashlib.sha256()
             for name in self._images.names:
                 digest.update(name.encode() + b"\0" + bytes.fromhex(
@@ -144,6 +151,8 @@ class ClipReader:
         self._open_video(str(path), self._file_sha256(path))
 
     def _file_sha256(self, path: Path) -> str:
+        if self._known_sha256:
+            return self._known_sha256
         return sha256_input(path, path.name, max_bytes=self.limits.max_bytes, error=VideoError)
 
     def _open_bytes(self, data: bytes, fps: float | None) -> None:
@@ -333,9 +342,10 @@ def _short(exc: BaseException) -> str:
 
 
 def open_clip(source: ClipSource, limits: VideoLimits | None = None, *, fps: float | None = None,
-              max_side: int | None = None, name: str | None = None) -> ClipReader:
-    """Open a clip for streaming; see :class:`ClipReader`."""
-    return ClipReader(source, limits, fps=fps, max_side=max_side, name=name)
+              max_side: int | None = None, name: str | None = None, sha256: str | None = None) -> ClipReader:
+    """Open a clip for streaming; see :class:`ClipReader` (``sha256``: the file's digest when already known, so a
+    second opening of a large file does not read it all to hash it again)."""
+    return ClipReader(source, limits, fps=fps, max_side=max_side, name=name, sha256=sha256)
 
 
 def read_video_frames(source: ClipSource, limits: VideoLimits | None = None, *, fps: float | None = None,
@@ -379,3 +389,46 @@ def frame_at(source: ClipSource, index: int, limits: VideoLimits | None = None, 
                 if frame.index >= index:
                     return frame.image
         raise VideoError(f"{reader.name} has {count} frames; frame {index} does not exist (pick 0 to {count - 1})")
+
+
+# Frames a seek skips ahead over rather than decoding through (a few key-frame intervals of common encodes).
+_SEEK_GAP_FRAMES = 250
+
+
+def frames_at(source: ClipSource, indices: Iterable[int], limits: VideoLimits | None = None, *,
+              fps: float | None = None, max_side: int | None = None, sha256: str | None = None) -> dict[int, np.ndarray]:
+    """Several frames of a clip by 0-based position, read in one pass of one opened reader (in frame order,
+    seeking only over long gaps), decoded as :func:`frame_at` decodes each. Positions beyond the last frame are
+    left out of the result.
+
+    Raises:
+        VideoError: unreadable input or a negative index.
+    """
+    wanted = sorted({int(i) for i in indices})
+    if wanted and wanted[0] < 0:
+        raise VideoError(f"frame index must be 0 or more, got {wanted[0]}")
+    out: dict[int, np.ndarray] = {}
+    if not wanted:
+        return out
+    with open_clip(source, limits, fps=fps, max_side=max_side, sha256=sha256) as reader:
+        if reader._images is not None:
+            for index in wanted:
+                if index < len(reader._images):
+                    out[index] = reader._resize(reader._first_image if index == 0 else reader._images.read(index))
+            return out
+        # Runs of nearby frames are decoded through; a long gap starts a new run at a seek.
+        runs: list[list[int]] = [[wanted[0]]]
+        for index in wanted[1:]:
+            if index - runs[-1][-1] > _SEEK_GAP_FRAMES:
+                runs.append([index])
+            else:
+                runs[-1].append(index)
+        for run in runs:
+            todo = set(run)
+            for frame in reader.frames(start=run[0]):
+                if frame.index in todo:
+                    out[frame.index] = frame.image
+                    todo.discard(frame.index)
+                if frame.index >= run[-1]:
+                    break
+    return out

@@ -16,13 +16,17 @@ alignment records (:func:`~larnet_core.face.inputs.input_from_record`), and give
 
 :func:`interval_prediction` makes the clip's prediction from the intervals: the model's output on the interval
 with the most motion.
+
+Live video (:mod:`larnet_core.video.live`) labels its events with the same pieces on the crops it keeps of the
+last seconds: :func:`~larnet_core.face.inputs.input_from_crops` (what :func:`~larnet_core.face.inputs.
+input_from_record` makes from whole frames), :func:`neutral_frame`, :func:`crop_units` and :func:`unit_labels`.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -30,10 +34,13 @@ import pandas as pd
 from larnet_core.aus.names import AU_COLUMNS
 from larnet_core.result import ClipPrediction
 
-__all__ = ["recognise_intervals", "interval_prediction", "interval_units"]
+__all__ = ["recognise_intervals", "interval_prediction", "interval_units", "crop_units", "unit_labels",
+           "neutral_frame", "neutral_lead", "NEUTRAL_LEAD_S"]
 
 log = logging.getLogger(__name__)
-_NEUTRAL_LEAD_S = 0.2
+#: The neutral frame the action units are read against lies this far before the spotted onset (spotting finds an
+#: onset once the movement is under way).
+NEUTRAL_LEAD_S = 0.2
 _DEFAULT_FPS = 30.0
 _DETECTOR_LOCK = threading.Lock()
 _DETECTOR: list[Any] = []
@@ -68,15 +75,53 @@ def interval_units(onset_rgb: np.ndarray, apex_rgb: np.ndarray, onset_box, apex_
                    apex_row: pd.Series | None = None) -> np.ndarray:
     """AU intensities of one interval: flow between its onset and apex frames when both have a mesh, else the
     per-frame estimates of the apex row (NaN where there are none)."""
-    from larnet_core.aus.flow import expression_intensities
+    from larnet_core.aus.flow import face_crop
 
     onset_mesh = _mesh_near(onset_rgb, onset_box)
     apex_mesh = _mesh_near(apex_rgb, apex_box) if onset_mesh is not None else None
+    apex_values = None if apex_row is None else np.array([float(apex_row.get(name, np.nan)) for name in AU_COLUMNS],
+                                                         dtype=np.float64)
     if onset_mesh is not None and apex_mesh is not None:
-        return expression_intensities(onset_rgb, onset_mesh, apex_rgb, apex_mesh)
-    if apex_row is None:
+        return crop_units(face_crop(onset_rgb, onset_mesh), face_crop(apex_rgb, apex_mesh), apex_values)
+    return crop_units(None, None, apex_values)
+
+
+def crop_units(neutral, apex, apex_values: np.ndarray | None = None) -> np.ndarray:
+    """AU intensities of one interval from the :class:`~larnet_core.aus.flow.FaceCrop` of its neutral and apex
+    frames (the skin's movement between them), or, without both, the per-frame estimates at the apex
+    (``apex_values``, NaN where there are none)."""
+    if neutral is not None and apex is not None:
+        from larnet_core.aus.flow import crop_intensities
+
+        return crop_intensities(neutral, apex)
+    if apex_values is None:
         return np.full(len(AU_COLUMNS), np.nan)
-    return np.array([float(apex_row.get(name, np.nan)) for name in AU_COLUMNS], dtype=np.float64)
+    return np.asarray(apex_values, dtype=np.float64)
+
+
+def unit_labels(values: np.ndarray) -> tuple[str, str]:
+    """``(aus, rule_label)`` of an interval's AU intensities: the units it shows (``"AU6+AU12"``) and the FACS
+    rules' name for them."""
+    from larnet_core.aus.estimate import expression_units
+    from larnet_core.aus.rules import au_string, rule_label
+
+    active = expression_units(values)
+    return au_string(active), rule_label(active)
+
+
+def neutral_lead(fps: float | None) -> int:
+    """Frames between the spotted onset and the neutral frame (:data:`NEUTRAL_LEAD_S`, at least one)."""
+    return max(1, int(round(NEUTRAL_LEAD_S * (fps or _DEFAULT_FPS))))
+
+
+def neutral_frame(onset: int, lead: int, continues: Callable[[int], bool]) -> int:
+    """The frame an interval's action units are read against: ``lead`` frames before its onset, or the earliest
+    one before it from which the face was followed without a break (``continues(i)``: frame ``i`` joins frame
+    ``i + 1`` without a break)."""
+    neutral = onset
+    while neutral > 0 and onset - neutral < lead and continues(neutral - 1):
+        neutral -= 1
+    return neutral
 
 
 def _box(row: pd.Series, scale: float) -> tuple[float, float, float, float]:
@@ -85,54 +130,55 @@ def _box(row: pd.Series, scale: float) -> tuple[float, float, float, float]:
 
 def recognise_intervals(intervals: pd.DataFrame, table: pd.DataFrame, source, predictor, input_config,
                         class_names: list[str], *, fps: float | None, max_side: int, scale: float,
-                        limits=None) -> tuple[pd.DataFrame, dict[int, np.ndarray]]:
+                        limits=None, sha256: str | None = None) -> tuple[pd.DataFrame, dict[int, np.ndarray]]:
     """The intervals with ``label``, ``confidence``, ``aus`` and ``rule_label`` from their own onset and apex
     (see the module docstring), and each interval's class probabilities by its position in the table.
 
     ``table`` is the face's per-frame table (one row per frame, index = frame); ``scale`` maps its stored boxes
-    back to working-frame pixels. An interval whose frames cannot be re-read keeps its per-frame label.
+    back to working-frame pixels; ``sha256`` is the clip's digest from the analysis (the file is not hashed
+    again). Every interval's frames are read in one pass of one opened reader. An interval whose frames cannot be
+    re-read keeps its per-frame label.
     """
-    from larnet_core.aus.estimate import expression_units
-    from larnet_core.aus.rules import au_string, rule_label
     from larnet_core.face.inputs import input_from_record
-    from larnet_core.video.reader import frame_at
+    from larnet_core.video.reader import frames_at
 
     out = intervals.copy()
-    # The neutral frame the action units are read against: a little before the spotted onset (spotting finds an
-    # onset once the movement is under way), within the face's segment.
-    lead = max(1, int(round(_NEUTRAL_LEAD_S * (fps or _DEFAULT_FPS))))
+    lead = neutral_lead(fps)
     segments = table["segment"].to_numpy() if "segment" in table.columns else np.zeros(len(table), dtype=np.int64)
+    # Each interval's (neutral, onset, apex) frames: the neutral one a little before the onset, within its segment.
+    wanted = []
+    for row in out.itertuples():
+        onset, apex = int(row.onset_frame), int(row.apex_frame)
+        neutral = neutral_frame(onset, lead, lambda i, s=segments[onset]: segments[i] == s)
+        wanted.append((neutral, onset, apex))
+    try:
+        frames = frames_at(source, [i for triple in wanted for i in triple], limits, fps=fps, max_side=max_side,
+                           sha256=sha256)
+    except Exception as exc:  # noqa: BLE001 - a clip that cannot be re-read keeps the per-frame labels
+        log.warning("interval frames not re-read (%s); the per-frame labels stay", exc)
+        frames = {}
     aus, rules = [], []
     probabilities: dict[int, np.ndarray] = {}
-    for position, row in enumerate(out.itertuples()):
-        onset, apex = int(row.onset_frame), int(row.apex_frame)
-        onset_row, apex_row = table.iloc[onset], table.iloc[apex]
-        neutral = onset
-        while neutral > 0 and onset - neutral < lead and segments[neutral - 1] == segments[onset]:
-            neutral -= 1
-        try:
-            onset_rgb = frame_at(source, onset, limits, fps=fps, max_side=max_side)
-            apex_rgb = frame_at(source, apex, limits, fps=fps, max_side=max_side)
-            neutral_rgb = onset_rgb if neutral == onset else frame_at(source, neutral, limits, fps=fps,
-                                                                      max_side=max_side)
-        except Exception as exc:  # noqa: BLE001 - a clip that cannot be re-read keeps the per-frame labels
-            log.warning("interval %d: frames not re-read (%s); its per-frame label stays", position, exc)
+    for position, (neutral, onset, apex) in enumerate(wanted):
+        if not all(i in frames for i in (neutral, onset, apex)):
+            log.warning("interval %d: frames %s not re-read; its per-frame label stays", position, (onset, apex))
             aus.append("")
             rules.append("")
             continue
+        onset_row, apex_row = table.iloc[onset], table.iloc[apex]
         try:
-            model_input = input_from_record(apex_rgb, apex_row, input_config, onset_rgb, onset_row)
+            model_input = input_from_record(frames[apex], apex_row, input_config, frames[onset], onset_row)
             probs = np.asarray(predictor.predict_proba([model_input.image])[0], dtype=np.float64)
             probabilities[position] = probs
             out.iloc[position, out.columns.get_loc("label")] = class_names[int(probs.argmax())]
             out.iloc[position, out.columns.get_loc("confidence")] = float(probs.max())
         except ValueError as exc:  # no recorded input at the onset or apex (face lost): per-frame label stays
             log.info("interval %d: no onset->apex input (%s)", position, exc)
-        values = interval_units(neutral_rgb, apex_rgb, _box(table.iloc[neutral], scale), _box(apex_row, scale),
-                                apex_row)
-        active = expression_units(values)
-        aus.append(au_string(active))
-        rules.append(rule_label(active))
+        values = interval_units(frames[neutral], frames[apex], _box(table.iloc[neutral], scale),
+                                _box(apex_row, scale), apex_row)
+        text, rule = unit_labels(values)
+        aus.append(text)
+        rules.append(rule)
     out["aus"] = pd.Series(aus, dtype=object, index=out.index)
     out["rule_label"] = pd.Series(rules, dtype=object, index=out.index)
     return out, probabilities
