@@ -7,11 +7,11 @@ queue. It never touches ``st.*``. The page drains that queue with a timeout into
 
 from __future__ import annotations
 
+from collections import deque
 import dataclasses
 import logging
 import queue
 import time
-from collections import deque
 from typing import NamedTuple
 
 import av
@@ -27,6 +27,10 @@ from dashboard.models import current_model, current_predictor, selected_model, s
 from dashboard.sessions_ui import save_to_session
 from dashboard.text import plain_error
 from larnet_core.errors import LarnetError
+from larnet_core.result import events_table, live_result, model_provenance, prob_column
+from larnet_core.video import LiveAnalyzer
+from larnet_core.video.live import LIVE_SETTINGS
+from larnet_core.video.stream import LiveStream
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +65,6 @@ class LiveState:
     """Per-browser-session live state: the analyzer, its report queue and the rolling history shown."""
 
     def __init__(self, analyzer, model_key: str) -> None:
-        from larnet_core.video.stream import LiveStream
-
         self.analyzer = analyzer
         self.model_key = model_key
         # Conversion, analysis and the frame slots all streams of the server share (larnet_core.video.stream).
@@ -103,8 +105,6 @@ class LiveState:
 
 def _state(predictor, settings) -> LiveState:
     """This browser session's analyzer: a new one when the model or the analysis settings change."""
-    from larnet_core.video import LiveAnalyzer
-
     key = f"{selected_model().path}:{predictor.loaded.sha256}:{sorted(settings.to_dict().items())}"
     state = st.session_state.get("live_state")
     if state is None or state.model_key != key:
@@ -117,8 +117,6 @@ def _state(predictor, settings) -> LiveState:
 def _result(state: LiveState, predictor, seconds: float | None = None):
     """The stream's analysis result: smoothed per-frame history (the last ``seconds`` of it when given), the
     spotted events and the stream settings."""
-    from larnet_core.result import live_result, model_provenance
-
     history = list(state.history)
     if seconds is not None and history:
         history = [r for r in history if r.time_s >= history[-1].time_s - seconds]
@@ -128,8 +126,6 @@ def _result(state: LiveState, predictor, seconds: float | None = None):
 
 
 def _events_table(state: LiveState) -> pd.DataFrame:
-    from larnet_core.result import events_table
-
     return events_table(state.analyzer.events).drop(columns=["apex_s", "peak_motion"])
 
 
@@ -137,8 +133,6 @@ def _history_frame(state: LiveState) -> pd.DataFrame:
     """The rolling charts' data: time, motion and every class's smoothed probability over the last HISTORY_S
     seconds. Built straight from the reports: it is redrawn while the video runs, and the full table
     (:func:`_result`) costs the frame callback several milliseconds of the GIL each time."""
-    from larnet_core.result import prob_column
-
     history = list(state.history)
     if history:
         history = [r for r in history if r.time_s >= history[-1].time_s - HISTORY_S]
@@ -151,6 +145,7 @@ def _history_frame(state: LiveState) -> pd.DataFrame:
 def _session(state: LiveState, predictor, name: str):
     if state.frames_analysed == 0:
         raise LarnetError("nothing to save yet: press START and let the webcam run first")
+    # lazy: SQLAlchemy only when a stream is saved
     from larnet_core.sessions import result_to_session
 
     return result_to_session(_result(state, predictor), name)
@@ -169,8 +164,6 @@ class_names = list(loaded.card.class_names)
 
 def _settings():
     """The stream's analysis settings, from the same controls as the clip page's where they mean the same."""
-    from larnet_core.video.live import LIVE_SETTINGS
-
     playing = st.session_state.get("live_playing", False)
     face = face_mode_select(st, "live_face", disabled=playing)
     return dataclasses.replace(LIVE_SETTINGS, face=face)

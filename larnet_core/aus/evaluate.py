@@ -18,8 +18,13 @@ from typing import Callable, Iterable, Sequence
 
 import pandas as pd
 
+from larnet_core.aus.estimate import active_units, photo_intensities
+from larnet_core.aus.flow import expression_intensities
 from larnet_core.aus.names import AU_COLUMNS, AU_NUMBERS
+from larnet_core.aus.rules import au_numbers
 from larnet_core.errors import LarnetError
+from larnet_core.face.mesh import MeshFaceDetector
+from larnet_core.images import read_image_file
 
 __all__ = ["PHOTO_COLUMNS", "image_paths", "photo_table", "AuEvaluation", "evaluate_units"]
 
@@ -52,12 +57,7 @@ def image_paths(inputs: Iterable[str | Path]) -> list[Path]:
 def photo_table(paths: Sequence[Path], detector=None, max_faces: int = 4) -> pd.DataFrame:
     """One row per face per image (:data:`PHOTO_COLUMNS`); an image without a face gets one row with
     ``face_id`` -1 and empty values, so every image is accounted for."""
-    from larnet_core.aus.estimate import photo_intensities
-    from larnet_core.images import read_image_file
-
     if detector is None:
-        from larnet_core.face.mesh import MeshFaceDetector
-
         detector = MeshFaceDetector(max_faces=max_faces)
     rows = []
     for path in paths:
@@ -130,14 +130,7 @@ def evaluate_units(records: Sequence, progress: Callable[[int, int], None] | Non
                    detector=None) -> AuEvaluation:
     """Score the AU estimates of dataset clip records (:class:`~larnet_core.data.records.ClipRecord`: frames,
     onset and apex, ``action_units``) against their coded AUs."""
-    from larnet_core.aus.estimate import active_units
-    from larnet_core.aus.flow import expression_intensities
-    from larnet_core.aus.rules import au_numbers
-    from larnet_core.images import read_image_file
-
     if detector is None:
-        from larnet_core.face.mesh import MeshFaceDetector
-
         detector = MeshFaceDetector(max_faces=1)
     coded, estimated, samples = [], [], []
     skipped = 0

@@ -8,18 +8,22 @@ rewrites ``summary.parquet`` as clips finish.
 
 from __future__ import annotations
 
-import logging
-import time
 from dataclasses import dataclass, field
+import logging
+import os
 from pathlib import Path
+import time
 from typing import Any, Callable, Iterable, Sequence
 
 import pandas as pd
 
 from larnet_core.batch.inputs import ClipInput, discover_clips
+from larnet_core.batch.local import run_in_process, run_processes
 from larnet_core.batch.output import BatchOutput
+from larnet_core.batch.ray_runner import run_ray
 from larnet_core.batch.settings import BatchSettings, input_stat, settings_sha256
 from larnet_core.batch.worker import ClipJob, WorkerConfig
+from larnet_core.devices import resolve_device
 from larnet_core.errors import CheckpointError, LarnetError
 from larnet_core.paths import check_output_dir
 
@@ -110,7 +114,7 @@ def plan_batch(clips: Sequence[ClipInput], output: BatchOutput, settings_hash: s
 
 
 def _check_checkpoint(checkpoint: str | Path, device: str = "auto"):
-    from larnet_core.devices import resolve_device
+    # lazy: torch only when a model is loaded (a batch's parent process only plans and collects)
     from larnet_core.models import load_checkpoint
 
     path = Path(checkpoint)
@@ -242,22 +246,15 @@ def _run_jobs(jobs: list[ClipJob], config: WorkerConfig, on_row: Callable[[dict[
               ray: str | None, workers: int, loaded) -> None:
     """Run the jobs on Ray, in worker processes, or in this process (with the model already loaded)."""
     if ray is not None:
-        from larnet_core.batch.ray_runner import run_ray
-
         run_ray(jobs, config, on_row, address=ray, workers=workers if workers > 1 else None)
     elif workers > 1 and len(jobs) > 1:
-        from larnet_core.batch.local import run_processes
-
         run_processes(jobs, config, on_row, workers)
     else:
-        from larnet_core.batch.local import run_in_process
-
         run_in_process(jobs, config, on_row, loaded=loaded)
 
 
 def _overlap(wanted: bool | None, workers: int, ray: str | None) -> bool:
     if wanted is not None:
         return wanted
-    import os
 
     return ray is None and 2 * workers <= (os.cpu_count() or 1)

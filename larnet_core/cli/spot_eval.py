@@ -12,9 +12,17 @@ import argparse
 import json
 from pathlib import Path
 
+from tqdm import tqdm
+
 from larnet_core.cli._options import add_analysis_arguments
+from larnet_core.data import load_dataset
+from larnet_core.devices import resolve_device
 from larnet_core.errors import LarnetError
-from larnet_core.training.spotting_eval import SPOT_EVAL_INFER_FPS
+from larnet_core.paths import check_output_file, demo_checkpoint_path
+from larnet_core.result import model_provenance
+from larnet_core.training.spotting_eval import SPOT_EVAL_INFER_FPS, SpotEvalOptions, evaluate_spotting, with_dataset_fps
+from larnet_core.training.spotting_scores import str_class
+from larnet_core.video.settings import AnalysisSettings
 
 DATASET_ALIASES = {
     "casme2-long": "casme2-long", "cas(me)2": "casme2-long", "casme-sq": "casme2-long",
@@ -87,19 +95,10 @@ def parse_k(text: str) -> str | tuple[int, int]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from larnet_core.data import load_dataset
-    from larnet_core.training.spotting_eval import SpotEvalOptions, evaluate_spotting, with_dataset_fps
-    from larnet_core.training.spotting_scores import str_class
-    from larnet_core.video.settings import AnalysisSettings
-
     options = SpotEvalOptions(k=parse_k(args.k), loso=args.loso, iou=args.iou)
     name = DATASET_ALIASES[args.dataset]
     settings = with_dataset_fps(AnalysisSettings.from_args(args), name)
     if args.out:
-        from larnet_core.paths import check_output_file
-
         check_output_file(args.out, "--out")
     records = load_dataset(name, args.root)
     if args.limit:
@@ -144,17 +143,14 @@ def _run(args: argparse.Namespace) -> int:
 
 def _reproducible(summary: dict, args: argparse.Namespace, dataset: str, predictor) -> dict:
     """The summary with what else a rerun needs: the dataset, its folder, the video limit and the model."""
-    from larnet_core.result import model_provenance
-
     return {**summary, "dataset": dataset, "root": str(args.root), "limit": args.limit,
             "model": model_provenance(predictor)}
 
 
 def _predictor(checkpoint: str | None, device: str = "auto", backend: str = "auto"):
-    from larnet_core.devices import resolve_device
+    # lazy: torch only when the command runs (`larnet --help` imports every command module)
     from larnet_core.inference import Predictor
     from larnet_core.models import load_checkpoint
-    from larnet_core.paths import demo_checkpoint_path
 
     return Predictor(load_checkpoint(checkpoint or demo_checkpoint_path(), device=resolve_device(device)),
                      backend=backend)

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
+import datetime
 import io
 import multiprocessing
 import os
-import re
-import zipfile
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
+import re
 from typing import Callable, Iterable, Sequence, TypeVar
+import zipfile
 
 import cv2
 import numpy as np
@@ -37,8 +38,6 @@ def write_jpeg(path: Path, rgb: np.ndarray, quality: int) -> None:
 
 def save_workbook(workbook, path: Path) -> None:
     """Save an openpyxl workbook with fixed timestamps, so identical content gives identical bytes."""
-    import datetime
-
     stamp = datetime.datetime(*_FIXED_TIME)
     workbook.properties.created = stamp
     workbook.properties.lastModifiedBy = None

@@ -11,9 +11,10 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from larnet_core.aus.calibration import NOISE_FLOOR, AU_NUMBERS, Calibration
+from larnet_core.aus.calibration import AU_NUMBERS, NOISE_FLOOR, Calibration
 from larnet_core.aus.features import mesh_features
 from larnet_core.aus.flow import point_displacements
+from larnet_core.face.mesh import MeshFaceDetector
 from larnet_core.face.pose import fit_pose
 from larnet_core.synth.action_units import apply_action_units, unit_anchors
 from larnet_core.synth.landmarks import FaceLandmarks
@@ -72,8 +73,6 @@ def calibrate(photos: Sequence[str] = ("grace_hopper",), face_px: Sequence[int] 
               anchor_shifts: Sequence[float] = ANCHOR_SHIFTS) -> Calibration:
     """Measure the response matrix and noise on generated renderings of ``photos`` (see the module docstring);
     the units that hang on the mouth are also rendered with its key points moved by each of ``anchor_shifts``."""
-    from larnet_core.face.mesh import MeshFaceDetector  # loads MediaPipe: only when calibrating
-
     detector = MeshFaceDetector(max_faces=1)
     rng = np.random.default_rng(seed)
     columns: list[list[np.ndarray]] = [[] for _ in AU_NUMBERS]

@@ -12,6 +12,8 @@ import functools
 import cv2
 import numpy as np
 
+from larnet_core.face import build_detector
+
 __all__ = ["BACKGROUND_STYLES", "textured_background", "hand_layer"]
 
 BACKGROUND_STYLES = ("indoor", "outdoor")
@@ -156,8 +158,6 @@ def textured_background(size: tuple[int, int], rng: np.random.Generator, style: 
 
 @functools.lru_cache(maxsize=1)
 def _haar():
-    from larnet_core.face import build_detector
-
     return build_detector("haar")  # the project's default cascade and settings
 
 

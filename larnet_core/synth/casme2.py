@@ -13,11 +13,11 @@ rendered motion starts, peaks and ends.
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 import functools
 import math
-import shutil
-from dataclasses import asdict, dataclass
 from pathlib import Path
+import shutil
 from typing import Any
 
 import numpy as np
@@ -161,6 +161,7 @@ def _au_cell(aus: dict[AuKey, float]) -> str | int:
 
 
 def _write_coding_sheet(table: pd.DataFrame, path: Path) -> None:
+    # lazy: openpyxl only for the .xlsx annotation sheet
     from openpyxl import Workbook
 
     workbook = Workbook()

@@ -8,13 +8,14 @@ layer; :mod:`larnet_core.synth.scene` places it in a frame.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
+import functools
 
 import cv2
 import numpy as np
 
 from larnet_core.errors import LarnetError
+from larnet_core.face import available_detectors, build_detector, largest_face, sample_face_photos
 from larnet_core.synth.landmarks import FaceLandmarks, landmarks_from_box, landmarks_from_five_points
 
 __all__ = ["HeadLayer", "LANDMARK_SOURCES", "photo_landmarks", "head_layer", "available_photos"]
@@ -78,8 +79,6 @@ class HeadLayer:
 
 def available_photos() -> tuple[str, ...]:
     """Names of the sample photos installed here (``grace_hopper`` always; ``astronaut`` with scikit-image)."""
-    from larnet_core.face import sample_face_photos
-
     return tuple(sample_face_photos())
 
 
@@ -98,8 +97,6 @@ def photo_landmarks(photo: np.ndarray, source: str = "auto") -> tuple[FaceLandma
     Raises:
         NoFaceError: no face in the photo.
     """
-    from larnet_core.face import available_detectors, build_detector, largest_face
-
     if source not in LANDMARK_SOURCES:
         raise ValueError(f"unknown landmark source {source!r}; use one of {', '.join(LANDMARK_SOURCES)}")
     if source == "mtcnn" or (source == "auto" and "mtcnn" in available_detectors()):
@@ -116,7 +113,6 @@ def photo_landmarks(photo: np.ndarray, source: str = "auto") -> tuple[FaceLandma
 @functools.lru_cache(maxsize=8)
 def _photo_landmarks_cached(name: str, source: str) -> tuple[FaceLandmarks, Box, str]:
     # Detection (MTCNN: seconds on a CPU) runs once per photo and process.
-    from larnet_core.face import sample_face_photos
 
     return photo_landmarks(sample_face_photos()[name], source)
 
@@ -152,8 +148,6 @@ def head_layer(name: str, face_px: int = 160, source: str = "auto") -> HeadLayer
     Raises:
         LarnetError: unknown or missing photo, or a face size under 24 pixels.
     """
-    from larnet_core.face import sample_face_photos
-
     photos = sample_face_photos()
     if name not in photos:
         raise LarnetError(f"no sample photo {name!r} here; available: {', '.join(photos) or 'none'} "

@@ -8,16 +8,18 @@ validation pass with the best UF1 (validation subjects are carved from the train
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass, field
 import logging
 import math
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+from sklearn.metrics import accuracy_score, f1_score
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
 
 from larnet_core.models import ModelCard, save_checkpoint
 from larnet_core.training.config import TrainConfig
@@ -86,8 +88,6 @@ def predict_proba(model: nn.Module, images: torch.Tensor, mean, std, device: tor
 
 
 def _validate(model: nn.Module, val: SampleSet, mean, std, device, batch_size: int) -> dict[str, float]:
-    from sklearn.metrics import accuracy_score, f1_score
-
     probs = predict_proba(model, val.images, mean, std, device, batch_size)
     true = val.targets.numpy()
     pred = probs.argmax(axis=1)
@@ -198,8 +198,6 @@ def fit(
 
 def _progress_bar(config: TrainConfig, start: int, fold: str):
     """A tqdm bar over the run's iterations, starting where a resumed run left off."""
-    from tqdm import tqdm
-
     return tqdm(total=config.iterations, initial=start, desc=f"train {fold}", unit="it", dynamic_ncols=True)
 
 

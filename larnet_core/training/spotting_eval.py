@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
-import threading
 from dataclasses import dataclass
+import threading
 from typing import Callable, Sequence
 
 import pandas as pd
@@ -36,6 +36,7 @@ from larnet_core.training.spotting_scores import (
     str_class,
     video_hits,
 )
+from larnet_core.video.analysis import analyze_clip
 from larnet_core.video.motion import MotionConfig
 from larnet_core.video.settings import AnalysisSettings
 from larnet_core.video.spotting import INTERVAL_COLUMNS, SpottingParams
@@ -234,8 +235,6 @@ def evaluate_spotting(
         progress: called as ``progress(videos done, videos total, name)``.
         cancel: stops the evaluation with :class:`~larnet_core.errors.Cancelled` when set.
     """
-    from larnet_core.video.analysis import analyze_clip
-
     options = options or SpotEvalOptions()
     settings = settings or SPOT_EVAL_SETTINGS
     if records:

@@ -21,14 +21,15 @@ turn out to be part of a macro one). Each frame costs ``3 * size**2`` bytes of m
 
 from __future__ import annotations
 
-import math
 from collections import OrderedDict
 from dataclasses import dataclass
+import math
 from typing import Any
 
 import numpy as np
 
-from larnet_core.face.inputs import InputConfig, alignment_record, input_from_crops
+from larnet_core.aus.flow import face_crop
+from larnet_core.face.inputs import InputConfig, alignment_record, input_from_crops, warp_crop
 from larnet_core.video.motion import MotionConfig
 from larnet_core.video.recognise import crop_units, neutral_frame, neutral_lead, unit_labels
 from larnet_core.video.spotting import SpottingParams
@@ -103,9 +104,6 @@ class FrameRing:
         """Keep one frame of the followed face (``crop``: its model-size crop when already cut; ``mesh3d``: its
         mesh, for the AU crop). A frame that does not follow the last one kept (a gap, another face, a shot cut)
         starts a new run."""
-        from larnet_core.aus.flow import face_crop
-        from larnet_core.face.inputs import warp_crop
-
         if cut or self._last is None or self._last != (index - 1, face_id):
             self._run += 1
         self._last = (int(index), int(face_id))

@@ -31,8 +31,14 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+from larnet_core.aus.estimate import expression_units
+from larnet_core.aus.flow import crop_intensities, face_crop
 from larnet_core.aus.names import AU_COLUMNS
+from larnet_core.aus.rules import au_string, rule_label
+from larnet_core.face.inputs import input_from_record
+from larnet_core.face.mesh import MeshFaceDetector, mediapipe_available
 from larnet_core.result import ClipPrediction
+from larnet_core.video.reader import frames_at
 
 __all__ = ["recognise_intervals", "interval_prediction", "interval_units", "crop_units", "unit_labels",
            "neutral_frame", "neutral_lead", "NEUTRAL_LEAD_S"]
@@ -51,8 +57,6 @@ def _mesh_detector():
     with _DETECTOR_LOCK:
         if not _DETECTOR:
             try:
-                from larnet_core.face.mesh import MeshFaceDetector, mediapipe_available
-
                 _DETECTOR.append(MeshFaceDetector(max_faces=4) if mediapipe_available() else None)
             except Exception as exc:  # noqa: BLE001 - a broken install: fall back to the per-frame estimates
                 log.info("no face mesh for interval action units: %s", exc)
@@ -75,8 +79,6 @@ def interval_units(onset_rgb: np.ndarray, apex_rgb: np.ndarray, onset_box, apex_
                    apex_row: pd.Series | None = None) -> np.ndarray:
     """AU intensities of one interval: flow between its onset and apex frames when both have a mesh, else the
     per-frame estimates of the apex row (NaN where there are none)."""
-    from larnet_core.aus.flow import face_crop
-
     onset_mesh = _mesh_near(onset_rgb, onset_box)
     apex_mesh = _mesh_near(apex_rgb, apex_box) if onset_mesh is not None else None
     apex_values = None if apex_row is None else np.array([float(apex_row.get(name, np.nan)) for name in AU_COLUMNS],
@@ -91,8 +93,6 @@ def crop_units(neutral, apex, apex_values: np.ndarray | None = None) -> np.ndarr
     frames (the skin's movement between them), or, without both, the per-frame estimates at the apex
     (``apex_values``, NaN where there are none)."""
     if neutral is not None and apex is not None:
-        from larnet_core.aus.flow import crop_intensities
-
         return crop_intensities(neutral, apex)
     if apex_values is None:
         return np.full(len(AU_COLUMNS), np.nan)
@@ -102,9 +102,6 @@ def crop_units(neutral, apex, apex_values: np.ndarray | None = None) -> np.ndarr
 def unit_labels(values: np.ndarray) -> tuple[str, str]:
     """``(aus, rule_label)`` of an interval's AU intensities: the units it shows (``"AU6+AU12"``) and the FACS
     rules' name for them."""
-    from larnet_core.aus.estimate import expression_units
-    from larnet_core.aus.rules import au_string, rule_label
-
     active = expression_units(values)
     return au_string(active), rule_label(active)
 
@@ -139,9 +136,6 @@ def recognise_intervals(intervals: pd.DataFrame, table: pd.DataFrame, source, pr
     again). Every interval's frames are read in one pass of one opened reader. An interval whose frames cannot be
     re-read keeps its per-frame label.
     """
-    from larnet_core.face.inputs import input_from_record
-    from larnet_core.video.reader import frames_at
-
     out = intervals.copy()
     lead = neutral_lead(fps)
     segments = table["segment"].to_numpy() if "segment" in table.columns else np.zeros(len(table), dtype=np.int64)
