@@ -3,8 +3,8 @@ are kept out of spotting, and the AUs and FACS-rule label of the events it shows
 
 The same rules as clip analysis (:mod:`larnet_core.video.face_state`), on the past only: the neutral is the
 median of the face's recent measures (:class:`~larnet_core.aus.estimate.AuTracker`), and a motion sample, final
-``k`` frames after its frame, is kept out when that frame's head was turned beyond 30 degrees, when the head's
-rigid movement could not be removed from its flow, or, without a mesh, when the head moved.
+``k`` frames after its frame, is kept out when that frame's head was turned beyond 30 degrees, when the head moved
+and its rigid movement could not be removed from its flow, or, without a mesh, when the head moved.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from larnet_core.aus.names import AU_COLUMNS
-from larnet_core.video.face_state import MAX_POSE_RESIDUAL, MAX_YAW_DEG
+from larnet_core.video.face_state import MACRO_ALLOWANCE, MAX_POSE_RESIDUAL, MAX_YAW_DEG
 
 __all__ = ["LiveFaceState"]
 
@@ -76,10 +76,10 @@ class LiveFaceState:
         if frame is None:
             return bool(sample.head_moving)  # no mesh: nothing was compensated
         yaw, pitch, _, fit, _ = frame
-        limit = self.max_residual_px * (self.macro_factor if sample.scale == "macro" else 1.0)
+        limit = self.max_residual_px * (self.macro_factor * MACRO_ALLOWANCE if sample.scale == "macro" else 1.0)
         residual = float(getattr(sample, "residual", float("nan")))
-        return bool(abs(yaw) > MAX_YAW_DEG or abs(pitch) > MAX_YAW_DEG or fit > MAX_POSE_RESIDUAL
-                    or (np.isfinite(residual) and residual > limit))
+        fast = bool(sample.head_moving) and np.isfinite(residual) and residual > limit
+        return bool(abs(yaw) > MAX_YAW_DEG or abs(pitch) > MAX_YAW_DEG or fit > MAX_POSE_RESIDUAL or fast)
 
     def event_units(self, onset: int, offset: int, apex: int) -> tuple[str, str]:
         """``(aus, rule_label)`` of an event: the units of the skin's movement from a frame just before its onset
