@@ -128,3 +128,32 @@ def test_exclusions_name_their_scale_and_leave_the_other_scale_spotted():
     micro_signal, macro_signal = spotting_signals(table)
     assert np.isnan(micro_signal).tolist() == [False, True, False, True, False]
     assert np.isnan(macro_signal).tolist() == [False, False, True, True, False]
+
+
+@needs_mediapipe
+def test_live_tells_the_blinks_it_spots_from_an_expression(tmp_path, lite_predictor):
+    import cv2
+
+    from larnet_core.video.live import LiveAnalyzer
+
+    path, truth = _clip(tmp_path, name="expression_while_moving", kind="micro", movement=None, photo="astronaut",
+                        seconds=3.0, blinks_s=(0.5, 2.4))
+    analyzer = LiveAnalyzer(lite_predictor, fps_hint=FPS, async_model=False, draw=False)
+    capture = cv2.VideoCapture(str(path))
+    index = 0
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        analyzer.process(frame[..., ::-1].copy(), index / FPS)
+        index += 1
+    capture.release()
+    analyzer.finish()
+    apex = truth.expressions[0].apex
+    state, floor = analyzer._face_state, analyzer.spotting.min_motion
+    verdicts = {int(row["apex_frame"]): state.is_blink(row, floor) for row in analyzer._intervals}
+    smile = [frame for frame in verdicts if abs(frame - apex) <= 3]
+    assert len(smile) == 1 and not verdicts[smile[0]]
+    blinks = [frame for frame in verdicts if frame not in smile]
+    # Blinks live still reports (until it drops them: live.py's events pass through is_blink) are told apart.
+    assert all(verdicts[frame] for frame in blinks)

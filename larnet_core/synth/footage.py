@@ -412,8 +412,8 @@ def expression_while_moving(*, fps: float = 30.0, size: tuple[int, int] = (640, 
                    expressions=truths, head_movements=moves)
 
 
-def blinking(*, fps: float = 30.0, size: tuple[int, int] = (640, 360), seconds: float = 4.0, seed: int = 0,
-             photo: str = "grace_hopper", blinks_s: Sequence[float] = (0.8, 1.9, 3.0), face_px: int | None = None,
+def blinking(*, fps: float = 30.0, size: tuple[int, int] = (640, 360), seconds: float = 5.0, seed: int = 0,
+             photo: str = "grace_hopper", blinks_s: Sequence[float] = (0.8, 2.2, 3.6), face_px: int | None = None,
              noise: float = 1.5) -> Footage:
     """A still-ish face that only blinks (about 0.25 s each, starting at ``blinks_s``): no expression, nothing
     to spot (the truth has no expressions: the datasets do not code blinks)."""

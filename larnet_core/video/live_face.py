@@ -1,5 +1,6 @@
 """The followed face of a live stream: its pose and action units frame by frame, which of its motion samples
-are kept out of spotting, and the AUs and FACS-rule label of the events it shows.
+are kept out of spotting, which spotted events are only blinks, and the AUs and FACS-rule label of the events it
+shows.
 
 The same rules as clip analysis (:mod:`larnet_core.video.face_state`), on the past only: the neutral is the
 median of the face's recent measures (:class:`~larnet_core.aus.estimate.AuTracker`), and a motion sample, final
@@ -13,6 +14,7 @@ from collections import OrderedDict
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from larnet_core.aus.names import AU_COLUMNS
 from larnet_core.video.face_state import MACRO_ALLOWANCE, MAX_POSE_RESIDUAL, MAX_YAW_DEG
@@ -45,6 +47,7 @@ class LiveFaceState:
         self._crop_frames = max(8, int(3.0 * fps))
         self._lead = max(1, int(round(0.2 * fps)))
         self._face_id: int | None = None
+        self._regions: OrderedDict[int, np.ndarray] = OrderedDict()  # micro region motion per frame, for blinks
 
     def update(self, index: int, face_id: int | None, measure: Any, frame: np.ndarray | None = None,
                mesh3d: np.ndarray | None = None) -> tuple[tuple[float, float, float] | None, dict[str, float]]:
@@ -55,6 +58,7 @@ class LiveFaceState:
             self._tracker.reset()
             self._frames.clear()
             self._crops.clear()
+            self._regions.clear()
             self._face_id = face_id
         if measure is None:
             return None, {}
@@ -71,7 +75,12 @@ class LiveFaceState:
         return (pose.yaw, pose.pitch, pose.roll), dict(zip(AU_COLUMNS, map(float, values)))
 
     def excluded(self, sample: Any) -> bool:
-        """Whether a final motion sample is kept out of spotting (see the module docstring)."""
+        """Whether a final motion sample is kept out of spotting (see the module docstring). Every final sample
+        passes here: a micro one's region motion is kept for :meth:`is_blink`."""
+        if sample.scale == "micro" and sample.segment >= 0:
+            self._regions[int(sample.index)] = np.asarray(sample.regions, dtype=np.float64)
+            while len(self._regions) > self._keep:
+                self._regions.popitem(last=False)
         frame = self._frames.get(int(sample.index))
         if frame is None:
             return bool(sample.head_moving)  # no mesh: nothing was compensated
@@ -80,6 +89,23 @@ class LiveFaceState:
         residual = float(getattr(sample, "residual", float("nan")))
         fast = bool(sample.head_moving) and np.isfinite(residual) and residual > limit
         return bool(abs(yaw) > MAX_YAW_DEG or abs(pitch) > MAX_YAW_DEG or fit > MAX_POSE_RESIDUAL or fast)
+
+    def is_blink(self, row: dict, min_motion: float) -> bool:
+        """Whether a spotted interval (a row of the stream spotter) is only a blink, by the clip's rule
+        (:func:`larnet_core.video.blinks.is_blink`) on the frames kept around its apex."""
+        from larnet_core.result.schema import REGIONS
+        from larnet_core.video.blinks import APEX_REACH_S, MAX_BLINK_S, is_blink
+
+        apex = int(row["apex_frame"])
+        reach = int(round((APEX_REACH_S + MAX_BLINK_S) * self.fps)) + 1
+        frames = range(apex - reach, apex + reach + 1)
+        lid = AU_COLUMNS.index("AU43")
+        table = pd.DataFrame({
+            "AU43": [self._frames[i][4][lid] if i in self._frames else np.nan for i in frames],
+            **{f"motion_{name}": [self._regions[i][k] if i in self._regions else np.nan for i in frames]
+               for k, name in enumerate(REGIONS)},
+        })
+        return is_blink(table, reach, self.fps, min_motion)
 
     def event_units(self, onset: int, offset: int, apex: int) -> tuple[str, str]:
         """``(aus, rule_label)`` of an event: the units of the skin's movement from a frame just before its onset
