@@ -26,14 +26,15 @@ def test_frames_are_excluded_only_where_compensation_cannot_be_trusted():
     columns = _columns(pose_yaw=(1, 40.0), head_residual=(2, 0.9), pose_residual=(3, 0.3))
     columns["head_moving"][:] = True  # head movement alone no longer excludes a frame with a mesh
     reason, micro, macro = excluded_reasons(columns, max_residual_px=0.5, macro_factor=2 / 3)
-    assert reason.tolist() == ["", "head turned beyond 30 degrees", "fast head motion", "mesh lost", "", ""]
+    assert reason.tolist() == ["", "head turned beyond 30 degrees", "fast head motion (micro scale)", "mesh lost", "",
+                               ""]
     assert micro.tolist() == [False, True, True, True, False, False]
     assert macro.tolist() == [False, True, False, True, False, False]
     # Without a mesh (no pose) a moving head is set aside as before.
     no_mesh = _columns()
     no_mesh["pose_yaw"] = np.full(6, np.nan)
     no_mesh["head_moving"] = np.array([False, True, False, False, False, False])
-    assert excluded_reasons(no_mesh, 0.5, 2 / 3)[0][1] == "head moving (no mesh)"
+    assert excluded_reasons(no_mesh, 0.5, 2 / 3)[0][1] == "head moving (no mesh; micro scale)"
 
 
 def test_spotting_blanks_excluded_frames_and_reads_older_tables_as_before():

@@ -39,7 +39,7 @@ from larnet_core.synth.footage_truth import (
 from larnet_core.synth.photo_faces import HeadLayer, available_photos, head_layer
 from larnet_core.synth.render import Expression, random_blinks
 from larnet_core.synth.scene import ActorPlan, PropPlan, ScenePlan, render_scene
-from larnet_core.synth.timing import expression_curve, head_motion, spread_onsets
+from larnet_core.synth.timing import blink_curve, expression_curve, head_motion, spread_onsets
 from larnet_core.video.writer import export_clip_video
 
 __all__ = [
@@ -55,6 +55,7 @@ __all__ = [
     "two_faces",
     "expressions",
     "expression_while_moving",
+    "blinking",
     "make_footage",
     "footage_truth",
     "write_footage",
@@ -381,11 +382,12 @@ def expressions(*, fps: float = 30.0, size: tuple[int, int] = (640, 360), second
 def expression_while_moving(*, fps: float = 30.0, size: tuple[int, int] = (640, 360), seconds: float = 5.0,
                             seed: int = 0, photo: str = "grace_hopper", aus: dict | None = None, kind: str = "micro",
                             movement: str | None = "turn", degrees: float = 20.0, face_px: int | None = None,
-                            noise: float = 1.5) -> Footage:
+                            noise: float = 1.5, blinks_s: Sequence[float] = ()) -> Footage:
     """One expression of known action units (default 6+12) in the middle of the clip, shown while the head turns
     (``movement="turn"``, ``degrees`` of yaw) or nods (``"nod"``), the movement starting before the expression's
     onset and ending after its offset; ``movement=None`` keeps the head still. ``kind``: ``micro`` (0.3 s, the
-    generated micro-expressions' strength) or ``macro`` (1 s, about twice it)."""
+    generated micro-expressions' strength) or ``macro`` (1 s, about twice it). ``blinks_s``: a blink (about
+    0.25 s) starting at each of these times (not in the truth: a blink is not an expression)."""
     if kind not in ("micro", "macro"):
         raise LarnetError(f"kind must be micro or macro, not {kind!r}")
     if movement not in (None, "turn", "nod"):
@@ -399,6 +401,7 @@ def expression_while_moving(*, fps: float = 30.0, size: tuple[int, int] = (640, 
     scale = float(np.mean(MICRO_SCALE if kind == "micro" else MACRO_SCALE))
     units = dict(aus) if aus else {6: 1.0, 12: 1.0}
     truths = [add_expression(actor, setup.rng, kind, "unknown", units, onset, length, scale)]
+    _add_blinks(actor, setup, blinks_s)
     moves = []
     if movement is not None:
         span = length + 2 * setup.frames(0.3)
@@ -407,6 +410,32 @@ def expression_while_moving(*, fps: float = 30.0, size: tuple[int, int] = (640, 
         moves.append(add_head_movement(actor, movement, onset - setup.frames(0.3), span, float(degrees)))
     return _finish(setup, _plan(setup, [setup.background("indoor")], actors=[actor], noise=noise),
                    expressions=truths, head_movements=moves)
+
+
+def blinking(*, fps: float = 30.0, size: tuple[int, int] = (640, 360), seconds: float = 5.0, seed: int = 0,
+             photo: str = "grace_hopper", blinks_s: Sequence[float] = (0.8, 2.2, 3.6), face_px: int | None = None,
+             noise: float = 1.5) -> Footage:
+    """A still-ish face that only blinks (about 0.25 s each, starting at ``blinks_s``): no expression, nothing
+    to spot (the truth has no expressions: the datasets do not code blinks)."""
+    setup = _Setup("blinking", 9, fps, size, seconds, seed, face_px)
+    layer = _layer(photo, setup.face_px)
+    w, h = setup.size
+    actor = _actor(setup, layer, w * 0.5, h * 0.42, wander_px=0.3)
+    _add_blinks(actor, setup, blinks_s)
+    return _finish(setup, _plan(setup, [setup.background("indoor")], actors=[actor], noise=noise))
+
+
+def _add_blinks(actor: ActorPlan, setup: _Setup, blinks_s: Sequence[float]) -> None:
+    """A full blink (closing in 0.08 s, open again 0.17 s later) starting at each time of ``blinks_s``."""
+    if not len(blinks_s):
+        return
+    lids = np.zeros(setup.n) if actor.eyelids is None else np.asarray(actor.eyelids, dtype=np.float64).copy()
+    for start in blinks_s:
+        if not 0 <= start * setup.fps < setup.n:
+            raise LarnetError(f"a blink at {start:g} s falls outside the {setup.n / setup.fps:g} s clip")
+        curve = blink_curve(setup.n, start * setup.fps, max(1.0, 0.08 * setup.fps), max(1.0, 0.17 * setup.fps))
+        np.maximum(lids, curve, out=lids)
+    actor.eyelids = lids
 
 
 SCENARIOS: dict[str, Callable[..., Footage]] = {
@@ -418,6 +447,7 @@ SCENARIOS: dict[str, Callable[..., Footage]] = {
     "two_faces": two_faces,
     "expressions": expressions,
     "expression_while_moving": expression_while_moving,
+    "blinking": blinking,
 }
 
 

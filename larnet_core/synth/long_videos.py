@@ -231,6 +231,30 @@ def generate_long_videos(
     """
     out = Path(out)
     size = (int(size[0]), int(size[1]))
+    _check_long_options(subjects, videos_per_subject, fps, seconds, size, face_fraction, difficulty)
+    check_amplitude(amplitude)
+    _prepare_output(out, overwrite)
+    distractors = Distractors.for_difficulty(difficulty)
+    scale = amplitude_for_difficulty(difficulty, amplitude)
+    n_frames = int(round(seconds * fps))
+    subject_rows = _subject_numbers(seed, subjects)
+    tasks, rows = _plan_long_set(out, seed, subject_rows, videos_per_subject, n_frames, float(fps), size,
+                                 float(face_fraction), (micro_per_video, macro_per_video), scale, difficulty,
+                                 distractors, write_video)
+    run_tasks(_render_video, tasks, workers, progress, weights=[t.n_frames for t in tasks])
+    return _write_coded_set(out, seed, rows, subject_rows, {
+        "subjects": subjects, "videos_per_subject": videos_per_subject, "seconds": float(seconds),
+        "fps": float(fps), "size": list(size), "face_fraction": float(face_fraction),
+        "micro_per_video": list(micro_per_video), "macro_per_video": list(macro_per_video),
+        "difficulty": float(difficulty), "amplitude": float(amplitude), "deformation_scale": scale,
+        "write_video": bool(write_video), "distractors": asdict(distractors),
+        "micro_max_s": MICRO_MAX_S, "macro_s": [MACRO_MIN_S, MACRO_MAX_S],
+    })
+
+
+def _check_long_options(subjects: int, videos_per_subject: int, fps: float, seconds: float, size: tuple[int, int],
+                        face_fraction: float, difficulty: float) -> None:
+    """A one-line :class:`LarnetError` for options that cannot make a set."""
     if not 1 <= subjects <= 80:
         raise LarnetError(f"subjects must be between 1 and 80, got {subjects}")
     if not 1 <= videos_per_subject <= len(STIMULI):
@@ -245,19 +269,26 @@ def generate_long_videos(
         raise LarnetError(f"face fraction must be between 0.2 and 1, got {face_fraction}")
     if not 0.0 <= difficulty <= 1.0:
         raise LarnetError(f"--difficulty must be between 0 and 1, got {difficulty}")
-    check_amplitude(amplitude)
-    _prepare_output(out, overwrite)
-    distractors = Distractors.for_difficulty(difficulty)
-    scale = amplitude_for_difficulty(difficulty, amplitude)
-    n_frames = int(round(seconds * fps))
 
+
+def _subject_numbers(seed: int, subjects: int) -> list[tuple[int, str, int]]:
+    """``(folder number, folder name, participant)`` per subject, numbered from 15 with occasional gaps, as the
+    real numbering has."""
     numbering = np.random.default_rng([int(seed), 10])
     subject_rows: list[tuple[int, str, int]] = []
     number = 15
     for participant in range(1, subjects + 1):
         subject_rows.append((number, f"s{number}", participant))
         number += 1 + int(numbering.random() < 0.25)
+    return subject_rows
 
+
+def _plan_long_set(out: Path, seed: int, subject_rows: list[tuple[int, str, int]], videos_per_subject: int,
+                   n_frames: int, fps: float, size: tuple[int, int], face_fraction: float,
+                   counts: tuple[tuple[int, int], tuple[int, int]], scale: float, difficulty: float,
+                   distractors: Distractors, write_video: bool) -> tuple[list[_VideoTask], list[dict[str, Any]]]:
+    """Every video's render task and the coding sheet's rows (one per expression)."""
+    micro_per_video, macro_per_video = counts
     tasks: list[_VideoTask] = []
     rows: list[dict[str, Any]] = []
     for number, folder_name, participant in subject_rows:
@@ -274,7 +305,7 @@ def generate_long_videos(
             video_file = out / CASME_SQ_VIDEO_DIR / folder_name / f"{video_folder}.mp4" if write_video else None
             tasks.append(_VideoTask(
                 frames_dir=str(frames_dir), video_file=str(video_file) if video_file else None, identity=identity,
-                size=size, face_fraction=float(face_fraction), fps=float(fps), n_frames=n_frames,
+                size=size, face_fraction=face_fraction, fps=fps, n_frames=n_frames,
                 events=tuple(events), distractors=distractors, seed=(int(seed), 12, participant, int(index)),
             ))
             for k, event in enumerate(events, start=1):
@@ -285,19 +316,10 @@ def generate_long_videos(
                     "offset": event.offset + 1, "action_units": format_au_string(aus),
                     "emotion": to_casme_sq_emotion(event.emotion), "type": event.kind,
                     "self_report": event.emotion, "aus": aus, "scale": event.scale, "n_frames": n_frames,
-                    "fps": float(fps), "frames_dir": frames_dir.relative_to(out).as_posix(),
+                    "fps": fps, "frames_dir": frames_dir.relative_to(out).as_posix(),
                     "video_file": video_file.relative_to(out).as_posix() if video_file else None,
                 })
-
-    run_tasks(_render_video, tasks, workers, progress, weights=[t.n_frames for t in tasks])
-    return _write_coded_set(out, seed, rows, subject_rows, {
-        "subjects": subjects, "videos_per_subject": videos_per_subject, "seconds": float(seconds),
-        "fps": float(fps), "size": list(size), "face_fraction": float(face_fraction),
-        "micro_per_video": list(micro_per_video), "macro_per_video": list(macro_per_video),
-        "difficulty": float(difficulty), "amplitude": float(amplitude), "deformation_scale": scale,
-        "write_video": bool(write_video), "distractors": asdict(distractors),
-        "micro_max_s": MICRO_MAX_S, "macro_s": [MACRO_MIN_S, MACRO_MAX_S],
-    })
+    return tasks, rows
 
 
 def _write_coded_set(out: Path, seed: int, rows: list[dict], subject_rows: list, parameters: dict[str, Any],

@@ -85,7 +85,10 @@ def _render_photo_video(task: _PhotoVideoTask) -> int:
 
 def _plan_video(rng: np.random.Generator, photo: str, n_frames: int, fps: float, size: tuple[int, int],
                 face_px: int, micro: int, macro: int, gap: int, noise: float, blinks: bool,
-                seed: tuple[int, ...]) -> tuple[ScenePlan, FootageTruth]:
+                seed: tuple[int, ...], moving: int = 0) -> tuple[ScenePlan, FootageTruth, list]:
+    """One video's scene: the actor, its expressions, the expression-free turn and nod, and (``moving``) head
+    movements across that many expressions. Returns the plan, its truth and the movements across expressions
+    (which the truth's head movements, the expression-free ones, do not list)."""
     layer = head_layer(photo, face_px)
     w, h = size
     actor = still_actor(rng, n_frames, fps, layer, w * 0.5, h * 0.45, wander_px=0.6, blinks=blinks)
@@ -111,10 +114,32 @@ def _plan_video(rng: np.random.Generator, photo: str, n_frames: int, fps: float,
             moves.append(add_head_movement(actor, "turn", onset, item, degrees))
         else:
             moves.append(add_head_movement(actor, "nod", onset, item, float(rng.uniform(10, 18))))
+    # Drawn after everything else, so a set made without them is the same as before they existed.
+    across = _moves_across_expressions(actor, rng, expressions, moving, fps, n_frames)
     background = textured_background(size, np.random.default_rng([*seed, 1]), "indoor")
     plan = ScenePlan(size, (background,), np.zeros(n_frames, dtype=int), (actor,), (), float(noise), seed)
     return plan, footage_truth(plan, "photo_long_video", fps, seed[0], expressions=expressions,
-                               head_movements=moves)
+                               head_movements=moves), across
+
+
+def _moves_across_expressions(actor, rng: np.random.Generator, expressions: list, count: int, fps: float,
+                              n_frames: int) -> list:
+    """A turn (10-20 degrees) or a nod (8-15 degrees) from 0.3 s before to 0.3 s after each of ``count``
+    expressions drawn at random: real people move their heads while they express."""
+    if count <= 0 or not expressions:
+        return []
+    lead = math.ceil(0.3 * fps)
+    out = []
+    for index in sorted(rng.choice(len(expressions), size=min(count, len(expressions)), replace=False)):
+        event = expressions[int(index)]
+        start = max(0, event.onset - lead)
+        length = min(n_frames - start, event.offset + lead - start + 1)
+        if rng.random() < 0.5:
+            out.append(add_head_movement(actor, "turn", start, length,
+                                         float(rng.choice([-1, 1]) * rng.uniform(10, 20))))
+        else:
+            out.append(add_head_movement(actor, "nod", start, length, float(rng.uniform(8, 15))))
+    return out
 
 
 def generate_photo_long_videos(
@@ -132,6 +157,7 @@ def generate_photo_long_videos(
     min_gap_s: float = 1.0,
     noise: float = 1.5,
     blinks: bool = False,
+    moving_expressions: int = 0,
     jpeg_quality: int = 92,
     write_video: bool = True,
     workers: int | None = None,
@@ -159,6 +185,9 @@ def generate_photo_long_videos(
         min_gap_s: Least time between any two events, and from the ends of the video.
         noise: Camera noise, grey levels.
         blinks: Add a blink every 2-5 s (not coded, as the datasets do not code blinks).
+        moving_expressions: Expressions per video with a head turn or nod across them (from 0.3 s before the
+            onset to 0.3 s after the offset), besides the expression-free turn and nod; listed in
+            ``extra["head_movements_across_expressions"]``, not with the expression-free ones.
         jpeg_quality: Quality of the ``rawpic`` frames.
         write_video: Also write each video as h264 mp4 under ``rawvideo/``.
         workers: Processes (default min(2, CPU count)); the output does not depend on it.
@@ -171,6 +200,29 @@ def generate_photo_long_videos(
     """
     out = Path(out)
     size = (int(size[0]), int(size[1]))
+    names = _check_options(n_videos, fps, size, photos, micro_per_video, macro_per_video, moving_expressions)
+    face_px = int(face_px or round(0.36 * size[1]))
+    n_frames = int(round(seconds * fps))
+    _prepare_output(out, overwrite)
+    subject_rows = [(15 + i, f"s{15 + i}", i + 1) for i in range(min(len(names), n_videos))]
+    counts = (micro_per_video, macro_per_video, moving_expressions)
+    planned = _plan_set(out, seed, names, subject_rows, n_videos, n_frames, float(fps), size, face_px, counts,
+                        math.ceil(min_gap_s * fps), noise, blinks, write_video, int(jpeg_quality))
+    run_tasks(_render_photo_video, planned.tasks, workers, progress, weights=[n_frames] * len(planned.tasks))
+    return _write_coded_set(out, seed, planned.rows, subject_rows, {
+        "faces": "photos", "photos": {row[1]: names[i] for i, row in enumerate(subject_rows)},
+        "n_videos": n_videos, "seconds": float(seconds), "fps": float(fps), "size": list(size),
+        "face_px": face_px, "micro_per_video": micro_per_video, "macro_per_video": macro_per_video,
+        "moving_expressions": moving_expressions, "min_gap_s": float(min_gap_s), "noise": float(noise),
+        "blinks": bool(blinks), "jpeg_quality": int(jpeg_quality), "write_video": bool(write_video),
+    }, notice=PHOTO_NOTICE, extra={"frame_numbers": "1-based, as in the coding workbook",
+                                   "head_movements": planned.moves,
+                                   "head_movements_across_expressions": planned.across})
+
+
+def _check_options(n_videos: int, fps: float, size: tuple[int, int], photos: Sequence[str] | None, micro: int,
+                   macro: int, moving: int) -> tuple[str, ...]:
+    """The photos to use, once the options are known to make a set (else a one-line :class:`LarnetError`)."""
     names = tuple(photos) if photos else available_photos()
     missing = [p for p in names if p not in available_photos()]
     if missing or not names:
@@ -182,18 +234,25 @@ def generate_photo_long_videos(
         raise LarnetError(f"--fps {fps} is too low: a micro-expression needs 3 frames under 0.5 s; use 10 or more")
     if min(size) < 64:
         raise LarnetError(f"--size {size[0]}x{size[1]} is too small; use at least 64x64")
-    if micro_per_video < 0 or macro_per_video < 0:
-        raise LarnetError("expression counts per video cannot be negative")
-    face_px = int(face_px or round(0.36 * size[1]))
-    n_frames = int(round(seconds * fps))
-    gap = math.ceil(min_gap_s * fps)
-    _prepare_output(out, overwrite)
+    if micro < 0 or macro < 0 or moving < 0:
+        raise LarnetError("expression and movement counts per video cannot be negative")
+    return names
 
-    subject_rows = [(15 + i, f"s{15 + i}", i + 1) for i in range(min(len(names), n_videos))]
+
+@dataclass
+class _PlannedSet:
+    tasks: list[_PhotoVideoTask]
+    rows: list[dict[str, Any]]  # one per expression
+    moves: list[dict[str, Any]]  # expression-free head movements, in video order, then time
+    across: list[dict[str, Any]]  # head movements across an expression
+
+
+def _plan_set(out: Path, seed: int, names: tuple[str, ...], subject_rows: list, n_videos: int, n_frames: int,
+              fps: float, size: tuple[int, int], face_px: int, counts: tuple[int, int, int], gap: int,
+              noise: float, blinks: bool, write_video: bool, jpeg_quality: int) -> _PlannedSet:
+    """Every video's scene and render task, and the set's coding rows and head-movement records."""
     stimulus_order = [np.random.default_rng([int(seed), 51, i]).permutation(len(STIMULI)) for i in range(len(names))]
-    tasks: list[_PhotoVideoTask] = []
-    rows: list[dict[str, Any]] = []
-    moves: list[dict[str, Any]] = []  # in video order, then time
+    planned = _PlannedSet([], [], [], [])
     for k in range(n_videos):
         subject = k % len(names)
         number, folder_name, participant = subject_rows[subject]
@@ -202,33 +261,26 @@ def generate_photo_long_videos(
         frames_dir = out / CASME_SQ_FRAMES_DIR / folder_name / video_folder
         video_file = out / CASME_SQ_VIDEO_DIR / folder_name / f"{video_folder}.mp4" if write_video else None
         rng = np.random.default_rng([int(seed), 50, k])
-        plan, truth = _plan_video(rng, names[subject], n_frames, float(fps), size, face_px, micro_per_video,
-                                  macro_per_video, gap, noise, blinks, (int(seed), 52, k))
-        tasks.append(_PhotoVideoTask(str(frames_dir), str(video_file) if video_file else None, plan, float(fps),
-                                     int(jpeg_quality)))
+        plan, truth, across = _plan_video(rng, names[subject], n_frames, fps, size, face_px, counts[0], counts[1],
+                                          gap, noise, blinks, (int(seed), 52, k), moving=counts[2])
+        planned.tasks.append(_PhotoVideoTask(str(frames_dir), str(video_file) if video_file else None, plan, fps,
+                                             jpeg_quality))
         common = {"subject": participant, "subject_folder": folder_name, "video_folder": video_folder,
                   "frames_dir": frames_dir.relative_to(out).as_posix()}
         for index, event in enumerate(truth.expressions, start=1):
-            rows.append({
+            planned.rows.append({
                 **common, "video": f"{expression}_{index}", "onset": event.onset + 1, "apex": event.apex + 1,
                 "offset": event.offset + 1, "action_units": event.au_string,
                 "emotion": to_casme_sq_emotion(event.emotion), "type": _KINDS[event.kind],
                 "self_report": event.emotion, "aus": dict(event.aus), "photo": names[subject],
-                "n_frames": n_frames, "fps": float(fps),
+                "n_frames": n_frames, "fps": fps,
                 "video_file": video_file.relative_to(out).as_posix() if video_file else None,
             })
-        for move in truth.head_movements:
-            moves.append({**common, "photo": names[subject], "kind": move.kind, "onset": move.start + 1,
-                          "apex": move.peak + 1, "offset": move.end + 1, "degrees": round(move.degrees, 2)})
-
-    run_tasks(_render_photo_video, tasks, workers, progress, weights=[n_frames] * len(tasks))
-    return _write_coded_set(out, seed, rows, subject_rows, {
-        "faces": "photos", "photos": {row[1]: names[i] for i, row in enumerate(subject_rows)},
-        "n_videos": n_videos, "seconds": float(seconds), "fps": float(fps), "size": list(size),
-        "face_px": face_px, "micro_per_video": micro_per_video, "macro_per_video": macro_per_video,
-        "min_gap_s": float(min_gap_s), "noise": float(noise), "blinks": bool(blinks),
-        "jpeg_quality": int(jpeg_quality), "write_video": bool(write_video),
-    }, notice=PHOTO_NOTICE, extra={"frame_numbers": "1-based, as in the coding workbook", "head_movements": moves})
+        for target, found in ((planned.moves, truth.head_movements), (planned.across, across)):
+            target += [{**common, "photo": names[subject], "kind": move.kind, "onset": move.start + 1,
+                        "apex": move.peak + 1, "offset": move.end + 1, "degrees": round(move.degrees, 2)}
+                       for move in found]
+    return planned
 
 
 def load_head_movements(root: str | Path) -> pd.DataFrame:

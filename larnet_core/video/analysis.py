@@ -62,6 +62,7 @@ from larnet_core.result import (
     probability_columns,
 )
 from larnet_core.video.limits import VideoLimits
+from larnet_core.video.blinks import drop_blinks
 from larnet_core.video.face_state import FaceStateRows, face_state_columns, spotting_signals
 from larnet_core.video.recognise import interval_prediction, recognise_intervals
 from larnet_core.video.motion import MotionConfig, MotionSample, samples_table
@@ -643,6 +644,7 @@ def _spot_face(table: pd.DataFrame, fps: float, spotting: SpottingParams,
     inside them."""
     micro_signal, macro_signal = spotting_signals(table)  # excluded frames blanked; head movement is not
     spotted = spot_expressions(micro_signal, macro_signal, fps, spotting, table["segment"].to_numpy())
+    spotted = drop_blinks(spotted, table, fps, spotting.min_motion)  # a blink is not an expression
     spotted = label_intervals(spotted, table[probability_columns(class_names)].to_numpy(), class_names)
     for row in spotted.itertuples():
         table.loc[row.onset_frame:row.offset_frame, "in_interval"] = True

@@ -8,10 +8,15 @@ median of its measures over :data:`NEUTRAL_WINDOW_S` centred on each frame), and
 out of spotting:
 
 * ``"head turned beyond 30 degrees"``: the face is seen too much from the side for its motion to be read;
-* ``"fast head motion"``: the stable points do not follow the head's fitted rigid movement
-  (:mod:`~larnet_core.face.head_compensation`): a turn faster than the flow follows, or a hand crossing the face;
+* ``"fast head motion"``: the head moves (``head_moving``) and the stable points do not follow its fitted rigid
+  movement (:mod:`~larnet_core.face.head_compensation`): a turn faster than the flow follows, or a hand crossing
+  the face (stable points that stray while the head keeps still were moved by an expression or a blink);
 * ``"mesh lost"``: the mesh fits the canonical face badly (occlusion, a face half out of the frame);
 * ``"head moving (no mesh)"``: without a mesh nothing is compensated, and a moving head is set aside as before.
+
+The two head-movement reasons name a scale at their end (``fast head motion (micro scale)``, ``head moving (no
+mesh; macro scale)``) when only that scale's flow could not follow the head (its 0.3 s or its 1 s references);
+the other scale is spotted there, as live spots each scale on its own samples.
 
 Everything else is spotted, head movement or not: :func:`spotting_signals`.
 """
@@ -28,6 +33,13 @@ from larnet_core.aus.names import AU_COLUMNS
 __all__ = ["MAX_YAW_DEG", "NEUTRAL_WINDOW_S", "FaceStateRows", "measure_face", "face_state_columns",
            "spotting_signals", "excluded_reasons"]
 
+#: What an ``excluded`` reason that holds for one scale only says, in brackets at its end.
+MICRO_ONLY, MACRO_ONLY = "micro scale", "macro scale"
+#: The macro scale's limit on the stable points' stray is this much above the micro scale's (both in pixels of
+#: their own crop, scaled by the crop sizes): its references are 1 s apart, and a macro-expression alone moves the
+#: stable points almost the micro limit between its onset and apex (a smile on a still head: 0.30 px of the
+#: 64-pixel crop against a limit of 0.33), so a nod during a smile put its apex out of spotting.
+MACRO_ALLOWANCE = 1.5
 #: Beyond this yaw or pitch (degrees) the face's motion is not read.
 MAX_YAW_DEG = 30.0
 #: The person's neutral is the median of their measures over this many seconds around each frame.
@@ -81,17 +93,29 @@ def excluded_reasons(table: pd.DataFrame | dict[str, Any], max_residual_px: floa
     has_pose = np.isfinite(yaw)
     turned = has_pose & ((np.abs(yaw) > MAX_YAW_DEG) | (np.abs(pitch) > MAX_YAW_DEG))
     lost = has_pose & (np.nan_to_num(fit) > MAX_POSE_RESIDUAL)
-    fast_micro = has_pose & (np.nan_to_num(residual) > max_residual_px)
-    fast_macro = has_pose & (np.nan_to_num(residual_macro) > max_residual_px * macro_factor)
+    # Stable points that stray while the head keeps still were moved by the face itself (a smile lifts the
+    # cheeks' sides, a blink tugs the mesh around the eyes): that is an expression, not a movement too fast.
+    fast_micro = has_pose & head_moving & (np.nan_to_num(residual) > max_residual_px)
+    fast_macro = has_pose & head_moving_macro & (np.nan_to_num(residual_macro)
+                                                 > max_residual_px * macro_factor * MACRO_ALLOWANCE)
     no_mesh_micro, no_mesh_macro = ~has_pose & head_moving, ~has_pose & head_moving_macro
     reason = np.full(n, "", dtype=object)
-    reason[no_mesh_micro | no_mesh_macro] = "head moving (no mesh)"
-    reason[fast_micro | fast_macro] = "fast head motion"
+    _name_scales(reason, no_mesh_micro, no_mesh_macro, "head moving (no mesh)")
+    _name_scales(reason, fast_micro, fast_macro, "fast head motion")
     reason[lost] = "mesh lost"
     reason[turned] = f"head turned beyond {MAX_YAW_DEG:.0f} degrees"
     micro = turned | lost | fast_micro | no_mesh_micro
     macro = turned | lost | fast_macro | no_mesh_macro
     return reason, micro, macro
+
+
+def _name_scales(reason: np.ndarray, micro: np.ndarray, macro: np.ndarray, name: str) -> None:
+    """Write ``name`` where both scales are out and the name with the scale where only one is (``fast head motion
+    (micro scale)``, ``head moving (no mesh; macro scale)``): the other scale's motion is still read there
+    (:func:`spotting_signals`)."""
+    reason[micro & macro] = name
+    for only, other, scale in ((micro, macro, MICRO_ONLY), (macro, micro, MACRO_ONLY)):
+        reason[only & ~other] = f"{name[:-1]}; {scale})" if name.endswith(")") else f"{name} ({scale})"
 
 
 def _has(table, name: str) -> bool:
@@ -135,6 +159,11 @@ def spotting_signals(table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     if "excluded" not in table.columns:
         return (np.where(table["head_moving"], np.nan, table["motion"].to_numpy()),
                 np.where(table["head_moving_macro"], np.nan, table["motion_macro"].to_numpy()))
-    excluded = table["excluded"].fillna("").astype(str).to_numpy() != ""
-    return (np.where(excluded, np.nan, table["motion"].to_numpy()),
-            np.where(excluded, np.nan, table["motion_macro"].to_numpy()))
+    reason = table["excluded"].fillna("").astype(str)
+    excluded = reason.to_numpy() != ""
+    # A reason that names one scale leaves the other scale's motion in: a nod during a smile is too fast for the
+    # 0.3 s flow at its quickest, yet the 1 s flow of the macro scale follows it.
+    micro_out = excluded & ~reason.str.endswith(f"{MACRO_ONLY})").to_numpy()
+    macro_out = excluded & ~reason.str.endswith(f"{MICRO_ONLY})").to_numpy()
+    return (np.where(micro_out, np.nan, table["motion"].to_numpy()),
+            np.where(macro_out, np.nan, table["motion_macro"].to_numpy()))

@@ -434,7 +434,9 @@ class LiveAnalyzer:
 
     def _report(self, row: dict) -> None:
         """The spotter reported an interval: take its frames from the ring and have the model thread label it (or
-        label it now, without one)."""
+        label it now, without one). A blink is not an expression: it is dropped, as a clip drops it."""
+        if self._face_state.is_blink(row, self.spotting.min_motion):
+            return
         apex = int(row["apex_frame"])
         job = event_job(self._ring, int(row["onset_frame"]), apex, self.fps_hint, self._face_state.units_at(apex))
         face_id = job.apex.face_id if job is not None else int(self._main if self._main is not None else 0)

@@ -1,10 +1,11 @@
-"""The followed face of a live stream: its pose and action units frame by frame, and which of its motion samples
-are kept out of spotting. (An event's own AUs are read as a clip's are: :mod:`larnet_core.video.live_events`.)
+"""The followed face of a live stream: its pose and action units frame by frame, which of its motion samples
+are kept out of spotting, and which spotted events are only blinks. (An event's own AUs are read as a clip's are:
+:mod:`larnet_core.video.live_events`.)
 
 The same rules as clip analysis (:mod:`larnet_core.video.face_state`), on the past only: the neutral is the
 median of the face's recent measures (:class:`~larnet_core.aus.estimate.AuTracker`), and a motion sample, final
-``k`` frames after its frame, is kept out when that frame's head was turned beyond 30 degrees, when the head's
-rigid movement could not be removed from its flow, or, without a mesh, when the head moved.
+``k`` frames after its frame, is kept out when that frame's head was turned beyond 30 degrees, when the head moved
+and its rigid movement could not be removed from its flow, or, without a mesh, when the head moved.
 """
 
 from __future__ import annotations
@@ -13,9 +14,13 @@ from collections import OrderedDict
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
+from larnet_core.aus.estimate import AuTracker
 from larnet_core.aus.names import AU_COLUMNS
-from larnet_core.video.face_state import MAX_POSE_RESIDUAL, MAX_YAW_DEG
+from larnet_core.result.schema import REGIONS
+from larnet_core.video.blinks import APEX_REACH_S, MAX_BLINK_S, is_blink
+from larnet_core.video.face_state import MACRO_ALLOWANCE, MAX_POSE_RESIDUAL, MAX_YAW_DEG
 
 __all__ = ["LiveFaceState"]
 
@@ -32,8 +37,6 @@ class LiveFaceState:
     """
 
     def __init__(self, fps: float, max_residual_px: float, macro_factor: float, keep_s: float = 12.0) -> None:
-        from larnet_core.aus.estimate import AuTracker
-
         self.fps = float(fps)
         self.max_residual_px = float(max_residual_px)
         self.macro_factor = float(macro_factor)
@@ -41,6 +44,7 @@ class LiveFaceState:
         self._keep = max(8, int(keep_s * fps))
         self._frames: OrderedDict[int, tuple[float, float, float, float, np.ndarray]] = OrderedDict()
         self._face_id: int | None = None
+        self._regions: OrderedDict[int, np.ndarray] = OrderedDict()  # micro region motion per frame, for blinks
 
     def update(self, index: int, face_id: int | None,
                measure: Any) -> tuple[tuple[float, float, float] | None, dict[str, float]]:
@@ -49,6 +53,7 @@ class LiveFaceState:
         if face_id != self._face_id:
             self._tracker.reset()
             self._frames.clear()
+            self._regions.clear()
             self._face_id = face_id
         if measure is None:
             return None, {}
@@ -59,15 +64,34 @@ class LiveFaceState:
         return (pose.yaw, pose.pitch, pose.roll), dict(zip(AU_COLUMNS, map(float, values)))
 
     def excluded(self, sample: Any) -> bool:
-        """Whether a final motion sample is kept out of spotting (see the module docstring)."""
+        """Whether a final motion sample is kept out of spotting (see the module docstring). Every final sample
+        passes here: a micro one's region motion is kept for :meth:`is_blink`."""
+        if sample.scale == "micro" and sample.segment >= 0:
+            self._regions[int(sample.index)] = np.asarray(sample.regions, dtype=np.float64)
+            while len(self._regions) > self._keep:
+                self._regions.popitem(last=False)
         frame = self._frames.get(int(sample.index))
         if frame is None:
             return bool(sample.head_moving)  # no mesh: nothing was compensated
         yaw, pitch, _, fit, _ = frame
-        limit = self.max_residual_px * (self.macro_factor if sample.scale == "macro" else 1.0)
+        limit = self.max_residual_px * (self.macro_factor * MACRO_ALLOWANCE if sample.scale == "macro" else 1.0)
         residual = float(getattr(sample, "residual", float("nan")))
-        return bool(abs(yaw) > MAX_YAW_DEG or abs(pitch) > MAX_YAW_DEG or fit > MAX_POSE_RESIDUAL
-                    or (np.isfinite(residual) and residual > limit))
+        fast = bool(sample.head_moving) and np.isfinite(residual) and residual > limit
+        return bool(abs(yaw) > MAX_YAW_DEG or abs(pitch) > MAX_YAW_DEG or fit > MAX_POSE_RESIDUAL or fast)
+
+    def is_blink(self, row: dict, min_motion: float) -> bool:
+        """Whether a spotted interval (a row of the stream spotter) is only a blink, by the clip's rule
+        (:func:`larnet_core.video.blinks.is_blink`) on the frames kept around its apex."""
+        apex = int(row["apex_frame"])
+        reach = int(round((APEX_REACH_S + MAX_BLINK_S) * self.fps)) + 1
+        frames = range(apex - reach, apex + reach + 1)
+        lid = AU_COLUMNS.index("AU43")
+        table = pd.DataFrame({
+            "AU43": [self._frames[i][4][lid] if i in self._frames else np.nan for i in frames],
+            **{f"motion_{name}": [self._regions[i][k] if i in self._regions else np.nan for i in frames]
+               for k, name in enumerate(REGIONS)},
+        })
+        return is_blink(table, reach, self.fps, min_motion)
 
     def units_at(self, index: int) -> np.ndarray | None:
         """The per-frame AU intensities of frame ``index`` (None when it is not kept or had no mesh)."""

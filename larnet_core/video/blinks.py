@@ -1,0 +1,93 @@
+"""Blinks are not expressions: telling a spotted interval that is only a blink from one that is an expression.
+
+A blink (FACS AU45) closes both eyelids and opens them again within a few tenths of a second. The datasets do not
+annotate blinks (CAS(ME)^2, SAMM-LV and CAS(ME)^3 code expressions only), yet a blink moves the skin around the
+eyes enough for the motion signal to pass the spotting threshold: the lower lid drags the cheeks, the upper lid
+the brows and the bridge of the nose. An interval is a blink, and is not reported, when at its apex
+
+* the lids close for a short while: with a face mesh, eye closure (``AU43``, from the lids' aperture against the
+  person's neutral) reaches :data:`LID_CLOSED` in a run of frames no longer than :data:`MAX_BLINK_S`; without a
+  mesh, the eye region's motion reaches :data:`EYE_MOTION` in such a run;
+* and nothing moved beyond what the blink drags along: every counted region's motion is within
+  :data:`BLINK_DRAG` times the eyes' motion plus the spotting floor (``min_motion``). An expression during a
+  blink (a smile while blinking) or one that closes the eyes (AU43 with a smile) moves the mouth or cheeks far
+  beyond the drag and is kept.
+
+The levels were chosen on the development set of docs/clip-analysis.md (photo long videos with blinks, seed
+2207), never on the held-out test set.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["LID_CLOSED", "EYE_MOTION", "MAX_BLINK_S", "BLINK_DRAG", "blink_frames", "is_blink", "drop_blinks"]
+
+#: ``AU43`` intensity from which the lids count as closing (development set: blinks at the apex of a spotted
+#: interval read 0.29-0.52, expressions 0.00-0.08 and a macro-expression 0.20).
+LID_CLOSED = 0.25
+#: Without a mesh: eye-region motion (pixels of the 96-pixel crop) from which the lids count as moving
+#: (development set: blinks 0.97-1.43, expressions 0.01-0.22).
+EYE_MOTION = 0.5
+#: A blink's lids are closed for at most this long (blinks last 0.1-0.4 s); longer is eyes kept shut.
+MAX_BLINK_S = 0.5
+#: How much of the eyes' motion a blink passes on to each counted region (the largest ratio on the development
+#: set's blinks, with a margin: brows 0.47, nose 0.05, mouth 0.07, cheeks 0.12; the brows' 0.6 is the motion
+#: signal's own blink rule, :mod:`larnet_core.video.motion`).
+BLINK_DRAG = {"brows": 0.6, "nose": 0.1, "mouth": 0.1, "cheeks": 0.15}
+#: Frames either side of the apex that are looked at (the apex of a smoothed signal may sit a frame or two off).
+APEX_REACH_S = 0.1
+
+
+def _short_runs(flag: np.ndarray, max_len: int) -> np.ndarray:
+    """``flag`` kept only in runs of at most ``max_len`` frames."""
+    out = np.zeros(len(flag), dtype=bool)
+    start = None
+    for index, value in enumerate(np.r_[flag, False]):
+        if value and start is None:
+            start = index
+        elif not value and start is not None:
+            if index - start <= max_len:
+                out[start:index] = True
+            start = None
+    return out
+
+
+def blink_frames(table: pd.DataFrame, fps: float) -> np.ndarray:
+    """Per frame: the lids are closing or closed in a blink (a short run of closure; see the module docstring)."""
+    n = len(table)
+    lids = table["AU43"].to_numpy(dtype=np.float64) if "AU43" in table.columns else np.full(n, np.nan)
+    eyes = table["motion_eyes"].to_numpy(dtype=np.float64) if "motion_eyes" in table.columns else np.full(n, np.nan)
+    has_mesh = np.isfinite(lids)
+    closing = np.where(has_mesh, np.nan_to_num(lids) >= LID_CLOSED, np.nan_to_num(eyes) >= EYE_MOTION)
+    return _short_runs(closing, max(1, int(round(MAX_BLINK_S * fps))))
+
+
+def is_blink(table: pd.DataFrame, apex: int, fps: float, min_motion: float,
+             blinks: np.ndarray | None = None) -> bool:
+    """Whether the interval with this apex frame is a blink and nothing else (``blinks``: :func:`blink_frames`
+    of the table, when already computed)."""
+    blinks = blink_frames(table, fps) if blinks is None else blinks
+    reach = max(1, int(round(APEX_REACH_S * fps)))
+    around = slice(max(0, apex - reach), apex + reach + 1)
+    if not blinks[around].any():
+        return False
+    eyes = float(np.nanmax(np.r_[table["motion_eyes"].to_numpy(dtype=np.float64)[around], 0.0]))
+    for region, drag in BLINK_DRAG.items():
+        column = f"motion_{region}"
+        if column not in table.columns:
+            continue
+        moved = float(np.nanmax(np.r_[table[column].to_numpy(dtype=np.float64)[around], 0.0]))
+        if moved > drag * eyes + min_motion:
+            return False  # this region moved more than a blink moves it: an expression
+    return True
+
+
+def drop_blinks(intervals: pd.DataFrame, table: pd.DataFrame, fps: float, min_motion: float) -> pd.DataFrame:
+    """The spotted intervals of one face's table without those that are only a blink."""
+    if intervals.empty or "motion_eyes" not in table.columns:
+        return intervals
+    blinks = blink_frames(table, fps)
+    keep = [not is_blink(table, int(row.apex_frame), fps, min_motion, blinks) for row in intervals.itertuples()]
+    return intervals[np.asarray(keep, dtype=bool)].reset_index(drop=True)

@@ -1,0 +1,155 @@
+"""Blinks are not expressions, and expressions through a nod or a blink are still spotted: footage of real photos
+(sample photos the packages ship) analysed end to end, and the blink rule on hand-made tables."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from larnet_core.errors import LarnetError
+from larnet_core.synth.footage import make_footage, write_footage
+from larnet_core.training.spotting_scores import interval_iou
+from larnet_core.video.analysis import analyze_clip
+from larnet_core.video.blinks import blink_frames, drop_blinks, is_blink
+from larnet_core.video.face_state import excluded_reasons, spotting_signals
+from larnet_core.video.spotting import SpottingParams, spot_expressions
+from markers import needs_mediapipe
+
+FPS = 30.0
+
+
+def _clip(tmp_path, **options):
+    footage = make_footage(**options)
+    return write_footage(tmp_path / f"{options['name']}.mp4", footage.frames, FPS), footage.truth
+
+
+def _hits(intervals: pd.DataFrame, expression) -> list:
+    return [r for r in intervals.itertuples()
+            if interval_iou((r.onset_frame, r.offset_frame), (expression.onset, expression.offset)) >= 0.5]
+
+
+@needs_mediapipe
+def test_blinks_alone_are_not_spotted_though_their_motion_passes_the_threshold(tmp_path, lite_predictor):
+    path, truth = _clip(tmp_path, name="blinking", seconds=4.0, photo="astronaut", blinks_s=(0.8, 1.9, 3.0))
+    analysis = analyze_clip(path, lite_predictor, max_infer_fps=5.0)
+    assert not truth.expressions and analysis.intervals.empty, analysis.intervals
+    frames = analysis.frames
+    # Without the blink rule each blink would be a micro-expression: the spotter finds all three.
+    micro, macro = spotting_signals(frames)
+    raw = spot_expressions(micro, macro, FPS, SpottingParams(), frames["segment"].to_numpy())
+    starts = [round(s * FPS) for s in (0.8, 1.9, 3.0)]
+    assert len(raw) == 3 and all(any(abs(r.apex_frame - s) <= 6 for r in raw.itertuples()) for s in starts)
+    assert blink_frames(frames, FPS).sum() >= 6  # the lids' closure is marked, a few frames a blink
+
+
+@needs_mediapipe
+def test_a_micro_expression_during_blinks_is_spotted_and_the_blinks_are_not(tmp_path, lite_predictor):
+    # One blink falls on the smile's apex, two others stand alone.
+    path, truth = _clip(tmp_path, name="expression_while_moving", kind="micro", movement=None, photo="astronaut",
+                        seconds=3.0, blinks_s=(0.5, 1.4, 2.4))
+    expression = truth.expressions[0]
+    analysis = analyze_clip(path, lite_predictor, max_infer_fps=5.0)
+    assert len(analysis.intervals) == 1, analysis.intervals
+    assert len(_hits(analysis.intervals, expression)) == 1
+    assert analysis.intervals.iloc[0].kind == "micro"
+    assert "AU12" in analysis.intervals.iloc[0].aus.split("+")
+
+
+@needs_mediapipe
+def test_a_micro_expression_that_closes_the_eyes_is_spotted(tmp_path, lite_predictor):
+    path, truth = _clip(tmp_path, name="expression_while_moving", kind="micro", movement=None, photo="astronaut",
+                        seconds=3.0, aus={6: 1.0, 12: 1.0, 43: 1.0})
+    analysis = analyze_clip(path, lite_predictor, max_infer_fps=5.0)
+    assert len(analysis.intervals) == 1 and len(_hits(analysis.intervals, truth.expressions[0])) == 1
+
+
+@needs_mediapipe
+def test_a_macro_expression_during_a_nod_is_spotted(tmp_path, lite_predictor):
+    # The nod is too fast for the 0.3 s flow around the smile's apex; the 1 s flow of the macro scale follows it.
+    path, truth = _clip(tmp_path, name="expression_while_moving", kind="macro", movement="nod",
+                        photo="grace_hopper", seconds=4.0)
+    expression = truth.expressions[0]
+    analysis = analyze_clip(path, lite_predictor, max_infer_fps=5.0)
+    frames = analysis.frames
+    during = frames.iloc[expression.onset:expression.offset + 1]
+    assert during["excluded"].str.endswith("(micro scale)").any()  # what used to blank the macro signal too
+    hits = _hits(analysis.intervals, expression)
+    assert len(analysis.intervals) == 1 and len(hits) == 1, analysis.intervals
+    assert hits[0].kind == "macro" and {"AU6", "AU12"} <= set(hits[0].aus.split("+"))
+
+
+def test_blinking_footage_checks_its_blink_times():
+    with pytest.raises(LarnetError, match="outside"):
+        make_footage("blinking", seconds=2.0, blinks_s=(2.5,))
+
+
+def _table(n: int = 30, **columns) -> pd.DataFrame:
+    base = {"AU43": np.zeros(n), "motion_eyes": np.zeros(n), "motion_brows": np.zeros(n),
+            "motion_nose": np.zeros(n), "motion_mouth": np.zeros(n), "motion_cheeks": np.zeros(n)}
+    for name, (frames, value) in columns.items():
+        base[name][frames] = value
+    return pd.DataFrame(base)
+
+
+def test_the_blink_rule_looks_at_lid_closure_and_what_else_moved():
+    blink = slice(10, 15)
+    only_blink = _table(AU43=(blink, 0.5), motion_eyes=(blink, 1.3), motion_cheeks=(blink, 0.15))
+    assert is_blink(only_blink, 12, FPS, 0.08)
+    assert not is_blink(only_blink, 25, FPS, 0.08)  # an apex away from the blink
+    smiling = _table(AU43=(blink, 0.5), motion_eyes=(blink, 1.3), motion_cheeks=(blink, 0.5),
+                     motion_mouth=(blink, 0.25))
+    assert not is_blink(smiling, 12, FPS, 0.08)
+    shut = _table(AU43=(slice(2, 28), 0.8), motion_eyes=(blink, 1.3))  # eyes kept closed: not a blink
+    assert not is_blink(shut, 12, FPS, 0.08)
+    # Without a mesh (no AU43) the eyes' motion shows the blink.
+    no_mesh = _table(motion_eyes=(blink, 1.2), motion_cheeks=(blink, 0.12))
+    no_mesh["AU43"] = np.nan
+    assert is_blink(no_mesh, 12, FPS, 0.08)
+    intervals = pd.DataFrame({"onset_frame": [10, 20], "apex_frame": [12, 22], "offset_frame": [14, 24]})
+    assert drop_blinks(intervals, only_blink, FPS, 0.08)["apex_frame"].tolist() == [22]
+
+
+def test_exclusions_name_their_scale_and_leave_the_other_scale_spotted():
+    n = 5
+    columns = {"motion": np.full(n, 0.2), "pose_yaw": np.zeros(n), "pose_pitch": np.zeros(n),
+               "pose_residual": np.full(n, 0.02), "head_residual": np.array([0.1, 0.9, 0.1, 0.9, 0.9]),
+               "head_residual_macro": np.array([0.1, 0.1, 0.9, 0.9, 0.9]),
+               "head_moving": np.array([True, True, True, True, False]),
+               "head_moving_macro": np.array([True, True, True, True, False])}
+    reason, micro, macro = excluded_reasons(columns, max_residual_px=0.5, macro_factor=2 / 3)
+    # The last frame strays as far, but the head keeps still: the face itself moved the stable points.
+    assert reason.tolist() == ["", "fast head motion (micro scale)", "fast head motion (macro scale)",
+                               "fast head motion", ""]
+    assert micro.tolist() == [False, True, False, True, False]
+    assert macro.tolist() == [False, False, True, True, False]
+    table = pd.DataFrame({"motion": np.full(n, 0.2), "motion_macro": np.full(n, 0.3), "excluded": reason,
+                          "head_moving": columns["head_moving"], "head_moving_macro": columns["head_moving_macro"]})
+    micro_signal, macro_signal = spotting_signals(table)
+    assert np.isnan(micro_signal).tolist() == [False, True, False, True, False]
+    assert np.isnan(macro_signal).tolist() == [False, False, True, True, False]
+
+
+@needs_mediapipe
+def test_live_drops_the_blinks_and_keeps_the_expression(tmp_path, lite_predictor):
+    import cv2
+
+    from larnet_core.video.live import LiveAnalyzer
+
+    path, truth = _clip(tmp_path, name="expression_while_moving", kind="micro", movement=None, photo="astronaut",
+                        seconds=3.0, blinks_s=(0.5, 2.4))
+    analyzer = LiveAnalyzer(lite_predictor, fps_hint=FPS, async_model=False, draw=False)
+    capture = cv2.VideoCapture(str(path))
+    index = 0
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        analyzer.process(frame[..., ::-1].copy(), index / FPS)
+        index += 1
+    capture.release()
+    analyzer.finish()
+    apex = truth.expressions[0].apex
+    # The blinks are dropped as the clip drops them; the smile is the one event.
+    events = [int(row["apex_frame"]) for row in analyzer._intervals]
+    assert len(events) == 1 and abs(events[0] - apex) <= 3, events
