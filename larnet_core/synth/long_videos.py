@@ -16,10 +16,10 @@ to the folders. Frames are numbered from 1, as in rawpic; onset/apex/offset use 
 
 from __future__ import annotations
 
-import math
-import shutil
 from dataclasses import asdict, dataclass
+import math
 from pathlib import Path
+import shutil
 from typing import Any
 
 import numpy as np
@@ -34,6 +34,7 @@ from larnet_core.synth.face import FaceIdentity
 from larnet_core.synth.manifest import SynthManifest
 from larnet_core.synth.render import Distractors, Expression, random_blinks, render_frames
 from larnet_core.synth.timing import HeadMotion, head_motion, illumination_drift, spread_onsets
+from larnet_core.video.writer import VideoClipWriter
 
 __all__ = ["CASME_SQ_FRAMES_DIR", "CASME_SQ_VIDEO_DIR", "CASME_SQ_CODING_FILE", "STIMULI", "generate_long_videos"]
 
@@ -97,8 +98,6 @@ def _head_moves(rng: np.random.Generator, n: int, fps: float, base: HeadMotion, 
 
 
 def _render_video(task: _VideoTask) -> int:
-    from larnet_core.video.writer import VideoClipWriter
-
     base, marks = _neutral_face(task.identity, task.size, task.face_fraction)
     rng = np.random.default_rng(list(task.seed))
     dis, n, fps = task.distractors, task.n_frames, task.fps
@@ -150,6 +149,7 @@ def _place_events(rng: np.random.Generator, n_frames: int, fps: float, micro: in
 
 
 def _write_coding_workbook(table: pd.DataFrame, subjects: list[tuple[int, str, int]], path: Path) -> None:
+    # lazy: openpyxl only for the .xlsx annotation sheet
     from openpyxl import Workbook
 
     workbook = Workbook()

@@ -10,9 +10,9 @@ evaluation can check that none of them was spotted.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 import json
 import math
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -43,6 +43,7 @@ from larnet_core.synth.manifest import MANIFEST_NAME, SynthManifest
 from larnet_core.synth.photo_faces import available_photos, head_layer
 from larnet_core.synth.scene import ScenePlan, render_scene
 from larnet_core.synth.timing import spread_onsets
+from larnet_core.video.writer import VideoClipWriter
 
 __all__ = ["generate_photo_long_videos", "load_head_movements", "HEAD_MOVEMENT_COLUMNS", "PHOTO_NOTICE"]
 
@@ -67,8 +68,6 @@ class _PhotoVideoTask:
 
 
 def _render_photo_video(task: _PhotoVideoTask) -> int:
-    from larnet_core.video.writer import VideoClipWriter
-
     folder = Path(task.frames_dir)
     folder.mkdir(parents=True, exist_ok=True)
     writer = VideoClipWriter(task.video_file, fps=task.fps, codec="h264") if task.video_file else None

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from larnet_core.aus.estimate import measure_mesh, track_intensities
 from larnet_core.aus.names import AU_COLUMNS
 
 __all__ = ["MAX_YAW_DEG", "NEUTRAL_WINDOW_S", "FaceStateRows", "measure_face", "face_state_columns",
@@ -54,7 +55,6 @@ def measure_face(face: Any):
     mesh3d = getattr(face, "mesh3d", None)
     if mesh3d is None:
         return None
-    from larnet_core.aus.estimate import measure_mesh
 
     try:
         return measure_mesh(mesh3d)
@@ -126,8 +126,6 @@ def face_state_columns(rows: FaceStateRows, columns: dict[str, Any], n: int, fps
                        max_residual_px: float, macro_factor: float) -> dict[str, np.ndarray]:
     """The :data:`~larnet_core.aus.names.FACE_STATE_COLUMNS` of one face's ``n`` frames, from its measures and
     the motion ``columns`` already made (``head_residual``, ``head_moving`` ...)."""
-    from larnet_core.aus.estimate import track_intensities
-
     pose = np.full((n, 4), np.nan)
     for index, values in rows.pose.items():
         if index < n:
