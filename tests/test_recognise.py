@@ -82,3 +82,36 @@ def test_recognise_reads_the_clip_once_and_hashes_it_once(two_expressions, lite_
     assert counts == {"opens": 2, "hashes": 1}
     assert analysis.prediction.source == "interval"
     assert analysis.intervals["label"].notna().all()
+
+
+def test_an_interval_is_read_with_the_checkpoints_own_flow(two_expressions, tmp_path):
+    """Per-frame inputs use Farneback (fast enough per frame); each spotted interval's onset -> apex input uses the
+    flow the checkpoint was trained on (TV-L1 here), as the model saw it in training."""
+    import dataclasses
+
+    from larnet_core.face.flow import compute_flow_image
+    from larnet_core.face.inputs import warp_crop
+    from larnet_core.inference import Predictor
+    from larnet_core.models import ModelCard, load_checkpoint, save_checkpoint
+    from larnet_core.video import analyze_clip
+
+    classes = ["negative", "positive", "surprise"]
+    card = dataclasses.replace(ModelCard.for_preset("larnet-lite", classes), sample_mode="flow", flow="tvl1")
+    predictor = Predictor(load_checkpoint(save_checkpoint(card.build(), card, tmp_path / "tvl1.pt")))
+    analysis = analyze_clip(two_expressions, predictor)
+    assert len(analysis.intervals), "the clip's expressions should be spotted"
+    table = analysis.main.set_index("frame", drop=False)
+    size = card.input_size
+    for interval in analysis.intervals.itertuples():
+        onset, apex = int(interval.onset_frame), int(interval.apex_frame)
+        crops = [warp_crop(frame_at(two_expressions, i), _matrix(table.loc[i]), size) for i in (onset, apex)]
+        by_method = {method: predictor.predict_proba([compute_flow_image(*crops, size, method)])[0]
+                     for method in ("tvl1", "farneback")}
+        assert interval.confidence == pytest.approx(float(np.max(by_method["tvl1"])), abs=1e-5)
+        assert not np.allclose(by_method["tvl1"], by_method["farneback"], atol=1e-5)
+
+
+def _matrix(row) -> np.ndarray:
+    from larnet_core.face.inputs import ModelInput
+
+    return ModelInput.matrix_from_record(row)

@@ -385,10 +385,12 @@ def build_photo_input(image: np.ndarray, config: InputConfig, face: Any | None =
 
 
 def input_from_record(frame_rgb: np.ndarray, row: Any, config: InputConfig, reference_rgb: np.ndarray | None = None,
-                      reference_row: Any = None) -> ModelInput:
+                      reference_row: Any = None, flow_method: str = "farneback") -> ModelInput:
     """Rebuild the exact model input an analysis row records (:data:`INPUT_COLUMNS`) from its frame, decoded the
     same way as during the analysis (the same working size): the same alignment matrix and crop, and for flow
     checkpoints the flow image against the recorded reference frame (decoded the same way, with its own row).
+    ``flow_method`` is Farneback, as the analysis' per-frame inputs are; an interval's onset -> apex input, read
+    as the checkpoint was trained, passes the checkpoint's own (``config.flow``).
 
     Raises:
         ValueError: the row has no recorded input (no face in that frame, or a frame the model did not run on),
@@ -400,11 +402,11 @@ def input_from_record(frame_rgb: np.ndarray, row: Any, config: InputConfig, refe
     if config.sample_mode == "flow" and reference_rgb is not None and reference_row is not None:
         _check_record(reference_row)
         reference = warp_crop(as_rgb_uint8(reference_rgb), ModelInput.matrix_from_record(reference_row), config.size)
-    return input_from_crops(crop, row, config, reference)
+    return input_from_crops(crop, row, config, reference, flow_method)
 
 
 def input_from_crops(crop: np.ndarray, row: Any, config: InputConfig,
-                     reference_crop: np.ndarray | None = None) -> ModelInput:
+                     reference_crop: np.ndarray | None = None, flow_method: str = "farneback") -> ModelInput:
     """The model input of one frame from its aligned crop (``config.size``, cut with the row's recorded matrix) and
     row, and for flow checkpoints the reference frame's crop (cut with its own matrix): what
     :func:`input_from_record` makes from whole frames, for a caller that kept only the crops (live video).
@@ -422,7 +424,8 @@ def input_from_crops(crop: np.ndarray, row: Any, config: InputConfig,
     return ModelInput(crop=crop, matrix=ModelInput.matrix_from_record(row), frame_index=int(row["frame"]),
                       face_id=int(row["face_id"]) if "face_id" in row else -1, reference_index=reference_index,
                       aligned=bool(row["input_aligned"]),
-                      flow_reference=reference_crop if config.sample_mode == "flow" else None)
+                      flow_reference=reference_crop if config.sample_mode == "flow" else None,
+                      flow_method=flow_method)
 
 
 def _check_record(row: Any) -> None:

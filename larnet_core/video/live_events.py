@@ -151,7 +151,7 @@ def run_event_job(job: EventJob, predictor: Any, config: InputConfig) -> tuple[n
     the input cannot be made) and the action units from its neutral frame to its apex, as a clip's interval."""
     record = {**job.apex.record, "input_reference": job.onset.index}
     try:
-        model_input = input_from_crops(job.apex.crop, record, config, job.onset.crop)
+        model_input = input_from_crops(job.apex.crop, record, config, job.onset.crop, config.flow)
         probs = np.asarray(predictor.predict_proba([model_input.image])[0], dtype=np.float64)
     except ValueError:
         probs = None

@@ -161,7 +161,8 @@ def recognise_intervals(intervals: pd.DataFrame, table: pd.DataFrame, source, pr
             continue
         onset_row, apex_row = table.iloc[onset], table.iloc[apex]
         try:
-            model_input = input_from_record(frames[apex], apex_row, input_config, frames[onset], onset_row)
+            model_input = input_from_record(frames[apex], apex_row, input_config, frames[onset], onset_row,
+                                            input_config.flow)  # the checkpoint's own flow, as it was trained
             probs = np.asarray(predictor.predict_proba([model_input.image])[0], dtype=np.float64)
             probabilities[position] = probs
             out.iloc[position, out.columns.get_loc("label")] = class_names[int(probs.argmax())]
