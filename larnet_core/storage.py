@@ -15,23 +15,36 @@ record), so what it returns can be shown; a page never validates storage itself.
 
 from __future__ import annotations
 
+import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from larnet_core.batch.output import BatchOutput
 from larnet_core.errors import LarnetError
 from larnet_core.result import AnalysisResult
 from larnet_core.result.parquet import write_parquet
-from larnet_core.sessions import SessionStore, export_bundle, read_bundle, result_from_session, result_to_session
-from larnet_core.sessions.model import AnalysisSession
-from larnet_core.sessions.result_schema import check_result_record, check_session_tables
+
+if TYPE_CHECKING:
+    from larnet_core.sessions import SessionStore
+    from larnet_core.sessions.model import AnalysisSession
 
 __all__ = ["write", "read", "read_session", "TABLE_SUFFIXES"]
 
 #: File names ``write`` takes for the per-frame table alone.
 TABLE_SUFFIXES = (".csv", ".parquet")
 _BUNDLE_SUFFIX = ".larnet.zip"
+
+
+def _is_store(target: Any) -> bool:
+    """Whether ``target`` is a session store. The sessions package (and its database layer, SQLAlchemy: about a
+    third of a second) is imported only by what uses a store or a bundle, not by every `larnet analyze` writing a
+    table; a store cannot exist before it is imported."""
+    if "larnet_core.sessions.store" not in sys.modules:
+        return False
+    from larnet_core.sessions import SessionStore
+
+    return isinstance(target, SessionStore)
 
 
 def write(result: AnalysisResult, target: SessionStore | BatchOutput | str | Path, *, name: str = "",
@@ -53,7 +66,9 @@ def write(result: AnalysisResult, target: SessionStore | BatchOutput | str | Pat
     Raises:
         LarnetError: an unknown target, or one that cannot be written.
     """
-    if isinstance(target, SessionStore):
+    if _is_store(target):
+        from larnet_core.sessions import result_to_session
+
         return target.create(result_to_session(result, name or result.meta.name, notes, clip=clip))
     if isinstance(target, BatchOutput):
         if not clip_id:
@@ -63,6 +78,8 @@ def write(result: AnalysisResult, target: SessionStore | BatchOutput | str | Pat
         return None
     path = Path(target)
     if path.name.endswith(_BUNDLE_SUFFIX):
+        from larnet_core.sessions import SessionStore, export_bundle, result_to_session
+
         with tempfile.TemporaryDirectory(prefix="larnet-bundle-") as folder, \
                 SessionStore.open(f"sqlite:///{Path(folder) / 'bundle.sqlite3'}") as store:
             created = store.create(result_to_session(result, name or result.meta.name, notes, clip=clip))
@@ -94,15 +111,19 @@ def read(source: SessionStore | BatchOutput | str | Path, key: str = "") -> Anal
         LarnetError: unknown session or clip, a session that is not an analysis, or stored tables or a record
             the pages could not show (the message says which).
     """
-    if isinstance(source, SessionStore):
+    if _is_store(source):
         return read_session(source.get(key))
     path = source.root if isinstance(source, BatchOutput) else Path(source)
     if path.name.endswith(_BUNDLE_SUFFIX):
+        from larnet_core.sessions import read_bundle
+
         return read_session(read_bundle(path))
     if not key:
         raise LarnetError(f"reading from the batch folder {path.name} needs the clip's id")
     output = source if isinstance(source, BatchOutput) else BatchOutput(path)
     result = output.load_result(key)
+    from larnet_core.sessions.result_schema import check_result_record, check_session_tables
+
     check_session_tables(result.kind, result.frames, result.intervals, result.events, result.faces)
     check_result_record(result.record())
     return result
@@ -113,6 +134,10 @@ def read_session(session: AnalysisSession) -> AnalysisResult:
     if session.kind not in ("clip", "live") or session.results is None:
         raise LarnetError(f"session {session.name!r} is a {session.kind} session without an analysis result; "
                           "open it in Sessions")
+    from larnet_core.sessions.result_schema import check_result_record, check_session_tables
+
     check_session_tables(session.kind, session.results, session.intervals, session.events, session.faces)
     check_result_record(session.result)
+    from larnet_core.sessions import result_from_session
+
     return result_from_session(session)

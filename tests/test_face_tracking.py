@@ -3,6 +3,9 @@ gaps, shot cuts (and the motions that must not read as cuts), dense landmarks an
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import cv2
 import numpy as np
 import pytest
@@ -269,6 +272,25 @@ def test_mediapipe_detector_meshes_each_of_two_faces():
 def test_tracker_closes_its_graphs():
     with FaceTracker("mediapipe") as tracker:
         assert tracker.update(_compose(ROOM, GRACE, 320, 180)).faces
+
+
+@needs_mediapipe
+def test_mediapipe_loads_without_matplotlib_and_its_drawing_helpers_still_work():
+    # A fresh interpreter: the tracker's import of mediapipe must not pull in matplotlib (its drawing helpers do),
+    # and the helpers must still be there, with matplotlib, for code that uses them.
+    code = (
+        "import sys\n"
+        "from larnet_core.face.mesh import import_mediapipe\n"
+        "mp = import_mediapipe()\n"
+        "print(sorted(m for m in ('matplotlib', 'matplotlib.pyplot') if m in sys.modules))\n"
+        "style = mp.solutions.drawing_styles.get_default_face_mesh_tesselation_style()\n"
+        "print(type(style).__name__, mp.solutions.drawing_utils.DrawingSpec.__name__, 'matplotlib' in sys.modules)\n"
+        "import mediapipe.python.solutions.drawing_utils as drawing\n"
+        "print(drawing.DrawingSpec is mp.solutions.drawing_utils.DrawingSpec)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.splitlines() == ["[]", "DrawingSpec DrawingSpec True", "True"]
 
 
 # --- fallbacks, cuts, arguments ------------------------------------------------------------------------------------

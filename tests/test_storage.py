@@ -4,6 +4,9 @@ folders; what is read is checked as untrusted input."""
 from __future__ import annotations
 
 import json
+import pickle
+import subprocess
+import sys
 import uuid
 
 import pandas as pd
@@ -110,3 +113,25 @@ def test_read_refuses_a_stored_table_the_pages_cannot_show(results, tmp_path):
     broken.to_parquet(part)
     with pytest.raises(LarnetError, match="intervals"):
         storage.read(tmp_path / "batch", "c1")
+
+
+def test_a_table_is_written_without_the_sessions_layer_and_a_bundle_loads_it_on_demand(results, tmp_path):
+    # A fresh interpreter, as `larnet analyze` starts: writing the per-frame table must not import the sessions
+    # package (SQLAlchemy); a bundle written and read afterwards imports it then and round-trips.
+    result, _clip = results["main face"]
+    (tmp_path / "result.pkl").write_bytes(pickle.dumps(result))
+    code = (
+        "import pickle, sys\n"
+        "from larnet_core import storage\n"
+        f"result = pickle.loads(open({str(tmp_path / 'result.pkl')!r}, 'rb').read())\n"
+        f"storage.write(result, {str(tmp_path / 'table.csv')!r})\n"
+        "print(sorted(m for m in ('sqlalchemy', 'larnet_core.sessions') if m in sys.modules))\n"
+        f"storage.write(result, {str(tmp_path / 'r.larnet.zip')!r}, name='cold start')\n"
+        f"back = storage.read({str(tmp_path / 'r.larnet.zip')!r})\n"
+        "print(len(back.frames) == len(result.frames), len(back.intervals) == len(result.intervals))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.splitlines() == ["[]", "True True"]
+    table = pd.read_csv(tmp_path / "table.csv")
+    assert len(table) == len(result.frames) and list(table.columns) == list(result.frames.columns)

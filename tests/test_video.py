@@ -119,6 +119,25 @@ def test_reader_is_lazy_and_downscales_while_decoding(tmp_path):
     frames.close()
 
 
+def test_downscaled_frames_are_pyav_s_own_conversion_frame_by_frame(tmp_path):
+    # The reader keeps one swscale context for the clip; each frame must still be exactly what PyAV's per-frame
+    # conversion (a fresh context each time) gives, at the working size and at full size.
+    rng = np.random.default_rng(3)
+    frames = [rng.integers(0, 256, (240, 320, 3), dtype=np.uint8) for _ in range(6)]
+    path = write_video(tmp_path / "noise.mp4", frames, 30)
+    with av.open(str(path)) as container:
+        decoded = list(container.decode(video=0))
+        small = [f.to_ndarray(format="rgb24", width=160, height=120, interpolation="AREA") for f in decoded]
+        full = [f.to_ndarray(format="rgb24") for f in decoded]
+    for max_side, expected in ((160, small), (None, full)):
+        with open_clip(path, max_side=max_side) as reader:
+            got = [f.image for f in reader.frames()]
+        assert len(got) == len(expected) == 6
+        for mine, theirs in zip(got, expected):
+            assert mine.shape == theirs.shape
+            assert np.array_equal(mine, theirs)
+
+
 def test_200_fps_clip_is_analysed_with_a_bounded_inference_stride(tmp_path, predictor):
     path = write_video(tmp_path / "fast.mp4", index_frames(40), 200)
     seen = []

@@ -16,7 +16,9 @@ import contextlib
 import importlib.util
 import io
 import os
+import sys
 import threading
+import types
 import warnings
 import weakref
 from typing import Any
@@ -111,7 +113,7 @@ def import_mediapipe() -> Any:
     os.environ.setdefault("GLOG_minloglevel", "2")
     with _IMPORT_LOCK:
         try:
-            with contextlib.redirect_stderr(io.StringIO()):
+            with contextlib.redirect_stderr(io.StringIO()), _drawing_deferred():
                 import mediapipe as mp
 
                 mp.solutions.face_mesh  # noqa: B018 - the solutions load lazily; fail here, not mid-clip
@@ -123,6 +125,41 @@ def import_mediapipe() -> Any:
                 "requirements-nodeps.txt) or choose --face haar / mtcnn"
             ) from exc
     return mp
+
+
+#: mediapipe's drawing helpers, which ``import mediapipe`` loads although the trackers never draw with them.
+_DRAWING_MODULES = ("mediapipe.python.solutions.drawing_utils", "mediapipe.python.solutions.drawing_styles")
+
+
+class _DeferredModule(types.ModuleType):
+    """Stands in for a module until one of its attributes is used, then imports it and answers from it."""
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr.startswith("__") or sys.modules.get(self.__name__) is self:  # still standing in
+            raise AttributeError(attr)
+        return getattr(importlib.import_module(self.__name__), attr)
+
+
+@contextlib.contextmanager
+def _drawing_deferred():
+    """Import mediapipe without its drawing helpers: they import matplotlib.pyplot, about half a second of every
+    clip analysis spent on plotting code nothing here calls. Stand-ins take their place in ``sys.modules`` while
+    mediapipe imports, then stay as the package's attributes, so ``mp.solutions.drawing_utils.X`` still works:
+    the first use imports the real module (and matplotlib)."""
+    if "mediapipe" in sys.modules:  # already imported (with or without its drawing helpers): nothing to save
+        yield
+        return
+    stand_ins = {name: _DeferredModule(name) for name in _DRAWING_MODULES if name not in sys.modules}
+    sys.modules.update(stand_ins)
+    try:
+        yield
+    finally:
+        solutions = sys.modules.get("mediapipe.python.solutions")
+        for name, stand_in in stand_ins.items():
+            if sys.modules.get(name) is stand_in:
+                del sys.modules[name]
+            if solutions is not None and not hasattr(solutions, name.rsplit(".", 1)[1]):
+                setattr(solutions, name.rsplit(".", 1)[1], stand_in)
 
 
 @contextlib.contextmanager

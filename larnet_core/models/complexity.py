@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.utils.flop_counter import FlopCounterMode
 
 __all__ = ["complexity", "count_parameters"]
 
@@ -32,6 +31,10 @@ def complexity(model: nn.Module, input_size: int | tuple[int, int], in_channels:
     if in_channels is None:
         first = next(m for m in model.modules() if isinstance(m, nn.Conv2d))
         in_channels = first.in_channels
+    # Imported here: torch's flop counter imports Triton (a quarter of a second), which nothing else that loads a
+    # model (every `larnet analyze`, every dashboard start) needs.
+    from torch.utils.flop_counter import FlopCounterMode
+
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()

@@ -250,6 +250,7 @@ class ClipReader:
 
     def _video_frames(self, start: int) -> Iterator[DecodedFrame]:
         import av
+        from av.video.reformatter import VideoReformatter
 
         if self._container is None:
             raise VideoError(f"{self.name} is closed; open it again")
@@ -259,6 +260,10 @@ class ClipReader:
         first_time = None
         index = -1
         width, height = self.work_size
+        # One reformatter for the whole stream: it keeps its swscale context (filters, threads) from frame to
+        # frame, where VideoFrame.to_ndarray(width=...) builds and frees a new one for every frame.
+        reformatter = VideoReformatter()
+        interpolation = "AREA" if self.scale < 1 else None
         try:
             for frame in self._container.decode(stream):
                 time_s = float(frame.time) if frame.time is not None else None
@@ -274,8 +279,7 @@ class ClipReader:
                     continue
                 self.limits.check_frames(index + 1, fps, self.name)
                 self.limits.check_frame(frame.width, frame.height, self.name, index)
-                rgb = frame.to_ndarray(format="rgb24", width=width, height=height,
-                                       interpolation="AREA" if self.scale < 1 else None)
+                rgb = reformatter.reformat(frame, width, height, "rgb24", interpolation=interpolation).to_ndarray()
                 yield DecodedFrame(index, (time_s - first_time) if time_s is not None else index / fps, rgb)
         except av.FFmpegError as exc:
             if getattr(exc, "errno", None) == errno.EINVAL:
