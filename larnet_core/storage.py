@@ -42,6 +42,7 @@ def _is_store(target: Any) -> bool:
     table; a store cannot exist before it is imported."""
     if "larnet_core.sessions.store" not in sys.modules:
         return False
+    # lazy: SQLAlchemy only for stores and bundles (a table file needs none)
     from larnet_core.sessions import SessionStore
 
     return isinstance(target, SessionStore)
@@ -67,6 +68,7 @@ def write(result: AnalysisResult, target: SessionStore | BatchOutput | str | Pat
         LarnetError: an unknown target, or one that cannot be written.
     """
     if _is_store(target):
+        # lazy: SQLAlchemy only for stores and bundles (a table file needs none)
         from larnet_core.sessions import result_to_session
 
         return target.create(result_to_session(result, name or result.meta.name, notes, clip=clip))
@@ -78,6 +80,7 @@ def write(result: AnalysisResult, target: SessionStore | BatchOutput | str | Pat
         return None
     path = Path(target)
     if path.name.endswith(_BUNDLE_SUFFIX):
+        # lazy: SQLAlchemy only for stores and bundles (a table file needs none)
         from larnet_core.sessions import SessionStore, export_bundle, result_to_session
 
         with tempfile.TemporaryDirectory(prefix="larnet-bundle-") as folder, \
@@ -115,6 +118,7 @@ def read(source: SessionStore | BatchOutput | str | Path, key: str = "") -> Anal
         return read_session(source.get(key))
     path = source.root if isinstance(source, BatchOutput) else Path(source)
     if path.name.endswith(_BUNDLE_SUFFIX):
+        # lazy: SQLAlchemy only for stores and bundles (a table file needs none)
         from larnet_core.sessions import read_bundle
 
         return read_session(read_bundle(path))
@@ -122,6 +126,7 @@ def read(source: SessionStore | BatchOutput | str | Path, key: str = "") -> Anal
         raise LarnetError(f"reading from the batch folder {path.name} needs the clip's id")
     output = source if isinstance(source, BatchOutput) else BatchOutput(path)
     result = output.load_result(key)
+    # lazy: SQLAlchemy only for stores and bundles (a table file needs none)
     from larnet_core.sessions.result_schema import check_result_record, check_session_tables
 
     check_session_tables(result.kind, result.frames, result.intervals, result.events, result.faces)
@@ -134,10 +139,12 @@ def read_session(session: AnalysisSession) -> AnalysisResult:
     if session.kind not in ("clip", "live") or session.results is None:
         raise LarnetError(f"session {session.name!r} is a {session.kind} session without an analysis result; "
                           "open it in Sessions")
+    # lazy: SQLAlchemy only for stores and bundles (a table file needs none)
     from larnet_core.sessions.result_schema import check_result_record, check_session_tables
 
     check_session_tables(session.kind, session.results, session.intervals, session.events, session.faces)
     check_result_record(session.result)
+    # lazy: SQLAlchemy only for stores and bundles (a table file needs none)
     from larnet_core.sessions import result_from_session
 
     return result_from_session(session)

@@ -34,6 +34,8 @@ HEAVY = frozenset({
     "ray", "av", "aiortc", "cv2", "scipy", "sklearn", "pandas", "pyarrow", "matplotlib", "openpyxl", "plotly",
     "sqlalchemy", "alembic", "psycopg", "psycopg2", "streamlit", "streamlit_webrtc", "playwright", "skimage",
     "fcntl", "threadpoolctl",
+    # Submodules that load more than their package: torch's flop counter imports Triton (about a second).
+    "torch.utils.flop_counter",
 })
 
 # What importing one of them loads of the others (measured: `import X` then the heavy names in sys.modules), so
@@ -181,6 +183,7 @@ class ImportGraph:
                 heavy |= self.heavy_of_module(name)
             elif name.split(".")[0] in HEAVY:
                 heavy.add(name.split(".")[0])
+                heavy |= {name} & HEAVY
         return _with_implied(heavy)
 
     def heavy_of_module(self, name: str) -> frozenset[str]:
@@ -201,6 +204,7 @@ class ImportGraph:
                             stack.append(target)
                     elif target.split(".")[0] in HEAVY:
                         heavy.add(target.split(".")[0])
+                        heavy |= {target} & HEAVY
         self._heavy[name] = _with_implied(heavy)
         return self._heavy[name]
 

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 import resource
 import tempfile
 import time
-from pathlib import Path
+
+from larnet_core.video.writer import VideoClipWriter
 
 DESCRIPTION = "end-to-end clip analysis of a 3 s 200 fps 1080p clip (target: under 30 s with larnet-lite, 2 cores)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    # lazy: pandas and OpenCV only once the benchmark runs (`larnet bench --help` imports every benchmark module)
     from larnet_core.benchmarks._common import add_model_arguments
 
     add_model_arguments(parser)
@@ -28,9 +31,9 @@ def _max_rss_mb() -> float:
 
 
 def run(args: argparse.Namespace) -> int:
-    from larnet_core.video.writer import VideoClipWriter
-    from larnet_core.video import analyze_clip, read_video_frames
+    # lazy: the analysis only once the benchmark runs (`larnet bench --help` imports every benchmark module)
     from larnet_core.benchmarks._common import animated_face, load_predictor
+    from larnet_core.video import analyze_clip, read_video_frames
 
     predictor, described = load_predictor(args)
     with tempfile.TemporaryDirectory(prefix="larnet-bench-clip-") as tmp:

@@ -7,11 +7,12 @@ next to the table as ``<stem>.json``), and optionally an annotated video (``--vi
 from __future__ import annotations
 
 import argparse
-import threading
 from pathlib import Path
+import threading
 
 from tqdm import tqdm
 
+from larnet_core import storage
 from larnet_core.cli._options import add_analysis_arguments
 from larnet_core.devices import resolve_device
 from larnet_core.errors import LarnetError
@@ -41,7 +42,6 @@ def register(subparsers) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     # lazy: torch only when the command runs (`larnet --help` imports every command module)
-    from larnet_core import storage
     from larnet_core.inference import Predictor
     from larnet_core.models import load_checkpoint
 
@@ -103,7 +103,6 @@ def _run(args: argparse.Namespace) -> int:
 def _save_session(analysis, args: argparse.Namespace) -> None:
     """Save the result with the clip (when it is a file the store can keep) and print its id and edit token."""
     # lazy: SQLAlchemy only when the command runs (`larnet --help` imports every command module)
-    from larnet_core import storage
     from larnet_core.sessions import SessionStore, share_link
 
     clip = Path(args.clip)

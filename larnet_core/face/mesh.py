@@ -114,7 +114,7 @@ def import_mediapipe() -> Any:
     with _IMPORT_LOCK:
         try:
             with contextlib.redirect_stderr(io.StringIO()), _drawing_deferred():
-                import mediapipe as mp
+                import mediapipe as mp  # lazy: MediaPipe is optional, and only the mesh detector needs it
 
                 mp.solutions.face_mesh  # noqa: B018 - the solutions load lazily; fail here, not mid-clip
         except (ImportError, AttributeError, TypeError) as exc:  # absent, or a broken install

@@ -181,7 +181,7 @@ class ClipReader:
         self._first_image = first
 
     def _open_video(self, file, digest: str) -> None:
-        import av
+        import av  # lazy: PyAV only when a video file is opened (frame folders and images need none)
 
         try:
             container = av.open(file, mode="r")
@@ -239,7 +239,7 @@ class ClipReader:
                              f"{self.meta.width}x{self.meta.height}; all frames of a clip must have one size")
         if self.scale >= 1:
             return image
-        import cv2
+        import cv2  # lazy: OpenCV only when frames are scaled down
 
         return cv2.resize(image, self.work_size, interpolation=cv2.INTER_AREA)
 
@@ -249,6 +249,7 @@ class ClipReader:
             yield DecodedFrame(index, index / self.meta.fps, self._resize(image))
 
     def _video_frames(self, start: int) -> Iterator[DecodedFrame]:
+        # lazy: PyAV only when a video file is read (frame folders and images need none)
         import av
         from av.video.reformatter import VideoReformatter
 
