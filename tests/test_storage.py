@@ -3,8 +3,8 @@ folders; what is read is checked as untrusted input."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import pickle
 import subprocess
 import sys
 import uuid
@@ -119,11 +119,23 @@ def test_a_table_is_written_without_the_sessions_layer_and_a_bundle_loads_it_on_
     # A fresh interpreter, as `larnet analyze` starts: writing the per-frame table must not import the sessions
     # package (SQLAlchemy); a bundle written and read afterwards imports it then and round-trips.
     result, _clip = results["main face"]
-    (tmp_path / "result.pkl").write_bytes(pickle.dumps(result))
+    # The result travels to the child as its stored parts (Parquet tables and JSON), rebuilt with the result
+    # package alone.
+    result.frames.to_parquet(tmp_path / "frames.parquet")
+    result.intervals.to_parquet(tmp_path / "intervals.parquet")
+    (tmp_path / "parts.json").write_text(json.dumps({
+        "meta": dataclasses.asdict(result.meta), "class_names": result.class_names, "model": result.model,
+        "settings": result.settings}, default=str))
     code = (
-        "import pickle, sys\n"
+        "import json, sys\n"
+        "import pandas as pd\n"
         "from larnet_core import storage\n"
-        f"result = pickle.loads(open({str(tmp_path / 'result.pkl')!r}, 'rb').read())\n"
+        "from larnet_core.result import AnalysisResult, ClipMeta\n"
+        f"parts = json.loads(open({str(tmp_path / 'parts.json')!r}).read())\n"
+        f"frames = pd.read_parquet({str(tmp_path / 'frames.parquet')!r})\n"
+        f"intervals = pd.read_parquet({str(tmp_path / 'intervals.parquet')!r})\n"
+        "result = AnalysisResult.from_frames(ClipMeta(**parts['meta']), frames, intervals, None,\n"
+        "                                    parts['class_names'], parts['model'], parts['settings'])\n"
         f"storage.write(result, {str(tmp_path / 'table.csv')!r})\n"
         "print(sorted(m for m in ('sqlalchemy', 'larnet_core.sessions') if m in sys.modules))\n"
         f"storage.write(result, {str(tmp_path / 'r.larnet.zip')!r}, name='cold start')\n"
