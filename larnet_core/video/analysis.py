@@ -63,7 +63,7 @@ from larnet_core.result import (
 )
 from larnet_core.video.limits import VideoLimits
 from larnet_core.video.blinks import drop_blinks
-from larnet_core.video.face_state import FaceStateRows, face_state_columns, spotting_signals
+from larnet_core.video.face_state import FaceStateRows, face_state_columns, motion_reach, spotting_signals
 from larnet_core.video.recognise import interval_prediction, recognise_intervals
 from larnet_core.video.motion import MotionConfig, MotionSample, samples_table
 from larnet_core.video.pipeline import FaceStream
@@ -449,7 +449,7 @@ def _keep_step(streamed: _Streamed, step, time_s: float, model: _BatchedModel) -
         kept.boxes[index] = found.box
         kept.confidence[index] = found.confidence
         kept.samples.extend(found.samples)
-        kept.state.add(index, found.measure)
+        kept.state.add(index, found.measure, found.mouth)
         if found.model_input is not None:
             model.add(found.face_id, index, found.model_input)
             kept.records[index] = found.model_input.to_record()
@@ -619,7 +619,8 @@ def _frame_table(face_id: int, kept: _FaceRows, results: dict[tuple[int, int], n
     columns["motion"] = np.where(present, columns["motion"], np.nan)
     columns["motion_macro"] = np.where(present, columns["motion_macro"], np.nan)
     columns.update(face_state_columns(kept.state, columns, n, fps, motion_config.max_residual_px,
-                                      motion_config.macro_size / motion_config.size))
+                                      motion_config.macro_size / motion_config.size,
+                                      reach=motion_reach(motion_config, fps)))
     columns["in_interval"] = np.zeros(n, dtype=bool)
     record_columns = {name: np.full(n, np.nan) for name in INPUT_COLUMNS[:4]}
     reference = np.full(n, -1, dtype=np.int64)

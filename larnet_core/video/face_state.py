@@ -12,7 +12,13 @@ out of spotting:
   movement (:mod:`~larnet_core.face.head_compensation`): a turn faster than the flow follows, or a hand crossing
   the face (stable points that stray while the head keeps still were moved by an expression or a blink);
 * ``"mesh lost"``: the mesh fits the canonical face badly (occlusion, a face half out of the frame);
-* ``"head moving (no mesh)"``: without a mesh nothing is compensated, and a moving head is set aside as before.
+* ``"head moving (no mesh)"``: without a mesh nothing is compensated, and a moving head is set aside as before;
+* ``"mouth occluded"``: something covers the mouth (a hand, a cup; :mod:`larnet_core.face.occlusion`), or covers
+  it within the frames the frame's motion is measured against (``reference_s`` either side, the macro scale's 1 s
+  named ``mouth occluded (macro scale)``): the mesh invents a mouth under the occluder, and the occluder's arrival
+  and departure are motion, not an expression. The mouth's action units (:data:`MOUTH_UNITS`) are NaN on the
+  covered frames themselves, which do not count in the neutral either; the other units are read from the upper
+  face's measures alone.
 
 The two head-movement reasons name a scale at their end (``fast head motion (micro scale)``, ``head moving (no
 mesh; macro scale)``) when only that scale's flow could not follow the head (its 0.3 s or its 1 s references);
@@ -28,11 +34,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from larnet_core.aus.estimate import measure_mesh, track_intensities
+from larnet_core.aus.estimate import intensities, measure_mesh, track_intensities
+from larnet_core.aus.features import FEATURE_NAMES
 from larnet_core.aus.names import AU_COLUMNS
+from larnet_core.face.occlusion import MOUTH_OCCLUDED_LEVEL, NEUTRAL_WINDOW_S as OCCLUSION_WINDOW_S, occlusion_scores
 
 __all__ = ["MAX_YAW_DEG", "NEUTRAL_WINDOW_S", "FaceStateRows", "measure_face", "face_state_columns",
-           "spotting_signals", "excluded_reasons"]
+           "spotting_signals", "excluded_reasons", "MOUTH_OCCLUDED", "MOUTH_UNITS", "occluded_mouth_units",
+           "within_reach", "motion_reach"]
 
 #: What an ``excluded`` reason that holds for one scale only says, in brackets at its end.
 MICRO_ONLY, MACRO_ONLY = "micro scale", "macro scale"
@@ -48,6 +57,40 @@ NEUTRAL_WINDOW_S = 10.0
 #: RMS distance of the stable points from the fitted canonical face (eye distances) beyond which the mesh is
 #: taken as lost (an occlusion pulls points off the face). Photos and rendered turns fit within 0.05.
 MAX_POSE_RESIDUAL = 0.1
+#: The ``excluded`` reason of frames whose mouth is covered (or covered within their motion's reach).
+MOUTH_OCCLUDED = "mouth occluded"
+#: The action units read from the lower face (nose wings, lips, jaw): not reported while the mouth is covered.
+MOUTH_UNITS = ("AU09", "AU10", "AU12", "AU14", "AU15", "AU17", "AU20", "AU23", "AU24", "AU25", "AU26")
+_UPPER_FACE_MEASURES = ("brow", "upper_lid", "lower_lid", "cheek")
+_LOWER_MEASURES = np.array([not name.startswith(_UPPER_FACE_MEASURES) for name in FEATURE_NAMES])
+_MOUTH_COLUMNS = np.array([name in MOUTH_UNITS for name in AU_COLUMNS])
+
+
+def occluded_mouth_units(change: np.ndarray) -> np.ndarray:
+    """AU intensities of frames whose mouth is covered (``change``: their measures' change from the neutral,
+    ``(n_features,)`` or ``(n, n_features)``): the lower face's measures count as unchanged (the mesh invents a
+    mouth there) and the mouth's units are NaN. Clip and live both read covered frames this way."""
+    change = np.array(change, dtype=np.float64)
+    change[..., _LOWER_MEASURES] = 0.0
+    values = intensities(change)
+    values[..., _MOUTH_COLUMNS] = np.nan
+    return values
+
+
+def motion_reach(config: Any, fps: float) -> tuple[int, int]:
+    """How many frames either side a frame's micro and macro motion reach (a
+    :class:`~larnet_core.video.motion.MotionConfig`'s reference distances at ``fps``)."""
+    return config.reference_frames(fps), config.macro().reference_frames(fps)
+
+
+def within_reach(flags: np.ndarray, reach: int) -> np.ndarray:
+    """Frames with a flagged frame at most ``reach`` frames before or after them (their motion is measured
+    against those frames)."""
+    flags = np.asarray(flags, dtype=bool)
+    if reach <= 0 or not flags.any():
+        return flags.copy()
+    counts = np.convolve(flags.astype(np.int64), np.ones(2 * int(reach) + 1, dtype=np.int64), mode="same")
+    return counts > 0
 
 
 def measure_face(face: Any):
@@ -68,8 +111,11 @@ class FaceStateRows:
     def __init__(self) -> None:
         self.pose: dict[int, tuple[float, float, float, float]] = {}
         self.features: dict[int, np.ndarray] = {}
+        self.mouth: dict[int, np.ndarray] = {}  # colours around the mouth, for the occlusion check
 
-    def add(self, index: int, measure) -> None:
+    def add(self, index: int, measure, mouth: np.ndarray | None = None) -> None:
+        if mouth is not None:
+            self.mouth[index] = np.asarray(mouth, dtype=np.float32)
         if measure is None:
             return
         pose = measure.pose
@@ -78,9 +124,10 @@ class FaceStateRows:
 
 
 def excluded_reasons(table: pd.DataFrame | dict[str, Any], max_residual_px: float,
-                     macro_factor: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(reason, micro_excluded, macro_excluded)`` per frame from the pose and motion columns (see the module
-    docstring); ``macro_factor`` is the macro crop's size over the micro crop's."""
+                     macro_factor: float, reach: tuple[int, int] = (0, 0)) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(reason, micro_excluded, macro_excluded)`` per frame from the pose and motion columns and, where given,
+    ``mouth_occluded`` (see the module docstring); ``macro_factor`` is the macro crop's size over the micro crop's,
+    ``reach`` the micro and macro scales' reference distances in frames."""
     get = (lambda name: np.asarray(table[name])) if isinstance(table, dict) else (lambda name: table[name].to_numpy())
     n = len(get("motion"))
     yaw = np.asarray(get("pose_yaw"), dtype=np.float64)
@@ -102,10 +149,15 @@ def excluded_reasons(table: pd.DataFrame | dict[str, Any], max_residual_px: floa
     reason = np.full(n, "", dtype=object)
     _name_scales(reason, no_mesh_micro, no_mesh_macro, "head moving (no mesh)")
     _name_scales(reason, fast_micro, fast_macro, "fast head motion")
+    occluded = (np.asarray(get("mouth_occluded"), dtype=bool) if _has(table, "mouth_occluded")
+                else np.zeros(n, dtype=bool))
+    # A frame's motion is read against frames up to its scale's reference distance away: a cover there spoils it.
+    occluded_micro, occluded_macro = within_reach(occluded, reach[0]), within_reach(occluded, reach[1])
+    _name_scales(reason, occluded_micro, occluded_macro, MOUTH_OCCLUDED)
     reason[lost] = "mesh lost"
     reason[turned] = f"head turned beyond {MAX_YAW_DEG:.0f} degrees"
-    micro = turned | lost | fast_micro | no_mesh_micro
-    macro = turned | lost | fast_macro | no_mesh_macro
+    micro = turned | lost | fast_micro | no_mesh_micro | occluded_micro
+    macro = turned | lost | fast_macro | no_mesh_macro | occluded_macro
     return reason, micro, macro
 
 
@@ -122,10 +174,26 @@ def _has(table, name: str) -> bool:
     return name in table if isinstance(table, dict) else name in table.columns
 
 
+def mouth_occluded(rows: FaceStateRows, n: int, fps: float) -> np.ndarray:
+    """Which of one face's ``n`` frames have the mouth covered (:mod:`larnet_core.face.occlusion`)."""
+    occluded = np.zeros(n, dtype=bool)
+    if not rows.mouth:
+        return occluded
+    width = next(iter(rows.mouth.values())).shape
+    appearance = np.full((n, *width), np.nan)
+    for index, values in rows.mouth.items():
+        if index < n:
+            appearance[index] = values
+    scores = occlusion_scores(appearance, window=max(1, int(round(OCCLUSION_WINDOW_S * fps))))
+    return np.nan_to_num(scores, nan=0.0) > MOUTH_OCCLUDED_LEVEL
+
+
 def face_state_columns(rows: FaceStateRows, columns: dict[str, Any], n: int, fps: float,
-                       max_residual_px: float, macro_factor: float) -> dict[str, np.ndarray]:
+                       max_residual_px: float, macro_factor: float,
+                       reach: tuple[int, int] = (0, 0)) -> dict[str, np.ndarray]:
     """The :data:`~larnet_core.aus.names.FACE_STATE_COLUMNS` of one face's ``n`` frames, from its measures and
-    the motion ``columns`` already made (``head_residual``, ``head_moving`` ...)."""
+    the motion ``columns`` already made (``head_residual``, ``head_moving`` ...); ``reach``: the micro and macro
+    scales' reference distances in frames."""
     pose = np.full((n, 4), np.nan)
     for index, values in rows.pose.items():
         if index < n:
@@ -135,8 +203,9 @@ def face_state_columns(rows: FaceStateRows, columns: dict[str, Any], n: int, fps
     out["head_residual_macro"] = np.asarray(columns.get("head_residual_macro", np.full(n, np.nan)), dtype=np.float64)
     signals = {**{k: columns[k] for k in ("motion", "head_moving", "head_moving_macro")}, **out,
                "pose_residual": pose[:, 3]}
-    out["excluded"] = excluded_reasons(signals, max_residual_px, macro_factor)[0]
-    intensities = np.full((n, len(AU_COLUMNS)), np.nan)
+    occluded = mouth_occluded(rows, n, fps)
+    signals["mouth_occluded"] = occluded
+    out["excluded"] = excluded_reasons(signals, max_residual_px, macro_factor, reach)[0]
     if rows.features:
         width = len(next(iter(rows.features.values())))
         features = np.full((n, width), np.nan)
@@ -145,9 +214,18 @@ def face_state_columns(rows: FaceStateRows, columns: dict[str, Any], n: int, fps
                 features[index] = values
         # Frames seen from far to the side read badly: they neither set the neutral nor get intensities.
         features[np.abs(np.nan_to_num(pose[:, 0])) > MAX_YAW_DEG] = np.nan
-        intensities = track_intensities(features, window=max(1, int(round(NEUTRAL_WINDOW_S * fps))))
+        window = max(1, int(round(NEUTRAL_WINDOW_S * fps)))
+        # Covered frames do not set the neutral, and are read from the upper face alone.
+        uncovered = np.where(occluded[:, None], np.nan, features)
+        values = track_intensities(uncovered, window=window)
+        if occluded.any():
+            # The same neutral as track_intensities': the median over the window centred on each frame.
+            neutral = pd.DataFrame(uncovered).rolling(window, center=True, min_periods=1).median().to_numpy()
+            values[occluded] = occluded_mouth_units(features[occluded] - neutral[occluded])
+    else:
+        values = np.full((n, len(AU_COLUMNS)), np.nan)
     for position, name in enumerate(AU_COLUMNS):
-        out[name] = intensities[:, position]
+        out[name] = values[:, position]
     return out
 
 
