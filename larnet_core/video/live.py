@@ -44,6 +44,7 @@ from larnet_core.video.overlay import (SYNTHETIC_NOTICE, draw_face_result, draw_
                                        draw_other_face)
 from larnet_core.video.analysis import build_tracker
 from larnet_core.video.live_events import EventJob, FrameRing, event_job, ring_frames, run_event_job
+from larnet_core.video.face_state import motion_reach
 from larnet_core.video.live_face import LiveFaceState
 from larnet_core.video.pipeline import FaceStream
 from larnet_core.result import INTERVAL_COLUMNS, empty_intervals, interval_label
@@ -219,7 +220,8 @@ class LiveAnalyzer:
         self._last_infer = float("-inf")
         self._inflight = None  # (frame index, time, future) of the model call on the model thread
         self._face_state = LiveFaceState(self.fps_hint, self.motion_config.max_residual_px,
-                                         self.motion_config.macro_size / self.motion_config.size)
+                                         self.motion_config.macro_size / self.motion_config.size,
+                                         reach=motion_reach(self.motion_config, self.fps_hint))
 
     # -- public ---------------------------------------------------------------------------------------------
     @property
@@ -344,7 +346,8 @@ class LiveAnalyzer:
         step = self.stream.step(index, frame, infer=follow)
         self._tracked.append(step.light())
         main_step = next((f for f in step.faces if f.face_id == self._main), None)
-        pose, units = self._face_state.update(index, self._main, None if main_step is None else main_step.measure)
+        pose, units = self._face_state.update(index, self._main, None if main_step is None else main_step.measure,
+                                              None if main_step is None else main_step.mouth)
         if main_step is not None and main_step.matrix is not None:
             crop = None if main_step.model_input is None else main_step.model_input.crop
             self._ring.add(index, main_step.face_id, frame, main_step.matrix, main_step.aligned, self.input_config,

@@ -1,0 +1,135 @@
+"""A covered mouth is not an expression: footage generated from the shipped photos (a hand, a glove, a tissue over
+the mouth; smiles and jaw drops as the counter-check), written as h264 and analysed as a clip and live."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from larnet_core.face.occlusion import MOUTH_POINTS, OcclusionTracker, occlusion_score, occlusion_scores
+from larnet_core.synth.footage import Footage, FootageFrames, make_footage, write_footage
+from larnet_core.video import analyze_clip
+from larnet_core.video.face_state import MOUTH_UNITS, within_reach
+from tests.markers import needs_mediapipe
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+FPS = 30.0
+
+
+def _write(tmp_path, footage: Footage, name: str):
+    return write_footage(tmp_path / f"{name}.mp4", footage.frames, FPS)
+
+
+def _recoloured(footage: Footage, rgb: tuple[int, int, int]) -> Footage:
+    """The same scene with the hand's shape and shading in another colour (a glove, a tissue)."""
+    plan = footage.frames.plan
+    prop = plan.props[0]
+    tone = prop.image.astype(np.float32).mean(axis=2, keepdims=True) / max(1.0, float(prop.image.mean()))
+    image = np.clip(np.asarray(rgb, dtype=np.float32) * tone, 0, 255).astype(np.uint8)
+    plan = dataclasses.replace(plan, props=(dataclasses.replace(prop, image=image),))
+    return Footage(FootageFrames(plan), footage.truth)
+
+
+def _check_covered(analysis, truth) -> None:
+    frames = analysis.frames
+    cover = truth.occlusions[0]
+    during = frames.iloc[cover.start:cover.end + 1]
+    assert during["face_found"].all()
+    assert (during["excluded"] == "mouth occluded").mean() >= 0.9, during["excluded"].tolist()
+    covered = frames.iloc[cover.start + 3:cover.end - 2]  # the hand's edges reach the lips a frame or two late
+    assert covered[list(MOUTH_UNITS)].isna().all().all()  # the invented mouth reads as no unit
+    assert covered["AU01"].notna().all()  # the brows are still read
+    assert analysis.intervals.empty, analysis.intervals[["onset_frame", "offset_frame", "aus"]]
+    before = frames.iloc[:max(0, cover.start - 40)]
+    assert not before["excluded"].fillna("").str.startswith("mouth").any()
+
+
+@needs_mediapipe
+@pytest.mark.parametrize("photo, seed", [("grace_hopper", 11), ("grace_hopper", 3), ("astronaut", 11),
+                                         ("astronaut", 5)])
+def test_a_hand_over_the_mouth_is_not_an_expression(tmp_path, lite_predictor, photo, seed):
+    footage = make_footage("hand_over_mouth", seed=seed, seconds=5.0, photo=photo)
+    analysis = analyze_clip(_write(tmp_path, footage, "hand"), lite_predictor, max_infer_fps=10)
+    _check_covered(analysis, footage.truth)
+
+
+@needs_mediapipe
+@pytest.mark.parametrize("photo, rgb", [("grace_hopper", (40, 50, 95)), ("astronaut", (235, 235, 228))])
+def test_other_occluders_over_the_mouth_are_not_expressions(tmp_path, lite_predictor, photo, rgb):
+    footage = _recoloured(make_footage("hand_over_mouth", seed=7, seconds=5.0, photo=photo), rgb)
+    analysis = analyze_clip(_write(tmp_path, footage, "prop"), lite_predictor, max_infer_fps=10)
+    _check_covered(analysis, footage.truth)
+
+
+@needs_mediapipe
+@pytest.mark.parametrize("photo, aus, movement, expected", [
+    ("grace_hopper", {6: 1.0, 12: 1.0}, None, "AU12"),     # a smile
+    ("grace_hopper", {25: 1.0, 26: 1.0}, "turn", "AU26"),  # a jaw drop while the head turns 20 degrees
+    ("astronaut", {25: 1.0, 26: 1.0}, None, "AU26"),
+])
+def test_mouth_expressions_are_not_occlusions(tmp_path, lite_predictor, photo, aus, movement, expected):
+    footage = make_footage("expression_while_moving", seed=2, seconds=4.0, photo=photo, aus=aus, kind="macro",
+                           movement=movement, degrees=20.0)
+    analysis = analyze_clip(_write(tmp_path, footage, "expression"), lite_predictor, max_infer_fps=10)
+    assert not analysis.frames["excluded"].fillna("").str.startswith("mouth").any()
+    truth = footage.truth.expressions[0]
+    hits = [r for r in analysis.intervals.itertuples() if r.onset_frame <= truth.apex <= r.offset_frame]
+    assert len(hits) == 1 and expected in hits[0].aus.split("+"), analysis.intervals
+
+
+@needs_mediapipe
+def test_live_reports_no_event_for_a_hand_over_the_mouth(tmp_path, lite_predictor):
+    import cv2
+
+    from larnet_core.video.live import LiveAnalyzer
+
+    footage = make_footage("hand_over_mouth", seed=11, seconds=5.0, photo="grace_hopper")
+    path = _write(tmp_path, footage, "hand")
+    analyzer = LiveAnalyzer(lite_predictor, fps_hint=FPS, async_model=False, draw=False)
+    capture = cv2.VideoCapture(str(path))
+    mouth_units = []
+    index = 0
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        _, result = analyzer.process(frame[..., ::-1].copy(), index / FPS)
+        mouth_units.append(result.aus.get("AU12", np.nan) if result.aus else np.nan)
+        index += 1
+    capture.release()
+    analyzer.finish()
+    assert not analyzer._intervals, list(analyzer._intervals)
+    cover = footage.truth.occlusions[0]
+    assert np.isnan(mouth_units[cover.start + 3:cover.end - 2]).all()
+    assert np.isfinite(mouth_units[cover.start - 10])
+
+
+def test_the_score_reads_the_pattern_not_the_light():
+    rng = np.random.default_rng(0)
+    neutral = rng.normal(0, 8, (len(MOUTH_POINTS), 3)) + [60, 12, 10]
+    assert occlusion_score(neutral, neutral) == pytest.approx(0.0, abs=1e-9)
+    # Brighter and more contrasted light: the same pattern.
+    assert occlusion_score(1.3 * neutral + 5, neutral) == pytest.approx(0.0, abs=1e-9)
+    # An occluder: the pattern is gone.
+    cover = rng.normal(0, 1, neutral.shape) + [70, 15, 14]
+    assert occlusion_score(cover, neutral) > 0.8
+    # A neutral without a pattern (flat colour) cannot be compared: never called occluded.
+    assert np.isnan(occlusion_score(cover, np.full_like(neutral, 50.0)))
+
+
+def test_clip_scores_use_the_running_neutral_and_live_keeps_covers_out_of_it():
+    rng = np.random.default_rng(1)
+    neutral = rng.normal(0, 8, (len(MOUTH_POINTS), 3)) + [60, 12, 10]
+    frames = np.repeat(neutral[None], 60, axis=0) + rng.normal(0, 0.5, (60, *neutral.shape))
+    frames[30:40] = rng.normal(0, 1, (10, *neutral.shape)) + [70, 15, 14]
+    frames[5] = np.nan
+    scores = occlusion_scores(frames, window=60)
+    assert (scores[30:40] > 0.8).all() and (scores[:30][np.isfinite(scores[:30])] < 0.1).all()
+    assert np.isnan(scores[5])
+    tracker = OcclusionTracker(fps=FPS)
+    flags = [tracker.update(values if np.isfinite(values).all() else None)[1] for values in frames]
+    assert flags[30:40] == [True] * 10 and not any(flags[:30]) and not any(flags[40:])
+    assert within_reach(np.array([0, 0, 1, 0, 0, 0], bool), 2).tolist() == [True, True, True, True, True, False]
