@@ -121,22 +121,27 @@ class OcclusionTracker:
     Args:
         fps: frames a second of the stream.
         window_s: how much past the neutral is the median of.
-        every: keep one frame in ``every`` in the history (and refresh the median then).
+        every: keep one frame in ``every`` in the history.
+        refresh: recompute the neutral (a median over the history) every ``refresh`` frames kept: the neutral
+            drifts slowly, and the median is the costly part.
         warmup: frames kept before any frame is judged (before that nothing is occluded).
     """
 
-    def __init__(self, fps: float = 30.0, window_s: float = NEUTRAL_WINDOW_S, every: int = 3,
+    def __init__(self, fps: float = 30.0, window_s: float = NEUTRAL_WINDOW_S, every: int = 3, refresh: int = 5,
                  warmup: int = 5) -> None:
         self.every = max(1, int(every))
+        self.refresh = max(1, int(refresh))
         self.warmup = max(1, int(warmup))
         self._history: deque[np.ndarray] = deque(maxlen=max(self.warmup, int(window_s * fps / self.every)))
-        self._neutral: np.ndarray | None = None
+        self._neutral: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # centred, its norms, usable
         self._count = 0
+        self._kept = 0
 
     def reset(self) -> None:
         self._history.clear()
         self._neutral = None
         self._count = 0
+        self._kept = 0
 
     def update(self, appearance: np.ndarray | None) -> tuple[float, bool]:
         """``(score, occluded)`` of this frame's :func:`mouth_appearance` (``(nan, False)`` without one or while
@@ -144,12 +149,31 @@ class OcclusionTracker:
         if appearance is None:
             return float("nan"), False
         values = np.asarray(appearance, dtype=np.float64)
-        score = float("nan") if self._neutral is None else occlusion_score(values, self._neutral)
+        score = self._score(values)
         occluded = bool(np.isfinite(score) and score > MOUTH_OCCLUDED_LEVEL)
         if not occluded:
             if self._count % self.every == 0:
                 self._history.append(values)
-                if len(self._history) >= self.warmup:
-                    self._neutral = np.median(np.asarray(self._history), axis=0)
+                self._kept += 1
+                if len(self._history) >= self.warmup and (self._neutral is None or self._kept % self.refresh == 0):
+                    self._set_neutral(np.median(np.asarray(self._history), axis=0))
             self._count += 1
         return score, occluded
+
+    def _set_neutral(self, neutral: np.ndarray) -> None:
+        centred = neutral - neutral.mean(axis=0)
+        norms = np.sqrt((centred * centred).sum(axis=0))
+        usable = norms >= MIN_PATTERN_SPREAD * np.sqrt(len(neutral))
+        self._neutral = (centred, norms, usable)
+
+    def _score(self, values: np.ndarray) -> float:
+        """:func:`occlusion_score` against the kept neutral, with its centring and norms computed once."""
+        if self._neutral is None or not np.isfinite(values).all():
+            return float("nan")
+        centred, norms, usable = self._neutral
+        if not usable.any():
+            return float("nan")
+        x = values - values.mean(axis=0)
+        denominator = np.sqrt((x * x).sum(axis=0)) * norms
+        r = (x * centred).sum(axis=0)[usable] / np.maximum(denominator[usable], 1e-12)
+        return float(1.0 - r.mean())
