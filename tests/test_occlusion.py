@@ -1,5 +1,6 @@
-"""A covered mouth is not an expression: footage generated from the shipped photos (a hand, a glove, a tissue over
-the mouth; smiles and jaw drops as the counter-check), written as h264 and analysed as a clip and live."""
+"""A covered mouth or brow is not an expression: footage generated from the shipped photos (a hand, a glove, a
+tissue over the mouth, a hand over the brows; smiles, jaw drops and brow raises as the counter-check), written as
+h264 and analysed as a clip and live."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ import dataclasses
 import numpy as np
 import pytest
 
-from larnet_core.face.occlusion import MOUTH_POINTS, OcclusionTracker, occlusion_score, occlusion_scores
+from larnet_core.face.occlusion import REGION_POINTS, OcclusionTracker, occlusion_score, occlusion_scores
 from larnet_core.synth.footage import Footage, FootageFrames, make_footage, write_footage
 from larnet_core.video import analyze_clip
-from larnet_core.video.face_state import MOUTH_UNITS, within_reach
+from larnet_core.video.face_state import REGION_UNITS, within_reach
+
+MOUTH_UNITS = list(REGION_UNITS["mouth"])
 from tests.markers import needs_mediapipe
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -33,6 +36,15 @@ def _recoloured(footage: Footage, rgb: tuple[int, int, int]) -> Footage:
     return Footage(FootageFrames(plan), footage.truth)
 
 
+def _raised(footage: Footage, pixels: float) -> Footage:
+    """The same scene with the hand held ``pixels`` higher: over the brows and eyes instead of the mouth (the
+    truth's covered frames stay the frames the hand is held still)."""
+    plan = footage.frames.plan
+    prop = plan.props[0]
+    plan = dataclasses.replace(plan, props=(dataclasses.replace(prop, y=prop.y - pixels),))
+    return Footage(FootageFrames(plan), footage.truth)
+
+
 def _check_covered(analysis, truth) -> None:
     frames = analysis.frames
     cover = truth.occlusions[0]
@@ -44,7 +56,7 @@ def _check_covered(analysis, truth) -> None:
     assert covered["AU01"].notna().all()  # the brows are still read
     assert analysis.intervals.empty, analysis.intervals[["onset_frame", "offset_frame", "aus"]]
     before = frames.iloc[:max(0, cover.start - 40)]
-    assert not before["excluded"].fillna("").str.startswith("mouth").any()
+    assert not before["excluded"].fillna("").str.contains("occluded").any()
 
 
 @needs_mediapipe
@@ -74,10 +86,34 @@ def test_mouth_expressions_are_not_occlusions(tmp_path, lite_predictor, photo, a
     footage = make_footage("expression_while_moving", seed=2, seconds=4.0, photo=photo, aus=aus, kind="macro",
                            movement=movement, degrees=20.0)
     analysis = analyze_clip(_write(tmp_path, footage, "expression"), lite_predictor, max_infer_fps=10)
-    assert not analysis.frames["excluded"].fillna("").str.startswith("mouth").any()
+    assert not analysis.frames["excluded"].fillna("").str.contains("occluded").any()
     truth = footage.truth.expressions[0]
     hits = [r for r in analysis.intervals.itertuples() if r.onset_frame <= truth.apex <= r.offset_frame]
     assert len(hits) == 1 and expected in hits[0].aus.split("+"), analysis.intervals
+
+
+@needs_mediapipe
+@pytest.mark.parametrize("photo", ["grace_hopper", "astronaut"])
+def test_a_hand_over_the_brows_is_not_an_expression(tmp_path, lite_predictor, photo):
+    footage = make_footage("hand_over_mouth", seed=11, seconds=5.0, photo=photo)
+    footage = _raised(footage, 0.42 * footage.frames.plan.props[0].image.shape[1])
+    analysis = analyze_clip(_write(tmp_path, footage, "brows"), lite_predictor, max_infer_fps=10)
+    frames = analysis.frames
+    cover = footage.truth.occlusions[0]
+    held = frames.iloc[cover.start + 3:cover.end - 2]
+    assert held["excluded"].fillna("").str.contains("brows").all(), held["excluded"].tolist()
+    assert held[list(REGION_UNITS["brows"])].isna().all().all()
+    assert analysis.intervals.empty, analysis.intervals[["onset_frame", "offset_frame", "aus"]]
+
+
+@needs_mediapipe
+def test_a_brow_raise_is_not_an_occlusion(tmp_path, lite_predictor):
+    footage = make_footage("expression_while_moving", seed=2, seconds=4.0, photo="astronaut", aus={1: 1.0, 2: 1.0},
+                           kind="macro", movement="turn", degrees=20.0)
+    analysis = analyze_clip(_write(tmp_path, footage, "brow-raise"), lite_predictor, max_infer_fps=10)
+    assert not analysis.frames["excluded"].fillna("").str.contains("occluded").any()
+    truth = footage.truth.expressions[0]
+    assert any(r.onset_frame <= truth.apex <= r.offset_frame for r in analysis.intervals.itertuples())
 
 
 @needs_mediapipe
@@ -109,7 +145,7 @@ def test_live_reports_no_event_for_a_hand_over_the_mouth(tmp_path, lite_predicto
 
 def test_the_score_reads_the_pattern_not_the_light():
     rng = np.random.default_rng(0)
-    neutral = rng.normal(0, 8, (len(MOUTH_POINTS), 3)) + [60, 12, 10]
+    neutral = rng.normal(0, 8, (len(REGION_POINTS["mouth"]), 3)) + [60, 12, 10]
     assert occlusion_score(neutral, neutral) == pytest.approx(0.0, abs=1e-9)
     # Brighter and more contrasted light: the same pattern.
     assert occlusion_score(1.3 * neutral + 5, neutral) == pytest.approx(0.0, abs=1e-9)
@@ -122,14 +158,18 @@ def test_the_score_reads_the_pattern_not_the_light():
 
 def test_clip_scores_use_the_running_neutral_and_live_keeps_covers_out_of_it():
     rng = np.random.default_rng(1)
-    neutral = rng.normal(0, 8, (len(MOUTH_POINTS), 3)) + [60, 12, 10]
+    size = sum(len(points) for points in REGION_POINTS.values())
+    neutral = rng.normal(0, 8, (size, 3)) + [60, 12, 10]
     frames = np.repeat(neutral[None], 60, axis=0) + rng.normal(0, 0.5, (60, *neutral.shape))
-    frames[30:40] = rng.normal(0, 1, (10, *neutral.shape)) + [70, 15, 14]
+    mouth = slice(0, len(REGION_POINTS["mouth"]))
+    frames[30:40, mouth] = rng.normal(0, 1, (10, len(REGION_POINTS["mouth"]), 3)) + [70, 15, 14]
     frames[5] = np.nan
     scores = occlusion_scores(frames, window=60)
-    assert (scores[30:40] > 0.8).all() and (scores[:30][np.isfinite(scores[:30])] < 0.1).all()
-    assert np.isnan(scores[5])
+    assert (scores["mouth"][30:40] > 0.8).all() and (np.nan_to_num(scores["mouth"][:30]) < 0.1).all()
+    assert (np.nan_to_num(scores["brows"]) < 0.1).all()  # the brows were never covered
+    assert np.isnan(scores["mouth"][5])
     tracker = OcclusionTracker(fps=FPS)
-    flags = [tracker.update(values if np.isfinite(values).all() else None)[1] for values in frames]
-    assert flags[30:40] == [True] * 10 and not any(flags[:30]) and not any(flags[40:])
+    flags = [tracker.update(values if np.isfinite(values).all() else None) for values in frames]
+    assert [f.get("mouth", False) for f in flags[30:40]] == [True] * 10
+    assert not any(f.get("mouth", False) or f.get("brows", False) for f in flags[:30] + flags[40:])
     assert within_reach(np.array([0, 0, 1, 0, 0, 0], bool), 2).tolist() == [True, True, True, True, True, False]

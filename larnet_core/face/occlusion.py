@@ -1,33 +1,37 @@
-"""Is the mouth covered? A per-frame check of the lower face against the person's own neutral appearance.
+"""Is the mouth, or are the brows, covered? A per-frame check of two face regions against the person's own neutral
+appearance.
 
 A hand over the mouth (or a cup, a phone, a microphone) does not stop the face mesh: MediaPipe keeps fitting a
 mouth where it expects one, and the mouth it invents moves with the occluder. Its geometry then reads as action
 units and its motion as an expression. Geometry cannot tell, so the check looks at the pixels under the mesh.
 
-What it measures: the colour (CIE Lab, each point the mean of a 3x3 pixel block) at :data:`MOUTH_POINTS`, 18 points
-on the lips' red (halfway between the outer and inner lip contours) and 27 on the skin around the mouth
-(philtrum, nasolabial area, chin). The mesh follows the skin, so in an expression the same points stay on the same
-tissue and the pattern, red lips against lighter skin, keeps its shape even when the mouth opens, presses, pulls
-or smiles. Under an occluder every point shows the occluder and the pattern is gone. The score of a frame is
-``1 - r``, with ``r`` the Pearson correlation across the 45 points between the frame's values and the neutral's,
-averaged over the three Lab channels (correlation ignores a change of brightness or contrast: a light turned on,
-a face turning towards the window). A channel whose neutral pattern is flat (less than :data:`MIN_PATTERN_SPREAD`
-Lab units across the points) is left out; a face whose every channel is flat is never called occluded.
+What it measures, per region (:data:`REGION_POINTS`): the colour (CIE Lab, each point the mean of a 3x3 pixel block)
+at mesh-placed points. The mouth: 18 points on the lips' red (halfway between the outer and inner lip contours)
+and 27 on the skin around the mouth (philtrum, nasolabial area, chin). The brows: 20 points on the brows and 17 on
+the forehead above them. The mesh follows the skin, so in an expression the same points stay on the same tissue
+and the pattern (red lips against lighter skin, dark brows against the forehead) keeps its shape even when the
+mouth opens, presses, pulls or smiles, or the brows rise or frown. Under an occluder every point shows the
+occluder and the pattern is gone. The score of a frame is ``1 - r``, with ``r`` the Pearson correlation across
+the region's points between the frame's values and the neutral's, averaged over the three Lab channels
+(correlation ignores a change of brightness or contrast: a light turned on, a face turning towards the window). A
+channel whose neutral pattern is flat (less than :data:`MIN_PATTERN_SPREAD` Lab units across the points) is left
+out; a region whose every channel is flat is never called occluded.
 
 The neutral is the person's own: in a clip the median of each point's values over :data:`NEUTRAL_WINDOW_S`
 centred on the frame (:func:`occlusion_scores`), live the median of the recent unoccluded past
 (:class:`OcclusionTracker`), as the action units' neutral is made.
 
-Level: a frame scoring above :data:`MOUTH_OCCLUDED_LEVEL` has its mouth occluded. Measured on footage generated
-from the two shipped photos (``larnet_core.synth.footage``, written as h264 and read back): a skin-coloured hand
-over the mouth scores 0.78 to 1.15 while it covers it (three seeds per photo); the expressions scenario (micro-
-expressions of every emotion) at most 0.04; macro-expressions (1 s, about twice the micro strength) of jaw drop
-AU25+26 at most 0.28, lip press AU24, lip tightener AU23, corner depressor and chin raiser AU15+17 at most 0.07,
-nose wrinkle and upper-lip raise AU9+10 0.17, and a laugh AU6+12+25+26 during a 20-degree head turn 0.37, the
-highest. The level sits between the two.
+Level: a region scoring above :data:`OCCLUDED_LEVEL` is occluded. Measured on footage generated from the two
+shipped photos (``larnet_core.synth.footage``, written as h264 and read back). Mouth: a skin-coloured hand over it
+scores 0.78 to 1.15 while it covers it (three seeds per photo); the expressions scenario (micro-expressions of
+every emotion) at most 0.04; macro-expressions (1 s, about twice the micro strength) of jaw drop AU25+26 at most
+0.28, lip press AU24, lip tightener AU23 and AU15+17 at most 0.07, AU9+10 0.17, and a laugh AU6+12+25+26 during a
+20-degree head turn 0.37, the highest. Brows: the same hand raised over the brows and eyes 0.56 to 1.08; blinks at
+most 0.25, brow raise AU1+2 0.19, AU1+2+5 during a turn 0.24, frown AU4 and AU4+7 during a nod at most 0.15. The
+level sits between the two.
 
-Cost: 45 x 9 pixel reads and one colour conversion of 405 pixels a frame (about 0.14 ms), and live a median over
-the neutral window every third frame (about 0.14 ms a frame), both measured on a shared machine.
+Cost: 82 x 9 pixel reads and one colour conversion a frame, and live a median over the neutral window now and
+then (docs/clip-analysis.md gives the measured time).
 """
 
 from __future__ import annotations
@@ -38,8 +42,8 @@ import cv2
 import numpy as np
 import pandas as pd
 
-__all__ = ["MOUTH_POINTS", "MOUTH_OCCLUDED_LEVEL", "MIN_PATTERN_SPREAD", "NEUTRAL_WINDOW_S", "mouth_appearance",
-           "occlusion_score", "occlusion_scores", "OcclusionTracker"]
+__all__ = ["REGION_POINTS", "OCCLUDED_LEVEL", "MIN_PATTERN_SPREAD", "NEUTRAL_WINDOW_S", "face_appearance",
+           "occlusion_score", "occlusion_scores", "occluded_regions", "OcclusionTracker"]
 
 # Lip contours of MediaPipe's face mesh, corner to corner without the corners: outer and inner, upper and lower.
 _OUTER_UPPER = (185, 40, 39, 37, 0, 267, 269, 270, 409)
@@ -49,17 +53,26 @@ _INNER_LOWER = (95, 88, 178, 87, 14, 317, 402, 318, 324)
 #: Skin around the mouth: philtrum and upper lip skin, the nasolabial area beside the mouth, the chin below it.
 _AROUND_MOUTH = (164, 165, 391, 167, 393, 92, 322, 186, 410, 57, 287, 43, 273, 106, 335, 182, 406, 83, 313, 18,
                  201, 421, 200, 212, 432, 202, 422)
-#: ``(first, second)`` mesh indices of every sampled point: the point halfway between them (the same index twice
-#: for a mesh point itself).
-MOUTH_POINTS: tuple[tuple[int, int], ...] = (
-    tuple(zip(_OUTER_UPPER, _INNER_UPPER)) + tuple(zip(_OUTER_LOWER, _INNER_LOWER))
-    + tuple((i, i) for i in _AROUND_MOUTH))
-_FIRST = np.array([a for a, _ in MOUTH_POINTS])
-_SECOND = np.array([b for _, b in MOUTH_POINTS])
+_BROWS = (46, 53, 52, 65, 55, 70, 63, 105, 66, 107, 276, 283, 282, 295, 285, 300, 293, 334, 296, 336)
+_FOREHEAD = (151, 108, 337, 69, 299, 104, 333, 67, 297, 109, 338, 9, 8, 68, 298, 103, 332)
+#: Per region, ``(first, second)`` mesh indices of every sampled point: the point halfway between them (the same
+#: index twice for a mesh point itself).
+REGION_POINTS: dict[str, tuple[tuple[int, int], ...]] = {
+    "mouth": (tuple(zip(_OUTER_UPPER, _INNER_UPPER)) + tuple(zip(_OUTER_LOWER, _INNER_LOWER))
+              + tuple((i, i) for i in _AROUND_MOUTH)),
+    "brows": tuple((i, i) for i in _BROWS + _FOREHEAD),
+}
+_ALL = [pair for points in REGION_POINTS.values() for pair in points]
+_FIRST = np.array([a for a, _ in _ALL])
+_SECOND = np.array([b for _, b in _ALL])
+_ENDS = np.cumsum([len(points) for points in REGION_POINTS.values()])
+#: Where each region's points are in :func:`face_appearance`'s rows.
+_SLICES: dict[str, slice] = {name: slice(int(end) - len(points), int(end))
+                             for (name, points), end in zip(REGION_POINTS.items(), _ENDS)}
 _BLOCK = np.array([(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)])
 
-#: Score (1 - pattern correlation with the neutral) above which the mouth is occluded (see the module docstring).
-MOUTH_OCCLUDED_LEVEL = 0.55
+#: Score (1 - pattern correlation with the neutral) above which a region is occluded (see the module docstring).
+OCCLUDED_LEVEL = 0.55
 #: A Lab channel whose neutral values vary less than this (standard deviation across the points) carries no
 #: pattern to compare: grey footage's a* and b*, a face with lips the colour of its skin.
 MIN_PATTERN_SPREAD = 1.5
@@ -67,9 +80,9 @@ MIN_PATTERN_SPREAD = 1.5
 NEUTRAL_WINDOW_S = 10.0
 
 
-def mouth_appearance(frame_rgb: np.ndarray, mesh: np.ndarray) -> np.ndarray:
-    """``(len(MOUTH_POINTS), 3)`` float32 Lab colours (L 0-100, a* and b* about -128..127) of one RGB uint8 frame at
-    the points of one face's ``(>= 468, 2)`` mesh (frame pixels)."""
+def face_appearance(frame_rgb: np.ndarray, mesh: np.ndarray) -> np.ndarray:
+    """``(points, 3)`` float32 Lab colours (L 0-100, a* and b* about -128..127) of one RGB uint8 frame at every
+    region's points (:data:`REGION_POINTS`, in order) of one face's ``(>= 468, 2)`` mesh (frame pixels)."""
     points = np.asarray(mesh, dtype=np.float64)[:, :2]
     centres = 0.5 * (points[_FIRST] + points[_SECOND])
     height, width = frame_rgb.shape[:2]
@@ -82,8 +95,8 @@ def mouth_appearance(frame_rgb: np.ndarray, mesh: np.ndarray) -> np.ndarray:
 
 
 def occlusion_score(appearance: np.ndarray, neutral: np.ndarray) -> float:
-    """``1 - r`` of one frame (``(points, 3)``) against its neutral (see the module docstring); NaN when either is
-    missing or the neutral has no pattern."""
+    """``1 - r`` of one region in one frame (``(points, 3)``) against its neutral (see the module docstring); NaN
+    when either is missing or the neutral has no pattern."""
     return float(_scores(np.asarray(appearance, dtype=np.float64)[None], np.asarray(neutral, dtype=np.float64)[None])[0])
 
 
@@ -103,20 +116,26 @@ def _scores(frames: np.ndarray, neutral: np.ndarray) -> np.ndarray:
     return np.where(missing, np.nan, 1.0 - mean_r)
 
 
-def occlusion_scores(appearance: np.ndarray, window: int) -> np.ndarray:
-    """Scores of one face's frames (``(n, points, 3)``, NaN rows where it had no mesh) against its neutral: each
-    point's median over ``window`` frames centred on each frame."""
+def occlusion_scores(appearance: np.ndarray, window: int) -> dict[str, np.ndarray]:
+    """Per region, the scores of one face's frames (``(n, points, 3)`` of :func:`face_appearance`, NaN rows where it
+    had no mesh) against its neutral: each point's median over ``window`` frames centred on each frame."""
     frames = np.asarray(appearance, dtype=np.float64)
     n = len(frames)
     if n == 0:
-        return np.zeros(0)
+        return {name: np.zeros(0) for name in REGION_POINTS}
     flat = pd.DataFrame(frames.reshape(n, -1))
-    neutral = flat.rolling(max(1, int(window)), center=True, min_periods=1).median().to_numpy()
-    return _scores(frames, neutral.reshape(frames.shape))
+    neutral = flat.rolling(max(1, int(window)), center=True, min_periods=1).median().to_numpy().reshape(frames.shape)
+    return {name: _scores(frames[:, part], neutral[:, part]) for name, part in _SLICES.items()}
+
+
+def occluded_regions(appearance: np.ndarray, window: int) -> dict[str, np.ndarray]:
+    """Per region, which frames are occluded (:func:`occlusion_scores` above :data:`OCCLUDED_LEVEL`)."""
+    return {name: np.nan_to_num(scores, nan=0.0) > OCCLUDED_LEVEL
+            for name, scores in occlusion_scores(appearance, window).items()}
 
 
 class OcclusionTracker:
-    """Live: each frame's score against the median of the recent past in which the mouth was not occluded.
+    """Live: each frame's regions against the median of the recent past in which no region was occluded.
 
     Args:
         fps: frames a second of the stream.
@@ -133,7 +152,8 @@ class OcclusionTracker:
         self.refresh = max(1, int(refresh))
         self.warmup = max(1, int(warmup))
         self._history: deque[np.ndarray] = deque(maxlen=max(self.warmup, int(window_s * fps / self.every)))
-        self._neutral: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # centred, its norms, usable
+        #: Per region: the neutral centred, its norms per channel, the usable channels.
+        self._neutral: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
         self._count = 0
         self._kept = 0
 
@@ -143,37 +163,43 @@ class OcclusionTracker:
         self._count = 0
         self._kept = 0
 
-    def update(self, appearance: np.ndarray | None) -> tuple[float, bool]:
-        """``(score, occluded)`` of this frame's :func:`mouth_appearance` (``(nan, False)`` without one or while
-        warming up). Occluded frames stay out of the neutral."""
+    def update(self, appearance: np.ndarray | None) -> dict[str, bool]:
+        """The regions occluded in this frame's :func:`face_appearance` (none without one or while warming up).
+        Frames with an occluded region stay out of the neutral."""
         if appearance is None:
-            return float("nan"), False
+            return {}
         values = np.asarray(appearance, dtype=np.float64)
-        score = self._score(values)
-        occluded = bool(np.isfinite(score) and score > MOUTH_OCCLUDED_LEVEL)
-        if not occluded:
+        occluded = {name: bool(score > OCCLUDED_LEVEL) for name, score in self.scores(values).items()
+                    if np.isfinite(score)}
+        if not any(occluded.values()):
             if self._count % self.every == 0:
                 self._history.append(values)
                 self._kept += 1
                 if len(self._history) >= self.warmup and (self._neutral is None or self._kept % self.refresh == 0):
                     self._set_neutral(np.median(np.asarray(self._history), axis=0))
             self._count += 1
-        return score, occluded
+        return occluded
 
     def _set_neutral(self, neutral: np.ndarray) -> None:
-        centred = neutral - neutral.mean(axis=0)
-        norms = np.sqrt((centred * centred).sum(axis=0))
-        usable = norms >= MIN_PATTERN_SPREAD * np.sqrt(len(neutral))
-        self._neutral = (centred, norms, usable)
+        self._neutral = {}
+        for name, part in _SLICES.items():
+            centred = neutral[part] - neutral[part].mean(axis=0)
+            norms = np.sqrt((centred * centred).sum(axis=0))
+            usable = norms >= MIN_PATTERN_SPREAD * np.sqrt(len(centred))
+            self._neutral[name] = (centred, norms, usable)
 
-    def _score(self, values: np.ndarray) -> float:
-        """:func:`occlusion_score` against the kept neutral, with its centring and norms computed once."""
+    def scores(self, values: np.ndarray) -> dict[str, float]:
+        """Per region, :func:`occlusion_score` against the kept neutral (its centring and norms computed once);
+        empty before there is a neutral."""
         if self._neutral is None or not np.isfinite(values).all():
-            return float("nan")
-        centred, norms, usable = self._neutral
-        if not usable.any():
-            return float("nan")
-        x = values - values.mean(axis=0)
-        denominator = np.sqrt((x * x).sum(axis=0)) * norms
-        r = (x * centred).sum(axis=0)[usable] / np.maximum(denominator[usable], 1e-12)
-        return float(1.0 - r.mean())
+            return {}
+        out = {}
+        for name, part in _SLICES.items():
+            centred, norms, usable = self._neutral[name]
+            if not usable.any():
+                continue
+            x = values[part] - values[part].mean(axis=0)
+            denominator = np.sqrt((x * x).sum(axis=0)) * norms
+            r = (x * centred).sum(axis=0)[usable] / np.maximum(denominator[usable], 1e-12)
+            out[name] = float(1.0 - r.mean())
+        return out

@@ -449,7 +449,7 @@ def _keep_step(streamed: _Streamed, step, time_s: float, model: _BatchedModel) -
         kept.boxes[index] = found.box
         kept.confidence[index] = found.confidence
         kept.samples.extend(found.samples)
-        kept.state.add(index, found.measure, found.mouth)
+        kept.state.add(index, found.measure, found.appearance)
         if found.model_input is not None:
             model.add(found.face_id, index, found.model_input)
             kept.records[index] = found.model_input.to_record()

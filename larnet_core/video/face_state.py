@@ -13,12 +13,12 @@ out of spotting:
   the face (stable points that stray while the head keeps still were moved by an expression or a blink);
 * ``"mesh lost"``: the mesh fits the canonical face badly (occlusion, a face half out of the frame);
 * ``"head moving (no mesh)"``: without a mesh nothing is compensated, and a moving head is set aside as before;
-* ``"mouth occluded"``: something covers the mouth (a hand, a cup; :mod:`larnet_core.face.occlusion`), or covers
-  it within the frames the frame's motion is measured against (``reference_s`` either side, the macro scale's 1 s
-  named ``mouth occluded (macro scale)``): the mesh invents a mouth under the occluder, and the occluder's arrival
-  and departure are motion, not an expression. The mouth's action units (:data:`MOUTH_UNITS`) are NaN on the
-  covered frames themselves, which do not count in the neutral either; the other units are read from the upper
-  face's measures alone.
+* ``"mouth occluded"``, ``"brows occluded"``, ``"mouth and brows occluded"``: something covers that region (a
+  hand, a cup; :mod:`larnet_core.face.occlusion`), or covers it within the frames the frame's motion is measured
+  against (``reference_s`` either side; the macro scale's 1 s named ``mouth occluded (macro scale)``): the mesh
+  invents a mouth or brows under the occluder, and the occluder's arrival and departure are motion, not an
+  expression. The covered region's action units (:data:`REGION_UNITS`) are NaN on the covered frames themselves,
+  which do not count in the neutral either; the other units are read from the other measures alone.
 
 The two head-movement reasons name a scale at their end (``fast head motion (micro scale)``, ``head moving (no
 mesh; macro scale)``) when only that scale's flow could not follow the head (its 0.3 s or its 1 s references);
@@ -37,10 +37,10 @@ import pandas as pd
 from larnet_core.aus.estimate import intensities, measure_mesh, track_intensities
 from larnet_core.aus.features import FEATURE_NAMES
 from larnet_core.aus.names import AU_COLUMNS
-from larnet_core.face.occlusion import MOUTH_OCCLUDED_LEVEL, NEUTRAL_WINDOW_S as OCCLUSION_WINDOW_S, occlusion_scores
+from larnet_core.face.occlusion import NEUTRAL_WINDOW_S as OCCLUSION_WINDOW_S, REGION_POINTS, occluded_regions
 
 __all__ = ["MAX_YAW_DEG", "NEUTRAL_WINDOW_S", "FaceStateRows", "measure_face", "face_state_columns",
-           "spotting_signals", "excluded_reasons", "MOUTH_OCCLUDED", "MOUTH_UNITS", "occluded_mouth_units",
+           "spotting_signals", "excluded_reasons", "REGION_UNITS", "occluded_units", "occluded_reason",
            "within_reach", "motion_reach"]
 
 #: What an ``excluded`` reason that holds for one scale only says, in brackets at its end.
@@ -57,23 +57,38 @@ NEUTRAL_WINDOW_S = 10.0
 #: RMS distance of the stable points from the fitted canonical face (eye distances) beyond which the mesh is
 #: taken as lost (an occlusion pulls points off the face). Photos and rendered turns fit within 0.05.
 MAX_POSE_RESIDUAL = 0.1
-#: The ``excluded`` reason of frames whose mouth is covered (or covered within their motion's reach).
-MOUTH_OCCLUDED = "mouth occluded"
-#: The action units read from the lower face (nose wings, lips, jaw): not reported while the mouth is covered.
-MOUTH_UNITS = ("AU09", "AU10", "AU12", "AU14", "AU15", "AU17", "AU20", "AU23", "AU24", "AU25", "AU26")
+#: The action units each checked region carries (:mod:`larnet_core.face.occlusion`): not reported while it is
+#: covered. The mouth's are read from the lower face (nose wings, lips, jaw), the brows' from the brows.
+REGION_UNITS: dict[str, tuple[str, ...]] = {
+    "mouth": ("AU09", "AU10", "AU12", "AU14", "AU15", "AU17", "AU20", "AU23", "AU24", "AU25", "AU26"),
+    "brows": ("AU01", "AU02", "AU04"),
+}
 _UPPER_FACE_MEASURES = ("brow", "upper_lid", "lower_lid", "cheek")
-_LOWER_MEASURES = np.array([not name.startswith(_UPPER_FACE_MEASURES) for name in FEATURE_NAMES])
-_MOUTH_COLUMNS = np.array([name in MOUTH_UNITS for name in AU_COLUMNS])
+#: The mesh measures each region's units are read from.
+_REGION_MEASURES = {
+    "mouth": np.array([not name.startswith(_UPPER_FACE_MEASURES) for name in FEATURE_NAMES]),
+    "brows": np.array([name.startswith("brow") for name in FEATURE_NAMES]),
+}
+_REGION_COLUMNS = {region: np.array([name in units for name in AU_COLUMNS]) for region, units in REGION_UNITS.items()}
 
 
-def occluded_mouth_units(change: np.ndarray) -> np.ndarray:
-    """AU intensities of frames whose mouth is covered (``change``: their measures' change from the neutral,
-    ``(n_features,)`` or ``(n, n_features)``): the lower face's measures count as unchanged (the mesh invents a
-    mouth there) and the mouth's units are NaN. Clip and live both read covered frames this way."""
+def occluded_reason(regions) -> str:
+    """The ``excluded`` reason of frames where ``regions`` are covered (``"mouth and brows occluded"``)."""
+    chosen = set(regions)
+    return " and ".join(name for name in REGION_POINTS if name in chosen) + " occluded"
+
+
+def occluded_units(change: np.ndarray, regions) -> np.ndarray:
+    """AU intensities of frames where ``regions`` (names of :data:`REGION_UNITS`) are covered (``change``: their
+    measures' change from the neutral, ``(n_features,)`` or ``(n, n_features)``): those regions' measures count as
+    unchanged (the mesh invents them under the occluder) and their units are NaN. Clip and live both read covered
+    frames this way."""
     change = np.array(change, dtype=np.float64)
-    change[..., _LOWER_MEASURES] = 0.0
+    for region in regions:
+        change[..., _REGION_MEASURES[region]] = 0.0
     values = intensities(change)
-    values[..., _MOUTH_COLUMNS] = np.nan
+    for region in regions:
+        values[..., _REGION_COLUMNS[region]] = np.nan
     return values
 
 
@@ -111,11 +126,11 @@ class FaceStateRows:
     def __init__(self) -> None:
         self.pose: dict[int, tuple[float, float, float, float]] = {}
         self.features: dict[int, np.ndarray] = {}
-        self.mouth: dict[int, np.ndarray] = {}  # colours around the mouth, for the occlusion check
+        self.appearance: dict[int, np.ndarray] = {}  # colours of the checked regions, for the occlusion check
 
-    def add(self, index: int, measure, mouth: np.ndarray | None = None) -> None:
-        if mouth is not None:
-            self.mouth[index] = np.asarray(mouth, dtype=np.float32)
+    def add(self, index: int, measure, appearance: np.ndarray | None = None) -> None:
+        if appearance is not None:
+            self.appearance[index] = np.asarray(appearance, dtype=np.float32)
         if measure is None:
             return
         pose = measure.pose
@@ -126,7 +141,7 @@ class FaceStateRows:
 def excluded_reasons(table: pd.DataFrame | dict[str, Any], max_residual_px: float,
                      macro_factor: float, reach: tuple[int, int] = (0, 0)) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(reason, micro_excluded, macro_excluded)`` per frame from the pose and motion columns and, where given,
-    ``mouth_occluded`` (see the module docstring); ``macro_factor`` is the macro crop's size over the micro crop's,
+    ``<region>_occluded`` (see the module docstring); ``macro_factor`` is the macro crop's size over the micro crop's,
     ``reach`` the micro and macro scales' reference distances in frames."""
     get = (lambda name: np.asarray(table[name])) if isinstance(table, dict) else (lambda name: table[name].to_numpy())
     n = len(get("motion"))
@@ -149,11 +164,21 @@ def excluded_reasons(table: pd.DataFrame | dict[str, Any], max_residual_px: floa
     reason = np.full(n, "", dtype=object)
     _name_scales(reason, no_mesh_micro, no_mesh_macro, "head moving (no mesh)")
     _name_scales(reason, fast_micro, fast_macro, "fast head motion")
-    occluded = (np.asarray(get("mouth_occluded"), dtype=bool) if _has(table, "mouth_occluded")
-                else np.zeros(n, dtype=bool))
     # A frame's motion is read against frames up to its scale's reference distance away: a cover there spoils it.
-    occluded_micro, occluded_macro = within_reach(occluded, reach[0]), within_reach(occluded, reach[1])
-    _name_scales(reason, occluded_micro, occluded_macro, MOUTH_OCCLUDED)
+    covered = {region: np.asarray(get(f"{region}_occluded"), dtype=bool) for region in REGION_POINTS
+               if _has(table, f"{region}_occluded")}
+    near = {region: (within_reach(flags, reach[0]), within_reach(flags, reach[1])) for region, flags in covered.items()}
+    occluded_micro = np.zeros(n, dtype=bool)
+    occluded_macro = np.zeros(n, dtype=bool)
+    for micro_near, macro_near in near.values():
+        occluded_micro |= micro_near
+        occluded_macro |= macro_near
+    for index in np.flatnonzero(occluded_micro | occluded_macro):
+        name = occluded_reason(r for r, (mi, ma) in near.items() if mi[index] or ma[index])
+        if occluded_micro[index] and occluded_macro[index]:
+            reason[index] = name
+        else:
+            reason[index] = f"{name} ({MICRO_ONLY if occluded_micro[index] else MACRO_ONLY})"
     reason[lost] = "mesh lost"
     reason[turned] = f"head turned beyond {MAX_YAW_DEG:.0f} degrees"
     micro = turned | lost | fast_micro | no_mesh_micro | occluded_micro
@@ -174,18 +199,16 @@ def _has(table, name: str) -> bool:
     return name in table if isinstance(table, dict) else name in table.columns
 
 
-def mouth_occluded(rows: FaceStateRows, n: int, fps: float) -> np.ndarray:
-    """Which of one face's ``n`` frames have the mouth covered (:mod:`larnet_core.face.occlusion`)."""
-    occluded = np.zeros(n, dtype=bool)
-    if not rows.mouth:
-        return occluded
-    width = next(iter(rows.mouth.values())).shape
-    appearance = np.full((n, *width), np.nan)
-    for index, values in rows.mouth.items():
+def regions_occluded(rows: FaceStateRows, n: int, fps: float) -> dict[str, np.ndarray]:
+    """Per checked region, which of one face's ``n`` frames have it covered (:mod:`larnet_core.face.occlusion`)."""
+    if not rows.appearance:
+        return {region: np.zeros(n, dtype=bool) for region in REGION_POINTS}
+    shape = next(iter(rows.appearance.values())).shape
+    appearance = np.full((n, *shape), np.nan)
+    for index, values in rows.appearance.items():
         if index < n:
             appearance[index] = values
-    scores = occlusion_scores(appearance, window=max(1, int(round(OCCLUSION_WINDOW_S * fps))))
-    return np.nan_to_num(scores, nan=0.0) > MOUTH_OCCLUDED_LEVEL
+    return occluded_regions(appearance, window=max(1, int(round(OCCLUSION_WINDOW_S * fps))))
 
 
 def face_state_columns(rows: FaceStateRows, columns: dict[str, Any], n: int, fps: float,
@@ -203,8 +226,9 @@ def face_state_columns(rows: FaceStateRows, columns: dict[str, Any], n: int, fps
     out["head_residual_macro"] = np.asarray(columns.get("head_residual_macro", np.full(n, np.nan)), dtype=np.float64)
     signals = {**{k: columns[k] for k in ("motion", "head_moving", "head_moving_macro")}, **out,
                "pose_residual": pose[:, 3]}
-    occluded = mouth_occluded(rows, n, fps)
-    signals["mouth_occluded"] = occluded
+    covered = regions_occluded(rows, n, fps)
+    signals.update({f"{region}_occluded": flags for region, flags in covered.items()})
+    occluded = np.logical_or.reduce(list(covered.values())) if covered else np.zeros(n, dtype=bool)
     out["excluded"] = excluded_reasons(signals, max_residual_px, macro_factor, reach)[0]
     if rows.features:
         width = len(next(iter(rows.features.values())))
@@ -221,7 +245,10 @@ def face_state_columns(rows: FaceStateRows, columns: dict[str, Any], n: int, fps
         if occluded.any():
             # The same neutral as track_intensities': the median over the window centred on each frame.
             neutral = pd.DataFrame(uncovered).rolling(window, center=True, min_periods=1).median().to_numpy()
-            values[occluded] = occluded_mouth_units(features[occluded] - neutral[occluded])
+            change = features - neutral
+            for regions in {tuple(r for r in covered if covered[r][i]) for i in np.flatnonzero(occluded)}:
+                same = occluded & np.logical_and.reduce([covered[r] == (r in regions) for r in covered])
+                values[same] = occluded_units(change[same], regions)
     else:
         values = np.full((n, len(AU_COLUMNS)), np.nan)
     for position, name in enumerate(AU_COLUMNS):

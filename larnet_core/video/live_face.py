@@ -6,9 +6,9 @@ The same rules as clip analysis (:mod:`larnet_core.video.face_state`), on the pa
 median of the face's recent measures (:class:`~larnet_core.aus.estimate.AuTracker`), and a motion sample, final
 ``k`` frames after its frame, is kept out when that frame's head was turned beyond 30 degrees, when the head moved
 and its rigid movement could not be removed from its flow, without a mesh when the head moved, and when the mouth
-was covered within the sample's reach (:mod:`larnet_core.face.occlusion`, against the recent uncovered past:
-:class:`~larnet_core.face.occlusion.OcclusionTracker`); covered frames report the mouth's units as NaN and do not
-set the neutral, as in a clip.
+or the brows were covered within the sample's reach (:mod:`larnet_core.face.occlusion`, against the recent
+uncovered past: :class:`~larnet_core.face.occlusion.OcclusionTracker`); covered frames report the covered region's
+units as NaN and do not set the neutral, as in a clip.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from larnet_core.aus.names import AU_COLUMNS
 from larnet_core.result.schema import REGIONS
 from larnet_core.video.blinks import APEX_REACH_S, MAX_BLINK_S, is_blink
 from larnet_core.face.occlusion import OcclusionTracker
-from larnet_core.video.face_state import MACRO_ALLOWANCE, MAX_POSE_RESIDUAL, MAX_YAW_DEG, occluded_mouth_units
+from larnet_core.video.face_state import MACRO_ALLOWANCE, MAX_POSE_RESIDUAL, MAX_YAW_DEG, occluded_units
 
 __all__ = ["LiveFaceState"]
 
@@ -39,7 +39,7 @@ class LiveFaceState:
         keep_s: seconds of per-frame pose and AUs kept (events, final a while after their frames, fall back on the
             per-frame AUs at their apex where the flow cannot be read).
         reach: the micro and macro scales' reference distances in frames
-            (:func:`~larnet_core.video.face_state.motion_reach`): a sample is kept out when the mouth was covered
+            (:func:`~larnet_core.video.face_state.motion_reach`): a sample is kept out when a region was covered
             this close to its frame.
     """
 
@@ -50,35 +50,34 @@ class LiveFaceState:
         self.macro_factor = float(macro_factor)
         self.reach = (int(reach[0]), int(reach[1]))
         self._tracker = AuTracker(fps)
-        self._mouth = OcclusionTracker(fps)
-        self._covered: OrderedDict[int, bool] = OrderedDict()  # per frame: the mouth was occluded
+        self._occlusion = OcclusionTracker(fps)
+        self._covered: OrderedDict[int, tuple[str, ...]] = OrderedDict()  # per frame: the regions occluded
         self._keep = max(8, int(keep_s * fps))
         self._frames: OrderedDict[int, tuple[float, float, float, float, np.ndarray]] = OrderedDict()
         self._face_id: int | None = None
         self._regions: OrderedDict[int, np.ndarray] = OrderedDict()  # micro region motion per frame, for blinks
 
     def update(self, index: int, face_id: int | None, measure: Any,
-               mouth: np.ndarray | None = None) -> tuple[tuple[float, float, float] | None, dict[str, float]]:
-        """Record this frame of the followed face (``measure``: its pose and mesh measures, or None; ``mouth``: its
-        :func:`~larnet_core.face.occlusion.mouth_appearance`); returns its ``(yaw, pitch, roll)`` and AU
-        intensities (empty without a mesh; the mouth's units NaN while it is covered). A new face starts a new
-        neutral."""
+               appearance: np.ndarray | None = None) -> tuple[tuple[float, float, float] | None, dict[str, float]]:
+        """Record this frame of the followed face (``measure``: its pose and mesh measures, or None; ``appearance``:
+        its :func:`~larnet_core.face.occlusion.face_appearance`); returns its ``(yaw, pitch, roll)`` and AU
+        intensities (empty without a mesh; a covered region's units NaN). A new face starts a new neutral."""
         if face_id != self._face_id:
             self._tracker.reset()
-            self._mouth.reset()
+            self._occlusion.reset()
             self._frames.clear()
             self._regions.clear()
             self._covered.clear()
             self._face_id = face_id
-        covered = self._mouth.update(mouth)[1]
+        covered = tuple(region for region, flag in self._occlusion.update(appearance).items() if flag)
         self._covered[int(index)] = covered
         while len(self._covered) > self._keep:
             self._covered.popitem(last=False)
         if measure is None:
             return None, {}
         neutral = self._tracker.neutral
-        if covered and neutral is not None:  # the covered mouth neither reads as units nor sets the neutral
-            pose, values = measure.pose, occluded_mouth_units(measure.features - neutral)
+        if covered and neutral is not None:  # a covered region neither reads as units nor sets the neutral
+            pose, values = measure.pose, occluded_units(measure.features - neutral, covered)
         else:
             pose, values = self._tracker.update_measure(measure)
         self._frames[index] = (pose.yaw, pose.pitch, pose.roll, pose.residual, values)
@@ -105,9 +104,9 @@ class LiveFaceState:
         return bool(abs(yaw) > MAX_YAW_DEG or abs(pitch) > MAX_YAW_DEG or fit > MAX_POSE_RESIDUAL or fast)
 
     def _covered_near(self, index: int, reach: int) -> bool:
-        """Whether the mouth was covered on a frame at most ``reach`` frames from ``index`` (a sample is final
+        """Whether a region was covered on a frame at most ``reach`` frames from ``index`` (a sample is final
         ``reach`` frames after its frame, so all of them are known)."""
-        return any(self._covered.get(i, False) for i in range(index - reach, index + reach + 1))
+        return any(self._covered.get(i) for i in range(index - reach, index + reach + 1))
 
     def is_blink(self, row: dict, min_motion: float) -> bool:
         """Whether a spotted interval (a row of the stream spotter) is only a blink, by the clip's rule

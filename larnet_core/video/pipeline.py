@@ -19,7 +19,7 @@ import numpy as np
 
 from larnet_core.face.base import FaceDetection
 from larnet_core.face.inputs import InputBuilder, InputConfig, ModelInput
-from larnet_core.face.occlusion import mouth_appearance
+from larnet_core.face.occlusion import face_appearance
 from larnet_core.face.tracking import TrackedFace, TrackedFrame
 from larnet_core.video.face_state import measure_face
 from larnet_core.face.head_compensation import RigidModel, registered_patch, rigid_model
@@ -57,8 +57,8 @@ class FaceStep:
         aligned: True when the alignment came from facial key points.
         measure: head pose and mesh measures (:func:`~larnet_core.video.face_state.measure_face`), with a mesh.
         mesh3d: the face's mesh with depth (working-frame pixels), with MediaPipe.
-        mouth: the colours around the mouth (:func:`~larnet_core.face.occlusion.mouth_appearance`), with a mesh,
-            for the occlusion check.
+        appearance: the colours of the mouth and brows and the skin around them
+            (:func:`~larnet_core.face.occlusion.face_appearance`), with a mesh, for the occlusion check.
     """
 
     face_id: int
@@ -71,7 +71,7 @@ class FaceStep:
     aligned: bool = False
     measure: Any = None
     mesh3d: np.ndarray | None = None
-    mouth: np.ndarray | None = None
+    appearance: np.ndarray | None = None
 
 
 @dataclass
@@ -227,7 +227,7 @@ class FaceStream:
                                        landmarks, model_input, samples, matrix, aligned,
                                        measure_face(face) if self.measure_faces else None,
                                        getattr(face, "mesh3d", None),
-                                       mouth_appearance(frame, mesh) if measured else None))
+                                       face_appearance(frame, mesh) if measured else None))
         for face_id, state in self._states.items():
             if face_id in seen:
                 continue
