@@ -173,3 +173,28 @@ def test_clip_scores_use_the_running_neutral_and_live_keeps_covers_out_of_it():
     assert [f.get("mouth", False) for f in flags[30:40]] == [True] * 10
     assert not any(f.get("mouth", False) or f.get("brows", False) for f in flags[:30] + flags[40:])
     assert within_reach(np.array([0, 0, 1, 0, 0, 0], bool), 2).tolist() == [True, True, True, True, True, False]
+
+
+@needs_mediapipe
+@pytest.mark.parametrize("photo", ["grace_hopper", "astronaut"])
+def test_head_turns_within_the_allowed_yaw_are_not_occlusions(photo):
+    """The shipped photos turned in 3-D (with the relief of their own mesh): up to 28 degrees of yaw and 15 of
+    pitch, neither region reads as covered against the frontal face."""
+    from larnet_core.face.mesh import MeshFaceDetector
+    from larnet_core.face.occlusion import OCCLUDED_LEVEL, face_appearance
+    from tests.rendered_faces import photo_mesh, render_turn
+
+    image, mesh3d = photo_mesh(photo)
+    detector = MeshFaceDetector(max_faces=1)
+    try:
+        frontal = face_appearance(image, detector.detect(image)[0].mesh)
+        for yaw, pitch in ((20, 0), (-20, 0), (28, 0), (-28, 0), (0, 15), (0, -15), (20, 12)):
+            turned = render_turn(image, mesh3d, yaw, pitch)
+            appearance = face_appearance(turned, detector.detect(turned)[0].mesh)
+            start = 0
+            for region, points in REGION_POINTS.items():
+                part = slice(start, start + len(points))
+                start += len(points)
+                assert occlusion_score(appearance[part], frontal[part]) < OCCLUDED_LEVEL, (region, yaw, pitch)
+    finally:
+        detector.close()

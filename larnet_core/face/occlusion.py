@@ -27,7 +27,8 @@ scores 0.78 to 1.15 while it covers it (three seeds per photo); the expressions 
 every emotion) at most 0.04; macro-expressions (1 s, about twice the micro strength) of jaw drop AU25+26 at most
 0.28, lip press AU24, lip tightener AU23 and AU15+17 at most 0.07, AU9+10 0.17, and a laugh AU6+12+25+26 during a
 20-degree head turn 0.37, the highest. Brows: the same hand raised over the brows and eyes 0.56 to 1.08; blinks at
-most 0.25, brow raise AU1+2 0.19, AU1+2+5 during a turn 0.24, frown AU4 and AU4+7 during a nod at most 0.15. The
+most 0.25, brow raise AU1+2 0.19, AU1+2+5 during a turn 0.24, frown AU4 and AU4+7 during a nod at most 0.15.
+The photos turned in 3-D up to 28 degrees of yaw and 15 of pitch: mouth at most 0.18, brows at most 0.39. The
 level sits between the two.
 
 Cost: 82 x 9 pixel reads and one colour conversion a frame, and live a median over the neutral window now and
