@@ -239,7 +239,7 @@ def face_state_columns(rows: FaceStateRows, columns: dict[str, Any], n: int, fps
         # Frames seen from far to the side read badly: they neither set the neutral nor get intensities.
         features[np.abs(np.nan_to_num(pose[:, 0])) > MAX_YAW_DEG] = np.nan
         window = max(1, int(round(NEUTRAL_WINDOW_S * fps)))
-        # Covered frames do not set the neutral, and are read from the upper face alone.
+        # Covered frames do not set the neutral, and are read without the covered region (occluded_units).
         uncovered = np.where(occluded[:, None], np.nan, features)
         values = track_intensities(uncovered, window=window)
         if occluded.any():
