@@ -30,6 +30,7 @@ import pandas as pd
 
 from larnet_core.aus.estimate import measure_mesh, track_intensities
 from larnet_core.aus.names import AU_COLUMNS
+from larnet_core.video.blinks import track_blinks
 
 __all__ = ["MAX_YAW_DEG", "NEUTRAL_WINDOW_S", "FaceStateRows", "measure_face", "face_state_columns",
            "spotting_signals", "excluded_reasons"]
@@ -137,6 +138,7 @@ def face_state_columns(rows: FaceStateRows, columns: dict[str, Any], n: int, fps
                "pose_residual": pose[:, 3]}
     out["excluded"] = excluded_reasons(signals, max_residual_px, macro_factor)[0]
     intensities = np.full((n, len(AU_COLUMNS)), np.nan)
+    features = None
     if rows.features:
         width = len(next(iter(rows.features.values())))
         features = np.full((n, width), np.nan)
@@ -148,6 +150,9 @@ def face_state_columns(rows: FaceStateRows, columns: dict[str, Any], n: int, fps
         intensities = track_intensities(features, window=max(1, int(round(NEUTRAL_WINDOW_S * fps))))
     for position, name in enumerate(AU_COLUMNS):
         out[name] = intensities[:, position]
+    # Both eyes closing together, each against its own neutral aperture: a wink is not a blink.
+    out["blink"] = track_blinks(features, columns.get("motion_eyes", np.full(n, np.nan)), fps,
+                                max(1, int(round(NEUTRAL_WINDOW_S * fps))))
     return out
 
 
