@@ -238,3 +238,18 @@ def test_each_eye_is_measured_against_its_own_neutral():
     flags = track_blinks(features, np.zeros(n), FPS, window=int(10 * FPS))
     assert np.flatnonzero(flags).tolist() == [30, 31, 32]
     assert not track_blinks(None, np.zeros(n), FPS, 9).any()
+
+
+def test_the_clip_pages_au_lanes_mark_the_blinks_on_the_eyes_closed_lane():
+    from dashboard.au_charts import au_lanes_figure
+    from larnet_core.aus.names import AU_COLUMNS
+    from larnet_core.result import empty_intervals
+
+    n = 20
+    frames = pd.DataFrame({"time_s": np.arange(n) / FPS, **{c: np.zeros(n) for c in AU_COLUMNS},
+                           "blink": np.isin(np.arange(n), [5, 6, 7])})
+    marks = [t for t in au_lanes_figure(frames, empty_intervals()).data if t.name == "blink"]
+    assert len(marks) == 1 and np.allclose(marks[0].x, np.array([5, 6, 7]) / FPS)
+    assert all(str(y).startswith("AU43") for y in marks[0].y)
+    older = frames.drop(columns=["blink"])  # an analysis made before the column
+    assert not [t for t in au_lanes_figure(older, empty_intervals()).data if t.name == "blink"]
