@@ -33,7 +33,8 @@ def has_units(frames: pd.DataFrame) -> bool:
 
 def au_lanes_figure(frames: pd.DataFrame, intervals: pd.DataFrame, current_time_s: float | None = None) -> go.Figure:
     """One lane per action unit: its intensity (0-5) over time as a heat map; spotted intervals outlined with the
-    AUs read at their apex and their FACS-rule label; frames kept out of spotting marked below."""
+    AUs read at their apex and their FACS-rule label; frames kept out of spotting marked below, and frames in a
+    blink (both eyes closing together) marked on the eyes-closed lane."""
     values = frames[list(AU_COLUMNS)].to_numpy(dtype=np.float64).T
     labels = [f"{c} {_NAMES[c]}" for c in AU_COLUMNS]
     figure = go.Figure(go.Heatmap(
@@ -54,6 +55,13 @@ def au_lanes_figure(frames: pd.DataFrame, intervals: pd.DataFrame, current_time_
                                         marker=dict(symbol="line-ns", color="#805ad5", size=10),
                                         text=excluded[marked], name="not spotted",
                                         hovertemplate="not spotted: %{text} at %{x:.2f} s<extra></extra>"))
+    if "blink" in frames.columns:  # analyses made before the column have none
+        blinks = frames["blink"].to_numpy(dtype=bool, na_value=False)
+        if blinks.any():
+            lane = labels[AU_COLUMNS.index("AU43")]  # eyes closed: where a blink shows
+            figure.add_trace(go.Scatter(x=frames["time_s"].to_numpy()[blinks], y=[lane] * int(blinks.sum()),
+                                        mode="markers", marker=dict(symbol="circle-open", color="#2b6cb0", size=7),
+                                        name="blink", hovertemplate="blink (both eyes) at %{x:.2f} s<extra></extra>"))
     if current_time_s is not None:
         figure.add_vline(x=current_time_s, line=dict(color="#2b6cb0", width=2))
     figure.update_layout(height=460, margin=dict(l=10, r=10, t=40, b=10), xaxis=dict(title="time (s)"),

@@ -49,6 +49,18 @@ def test_a_session_saved_before_the_units_still_opens(analysis, tmp_path):
     assert "AU12" not in reopened.frames.columns and len(reopened.intervals) == 1
 
 
+def test_a_session_saved_before_the_blink_column_still_opens_and_its_blinks_are_read_as_then(analysis, tmp_path):
+    from larnet_core.video.blinks import blink_frames
+
+    assert analysis.frames["blink"].dtype == bool  # the column travels as the other face-state columns (above)
+    session = result_to_session(analysis, "before blinks")
+    session.results = session.results.drop(columns=["blink"])
+    with SessionStore.open(f"sqlite:///{tmp_path / 'old.sqlite3'}") as store:
+        reopened = result_from_session(store.get(store.create(session).id))
+    assert "blink" not in reopened.frames.columns and len(reopened.intervals) == 1
+    assert len(blink_frames(reopened.frames, 30.0)) == len(reopened.frames)  # the old rule on AU43
+
+
 def test_batch_outputs_carry_the_columns(smile, lite_predictor, tmp_path):
     from larnet_core.cli import main
 
@@ -58,5 +70,6 @@ def test_batch_outputs_carry_the_columns(smile, lite_predictor, tmp_path):
     frames = pd.read_parquet(out / "frames")
     intervals = pd.read_parquet(out / "intervals")
     assert set(AU_COLUMNS) <= set(frames.columns) and frames["pose_yaw"].notna().any()
+    assert frames["blink"].dtype == bool
     assert (frames["excluded"].fillna("") == "").mean() > 0.7
     assert "AU12" in intervals["aus"].iloc[0] and intervals["rule_label"].iloc[0].startswith("EMFACS")

@@ -11,7 +11,8 @@ from larnet_core.errors import LarnetError
 from larnet_core.synth.footage import make_footage, write_footage
 from larnet_core.training.spotting_scores import interval_iou
 from larnet_core.video.analysis import analyze_clip
-from larnet_core.video.blinks import blink_frames, drop_blinks, is_blink
+from larnet_core.video.blinks import (EYE_MOTION, EYE_SHUT, blink_column, blink_frames, drop_blinks, is_blink,
+                                      track_blinks)
 from larnet_core.video.face_state import excluded_reasons, spotting_signals
 from larnet_core.video.spotting import SpottingParams, spot_expressions
 from markers import needs_mediapipe
@@ -153,3 +154,102 @@ def test_live_drops_the_blinks_and_keeps_the_expression(tmp_path, lite_predictor
     # The blinks are dropped as the clip drops them; the smile is the one event.
     events = [int(row["apex_frame"]) for row in analyzer._intervals]
     assert len(events) == 1 and abs(events[0] - apex) <= 3, events
+
+
+def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
+    """``(first, last)`` frames of each run of True."""
+    edges = np.flatnonzero(np.diff(np.r_[0, flags.astype(int), 0]))
+    return [(int(a), int(b) - 1) for a, b in zip(edges[::2], edges[1::2])]
+
+
+@needs_mediapipe
+def test_the_blink_column_is_true_on_the_generated_blinks_and_false_elsewhere(tmp_path, lite_predictor):
+    # Blinks every 2-5 s of random depth during expressions: the generator's eyelid closure is the truth.
+    footage = make_footage("expressions", seconds=8.0, photo="grace_hopper", seed=3, blinks=True)
+    lids = np.asarray(footage.frames.plan.actors[0].eyelids, dtype=np.float64)
+    blinks = _runs(lids > 0.05)
+    assert len(blinks) >= 2 and footage.truth.expressions  # the footage has both
+    path = write_footage(tmp_path / "blinks.mp4", footage.frames, FPS)
+    frames = analyze_clip(path, lite_predictor, max_infer_fps=5.0).frames
+    flags = frames["blink"].to_numpy()
+    assert frames["blink"].dtype == bool
+    for first, last in blinks:  # every blink is marked on its most closed frames
+        closed = first + int(np.argmax(lids[first:last + 1]))
+        assert flags[closed], (first, last, np.flatnonzero(flags))
+    # ... and nothing else is: marked frames are frames whose lids are well closed, expressions or not.
+    assert (lids[flags] >= 0.3).all(), (np.flatnonzero(flags), lids[flags])
+    assert blink_frames(frames, FPS).tolist() == flags.tolist()  # the rule reads the column
+
+
+@needs_mediapipe
+def test_a_wink_is_not_a_blink(tmp_path, lite_predictor):
+    # One eye closes (the subject's left, AU43 on one side) and opens again as quickly as a blink.
+    path, truth = _clip(tmp_path, name="expression_while_moving", kind="micro", movement=None, photo="astronaut",
+                        seconds=3.0, aus={"L43": 1.0})
+    frames = analyze_clip(path, lite_predictor, max_infer_fps=5.0).frames
+    wink = truth.expressions[0]
+    # The eye region moves as much as in a blink (what the rule without a mesh goes by) ...
+    assert frames["motion_eyes"].iloc[wink.onset:wink.offset + 1].max() >= EYE_MOTION
+    # ... but only one eye closed: no frame is in a blink, and an interval at the wink is not dropped as one.
+    assert not frames["blink"].any()
+    assert not is_blink(frames, wink.apex, FPS, 0.08)
+
+
+def test_a_blink_is_both_eyes_closing_together_for_a_short_while():
+    n, blink = 30, slice(10, 14)
+    closure = np.zeros((n, 2))
+    closure[blink] = 0.4
+    assert np.flatnonzero(blink_column(closure, np.zeros(n), FPS)).tolist() == [10, 11, 12, 13]
+    wink = np.zeros((n, 2))
+    wink[blink, 1] = 0.6  # one eye, closed further than both in the blink
+    assert not blink_column(wink, np.full(n, 1.3), FPS).any()  # however much the eye region moved
+    uneven = closure.copy()
+    uneven[blink, 0] = EYE_SHUT - 0.05  # the other eye hardly closing: still not both
+    assert not blink_column(uneven, np.zeros(n), FPS).any()
+    shut = np.zeros((n, 2))
+    shut[2:28] = 0.8  # eyes kept closed: not a blink
+    assert not blink_column(shut, np.zeros(n), FPS).any()
+    # Without a mesh measure (NaN closure) the eye region's motion decides, as before.
+    no_mesh = blink_column(np.full((n, 2), np.nan), np.where(np.arange(n) // 10 == 1, 1.2, 0.0), FPS)
+    assert np.flatnonzero(no_mesh).tolist() == list(range(10, 20))
+    # A wink's interval is kept, a blink's dropped, by the column the table carries.
+    table = _table(AU43=(blink, 0.5), motion_eyes=(blink, 1.3), motion_cheeks=(blink, 0.1))
+    intervals = pd.DataFrame({"onset_frame": [9], "apex_frame": [11], "offset_frame": [14]})
+    table["blink"] = blink_column(wink, table["motion_eyes"].to_numpy(), FPS)
+    assert len(drop_blinks(intervals, table, FPS, 0.08)) == 1  # the old AU43 rule alone would have dropped it
+    table["blink"] = blink_column(closure, table["motion_eyes"].to_numpy(), FPS)
+    assert drop_blinks(intervals, table, FPS, 0.08).empty
+
+
+def test_each_eye_is_measured_against_its_own_neutral():
+    from larnet_core.aus.features import FEATURE_NAMES
+
+    n = 60
+    features = np.zeros((n, len(FEATURE_NAMES)))
+    # A person whose image-right eye rests narrower than the left: each eye against its own aperture.
+    features[:, FEATURE_NAMES.index("upper_lid_l")] = -0.10
+    features[:, FEATURE_NAMES.index("lower_lid_l")] = 0.10
+    features[:, FEATURE_NAMES.index("upper_lid_r")] = -0.06
+    features[:, FEATURE_NAMES.index("lower_lid_r")] = 0.06
+    features[30:33, FEATURE_NAMES.index("upper_lid_l")] = -0.02  # left 0.20 -> 0.12: 40 % closed
+    features[30:33, FEATURE_NAMES.index("upper_lid_r")] = 0.0     # right 0.12 -> 0.06: 50 % closed
+    features[40:43, FEATURE_NAMES.index("upper_lid_r")] = 0.0     # the right one alone: a wink
+    features[50] = np.nan  # a frame without a measure
+    flags = track_blinks(features, np.zeros(n), FPS, window=int(10 * FPS))
+    assert np.flatnonzero(flags).tolist() == [30, 31, 32]
+    assert not track_blinks(None, np.zeros(n), FPS, 9).any()
+
+
+def test_the_clip_pages_au_lanes_mark_the_blinks_on_the_eyes_closed_lane():
+    from dashboard.au_charts import au_lanes_figure
+    from larnet_core.aus.names import AU_COLUMNS
+    from larnet_core.result import empty_intervals
+
+    n = 20
+    frames = pd.DataFrame({"time_s": np.arange(n) / FPS, **{c: np.zeros(n) for c in AU_COLUMNS},
+                           "blink": np.isin(np.arange(n), [5, 6, 7])})
+    marks = [t for t in au_lanes_figure(frames, empty_intervals()).data if t.name == "blink"]
+    assert len(marks) == 1 and np.allclose(marks[0].x, np.array([5, 6, 7]) / FPS)
+    assert all(str(y).startswith("AU43") for y in marks[0].y)
+    older = frames.drop(columns=["blink"])  # an analysis made before the column
+    assert not [t for t in au_lanes_figure(older, empty_intervals()).data if t.name == "blink"]

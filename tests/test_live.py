@@ -265,3 +265,41 @@ def test_live_drops_a_micro_interval_inside_a_macro_one_as_a_clip_does():
         spotter.push(i, "macro", macro[i], 0)
     streamed += spotter.flush()
     assert pd.DataFrame(streamed)[list(whole.columns)].equals(whole)
+
+
+def test_per_frame_results_keep_arriving_while_an_event_is_labelled(predictor, webcam, monkeypatch):
+    """An event's label (a flow checkpoint's TV-L1 flow takes tenths of a second) runs on its own thread: while a
+    deliberately held event job runs, every frame's own model call still completes and its probabilities arrive;
+    the event is reported once its job is let go."""
+    import larnet_core.video.live as live
+
+    started, release = threading.Event(), threading.Event()
+    label_event = live.run_event_job
+
+    def held_job(*args):
+        started.set()
+        release.wait(timeout=120)
+        return label_event(*args)
+
+    monkeypatch.setattr(live, "run_event_job", held_job)
+    frames, _ = webcam
+    analyzer = LiveAnalyzer(predictor, fps_hint=FPS, settings=AnalysisSettings(max_infer_fps=None), draw=False)
+    stream = frames + [frames[-1]] * 90  # the expression ends near the clip's end: a still face after it
+    fed = 0
+    while not started.wait(timeout=0) and fed < len(stream) - 30:
+        analyzer.process(stream[fed])
+        fed += 1
+    try:
+        assert started.wait(timeout=60), "no event was reported"
+        arrived = 0
+        for frame in stream[fed:fed + 30]:
+            _, result = analyzer.process(frame)
+            arrived += bool(result.raw_probabilities)
+            inflight = analyzer._inflight
+            if inflight is not None:  # the frame's model call finishes while the event job is held
+                inflight[2].result(timeout=60)
+        assert arrived >= 25 and not analyzer.events  # results kept coming; the event waits for its label
+    finally:
+        release.set()
+    analyzer.finish()
+    assert len(analyzer.events) == 1

@@ -195,7 +195,7 @@ def test_analysis_of_a_real_face_finds_the_expression(face_clip, predictor):
                 "motion_chin", "motion_macro", "head_motion", "head_moving", "head_moving_macro", "segment",
                 "pose_yaw", "pose_pitch", "pose_roll", "head_residual", "head_residual_macro", "excluded",
                 *[f"AU{n:02d}" for n in (1, 2, 4, 5, 6, 7, 9, 10, 12, 14, 15, 17, 20, 23, 24, 25, 26, 43)],
-                "in_interval", "input_a", "input_b",
+                "blink", "in_interval", "input_a", "input_b",
                 "input_tx", "input_ty", "input_reference", "input_aligned"]
     assert list(analysis.frames.columns) == expected == frame_layout(CLASSES)
     assert analysis.frames["face_found"].all() and (analysis.frames["face_id"] == 0).all()

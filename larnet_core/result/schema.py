@@ -8,7 +8,7 @@ default in :data:`ABSENT_VALUES` when a frame without the face should not hold N
 Per-frame groups, in table order: ``key`` (frame, time), ``track`` (whether and which face was followed, its box
 in stored-frame pixels), the ``prob_<class>`` group (one column per class of the model), ``prediction``,
 ``motion`` (overall and by face region, head motion, the face segment), ``face_state`` (head pose, residual head
-motion, exclusion reason, action units ``AU01``..``AU43``), ``membership`` (inside a spotted
+motion, exclusion reason, action units ``AU01``..``AU43``, ``blink``), ``membership`` (inside a spotted
 interval), ``input`` (the alignment that made the row's model input).
 """
 
@@ -69,9 +69,10 @@ FRAME_GROUPS: dict[str, tuple[str, ...]] = {
     "motion": ("motion", *(f"motion_{name}" for name in REGIONS), "motion_macro", "head_motion", "head_moving",
                "head_moving_macro", "segment"),
     # head pose (degrees), how well the head's movement was removed from the flow (crop pixels, micro and macro
-    # scale), why a frame is kept out of spotting ("" when it is not), and the action-unit intensities
+    # scale), why a frame is kept out of spotting ("" when it is not), the action-unit intensities, and whether
+    # the frame is in a blink (both eyes closing together; a table made before the column has none)
     "face_state": ("pose_yaw", "pose_pitch", "pose_roll", "head_residual", "head_residual_macro", "excluded",
-                   *AU_COLUMNS),
+                   *AU_COLUMNS, "blink"),
     "membership": ("in_interval",),
     # the similarity matrix (working-frame pixels -> model input), the flow reference frame, key-point alignment
     "input": ("input_a", "input_b", "input_tx", "input_ty", "input_reference", "input_aligned"),
@@ -92,7 +93,7 @@ FRAME_COLUMNS = tuple(column for group in FRAME_GROUPS.values() for column in gr
 #: ``faces_in_frame`` and ``shot_cut`` are the frame's own).
 ABSENT_VALUES: dict[str, Any] = {"face_found": False, "face_id": -1, "pred_label": None, "inferred": False,
                                  "head_moving": False, "head_moving_macro": False, "segment": -1,
-                                 "in_interval": False, "input_reference": -1, "input_aligned": False}
+                                 "blink": False, "in_interval": False, "input_reference": -1, "input_aligned": False}
 #: Columns that describe the frame, not a face: the same in every face's row of a frame.
 FRAME_WIDE_COLUMNS = ("frame", "time_s", "faces_in_frame", "shot_cut")
 

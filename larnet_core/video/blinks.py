@@ -1,13 +1,21 @@
 """Blinks are not expressions: telling a spotted interval that is only a blink from one that is an expression.
 
-A blink (FACS AU45) closes both eyelids and opens them again within a few tenths of a second. The datasets do not
-annotate blinks (CAS(ME)^2, SAMM-LV and CAS(ME)^3 code expressions only), yet a blink moves the skin around the
-eyes enough for the motion signal to pass the spotting threshold: the lower lid drags the cheeks, the upper lid
-the brows and the bridge of the nose. An interval is a blink, and is not reported, when at its apex
+A blink (FACS AU45) closes both eyelids together and opens them again within a few tenths of a second. The
+datasets do not annotate blinks (CAS(ME)^2, SAMM-LV and CAS(ME)^3 code expressions only), yet a blink moves the
+skin around the eyes enough for the motion signal to pass the spotting threshold: the lower lid drags the cheeks,
+the upper lid the brows and the bridge of the nose.
 
-* the lids close for a short while: with a face mesh, eye closure (``AU43``, from the lids' aperture against the
-  person's neutral) reaches :data:`LID_CLOSED` in a run of frames no longer than :data:`MAX_BLINK_S`; without a
-  mesh, the eye region's motion reaches :data:`EYE_MOTION` in such a run;
+A frame is in a blink (the per-frame ``blink`` column, :func:`blink_column`) when both eyes close together for a
+short while: with a face mesh, each eye's lid aperture (lower lid to upper lid, in the pose-normalised face) has
+shrunk by at least :data:`EYE_SHUT` of that eye's neutral aperture (the median over the person's recent frames),
+in a run of frames no longer than :data:`MAX_BLINK_S`. One eye closing alone is a wink (FACS AU46), not a blink:
+it is never marked, whatever the other measures say. Without a mesh the eye region's motion reaches
+:data:`EYE_MOTION` in such a run (one eye and both cannot be told apart there).
+
+An interval is a blink, and is not reported, when around its apex
+
+* frames are in a blink (:func:`blink_frames`: the ``blink`` column; for a table made before the column, the
+  old rule on both eyes' ``AU43`` at :data:`LID_CLOSED`);
 * and nothing moved beyond what the blink drags along: every counted region's motion is within
   :data:`BLINK_DRAG` times the eyes' motion plus the spotting floor (``min_motion``). An expression during a
   blink (a smile while blinking) or one that closes the eyes (AU43 with a smile) moves the mouth or cheeks far
@@ -22,9 +30,20 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["LID_CLOSED", "EYE_MOTION", "MAX_BLINK_S", "BLINK_DRAG", "blink_frames", "is_blink", "drop_blinks"]
+from larnet_core.aus.features import FEATURE_NAMES
 
-#: ``AU43`` intensity from which the lids count as closing (development set: blinks at the apex of a spotted
+__all__ = ["EYE_SHUT", "LID_CLOSED", "EYE_MOTION", "MAX_BLINK_S", "BLINK_DRAG", "eye_apertures", "eye_closure",
+           "blink_column", "track_blinks", "blink_frames", "is_blink", "drop_blinks"]
+
+#: Share of an eye's neutral aperture a blink takes away, in both eyes at once (generated blinks of the
+#: development photos: 0.28-0.46 per eye on the frames where the rendered lids are more than half shut, 0.03-0.23
+#: on the frames either side; the open eye of a generated wink moves -0.05-0.00 while the winking one reaches 0.48).
+EYE_SHUT = 0.2
+#: The mesh measures (:data:`larnet_core.aus.features.FEATURE_NAMES`) of each eye's upper and lower lid.
+_LIDS = tuple((FEATURE_NAMES.index(f"upper_lid_{side}"), FEATURE_NAMES.index(f"lower_lid_{side}"))
+              for side in ("l", "r"))
+
+#: For tables made before the ``blink`` column: ``AU43`` intensity from which the lids count as closing (development set: blinks at the apex of a spotted
 #: interval read 0.29-0.52, expressions 0.00-0.08 and a macro-expression 0.20).
 LID_CLOSED = 0.25
 #: Without a mesh: eye-region motion (pixels of the 96-pixel crop) from which the lids count as moving
@@ -54,9 +73,49 @@ def _short_runs(flag: np.ndarray, max_len: int) -> np.ndarray:
     return out
 
 
+def eye_apertures(features: np.ndarray) -> np.ndarray:
+    """``(n, 2)`` lid aperture of each eye (image-left first, eye distances) from ``(n, n_features)`` mesh
+    measures (NaN rows stay NaN)."""
+    features = np.atleast_2d(np.asarray(features, dtype=np.float64))
+    return np.column_stack([features[:, lower] - features[:, upper] for upper, lower in _LIDS])
+
+
+def eye_closure(apertures: np.ndarray, neutral: np.ndarray) -> np.ndarray:
+    """Share of each eye's ``neutral`` aperture that is closed (0 open as at rest, 1 shut; NaN unknown)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        closure = 1.0 - np.asarray(apertures, dtype=np.float64) / np.asarray(neutral, dtype=np.float64)
+    return np.where(np.asarray(neutral, dtype=np.float64) > 0, closure, np.nan)
+
+
+def blink_column(closure: np.ndarray, eye_motion: np.ndarray, fps: float) -> np.ndarray:
+    """The per-frame ``blink`` flag: both eyes' :func:`eye_closure` (``(n, 2)``) reach :data:`EYE_SHUT` together,
+    in a run no longer than :data:`MAX_BLINK_S`; frames without a mesh measure (NaN closure) use the eye region's
+    motion (``eye_motion``) instead."""
+    closure = np.asarray(closure, dtype=np.float64).reshape(-1, 2)
+    measured = np.isfinite(closure).all(axis=1)
+    both_shut = (np.nan_to_num(closure, nan=0.0) >= EYE_SHUT).all(axis=1)  # a wink closes one: not a blink
+    moving = np.nan_to_num(np.asarray(eye_motion, dtype=np.float64), nan=0.0) >= EYE_MOTION
+    return _short_runs(np.where(measured, both_shut, moving), max(1, int(round(MAX_BLINK_S * fps))))
+
+
+def track_blinks(features: np.ndarray | None, eye_motion: np.ndarray, fps: float, window: int) -> np.ndarray:
+    """A clip's ``blink`` column from one face's ``(n, n_features)`` mesh measures (NaN rows: no measure; None:
+    no mesh at all) and its eye-region motion, each eye against its own neutral aperture: the median over
+    ``window`` frames centred on each frame (as the action units' neutral)."""
+    motion = np.asarray(eye_motion, dtype=np.float64)
+    if features is None:
+        return blink_column(np.full((len(motion), 2), np.nan), motion, fps)
+    apertures = eye_apertures(features)
+    neutral = pd.DataFrame(apertures).rolling(max(1, int(window)), center=True, min_periods=1).median().to_numpy()
+    return blink_column(eye_closure(apertures, neutral), motion, fps)
+
+
 def blink_frames(table: pd.DataFrame, fps: float) -> np.ndarray:
-    """Per frame: the lids are closing or closed in a blink (a short run of closure; see the module docstring)."""
+    """Per frame: the lids are closing or closed in a blink: the table's ``blink`` column, or for a table made
+    before it, a short run of closure by the old rule (both eyes' ``AU43``, or without a mesh the eyes' motion)."""
     n = len(table)
+    if "blink" in table.columns:
+        return table["blink"].to_numpy(dtype=bool, na_value=False)
     lids = table["AU43"].to_numpy(dtype=np.float64) if "AU43" in table.columns else np.full(n, np.nan)
     eyes = table["motion_eyes"].to_numpy(dtype=np.float64) if "motion_eyes" in table.columns else np.full(n, np.nan)
     has_mesh = np.isfinite(lids)

@@ -38,6 +38,7 @@ from larnet_core.aus.estimate import intensities, measure_mesh, track_intensitie
 from larnet_core.aus.features import FEATURE_NAMES
 from larnet_core.aus.names import AU_COLUMNS
 from larnet_core.face.occlusion import NEUTRAL_WINDOW_S as OCCLUSION_WINDOW_S, REGION_POINTS, occluded_regions
+from larnet_core.video.blinks import track_blinks
 
 __all__ = ["MAX_YAW_DEG", "NEUTRAL_WINDOW_S", "FaceStateRows", "measure_face", "face_state_columns",
            "spotting_signals", "excluded_reasons", "REGION_UNITS", "occluded_units", "occluded_reason",
@@ -230,6 +231,7 @@ def face_state_columns(rows: FaceStateRows, columns: dict[str, Any], n: int, fps
     signals.update({f"{region}_occluded": flags for region, flags in covered.items()})
     occluded = np.logical_or.reduce(list(covered.values())) if covered else np.zeros(n, dtype=bool)
     out["excluded"] = excluded_reasons(signals, max_residual_px, macro_factor, reach)[0]
+    features = None
     if rows.features:
         width = len(next(iter(rows.features.values())))
         features = np.full((n, width), np.nan)
@@ -253,6 +255,9 @@ def face_state_columns(rows: FaceStateRows, columns: dict[str, Any], n: int, fps
         values = np.full((n, len(AU_COLUMNS)), np.nan)
     for position, name in enumerate(AU_COLUMNS):
         out[name] = values[:, position]
+    # Both eyes closing together, each against its own neutral aperture: a wink is not a blink.
+    out["blink"] = track_blinks(features, columns.get("motion_eyes", np.full(n, np.nan)), fps,
+                                max(1, int(round(NEUTRAL_WINDOW_S * fps))))
     return out
 
 

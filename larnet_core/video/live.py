@@ -14,8 +14,9 @@ signal is two-sided, ``reference_s`` late, and an interval is final once it can 
 Spot, then recognise, as a clip: each event is labelled by the model on its own onset -> apex input, and its action
 units are read from the skin's movement between a frame just before its onset and its apex, with the clip's code
 (:mod:`larnet_core.video.live_events`), from a bounded ring of the last seconds of the followed face. That runs on
-the model thread, so the frame that completes an event is not held up by it: the event is reported on a frame or
-two later, once its label is known.
+a thread of its own (one worker: events are labelled one after another, in order), so neither the frame that
+completes an event nor the per-frame model calls wait for it (a flow checkpoint's TV-L1 flow takes a few tenths
+of a second): the event is reported on a later frame, once its label is known.
 
 Per-frame classes flicker on a real face, so the shown prediction is the mean of the last ``smooth_s`` seconds of
 the main face's probabilities; the raw ones are in :attr:`LiveResult.raw_probabilities`.
@@ -109,8 +110,8 @@ class LiveResult:
         probabilities: every class's smoothed probability (empty without a face).
         motion: the followed face's latest final motion value (NaN while unknown or without a face).
         latency_ms: processing time of this frame.
-        event: the event whose label became known at this frame, if any (a frame or two after the spotter
-            reported it, with the model on its own thread).
+        event: the event whose label became known at this frame, if any (a few frames after the spotter
+            reported it, with events labelled on their own thread).
         error: what went wrong on this frame, or None.
         face_id: the followed face's id (-1 without a face).
         faces_in_frame: faces tracked in this frame.
@@ -155,9 +156,9 @@ class LiveAnalyzer:
             not apply.
         smooth_s: seconds of probabilities averaged into the shown prediction (what the page shows, not a setting
             of the analysis).
-        async_model: run the model on a thread of its own, so a frame's latency is the tracker's and the
-            motion's, not the model's; its probabilities join the shown mean a frame or two later. False runs it
-            inline (every frame then waits for it).
+        async_model: run the model on a thread of its own, and label events on another, so a frame's latency is
+            the tracker's and the motion's, not the model's; its probabilities join the shown mean a frame or two
+            later. False runs both inline (every frame then waits for them).
         max_events: events kept (oldest dropped first).
         draw: draw the overlay on the returned frame (False returns the frame unchanged, a little faster).
     """
@@ -186,6 +187,9 @@ class LiveAnalyzer:
         self.draw = draw
         self._model_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="larnet-live-model") \
             if async_model else None
+        # Events are labelled on their own worker: the per-frame model calls go on while one is labelled.
+        self._event_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="larnet-live-events") \
+            if async_model else None
         self.input_config = InputConfig.for_card(self.card, reference_s=self.motion_config.reference_s,
                                                  motion_size=self.motion_config.size)
         self._lock = threading.Lock()
@@ -208,7 +212,7 @@ class LiveAnalyzer:
         # The clip's two-scale spotting over the last seconds of both signals.
         self._spotter = TwoScaleStreamingSpotter(self.fps_hint, self.spotting)
         # What spot-then-recognise needs of the last seconds of the followed face (module docstring), and the
-        # events reported by the spotter whose label the model thread is still working out (in order).
+        # events reported by the spotter whose label the event thread is still working out (in order).
         self._ring = FrameRing(ring_frames(self.fps_hint, self.spotting, self.motion_config,
                                            self._spotter.micro_hold + self._spotter.every))
         self._pending: deque[tuple[dict, int, EventJob | None, object]] = deque()
@@ -269,7 +273,7 @@ class LiveAnalyzer:
             self.stream.reset()
             self._events.clear()
             self._intervals.clear()
-            self._reset_state()  # events still on the model thread are forgotten with the rest
+            self._reset_state()  # events still on the event thread are forgotten with the rest
 
     def finish(self) -> list[LiveEvent]:
         """The stream stopped: settle the last frames' motion and report the events they complete (an event is
@@ -436,7 +440,7 @@ class LiveAnalyzer:
         self._spotter.push(sample.index, sample.scale, value, segment)
 
     def _report(self, row: dict) -> None:
-        """The spotter reported an interval: take its frames from the ring and have the model thread label it (or
+        """The spotter reported an interval: take its frames from the ring and have the event thread label it (or
         label it now, without one). A blink is not an expression: it is dropped, as a clip drops it."""
         if self._face_state.is_blink(row, self.spotting.min_motion):
             return
@@ -445,10 +449,10 @@ class LiveAnalyzer:
         face_id = job.apex.face_id if job is not None else int(self._main if self._main is not None else 0)
         if job is None:
             done = None
-        elif self._model_thread is None:
+        elif self._event_thread is None:
             done = run_event_job(job, self.predictor, self.input_config)
         else:
-            done = self._model_thread.submit(run_event_job, job, self.predictor, self.input_config)
+            done = self._event_thread.submit(run_event_job, job, self.predictor, self.input_config)
         self._pending.append((row, face_id, job, done))
 
     def _settle_events(self, wait: bool = False) -> LiveEvent | None:

@@ -13,7 +13,7 @@ units as NaN and do not set the neutral, as in a clip.
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from typing import Any
 
 import numpy as np
@@ -22,8 +22,8 @@ import pandas as pd
 from larnet_core.aus.estimate import AuTracker
 from larnet_core.aus.names import AU_COLUMNS
 from larnet_core.result.schema import REGIONS
-from larnet_core.video.blinks import APEX_REACH_S, MAX_BLINK_S, is_blink
 from larnet_core.face.occlusion import OcclusionTracker
+from larnet_core.video.blinks import APEX_REACH_S, MAX_BLINK_S, blink_column, eye_apertures, eye_closure, is_blink
 from larnet_core.video.face_state import MACRO_ALLOWANCE, MAX_POSE_RESIDUAL, MAX_YAW_DEG, occluded_units
 
 __all__ = ["LiveFaceState"]
@@ -53,7 +53,11 @@ class LiveFaceState:
         self._occlusion = OcclusionTracker(fps)
         self._covered: OrderedDict[int, tuple[str, ...]] = OrderedDict()  # per frame: the regions occluded
         self._keep = max(8, int(keep_s * fps))
-        self._frames: OrderedDict[int, tuple[float, float, float, float, np.ndarray]] = OrderedDict()
+        self._frames: OrderedDict[int, tuple[float, float, float, float, np.ndarray, np.ndarray]] = OrderedDict()
+        # Each eye's lid aperture, one frame in three of the last 10 s: its median is the eye's neutral (blinks).
+        self._apertures: deque[np.ndarray] = deque(maxlen=max(5, int(10.0 * fps / 3)))
+        self._neutral_apertures: np.ndarray | None = None
+        self._count = 0
         self._face_id: int | None = None
         self._regions: OrderedDict[int, np.ndarray] = OrderedDict()  # micro region motion per frame, for blinks
 
@@ -66,6 +70,8 @@ class LiveFaceState:
             self._tracker.reset()
             self._occlusion.reset()
             self._frames.clear()
+            self._apertures.clear()
+            self._neutral_apertures, self._count = None, 0
             self._regions.clear()
             self._covered.clear()
             self._face_id = face_id
@@ -80,7 +86,13 @@ class LiveFaceState:
             pose, values = measure.pose, occluded_units(measure.features - neutral, covered)
         else:
             pose, values = self._tracker.update_measure(measure)
-        self._frames[index] = (pose.yaw, pose.pitch, pose.roll, pose.residual, values)
+        apertures = eye_apertures(measure.features)[0]
+        if self._count % 3 == 0 and "brows" not in covered:  # a hand over the eyes is no resting aperture
+            self._apertures.append(apertures)
+            self._neutral_apertures = np.median(np.asarray(self._apertures), axis=0)
+        self._count += 1
+        closure = eye_closure(apertures, self._neutral_apertures)
+        self._frames[index] = (pose.yaw, pose.pitch, pose.roll, pose.residual, values, closure)
         while len(self._frames) > self._keep:
             self._frames.popitem(last=False)
         return (pose.yaw, pose.pitch, pose.roll), dict(zip(AU_COLUMNS, map(float, values)))
@@ -97,7 +109,7 @@ class LiveFaceState:
         frame = self._frames.get(int(sample.index))
         if frame is None:
             return bool(sample.head_moving)  # no mesh: nothing was compensated
-        yaw, pitch, _, fit, _ = frame
+        yaw, pitch, _, fit, _, _ = frame
         limit = self.max_residual_px * (self.macro_factor * MACRO_ALLOWANCE if sample.scale == "macro" else 1.0)
         residual = float(getattr(sample, "residual", float("nan")))
         fast = bool(sample.head_moving) and np.isfinite(residual) and residual > limit
@@ -110,16 +122,15 @@ class LiveFaceState:
 
     def is_blink(self, row: dict, min_motion: float) -> bool:
         """Whether a spotted interval (a row of the stream spotter) is only a blink, by the clip's rule
-        (:func:`larnet_core.video.blinks.is_blink`) on the frames kept around its apex."""
+        (:func:`larnet_core.video.blinks.is_blink`, both eyes closing together by
+        :func:`~larnet_core.video.blinks.blink_column`) on the frames kept around its apex."""
         apex = int(row["apex_frame"])
         reach = int(round((APEX_REACH_S + MAX_BLINK_S) * self.fps)) + 1
         frames = range(apex - reach, apex + reach + 1)
-        lid = AU_COLUMNS.index("AU43")
-        table = pd.DataFrame({
-            "AU43": [self._frames[i][4][lid] if i in self._frames else np.nan for i in frames],
-            **{f"motion_{name}": [self._regions[i][k] if i in self._regions else np.nan for i in frames]
-               for k, name in enumerate(REGIONS)},
-        })
+        table = pd.DataFrame({f"motion_{name}": [self._regions[i][k] if i in self._regions else np.nan for i in frames]
+                              for k, name in enumerate(REGIONS)})
+        closure = np.array([self._frames[i][5] if i in self._frames else (np.nan, np.nan) for i in frames])
+        table["blink"] = blink_column(closure, table["motion_eyes"].to_numpy(), self.fps)
         return is_blink(table, reach, self.fps, min_motion)
 
     def units_at(self, index: int) -> np.ndarray | None:
