@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from larnet_core.aus.estimate import photo_intensities
 from larnet_core.aus.names import AU_COLUMNS
 from larnet_core.errors import LarnetError
 from larnet_core.face.mesh import MeshFaceDetector, mediapipe_available
@@ -96,8 +97,6 @@ def smoothed_frames(frames: pd.DataFrame, class_names: Sequence[str], fps: float
 def photo_units(image) -> tuple[tuple[float, float, float], dict[str, float]] | None:
     """Pose and AU intensities of the largest face in a photo (against the canonical neutral face), or None
     (no MediaPipe, no face). A clip frame's model input is read on its face crop."""
-    from larnet_core.aus.estimate import photo_intensities  # lazy: SciPy only when a photo's action units are estimated
-
     image = image if isinstance(image, np.ndarray) else getattr(image, "crop", None)
     if image is None or not mediapipe_available():
         return None

@@ -18,6 +18,7 @@ import streamlit as st
 from dashboard import config
 from dashboard.text import plain, plain_error
 from larnet_core.errors import LarnetError
+from larnet_core.models import file_sha256
 from larnet_core.result import SYNTHETIC_NOTICE, model_provenance
 from larnet_core.uploads import UploadCache
 
@@ -63,8 +64,6 @@ class ModelChoice:
 # ------------------------------------------------------------------------------------------ cached resources
 @st.cache_data(max_entries=64, show_spinner=False)
 def _sha256_of(path: str, mtime_ns: int, size: int) -> str:
-    from larnet_core.models import file_sha256  # lazy: torch only once a model is loaded (pages open without it)
-
     return file_sha256(path)
 
 
@@ -83,13 +82,13 @@ def _load_model(path: str, sha256: str) -> LoadedModel:  # sha256 is part of the
 
 @st.cache_resource(max_entries=4, show_spinner="Preparing the model for inference...")
 def _load_predictor(path: str, sha256: str, threads: int | None = None) -> Predictor:
-    # lazy: torch only once a model is loaded (pages open without it)
-    from larnet_core.inference import Predictor
-    from larnet_core.models import load_checkpoint
+    # lazy: ONNX Runtime (and torch, unless the ONNX cache serves the model) only once a model is loaded (pages
+    # open without them)
+    from larnet_core.inference import Predictor, load_for_inference
 
     # A separate copy from _load_model: the Predictor may move or export its network, and the attention page
     # attaches hooks to the other copy.
-    return Predictor(load_checkpoint(path, device="cpu"), threads=threads)
+    return Predictor(load_for_inference(path, device="cpu"), threads=threads)
 
 
 @st.cache_resource(max_entries=16, ttl=30, show_spinner=False)

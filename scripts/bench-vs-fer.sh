@@ -15,8 +15,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-LARNET=${LARNET:-.venv/bin/larnet}
 # The benchmark driver needs larnet_core (clip generator): the interpreter of the environment larnet runs in.
+# Either may be given; the other is found beside it. Both honour PYTHONPATH (a checkout's code comes first).
+if [ -z "${LARNET:-}" ] && [ -n "${LARNET_PY:-}" ]; then
+  LARNET=$(dirname "$LARNET_PY")/larnet
+fi
+LARNET=${LARNET:-.venv/bin/larnet}
 LARNET_PY=${LARNET_PY:-$(dirname "$(command -v "$LARNET" || echo "$LARNET")")/python}
 PYTHON=${PYTHON:-python3}
 FER_VENV=${FER_VENV:-build/fer-venv}

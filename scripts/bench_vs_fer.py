@@ -159,7 +159,8 @@ def _larnet_versions() -> str:
 
     import larnet_core
 
-    return (f"larnet {larnet_core.__version__}, torch {torch.__version__}, onnxruntime {onnxruntime.__version__}, "
+    # Where larnet_core comes from (a checkout on PYTHONPATH or the installed package): the code being timed.
+    return (f"larnet {larnet_core.__version__} from {Path(larnet_core.__file__).parent}, torch {torch.__version__}, onnxruntime {onnxruntime.__version__}, "
             f"python {sys.version.split()[0]}")
 
 

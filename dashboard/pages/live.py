@@ -105,7 +105,7 @@ class LiveState:
 
 def _state(predictor, settings) -> LiveState:
     """This browser session's analyzer: a new one when the model or the analysis settings change."""
-    key = f"{selected_model().path}:{predictor.loaded.sha256}:{sorted(settings.to_dict().items())}"
+    key = f"{selected_model().path}:{predictor.sha256}:{sorted(settings.to_dict().items())}"
     state = st.session_state.get("live_state")
     if state is None or state.model_key != key:
         state = LiveAnalyzer(predictor, fps_hint=30.0, settings=settings)

@@ -23,10 +23,10 @@ import functools
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import nnls
 
 from larnet_core.aus.calibration import AU_COLUMNS, Calibration, load_calibration
 from larnet_core.aus.features import mesh_features
+from larnet_core.aus.nnls import nnls
 from larnet_core.face.pose import HeadPose, canonical_face, fit_pose
 
 __all__ = ["ACTIVE_LEVEL", "RELATIVE_LEVEL", "AuTracker", "expression_units", "FaceMeasure", "intensities",

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-from scipy.optimize import nnls
 
 from larnet_core.aus.calibration import load_flow_calibration
+from larnet_core.aus.nnls import nnls
 from larnet_core.face.head_compensation import compensate, rigid_model
 from larnet_core.face.pose import STABLE_POINTS, canonical_face
 

@@ -23,8 +23,9 @@ from larnet_core.batch.output import BatchOutput
 from larnet_core.batch.ray_runner import run_ray
 from larnet_core.batch.settings import BatchSettings, input_stat, settings_sha256
 from larnet_core.batch.worker import ClipJob, WorkerConfig
-from larnet_core.devices import resolve_device
 from larnet_core.errors import CheckpointError, LarnetError
+from larnet_core.inference import load_for_inference
+from larnet_core.models.onnx_cache import InferenceModel
 from larnet_core.paths import check_output_dir
 
 __all__ = ["BatchProgress", "BatchReport", "plan_batch", "run_batch"]
@@ -113,15 +114,12 @@ def plan_batch(clips: Sequence[ClipInput], output: BatchOutput, settings_hash: s
     return jobs, kept
 
 
-def _check_checkpoint(checkpoint: str | Path, device: str = "auto"):
-    # lazy: torch only when a model is loaded (a batch's parent process only plans and collects)
-    from larnet_core.models import load_checkpoint
-
+def _check_checkpoint(checkpoint: str | Path, device: str = "auto", backend: str = "auto") -> InferenceModel:
     path = Path(checkpoint)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {checkpoint} does not exist; pass a .pt file written by larnet train "
                               "(the demo model is assets/models/larnet-lite-demo.pt)")
-    return load_checkpoint(path, device=resolve_device(device))
+    return load_for_inference(path, device=device, backend=backend)
 
 
 def run_batch(
@@ -169,7 +167,7 @@ def run_batch(
         raise LarnetError(f"--workers and --threads must be at least 1, got {workers} and {threads}")
     check_output_dir(out, "the batch output folder")  # before any clip is read or the model loaded
     clips = discover_clips(inputs, extensions)
-    loaded = _check_checkpoint(checkpoint, device)
+    loaded = _check_checkpoint(checkpoint, device, settings.backend)
     output = _open_output(out)
     settings_hash = settings_sha256(settings, loaded.sha256)
     jobs, kept = plan_batch(clips, output, settings_hash, retry_failed=retry_failed)

@@ -23,8 +23,8 @@ import cv2
 from larnet_core.batch.inputs import BatchInputError, clip_sha256
 from larnet_core.batch.output import BatchOutput, now
 from larnet_core.batch.settings import BatchSettings, input_stat
-from larnet_core.devices import resolve_device
 from larnet_core.errors import CheckpointError, LarnetError
+from larnet_core.inference import Predictor, load_for_inference
 from larnet_core.paths import read_input
 from larnet_core.video import analyze_clip
 
@@ -108,15 +108,11 @@ class ClipWorker:
     """
 
     def __init__(self, config: WorkerConfig, name: str | None = None, loaded=None) -> None:
-        # lazy: torch only in the process that analyses clips (`larnet --help` imports this module)
-        from larnet_core.inference import Predictor
-        from larnet_core.models import load_checkpoint
-
         self.config = config
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
         self.output = BatchOutput(config.out)
         if loaded is None:
-            loaded = load_checkpoint(config.checkpoint, device=resolve_device(config.device))
+            loaded = load_for_inference(config.checkpoint, device=config.device, backend=config.settings.backend)
         if loaded.sha256 != config.model_sha256:
             raise CheckpointError(f"{config.checkpoint} on {self.name} is not the checkpoint the batch started with "
                                   f"(SHA-256 {loaded.sha256[:12]}, expected {config.model_sha256[:12]}); give every "

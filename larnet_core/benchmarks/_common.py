@@ -12,6 +12,7 @@ import numpy as np
 from larnet_core.devices import DEVICE_CHOICES, resolve_device
 from larnet_core.errors import CheckpointError
 from larnet_core.face import build_detector, largest_face, sample_face_photos
+from larnet_core.inference import Predictor
 from larnet_core.paths import demo_checkpoint_path
 from larnet_core.synth.emotions import sample_action_units
 from larnet_core.synth.landmarks import landmarks_from_box
@@ -33,7 +34,6 @@ def load_predictor(args: argparse.Namespace):
     # lazy: torch only once the benchmark runs (`larnet bench TARGET --help` imports this module)
     import torch
 
-    from larnet_core.inference import Predictor
     from larnet_core.models import ModelCard, load_checkpoint, save_checkpoint
 
     torch.set_num_threads(args.threads)

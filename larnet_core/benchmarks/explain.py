@@ -14,6 +14,7 @@ from larnet_core.devices import resolve_device
 from larnet_core.errors import LarnetError
 from larnet_core.face import sample_face_photos
 from larnet_core.face.inputs import InputConfig, photo_model_input
+from larnet_core.models import ModelCard
 
 DESCRIPTION = "all explanation maps for one face (masks, hidden layers, CAMs) vs a plain forward pass"
 
@@ -43,7 +44,6 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from larnet_core.explain import Explainer
-    from larnet_core.models import ModelCard
 
     torch.set_num_threads(args.threads)
     device = resolve_device(args.device)

@@ -14,8 +14,8 @@ from tqdm import tqdm
 
 from larnet_core import storage
 from larnet_core.cli._options import add_analysis_arguments
-from larnet_core.devices import resolve_device
 from larnet_core.errors import LarnetError
+from larnet_core.inference import Predictor, load_for_inference
 from larnet_core.paths import check_output_file
 from larnet_core.result import SYNTHETIC_NOTICE
 from larnet_core.video import analyze_clip, render_annotated_video
@@ -41,10 +41,6 @@ def register(subparsers) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    # lazy: torch only when the command runs (`larnet --help` imports every command module)
-    from larnet_core.inference import Predictor
-    from larnet_core.models import load_checkpoint
-
     out = Path(args.out)
     if out.suffix.lower() not in storage.TABLE_SUFFIXES:
         raise LarnetError(f"--out {out.name}: use a .csv or .parquet file name")
@@ -60,8 +56,8 @@ def _run(args: argparse.Namespace) -> int:
 
         SessionStore.open(args.db).close()  # reachable, and a sessions database
     settings = AnalysisSettings.from_args(args)
-    device = resolve_device(args.device)
-    predictor = Predictor(load_checkpoint(args.checkpoint, device=device), backend=settings.backend)
+    predictor = Predictor(load_for_inference(args.checkpoint, device=args.device, backend=settings.backend),
+                          backend=settings.backend)
 
     cancel = threading.Event()
     with tqdm(total=100, unit="%", desc="analyse", bar_format="{l_bar}{bar}| {n:.0f}% {postfix}") as bar:

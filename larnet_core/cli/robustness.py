@@ -11,6 +11,7 @@ from larnet_core.data import apply_scheme, load_dataset
 from larnet_core.devices import DEVICE_CHOICES, resolve_device
 from larnet_core.errors import LarnetError
 from larnet_core.face.inputs import FACE_MODES
+from larnet_core.inference import Predictor
 from larnet_core.paths import check_output_file
 from larnet_core.result import SYNTHETIC_NOTICE
 from larnet_core.training.robustness import resolution_robustness
@@ -42,7 +43,6 @@ def register(subparsers) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     # lazy: torch only when the command runs (`larnet --help` imports every command module)
-    from larnet_core.inference import Predictor
     from larnet_core.models import load_checkpoint
 
     if any(r <= 0 for r in args.resolutions) or args.reference_height <= 0:

@@ -18,6 +18,7 @@ from larnet_core.cli._options import add_analysis_arguments
 from larnet_core.data import load_dataset
 from larnet_core.devices import resolve_device
 from larnet_core.errors import LarnetError
+from larnet_core.inference import Predictor
 from larnet_core.paths import check_output_file, demo_checkpoint_path
 from larnet_core.result import model_provenance
 from larnet_core.training.spotting_eval import SPOT_EVAL_INFER_FPS, SpotEvalOptions, evaluate_spotting, with_dataset_fps
@@ -149,7 +150,6 @@ def _reproducible(summary: dict, args: argparse.Namespace, dataset: str, predict
 
 def _predictor(checkpoint: str | None, device: str = "auto", backend: str = "auto"):
     # lazy: torch only when the command runs (`larnet --help` imports every command module)
-    from larnet_core.inference import Predictor
     from larnet_core.models import load_checkpoint
 
     return Predictor(load_checkpoint(checkpoint or demo_checkpoint_path(), device=resolve_device(device)),

@@ -1,48 +1,26 @@
 """LARNet and its pieces: Attention-56/92, Attention EmoResNet, the LARNet stack, the ResNet-18 baseline, the
-field's small flow networks (STSTNet, OFF-ApexNet), checkpoints and export."""
+field's small flow networks (STSTNet, OFF-ApexNet), checkpoints and export.
 
-from larnet_core.models.blocks import ATTENTION_KINDS, AttentionModule, MaskActivation, ModuleMask, PreActBottleneck
-from larnet_core.models.checkpoint import LoadedModel, ModelCard, file_sha256, load_checkpoint, save_checkpoint
-from larnet_core.models.complexity import complexity, count_parameters
-from larnet_core.models.losses import l2_kernel_penalty
-from larnet_core.models.flownets import OffApexNet, STSTNet
-from larnet_core.models.networks import EmoResNet, FeatureInfo, Intermediates, LARNet, ResidualAttentionNet
-from larnet_core.models.resnet import ResNet18
-from larnet_core.models.registry import (
-    MODEL_CONFIGS,
-    ModelConfig,
-    attention_models,
-    build_model,
-    list_models,
-    model_config,
-)
+Names load lazily: the model card (:mod:`~larnet_core.models.card`) and the ONNX cache
+(:mod:`~larnet_core.models.onnx_cache`) import no torch, so inference from a cached export starts without it.
+"""
 
-__all__ = [
-    "ATTENTION_KINDS",
-    "AttentionModule",
-    "EmoResNet",
-    "FeatureInfo",
-    "Intermediates",
-    "LARNet",
-    "LoadedModel",
-    "MODEL_CONFIGS",
-    "MaskActivation",
-    "ModelCard",
-    "ModelConfig",
-    "ModuleMask",
-    "OffApexNet",
-    "PreActBottleneck",
-    "ResNet18",
-    "ResidualAttentionNet",
-    "STSTNet",
-    "attention_models",
-    "build_model",
-    "complexity",
-    "count_parameters",
-    "file_sha256",
-    "l2_kernel_penalty",
-    "list_models",
-    "load_checkpoint",
-    "model_config",
-    "save_checkpoint",
-]
+from larnet_core._lazy import lazy_exports
+
+_EXPORTS = {
+    "ModelCard": "card",
+    "ATTENTION_KINDS": "blocks", "AttentionModule": "blocks", "MaskActivation": "blocks", "ModuleMask": "blocks", "PreActBottleneck": "blocks",
+    "file_sha256": "card", "LoadedModel": "checkpoint", "load_checkpoint": "checkpoint",
+    "save_checkpoint": "checkpoint",
+    "InferenceModel": "onnx_cache",
+    "complexity": "complexity", "count_parameters": "complexity",
+    "l2_kernel_penalty": "losses",
+    "OffApexNet": "flownets", "STSTNet": "flownets",
+    "EmoResNet": "networks", "FeatureInfo": "networks", "Intermediates": "networks", "LARNet": "networks",
+    "ResidualAttentionNet": "networks",
+    "ResNet18": "resnet",
+    "MODEL_CONFIGS": "registry", "ModelConfig": "registry", "attention_models": "registry",
+    "build_model": "registry", "list_models": "registry", "model_config": "registry",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from larnet_core.models.card_checks import ATTENTION_KINDS
+
 __all__ = [
     "ATTENTION_KINDS",
     "MaskActivation",
@@ -23,7 +25,6 @@ __all__ = [
     "ModuleMask",
 ]
 
-ATTENTION_KINDS = ("mixed", "channel", "spatial")
 _EPS = 1e-6
 
 

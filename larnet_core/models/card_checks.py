@@ -15,11 +15,11 @@ from typing import Any, Callable
 
 from larnet_core.errors import CheckpointError
 from larnet_core.face.inputs import FACE_MODES
-from larnet_core.models.blocks import ATTENTION_KINDS
-from larnet_core.models.registry import MODEL_CONFIGS
 
-__all__ = ["CARD_LIMITS", "MAX_PARAMETERS", "SAMPLE_MODES", "card_from_untrusted"]
+__all__ = ["ATTENTION_KINDS", "CARD_LIMITS", "MAX_PARAMETERS", "PRESETS", "SAMPLE_MODES", "card_from_untrusted"]
 
+#: Mask activations of the attention modules (:mod:`larnet_core.models.blocks`), which a card's ``attention`` names.
+ATTENTION_KINDS = ("mixed", "channel", "spatial")
 #: Largest network a checkpoint may describe (LARNet at paper size has 57.6 M parameters; 4 bytes each).
 MAX_PARAMETERS = 200_000_000
 #: What models are trained on (the same tuple as :data:`larnet_core.data.samples.SAMPLE_MODES`).
@@ -128,9 +128,13 @@ _KWARGS: dict[str, dict[str, Callable[[Any], Any]]] = {
     "resnet18": {"small_input": lambda v: _flag(v, "small_input")},
     "fixed": {},  # the field's small flow networks: their papers fix every size
 }
+# Every preset of :data:`larnet_core.models.registry.MODEL_CONFIGS`, in its order (a test keeps the two equal):
+# listed here so that a card is checked without importing the networks (torch).
 _PRESET_KWARGS = {"attention56": "residual_attention", "attention92": "residual_attention",
                   "emoresnet": "emoresnet", "larnet": "larnet", "larnet-lite": "larnet", "resnet18": "resnet18",
                   "ststnet": "fixed", "off-apexnet": "fixed"}
+#: Presets a card may name.
+PRESETS = tuple(_PRESET_KWARGS)
 
 
 def _class_names(value: Any) -> list[str]:
@@ -196,7 +200,7 @@ def card_from_untrusted(data: Any) -> dict[str, Any]:
     for required in ("preset", "class_names", "input_size"):
         if required not in data:
             raise _fail(required, "is missing")
-    preset = _choice(data["preset"], "preset", tuple(MODEL_CONFIGS))
+    preset = _choice(data["preset"], "preset", PRESETS)
     fields: dict[str, Any] = {
         "preset": preset,
         "class_names": _class_names(data["class_names"]),

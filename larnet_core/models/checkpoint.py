@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as _dt
 import logging
 import os
 import pickle
 import zipfile
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +15,10 @@ from torch import nn
 
 from larnet_core import __version__
 from larnet_core.errors import CheckpointError
+from larnet_core.models.card import CHECKPOINT_ZIP_LIMITS, ModelCard, file_sha256
 from larnet_core.models.card_checks import MAX_PARAMETERS, card_from_untrusted
-from larnet_core.models.registry import build_model, model_config
-from larnet_core.paths import cache_dir, open_input, sha256_input
-from larnet_core.safezip import SafeZip, ZipLimits
+from larnet_core.paths import cache_dir, open_input
+from larnet_core.safezip import SafeZip
 
 __all__ = ["ModelCard", "LoadedModel", "save_checkpoint", "load_checkpoint", "file_sha256", "CHECKPOINT_FORMAT"]
 
@@ -34,84 +33,6 @@ CHECKPOINT_VERSION = 1
 
 
 @dataclass
-class ModelCard:
-    """What a checkpoint is: enough to rebuild the network, preprocess its input and describe it honestly.
-
-    Attributes:
-        preset: name for :func:`larnet_core.models.build_model`.
-        class_names: output classes in logit order.
-        input_size: square input side in pixels.
-        mean, std: per-channel normalisation applied to [0, 1] inputs.
-        attention: mask activation; ``residual`` False means naive ``M * T`` attention.
-        in_channels: 3 for RGB faces or flow images.
-        sample_mode: ``apex`` | ``frames`` | ``flow``: what the model was trained on, so inference feeds the same.
-        flow: optical-flow estimator of flow samples (``tvl1`` or ``farneback``); "" for older cards, which
-            were trained on Farneback flow.
-        face: how training samples found their face: a detector (``auto``, ``mediapipe``, ``mtcnn``, ``haar``),
-            aligned on the same road as clip analysis (:mod:`larnet_core.face.inputs`), or "" / ``none`` for whole
-            face-filled frames (older cards).
-        label_scheme: e.g. ``casme2-7``.
-        training_data: one-line description of the data it was trained on.
-        training_subjects: dataset-qualified subjects whose clips trained or validated it (``casme2/sub01``),
-            so an evaluation can warn when it scores them again.
-        synthetic: True when trained on generated faces; every UI showing the model must say so.
-        model_kwargs: extra constructor keywords (overrides of the preset).
-        code_version, created_at: provenance.
-        notes: free text (e.g. the command that produced it).
-    """
-
-    preset: str
-    class_names: list[str]
-    input_size: int
-    mean: list[float] = field(default_factory=lambda: [0.485, 0.456, 0.406])
-    std: list[float] = field(default_factory=lambda: [0.229, 0.224, 0.225])
-    attention: str = "mixed"
-    residual: bool = True
-    in_channels: int = 3
-    sample_mode: str = "apex"
-    flow: str = ""
-    face: str = ""
-    label_scheme: str = ""
-    training_data: str = "untrained (random weights)"
-    training_subjects: list[str] = field(default_factory=list)
-    synthetic: bool = False
-    model_kwargs: dict[str, Any] = field(default_factory=dict)
-    code_version: str = __version__
-    created_at: str = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
-    notes: str = ""
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.class_names)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ModelCard":
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
-
-    def build(self) -> nn.Module:
-        """Build the untrained network this card describes."""
-        return build_model(
-            self.preset,
-            num_classes=self.num_classes,
-            in_channels=self.in_channels,
-            attention=self.attention,
-            residual=self.residual,
-            **self.model_kwargs,
-        )
-
-    @classmethod
-    def for_preset(cls, preset: str, class_names: list[str], **kw: Any) -> "ModelCard":
-        cfg = model_config(preset)
-        kw.setdefault("mean", list(cfg.mean))
-        kw.setdefault("std", list(cfg.std))
-        return cls(preset=preset, class_names=list(class_names), input_size=cfg.input_size, **kw)
-
-
-@dataclass
 class LoadedModel:
     """A network in eval mode with its card and where it came from."""
 
@@ -120,13 +41,6 @@ class LoadedModel:
     path: Path | None = None
     sha256: str = ""
     extra: dict[str, Any] = field(default_factory=dict)  # e.g. optimizer state saved for resuming
-
-
-def file_sha256(path: str | Path, chunk: int = 1 << 20) -> str:
-    """SHA-256 of a checkpoint file, streamed and bounded by the checkpoint size limit (``chunk`` is kept for
-    callers that passed it; reads are in 1 MiB blocks)."""
-    return sha256_input(path, f"checkpoint {path}", max_bytes=CHECKPOINT_ZIP_LIMITS.max_archive_bytes,
-                        error=CheckpointError)
 
 
 def save_checkpoint(
@@ -157,9 +71,6 @@ def save_checkpoint(
     return path
 
 
-# A checkpoint is a zip archive written by torch.save: one member per tensor storage, stored uncompressed.
-CHECKPOINT_ZIP_LIMITS = ZipLimits(max_archive_bytes=2 * 1024**3, max_members=20_000,
-                                  max_member_bytes=1024**3, max_total_bytes=2 * 1024**3)
 _TENSOR_DTYPES = (torch.float32, torch.float16, torch.bfloat16, torch.float64, torch.int64)
 
 
