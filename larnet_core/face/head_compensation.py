@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-__all__ = ["RIGID_POINTS", "RigidModel", "rigid_model", "compensate", "registered_patch"]
+__all__ = ["JAW_REGION", "RIGID_POINTS", "RigidModel", "rigid_model", "compensate", "registered_patch"]
 
 #: Mesh points the rigid fit uses: the nose bridge, back and tip, the face outline from the temples to the jaw
 #: angles, and the top of the forehead (the hairline, above where raised brows fold the skin), so the brows and
@@ -67,20 +67,40 @@ class RigidModel:
         return RigidModel(self.points * factor, depth, depth_map, samples)
 
 
-def rigid_model(mesh: np.ndarray, matrix: np.ndarray, size: int) -> RigidModel | None:
+def rigid_model(mesh: np.ndarray, matrix: np.ndarray, size: int, with_jaw: bool = True) -> RigidModel | None:
     """The :class:`RigidModel` of a ``(478, 2 or 3)`` mesh (frame pixels) seen through the 2x3 ``matrix`` (frame ->
-    motion crop of ``size`` pixels); ``None`` for a mesh too small to carry the points."""
+    motion crop of ``size`` pixels); ``None`` for a mesh too small to carry the points.
+
+    ``with_jaw=False`` fits the head's movement without the lower face (:data:`JAW_REGION`: the mouth, chin and
+    jaw below the nose): a jaw drop or chin raise moves a large part of the face, which the robust fit takes for the
+    head's movement (a jaw drop then reads as the chin moving up); without it, the chin's movement relative to the
+    rest of the head survives."""
     mesh = np.asarray(mesh, dtype=np.float64)
     if mesh.ndim != 2 or len(mesh) <= max(RIGID_POINTS):
         return None
     crop = mesh[:, :2] @ matrix[:, :2].T + matrix[:, 2]
     index = list(RIGID_POINTS)
     samples = _face_samples(crop[:468], size)
+    if not with_jaw:
+        samples = _outside(samples, crop[list(JAW_REGION)], size)
     if mesh.shape[1] < 3:
         return RigidModel(crop[index], None, None, samples)
     scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
     depth = (mesh[:, 2] - mesh[:468, 2].mean()) * scale
     return RigidModel(crop[index], depth[index], _depth_map(crop[:468], depth[:468], size), samples)
+
+
+#: The lower face's outline: the nose base, the mouth corners' sides and the jaw from one angle round the chin to
+#: the other. The jaw and chin move with AU17, AU25 and AU26, so they are no part of the head's rigid movement.
+JAW_REGION = (2, 98, 327, 58, 172, 136, 150, 149, 176, 148, 152, 377, 400, 378, 379, 365, 397, 288)
+
+
+def _outside(samples: np.ndarray, outline: np.ndarray, size: int) -> np.ndarray:
+    """The ``samples`` (crop pixels) outside the convex hull of ``outline``."""
+    mask = np.zeros((size, size), np.uint8)
+    cv2.fillConvexPoly(mask, np.round(cv2.convexHull(outline.astype(np.float32))).astype(np.int32).reshape(-1, 2), 1)
+    cols, rows = (np.clip(samples[:, k].astype(int), 0, size - 1) for k in (0, 1))
+    return samples[mask[rows, cols] == 0]
 
 
 def _face_samples(points: np.ndarray, size: int, step: int = 4) -> np.ndarray:
