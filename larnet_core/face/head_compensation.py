@@ -8,10 +8,13 @@ it). Then, for what registration leaves (the relief's parallax, mesh jitter):
 The motion crops are aligned with a smoothed similarity (position, size, roll), so what is left of a head turn or
 nod between two crops is the face's foreshortening and the parallax of its relief: under a small rotation seen
 by a camera far away, each point of the skull moves by ``a0 + a1 x + a2 y + a3 z`` horizontally and the same form
-vertically, where ``z`` is its depth. :func:`compensate` fits that model to the flow at the face mesh's stable
-points (nose, eye corners' neighbours, face outline: :data:`RIGID_POINTS`) and subtracts it everywhere, using a
-depth map of the face made once per face segment from the mesh's depth (:func:`rigid_model`). What is left is
-what the skin did by itself: the expression, read in the pose-normalised face.
+vertically, where ``z`` is its depth. :func:`compensate` fits that model robustly to the flow on a grid inside the
+face's outline (the chin and mouth included; the stable points, :data:`RIGID_POINTS`, only when the face is too small
+for the grid) and subtracts it everywhere, using a depth map of the face made once per face segment from the mesh's
+depth (:func:`rigid_model`). What is left is what the skin did by itself: the expression, read in the
+pose-normalised face. A movement of a large part of the face is partly taken for the head's: a jaw drop leaves
+the chin moving up; ``rigid_model(..., with_jaw=False)`` leaves the lower face out of the fit (docs/action-units.md
+measures both).
 
 How far the stable points still stray from the fitted model (:attr:`Compensation.residual`, crop pixels) says
 whether the compensation can be trusted: a turn too fast for the flow to follow, or a hand over the face, leaves
