@@ -5,24 +5,36 @@ sizes, read from the skin's movement between the neutral photo and the rendering
 the mesh alone against the neutral (the per-frame channel).
 
 With ``--diagnose`` it also prints, for each unit rendered alone at the macro intensity, the mean intensity the
-two channels give every unit (the strongest three): which units a unit is mistaken for.
+two channels give every unit (the strongest three); for each unit rendered alone (both intensities), the units
+read present beside or instead of it and in how many of its renderings (the confusion); and, for the units that
+move the jaw and lips, how far the chin and the lower lip move (eye distances, down positive) with the lower face
+in the head's fitted movement (what the calibration uses) and without it.
 
-Usage: python scripts/au_figures.py [--photo astronaut] [--diagnose]
+``--shift`` renders the mouth's key points moved by that many eye distances (several values: several
+placements): on the calibration photo (``--photo grace_hopper``), at placements the calibration did not render,
+this is the set the choices are made on, never the held-out photo.
+
+Usage: python scripts/au_figures.py [--photo astronaut] [--diagnose] [--shift -0.15 0 0.15]
 """
 
 import argparse
+import dataclasses
+from collections import Counter
 
 import numpy as np
 
 from larnet_core.aus.estimate import active_units, intensities, measure_mesh
 from larnet_core.aus.evaluate import score_sets
-from larnet_core.aus.flow import expression_intensities
+from larnet_core.aus.flow import expression_intensities, point_displacements
 from larnet_core.aus.names import AU_NUMBERS
 from larnet_core.aus.rules import au_numbers
 from larnet_core.face.mesh import MeshFaceDetector
 from larnet_core.synth.action_units import apply_action_units
+from larnet_core.synth.au_calibration import _mouth_shifted
 from larnet_core.synth.photo_faces import head_layer
 
+_JAW_UNITS = (17, 24, 25, 26)
+_CHIN, _LOWER_LIP = 152, 17
 COMBINATIONS = [(6, 12), (1, 2), (1, 2, 5), (1, 4, 15), (4, 7), (4, 9), (1, 2, 4, 20), (15, 17), (9, 15)]
 
 
@@ -30,17 +42,24 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--photo", default="astronaut")
     parser.add_argument("--diagnose", action="store_true", help="print what each unit alone is read as")
+    parser.add_argument("--shift", type=float, nargs="+", default=[0.0],
+                        help="move the mouth's key points by these eye distances (one placement each)")
     args = parser.parse_args()
     alone: dict[tuple[str, int], list[np.ndarray]] = {}
+    confused: dict[tuple[str, int], Counter] = {}
+    counts: Counter = Counter()
+    jaw: dict[tuple[int, bool], list[np.ndarray]] = {}
     detector = MeshFaceDetector(max_faces=1)
     cases = [(n,) for n in AU_NUMBERS if n != 43] + COMBINATIONS
     results = {"flow": ([], []), "mesh": ([], [])}
     for size in (160, 220):
         base = head_layer(args.photo, size)
-        for layer in (base, base.mirrored()):
-            neutral_mesh = detector.detect(layer.image)[0].mesh3d
+        for plain in (base, base.mirrored()):
+            neutral_mesh = detector.detect(plain.image)[0].mesh3d
             neutral_features = measure_mesh(neutral_mesh).features
-            for units in cases:
+            placements = [dataclasses.replace(plain, landmarks=_mouth_shifted(plain.landmarks, shift))
+                          if shift else plain for shift in args.shift]
+            for layer, units in ((layer, units) for layer in placements for units in cases):
                 for strength in (1.3, 2.5):
                     shown = apply_action_units(layer.image, layer.landmarks, {u: strength for u in units})
                     faces = detector.detect(shown)
@@ -53,8 +72,16 @@ def main() -> None:
                     for channel, values in (("flow", flow), ("mesh", geometry)):
                         if len(units) == 1 and strength == 2.5:
                             alone.setdefault((channel, units[0]), []).append(values)
+                        if len(units) == 1:
+                            counts[(channel, units[0])] += 1
+                            confused.setdefault((channel, units[0]), Counter()).update(
+                                au_numbers(active_units(values)) - truth)
                         results[channel][0].append(truth)
                         results[channel][1].append(au_numbers(active_units(values)))
+                    if args.diagnose and len(units) == 1 and units[0] in _JAW_UNITS and strength == 2.5:
+                        for in_fit in (True, False):
+                            moved = point_displacements(layer.image, neutral_mesh, shown, mesh, jaw_in_fit=in_fit)
+                            jaw.setdefault((units[0], in_fit), []).append(moved[[_CHIN, _LOWER_LIP], 1])
     for channel, (coded, estimated) in results.items():
         table, micro, macro = score_sets(coded, estimated)
         print(f"\n{channel} channel on {args.photo} ({len(coded)} renderings): micro F1 {micro:.2f}, macro F1 "
@@ -72,6 +99,22 @@ def main() -> None:
                 mean = np.mean(alone[(channel, number)], axis=0)
                 top = np.argsort(-mean)[:3]
                 cells.append(" ".join(f"AU{AU_NUMBERS[i]} {mean[i]:.2f}" for i in top))
+            print(f"AU{number}: " + " | ".join(cells))
+        print("\nEach unit alone (both intensities): units read beside or instead of it, share of its renderings, "
+              "flow channel | mesh channel:")
+        for number in AU_NUMBERS:
+            if ("flow", number) not in counts:
+                continue
+            cells = []
+            for channel in ("flow", "mesh"):
+                total = counts[(channel, number)]
+                cells.append(" ".join(f"AU{n} {k / total:.2f}" for n, k in confused[(channel, number)].most_common(3))
+                             or "none")
+            print(f"AU{number}: " + " | ".join(cells))
+        print("\nChin (point 152) and lower lip (point 17) vertical movement at 2.5, eye distances (down positive), "
+              "lower face in the head's fit | left out of it:")
+        for number in _JAW_UNITS:
+            cells = [" ".join(f"{v:+.3f}" for v in np.mean(jaw[(number, in_fit)], axis=0)) for in_fit in (True, False)]
             print(f"AU{number}: " + " | ".join(cells))
 
 

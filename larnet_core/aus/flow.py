@@ -93,12 +93,16 @@ def face_crop(rgb: np.ndarray, mesh: np.ndarray, robust: bool = True) -> FaceCro
     return FaceCrop(_grey_crop(rgb, matrix), matrix, mesh)
 
 
-def crop_displacements(neutral: FaceCrop, current: FaceCrop) -> np.ndarray:
+def crop_displacements(neutral: FaceCrop, current: FaceCrop, jaw_in_fit: bool = True) -> np.ndarray:
     """``(468, 2)`` skin displacement at each mesh point from the neutral crop to the current one, eye distances,
-    in the aligned face's axes (x right, y down)."""
+    in the aligned face's axes (x right, y down).
+
+    ``jaw_in_fit=False`` leaves the lower face out of the head's fitted movement, so a jaw drop's or chin raise's
+    movement survives it (``scripts/au_figures.py --diagnose`` compares both; the calibrated templates use the
+    default, which scored better on the tuning photo: docs/action-units.md)."""
     flow = cv2.calcOpticalFlowFarneback(neutral.crop, current.crop, None, **_FARNEBACK)
     # A turn or nod between the two frames: its foreshortening and parallax fitted robustly and removed.
-    flow = compensate(flow, rigid_model(neutral.mesh, neutral.matrix, CROP_SIZE)).flow
+    flow = compensate(flow, rigid_model(neutral.mesh, neutral.matrix, CROP_SIZE, with_jaw=jaw_in_fit)).flow
     first = neutral.matrix
     points = neutral.mesh[:_FACE_POINTS, :2] @ first[:, :2].T + first[:, 2]
     xs = np.clip(points[:, 0], 0, CROP_SIZE - 1).astype(np.float32)[None]
@@ -114,9 +118,9 @@ def crop_displacements(neutral: FaceCrop, current: FaceCrop) -> np.ndarray:
 
 
 def point_displacements(neutral_rgb: np.ndarray, neutral_mesh: np.ndarray, rgb: np.ndarray,
-                        mesh: np.ndarray) -> np.ndarray:
+                        mesh: np.ndarray, jaw_in_fit: bool = True) -> np.ndarray:
     """:func:`crop_displacements` of two frames and their meshes (``(478, 2 or 3)`` pixels)."""
-    return crop_displacements(face_crop(neutral_rgb, neutral_mesh), face_crop(rgb, mesh))
+    return crop_displacements(face_crop(neutral_rgb, neutral_mesh), face_crop(rgb, mesh), jaw_in_fit)
 
 
 @functools.lru_cache(maxsize=1)

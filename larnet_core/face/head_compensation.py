@@ -8,10 +8,13 @@ it). Then, for what registration leaves (the relief's parallax, mesh jitter):
 The motion crops are aligned with a smoothed similarity (position, size, roll), so what is left of a head turn or
 nod between two crops is the face's foreshortening and the parallax of its relief: under a small rotation seen
 by a camera far away, each point of the skull moves by ``a0 + a1 x + a2 y + a3 z`` horizontally and the same form
-vertically, where ``z`` is its depth. :func:`compensate` fits that model to the flow at the face mesh's stable
-points (nose, eye corners' neighbours, face outline: :data:`RIGID_POINTS`) and subtracts it everywhere, using a
-depth map of the face made once per face segment from the mesh's depth (:func:`rigid_model`). What is left is
-what the skin did by itself: the expression, read in the pose-normalised face.
+vertically, where ``z`` is its depth. :func:`compensate` fits that model robustly to the flow on a grid inside the
+face's outline (the chin and mouth included; the stable points, :data:`RIGID_POINTS`, only when the face is too small
+for the grid) and subtracts it everywhere, using a depth map of the face made once per face segment from the mesh's
+depth (:func:`rigid_model`). What is left is what the skin did by itself: the expression, read in the
+pose-normalised face. A movement of a large part of the face is partly taken for the head's: a jaw drop leaves
+the chin moving up; ``rigid_model(..., with_jaw=False)`` leaves the lower face out of the fit (docs/action-units.md
+measures both).
 
 How far the stable points still stray from the fitted model (:attr:`Compensation.residual`, crop pixels) says
 whether the compensation can be trusted: a turn too fast for the flow to follow, or a hand over the face, leaves
@@ -25,7 +28,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-__all__ = ["RIGID_POINTS", "RigidModel", "rigid_model", "compensate", "registered_patch"]
+__all__ = ["JAW_REGION", "RIGID_POINTS", "RigidModel", "rigid_model", "compensate", "registered_patch"]
 
 #: Mesh points the rigid fit uses: the nose bridge, back and tip, the face outline from the temples to the jaw
 #: angles, and the top of the forehead (the hairline, above where raised brows fold the skin), so the brows and
@@ -67,20 +70,40 @@ class RigidModel:
         return RigidModel(self.points * factor, depth, depth_map, samples)
 
 
-def rigid_model(mesh: np.ndarray, matrix: np.ndarray, size: int) -> RigidModel | None:
+def rigid_model(mesh: np.ndarray, matrix: np.ndarray, size: int, with_jaw: bool = True) -> RigidModel | None:
     """The :class:`RigidModel` of a ``(478, 2 or 3)`` mesh (frame pixels) seen through the 2x3 ``matrix`` (frame ->
-    motion crop of ``size`` pixels); ``None`` for a mesh too small to carry the points."""
+    motion crop of ``size`` pixels); ``None`` for a mesh too small to carry the points.
+
+    ``with_jaw=False`` fits the head's movement without the lower face (:data:`JAW_REGION`: the mouth, chin and
+    jaw below the nose): a jaw drop or chin raise moves a large part of the face, which the robust fit takes for the
+    head's movement (a jaw drop then reads as the chin moving up); without it, the chin's movement relative to the
+    rest of the head survives."""
     mesh = np.asarray(mesh, dtype=np.float64)
     if mesh.ndim != 2 or len(mesh) <= max(RIGID_POINTS):
         return None
     crop = mesh[:, :2] @ matrix[:, :2].T + matrix[:, 2]
     index = list(RIGID_POINTS)
     samples = _face_samples(crop[:468], size)
+    if not with_jaw:
+        samples = _outside(samples, crop[list(JAW_REGION)], size)
     if mesh.shape[1] < 3:
         return RigidModel(crop[index], None, None, samples)
     scale = float(np.sqrt(abs(np.linalg.det(matrix[:, :2]))))
     depth = (mesh[:, 2] - mesh[:468, 2].mean()) * scale
     return RigidModel(crop[index], depth[index], _depth_map(crop[:468], depth[:468], size), samples)
+
+
+#: The lower face's outline: the nose base, the mouth corners' sides and the jaw from one angle round the chin to
+#: the other. The jaw and chin move with AU17, AU25 and AU26, so they are no part of the head's rigid movement.
+JAW_REGION = (2, 98, 327, 58, 172, 136, 150, 149, 176, 148, 152, 377, 400, 378, 379, 365, 397, 288)
+
+
+def _outside(samples: np.ndarray, outline: np.ndarray, size: int) -> np.ndarray:
+    """The ``samples`` (crop pixels) outside the convex hull of ``outline``."""
+    mask = np.zeros((size, size), np.uint8)
+    cv2.fillConvexPoly(mask, np.round(cv2.convexHull(outline.astype(np.float32))).astype(np.int32).reshape(-1, 2), 1)
+    cols, rows = (np.clip(samples[:, k].astype(int), 0, size - 1) for k in (0, 1))
+    return samples[mask[rows, cols] == 0]
 
 
 def _face_samples(points: np.ndarray, size: int, step: int = 4) -> np.ndarray:
