@@ -43,8 +43,9 @@ EYE_SHUT = 0.2
 _LIDS = tuple((FEATURE_NAMES.index(f"upper_lid_{side}"), FEATURE_NAMES.index(f"lower_lid_{side}"))
               for side in ("l", "r"))
 
-#: For tables made before the ``blink`` column: ``AU43`` intensity from which the lids count as closing (development set: blinks at the apex of a spotted
-#: interval read 0.29-0.52, expressions 0.00-0.08 and a macro-expression 0.20).
+#: For tables made before the ``blink`` column: ``AU43`` intensity from which the lids count as closing
+#: (development set: blinks at the apex of a spotted interval read 0.29-0.52, expressions 0.00-0.08 and a
+#: macro-expression 0.20).
 LID_CLOSED = 0.25
 #: Without a mesh: eye-region motion (pixels of the 96-pixel crop) from which the lids count as moving
 #: (development set: blinks 0.97-1.43, expressions 0.01-0.22).
