@@ -18,13 +18,21 @@ out of spotting:
   against (``reference_s`` either side; the macro scale's 1 s named ``mouth occluded (macro scale)``): the mesh
   invents a mouth or brows under the occluder, and the occluder's arrival and departure are motion, not an
   expression. The covered region's action units (:data:`REGION_UNITS`) are NaN on the covered frames themselves,
-  which do not count in the neutral either; the other units are read from the other measures alone.
+  which do not count in the neutral either; the other units are read from the other measures alone. A cover
+  does not blank the frame: ``motion_left_out`` names the motion regions it sets aside there
+  (:data:`COVER_LEAVES_OUT`: for a mouth, the mouth and the regions the hand's arrival drags), and the spotting
+  signal of both scales is made of the other regions (:func:`kept_motion`), so an expression of the brows under a
+  hand over the mouth is spotted, and the hand is not. A cover that leaves no counted region (the brows': the
+  hand crosses the whole face on its way up) blanks the frame as before. A table made before
+  ``motion_left_out`` blanks every covered frame, as it was then.
 
 The two head-movement reasons name a scale at their end (``fast head motion (micro scale)``, ``head moving (no
 mesh; macro scale)``) when only that scale's flow could not follow the head (its 0.3 s or its 1 s references);
 the other scale is spotted there, as live spots each scale on its own samples.
 
-Everything else is spotted, head movement or not: :func:`spotting_signals`.
+Everything else is spotted, head movement or not: :func:`spotting_signals`. Where a frame has an occlusion
+reason and a head-movement one, the head movement's is written (it blanks the frame; ``motion_left_out`` still
+says what the cover set aside).
 """
 
 from __future__ import annotations
@@ -38,11 +46,14 @@ from larnet_core.aus.estimate import intensities, measure_mesh, track_intensitie
 from larnet_core.aus.features import FEATURE_NAMES
 from larnet_core.aus.names import AU_COLUMNS
 from larnet_core.face.occlusion import NEUTRAL_WINDOW_S as OCCLUSION_WINDOW_S, REGION_POINTS, occluded_regions
+from larnet_core.result.schema import REGIONS
+from larnet_core.video.motion import MotionConfig
 from larnet_core.video.blinks import track_blinks
 
 __all__ = ["MAX_YAW_DEG", "NEUTRAL_WINDOW_S", "FaceStateRows", "measure_face", "face_state_columns",
            "spotting_signals", "excluded_reasons", "REGION_UNITS", "occluded_units", "occluded_reason",
-           "within_reach", "motion_reach"]
+           "within_reach", "motion_reach", "COVER_LEAVES_OUT", "left_out_regions", "kept_motion", "covered_units",
+           "regions_left_out", "covered_in", "cover_blanks"]
 
 #: What an ``excluded`` reason that holds for one scale only says, in brackets at its end.
 MICRO_ONLY, MACRO_ONLY = "micro scale", "macro scale"
@@ -51,6 +62,12 @@ MICRO_ONLY, MACRO_ONLY = "micro scale", "macro scale"
 #: stable points almost the micro limit between its onset and apex (a smile on a still head: 0.30 px of the
 #: 64-pixel crop against a limit of 0.33), so a nod during a smile put its apex out of spotting.
 MACRO_ALLOWANCE = 1.5
+#: Near a cover that leaves regions (a hand over the mouth), the stable points' stray is allowed this many times
+#: its limit: the hand drags the points beside the mouth. Measured on the ``crying_surprise_laugh`` footage
+#: (seed 3): while the hand is held over the mouth of a head swaying a few degrees, the macro scale's stray is
+#: 0.45 to 0.81 (limit 0.5) and the micro scale's 0.15 to 0.69 (limit 0.5); a 16-degree turn without a hand
+#: strays at most 0.26.
+COVER_RESIDUAL_ALLOWANCE = 2.0
 #: Beyond this yaw or pitch (degrees) the face's motion is not read.
 MAX_YAW_DEG = 30.0
 #: The person's neutral is the median of their measures over this many seconds around each frame.
@@ -63,6 +80,15 @@ MAX_POSE_RESIDUAL = 0.1
 REGION_UNITS: dict[str, tuple[str, ...]] = {
     "mouth": ("AU09", "AU10", "AU12", "AU14", "AU15", "AU17", "AU20", "AU23", "AU24", "AU25", "AU26"),
     "brows": ("AU01", "AU02", "AU04"),
+}
+#: The motion regions (:data:`~larnet_core.result.schema.REGIONS`) a covered region sets aside from the spotting
+#: signal: the region itself and those the occluder's arrival, hold and departure move. Measured on the
+#: ``hand_over_mouth`` and ``crying_surprise_laugh`` footage (docs/clip-analysis.md): a hand rising to the mouth
+#: moves the nose, cheeks and chin regions as much as the mouth's, and the brows' hardly. A hand over the brows
+#: crosses the whole face on its way up: it leaves nothing.
+COVER_LEAVES_OUT: dict[str, tuple[str, ...]] = {
+    "mouth": ("nose", "mouth", "cheeks", "chin"),
+    "brows": REGIONS,
 }
 _UPPER_FACE_MEASURES = ("brow", "upper_lid", "lower_lid", "cheek")
 #: The mesh measures each region's units are read from.
@@ -91,6 +117,55 @@ def occluded_units(change: np.ndarray, regions) -> np.ndarray:
     for region in regions:
         values[..., _REGION_COLUMNS[region]] = np.nan
     return values
+
+
+def left_out_regions(covered) -> tuple[str, ...]:
+    """The motion regions set aside while ``covered`` (names of :data:`COVER_LEAVES_OUT`) are covered, in
+    :data:`REGIONS` order."""
+    out = {region for name in covered for region in COVER_LEAVES_OUT.get(name, ())}
+    return tuple(region for region in REGIONS if region in out)
+
+
+def regions_left_out(text: str) -> tuple[str, ...]:
+    """A ``motion_left_out`` cell (``"nose+mouth"``, ``""``) as region names."""
+    return tuple(part for part in str(text or "").split("+") if part in REGIONS)
+
+
+def kept_motion(regions: np.ndarray, eyes: np.ndarray, left_out, weights: np.ndarray | None = None) -> np.ndarray:
+    """The spotting value of frames from their region motion (``(n, len(REGIONS))``) without the regions
+    ``left_out``: :func:`~larnet_core.video.motion.combine_regions` over the rest (``eyes``: the recent eye value
+    of each frame, for the blink's drag on the brows). NaN where no counted region is left. Clip and live both
+    read a covered frame this way."""
+    values = np.array(regions, dtype=np.float64, ndmin=2, copy=True)
+    weights = MotionConfig().weight_vector().astype(np.float64) if weights is None else np.asarray(weights, float)
+    weights = weights.copy()
+    for region in left_out:
+        weights[REGIONS.index(region)] = 0.0
+    if not (weights > 0).any():
+        return np.full(len(values), np.nan)
+    brows = REGIONS.index("brows")
+    values[:, brows] = np.maximum(0.0, values[:, brows] - 0.6 * np.asarray(eyes, dtype=np.float64))
+    return (values * weights).max(axis=1)
+
+
+def covered_units(values: np.ndarray, regions) -> np.ndarray:
+    """AU intensities with the units of the covered ``regions`` (names of :data:`REGION_UNITS`) NaN: an interval
+    whose neutral-to-apex movement a cover spoils says nothing about the covered units."""
+    values = np.array(values, dtype=np.float64, copy=True)
+    for region in regions:
+        values[..., _REGION_COLUMNS[region]] = np.nan
+    return values
+
+
+def covered_in(rows: pd.DataFrame) -> tuple[str, ...]:
+    """The regions covered on any of a face's per-frame ``rows`` (their units are all NaN on a frame whose other
+    units are read: :func:`occluded_units`)."""
+    units = rows[[name for name in AU_COLUMNS if name in rows.columns]]
+    if units.empty:
+        return ()
+    read = units.notna().any(axis=1)
+    return tuple(region for region, names in REGION_UNITS.items()
+                 if all(name in units for name in names) and (read & units[list(names)].isna().all(axis=1)).any())
 
 
 def motion_reach(config: Any, fps: float) -> tuple[int, int]:
@@ -158,33 +233,51 @@ def excluded_reasons(table: pd.DataFrame | dict[str, Any], max_residual_px: floa
     lost = has_pose & (np.nan_to_num(fit) > MAX_POSE_RESIDUAL)
     # Stable points that stray while the head keeps still were moved by the face itself (a smile lifts the
     # cheeks' sides, a blink tugs the mesh around the eyes): that is an expression, not a movement too fast.
-    fast_micro = has_pose & head_moving & (np.nan_to_num(residual) > max_residual_px)
-    fast_macro = has_pose & head_moving_macro & (np.nan_to_num(residual_macro)
-                                                 > max_residual_px * macro_factor * MACRO_ALLOWANCE)
-    no_mesh_micro, no_mesh_macro = ~has_pose & head_moving, ~has_pose & head_moving_macro
-    reason = np.full(n, "", dtype=object)
-    _name_scales(reason, no_mesh_micro, no_mesh_macro, "head moving (no mesh)")
-    _name_scales(reason, fast_micro, fast_macro, "fast head motion")
     # A frame's motion is read against frames up to its scale's reference distance away: a cover there spoils it.
     covered = {region: np.asarray(get(f"{region}_occluded"), dtype=bool) for region in REGION_POINTS
                if _has(table, f"{region}_occluded")}
+    # The occluder drags some of the stable points: near a cover that leaves regions, the limit is raised.
+    allowance = np.ones(n)
+    for region, flags in covered.items():
+        if not cover_blanks((region,)):
+            allowance[within_reach(flags, max(reach))] = COVER_RESIDUAL_ALLOWANCE
+    fast_micro = has_pose & head_moving & (np.nan_to_num(residual) > max_residual_px * allowance)
+    fast_macro = has_pose & head_moving_macro & (np.nan_to_num(residual_macro)
+                                                 > max_residual_px * macro_factor * MACRO_ALLOWANCE * allowance)
+    no_mesh_micro, no_mesh_macro = ~has_pose & head_moving, ~has_pose & head_moving_macro
+    reason = np.full(n, "", dtype=object)
     near = {region: (within_reach(flags, reach[0]), within_reach(flags, reach[1])) for region, flags in covered.items()}
     occluded_micro = np.zeros(n, dtype=bool)
     occluded_macro = np.zeros(n, dtype=bool)
+    for region, (micro_near, macro_near) in near.items():
+        if cover_blanks((region,)):  # a cover that leaves some counted region only thins the signal (kept_motion)
+            occluded_micro |= micro_near
+            occluded_macro |= macro_near
+    named = np.zeros(n, dtype=bool)
     for micro_near, macro_near in near.values():
-        occluded_micro |= micro_near
-        occluded_macro |= macro_near
-    for index in np.flatnonzero(occluded_micro | occluded_macro):
+        named |= micro_near | macro_near
+    for index in np.flatnonzero(named):
         name = occluded_reason(r for r, (mi, ma) in near.items() if mi[index] or ma[index])
-        if occluded_micro[index] and occluded_macro[index]:
+        micro_named = any(mi[index] for mi, _ in near.values())
+        macro_named = any(ma[index] for _, ma in near.values())
+        if micro_named and macro_named:
             reason[index] = name
         else:
-            reason[index] = f"{name} ({MICRO_ONLY if occluded_micro[index] else MACRO_ONLY})"
+            reason[index] = f"{name} ({MICRO_ONLY if micro_named else MACRO_ONLY})"
+    # Head movement blanks the frame, a cover only some regions of it (motion_left_out): its reason is written.
+    _name_scales(reason, no_mesh_micro, no_mesh_macro, "head moving (no mesh)")
+    _name_scales(reason, fast_micro, fast_macro, "fast head motion")
     reason[lost] = "mesh lost"
     reason[turned] = f"head turned beyond {MAX_YAW_DEG:.0f} degrees"
     micro = turned | lost | fast_micro | no_mesh_micro | occluded_micro
     macro = turned | lost | fast_macro | no_mesh_macro | occluded_macro
     return reason, micro, macro
+
+
+def cover_blanks(covered) -> bool:
+    """Whether covering ``covered`` leaves no counted motion region (the frame is then blanked)."""
+    left_out = left_out_regions(covered)
+    return not any(weight > 0 for name, weight in MotionConfig().weights.items() if name not in left_out)
 
 
 def _name_scales(reason: np.ndarray, micro: np.ndarray, macro: np.ndarray, name: str) -> None:
@@ -231,6 +324,12 @@ def face_state_columns(rows: FaceStateRows, columns: dict[str, Any], n: int, fps
     signals.update({f"{region}_occluded": flags for region, flags in covered.items()})
     occluded = np.logical_or.reduce(list(covered.values())) if covered else np.zeros(n, dtype=bool)
     out["excluded"] = excluded_reasons(signals, max_residual_px, macro_factor, reach)[0]
+    # Both scales' signals leave out what a cover within the longer reach sets aside (kept_motion).
+    near = {region: within_reach(flags, max(reach)) for region, flags in covered.items()}
+    left_out = np.full(n, "", dtype=object)
+    for index in np.flatnonzero(np.logical_or.reduce(list(near.values()))) if near else ():
+        left_out[index] = "+".join(left_out_regions(r for r, flags in near.items() if flags[index]))
+    out["motion_left_out"] = left_out
     features = None
     if rows.features:
         width = len(next(iter(rows.features.values())))
@@ -262,16 +361,44 @@ def face_state_columns(rows: FaceStateRows, columns: dict[str, Any], n: int, fps
 
 
 def spotting_signals(table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """The micro and macro motion signals with excluded frames blanked (NaN), for the spotter. A table without
-    the ``excluded`` column (an analysis made before it) sets aside head movement as it was then."""
+    """The micro and macro motion signals with excluded frames blanked (NaN), for the spotter; on frames where a
+    cover set regions aside (``motion_left_out``), both signals are made of the other regions (:func:`kept_motion`)
+    and blanked only where none is left. A table without the ``excluded`` column (an analysis made before it) sets
+    aside head movement as it was then; one without ``motion_left_out`` blanks covered frames as it did then."""
     if "excluded" not in table.columns:
         return (np.where(table["head_moving"], np.nan, table["motion"].to_numpy()),
                 np.where(table["head_moving_macro"], np.nan, table["motion_macro"].to_numpy()))
     reason = table["excluded"].fillna("").astype(str)
     excluded = reason.to_numpy() != ""
+    thinned = "motion_left_out" in table.columns and all(f"motion_macro_{r}" in table.columns for r in REGIONS)
+    if thinned:  # a cover's reason no longer blanks: its regions are left out below
+        excluded &= ~reason.str.contains(" occluded").to_numpy()
     # A reason that names one scale leaves the other scale's motion in: a nod during a smile is too fast for the
     # 0.3 s flow at its quickest, yet the 1 s flow of the macro scale follows it.
     micro_out = excluded & ~reason.str.endswith(f"{MACRO_ONLY})").to_numpy()
     macro_out = excluded & ~reason.str.endswith(f"{MICRO_ONLY})").to_numpy()
-    return (np.where(micro_out, np.nan, table["motion"].to_numpy()),
-            np.where(macro_out, np.nan, table["motion_macro"].to_numpy()))
+    micro = table["motion"].to_numpy(dtype=np.float64, copy=True)
+    macro = table["motion_macro"].to_numpy(dtype=np.float64, copy=True)
+    if thinned:
+        left_out = table["motion_left_out"].fillna("").astype(str).to_numpy()
+        fps = _table_fps(table)
+        config = MotionConfig()
+        for signal, prefix, seconds in ((micro, "motion_", config.reference_s),
+                                        (macro, "motion_macro_", config.macro_reference_s)):
+            regions = table[[f"{prefix}{r}" for r in REGIONS]].to_numpy(dtype=np.float64)
+            # The engine's blink rule compares the brows with the eyes of its last k // 2 + 1 samples.
+            eyes = pd.Series(regions[:, REGIONS.index("eyes")]).rolling(
+                max(1, int(round(seconds * fps)) // 2 + 1), min_periods=1).max().to_numpy()
+            for text in set(left_out) - {""}:
+                rows = left_out == text
+                signal[rows] = kept_motion(regions[rows], eyes[rows], regions_left_out(text))
+    return np.where(micro_out, np.nan, micro), np.where(macro_out, np.nan, macro)
+
+
+def _table_fps(table: pd.DataFrame) -> float:
+    """The frame rate of a per-frame table from its ``time_s`` (30 without one)."""
+    if "time_s" in table.columns and len(table) > 1:
+        step = np.nanmedian(np.diff(table["time_s"].to_numpy(dtype=np.float64)))
+        if np.isfinite(step) and step > 0:
+            return float(1.0 / step)
+    return 30.0

@@ -7,8 +7,10 @@ median of the face's recent measures (:class:`~larnet_core.aus.estimate.AuTracke
 ``k`` frames after its frame, is kept out when that frame's head was turned beyond 30 degrees, when the head moved
 and its rigid movement could not be removed from its flow, without a mesh when the head moved, and when the mouth
 or the brows were covered within the sample's reach (:mod:`larnet_core.face.occlusion`, against the recent
-uncovered past: :class:`~larnet_core.face.occlusion.OcclusionTracker`); covered frames report the covered region's
-units as NaN and do not set the neutral, as in a clip.
+uncovered past: :class:`~larnet_core.face.occlusion.OcclusionTracker`) and the cover leaves no counted region;
+a cover that leaves some (a hand over the mouth leaves the brows) makes the sample's value of the other regions
+(:func:`~larnet_core.video.face_state.kept_motion`, as a clip's ``motion_left_out``). Covered frames report the
+covered region's units as NaN and do not set the neutral, as in a clip.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from larnet_core.aus.names import AU_COLUMNS
 from larnet_core.result.schema import REGIONS
 from larnet_core.face.occlusion import OcclusionTracker
 from larnet_core.video.blinks import APEX_REACH_S, MAX_BLINK_S, blink_column, eye_apertures, eye_closure, is_blink
-from larnet_core.video.face_state import MACRO_ALLOWANCE, MAX_POSE_RESIDUAL, MAX_YAW_DEG, occluded_units
+from larnet_core.video.face_state import (COVER_RESIDUAL_ALLOWANCE, MACRO_ALLOWANCE, MAX_POSE_RESIDUAL, MAX_YAW_DEG, cover_blanks, kept_motion,
+                                          left_out_regions, occluded_units)
 
 __all__ = ["LiveFaceState"]
 
@@ -60,6 +63,8 @@ class LiveFaceState:
         self._count = 0
         self._face_id: int | None = None
         self._regions: OrderedDict[int, np.ndarray] = OrderedDict()  # micro region motion per frame, for blinks
+        # Per scale, the eye values of the last k // 2 + 1 samples (the motion engine's blink rule on the brows).
+        self._eyes = {scale: deque(maxlen=max(2, k // 2 + 1)) for scale, k in zip(("micro", "macro"), self.reach)}
 
     def update(self, index: int, face_id: int | None, measure: Any,
                appearance: np.ndarray | None = None) -> tuple[tuple[float, float, float] | None, dict[str, float]]:
@@ -97,28 +102,48 @@ class LiveFaceState:
             self._frames.popitem(last=False)
         return (pose.yaw, pose.pitch, pose.roll), dict(zip(AU_COLUMNS, map(float, values)))
 
+    def spotting_value(self, sample: Any) -> float:
+        """A final motion sample's value for the spotter: NaN where it is kept out of spotting, the value of the
+        uncovered regions near a cover, else its own (see the module docstring). Every final sample passes here:
+        a micro one's region motion is kept for :meth:`is_blink`."""
+        if sample.segment < 0:
+            return float("nan")
+        eyes = self._eyes["macro" if sample.scale == "macro" else "micro"]
+        eyes.append(float(sample.regions[REGIONS.index("eyes")]))
+        if self.excluded(sample):
+            return float("nan")
+        near = self._covered_near(int(sample.index), max(self.reach))
+        if not near:
+            return float(sample.combined)
+        return float(kept_motion(np.asarray(sample.regions)[None], [max(eyes)], left_out_regions(near))[0])
+
     def excluded(self, sample: Any) -> bool:
-        """Whether a final motion sample is kept out of spotting (see the module docstring). Every final sample
-        passes here: a micro one's region motion is kept for :meth:`is_blink`."""
+        """Whether a final motion sample is kept out of spotting (see the module docstring)."""
         if sample.scale == "micro" and sample.segment >= 0:
             self._regions[int(sample.index)] = np.asarray(sample.regions, dtype=np.float64)
             while len(self._regions) > self._keep:
                 self._regions.popitem(last=False)
-        if self._covered_near(int(sample.index), self.reach[1] if sample.scale == "macro" else self.reach[0]):
+        if cover_blanks(self._covered_near(int(sample.index), self.reach[1] if sample.scale == "macro" else self.reach[0])):
             return True
         frame = self._frames.get(int(sample.index))
         if frame is None:
             return bool(sample.head_moving)  # no mesh: nothing was compensated
         yaw, pitch, _, fit, _, _ = frame
         limit = self.max_residual_px * (self.macro_factor * MACRO_ALLOWANCE if sample.scale == "macro" else 1.0)
+        if self._covered_near(int(sample.index), max(self.reach)):  # the occluder drags some stable points
+            limit *= COVER_RESIDUAL_ALLOWANCE
         residual = float(getattr(sample, "residual", float("nan")))
         fast = bool(sample.head_moving) and np.isfinite(residual) and residual > limit
         return bool(abs(yaw) > MAX_YAW_DEG or abs(pitch) > MAX_YAW_DEG or fit > MAX_POSE_RESIDUAL or fast)
 
-    def _covered_near(self, index: int, reach: int) -> bool:
-        """Whether a region was covered on a frame at most ``reach`` frames from ``index`` (a sample is final
-        ``reach`` frames after its frame, so all of them are known)."""
-        return any(self._covered.get(i) for i in range(index - reach, index + reach + 1))
+    def _covered_near(self, index: int, reach: int) -> tuple[str, ...]:
+        """The regions covered on a frame at most ``reach`` frames from ``index`` (a sample is final ``reach``
+        frames after its frame, so all of them are known)."""
+        return self.covered_between(index - reach, index + reach)
+
+    def covered_between(self, first: int, last: int) -> tuple[str, ...]:
+        """The regions covered on any kept frame from ``first`` to ``last``."""
+        return tuple(sorted({region for i in range(first, last + 1) for region in self._covered.get(i, ())}))
 
     def is_blink(self, row: dict, min_motion: float) -> bool:
         """Whether a spotted interval (a row of the stream spotter) is only a blink, by the clip's rule
