@@ -441,13 +441,13 @@ def blinking(*, fps: float = 30.0, size: tuple[int, int] = (640, 360), seconds: 
 #: The story of :func:`crying_surprise_laugh`, in seconds: (onset, length) of each expression, the hand's cover
 #: (from, for), the head movements (start, length, degrees) and the blinks. A raised cosine peaks at each
 #: expression's apex, so every expression spans a second and more: macro-expressions.
-STORY_SADNESS, STORY_WIDE_EYED, STORY_LAUGH = (1.4, 1.6), (5.4, 1.3), (8.3, 1.5)
-STORY_COVER = (5.0, 2.1)
-STORY_TURN, STORY_NOD = (1.1, 2.2, 16.0), (8.0, 2.1, 11.0)
-STORY_BLINKS = (0.6, 4.1, 10.3)
+STORY_SADNESS, STORY_WIDE_EYED, STORY_LAUGH = (1.4, 1.6), (5.9, 1.3), (9.4, 1.5)
+STORY_COVER = (5.0, 3.0)
+STORY_TURN, STORY_NOD = (1.1, 2.2, 16.0), (9.1, 2.1, 11.0)
+STORY_BLINKS = (0.6, 4.1, 11.5)
 
 
-def crying_surprise_laugh(*, fps: float = 24.0, size: tuple[int, int] = (640, 360), seconds: float = 11.0,
+def crying_surprise_laugh(*, fps: float = 24.0, size: tuple[int, int] = (640, 360), seconds: float = 12.0,
                           seed: int = 0, photo: str = "grace_hopper", face_px: int | None = None,
                           noise: float = 1.5) -> Footage:
     """A moving, expressive face (the times are :data:`STORY_SADNESS` and the rest): the head sways a few degrees

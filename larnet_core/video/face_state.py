@@ -19,20 +19,20 @@ out of spotting:
   invents a mouth or brows under the occluder, and the occluder's arrival and departure are motion, not an
   expression. The covered region's action units (:data:`REGION_UNITS`) are NaN on the covered frames themselves,
   which do not count in the neutral either; the other units are read from the other measures alone. A cover
-  does not blank the frame: ``motion_left_out`` names the motion regions it sets aside there
-  (:data:`COVER_LEAVES_OUT`: for a mouth, the mouth and the regions the hand's arrival drags), and the spotting
-  signal of both scales is made of the other regions (:func:`kept_motion`), so an expression of the brows under a
-  hand over the mouth is spotted, and the hand is not. A cover that leaves no counted region (the brows': the
-  hand crosses the whole face on its way up) blanks the frame as before. A table made before
-  ``motion_left_out`` blanks every covered frame, as it was then.
+  removes its regions, not always the frame: where it holds over every frame a scale's motion is measured against
+  (a steady cover) and leaves counted regions, ``motion_left_out`` names the motion regions it sets aside
+  (:data:`COVER_LEAVES_OUT`: for a mouth, the mouth and the regions the hand drags; ``"nose+mouth+cheeks+chin"``,
+  with ``" (micro scale)"`` where only the micro scale's shorter reach is steady) and that scale's signal is made
+  of the other regions (:func:`kept_motion`): an expression of the brows under a hand held over the mouth is
+  spotted. Where the cover arrives or leaves within the reach, the frame stays blanked: the occluder's arrival
+  moves the aligned face as a whole (the alignment follows the mesh the hand drags). A brows cover leaves no
+  counted region. A table made before ``motion_left_out`` blanks every covered frame, as it did then.
 
 The two head-movement reasons name a scale at their end (``fast head motion (micro scale)``, ``head moving (no
 mesh; macro scale)``) when only that scale's flow could not follow the head (its 0.3 s or its 1 s references);
 the other scale is spotted there, as live spots each scale on its own samples.
 
-Everything else is spotted, head movement or not: :func:`spotting_signals`. Where a frame has an occlusion
-reason and a head-movement one, the head movement's is written (it blanks the frame; ``motion_left_out`` still
-says what the cover set aside).
+Everything else is spotted, head movement or not: :func:`spotting_signals`.
 """
 
 from __future__ import annotations
@@ -62,12 +62,6 @@ MICRO_ONLY, MACRO_ONLY = "micro scale", "macro scale"
 #: stable points almost the micro limit between its onset and apex (a smile on a still head: 0.30 px of the
 #: 64-pixel crop against a limit of 0.33), so a nod during a smile put its apex out of spotting.
 MACRO_ALLOWANCE = 1.5
-#: Near a cover that leaves regions (a hand over the mouth), the stable points' stray is allowed this many times
-#: its limit: the hand drags the points beside the mouth. Measured on the ``crying_surprise_laugh`` footage
-#: (seed 3): while the hand is held over the mouth of a head swaying a few degrees, the macro scale's stray is
-#: 0.45 to 0.81 (limit 0.5) and the micro scale's 0.15 to 0.69 (limit 0.5); a 16-degree turn without a hand
-#: strays at most 0.26.
-COVER_RESIDUAL_ALLOWANCE = 2.0
 #: Beyond this yaw or pitch (degrees) the face's motion is not read.
 MAX_YAW_DEG = 30.0
 #: The person's neutral is the median of their measures over this many seconds around each frame.
@@ -81,11 +75,10 @@ REGION_UNITS: dict[str, tuple[str, ...]] = {
     "mouth": ("AU09", "AU10", "AU12", "AU14", "AU15", "AU17", "AU20", "AU23", "AU24", "AU25", "AU26"),
     "brows": ("AU01", "AU02", "AU04"),
 }
-#: The motion regions (:data:`~larnet_core.result.schema.REGIONS`) a covered region sets aside from the spotting
-#: signal: the region itself and those the occluder's arrival, hold and departure move. Measured on the
-#: ``hand_over_mouth`` and ``crying_surprise_laugh`` footage (docs/clip-analysis.md): a hand rising to the mouth
-#: moves the nose, cheeks and chin regions as much as the mouth's, and the brows' hardly. A hand over the brows
-#: crosses the whole face on its way up: it leaves nothing.
+#: The motion regions (:data:`~larnet_core.result.schema.REGIONS`) a steady cover sets aside from the spotting
+#: signal: the region itself and those the held occluder reaches (docs/clip-analysis.md). A hand over the mouth
+#: lies over the chin and the lower cheeks and against the nose; the brows are clear of it. A hand over the
+#: brows crosses the whole face on its way up: it leaves nothing.
 COVER_LEAVES_OUT: dict[str, tuple[str, ...]] = {
     "mouth": ("nose", "mouth", "cheeks", "chin"),
     "brows": REGIONS,
@@ -180,8 +173,13 @@ def within_reach(flags: np.ndarray, reach: int) -> np.ndarray:
     flags = np.asarray(flags, dtype=bool)
     if reach <= 0 or not flags.any():
         return flags.copy()
-    counts = np.convolve(flags.astype(np.int64), np.ones(2 * int(reach) + 1, dtype=np.int64), mode="same")
-    return counts > 0
+    # Counts over the window by cumulative sums ("same" convolution returns the kernel's length when the clip is
+    # shorter than the window).
+    padded = np.concatenate(([0], np.cumsum(flags.astype(np.int64))))
+    index = np.arange(len(flags))
+    low = np.clip(index - int(reach), 0, len(flags))
+    high = np.clip(index + int(reach) + 1, 0, len(flags))
+    return padded[high] - padded[low] > 0
 
 
 def measure_face(face: Any):
@@ -219,6 +217,12 @@ def excluded_reasons(table: pd.DataFrame | dict[str, Any], max_residual_px: floa
     """``(reason, micro_excluded, macro_excluded)`` per frame from the pose and motion columns and, where given,
     ``<region>_occluded`` (see the module docstring); ``macro_factor`` is the macro crop's size over the micro crop's,
     ``reach`` the micro and macro scales' reference distances in frames."""
+    return _reasons(table, max_residual_px, macro_factor, reach)[:3]
+
+
+def _reasons(table: pd.DataFrame | dict[str, Any], max_residual_px: float, macro_factor: float,
+             reach: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`excluded_reasons` and the ``motion_left_out`` column (see the module docstring)."""
     get = (lambda name: np.asarray(table[name])) if isinstance(table, dict) else (lambda name: table[name].to_numpy())
     n = len(get("motion"))
     yaw = np.asarray(get("pose_yaw"), dtype=np.float64)
@@ -231,47 +235,55 @@ def excluded_reasons(table: pd.DataFrame | dict[str, Any], max_residual_px: floa
     has_pose = np.isfinite(yaw)
     turned = has_pose & ((np.abs(yaw) > MAX_YAW_DEG) | (np.abs(pitch) > MAX_YAW_DEG))
     lost = has_pose & (np.nan_to_num(fit) > MAX_POSE_RESIDUAL)
-    # Stable points that stray while the head keeps still were moved by the face itself (a smile lifts the
-    # cheeks' sides, a blink tugs the mesh around the eyes): that is an expression, not a movement too fast.
-    # A frame's motion is read against frames up to its scale's reference distance away: a cover there spoils it.
+    # A frame's motion is read against frames up to its scale's reference distance away: a cover there spoils it,
+    # unless the cover holds over all of them and leaves counted regions (steady: those regions are read).
     covered = {region: np.asarray(get(f"{region}_occluded"), dtype=bool) for region in REGION_POINTS
                if _has(table, f"{region}_occluded")}
-    # The occluder drags some of the stable points: near a cover that leaves regions, the limit is raised.
-    allowance = np.ones(n)
-    for region, flags in covered.items():
-        if not cover_blanks((region,)):
-            allowance[within_reach(flags, max(reach))] = COVER_RESIDUAL_ALLOWANCE
-    fast_micro = has_pose & head_moving & (np.nan_to_num(residual) > max_residual_px * allowance)
+    near = {region: (within_reach(flags, reach[0]), within_reach(flags, reach[1])) for region, flags in covered.items()}
+    thinning = [region for region in covered if not cover_blanks((region,))]
+    steady = []
+    for scale in (0, 1):
+        ok = np.logical_or.reduce([scales[scale] for scales in near.values()]) if near else np.zeros(n, dtype=bool)
+        for region, scales in near.items():  # every cover within reach leaves regions and holds over all of it
+            held = ~within_reach(~covered[region], reach[scale]) if region in thinning else np.zeros(n, dtype=bool)
+            ok &= ~scales[scale] | held
+        steady.append(ok)
+    # Stable points that stray while the head keeps still were moved by the face itself (a smile lifts the
+    # cheeks' sides, a blink tugs the mesh around the eyes): that is an expression, not a movement too fast.
+    fast_micro = has_pose & head_moving & (np.nan_to_num(residual) > max_residual_px)
     fast_macro = has_pose & head_moving_macro & (np.nan_to_num(residual_macro)
-                                                 > max_residual_px * macro_factor * MACRO_ALLOWANCE * allowance)
+                                                 > max_residual_px * macro_factor * MACRO_ALLOWANCE)
     no_mesh_micro, no_mesh_macro = ~has_pose & head_moving, ~has_pose & head_moving_macro
     reason = np.full(n, "", dtype=object)
-    near = {region: (within_reach(flags, reach[0]), within_reach(flags, reach[1])) for region, flags in covered.items()}
-    occluded_micro = np.zeros(n, dtype=bool)
-    occluded_macro = np.zeros(n, dtype=bool)
-    for region, (micro_near, macro_near) in near.items():
-        if cover_blanks((region,)):  # a cover that leaves some counted region only thins the signal (kept_motion)
-            occluded_micro |= micro_near
-            occluded_macro |= macro_near
-    named = np.zeros(n, dtype=bool)
-    for micro_near, macro_near in near.values():
-        named |= micro_near | macro_near
-    for index in np.flatnonzero(named):
-        name = occluded_reason(r for r, (mi, ma) in near.items() if mi[index] or ma[index])
-        micro_named = any(mi[index] for mi, _ in near.values())
-        macro_named = any(ma[index] for _, ma in near.values())
-        if micro_named and macro_named:
-            reason[index] = name
-        else:
-            reason[index] = f"{name} ({MICRO_ONLY if micro_named else MACRO_ONLY})"
-    # Head movement blanks the frame, a cover only some regions of it (motion_left_out): its reason is written.
     _name_scales(reason, no_mesh_micro, no_mesh_macro, "head moving (no mesh)")
     _name_scales(reason, fast_micro, fast_macro, "fast head motion")
+    occluded_micro = np.zeros(n, dtype=bool)
+    occluded_macro = np.zeros(n, dtype=bool)
+    for micro_near, macro_near in near.values():
+        occluded_micro |= micro_near
+        occluded_macro |= macro_near
+    for index in np.flatnonzero(occluded_micro | occluded_macro):
+        name = occluded_reason(r for r, (mi, ma) in near.items() if mi[index] or ma[index])
+        if occluded_micro[index] and occluded_macro[index]:
+            reason[index] = name
+        else:
+            reason[index] = f"{name} ({MICRO_ONLY if occluded_micro[index] else MACRO_ONLY})"
     reason[lost] = "mesh lost"
     reason[turned] = f"head turned beyond {MAX_YAW_DEG:.0f} degrees"
-    micro = turned | lost | fast_micro | no_mesh_micro | occluded_micro
-    macro = turned | lost | fast_macro | no_mesh_macro | occluded_macro
-    return reason, micro, macro
+    # Where a steady cover's regions are read, the frame is not excluded at that scale (motion_left_out says so).
+    usable = has_pose & ~turned & ~lost
+    read_micro = steady[0] & usable & ~fast_micro
+    read_macro = steady[1] & usable & ~fast_macro
+    micro = turned | lost | fast_micro | no_mesh_micro | (occluded_micro & ~read_micro)
+    macro = turned | lost | fast_macro | no_mesh_macro | (occluded_macro & ~read_macro)
+    left_out = np.full(n, "", dtype=object)
+    for index in np.flatnonzero(read_micro | read_macro):
+        regions = "+".join(left_out_regions(r for r in thinning if near[r][0][index] or near[r][1][index]))
+        if read_micro[index] and read_macro[index]:
+            left_out[index] = regions
+        else:
+            left_out[index] = f"{regions} ({MICRO_ONLY if read_micro[index] else MACRO_ONLY})"
+    return reason, micro, macro, left_out
 
 
 def cover_blanks(covered) -> bool:
@@ -323,13 +335,8 @@ def face_state_columns(rows: FaceStateRows, columns: dict[str, Any], n: int, fps
     covered = regions_occluded(rows, n, fps)
     signals.update({f"{region}_occluded": flags for region, flags in covered.items()})
     occluded = np.logical_or.reduce(list(covered.values())) if covered else np.zeros(n, dtype=bool)
-    out["excluded"] = excluded_reasons(signals, max_residual_px, macro_factor, reach)[0]
-    # Both scales' signals leave out what a cover within the longer reach sets aside (kept_motion).
-    near = {region: within_reach(flags, max(reach)) for region, flags in covered.items()}
-    left_out = np.full(n, "", dtype=object)
-    for index in np.flatnonzero(np.logical_or.reduce(list(near.values()))) if near else ():
-        left_out[index] = "+".join(left_out_regions(r for r, flags in near.items() if flags[index]))
-    out["motion_left_out"] = left_out
+    reason, _, _, left_out = _reasons(signals, max_residual_px, macro_factor, reach)
+    out["excluded"], out["motion_left_out"] = reason, left_out
     features = None
     if rows.features:
         width = len(next(iter(rows.features.values())))
@@ -371,27 +378,28 @@ def spotting_signals(table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     reason = table["excluded"].fillna("").astype(str)
     excluded = reason.to_numpy() != ""
     thinned = "motion_left_out" in table.columns and all(f"motion_macro_{r}" in table.columns for r in REGIONS)
-    if thinned:  # a cover's reason no longer blanks: its regions are left out below
-        excluded &= ~reason.str.contains(" occluded").to_numpy()
     # A reason that names one scale leaves the other scale's motion in: a nod during a smile is too fast for the
     # 0.3 s flow at its quickest, yet the 1 s flow of the macro scale follows it.
     micro_out = excluded & ~reason.str.endswith(f"{MACRO_ONLY})").to_numpy()
     macro_out = excluded & ~reason.str.endswith(f"{MICRO_ONLY})").to_numpy()
     micro = table["motion"].to_numpy(dtype=np.float64, copy=True)
     macro = table["motion_macro"].to_numpy(dtype=np.float64, copy=True)
-    if thinned:
-        left_out = table["motion_left_out"].fillna("").astype(str).to_numpy()
+    if thinned:  # a steady cover's frames: the regions it leaves, at the scales motion_left_out names
+        left_out = table["motion_left_out"].fillna("").astype(str)
         fps = _table_fps(table)
         config = MotionConfig()
-        for signal, prefix, seconds in ((micro, "motion_", config.reference_s),
-                                        (macro, "motion_macro_", config.macro_reference_s)):
+        for signal, out, prefix, seconds, other in (
+                (micro, micro_out, "motion_", config.reference_s, MACRO_ONLY),
+                (macro, macro_out, "motion_macro_", config.macro_reference_s, MICRO_ONLY)):
+            read = (left_out != "").to_numpy() & ~left_out.str.endswith(f"{other})").to_numpy()
             regions = table[[f"{prefix}{r}" for r in REGIONS]].to_numpy(dtype=np.float64)
             # The engine's blink rule compares the brows with the eyes of its last k // 2 + 1 samples.
             eyes = pd.Series(regions[:, REGIONS.index("eyes")]).rolling(
                 max(1, int(round(seconds * fps)) // 2 + 1), min_periods=1).max().to_numpy()
-            for text in set(left_out) - {""}:
-                rows = left_out == text
-                signal[rows] = kept_motion(regions[rows], eyes[rows], regions_left_out(text))
+            for text in set(left_out[read]):
+                rows = read & (left_out == text).to_numpy()
+                signal[rows] = kept_motion(regions[rows], eyes[rows], regions_left_out(text.split(" (")[0]))
+                out[rows] = ~np.isfinite(signal[rows])
     return np.where(micro_out, np.nan, micro), np.where(macro_out, np.nan, macro)
 
 

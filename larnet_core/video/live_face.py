@@ -7,10 +7,11 @@ median of the face's recent measures (:class:`~larnet_core.aus.estimate.AuTracke
 ``k`` frames after its frame, is kept out when that frame's head was turned beyond 30 degrees, when the head moved
 and its rigid movement could not be removed from its flow, without a mesh when the head moved, and when the mouth
 or the brows were covered within the sample's reach (:mod:`larnet_core.face.occlusion`, against the recent
-uncovered past: :class:`~larnet_core.face.occlusion.OcclusionTracker`) and the cover leaves no counted region;
-a cover that leaves some (a hand over the mouth leaves the brows) makes the sample's value of the other regions
-(:func:`~larnet_core.video.face_state.kept_motion`, as a clip's ``motion_left_out``). Covered frames report the
-covered region's units as NaN and do not set the neutral, as in a clip.
+uncovered past: :class:`~larnet_core.face.occlusion.OcclusionTracker`). A cover that leaves counted regions (a
+hand over the mouth leaves the brows) and holds over every frame the sample is measured against makes the
+sample's value of those regions instead (:func:`~larnet_core.video.face_state.kept_motion`, as a clip's
+``motion_left_out``). Covered frames report the covered region's units as NaN and do not set the neutral, as in a
+clip.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from larnet_core.aus.names import AU_COLUMNS
 from larnet_core.result.schema import REGIONS
 from larnet_core.face.occlusion import OcclusionTracker
 from larnet_core.video.blinks import APEX_REACH_S, MAX_BLINK_S, blink_column, eye_apertures, eye_closure, is_blink
-from larnet_core.video.face_state import (COVER_RESIDUAL_ALLOWANCE, MACRO_ALLOWANCE, MAX_POSE_RESIDUAL, MAX_YAW_DEG, cover_blanks, kept_motion,
+from larnet_core.video.face_state import (MACRO_ALLOWANCE, MAX_POSE_RESIDUAL, MAX_YAW_DEG, cover_blanks, kept_motion,
                                           left_out_regions, occluded_units)
 
 __all__ = ["LiveFaceState"]
@@ -104,34 +105,50 @@ class LiveFaceState:
 
     def spotting_value(self, sample: Any) -> float:
         """A final motion sample's value for the spotter: NaN where it is kept out of spotting, the value of the
-        uncovered regions near a cover, else its own (see the module docstring). Every final sample passes here:
+        regions a steady cover leaves, else its own (see the module docstring). Every final sample passes here:
         a micro one's region motion is kept for :meth:`is_blink`."""
         if sample.segment < 0:
             return float("nan")
         eyes = self._eyes["macro" if sample.scale == "macro" else "micro"]
         eyes.append(float(sample.regions[REGIONS.index("eyes")]))
-        if self.excluded(sample):
-            return float("nan")
-        near = self._covered_near(int(sample.index), max(self.reach))
-        if not near:
+        if not self.excluded(sample):
             return float(sample.combined)
-        return float(kept_motion(np.asarray(sample.regions)[None], [max(eyes)], left_out_regions(near))[0])
+        held = self._held(sample)
+        if not held or self._unusable(sample):
+            return float("nan")
+        return float(kept_motion(np.asarray(sample.regions)[None], [max(eyes)], left_out_regions(held))[0])
 
     def excluded(self, sample: Any) -> bool:
-        """Whether a final motion sample is kept out of spotting (see the module docstring)."""
+        """Whether a final motion sample is kept out of spotting as a whole (see the module docstring)."""
         if sample.scale == "micro" and sample.segment >= 0:
             self._regions[int(sample.index)] = np.asarray(sample.regions, dtype=np.float64)
             while len(self._regions) > self._keep:
                 self._regions.popitem(last=False)
-        if cover_blanks(self._covered_near(int(sample.index), self.reach[1] if sample.scale == "macro" else self.reach[0])):
+        if self._covered_near(int(sample.index), self._reach_of(sample)):
             return True
+        return self._unusable(sample)
+
+    def _reach_of(self, sample: Any) -> int:
+        return self.reach[1] if sample.scale == "macro" else self.reach[0]
+
+    def _held(self, sample: Any) -> tuple[str, ...]:
+        """The covers near a sample when each of them leaves counted regions and holds over every frame the
+        sample's motion is measured against (a steady cover: the other regions are read), else ``()``."""
+        index, reach = int(sample.index), self._reach_of(sample)
+        near = self._covered_near(index, reach)
+        window = [self._covered.get(i, ()) for i in range(index - reach, index + reach + 1)]
+        if any(cover_blanks((region,)) or not all(region in covered for covered in window) for region in near):
+            return ()
+        return near
+
+    def _unusable(self, sample: Any) -> bool:
+        """The head turned too far, the mesh lost, or a head movement the flow could not follow; without a mesh,
+        any head movement."""
         frame = self._frames.get(int(sample.index))
         if frame is None:
             return bool(sample.head_moving)  # no mesh: nothing was compensated
         yaw, pitch, _, fit, _, _ = frame
         limit = self.max_residual_px * (self.macro_factor * MACRO_ALLOWANCE if sample.scale == "macro" else 1.0)
-        if self._covered_near(int(sample.index), max(self.reach)):  # the occluder drags some stable points
-            limit *= COVER_RESIDUAL_ALLOWANCE
         residual = float(getattr(sample, "residual", float("nan")))
         fast = bool(sample.head_moving) and np.isfinite(residual) and residual > limit
         return bool(abs(yaw) > MAX_YAW_DEG or abs(pitch) > MAX_YAW_DEG or fit > MAX_POSE_RESIDUAL or fast)
