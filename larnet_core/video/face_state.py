@@ -21,7 +21,7 @@ out of spotting:
   which do not count in the neutral either; the other units are read from the other measures alone. A cover
   removes its regions, not always the frame: where it holds over every frame a scale's motion is measured against
   (a steady cover) and leaves counted regions, ``motion_left_out`` names the motion regions it sets aside
-  (:data:`COVER_LEAVES_OUT`: for a mouth, the mouth and the regions the hand drags; ``"nose+mouth+cheeks+chin"``,
+  (:data:`COVER_LEAVES_OUT`: for a mouth, the mouth and what the held hand lies over; ``"nose+mouth+cheeks+chin"``,
   with ``" (micro scale)"`` where only the micro scale's shorter reach is steady) and that scale's signal is made
   of the other regions (:func:`kept_motion`): an expression of the brows under a hand held over the mouth is
   spotted. Where the cover arrives or leaves within the reach, the frame stays blanked: the occluder's arrival
