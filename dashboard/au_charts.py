@@ -49,13 +49,17 @@ def au_lanes_figure(frames: pd.DataFrame, intervals: pd.DataFrame, current_time_
                          annotation_font_size=10)
     if "excluded" in frames.columns:
         excluded = frames["excluded"].fillna("").astype(str).to_numpy()
+        if "motion_left_out" in frames.columns:  # a held cover: the other regions are still spotted
+            left_out = frames["motion_left_out"].fillna("").astype(str).to_numpy()
+            excluded = np.array([f"{e}; spotted without {o}" if o else e for e, o in zip(excluded, left_out)],
+                                dtype=object)
         times = frames["time_s"].to_numpy()
         marked = excluded != ""
         if marked.any():
             figure.add_trace(go.Scatter(x=times[marked], y=[labels[-1]] * int(marked.sum()), mode="markers",
                                         marker=dict(symbol="line-ns", color="#805ad5", size=10),
-                                        text=excluded[marked], name="not spotted",
-                                        hovertemplate="not spotted: %{text} at %{x:.2f} s<extra></extra>"))
+                                        text=excluded[marked], name="set aside",
+                                        hovertemplate="set aside: %{text} at %{x:.2f} s<extra></extra>"))
     if "blink" in frames.columns:  # analyses made before the column have none
         blinks = frames["blink"].to_numpy(dtype=bool, na_value=False)
         if blinks.any():

@@ -7,7 +7,9 @@ import pandas as pd
 
 from larnet_core.aus.names import AU_COLUMNS
 from larnet_core.result import live_result
-from larnet_core.video.face_state import excluded_reasons, spotting_signals
+from larnet_core.result.schema import REGIONS
+from larnet_core.video.face_state import excluded_reasons, kept_motion, spotting_signals
+from larnet_core.video.motion import MotionConfig, combine_regions
 
 
 def _columns(**changes) -> dict:
@@ -45,6 +47,50 @@ def test_spotting_blanks_excluded_frames_and_reads_older_tables_as_before():
     assert np.isnan(micro[1]) and micro[0] == 0.1 and np.isnan(macro[1]) and macro[2] == 0.1
     micro, macro = spotting_signals(table.drop(columns=["excluded"]))
     assert np.isnan(micro[0]) and np.isnan(macro[2]) and micro[1] == 0.2
+
+
+def test_a_held_cover_leaves_its_regions_out_and_arriving_blanks_the_frame():
+    # 13 frames, the mouth covered from frame 2 to the end; reach 1 (micro) and 3 (macro).
+    n = 13
+    columns = _columns()
+    columns = {name: np.resize(values, n) for name, values in columns.items()}
+    columns["mouth_occluded"] = np.arange(n) >= 2
+    columns["brows_occluded"] = np.zeros(n, bool)
+    reason, micro, macro = excluded_reasons(columns, 0.5, 2 / 3, reach=(1, 3))
+    assert reason[1] == "mouth occluded" and reason[0] == "mouth occluded (macro scale)"
+    # Arriving within the reach: out. Held over the whole reach: in (micro from frame 3, macro from frame 5).
+    assert micro.tolist() == [False, True, True] + [False] * 10
+    assert macro.tolist() == [True] * 5 + [False] * 8
+    # A table: brows moved 0.3, mouth 0.9 everywhere; the held frames read the brows alone, at the scales named.
+    regions = np.tile([0.3, 0.0, 0.0, 0.9, 0.0, 0.0], (4, 1))
+    table = pd.DataFrame({"time_s": np.arange(4) / 30, "motion": 0.9, "motion_macro": 0.9,
+                          "head_moving": False, "head_moving_macro": False,
+                          "excluded": ["mouth occluded (macro scale)", "mouth occluded", "mouth occluded",
+                                       "mouth occluded"],
+                          "motion_left_out": ["", "", "nose+mouth+cheeks+chin (micro scale)",
+                                              "nose+mouth+cheeks+chin"]})
+    for prefix in ("motion_", "motion_macro_"):
+        for k, name in enumerate(REGIONS):
+            table[f"{prefix}{name}"] = regions[:, k]
+    micro, macro = spotting_signals(table)
+    assert micro[0] == 0.9 and np.isnan(micro[1]) and np.allclose(micro[2:], 0.3)
+    assert np.isnan(macro[:3]).all() and np.isclose(macro[3], 0.3)
+    # A table made before motion_left_out blanks every covered frame as it did then.
+    micro, macro = spotting_signals(table.drop(columns=["motion_left_out"]))
+    assert np.isnan(micro[1:]).all() and np.isnan(macro).all() and micro[0] == 0.9
+
+
+def test_kept_motion_is_the_combined_signal_without_the_covered_regions():
+    rng = np.random.default_rng(0)
+    weights = MotionConfig().weight_vector()
+    for values in rng.uniform(0, 1, (20, len(REGIONS))):
+        eyes = float(rng.uniform(0, 1))
+        assert np.isclose(kept_motion(values[None], [eyes], ())[0], combine_regions(values, weights, eyes))
+        without = values.copy()
+        without[[REGIONS.index(r) for r in ("nose", "mouth", "cheeks", "chin")]] = 0.0
+        assert np.isclose(kept_motion(values[None], [eyes], ("nose", "mouth", "cheeks", "chin"))[0],
+                          combine_regions(without, weights, eyes))
+    assert np.isnan(kept_motion(np.ones((1, len(REGIONS))), [0.0], REGIONS)[0])
 
 
 def test_live_history_carries_pose_and_units():

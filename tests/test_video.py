@@ -192,8 +192,10 @@ def test_analysis_of_a_real_face_finds_the_expression(face_clip, predictor):
     expected = ["frame", "time_s", "face_found", "face_id", "faces_in_frame", "shot_cut", "face_x0", "face_y0",
                 "face_x1", "face_y1", "face_confidence", *[f"prob_{c}" for c in CLASSES], "pred_label", "confidence",
                 "inferred", "motion", "motion_brows", "motion_eyes", "motion_nose", "motion_mouth", "motion_cheeks",
-                "motion_chin", "motion_macro", "head_motion", "head_moving", "head_moving_macro", "segment",
-                "pose_yaw", "pose_pitch", "pose_roll", "head_residual", "head_residual_macro", "excluded",
+                "motion_chin", "motion_macro", "motion_macro_brows", "motion_macro_eyes", "motion_macro_nose",
+                "motion_macro_mouth", "motion_macro_cheeks", "motion_macro_chin", "head_motion", "head_moving",
+                "head_moving_macro", "segment", "pose_yaw", "pose_pitch", "pose_roll", "head_residual",
+                "head_residual_macro", "excluded", "motion_left_out",
                 *[f"AU{n:02d}" for n in (1, 2, 4, 5, 6, 7, 9, 10, 12, 14, 15, 17, 20, 23, 24, 25, 26, 43)],
                 "blink", "in_interval", "input_a", "input_b",
                 "input_tx", "input_ty", "input_reference", "input_aligned"]

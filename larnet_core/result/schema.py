@@ -66,13 +66,16 @@ FRAME_GROUPS: dict[str, tuple[str, ...]] = {
               "face_confidence"),
     # the top class, its probability, whether the model saw the frame
     "prediction": ("pred_label", "confidence", "inferred"),
-    "motion": ("motion", *(f"motion_{name}" for name in REGIONS), "motion_macro", "head_motion", "head_moving",
+    "motion": ("motion", *(f"motion_{name}" for name in REGIONS), "motion_macro",
+               *(f"motion_macro_{name}" for name in REGIONS), "head_motion", "head_moving",
                "head_moving_macro", "segment"),
     # head pose (degrees), how well the head's movement was removed from the flow (crop pixels, micro and macro
     # scale), why a frame is kept out of spotting ("" when it is not), the action-unit intensities, and whether
-    # the frame is in a blink (both eyes closing together; a table made before the column has none)
+    # the frame is in a blink (both eyes closing together; a table made before the column has none); the motion
+    # regions a cover sets aside from the spotting signal ("nose+mouth+cheeks+chin", "" for none; a table made
+    # before the column blanks covered frames)
     "face_state": ("pose_yaw", "pose_pitch", "pose_roll", "head_residual", "head_residual_macro", "excluded",
-                   *AU_COLUMNS, "blink"),
+                   "motion_left_out", *AU_COLUMNS, "blink"),
     "membership": ("in_interval",),
     # the similarity matrix (working-frame pixels -> model input), the flow reference frame, key-point alignment
     "input": ("input_a", "input_b", "input_tx", "input_ty", "input_reference", "input_aligned"),

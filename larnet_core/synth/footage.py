@@ -56,6 +56,7 @@ __all__ = [
     "expressions",
     "expression_while_moving",
     "blinking",
+    "crying_surprise_laugh",
     "make_footage",
     "footage_truth",
     "write_footage",
@@ -309,6 +310,16 @@ def hand_over_mouth(*, fps: float = 30.0, size: tuple[int, int] = (640, 360), se
     layer = _layer(photo, setup.face_px)
     w, h = setup.size
     actor = _actor(setup, layer, w * 0.5, h * 0.42, blinks=blinks)
+    hand = _hand_over_mouth(setup, actor, layer, cover_s)
+    plan = _plan(setup, [setup.background("indoor")], actors=[actor], props=[hand], noise=noise)
+    return _finish(setup, plan, occlusions=_covered(plan, setup))
+
+
+def _hand_over_mouth(setup: _Setup, actor: ActorPlan, layer: HeadLayer, cover_s: tuple[float, float]) -> PropPlan:
+    """A hand of the face's skin that rises from below the frame, covers the mouth from ``cover_s[0]`` for
+    ``cover_s[1]`` seconds following the face (its movements must be on ``actor`` already), and goes down again
+    (0.4 s each way)."""
+    w, h = setup.size
     rng = setup.rng
     length = 1.15 * setup.face_px
     image, alpha, anchor = hand_layer(length, _skin_colour(layer), rng)
@@ -323,12 +334,14 @@ def hand_over_mouth(*, fps: float = 30.0, size: tuple[int, int] = (640, 360), se
     hand_y = mouths[:, 1] + (1.0 - rise) * (below - mouths[:, 1]) + rng.normal(0, 0.3, setup.n)
     angle = rng.uniform(-10, 10) + (1.0 - rise) * 25.0
     shown = (t >= up) & (t < up + 2 * move + hold)
-    hand = PropPlan(image, alpha, anchor, hand_x, hand_y, angle, shown)
-    plan = _plan(setup, [setup.background("indoor")], actors=[actor], props=[hand], noise=noise)
+    return PropPlan(image, alpha, anchor, hand_x, hand_y, angle, shown)
+
+
+def _covered(plan: ScenePlan, setup: _Setup) -> list[OcclusionTruth]:
+    """The truth of the hand's cover of person 0: the frames it hides their mouth."""
     truth = footage_truth(plan, setup.scenario, setup.fps, setup.seed)
     covered = np.nonzero(truth.faces[0].occluded)[0]
-    occlusions = [OcclusionTruth(0, "hand", int(covered[0]), int(covered[-1]))] if len(covered) else []
-    return _finish(setup, plan, occlusions=occlusions)
+    return [OcclusionTruth(0, "hand", int(covered[0]), int(covered[-1]))] if len(covered) else []
 
 
 def two_faces(*, fps: float = 30.0, size: tuple[int, int] = (640, 360), seconds: float = 4.0, seed: int = 0,
@@ -425,6 +438,45 @@ def blinking(*, fps: float = 30.0, size: tuple[int, int] = (640, 360), seconds: 
     return _finish(setup, _plan(setup, [setup.background("indoor")], actors=[actor], noise=noise))
 
 
+#: The story of :func:`crying_surprise_laugh`, in seconds: (onset, length) of each expression, the hand's cover
+#: (from, for), the head movements (start, length, degrees) and the blinks. A raised cosine peaks at each
+#: expression's apex, so every expression spans a second and more: macro-expressions.
+STORY_SADNESS, STORY_WIDE_EYED, STORY_LAUGH = (1.4, 1.6), (5.9, 1.3), (9.4, 1.5)
+STORY_COVER = (5.0, 3.0)
+STORY_TURN, STORY_NOD = (1.1, 2.2, 16.0), (9.1, 2.1, 11.0)
+STORY_BLINKS = (0.6, 4.1, 11.5)
+
+
+def crying_surprise_laugh(*, fps: float = 24.0, size: tuple[int, int] = (640, 360), seconds: float = 12.0,
+                          seed: int = 0, photo: str = "grace_hopper", face_px: int | None = None,
+                          noise: float = 1.5) -> Footage:
+    """A moving, expressive face (the times are :data:`STORY_SADNESS` and the rest): the head sways a few degrees
+    throughout; a sadness (AU1+4+15) while the head turns; a hand comes up over the mouth and, under it, the brows
+    rise and the eyes widen (AU1+2+5, surprise or fear); the hand goes down; a laugh (AU6+12+25+26) while the
+    head nods; three blinks. The truth has the three expressions (macro), the cover and the two movements."""
+    setup = _Setup("crying_surprise_laugh", 10, fps, size, seconds, seed, face_px)
+    _check_time(setup, STORY_LAUGH[0] + STORY_LAUGH[1] + 0.5)
+    layer = _layer(photo, setup.face_px)
+    w, h = setup.size
+    actor = _actor(setup, layer, w * 0.5, h * 0.42, wander_px=2.0)
+    rng = setup.rng
+    sway = head_motion(rng, setup.n, setup.fps, 3.0, 0.0, tremor_px=0.0, freq_range=(0.1, 0.4))
+    actor.yaw = actor.yaw + sway.dx  # a few degrees of turning and nodding all along
+    actor.pitch = actor.pitch + 0.5 * sway.dy
+    scale = float(np.mean(MACRO_SCALE))
+    truths = [add_expression(actor, rng, "macro", emotion, aus, setup.frames(start), setup.frames(length), scale)
+              for emotion, aus, (start, length) in (
+                  ("sadness", {1: 1.0, 4: 1.0, 15: 1.0}, STORY_SADNESS),
+                  ("surprise", {1: 1.0, 2: 1.0, 5: 1.0}, STORY_WIDE_EYED),
+                  ("happiness", {6: 1.0, 12: 1.0, 25: 1.0, 26: 0.8}, STORY_LAUGH))]
+    moves = [add_head_movement(actor, kind, setup.frames(start), setup.frames(length), degrees)
+             for kind, (start, length, degrees) in (("turn", STORY_TURN), ("nod", STORY_NOD))]
+    _add_blinks(actor, setup, STORY_BLINKS)
+    hand = _hand_over_mouth(setup, actor, layer, STORY_COVER)
+    plan = _plan(setup, [setup.background("indoor")], actors=[actor], props=[hand], noise=noise)
+    return _finish(setup, plan, expressions=truths, head_movements=moves, occlusions=_covered(plan, setup))
+
+
 def _add_blinks(actor: ActorPlan, setup: _Setup, blinks_s: Sequence[float]) -> None:
     """A full blink (closing in 0.08 s, open again 0.17 s later) starting at each time of ``blinks_s``."""
     if not len(blinks_s):
@@ -448,6 +500,7 @@ SCENARIOS: dict[str, Callable[..., Footage]] = {
     "expressions": expressions,
     "expression_while_moving": expression_while_moving,
     "blinking": blinking,
+    "crying_surprise_laugh": crying_surprise_laugh,
 }
 
 

@@ -18,7 +18,15 @@ out of spotting:
   against (``reference_s`` either side; the macro scale's 1 s named ``mouth occluded (macro scale)``): the mesh
   invents a mouth or brows under the occluder, and the occluder's arrival and departure are motion, not an
   expression. The covered region's action units (:data:`REGION_UNITS`) are NaN on the covered frames themselves,
-  which do not count in the neutral either; the other units are read from the other measures alone.
+  which do not count in the neutral either; the other units are read from the other measures alone. A cover
+  removes its regions, not always the frame: where it holds over every frame a scale's motion is measured against
+  (a steady cover) and leaves counted regions, ``motion_left_out`` names the motion regions it sets aside
+  (:data:`COVER_LEAVES_OUT`: for a mouth, the mouth and what the held hand lies over; ``"nose+mouth+cheeks+chin"``,
+  with ``" (micro scale)"`` where only the micro scale's shorter reach is steady) and that scale's signal is made
+  of the other regions (:func:`kept_motion`): an expression of the brows under a hand held over the mouth is
+  spotted. Where the cover arrives or leaves within the reach, the frame stays blanked: the occluder's arrival
+  moves the aligned face as a whole (the alignment follows the mesh the hand drags). A brows cover leaves no
+  counted region. A table made before ``motion_left_out`` blanks every covered frame, as it did then.
 
 The two head-movement reasons name a scale at their end (``fast head motion (micro scale)``, ``head moving (no
 mesh; macro scale)``) when only that scale's flow could not follow the head (its 0.3 s or its 1 s references);
@@ -38,11 +46,14 @@ from larnet_core.aus.estimate import intensities, measure_mesh, track_intensitie
 from larnet_core.aus.features import FEATURE_NAMES
 from larnet_core.aus.names import AU_COLUMNS
 from larnet_core.face.occlusion import NEUTRAL_WINDOW_S as OCCLUSION_WINDOW_S, REGION_POINTS, occluded_regions
+from larnet_core.result.schema import REGIONS
+from larnet_core.video.motion import MotionConfig
 from larnet_core.video.blinks import track_blinks
 
 __all__ = ["MAX_YAW_DEG", "NEUTRAL_WINDOW_S", "FaceStateRows", "measure_face", "face_state_columns",
            "spotting_signals", "excluded_reasons", "REGION_UNITS", "occluded_units", "occluded_reason",
-           "within_reach", "motion_reach"]
+           "within_reach", "motion_reach", "COVER_LEAVES_OUT", "left_out_regions", "kept_motion", "covered_units",
+           "regions_left_out", "covered_in", "cover_blanks"]
 
 #: What an ``excluded`` reason that holds for one scale only says, in brackets at its end.
 MICRO_ONLY, MACRO_ONLY = "micro scale", "macro scale"
@@ -63,6 +74,14 @@ MAX_POSE_RESIDUAL = 0.1
 REGION_UNITS: dict[str, tuple[str, ...]] = {
     "mouth": ("AU09", "AU10", "AU12", "AU14", "AU15", "AU17", "AU20", "AU23", "AU24", "AU25", "AU26"),
     "brows": ("AU01", "AU02", "AU04"),
+}
+#: The motion regions (:data:`~larnet_core.result.schema.REGIONS`) a steady cover sets aside from the spotting
+#: signal: the region itself and those the held occluder reaches (docs/clip-analysis.md). A hand over the mouth
+#: lies over the chin and the lower cheeks and against the nose; the brows are clear of it. A hand over the
+#: brows crosses the whole face on its way up: it leaves nothing.
+COVER_LEAVES_OUT: dict[str, tuple[str, ...]] = {
+    "mouth": ("nose", "mouth", "cheeks", "chin"),
+    "brows": REGIONS,
 }
 _UPPER_FACE_MEASURES = ("brow", "upper_lid", "lower_lid", "cheek")
 #: The mesh measures each region's units are read from.
@@ -93,6 +112,55 @@ def occluded_units(change: np.ndarray, regions) -> np.ndarray:
     return values
 
 
+def left_out_regions(covered) -> tuple[str, ...]:
+    """The motion regions set aside while ``covered`` (names of :data:`COVER_LEAVES_OUT`) are covered, in
+    :data:`REGIONS` order."""
+    out = {region for name in covered for region in COVER_LEAVES_OUT.get(name, ())}
+    return tuple(region for region in REGIONS if region in out)
+
+
+def regions_left_out(text: str) -> tuple[str, ...]:
+    """A ``motion_left_out`` cell (``"nose+mouth"``, ``""``) as region names."""
+    return tuple(part for part in str(text or "").split("+") if part in REGIONS)
+
+
+def kept_motion(regions: np.ndarray, eyes: np.ndarray, left_out, weights: np.ndarray | None = None) -> np.ndarray:
+    """The spotting value of frames from their region motion (``(n, len(REGIONS))``) without the regions
+    ``left_out``: :func:`~larnet_core.video.motion.combine_regions` over the rest (``eyes``: the recent eye value
+    of each frame, for the blink's drag on the brows). NaN where no counted region is left. Clip and live both
+    read a covered frame this way."""
+    values = np.array(regions, dtype=np.float64, ndmin=2, copy=True)
+    weights = MotionConfig().weight_vector().astype(np.float64) if weights is None else np.asarray(weights, float)
+    weights = weights.copy()
+    for region in left_out:
+        weights[REGIONS.index(region)] = 0.0
+    if not (weights > 0).any():
+        return np.full(len(values), np.nan)
+    brows = REGIONS.index("brows")
+    values[:, brows] = np.maximum(0.0, values[:, brows] - 0.6 * np.asarray(eyes, dtype=np.float64))
+    return (values * weights).max(axis=1)
+
+
+def covered_units(values: np.ndarray, regions) -> np.ndarray:
+    """AU intensities with the units of the covered ``regions`` (names of :data:`REGION_UNITS`) NaN: an interval
+    whose neutral-to-apex movement a cover spoils says nothing about the covered units."""
+    values = np.array(values, dtype=np.float64, copy=True)
+    for region in regions:
+        values[..., _REGION_COLUMNS[region]] = np.nan
+    return values
+
+
+def covered_in(rows: pd.DataFrame) -> tuple[str, ...]:
+    """The regions covered on any of a face's per-frame ``rows`` (their units are all NaN on a frame whose other
+    units are read: :func:`occluded_units`)."""
+    units = rows[[name for name in AU_COLUMNS if name in rows.columns]]
+    if units.empty:
+        return ()
+    read = units.notna().any(axis=1)
+    return tuple(region for region, names in REGION_UNITS.items()
+                 if all(name in units for name in names) and (read & units[list(names)].isna().all(axis=1)).any())
+
+
 def motion_reach(config: Any, fps: float) -> tuple[int, int]:
     """How many frames either side a frame's micro and macro motion reach (a
     :class:`~larnet_core.video.motion.MotionConfig`'s reference distances at ``fps``)."""
@@ -105,8 +173,13 @@ def within_reach(flags: np.ndarray, reach: int) -> np.ndarray:
     flags = np.asarray(flags, dtype=bool)
     if reach <= 0 or not flags.any():
         return flags.copy()
-    counts = np.convolve(flags.astype(np.int64), np.ones(2 * int(reach) + 1, dtype=np.int64), mode="same")
-    return counts > 0
+    # Counts over the window by cumulative sums ("same" convolution returns the kernel's length when the clip is
+    # shorter than the window).
+    padded = np.concatenate(([0], np.cumsum(flags.astype(np.int64))))
+    index = np.arange(len(flags))
+    low = np.clip(index - int(reach), 0, len(flags))
+    high = np.clip(index + int(reach) + 1, 0, len(flags))
+    return padded[high] - padded[low] > 0
 
 
 def measure_face(face: Any):
@@ -144,6 +217,12 @@ def excluded_reasons(table: pd.DataFrame | dict[str, Any], max_residual_px: floa
     """``(reason, micro_excluded, macro_excluded)`` per frame from the pose and motion columns and, where given,
     ``<region>_occluded`` (see the module docstring); ``macro_factor`` is the macro crop's size over the micro crop's,
     ``reach`` the micro and macro scales' reference distances in frames."""
+    return _reasons(table, max_residual_px, macro_factor, reach)[:3]
+
+
+def _reasons(table: pd.DataFrame | dict[str, Any], max_residual_px: float, macro_factor: float,
+             reach: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`excluded_reasons` and the ``motion_left_out`` column (see the module docstring)."""
     get = (lambda name: np.asarray(table[name])) if isinstance(table, dict) else (lambda name: table[name].to_numpy())
     n = len(get("motion"))
     yaw = np.asarray(get("pose_yaw"), dtype=np.float64)
@@ -156,6 +235,19 @@ def excluded_reasons(table: pd.DataFrame | dict[str, Any], max_residual_px: floa
     has_pose = np.isfinite(yaw)
     turned = has_pose & ((np.abs(yaw) > MAX_YAW_DEG) | (np.abs(pitch) > MAX_YAW_DEG))
     lost = has_pose & (np.nan_to_num(fit) > MAX_POSE_RESIDUAL)
+    # A frame's motion is read against frames up to its scale's reference distance away: a cover there spoils it,
+    # unless the cover holds over all of them and leaves counted regions (steady: those regions are read).
+    covered = {region: np.asarray(get(f"{region}_occluded"), dtype=bool) for region in REGION_POINTS
+               if _has(table, f"{region}_occluded")}
+    near = {region: (within_reach(flags, reach[0]), within_reach(flags, reach[1])) for region, flags in covered.items()}
+    thinning = [region for region in covered if not cover_blanks((region,))]
+    steady = []
+    for scale in (0, 1):
+        ok = np.logical_or.reduce([scales[scale] for scales in near.values()]) if near else np.zeros(n, dtype=bool)
+        for region, scales in near.items():  # every cover within reach leaves regions and holds over all of it
+            held = ~within_reach(~covered[region], reach[scale]) if region in thinning else np.zeros(n, dtype=bool)
+            ok &= ~scales[scale] | held
+        steady.append(ok)
     # Stable points that stray while the head keeps still were moved by the face itself (a smile lifts the
     # cheeks' sides, a blink tugs the mesh around the eyes): that is an expression, not a movement too fast.
     fast_micro = has_pose & head_moving & (np.nan_to_num(residual) > max_residual_px)
@@ -165,10 +257,6 @@ def excluded_reasons(table: pd.DataFrame | dict[str, Any], max_residual_px: floa
     reason = np.full(n, "", dtype=object)
     _name_scales(reason, no_mesh_micro, no_mesh_macro, "head moving (no mesh)")
     _name_scales(reason, fast_micro, fast_macro, "fast head motion")
-    # A frame's motion is read against frames up to its scale's reference distance away: a cover there spoils it.
-    covered = {region: np.asarray(get(f"{region}_occluded"), dtype=bool) for region in REGION_POINTS
-               if _has(table, f"{region}_occluded")}
-    near = {region: (within_reach(flags, reach[0]), within_reach(flags, reach[1])) for region, flags in covered.items()}
     occluded_micro = np.zeros(n, dtype=bool)
     occluded_macro = np.zeros(n, dtype=bool)
     for micro_near, macro_near in near.values():
@@ -182,9 +270,26 @@ def excluded_reasons(table: pd.DataFrame | dict[str, Any], max_residual_px: floa
             reason[index] = f"{name} ({MICRO_ONLY if occluded_micro[index] else MACRO_ONLY})"
     reason[lost] = "mesh lost"
     reason[turned] = f"head turned beyond {MAX_YAW_DEG:.0f} degrees"
-    micro = turned | lost | fast_micro | no_mesh_micro | occluded_micro
-    macro = turned | lost | fast_macro | no_mesh_macro | occluded_macro
-    return reason, micro, macro
+    # Where a steady cover's regions are read, the frame is not excluded at that scale (motion_left_out says so).
+    usable = has_pose & ~turned & ~lost
+    read_micro = steady[0] & usable & ~fast_micro
+    read_macro = steady[1] & usable & ~fast_macro
+    micro = turned | lost | fast_micro | no_mesh_micro | (occluded_micro & ~read_micro)
+    macro = turned | lost | fast_macro | no_mesh_macro | (occluded_macro & ~read_macro)
+    left_out = np.full(n, "", dtype=object)
+    for index in np.flatnonzero(read_micro | read_macro):
+        regions = "+".join(left_out_regions(r for r in thinning if near[r][0][index] or near[r][1][index]))
+        if read_micro[index] and read_macro[index]:
+            left_out[index] = regions
+        else:
+            left_out[index] = f"{regions} ({MICRO_ONLY if read_micro[index] else MACRO_ONLY})"
+    return reason, micro, macro, left_out
+
+
+def cover_blanks(covered) -> bool:
+    """Whether covering ``covered`` leaves no counted motion region (the frame is then blanked)."""
+    left_out = left_out_regions(covered)
+    return not any(weight > 0 for name, weight in MotionConfig().weights.items() if name not in left_out)
 
 
 def _name_scales(reason: np.ndarray, micro: np.ndarray, macro: np.ndarray, name: str) -> None:
@@ -230,7 +335,8 @@ def face_state_columns(rows: FaceStateRows, columns: dict[str, Any], n: int, fps
     covered = regions_occluded(rows, n, fps)
     signals.update({f"{region}_occluded": flags for region, flags in covered.items()})
     occluded = np.logical_or.reduce(list(covered.values())) if covered else np.zeros(n, dtype=bool)
-    out["excluded"] = excluded_reasons(signals, max_residual_px, macro_factor, reach)[0]
+    reason, _, _, left_out = _reasons(signals, max_residual_px, macro_factor, reach)
+    out["excluded"], out["motion_left_out"] = reason, left_out
     features = None
     if rows.features:
         width = len(next(iter(rows.features.values())))
@@ -262,16 +368,45 @@ def face_state_columns(rows: FaceStateRows, columns: dict[str, Any], n: int, fps
 
 
 def spotting_signals(table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """The micro and macro motion signals with excluded frames blanked (NaN), for the spotter. A table without
-    the ``excluded`` column (an analysis made before it) sets aside head movement as it was then."""
+    """The micro and macro motion signals with excluded frames blanked (NaN), for the spotter; on frames where a
+    cover set regions aside (``motion_left_out``), both signals are made of the other regions (:func:`kept_motion`)
+    and blanked only where none is left. A table without the ``excluded`` column (an analysis made before it) sets
+    aside head movement as it was then; one without ``motion_left_out`` blanks covered frames as it did then."""
     if "excluded" not in table.columns:
         return (np.where(table["head_moving"], np.nan, table["motion"].to_numpy()),
                 np.where(table["head_moving_macro"], np.nan, table["motion_macro"].to_numpy()))
     reason = table["excluded"].fillna("").astype(str)
     excluded = reason.to_numpy() != ""
+    thinned = "motion_left_out" in table.columns and all(f"motion_macro_{r}" in table.columns for r in REGIONS)
     # A reason that names one scale leaves the other scale's motion in: a nod during a smile is too fast for the
     # 0.3 s flow at its quickest, yet the 1 s flow of the macro scale follows it.
     micro_out = excluded & ~reason.str.endswith(f"{MACRO_ONLY})").to_numpy()
     macro_out = excluded & ~reason.str.endswith(f"{MICRO_ONLY})").to_numpy()
-    return (np.where(micro_out, np.nan, table["motion"].to_numpy()),
-            np.where(macro_out, np.nan, table["motion_macro"].to_numpy()))
+    micro = table["motion"].to_numpy(dtype=np.float64, copy=True)
+    macro = table["motion_macro"].to_numpy(dtype=np.float64, copy=True)
+    if thinned:  # a steady cover's frames: the regions it leaves, at the scales motion_left_out names
+        left_out = table["motion_left_out"].fillna("").astype(str)
+        fps = _table_fps(table)
+        config = MotionConfig()
+        for signal, out, prefix, seconds, other in (
+                (micro, micro_out, "motion_", config.reference_s, MACRO_ONLY),
+                (macro, macro_out, "motion_macro_", config.macro_reference_s, MICRO_ONLY)):
+            read = (left_out != "").to_numpy() & ~left_out.str.endswith(f"{other})").to_numpy()
+            regions = table[[f"{prefix}{r}" for r in REGIONS]].to_numpy(dtype=np.float64)
+            # The engine's blink rule compares the brows with the eyes of its last k // 2 + 1 samples.
+            eyes = pd.Series(regions[:, REGIONS.index("eyes")]).rolling(
+                max(1, int(round(seconds * fps)) // 2 + 1), min_periods=1).max().to_numpy()
+            for text in set(left_out[read]):
+                rows = read & (left_out == text).to_numpy()
+                signal[rows] = kept_motion(regions[rows], eyes[rows], regions_left_out(text.split(" (")[0]))
+                out[rows] = ~np.isfinite(signal[rows])
+    return np.where(micro_out, np.nan, micro), np.where(macro_out, np.nan, macro)
+
+
+def _table_fps(table: pd.DataFrame) -> float:
+    """The frame rate of a per-frame table from its ``time_s`` (30 without one)."""
+    if "time_s" in table.columns and len(table) > 1:
+        step = np.nanmedian(np.diff(table["time_s"].to_numpy(dtype=np.float64)))
+        if np.isfinite(step) and step > 0:
+            return float(1.0 / step)
+    return 30.0

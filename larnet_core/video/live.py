@@ -435,7 +435,7 @@ class LiveAnalyzer:
     def _spot(self, face_id: int | None, sample) -> None:
         """Feed one final motion sample of the followed face to the spotter (nothing to spot on frames whose
         head movement could not be removed)."""
-        value = float("nan") if self._face_state.excluded(sample) else sample.combined
+        value = self._face_state.spotting_value(sample)
         segment = sample.segment + int(face_id or 0) * _SEGMENTS_PER_FACE if sample.segment >= 0 else -1
         self._spotter.push(sample.index, sample.scale, value, segment)
 
@@ -446,6 +446,8 @@ class LiveAnalyzer:
             return
         apex = int(row["apex_frame"])
         job = event_job(self._ring, int(row["onset_frame"]), apex, self.fps_hint, self._face_state.units_at(apex))
+        if job is not None:  # a region covered from the neutral to the apex reads as no unit, as in a clip
+            job = replace(job, covered=self._face_state.covered_between(job.neutral.index, apex))
         face_id = job.apex.face_id if job is not None else int(self._main if self._main is not None else 0)
         if job is None:
             done = None

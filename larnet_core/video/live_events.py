@@ -31,6 +31,7 @@ import numpy as np
 from larnet_core.aus.flow import face_crop
 from larnet_core.face.inputs import InputConfig, alignment_record, input_from_crops, warp_crop
 from larnet_core.video.motion import MotionConfig
+from larnet_core.video.face_state import covered_units
 from larnet_core.video.recognise import crop_units, neutral_frame, neutral_lead, unit_labels
 from larnet_core.video.spotting import SpottingParams
 
@@ -128,6 +129,7 @@ class EventJob:
     onset: KeptFrame
     apex: KeptFrame
     apex_units: np.ndarray | None = None
+    covered: tuple[str, ...] = ()  # regions covered between the neutral and the apex: their units say nothing
 
 
 def event_job(ring: FrameRing, onset: int, apex: int, fps: float,
@@ -155,6 +157,6 @@ def run_event_job(job: EventJob, predictor: Any, config: InputConfig) -> tuple[n
         probs = np.asarray(predictor.predict_proba([model_input.image])[0], dtype=np.float64)
     except ValueError:
         probs = None
-    values = crop_units(job.neutral.face, job.apex.face, job.apex_units)
+    values = covered_units(crop_units(job.neutral.face, job.apex.face, job.apex_units), job.covered)
     aus, rule = unit_labels(values)
     return probs, aus, rule

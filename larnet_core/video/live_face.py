@@ -7,8 +7,11 @@ median of the face's recent measures (:class:`~larnet_core.aus.estimate.AuTracke
 ``k`` frames after its frame, is kept out when that frame's head was turned beyond 30 degrees, when the head moved
 and its rigid movement could not be removed from its flow, without a mesh when the head moved, and when the mouth
 or the brows were covered within the sample's reach (:mod:`larnet_core.face.occlusion`, against the recent
-uncovered past: :class:`~larnet_core.face.occlusion.OcclusionTracker`); covered frames report the covered region's
-units as NaN and do not set the neutral, as in a clip.
+uncovered past: :class:`~larnet_core.face.occlusion.OcclusionTracker`). A cover that leaves counted regions (a
+hand over the mouth leaves the brows) and holds over every frame the sample is measured against makes the
+sample's value of those regions instead (:func:`~larnet_core.video.face_state.kept_motion`, as a clip's
+``motion_left_out``). Covered frames report the covered region's units as NaN and do not set the neutral, as in a
+clip.
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ from larnet_core.aus.names import AU_COLUMNS
 from larnet_core.result.schema import REGIONS
 from larnet_core.face.occlusion import OcclusionTracker
 from larnet_core.video.blinks import APEX_REACH_S, MAX_BLINK_S, blink_column, eye_apertures, eye_closure, is_blink
-from larnet_core.video.face_state import MACRO_ALLOWANCE, MAX_POSE_RESIDUAL, MAX_YAW_DEG, occluded_units
+from larnet_core.video.face_state import (MACRO_ALLOWANCE, MAX_POSE_RESIDUAL, MAX_YAW_DEG, cover_blanks, kept_motion,
+                                          left_out_regions, occluded_units)
 
 __all__ = ["LiveFaceState"]
 
@@ -60,6 +64,8 @@ class LiveFaceState:
         self._count = 0
         self._face_id: int | None = None
         self._regions: OrderedDict[int, np.ndarray] = OrderedDict()  # micro region motion per frame, for blinks
+        # Per scale, the eye values of the last k // 2 + 1 samples (the motion engine's blink rule on the brows).
+        self._eyes = {scale: deque(maxlen=max(2, k // 2 + 1)) for scale, k in zip(("micro", "macro"), self.reach)}
 
     def update(self, index: int, face_id: int | None, measure: Any,
                appearance: np.ndarray | None = None) -> tuple[tuple[float, float, float] | None, dict[str, float]]:
@@ -97,15 +103,47 @@ class LiveFaceState:
             self._frames.popitem(last=False)
         return (pose.yaw, pose.pitch, pose.roll), dict(zip(AU_COLUMNS, map(float, values)))
 
+    def spotting_value(self, sample: Any) -> float:
+        """A final motion sample's value for the spotter: NaN where it is kept out of spotting, the value of the
+        regions a steady cover leaves, else its own (see the module docstring). Every final sample passes here:
+        a micro one's region motion is kept for :meth:`is_blink`."""
+        if sample.segment < 0:
+            return float("nan")
+        eyes = self._eyes["macro" if sample.scale == "macro" else "micro"]
+        eyes.append(float(sample.regions[REGIONS.index("eyes")]))
+        if not self.excluded(sample):
+            return float(sample.combined)
+        held = self._held(sample)
+        if not held or self._unusable(sample):
+            return float("nan")
+        return float(kept_motion(np.asarray(sample.regions)[None], [max(eyes)], left_out_regions(held))[0])
+
     def excluded(self, sample: Any) -> bool:
-        """Whether a final motion sample is kept out of spotting (see the module docstring). Every final sample
-        passes here: a micro one's region motion is kept for :meth:`is_blink`."""
+        """Whether a final motion sample is kept out of spotting as a whole (see the module docstring)."""
         if sample.scale == "micro" and sample.segment >= 0:
             self._regions[int(sample.index)] = np.asarray(sample.regions, dtype=np.float64)
             while len(self._regions) > self._keep:
                 self._regions.popitem(last=False)
-        if self._covered_near(int(sample.index), self.reach[1] if sample.scale == "macro" else self.reach[0]):
+        if self._covered_near(int(sample.index), self._reach_of(sample)):
             return True
+        return self._unusable(sample)
+
+    def _reach_of(self, sample: Any) -> int:
+        return self.reach[1] if sample.scale == "macro" else self.reach[0]
+
+    def _held(self, sample: Any) -> tuple[str, ...]:
+        """The covers near a sample when each of them leaves counted regions and holds over every frame the
+        sample's motion is measured against (a steady cover: the other regions are read), else ``()``."""
+        index, reach = int(sample.index), self._reach_of(sample)
+        near = self._covered_near(index, reach)
+        window = [self._covered.get(i, ()) for i in range(index - reach, index + reach + 1)]
+        if any(cover_blanks((region,)) or not all(region in covered for covered in window) for region in near):
+            return ()
+        return near
+
+    def _unusable(self, sample: Any) -> bool:
+        """The head turned too far, the mesh lost, or a head movement the flow could not follow; without a mesh,
+        any head movement."""
         frame = self._frames.get(int(sample.index))
         if frame is None:
             return bool(sample.head_moving)  # no mesh: nothing was compensated
@@ -115,10 +153,14 @@ class LiveFaceState:
         fast = bool(sample.head_moving) and np.isfinite(residual) and residual > limit
         return bool(abs(yaw) > MAX_YAW_DEG or abs(pitch) > MAX_YAW_DEG or fit > MAX_POSE_RESIDUAL or fast)
 
-    def _covered_near(self, index: int, reach: int) -> bool:
-        """Whether a region was covered on a frame at most ``reach`` frames from ``index`` (a sample is final
-        ``reach`` frames after its frame, so all of them are known)."""
-        return any(self._covered.get(i) for i in range(index - reach, index + reach + 1))
+    def _covered_near(self, index: int, reach: int) -> tuple[str, ...]:
+        """The regions covered on a frame at most ``reach`` frames from ``index`` (a sample is final ``reach``
+        frames after its frame, so all of them are known)."""
+        return self.covered_between(index - reach, index + reach)
+
+    def covered_between(self, first: int, last: int) -> tuple[str, ...]:
+        """The regions covered on any kept frame from ``first`` to ``last``."""
+        return tuple(sorted({region for i in range(first, last + 1) for region in self._covered.get(i, ())}))
 
     def is_blink(self, row: dict, min_motion: float) -> bool:
         """Whether a spotted interval (a row of the stream spotter) is only a blink, by the clip's rule

@@ -467,7 +467,7 @@ def _pose_changes(centre: np.ndarray, poses: np.ndarray) -> float:
 def samples_table(samples: list[MotionSample], n_frames: int, present: np.ndarray | None = None) -> dict[str, Any]:
     """Columns for the per-frame table from a clip's samples of both scales: the micro scale's region values,
     combined signal, head measure and segments, and the macro scale's combined signal (``motion_macro``) and head
-    flag (``head_moving_macro``). Face frames between measured ones (:meth:`MotionConfig.frame_step`) take values
+    flag (``head_moving_macro``) and region values (``motion_macro_<region>``). Face frames between measured ones (:meth:`MotionConfig.frame_step`) take values
     interpolated within their segment, and a segment's last frames after its last measured one (only when
     ``present``, the frames with the face, is given) that one's values; frames never measured otherwise stay
     NaN."""
@@ -485,10 +485,14 @@ def samples_table(samples: list[MotionSample], n_frames: int, present: np.ndarra
                       interpolate=False)[:, 0]
     macro_values = _filled(macro_index, np.array([[s.combined, s.head_moving, s.residual] for s in macro],
                                                  dtype=np.float64).reshape(-1, 3), macro_segment, n_frames, present)
+    macro_regions = _filled(macro_index, np.array([s.regions for s in macro], dtype=np.float64).reshape(
+        -1, len(REGIONS)), macro_segment, n_frames, present)
     columns: dict[str, Any] = {"motion": values[:, 0]}
     for position, name in enumerate(REGIONS):
         columns[f"motion_{name}"] = regions[:, position]
     columns["motion_macro"] = macro_values[:, 0]
+    for position, name in enumerate(REGIONS):  # what a cover leaves of the macro signal is made of these
+        columns[f"motion_macro_{name}"] = macro_regions[:, position]
     columns["head_motion"] = values[:, 1]
     columns["head_moving"] = np.nan_to_num(values[:, 2]) > 0
     columns["head_moving_macro"] = np.nan_to_num(macro_values[:, 1]) > 0

@@ -34,6 +34,7 @@ import pandas as pd
 from larnet_core.aus.estimate import expression_units
 from larnet_core.aus.flow import crop_intensities, face_crop
 from larnet_core.aus.names import AU_COLUMNS
+from larnet_core.video.face_state import covered_in, covered_units
 from larnet_core.aus.rules import au_string, rule_label
 from larnet_core.face.inputs import input_from_record
 from larnet_core.face.mesh import MeshFaceDetector, mediapipe_available
@@ -171,6 +172,8 @@ def recognise_intervals(intervals: pd.DataFrame, table: pd.DataFrame, source, pr
             log.info("interval %d: no onset->apex input (%s)", position, exc)
         values = interval_units(frames[neutral], frames[apex], _box(table.iloc[neutral], scale),
                                 _box(apex_row, scale), apex_row)
+        # A region covered between the neutral and the apex moved with its occluder: its units say nothing.
+        values = covered_units(values, covered_in(table.iloc[neutral:apex + 1]))
         text, rule = unit_labels(values)
         aus.append(text)
         rules.append(rule)

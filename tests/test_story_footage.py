@@ -1,0 +1,130 @@
+"""A moving, expressive face from beginning to end (larnet_core.synth.footage.crying_surprise_laugh): a sadness
+while the head turns, wide eyes and raised brows under a hand over the mouth, a laugh while the head nods, blinks
+and a sway all along; written as h264 and analysed as a clip and live. Each expression is spotted with its own
+action units and FACS rule, and nothing else is."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from larnet_core.synth.footage import make_footage, write_footage
+from larnet_core.training.spotting_scores import interval_iou
+from larnet_core.video import analyze_clip
+from larnet_core.video.face_state import REGION_UNITS
+from tests.markers import needs_mediapipe
+
+pytestmark = [pytest.mark.usefixtures("one_torch_thread"), needs_mediapipe]
+
+MOUTH_UNITS = {name.replace("AU0", "AU") for name in REGION_UNITS["mouth"]}
+
+
+@pytest.fixture(scope="module")
+def story(tmp_path_factory):
+    footage = make_footage("crying_surprise_laugh", seed=3)
+    path = write_footage(tmp_path_factory.mktemp("story") / "story.mp4", footage.frames, footage.truth.fps)
+    return path, footage.truth
+
+
+@pytest.fixture(scope="module")
+def analysis(story, lite_predictor):
+    return analyze_clip(story[0], lite_predictor, max_infer_fps=10)
+
+
+def _hit(intervals, truth):
+    """The spotted interval that overlaps the expression most."""
+    rows = [r for r in intervals.itertuples() if r.onset_frame <= truth.offset and r.offset_frame >= truth.onset]
+    assert rows, (truth, intervals[["onset_frame", "apex_frame", "offset_frame", "aus"]])
+    return max(rows, key=lambda r: min(r.offset_frame, truth.offset) - max(r.onset_frame, truth.onset))
+
+
+def test_the_story_truth_says_what_happens(story):
+    _, truth = story
+    assert [e.emotion for e in truth.expressions] == ["sadness", "surprise", "happiness"]
+    sadness, wide_eyed, laugh = truth.expressions
+    cover = truth.occlusions[0]
+    assert cover.start < wide_eyed.onset and wide_eyed.offset < cover.end  # the brows rise under the hand
+    turn, nod = truth.head_movements
+    assert turn.start < sadness.apex < turn.end and nod.start < laugh.apex < nod.end
+
+
+def test_each_expression_is_spotted_with_its_action_units(story, analysis):
+    _, truth = story
+    sadness, wide_eyed, laugh = truth.expressions
+    intervals = analysis.intervals
+    # The sadness through the turn: AU1 and AU15 read (AU4, pulling the brows against AU1, does not).
+    row = _hit(intervals, sadness)
+    assert row.onset_frame <= sadness.apex <= row.offset_frame
+    assert interval_iou((row.onset_frame, row.offset_frame), (sadness.onset, sadness.offset)) >= 0.5
+    assert {"AU1", "AU15"} <= set(row.aus.split("+")) and "sadness" in row.rule_label, row
+    # The laugh through the nod: the lips part and the corners rise (AU6, the cheeks, stays under the level of
+    # the strongest unit here; live reads it: test_live_reports_the_same_expressions).
+    row = _hit(intervals, laugh)
+    assert row.onset_frame <= laugh.apex <= row.offset_frame
+    assert interval_iou((row.onset_frame, row.offset_frame), (laugh.onset, laugh.offset)) >= 0.5
+    assert {"AU12", "AU25"} <= set(row.aus.split("+")), row
+    # The wide eyes under the hand: spotted on the brows alone, through its apex, with no unit of the mouth (the
+    # hand drags the mouth between the neutral frame and the apex: it would read as AU20).
+    row = _hit(intervals, wide_eyed)
+    assert row.onset_frame <= wide_eyed.apex <= row.offset_frame and row.kind == "macro", row
+    assert interval_iou((row.onset_frame, row.offset_frame), (wide_eyed.onset, wide_eyed.offset)) >= 0.5
+    units = set(row.aus.split("+"))
+    assert {"AU1", "AU2", "AU5"} <= units and not units & MOUTH_UNITS, row
+    assert "surprise" in row.rule_label or "fear" in row.rule_label, row
+
+
+def test_nothing_else_is_spotted(story, analysis):
+    _, truth = story
+    frames = analysis.frames
+    # Every interval is one of the three expressions: none on the hand, the turn, the nod or the blinks alone.
+    for row in analysis.intervals.itertuples():
+        assert any(row.onset_frame <= e.offset and row.offset_frame >= e.onset for e in truth.expressions), row
+    assert len(analysis.intervals) == 3, analysis.intervals[["onset_frame", "offset_frame", "aus"]]
+    # The cover is said, and what it set aside: the mouth's units are not read under the hand, the brows' are.
+    cover = truth.occlusions[0]
+    held = frames.iloc[cover.start + 3:cover.end - 2]
+    assert (held["excluded"] == "mouth occluded").all(), held["excluded"].tolist()
+    assert held[list(REGION_UNITS["mouth"])].isna().all().all() and held["AU01"].notna().all()
+    # The brows are read where the hand is held over every frame a frame's motion is compared with: from 1 s after
+    # it covers the mouth to 1 s before it leaves on both scales, from 0.3 s on the micro scale only.
+    left_out = frames["motion_left_out"]
+    second, micro = int(truth.fps), round(0.3 * truth.fps)
+    assert (left_out.iloc[cover.start + second + 2:cover.end - second - 1] == "nose+mouth+cheeks+chin").all()
+    assert (left_out.iloc[cover.start + micro + 2:cover.start + second - 2]
+            == "nose+mouth+cheeks+chin (micro scale)").all()
+    outside = np.r_[0:cover.start + micro, cover.end - micro + 1:len(frames)]
+    assert (left_out.iloc[outside] == "").all(), left_out.iloc[outside][left_out.iloc[outside] != ""]
+
+
+def test_live_reports_the_same_expressions(story, lite_predictor):
+    import cv2
+
+    from larnet_core.video.live import LiveAnalyzer
+
+    path, truth = story
+    analyzer = LiveAnalyzer(lite_predictor, fps_hint=truth.fps, async_model=False, draw=False)
+    capture = cv2.VideoCapture(str(path))
+    index = 0
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        analyzer.process(frame[..., ::-1].copy(), index / truth.fps)
+        index += 1
+    capture.release()
+    analyzer.finish()
+    events = analyzer.events
+    spans = [(round(e.time_s * truth.fps), round((e.time_s + e.duration_s) * truth.fps) - 1, e) for e in events]
+    for expression in truth.expressions:
+        hits = [e for onset, offset, e in spans if onset <= expression.offset and offset >= expression.onset]
+        assert hits, (expression, [(o, f, e.aus) for o, f, e in spans])
+    _, wide_eyed, laugh = truth.expressions
+    under_hand = [e for onset, offset, e in spans if onset <= wide_eyed.offset and offset >= wide_eyed.onset]
+    assert any({"AU1", "AU2", "AU5"} <= set(e.aus.split("+")) and not set(e.aus.split("+")) & MOUTH_UNITS
+               and ("surprise" in e.rule_label or "fear" in e.rule_label)
+               for e in under_hand), [(e.aus, e.rule_label) for e in under_hand]
+    laughing = [e for onset, offset, e in spans if onset <= laugh.offset and offset >= laugh.onset]
+    assert any({"AU6", "AU12"} <= set(e.aus.split("+")) and "happiness" in e.rule_label for e in laughing), \
+        [(e.aus, e.rule_label) for e in laughing]
+    for onset, offset, event in spans:  # nothing on the hand, the movements or the blinks alone
+        assert any(onset <= e.offset and offset >= e.onset for e in truth.expressions), event
