@@ -47,7 +47,7 @@ from larnet_core.aus.features import FEATURE_NAMES
 from larnet_core.aus.names import AU_COLUMNS
 from larnet_core.face.occlusion import NEUTRAL_WINDOW_S as OCCLUSION_WINDOW_S, REGION_POINTS, occluded_regions
 from larnet_core.result.schema import REGIONS
-from larnet_core.video.motion import MotionConfig
+from larnet_core.video.motion import MotionConfig, combine_regions
 from larnet_core.video.blinks import track_blinks
 
 __all__ = ["MAX_YAW_DEG", "NEUTRAL_WINDOW_S", "FaceStateRows", "measure_face", "face_state_columns",
@@ -129,16 +129,14 @@ def kept_motion(regions: np.ndarray, eyes: np.ndarray, left_out, weights: np.nda
     ``left_out``: :func:`~larnet_core.video.motion.combine_regions` over the rest (``eyes``: the recent eye value
     of each frame, for the blink's drag on the brows). NaN where no counted region is left. Clip and live both
     read a covered frame this way."""
-    values = np.array(regions, dtype=np.float64, ndmin=2, copy=True)
-    weights = MotionConfig().weight_vector().astype(np.float64) if weights is None else np.asarray(weights, float)
-    weights = weights.copy()
+    values = np.array(regions, dtype=np.float64, ndmin=2)
+    weights = np.array(MotionConfig().weight_vector() if weights is None else weights, dtype=np.float32)
     for region in left_out:
         weights[REGIONS.index(region)] = 0.0
     if not (weights > 0).any():
         return np.full(len(values), np.nan)
-    brows = REGIONS.index("brows")
-    values[:, brows] = np.maximum(0.0, values[:, brows] - 0.6 * np.asarray(eyes, dtype=np.float64))
-    return (values * weights).max(axis=1)
+    eyes = np.broadcast_to(np.asarray(eyes, dtype=np.float64), (len(values),))
+    return np.array([combine_regions(row, weights, eye) for row, eye in zip(values, eyes)], dtype=np.float64)
 
 
 def covered_units(values: np.ndarray, regions) -> np.ndarray:
