@@ -1,5 +1,7 @@
 """Per-frame cost of what head pose and action units add to a frame: the pose fit and mesh measures of one face,
-the homography registration of its motion crop, and the removal of the head's rigid flow (one per flow computed).
+the AU intensities against its neutral (a non-negative least-squares fit), the colours the occlusion check reads
+and its live update, the homography registration of its motion crop, and the removal of the head's rigid flow
+(one per flow computed).
 
 Usage: python scripts/bench_aus.py   (times are medians of 300 runs on one thread)
 """
@@ -9,9 +11,10 @@ import time
 import cv2
 import numpy as np
 
-from larnet_core.aus.estimate import measure_mesh
+from larnet_core.aus.estimate import AuTracker, measure_mesh
 from larnet_core.face import sample_face_photos
 from larnet_core.face.mesh import MeshFaceDetector
+from larnet_core.face.occlusion import OcclusionTracker, face_appearance
 from larnet_core.face.head_compensation import compensate, registered_patch, rigid_model
 
 
@@ -38,9 +41,20 @@ def main() -> None:
     measure = _median_ms(lambda: measure_mesh(mesh))
     register = _median_ms(lambda: registered_patch(photo, mesh[:, :2], model.points, 96))
     remove = _median_ms(lambda: compensate(flow, model))
+    tracker = AuTracker(30.0)
+    tracker.update_measure(measure_mesh(mesh))  # the neutral
+    moved = mesh + rng.normal(0, 0.004 * (x1 - x0), mesh.shape)  # a face that moved: the fit has work to do
+    measured = measure_mesh(moved)
+    units = _median_ms(lambda: tracker.update_measure(measured))
+    occlusion = OcclusionTracker(30.0)
+    appearance = face_appearance(photo, mesh)
+    colours = _median_ms(lambda: face_appearance(photo, mesh))
+    covered = _median_ms(lambda: occlusion.update(appearance))
     small = model.scaled(64 / 96, 64)
     remove_macro = _median_ms(lambda: compensate(flow[:64, :64].copy(), small))
     print(f"pose fit + mesh measures (per face and frame): {measure:.3f} ms")
+    print(f"AU intensities, live tracker (per face/frame): {units:.3f} ms")
+    print(f"occlusion colours + live check (per face/frame): {colours:.3f} + {covered:.3f} ms")
     print(f"motion crop registration (per face and frame): {register:.3f} ms")
     print(f"rigid flow removal, 96 px crop (per flow):      {remove:.3f} ms")
     print(f"rigid flow removal, 64 px crop (per flow):      {remove_macro:.3f} ms")
