@@ -45,8 +45,8 @@ def _region_change(frame: np.ndarray, background: np.ndarray, box) -> float:
 @pytest.mark.parametrize("name", list(SCENARIOS))
 def test_face_pixels_are_where_the_truth_says(rendered, name):
     frames, truth, plan = rendered[name]
-    assert len(frames) == truth.n_frames == int(round(FPS * {"shot_cut": 6, "two_faces": 4, "expressions": 4}
-                                                           .get(name, 5)))
+    assert len(frames) == truth.n_frames == int(round(FPS * {"shot_cut": 6, "two_faces": 4, "expressions": 4,
+                                                            "crying_surprise_laugh": 12}.get(name, 5)))
     assert all(f.shape == (SIZE[1], SIZE[0], 3) and f.dtype == np.uint8 for f in frames)
     count = truth.faces_in_frame()
     for t, frame in enumerate(frames):

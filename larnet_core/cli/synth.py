@@ -66,8 +66,7 @@ def register(subparsers) -> None:
                                help="write test footage scenarios as OUT/<scenario>.mp4 with <scenario>.truth.json "
                                     "(default size 640x360, 30 fps)")
     footage_group.add_argument("--scenario", action="append", default=None,
-                               help="a scenario to write (repeatable; default all of face_enters, face_leaves, "
-                                    "shot_cut, head_turn_and_nod, hand_over_mouth, two_faces, expressions)")
+                               help=f"a scenario to write (repeatable; default all of {', '.join(SCENARIOS)})")
     footage_group.add_argument("--codec", choices=("h264", "hevc"), default="h264", help="video codec (default h264)")
     parser.set_defaults(func=_run)
 
