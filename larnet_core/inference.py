@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 BACKENDS = ("auto", "torch", "onnxruntime")
 
+
 def preprocess_faces(images: Sequence[np.ndarray], input_size: int, mean: Sequence[float],
                      std: Sequence[float]) -> np.ndarray:
     """RGB uint8 crops (any size) -> normalised float32 batch ``N x 3 x S x S``."""
@@ -158,12 +159,11 @@ class Predictor:
         # processes) spinning threads steal the cores that the other requests need.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
-            session = ort.InferenceSession(self._onnx_model(), options, providers=["CPUExecutionProvider"])
+            return ort.InferenceSession(self._onnx_model(), options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own untyped errors for bad graphs
             log.warning("cached ONNX graph unusable (%s); exporting again", str(exc).splitlines()[0])
-            session = ort.InferenceSession(self._onnx_model(use_cache=False), options,
-                                           providers=["CPUExecutionProvider"])
-        return session
+            return ort.InferenceSession(self._onnx_model(use_cache=False), options,
+                                        providers=["CPUExecutionProvider"])
 
     def _onnx_model(self, use_cache: bool = True) -> bytes:
         """The model as ONNX: read from the cache without torch, or exported from the PyTorch network.

@@ -15,6 +15,7 @@ from larnet_core.video.blinks import (EYE_MOTION, EYE_SHUT, blink_column, blink_
                                       track_blinks)
 from larnet_core.video.face_state import excluded_reasons, spotting_signals
 from larnet_core.video.spotting import SpottingParams, spot_expressions
+from live_feed import stream_file
 from markers import needs_mediapipe
 
 FPS = 30.0
@@ -133,23 +134,12 @@ def test_exclusions_name_their_scale_and_leave_the_other_scale_spotted():
 
 @needs_mediapipe
 def test_live_drops_the_blinks_and_keeps_the_expression(tmp_path, lite_predictor):
-    import cv2
-
     from larnet_core.video.live import LiveAnalyzer
 
     path, truth = _clip(tmp_path, name="expression_while_moving", kind="micro", movement=None, photo="astronaut",
                         seconds=3.0, blinks_s=(0.5, 2.4))
     analyzer = LiveAnalyzer(lite_predictor, fps_hint=FPS, async_model=False, draw=False)
-    capture = cv2.VideoCapture(str(path))
-    index = 0
-    while True:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        analyzer.process(frame[..., ::-1].copy(), index / FPS)
-        index += 1
-    capture.release()
-    analyzer.finish()
+    stream_file(analyzer, path, FPS)
     apex = truth.expressions[0].apex
     # The blinks are dropped as the clip drops them; the smile is the one event.
     events = [int(row["apex_frame"]) for row in analyzer._intervals]

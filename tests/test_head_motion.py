@@ -12,6 +12,7 @@ from larnet_core.aus.names import AU_COLUMNS
 from larnet_core.synth.footage import make_footage, write_footage
 from larnet_core.video.analysis import analyze_clip
 from larnet_core.training.spotting_scores import interval_iou
+from live_feed import stream_file
 from markers import needs_mediapipe
 
 pytestmark = needs_mediapipe
@@ -68,24 +69,12 @@ def test_a_smile_is_spotted_through_head_movement_with_its_units_and_rule(tmp, l
 
 
 def test_live_reports_pose_units_and_events_with_their_units(tmp, lite_predictor):
-    import cv2
-
     from larnet_core.video.live import LiveAnalyzer
 
     path, truth = _footage(tmp, name="expression_while_moving", kind="micro", movement="turn", photo="astronaut",
                            seconds=3.0, aus=None)
     analyzer = LiveAnalyzer(lite_predictor, fps_hint=30.0, async_model=False, draw=False)
-    capture = cv2.VideoCapture(str(path))
-    results = []
-    index = 0
-    while True:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        results.append(analyzer.process(frame[..., ::-1].copy(), index / 30.0)[1])
-        index += 1
-    capture.release()
-    analyzer.finish()
+    results = stream_file(analyzer, path, 30.0)
     assert any(r.pose is not None for r in results)
     last = next(r for r in reversed(results) if r.aus)
     assert set(last.aus) == set(AU_COLUMNS)

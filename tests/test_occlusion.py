@@ -15,6 +15,7 @@ from larnet_core.video import analyze_clip
 from larnet_core.video.face_state import REGION_UNITS, within_reach
 
 MOUTH_UNITS = list(REGION_UNITS["mouth"])
+from tests.live_feed import stream_file
 from tests.markers import needs_mediapipe
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -118,25 +119,13 @@ def test_a_brow_raise_is_not_an_occlusion(tmp_path, lite_predictor):
 
 @needs_mediapipe
 def test_live_reports_no_event_for_a_hand_over_the_mouth(tmp_path, lite_predictor):
-    import cv2
-
     from larnet_core.video.live import LiveAnalyzer
 
     footage = make_footage("hand_over_mouth", seed=11, seconds=5.0, photo="grace_hopper")
     path = _write(tmp_path, footage, "hand")
     analyzer = LiveAnalyzer(lite_predictor, fps_hint=FPS, async_model=False, draw=False)
-    capture = cv2.VideoCapture(str(path))
-    mouth_units = []
-    index = 0
-    while True:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        _, result = analyzer.process(frame[..., ::-1].copy(), index / FPS)
-        mouth_units.append(result.aus.get("AU12", np.nan) if result.aus else np.nan)
-        index += 1
-    capture.release()
-    analyzer.finish()
+    mouth_units = [result.aus.get("AU12", np.nan) if result.aus else np.nan
+                   for result in stream_file(analyzer, path, FPS)]
     assert not analyzer._intervals, list(analyzer._intervals)
     cover = footage.truth.occlusions[0]
     assert np.isnan(mouth_units[cover.start + 3:cover.end - 2]).all()

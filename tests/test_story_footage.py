@@ -12,6 +12,7 @@ from larnet_core.synth.footage import make_footage, write_footage
 from larnet_core.training.spotting_scores import interval_iou
 from larnet_core.video import analyze_clip
 from larnet_core.video.face_state import REGION_UNITS
+from tests.live_feed import stream_file
 from tests.markers import needs_mediapipe
 
 pytestmark = [pytest.mark.usefixtures("one_torch_thread"), needs_mediapipe]
@@ -97,22 +98,11 @@ def test_nothing_else_is_spotted(story, analysis):
 
 
 def test_live_reports_the_same_expressions(story, lite_predictor):
-    import cv2
-
     from larnet_core.video.live import LiveAnalyzer
 
     path, truth = story
     analyzer = LiveAnalyzer(lite_predictor, fps_hint=truth.fps, async_model=False, draw=False)
-    capture = cv2.VideoCapture(str(path))
-    index = 0
-    while True:
-        ok, frame = capture.read()
-        if not ok:
-            break
-        analyzer.process(frame[..., ::-1].copy(), index / truth.fps)
-        index += 1
-    capture.release()
-    analyzer.finish()
+    stream_file(analyzer, path, truth.fps)
     events = analyzer.events
     spans = [(round(e.time_s * truth.fps), round((e.time_s + e.duration_s) * truth.fps) - 1, e) for e in events]
     for expression in truth.expressions:
