@@ -390,6 +390,8 @@ def spotting_signals(table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
                 (micro, micro_out, "motion_", config.reference_s, MACRO_ONLY),
                 (macro, macro_out, "motion_macro_", config.macro_reference_s, MICRO_ONLY)):
             read = (left_out != "").to_numpy() & ~left_out.str.endswith(f"{other})").to_numpy()
+            if not read.any():
+                continue
             regions = table[[f"{prefix}{r}" for r in REGIONS]].to_numpy(dtype=np.float64)
             # The engine's blink rule compares the brows with the eyes of its last k // 2 + 1 samples.
             eyes = pd.Series(regions[:, REGIONS.index("eyes")]).rolling(
