@@ -55,6 +55,8 @@ def _check_covered(analysis, truth) -> None:
     covered = frames.iloc[cover.start + 3:cover.end - 2]  # the hand's edges reach the lips a frame or two late
     assert covered[list(MOUTH_UNITS)].isna().all().all()  # the invented mouth reads as no unit
     assert covered["AU01"].notna().all()  # the brows are still read
+    assert (covered["occluded"] == "mouth").all()  # the table names the covered region on the frame itself
+    assert (frames["occluded"].iloc[:max(0, cover.start - 40)].fillna("") == "").all()
     assert analysis.intervals.empty, analysis.intervals[["onset_frame", "offset_frame", "aus"]]
     before = frames.iloc[:max(0, cover.start - 40)]
     assert not before["excluded"].fillna("").str.contains("occluded").any()

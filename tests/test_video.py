@@ -195,7 +195,7 @@ def test_analysis_of_a_real_face_finds_the_expression(face_clip, predictor):
                 "motion_chin", "motion_macro", "motion_macro_brows", "motion_macro_eyes", "motion_macro_nose",
                 "motion_macro_mouth", "motion_macro_cheeks", "motion_macro_chin", "head_motion", "head_moving",
                 "head_moving_macro", "segment", "pose_yaw", "pose_pitch", "pose_roll", "head_residual",
-                "head_residual_macro", "excluded", "motion_left_out",
+                "head_residual_macro", "excluded", "occluded", "motion_left_out",
                 *[f"AU{n:02d}" for n in (1, 2, 4, 5, 6, 7, 9, 10, 12, 14, 15, 17, 20, 23, 24, 25, 26, 43)],
                 "blink", "in_interval", "input_a", "input_b",
                 "input_tx", "input_ty", "input_reference", "input_aligned"]

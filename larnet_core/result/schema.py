@@ -73,9 +73,10 @@ FRAME_GROUPS: dict[str, tuple[str, ...]] = {
     # scale), why a frame is kept out of spotting ("" when it is not), the action-unit intensities, and whether
     # the frame is in a blink (both eyes closing together; a table made before the column has none); the motion
     # regions a cover sets aside from the spotting signal ("nose+mouth+cheeks+chin", "" for none; a table made
-    # before the column blanks covered frames)
+    # before the column blanks covered frames), and the regions covered on the frame itself ("mouth", "mouth+brows",
+    # "" for none: docs/clip-analysis.md; a table made before the column has none)
     "face_state": ("pose_yaw", "pose_pitch", "pose_roll", "head_residual", "head_residual_macro", "excluded",
-                   "motion_left_out", *AU_COLUMNS, "blink"),
+                   "occluded", "motion_left_out", *AU_COLUMNS, "blink"),
     "membership": ("in_interval",),
     # the similarity matrix (working-frame pixels -> model input), the flow reference frame, key-point alignment
     "input": ("input_a", "input_b", "input_tx", "input_ty", "input_reference", "input_aligned"),

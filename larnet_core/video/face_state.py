@@ -149,14 +149,12 @@ def covered_units(values: np.ndarray, regions) -> np.ndarray:
 
 
 def covered_in(rows: pd.DataFrame) -> tuple[str, ...]:
-    """The regions covered on any of a face's per-frame ``rows`` (their units are all NaN on a frame whose other
-    units are read: :func:`occluded_units`)."""
-    units = rows[[name for name in AU_COLUMNS if name in rows.columns]]
-    if units.empty:
+    """The regions covered on any of a face's per-frame ``rows`` (their ``occluded`` column; none in a table made
+    before it, which had no occlusion check)."""
+    if "occluded" not in rows.columns:
         return ()
-    read = units.notna().any(axis=1)
-    return tuple(region for region, names in REGION_UNITS.items()
-                 if all(name in units for name in names) and (read & units[list(names)].isna().all(axis=1)).any())
+    named = {part for text in rows["occluded"].dropna().astype(str) for part in text.split("+")}
+    return tuple(region for region in REGION_UNITS if region in named)
 
 
 def motion_reach(config: Any, fps: float) -> tuple[int, int]:
@@ -335,6 +333,10 @@ def face_state_columns(rows: FaceStateRows, columns: dict[str, Any], n: int, fps
     occluded = np.logical_or.reduce(list(covered.values())) if covered else np.zeros(n, dtype=bool)
     reason, _, _, left_out = _reasons(signals, max_residual_px, macro_factor, reach)
     out["excluded"], out["motion_left_out"] = reason, left_out
+    # The covered frames themselves ("mouth", "mouth+brows"): "excluded" also names the frames a cover's motion
+    # reaches.
+    out["occluded"] = np.array(["+".join(region for region in covered if covered[region][index]) if hit else ""
+                                for index, hit in enumerate(occluded)], dtype=object)
     features = None
     if rows.features:
         width = len(next(iter(rows.features.values())))
