@@ -235,10 +235,24 @@ def test_a_killed_batch_resumes_and_loses_only_the_clip_in_flight(clips, tmp_pat
     assert pd.read_parquet(out / "frames")["clip"].nunique() == 4
 
 
-def test_a_worker_process_that_dies_costs_only_its_clip_and_a_rerun_redoes_it(clips, tmp_path, monkeypatch):
+def _killer_of_the_other_worker(killed: list[int]):
+    """A batch progress callback that SIGKILLs, once the first clip's row arrives, a worker other than the one
+    that finished it (its pid appended to ``killed``)."""
     import multiprocessing
     import signal
 
+    def kill_one_worker(state, row) -> None:
+        if row is not None and not killed:
+            done_by = int(str(row["worker"]).rsplit(":", 1)[-1])
+            worker = next(p for p in multiprocessing.active_children()
+                          if p.name.startswith("larnet-batch-") and p.pid != done_by)
+            os.kill(worker.pid, signal.SIGKILL)
+            killed.append(worker.pid)
+
+    return kill_one_worker
+
+
+def test_a_worker_process_that_dies_costs_only_its_clip_and_a_rerun_redoes_it(clips, tmp_path, monkeypatch):
     from larnet_core.batch import local
 
     monkeypatch.setattr(local, "MAX_ATTEMPTS", 1)  # no second try: the clip's row says what happened
@@ -249,17 +263,8 @@ def test_a_worker_process_that_dies_costs_only_its_clip_and_a_rerun_redoes_it(cl
         shutil.copy(clips / ("a.mp4" if index % 2 == 0 else "day2/b.mp4"), folder / f"take{index}.mp4")
     out = tmp_path / "out"
     killed: list[int] = []
-
-    def kill_one_worker(state, row) -> None:
-        if row is not None and not killed:
-            # After the first finished clip: the other worker is still analysing its own first clip.
-            done_by = int(str(row["worker"]).rsplit(":", 1)[-1])
-            worker = next(p for p in multiprocessing.active_children()
-                          if p.name.startswith("larnet-batch-") and p.pid != done_by)
-            os.kill(worker.pid, signal.SIGKILL)
-            killed.append(worker.pid)
-
-    report = run_batch([folder], DEMO, out, workers=2, progress=kill_one_worker)
+    # After the first finished clip the other worker is still analysing its own first clip.
+    report = run_batch([folder], DEMO, out, workers=2, progress=_killer_of_the_other_worker(killed))
     assert killed and len(report.summary) == 4  # every clip has its row; the batch went on with a new worker
     failed = report.summary[report.summary["status"] == "failed"]
     assert (failed["error_type"] == "WorkerDied").all() and 1 <= len(failed) <= 2
@@ -271,8 +276,6 @@ def test_a_worker_process_that_dies_costs_only_its_clip_and_a_rerun_redoes_it(cl
 
 def test_a_worker_process_that_dies_mid_clip_is_replaced_and_the_clip_tried_again(clips, tmp_path, caplog):
     import logging
-    import multiprocessing
-    import signal
 
     folder = tmp_path / "clips"
     folder.mkdir()
@@ -284,18 +287,10 @@ def test_a_worker_process_that_dies_mid_clip_is_replaced_and_the_clip_tried_agai
     # a run where the killed worker held a clip (at most three tries).
     for attempt in range(3):
         killed: list[int] = []
-
-        def kill_one_worker(state, row) -> None:
-            if row is not None and not killed:
-                done_by = int(str(row["worker"]).rsplit(":", 1)[-1])
-                worker = next(p for p in multiprocessing.active_children()
-                              if p.name.startswith("larnet-batch-") and p.pid != done_by)
-                os.kill(worker.pid, signal.SIGKILL)
-                killed.append(worker.pid)
-
         caplog.clear()
         with caplog.at_level(logging.WARNING, logger="larnet_core.batch.local"):
-            report = run_batch([folder], DEMO, tmp_path / f"out{attempt}", workers=2, progress=kill_one_worker)
+            report = run_batch([folder], DEMO, tmp_path / f"out{attempt}", workers=2,
+                               progress=_killer_of_the_other_worker(killed))
         assert killed and report.ok and len(report.summary) == 3  # nothing lost, whichever moment it died
         retries = [r.getMessage() for r in caplog.records if "trying it again" in r.getMessage()]
         if retries:

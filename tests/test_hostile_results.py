@@ -18,6 +18,7 @@ import pytest
 
 from larnet_core.errors import BundleError, LarnetError
 from test_hostile_inputs import REPO, clip_tables, parquet_bytes, png_declaring, rewrite_bundle
+from test_hostile_inputs import good_bundle  # noqa: F401 - the same module-scoped bundle fixture
 
 CLASSES = ["happiness", "others"]
 
@@ -51,18 +52,6 @@ def faces_parquet(face_ids: list[int]) -> bytes:
     n = len(face_ids)
     return parquet_bytes(pa.table({"face_id": face_ids, "first_frame": [0] * n, "last_frame": [5] * n,
                                    "main": [True] + [False] * (n - 1)}))
-
-
-@pytest.fixture(scope="module")
-def good_bundle(tmp_path_factory) -> Path:
-    from larnet_core.sessions import AnalysisSession, InputRef, SessionStore, export_bundle
-
-    root = tmp_path_factory.mktemp("bundle")
-    frames, intervals = clip_tables()
-    with SessionStore.open(f"sqlite:///{root / 'source.sqlite3'}") as store:
-        created = store.create(AnalysisSession(name="colleague's clip", kind="clip", results=frames,
-                                               intervals=intervals, input=InputRef(name="c.mp4", fps=30.0)))
-        return export_bundle(store, created.id, root / "good.larnet.zip")
 
 
 @pytest.fixture
