@@ -41,12 +41,7 @@ def au_lanes_figure(frames: pd.DataFrame, intervals: pd.DataFrame, current_time_
     figure = go.Figure(go.Heatmap(
         z=values, x=frames["time_s"], y=labels, zmin=0.0, zmax=3.0, colorscale="YlOrRd",
         colorbar=dict(title="intensity", len=0.8), hovertemplate="%{y}: %{z:.2f} at %{x:.2f} s<extra></extra>"))
-    for row in intervals.itertuples(index=False):
-        aus = getattr(row, "aus", "") or "no AU"
-        rule = getattr(row, "rule_label", "") or ""
-        figure.add_vrect(x0=row.onset_s, x1=row.offset_s, line=dict(color="#1a365d", width=1.5), fillcolor=None,
-                         annotation_text=f"{aus}{' · ' + rule if rule else ''}", annotation_position="top left",
-                         annotation_font_size=10)
+    label_rows = _outline_intervals(figure, intervals, float(np.ptp(frames["time_s"])) if len(frames) else 0.0)
     if "excluded" in frames.columns:
         excluded = frames["excluded"].fillna("").astype(str).to_numpy()
         if "motion_left_out" in frames.columns:  # a held cover: the other regions are still spotted
@@ -69,9 +64,36 @@ def au_lanes_figure(frames: pd.DataFrame, intervals: pd.DataFrame, current_time_
                                         name="blink", hovertemplate="blink (both eyes) at %{x:.2f} s<extra></extra>"))
     if current_time_s is not None:
         figure.add_vline(x=current_time_s, line=dict(color="#2b6cb0", width=2))
-    figure.update_layout(height=460, margin=dict(l=10, r=10, t=40, b=10), xaxis=dict(title="time (s)"),
-                         yaxis=dict(autorange="reversed"), showlegend=False)
+    above = _LABEL_ROW_PX * label_rows  # room for the interval labels above the lanes
+    figure.update_layout(height=440 + above, margin=dict(l=10, r=10, t=20 + above, b=10),
+                         xaxis=dict(title="time (s)"), yaxis=dict(autorange="reversed"), showlegend=False)
     return figure
+
+
+#: An interval's label is about this share of the time axis wide; a later one that starts closer than this to a
+#: label on the same row goes on the row above, so that neighbouring labels never print over each other.
+_LABEL_SHARE = 0.22
+_LABEL_ROW_PX = 30  # a two-line label at font size 10
+
+
+def _outline_intervals(figure: go.Figure, intervals: pd.DataFrame, duration_s: float) -> int:
+    """Outline each spotted interval and label it above the lanes with its apex AUs and (second line) its FACS-rule
+    name, labels of nearby intervals stacked on rows of their own; returns the number of rows."""
+    row_ends: list[float] = []  # per row, where its last label ends (seconds)
+    width = _LABEL_SHARE * max(duration_s, 1e-6)
+    for row in intervals.sort_values("onset_s").itertuples(index=False):
+        aus = getattr(row, "aus", "") or "no AU"
+        # The EMFACS name only: the full label (with the objective class) is in the intervals table.
+        rule = (getattr(row, "rule_label", "") or "").split(";")[0].strip()
+        level = next((i for i, end in enumerate(row_ends) if row.onset_s >= end), len(row_ends))
+        if level == len(row_ends):
+            row_ends.append(0.0)
+        row_ends[level] = float(row.onset_s) + width
+        figure.add_vrect(x0=row.onset_s, x1=row.offset_s, line=dict(color="#1a365d", width=1.5), fillcolor=None)
+        figure.add_annotation(x=row.onset_s, y=1.0, yshift=level * _LABEL_ROW_PX, xref="x", yref="paper",
+                              xanchor="left", yanchor="bottom", showarrow=False, align="left", font=dict(size=10),
+                              text=f"{aus}<br>{rule}" if rule else aus)
+    return len(row_ends)
 
 
 def au_bars_figure(units: Mapping[str, float], title: str = "") -> go.Figure:

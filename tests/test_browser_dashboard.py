@@ -92,6 +92,7 @@ def write_fake_run(path: Path, checkpoint: Path) -> None:
 @pytest.fixture(scope="module")
 def app_files(tmp_path_factory) -> dict[str, Path]:
     from larnet_core.models import ModelCard, build_model, save_checkpoint
+    from larnet_core.synth.footage import make_footage, write_footage
     from larnet_core.video import write_y4m
 
     root = tmp_path_factory.mktemp("browser")
@@ -102,9 +103,15 @@ def app_files(tmp_path_factory) -> dict[str, Path]:
         checkpoint = save_checkpoint(build_model("larnet-lite", num_classes=len(CLASSES)), card, root / "demo.pt")
     write_fake_run(root / "runs" / "loso-demo", checkpoint)
     frames = face_frames()
+    story = make_footage("crying_surprise_laugh", seed=3)
+    story_frames = list(story.frames)
     return {"root": root, "checkpoint": checkpoint, "runs": root / "runs", "data": root / "data",
-            "batches": root / "batches",
-            "clip": write_mp4(frames, root / "face-clip.mp4"), "y4m": write_y4m(frames, root / "face-clip.y4m")}
+            "batches": root / "batches", "clip": write_mp4(frames, root / "face-clip.mp4"),
+            # The webcam and the uploaded clip: a real face that cries, widens its eyes behind a hand and laughs
+            # while its head moves (the scenario of tests/test_story_footage.py).
+            "story": write_footage(root / "story.mp4", story_frames, story.truth.fps),
+            "story_truth": story.truth,
+            "y4m": write_y4m(story_frames, root / "story.y4m", fps=story.truth.fps)}
 
 
 # ---------------------------------------------------------------------------------------------------- app + browser
@@ -225,7 +232,7 @@ def test_clip_upload_timeline_attention_and_saved_session(page, app_files, tmp_p
     page.get_by_text(re.compile("Cannot analyse broken.mp4")).wait_for(timeout=RUN_TIMEOUT_MS)
     assert_no_exception(page)
 
-    _upload_and_analyse(page, app_files["clip"])
+    _upload_and_analyse(page, app_files["story"])
     timeline = page.get_by_role("heading", name="Timeline")
     try:
         timeline.wait_for(timeout=60_000)
@@ -241,6 +248,12 @@ def test_clip_upload_timeline_attention_and_saved_session(page, app_files, tmp_p
     page.locator(".js-plotly-plot").nth(1).wait_for(timeout=60_000)  # plotly draws after the page's text
     assert page.locator(".js-plotly-plot").count() >= 2  # probability bars and the timeline
     assert page.get_by_text("Clip prediction").count() >= 1
+    # What a person sees of the story: its three expressions outlined on the AU lanes, each with its AUs and rule.
+    page.get_by_role("heading", name="Spotted intervals (3)").wait_for(timeout=30_000)
+    labels = [t.text_content() or "" for t in page.locator(".js-plotly-plot .annotation-text").all()]
+    assert any("sadness" in text for text in labels), labels
+    assert any("AU1+AU2+AU5" in text and ("surprise" in text or "fear" in text) for text in labels), labels
+    assert any("AU12" in text and "AU25" in text for text in labels), labels
     page.get_by_role("heading", name="Timeline").scroll_into_view_if_needed()
     screenshot(page, "clip")
 
@@ -289,7 +302,12 @@ def test_live_webcam_counts_frames_and_predicts(page):
         page.wait_for_timeout(500)
     assert analysed >= 10, f"only {analysed} frames analysed"
     assert page.get_by_text("Current prediction").count() >= 1
+    # The camera shows the story clip (12 s, looped): its first expression is listed, by its AUs, a moment after
+    # it ends, and the face's AUs are drawn as bars beside the video.
+    page.get_by_text(re.compile(r"^AU\d+(\+AU\d+)*$")).first.wait_for(state="attached", timeout=90_000)
+    page.locator(".js-plotly-plot", has_text="Action units (estimates)").first.wait_for(timeout=30_000)
     assert_no_exception(page)
+    page.locator(".js-plotly-plot", has_text="Action units (estimates)").first.scroll_into_view_if_needed()
     screenshot(page, "live")
     frame.get_by_role("button", name=re.compile("STOP", re.IGNORECASE)).click()
     page.wait_for_timeout(1000)  # the component reports the stop, which reruns the page and ends its loop

@@ -493,3 +493,22 @@ def test_an_every_face_analysis_is_shown_one_face_table_at_a_time(dashboard_env,
     app.selectbox(key="clip_face_pick").set_value(other).run()
     assert not app.exception, [e.value for e in app.exception]
     assert f"Spotted intervals ({int((every.intervals['face_id'] == other).sum())})" in [s.value for s in app.subheader]
+
+
+def test_interval_labels_on_the_au_lanes_never_print_over_each_other():
+    from dashboard.au_charts import au_lanes_figure
+    from larnet_core.aus.names import AU_COLUMNS
+
+    times = np.arange(300) / 25.0  # 12 s
+    frames = pd.DataFrame({"frame": np.arange(300), "time_s": times, **{c: 0.0 for c in AU_COLUMNS}})
+    intervals = pd.DataFrame({
+        "onset_s": [1.4, 2.0, 2.4, 9.2], "offset_s": [2.6, 2.3, 3.0, 10.4],
+        "aus": ["AU1+AU4+AU15", "AU9", "AU12", "AU6+AU12+AU25+AU26"],
+        "rule_label": ["EMFACS sadness; objective class VI", "EMFACS disgust; objective class III", "",
+                       "EMFACS happiness; objective class I"]})
+    figure = au_lanes_figure(frames, intervals)
+    labels = {a.text.split("<br>")[0]: a for a in figure.layout.annotations}
+    # Three labels within a fifth of the clip: three rows; the laugh, far from them, on the first row again.
+    assert [labels[u].yshift or 0 for u in intervals["aus"]] == [0, 30, 60, 0]
+    assert labels["AU1+AU4+AU15"].text == "AU1+AU4+AU15<br>EMFACS sadness" and labels["AU12"].text == "AU12"
+    assert figure.layout.margin.t == 20 + 3 * 30 and len(figure.layout.shapes) == 4

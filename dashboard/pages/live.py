@@ -239,7 +239,7 @@ def _draw(charts_too: bool) -> None:
         if last is not None and last.aus:
             pose = "" if last.pose is None else (f"yaw {last.pose[0]:+.0f}, pitch {last.pose[1]:+.0f}, "
                                                   f"roll {last.pose[2]:+.0f} degrees")
-            units_box.plotly_chart(au_charts.au_bars_figure(last.aus, f"Action units (estimates) · {pose}"),
+            units_box.plotly_chart(au_charts.au_bars_figure(last.aus, f"Action units (estimates)<br><sup>{pose}</sup>"),
                                    key=f"live_aus_{time.monotonic_ns()}", config={"displayModeBar": False})
         events = state.analyzer.events
         if (len(events), events[-1] if events else None) == state.events_shown:
