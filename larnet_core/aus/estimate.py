@@ -148,10 +148,14 @@ class AuTracker:
 
     def update_measure(self, measure: FaceMeasure) -> tuple[HeadPose, np.ndarray]:
         """The same from a frame's measures already made (:func:`measure_mesh`)."""
+        return measure.pose, intensities(measure.features - self.observe(measure.features))
+
+    def observe(self, features: np.ndarray) -> np.ndarray:
+        """Count one frame's measures in the neutral; returns the neutral it is read against."""
         if self._count % self.every == 0:
-            self._history.append(measure.features)
+            self._history.append(features)
             self._neutral = np.median(np.asarray(self._history), axis=0)
         self._count += 1
-        return measure.pose, intensities(measure.features - self._neutral)
+        return self._neutral
 
 

@@ -10,8 +10,8 @@ or the brows were covered within the sample's reach (:mod:`larnet_core.face.occl
 uncovered past: :class:`~larnet_core.face.occlusion.OcclusionTracker`). A cover that leaves counted regions (a
 hand over the mouth leaves the brows) and holds over every frame the sample is measured against makes the
 sample's value of those regions instead (:func:`~larnet_core.video.face_state.kept_motion`, as a clip's
-``motion_left_out``). Covered frames report the covered region's units as NaN and do not set the neutral, as in a
-clip.
+``motion_left_out``). Covered frames report the covered region's units as NaN and do not set the neutral; their other units are read
+against the recent frames under the same cover, as in a clip.
 """
 
 from __future__ import annotations
@@ -30,7 +30,10 @@ from larnet_core.video.blinks import APEX_REACH_S, MAX_BLINK_S, blink_column, ey
 from larnet_core.video.face_state import (MACRO_ALLOWANCE, MAX_POSE_RESIDUAL, MAX_YAW_DEG, cover_blanks, kept_motion,
                                           left_out_regions, occluded_units)
 
-__all__ = ["LiveFaceState"]
+__all__ = ["LiveFaceState", "COVER_GAP_S"]
+
+#: A cover seen again after this long is another cover: its frames get a neutral of their own.
+COVER_GAP_S = 0.5
 
 
 class LiveFaceState:
@@ -54,6 +57,7 @@ class LiveFaceState:
         self.macro_factor = float(macro_factor)
         self.reach = (int(reach[0]), int(reach[1]))
         self._tracker = AuTracker(fps)
+        self._covers: dict[tuple[str, ...], tuple[AuTracker, int]] = {}  # per cover: its neutral, last frame seen
         self._occlusion = OcclusionTracker(fps)
         self._covered: OrderedDict[int, tuple[str, ...]] = OrderedDict()  # per frame: the regions occluded
         self._keep = max(8, int(keep_s * fps))
@@ -74,6 +78,7 @@ class LiveFaceState:
         intensities (empty without a mesh; a covered region's units NaN). A new face starts a new neutral."""
         if face_id != self._face_id:
             self._tracker.reset()
+            self._covers.clear()
             self._occlusion.reset()
             self._frames.clear()
             self._apertures.clear()
@@ -87,8 +92,9 @@ class LiveFaceState:
             self._covered.popitem(last=False)
         if measure is None:
             return None, {}
-        neutral = self._tracker.neutral
-        if covered and neutral is not None:  # a covered region neither reads as units nor sets the neutral
+        if covered:  # a covered region neither reads as units nor sets the neutral; the rest is read against the
+            # recent frames under the same cover, as in a clip (the mesh around an occluder is out of shape as a whole)
+            neutral = self._cover_neutral(covered, int(index)).observe(measure.features)
             pose, values = measure.pose, occluded_units(measure.features - neutral, covered)
         else:
             pose, values = self._tracker.update_measure(measure)
@@ -102,6 +108,15 @@ class LiveFaceState:
         while len(self._frames) > self._keep:
             self._frames.popitem(last=False)
         return (pose.yaw, pose.pitch, pose.roll), dict(zip(AU_COLUMNS, map(float, values)))
+
+    def _cover_neutral(self, covered: tuple[str, ...], index: int) -> AuTracker:
+        """The neutral of the frames under this cover: a new one when the same cover was last seen over
+        :data:`COVER_GAP_S` ago (another cover, another hand)."""
+        tracker, last = self._covers.get(covered, (None, -1))
+        if tracker is None or index - last > COVER_GAP_S * self.fps:
+            tracker = AuTracker(self.fps)
+        self._covers[covered] = (tracker, index)
+        return tracker
 
     def spotting_value(self, sample: Any) -> float:
         """A final motion sample's value for the spotter: NaN where it is kept out of spotting, the value of the
