@@ -155,6 +155,18 @@ def test_the_calibration_also_renders_the_mouth_units_with_their_key_points_move
     assert moved.left_eye == marks.left_eye and moved.nose_tip == marks.nose_tip
 
 
+def test_calibration_identities_are_derived_from_the_tuning_photo_only():
+    from larnet_core.synth.au_calibration import identities
+    from larnet_core.synth.face_variants import TUNING_SHAPES
+
+    assert [derived for _, derived in identities(("grace_hopper",), 150)] == [False, False]  # the stored calibration
+    layers = identities(("grace_hopper",), 150, TUNING_SHAPES)
+    assert len(layers) == 2 * (1 + len(TUNING_SHAPES))
+    assert sum(derived for _, derived in layers) == 2 * len(TUNING_SHAPES)
+    assert all(layer.name.startswith("grace_hopper") for layer, _ in layers)
+    assert len({layer.name for layer, _ in layers}) == len(layers)  # each one its own face, plain and mirrored
+
+
 _WEAK_ALONE = {
     17: "on the held-out photo the generator's chin handle lands just under the lower lip (its lip key points are "
         "guessed from five points), and the lower lip pushed up reads as a lip press (AU24) first (read in 7 of its 8 "
