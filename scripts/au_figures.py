@@ -14,7 +14,14 @@ in the head's fitted movement (what the calibration uses) and without it.
 placements): on the calibration photo (``--photo grace_hopper``), at placements the calibration did not render,
 this is the set the choices are made on, never the held-out photo.
 
-Usage: python scripts/au_figures.py [--photo astronaut] [--diagnose] [--shift -0.15 0 0.15]
+``--shapes check`` measures on the identities derived from the photo that the calibration never renders
+(:data:`larnet_core.synth.face_variants.CHECK_SHAPES`: other jaws, chins and lips, from the tuning photo with
+``--photo grace_hopper``), instead of the photo itself; ``--shapes tuning`` on the ones it renders, ``--shapes
+photo`` (the default) on the photo alone. ``--mesh-lips`` places the generator's lip points from the face mesh
+rather than as the mouth corners guess them (the calibration must have been made the same way to compare).
+
+Usage: python scripts/au_figures.py [--photo astronaut] [--shapes photo|check|tuning] [--diagnose]
+    [--shift -0.15 0 0.15] [--mesh-lips]
 """
 
 import argparse
@@ -31,6 +38,7 @@ from larnet_core.aus.rules import au_numbers
 from larnet_core.face.mesh import MeshFaceDetector
 from larnet_core.synth.action_units import apply_action_units
 from larnet_core.synth.au_calibration import _mouth_shifted
+from larnet_core.synth.face_variants import CHECK_SHAPES, TUNING_SHAPES, derived_layer
 from larnet_core.synth.photo_faces import head_layer
 
 _JAW_UNITS = (17, 24, 25, 26)
@@ -44,7 +52,12 @@ def main() -> None:
     parser.add_argument("--diagnose", action="store_true", help="print what each unit alone is read as")
     parser.add_argument("--shift", type=float, nargs="+", default=[0.0],
                         help="move the mouth's key points by these eye distances (one placement each)")
+    parser.add_argument("--shapes", choices=("photo", "check", "tuning"), default="photo",
+                        help="the photo itself, or the identities derived from it (never or always calibrated on)")
+    parser.add_argument("--mesh-lips", action="store_true",
+                        help="lip points measured by the face mesh instead of guessed from the mouth corners")
     args = parser.parse_args()
+    shapes = {"photo": (), "check": CHECK_SHAPES, "tuning": TUNING_SHAPES}[args.shapes]
     alone: dict[tuple[str, int], list[np.ndarray]] = {}
     confused: dict[tuple[str, int], Counter] = {}
     counts: Counter = Counter()
@@ -53,8 +66,9 @@ def main() -> None:
     cases = [(n,) for n in AU_NUMBERS if n != 43] + COMBINATIONS
     results = {"flow": ([], []), "mesh": ([], [])}
     for size in (160, 220):
-        base = head_layer(args.photo, size)
-        for plain in (base, base.mirrored()):
+        base = head_layer(args.photo, size, mesh_lips=args.mesh_lips)
+        faces = [derived_layer(base, shape) for shape in shapes] if shapes else [base]
+        for plain in (layer for face in faces for layer in (face, face.mirrored())):
             neutral_mesh = detector.detect(plain.image)[0].mesh3d
             neutral_features = measure_mesh(neutral_mesh).features
             placements = [dataclasses.replace(plain, landmarks=_mouth_shifted(plain.landmarks, shift))
@@ -84,7 +98,7 @@ def main() -> None:
                             jaw.setdefault((units[0], in_fit), []).append(moved[[_CHIN, _LOWER_LIP], 1])
     for channel, (coded, estimated) in results.items():
         table, micro, macro = score_sets(coded, estimated)
-        print(f"\n{channel} channel on {args.photo} ({len(coded)} renderings): micro F1 {micro:.2f}, macro F1 "
+        print(f"\n{channel} channel on {args.photo} ({args.shapes}, {len(coded)} renderings): micro F1 {micro:.2f}, macro F1 "
               f"{macro:.2f}")
         print("| AU | support | precision | recall | F1 |\n|---|---|---|---|---|")
         for row in table[table["support"] > 0].itertuples():

@@ -1,18 +1,35 @@
-"""Rebuild larnet_core/aus/data/calibration.json: each action unit's effect on the mesh measures, measured on
-renderings of the grace_hopper sample photo (the astronaut photo is kept for measuring accuracy).
+"""Rebuild larnet_core/aus/data/calibration.json and flow_calibration.npz: each action unit's effect on the mesh
+measures and on the skin's movement, measured on renderings of the grace_hopper sample photo (the astronaut photo is
+kept for measuring accuracy).
 
-Usage: python scripts/calibrate_aus.py
+The options reproduce calibrations that were tried and not adopted (docs/action-units.md, "Fourth look"): they
+overwrite the stored files too (``git checkout larnet_core/aus/data`` restores them).
+
+Usage: python scripts/calibrate_aus.py [--shapes] [--mesh-from-shapes] [--mesh-lips] [--no-shifts]
 """
+
+import argparse
 
 import numpy as np
 
 from larnet_core.aus.calibration import AU_COLUMNS, CALIBRATION_PATH, FLOW_CALIBRATION_PATH
-from larnet_core.synth.au_calibration import calibrate
+from larnet_core.synth.au_calibration import ANCHOR_SHIFTS, calibrate
+from larnet_core.synth.face_variants import TUNING_SHAPES
 from larnet_core.aus.features import FEATURE_NAMES
 
 
 def main() -> None:
-    calibration = calibrate()
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--shapes", action="store_true",
+                        help="also render the identities derived from the photo (face_variants.TUNING_SHAPES)")
+    parser.add_argument("--mesh-from-shapes", action="store_true",
+                        help="measure the per-frame channel on the derived identities too (with --shapes)")
+    parser.add_argument("--mesh-lips", action="store_true", help="the generator's lip points from the face mesh")
+    parser.add_argument("--no-shifts", action="store_true", help="no renderings with the mouth's key points moved")
+    args = parser.parse_args()
+    calibration = calibrate(anchor_shifts=() if args.no_shifts else ANCHOR_SHIFTS,
+                            shapes=TUNING_SHAPES if args.shapes else (), mesh_from_shapes=args.mesh_from_shapes,
+                            mesh_lips=args.mesh_lips)
     calibration.save()
     print(f"wrote {CALIBRATION_PATH} and {FLOW_CALIBRATION_PATH}")
     weighted = calibration.response / calibration.noise[:, None]

@@ -155,15 +155,28 @@ def test_the_calibration_also_renders_the_mouth_units_with_their_key_points_move
     assert moved.left_eye == marks.left_eye and moved.nose_tip == marks.nose_tip
 
 
+def test_calibration_identities_are_derived_from_the_tuning_photo_only():
+    from larnet_core.synth.au_calibration import identities
+    from larnet_core.synth.face_variants import TUNING_SHAPES
+
+    assert [derived for _, derived in identities(("grace_hopper",), 150)] == [False, False]  # the stored calibration
+    layers = identities(("grace_hopper",), 150, TUNING_SHAPES)
+    assert len(layers) == 2 * (1 + len(TUNING_SHAPES))
+    assert sum(derived for _, derived in layers) == 2 * len(TUNING_SHAPES)
+    assert all(layer.name.startswith("grace_hopper") for layer, _ in layers)
+    assert len({layer.name for layer, _ in layers}) == len(layers)  # each one its own face, plain and mirrored
+
+
 _WEAK_ALONE = {
     17: "on the held-out photo the generator's chin handle lands just under the lower lip (its lip key points are "
         "guessed from five points), and the lower lip pushed up reads as a lip press (AU24) first (read in 7 of its 8 "
-        "renderings); with the lip points taken from the face mesh it leads, but AU15, AU24 and AU25 then do not; "
-        "with the chin placed from the nose it leads, but the per-frame channel loses AU17 (docs/action-units.md)",
+        "renderings); with the lip points taken from the face mesh it leads, but AU15, AU24 and AU25 then do not, "
+        "also with calibration faces derived from the tuning photo; with the chin placed from the nose it leads, but "
+        "the per-frame channel loses AU17 (docs/action-units.md)",
     23: "in the generator's model a lip tightener is 0.67 dimpler (AU14) plus 0.6 lip press (AU24), a sum no measure "
-        "can separate; on the held-out photo AU14 is read beside it in every rendering and about as strongly (a "
-        "drawing of its own, as FACS describes it, hangs on the guessed lip points and did not carry: "
-        "docs/action-units.md)",
+        "can separate; on the held-out photo AU14 is read beside it in every rendering and about as strongly (drawings "
+        "of its own, as FACS describes it, did not carry: on the guessed lip points they move the wrong skin, on the "
+        "measured ones AU23 reads 0.74 and a lip press reads as AU23: docs/action-units.md)",
 }
 
 

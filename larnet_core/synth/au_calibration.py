@@ -18,7 +18,8 @@ from larnet_core.face.mesh import MeshFaceDetector
 from larnet_core.face.pose import fit_pose
 from larnet_core.synth.action_units import apply_action_units, unit_anchors
 from larnet_core.synth.landmarks import FaceLandmarks
-from larnet_core.synth.photo_faces import head_layer
+from larnet_core.synth.face_variants import FaceShape, derived_layer
+from larnet_core.synth.photo_faces import HeadLayer, head_layer
 
 __all__ = ["ANCHOR_SHIFTS", "calibrate"]
 
@@ -68,54 +69,92 @@ def _jittered(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return cv2.warpAffine(image, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
 
 
+def identities(photos: Sequence[str], face_px: int, shapes: Sequence[FaceShape] = (), mirrored: bool = True,
+               mesh_lips: bool = False) -> list[tuple[HeadLayer, bool]]:
+    """Each photo at ``face_px`` and the identities ``shapes`` derive from it, plain and mirrored, each with whether
+    it is derived (``mesh_lips``: see :func:`~larnet_core.synth.photo_faces.head_layer`)."""
+    layers = []
+    for name in photos:
+        base = head_layer(name, int(face_px), mesh_lips=mesh_lips)
+        for layer, derived in [(base, False), *((derived_layer(base, shape), True) for shape in shapes)]:
+            layers += [(layer, derived), (layer.mirrored(), derived)] if mirrored else [(layer, derived)]
+    return layers
+
+
+@dataclasses.dataclass
+class _Samples:
+    """What the renderings of one channel measured: per unit, each rendering's change per unit of intensity, and
+    the still face's jitter."""
+
+    columns: list[list[np.ndarray]]
+    noise: list[np.ndarray]
+
+    @classmethod
+    def empty(cls) -> "_Samples":
+        return cls([[] for _ in AU_NUMBERS], [])
+
+    def matrices(self) -> tuple[np.ndarray, np.ndarray]:
+        response = np.column_stack([np.mean(values, axis=0) for values in self.columns])
+        return response, np.maximum(np.sqrt(np.mean(np.square(self.noise), axis=0)), NOISE_FLOOR)
+
+
+def _measure_identity(detector, layer: HeadLayer, rng: np.random.Generator, intensities: Sequence[float],
+                      anchor_shifts: Sequence[float], mesh: _Samples | None, flow: _Samples) -> None:
+    """Render every unit alone on ``layer`` and add what both channels measure (the mesh channel's only when
+    ``mesh`` is given)."""
+    neutral_mesh = _mesh(detector, layer.image)
+    if neutral_mesh is None:
+        return
+    neutral = _measure(neutral_mesh)
+    for _ in range(6):
+        image = _jittered(layer.image, rng)
+        moved = _mesh(detector, image)
+        if moved is not None:
+            if mesh is not None:
+                mesh.noise.append(_measure(moved) - neutral)
+            flow.noise.append(point_displacements(layer.image, neutral_mesh, image, moved).ravel())
+    mouth_units = _mouth_units()
+    renderings = [(column, number, intensity, layer.landmarks)
+                  for column, number in enumerate(AU_NUMBERS) for intensity in intensities]
+    renderings += [(column, number, intensity, _mouth_shifted(layer.landmarks, shift))
+                   for shift in anchor_shifts for column, number in enumerate(AU_NUMBERS)
+                   if number in mouth_units for intensity in intensities]
+    for column, number, intensity, landmarks in renderings:
+        # The blink is drawn at full closure whatever the intensity: measure it once.
+        strength = 1.0 if number == 43 else float(intensity)
+        shown = apply_action_units(layer.image, landmarks, {number: strength})
+        moved = _mesh(detector, shown)
+        if moved is not None:
+            if mesh is not None:
+                mesh.columns[column].append((_measure(moved) - neutral) / strength)
+            flow.columns[column].append(
+                point_displacements(layer.image, neutral_mesh, shown, moved).ravel() / strength)
+
+
 def calibrate(photos: Sequence[str] = ("grace_hopper",), face_px: Sequence[int] = (150, 220),
               intensities: Sequence[float] = (1.5, 3.0), mirrored: bool = True, seed: int = 0,
-              anchor_shifts: Sequence[float] = ANCHOR_SHIFTS) -> Calibration:
-    """Measure the response matrix and noise on generated renderings of ``photos`` (see the module docstring);
-    the units that hang on the mouth are also rendered with its key points moved by each of ``anchor_shifts``."""
+              anchor_shifts: Sequence[float] = ANCHOR_SHIFTS, shapes: Sequence[FaceShape] = (),
+              mesh_from_shapes: bool = False, mesh_lips: bool = False) -> Calibration:
+    """Measure the response matrices and noise on generated renderings of ``photos`` (see the module docstring);
+    the units that hang on the mouth are also rendered with its key points moved by each of ``anchor_shifts``.
+
+    ``shapes`` adds identities derived from the photos (other jaws, chins and lips:
+    :data:`~larnet_core.synth.face_variants.TUNING_SHAPES`) to the interval (flow) channel's renderings, and to the
+    per-frame (mesh) channel's with ``mesh_from_shapes``; ``mesh_lips`` places the generator's lip points from the
+    face mesh. The stored calibration uses none of them (tried together with a redrawn AU17 and AU23 and not
+    adopted: docs/action-units.md, "Fourth look")."""
     detector = MeshFaceDetector(max_faces=1)
     rng = np.random.default_rng(seed)
-    columns: list[list[np.ndarray]] = [[] for _ in AU_NUMBERS]
-    flow_columns: list[list[np.ndarray]] = [[] for _ in AU_NUMBERS]
-    noise: list[np.ndarray] = []
-    flow_noise: list[np.ndarray] = []
-    mouth_units = _mouth_units()
+    mesh, flow = _Samples.empty(), _Samples.empty()
     try:
-        for name in photos:
-            for size in face_px:
-                layer = head_layer(name, int(size))
-                for current in ((layer, layer.mirrored()) if mirrored else (layer,)):
-                    neutral_mesh = _mesh(detector, current.image)
-                    if neutral_mesh is None:
-                        continue
-                    neutral = _measure(neutral_mesh)
-                    for _ in range(6):
-                        image = _jittered(current.image, rng)
-                        mesh = _mesh(detector, image)
-                        if mesh is not None:
-                            noise.append(_measure(mesh) - neutral)
-                            flow_noise.append(point_displacements(current.image, neutral_mesh, image, mesh).ravel())
-                    renderings = [(column, number, intensity, current.landmarks)
-                                  for column, number in enumerate(AU_NUMBERS) for intensity in intensities]
-                    renderings += [(column, number, intensity, _mouth_shifted(current.landmarks, shift))
-                                   for shift in anchor_shifts for column, number in enumerate(AU_NUMBERS)
-                                   if number in mouth_units for intensity in intensities]
-                    for column, number, intensity, landmarks in renderings:
-                        # The blink is drawn at full closure whatever the intensity: measure it once.
-                        strength = 1.0 if number == 43 else float(intensity)
-                        shown = apply_action_units(current.image, landmarks, {number: strength})
-                        mesh = _mesh(detector, shown)
-                        if mesh is not None:
-                            columns[column].append((_measure(mesh) - neutral) / strength)
-                            flow_columns[column].append(
-                                point_displacements(current.image, neutral_mesh, shown, mesh).ravel() / strength)
+        for size in face_px:
+            for layer, derived in identities(photos, int(size), shapes, mirrored, mesh_lips):
+                _measure_identity(detector, layer, rng, intensities, anchor_shifts,
+                                  mesh if mesh_from_shapes or not derived else None, flow)
     finally:
         detector.close()
-    if not noise or not all(columns):
+    if not mesh.noise or not all(mesh.columns):
         raise RuntimeError("no face mesh found on the calibration photos; is mediapipe installed?")
-    response = np.column_stack([np.mean(values, axis=0) for values in columns])
-    spread = np.sqrt(np.mean(np.square(noise), axis=0))
-    flow_response = np.column_stack([np.mean(values, axis=0) for values in flow_columns])
-    flow_spread = np.sqrt(np.mean(np.square(flow_noise), axis=0))
-    return Calibration(response, np.maximum(spread, NOISE_FLOOR), tuple(photos), flow_response,
-                       np.maximum(flow_spread, NOISE_FLOOR))
+    response, spread = mesh.matrices()
+    flow_response, flow_spread = flow.matrices()
+    return Calibration(response, spread, tuple(photos), flow_response, flow_spread)

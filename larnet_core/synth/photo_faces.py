@@ -8,6 +8,7 @@ layer; :mod:`larnet_core.synth.scene` places it in a frame.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 import functools
 
@@ -16,9 +17,10 @@ import numpy as np
 
 from larnet_core.errors import LarnetError
 from larnet_core.face import available_detectors, build_detector, largest_face, sample_face_photos
+from larnet_core.face.mesh import MeshFaceDetector, mediapipe_available
 from larnet_core.synth.landmarks import FaceLandmarks, landmarks_from_box, landmarks_from_five_points
 
-__all__ = ["HeadLayer", "LANDMARK_SOURCES", "photo_landmarks", "head_layer", "available_photos"]
+__all__ = ["HeadLayer", "LANDMARK_SOURCES", "photo_landmarks", "lips_from_mesh", "head_layer", "available_photos"]
 
 LANDMARK_SOURCES = ("auto", "mtcnn", "haar")
 Box = tuple[float, float, float, float]  # (x0, y0, x1, y1)
@@ -38,7 +40,8 @@ class HeadLayer:
         landmarks: Key points of the face in the layer's pixels.
         face_box: ``(x0, y0, x1, y1)`` of the detector's face box in the layer's pixels.
         source: Where the key points came from: ``"mtcnn"`` (five measured points), ``"haar"`` (measured eyes,
-            nose and mouth from a template) or ``"haar-box"`` (proportions of the box).
+            nose and mouth from a template) or ``"haar-box"`` (proportions of the box), with ``"+mesh lips"`` when
+            the lip centres were measured by the face mesh (:func:`lips_from_mesh`) rather than guessed.
     """
 
     name: str
@@ -110,11 +113,48 @@ def photo_landmarks(photo: np.ndarray, source: str = "auto") -> tuple[FaceLandma
     return landmarks_from_box((x0, y0, x1 - x0, y1 - y0)), face.box, "haar-box"
 
 
-@functools.lru_cache(maxsize=8)
-def _photo_landmarks_cached(name: str, source: str) -> tuple[FaceLandmarks, Box, str]:
-    # Detection (MTCNN: seconds on a CPU) runs once per photo and process.
+#: Face-mesh points of the upper lip's outer border (the top of the Cupid's bow) and the lower lip's outer border,
+#: at the midline (MediaPipe's canonical face mesh).
+_MESH_UPPER_LIP, _MESH_LOWER_LIP = 0, 17
 
-    return photo_landmarks(sample_face_photos()[name], source)
+
+def lips_from_mesh(photo: np.ndarray, marks: FaceLandmarks) -> FaceLandmarks | None:
+    """``marks`` with the lip centres measured by the face mesh instead of guessed from the mouth corners, or
+    ``None`` without mediapipe or a mesh.
+
+    Why: five-point detectors give the mouth corners only; the lip centres guessed from them land up to a lip's
+    height off on another face (0.23 eye distances above the astronaut's lower lip), and every unit that hangs on
+    the lips (AU17's chin below the lower lip, AU24, AU25) then moves other skin than on the tuning photo."""
+    if not mediapipe_available():
+        return None
+    detector = MeshFaceDetector(max_faces=4)
+    try:
+        faces = detector.detect(photo)
+    finally:
+        detector.close()
+    centre = (np.asarray(marks.mouth_left) + np.asarray(marks.mouth_right)) / 2.0
+    meshes = [face.mesh for face in faces if face.mesh is not None]
+    if not meshes:
+        return None
+    # The mesh of the face whose mouth is the one the key points describe.
+    mesh = min(meshes, key=lambda m: float(np.hypot(*(m[[_MESH_UPPER_LIP, _MESH_LOWER_LIP], :2].mean(axis=0) - centre))))
+    upper, lower = mesh[_MESH_UPPER_LIP, :2], mesh[_MESH_LOWER_LIP, :2]
+    if np.hypot(*(upper - centre)) > 0.5 * marks.eye_distance:
+        return None  # another face's mesh
+    return dataclasses.replace(marks, upper_lip=(float(upper[0]), float(upper[1])),
+                               lower_lip=(float(lower[0]), float(lower[1])))
+
+
+@functools.lru_cache(maxsize=8)
+def _photo_landmarks_cached(name: str, source: str, mesh_lips: bool = False) -> tuple[FaceLandmarks, Box, str]:
+    # Detection (MTCNN: seconds on a CPU) runs once per photo and process.
+    photo = sample_face_photos()[name]
+    marks, box, used = photo_landmarks(photo, source)
+    if mesh_lips:
+        measured = lips_from_mesh(photo, marks)
+        if measured is not None:
+            return measured, box, f"{used}+mesh lips"
+    return marks, box, used
 
 
 def _head_mask(shape: tuple[int, int], box: tuple[float, float, float, float]) -> np.ndarray:
@@ -137,13 +177,17 @@ def _head_mask(shape: tuple[int, int], box: tuple[float, float, float, float]) -
 
 
 @functools.lru_cache(maxsize=16)
-def head_layer(name: str, face_px: int = 160, source: str = "auto") -> HeadLayer:
+def head_layer(name: str, face_px: int = 160, source: str = "auto", mesh_lips: bool = False) -> HeadLayer:
     """Cut the head and shoulders out of a sample photo, with the face box ``face_px`` pixels wide.
 
     Args:
         name: A key of ``larnet_core.face.sample_face_photos()`` (see :func:`available_photos`).
         face_px: Width of the face box in the layer (and so in footage at scale 1).
         source: Where the key points come from (see :func:`photo_landmarks`); cached per photo.
+        mesh_lips: Take the lip centres from the face mesh when mediapipe is installed (:func:`lips_from_mesh`)
+            instead of guessing them from the mouth corners. Off by default: the generated footage and the
+            action-unit calibration use the guessed ones (measured lips were tried for the calibration and not
+            adopted, docs/action-units.md); ``scripts/au_figures.py --mesh-lips`` measures with them.
 
     Raises:
         LarnetError: unknown or missing photo, or a face size under 24 pixels.
@@ -154,7 +198,7 @@ def head_layer(name: str, face_px: int = 160, source: str = "auto") -> HeadLayer
                           "(astronaut needs scikit-image: pip install -r requirements-test.txt)")
     if face_px < 24:
         raise LarnetError(f"face size {face_px} px is too small for a face detector to find; use 24 or more")
-    marks, box, used = _photo_landmarks_cached(name, source)
+    marks, box, used = _photo_landmarks_cached(name, source, mesh_lips)
     x0, y0, x1, y1 = box
     k = float(face_px) / (x1 - x0)
     cx, cy = (x0 + x1) / 2.0, (y0 + y1) / 2.0
