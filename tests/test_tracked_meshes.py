@@ -51,3 +51,21 @@ def test_closing_deletes_the_file():
     handle = store._file
     store.close()
     assert handle.closed and len(store) == 0 and store.get(0, 0) is None
+
+
+def test_an_interval_reads_the_mesh_of_the_face_its_table_follows_on_each_frame():
+    """A main-face table follows whichever face is the main one on each frame (and none on some): each frame's mesh
+    is that face's own, none where the face was not found."""
+    import pandas as pd
+
+    from larnet_core.video.recognise import _tracked_mesh
+
+    table = pd.DataFrame({"face_found": [True, True, False, True], "face_id": [2, 2, -1, 5]})
+    with TrackedMeshes() as store:
+        for frame in range(4):
+            store.add(2, frame, _mesh(frame))
+            store.add(5, frame, _mesh(50 + frame))
+        assert np.abs(_tracked_mesh(store, table, 1) - _mesh(1)).max() < 1e-3
+        assert np.abs(_tracked_mesh(store, table, 3) - _mesh(53)).max() < 1e-3
+        assert _tracked_mesh(store, table, 2) is None
+        assert _tracked_mesh(None, table, 1) is None  # no meshes kept (no MediaPipe): per-frame estimates
