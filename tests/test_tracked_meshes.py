@@ -3,6 +3,8 @@ come, read back exactly by face and frame, nothing for frames without one, and g
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 
@@ -69,3 +71,14 @@ def test_an_interval_reads_the_mesh_of_the_face_its_table_follows_on_each_frame(
         assert np.abs(_tracked_mesh(store, table, 3) - _mesh(53)).max() < 1e-3
         assert _tracked_mesh(store, table, 2) is None
         assert _tracked_mesh(None, table, 1) is None  # no meshes kept (no MediaPipe): per-frame estimates
+
+
+def test_without_a_writable_temporary_folder_the_meshes_stay_in_memory(tmp_path, monkeypatch):
+    import tempfile
+
+    missing = tmp_path / "gone"
+    monkeypatch.setattr(tempfile, "tempdir", str(missing))  # every TemporaryFile now fails to open
+    with TrackedMeshes() as store:
+        store.add(0, 0, _mesh(0))
+        assert np.abs(store.get(0, 0) - _mesh(0)).max() < 1e-3
+        assert isinstance(store._file, io.BytesIO)

@@ -9,12 +9,15 @@ every face frame's mesh.
 Each mesh is kept as float32 ``(478, 3)`` (5,736 bytes) in an anonymous temporary file, not in memory: a face
 followed through a minute of 30 fps video writes 10.3 MB to disk (103 MB for ten minutes), and memory holds only
 the index, 16 bytes a frame. Only the few frames of the intervals are read back. The file has no name on disk
-(:func:`tempfile.TemporaryFile`) and goes when the store is closed, or when the process ends.
+(:func:`tempfile.TemporaryFile`) and goes when the store is closed, or when the process ends; where no temporary
+folder can be written, the meshes are kept in memory instead.
 """
 
 from __future__ import annotations
 
 import bisect
+import io
+import logging
 import tempfile
 from array import array
 
@@ -23,6 +26,8 @@ import numpy as np
 from larnet_core.face.mesh import MESH_POINTS
 
 __all__ = ["MESH_BYTES", "TrackedMeshes"]
+
+log = logging.getLogger(__name__)
 
 _SHAPE = (MESH_POINTS, 3)
 #: Bytes one kept mesh takes on disk.
@@ -65,7 +70,7 @@ class TrackedMeshes:
         if frames and int(index) <= frames[-1]:
             raise ValueError(f"face {face_id}: frame {index} kept after frame {frames[-1]}; frames must increase")
         if self._file is None:
-            self._file = tempfile.TemporaryFile(prefix="larnet-meshes-")
+            self._file = _scratch_file()
         self._file.seek(0, 2)
         self._file.write(np.ascontiguousarray(mesh).tobytes())
         frames.append(int(index))
@@ -92,3 +97,13 @@ class TrackedMeshes:
         self._frames.clear()
         self._rows.clear()
         self._count = 0
+
+
+def _scratch_file():
+    """An anonymous temporary file; in memory when no temporary folder can be written (the analysis still runs,
+    at 10.3 MB of memory a minute of 30 fps video and face)."""
+    try:
+        return tempfile.TemporaryFile(prefix="larnet-meshes-")
+    except OSError as exc:
+        log.warning("no temporary file for the tracked face meshes (%s); they are kept in memory", exc)
+        return io.BytesIO()
