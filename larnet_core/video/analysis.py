@@ -70,6 +70,7 @@ from larnet_core.video.pipeline import FaceStream
 from larnet_core.video.prefetch import BackgroundBatches, Prefetcher
 from larnet_core.video.reader import ClipSource, frame_at, open_clip
 from larnet_core.video.spotting import SpottingParams, spot_expressions
+from larnet_core.video.tracked_meshes import TrackedMeshes
 
 __all__ = [
     "FACE_MODES",
@@ -271,25 +272,27 @@ def analyze_clip(
     class_names = list(predictor.card.class_names)
     spotting = spotting or SpottingParams()
     motion_config = motion or MotionConfig()
-    streamed = _stream_clip(source, predictor, face, motion_config, progress=progress, cancel=cancel, limits=limits,
-                            fps=fps, name=name, detector=detector, max_infer_fps=max_infer_fps,
-                            batch_size=batch_size, max_faces=max_faces, overlap=overlap)
-    warnings = list(streamed.warnings)
-    if streamed.tracker is not None and not any(r.boxes for r in streamed.rows.values()):
-        warnings.append(_no_face_anywhere(streamed, face))
-        rerun = analyze_clip(source, predictor, face="none", progress=progress, cancel=cancel, limits=limits,
-                             fps=fps, name=name, max_infer_fps=max_infer_fps, batch_size=batch_size,
-                             spotting=spotting, motion=motion, all_faces=all_faces, max_faces=max_faces,
-                             overlap=overlap)
-        return _with_warnings(rerun, warnings, face_mode=face)
-    _report(progress, 0.95, "spotting expressions")
-    faces = _faces_table(streamed.tracked_frames, streamed.meta.fps)
-    followed, main_id = _follow_faces(streamed, faces, class_names, all_faces, warnings, motion_config)
-    tables, intervals = _spot_faces(followed, streamed.meta.fps, spotting, class_names)
-    main_table = tables.get(main_id, next(iter(tables.values())))
-    intervals, prediction = _recognise_and_predict(
-        source, predictor, streamed, tables, main_table, intervals, main_id, all_faces=all_faces,
-        motion_config=motion_config, fps=fps, limits=limits)
+    # Every face frame's tracked mesh, kept (on disk) until the intervals' action units are read from it.
+    with TrackedMeshes() as meshes:
+        streamed = _stream_clip(source, predictor, face, motion_config, progress=progress, cancel=cancel, limits=limits,
+                                fps=fps, name=name, detector=detector, max_infer_fps=max_infer_fps,
+                                batch_size=batch_size, max_faces=max_faces, overlap=overlap, meshes=meshes)
+        warnings = list(streamed.warnings)
+        if streamed.tracker is not None and not any(r.boxes for r in streamed.rows.values()):
+            warnings.append(_no_face_anywhere(streamed, face))
+            rerun = analyze_clip(source, predictor, face="none", progress=progress, cancel=cancel, limits=limits,
+                                 fps=fps, name=name, max_infer_fps=max_infer_fps, batch_size=batch_size,
+                                 spotting=spotting, motion=motion, all_faces=all_faces, max_faces=max_faces,
+                                 overlap=overlap)
+            return _with_warnings(rerun, warnings, face_mode=face)
+        _report(progress, 0.95, "spotting expressions")
+        faces = _faces_table(streamed.tracked_frames, streamed.meta.fps)
+        followed, main_id = _follow_faces(streamed, faces, class_names, all_faces, warnings, motion_config)
+        tables, intervals = _spot_faces(followed, streamed.meta.fps, spotting, class_names)
+        main_table = tables.get(main_id, next(iter(tables.values())))
+        intervals, prediction = _recognise_and_predict(
+            source, predictor, streamed, tables, main_table, intervals, main_id, all_faces=all_faces,
+            motion_config=motion_config, limits=limits, meshes=meshes)
     if streamed.tracker is not None:
         warnings.extend(_view_warnings(main_table, streamed.cuts))
     analysis = ClipAnalysis(
@@ -310,8 +313,8 @@ def analyze_clip(
 
 def _recognise_and_predict(source: ClipSource, predictor, streamed: _Streamed, tables: dict[int, pd.DataFrame],
                            main_table: pd.DataFrame, intervals: pd.DataFrame, main_id: int, *, all_faces: bool,
-                           motion_config: MotionConfig, fps: float | None, limits: VideoLimits | None
-                           ) -> tuple[pd.DataFrame, ClipPrediction]:
+                           motion_config: MotionConfig, limits: VideoLimits | None,
+                           meshes: TrackedMeshes) -> tuple[pd.DataFrame, ClipPrediction]:
     """Spot, then recognise (step 5): each interval's label from its own onset -> apex input, and its action
     units; the clip's prediction from the main face's strongest interval (the mean over the clip only when nothing
     was spotted). Returns every interval in onset order and the clip's prediction."""
@@ -326,7 +329,9 @@ def _recognise_and_predict(source: ClipSource, predictor, streamed: _Streamed, t
         if len(face_intervals):
             face_intervals, probabilities = recognise_intervals(
                 face_intervals.reset_index(drop=True), tables[table_id], source, predictor, input_config,
-                class_names, fps=fps, max_side=streamed.max_side, scale=streamed.scale, limits=limits,
+                # The clip's own frame rate (a video file's, not the caller's image-sequence one): the neutral
+                # frame's lead is 0.2 s of it, as live counts it.
+                class_names, fps=streamed.meta.fps, max_side=streamed.max_side, meshes=meshes, limits=limits,
                 sha256=streamed.meta.sha256)
             if table_id == main_id:
                 main_intervals, main_probabilities = face_intervals, probabilities
@@ -381,12 +386,13 @@ class _Streamed:
     tracked_frames: list = field(default_factory=list)
     frame_size: tuple[int, int] | None = None
     warnings: list[str] = field(default_factory=list)
+    meshes: TrackedMeshes | None = None  # every face frame's tracked mesh (None: not kept)
 
 
 def _stream_clip(source: ClipSource, predictor, face: str, motion_config: MotionConfig, *,
                  progress: ProgressCallback | None, cancel: threading.Event | None, limits: VideoLimits | None,
                  fps: float | None, name: str | None, detector, max_infer_fps: float | None, batch_size: int,
-                 max_faces: int, overlap: bool) -> _Streamed:
+                 max_faces: int, overlap: bool, meshes: TrackedMeshes | None = None) -> _Streamed:
     """Decode the clip once, track every face, make each face's model input and motion, and run the model in
     batches (steps 1 to 3 of the module docstring)."""
     card = predictor.card
@@ -399,7 +405,7 @@ def _stream_clip(source: ClipSource, predictor, face: str, motion_config: Motion
         expected = max(meta.frame_count, 1)
         stride = 1 if not max_infer_fps else max(1, math.ceil(meta.fps / max_infer_fps - 1e-9))
         tracker = build_tracker(face, meta.fps, detector, max_faces)
-        streamed = _Streamed(meta, tracker, stride, max_side)
+        streamed = _Streamed(meta, tracker, stride, max_side, meshes=meshes)
         stream = FaceStream(input_config, meta.fps, tracker, motion_config, max_faces=max_faces)
         model = stack.enter_context(contextlib.closing(_BatchedModel(predictor, batch_size, background=overlap)))
         # Decoding runs ahead on its own thread; it is stopped before the reader closes.
@@ -442,6 +448,7 @@ def _keep_step(streamed: _Streamed, step, time_s: float, model: _BatchedModel) -
     streamed.seen_by_frame.append([f.face_id for f in step.faces])
     streamed.tracked_frames.append(step.light())
     rows = streamed.rows
+    meshes = streamed.meshes
     for face_id, samples in step.orphan_samples.items():
         rows.setdefault(face_id, _FaceRows()).samples.extend(samples)
     for found in step.faces:
@@ -450,6 +457,8 @@ def _keep_step(streamed: _Streamed, step, time_s: float, model: _BatchedModel) -
         kept.confidence[index] = found.confidence
         kept.samples.extend(found.samples)
         kept.state.add(index, found.measure, found.appearance)
+        if meshes is not None:
+            meshes.add(found.face_id, index, found.mesh3d)
         if found.model_input is not None:
             model.add(found.face_id, index, found.model_input)
             kept.records[index] = found.model_input.to_record()

@@ -8,9 +8,10 @@ alignment records (:func:`~larnet_core.face.inputs.input_from_record`), and give
 
 * ``label`` and ``confidence``: the model's output on that input (per-frame probabilities stay in the table);
 * ``aus``: the action units active at the apex (``"AU6+AU12"``), from the skin's movement between a neutral frame
-  (0.2 s before the spotted onset, within the face's segment: spotting finds onsets late) and the apex frame
-  (:func:`~larnet_core.aus.flow.expression_intensities`), or, without a face mesh there, the per-frame estimates
-  at the apex;
+  (0.2 s before the spotted onset, within the face's segment: spotting finds onsets late) and the apex frame, on
+  face crops cut with the mesh the tracker gave on those frames in the analysis pass
+  (:mod:`~larnet_core.video.tracked_meshes`; :func:`~larnet_core.aus.flow.crop_intensities`), as live video reads
+  its events; without a tracked mesh on either frame, the per-frame estimates at the apex;
 * ``rule_label``: the FACS rules' name for those units (:func:`~larnet_core.aus.rules.rule_label`), a rule, not a
   model output.
 
@@ -25,8 +26,7 @@ input_from_record` makes from whole frames), :func:`neutral_frame`, :func:`crop_
 from __future__ import annotations
 
 import logging
-import threading
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -37,7 +37,6 @@ from larnet_core.aus.names import AU_COLUMNS
 from larnet_core.video.face_state import covered_in, covered_units
 from larnet_core.aus.rules import au_string, rule_label
 from larnet_core.face.inputs import input_from_record
-from larnet_core.face.mesh import MeshFaceDetector, mediapipe_available
 from larnet_core.result import ClipPrediction
 from larnet_core.video.reader import frames_at
 
@@ -49,44 +48,16 @@ log = logging.getLogger(__name__)
 #: onset once the movement is under way).
 NEUTRAL_LEAD_S = 0.2
 _DEFAULT_FPS = 30.0
-_DETECTOR_LOCK = threading.Lock()
-_DETECTOR: list[Any] = []
 
 
-def _mesh_detector():
-    """One static-image MediaPipe detector for the process (None where MediaPipe is not installed)."""
-    with _DETECTOR_LOCK:
-        if not _DETECTOR:
-            try:
-                _DETECTOR.append(MeshFaceDetector(max_faces=4) if mediapipe_available() else None)
-            except Exception as exc:  # noqa: BLE001 - a broken install: fall back to the per-frame estimates
-                log.info("no face mesh for interval action units: %s", exc)
-                _DETECTOR.append(None)
-        return _DETECTOR[0]
-
-
-def _mesh_near(image: np.ndarray, box: tuple[float, float, float, float]) -> np.ndarray | None:
-    """The mesh (with depth) of the face in ``image`` nearest ``box``, or None."""
-    detector = _mesh_detector()
-    if detector is None or not np.isfinite(box).all():
-        return None
-    faces = detector.detect(image)
-    centre = np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2])
-    best = min(faces, key=lambda f: float(np.hypot(*(np.array(f.center) - centre))), default=None)
-    return None if best is None else best.mesh3d
-
-
-def interval_units(onset_rgb: np.ndarray, apex_rgb: np.ndarray, onset_box, apex_box,
-                   apex_row: pd.Series | None = None) -> np.ndarray:
-    """AU intensities of one interval: flow between its onset and apex frames when both have a mesh, else the
-    per-frame estimates of the apex row (NaN where there are none)."""
-    onset_mesh = _mesh_near(onset_rgb, onset_box)
-    apex_mesh = _mesh_near(apex_rgb, apex_box) if onset_mesh is not None else None
-    apex_values = None if apex_row is None else np.array([float(apex_row.get(name, np.nan)) for name in AU_COLUMNS],
-                                                         dtype=np.float64)
-    if onset_mesh is not None and apex_mesh is not None:
-        return crop_units(face_crop(onset_rgb, onset_mesh), face_crop(apex_rgb, apex_mesh), apex_values)
-    return crop_units(None, None, apex_values)
+def interval_units(neutral_rgb: np.ndarray, apex_rgb: np.ndarray, neutral_mesh: np.ndarray | None,
+                   apex_mesh: np.ndarray | None, apex_values: np.ndarray | None = None) -> np.ndarray:
+    """AU intensities of one interval: the skin's movement between its neutral and apex frames, on crops cut with
+    the tracked meshes of those frames (``(478, 3)`` pixels, as the analysis pass measured them), when both have
+    one; else the per-frame estimates at the apex (``apex_values``, NaN where there are none)."""
+    if neutral_mesh is None or apex_mesh is None:
+        return crop_units(None, None, apex_values)
+    return crop_units(face_crop(neutral_rgb, neutral_mesh), face_crop(apex_rgb, apex_mesh), apex_values)
 
 
 def crop_units(neutral, apex, apex_values: np.ndarray | None = None) -> np.ndarray:
@@ -122,20 +93,25 @@ def neutral_frame(onset: int, lead: int, continues: Callable[[int], bool]) -> in
     return neutral
 
 
-def _box(row: pd.Series, scale: float) -> tuple[float, float, float, float]:
-    return tuple(float(row[name]) * scale for name in ("face_x0", "face_y0", "face_x1", "face_y1"))
+def _tracked_mesh(meshes, table: pd.DataFrame, index: int) -> np.ndarray | None:
+    """The tracked mesh of the face the table follows on frame ``index`` (None where none was kept)."""
+    if meshes is None or not bool(table["face_found"].iloc[index]):
+        return None
+    return meshes.get(int(table["face_id"].iloc[index]), index)
 
 
 def recognise_intervals(intervals: pd.DataFrame, table: pd.DataFrame, source, predictor, input_config,
-                        class_names: list[str], *, fps: float | None, max_side: int, scale: float,
+                        class_names: list[str], *, fps: float | None, max_side: int, meshes=None,
                         limits=None, sha256: str | None = None) -> tuple[pd.DataFrame, dict[int, np.ndarray]]:
     """The intervals with ``label``, ``confidence``, ``aus`` and ``rule_label`` from their own onset and apex
     (see the module docstring), and each interval's class probabilities by its position in the table.
 
-    ``table`` is the face's per-frame table (one row per frame, index = frame); ``scale`` maps its stored boxes
-    back to working-frame pixels; ``sha256`` is the clip's digest from the analysis (the file is not hashed
-    again). Every interval's frames are read in one pass of one opened reader. An interval whose frames cannot be
-    re-read keeps its per-frame label.
+    ``table`` is the face's per-frame table (one row per frame, index = frame); ``meshes`` the analysis pass's
+    tracked meshes (:class:`~larnet_core.video.tracked_meshes.TrackedMeshes`, working-frame pixels; None: none
+    kept); ``fps`` the clip's frame rate (the neutral frame's lead is counted in it; an image sequence is read at
+    it); ``sha256`` is the clip's digest from the analysis (the file is not hashed again). Every interval's frames
+    are read in one pass of one opened reader. An interval whose frames cannot be re-read keeps its per-frame
+    label.
     """
     out = intervals.copy()
     lead = neutral_lead(fps)
@@ -170,8 +146,9 @@ def recognise_intervals(intervals: pd.DataFrame, table: pd.DataFrame, source, pr
             out.iloc[position, out.columns.get_loc("confidence")] = float(probs.max())
         except ValueError as exc:  # no recorded input at the onset or apex (face lost): per-frame label stays
             log.info("interval %d: no onset->apex input (%s)", position, exc)
-        values = interval_units(frames[neutral], frames[apex], _box(table.iloc[neutral], scale),
-                                _box(apex_row, scale), apex_row)
+        apex_values = np.array([float(apex_row.get(name, np.nan)) for name in AU_COLUMNS], dtype=np.float64)
+        values = interval_units(frames[neutral], frames[apex], _tracked_mesh(meshes, table, neutral),
+                                _tracked_mesh(meshes, table, apex), apex_values)
         # A region covered between the neutral and the apex moved with its occluder: its units say nothing.
         values = covered_units(values, covered_in(table.iloc[neutral:apex + 1]))
         text, rule = unit_labels(values)
