@@ -153,8 +153,7 @@ class OcclusionTracker:
         self.refresh = max(1, int(refresh))
         self.warmup = max(1, int(warmup))
         self._history: deque[np.ndarray] = deque(maxlen=max(self.warmup, int(window_s * fps / self.every)))
-        #: Per region: the neutral centred, its norms per channel, the usable channels.
-        self._neutral: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] | None = None
+        self._neutral: np.ndarray | None = None  # (points, 3): the median of the history
         self._count = 0
         self._kept = 0
 
@@ -170,37 +169,22 @@ class OcclusionTracker:
         if appearance is None:
             return {}
         values = np.asarray(appearance, dtype=np.float64)
-        occluded = {name: bool(score > OCCLUDED_LEVEL) for name, score in self.scores(values).items()
-                    if np.isfinite(score)}
+        occluded = {name: bool(score > OCCLUDED_LEVEL) for name, score in self.scores(values).items()}
         if not any(occluded.values()):
             if self._count % self.every == 0:
                 self._history.append(values)
                 self._kept += 1
                 if len(self._history) >= self.warmup and (self._neutral is None or self._kept % self.refresh == 0):
-                    self._set_neutral(np.median(np.asarray(self._history), axis=0))
+                    self._neutral = np.median(np.asarray(self._history), axis=0)
             self._count += 1
         return occluded
 
-    def _set_neutral(self, neutral: np.ndarray) -> None:
-        self._neutral = {}
-        for name, part in _SLICES.items():
-            centred = neutral[part] - neutral[part].mean(axis=0)
-            norms = np.sqrt((centred * centred).sum(axis=0))
-            usable = norms >= MIN_PATTERN_SPREAD * np.sqrt(len(centred))
-            self._neutral[name] = (centred, norms, usable)
-
     def scores(self, values: np.ndarray) -> dict[str, float]:
-        """Per region, :func:`occlusion_score` against the kept neutral (its centring and norms computed once);
-        empty before there is a neutral."""
-        if self._neutral is None or not np.isfinite(values).all():
+        """Per region, :func:`occlusion_score` against the kept neutral; empty before there is a neutral or for a
+        frame with a missing value, and without the regions whose neutral has no pattern."""
+        if self._neutral is None:
             return {}
-        out = {}
-        for name, part in _SLICES.items():
-            centred, norms, usable = self._neutral[name]
-            if not usable.any():
-                continue
-            x = values[part] - values[part].mean(axis=0)
-            denominator = np.sqrt((x * x).sum(axis=0)) * norms
-            r = (x * centred).sum(axis=0)[usable] / np.maximum(denominator[usable], 1e-12)
-            out[name] = float(1.0 - r.mean())
-        return out
+        values = np.asarray(values, dtype=np.float64)
+        scores = {name: float(_scores(values[None, part], self._neutral[None, part])[0])
+                  for name, part in _SLICES.items()}
+        return {name: score for name, score in scores.items() if np.isfinite(score)}

@@ -53,7 +53,7 @@ from larnet_core.video.blinks import track_blinks
 __all__ = ["MAX_YAW_DEG", "NEUTRAL_WINDOW_S", "FaceStateRows", "measure_face", "face_state_columns",
            "spotting_signals", "excluded_reasons", "REGION_UNITS", "occluded_units", "occluded_reason",
            "within_reach", "motion_reach", "COVER_LEAVES_OUT", "left_out_regions", "kept_motion", "covered_units",
-           "regions_left_out", "covered_in", "cover_blanks"]
+           "regions_left_out", "covered_in", "cover_blanks", "held_cover"]
 
 #: What an ``excluded`` reason that holds for one scale only says, in brackets at its end.
 MICRO_ONLY, MACRO_ONLY = "micro scale", "macro scale"
@@ -237,13 +237,7 @@ def _reasons(table: pd.DataFrame | dict[str, Any], max_residual_px: float, macro
                if _has(table, f"{region}_occluded")}
     near = {region: (within_reach(flags, reach[0]), within_reach(flags, reach[1])) for region, flags in covered.items()}
     thinning = [region for region in covered if not cover_blanks((region,))]
-    steady = []
-    for scale in (0, 1):
-        ok = np.logical_or.reduce([scales[scale] for scales in near.values()]) if near else np.zeros(n, dtype=bool)
-        for region, scales in near.items():  # every cover within reach leaves regions and holds over all of it
-            held = ~within_reach(~covered[region], reach[scale]) if region in thinning else np.zeros(n, dtype=bool)
-            ok &= ~scales[scale] | held
-        steady.append(ok)
+    steady = [held_cover(covered, scale) if covered else np.zeros(n, dtype=bool) for scale in reach]
     # Stable points that stray while the head keeps still were moved by the face itself (a smile lifts the
     # cheeks' sides, a blink tugs the mesh around the eyes): that is an expression, not a movement too fast.
     fast_micro = has_pose & head_moving & (np.nan_to_num(residual) > max_residual_px)
@@ -280,6 +274,21 @@ def _reasons(table: pd.DataFrame | dict[str, Any], max_residual_px: float, macro
         else:
             left_out[index] = f"{regions} ({MICRO_ONLY if read_micro[index] else MACRO_ONLY})"
     return reason, micro, macro, left_out
+
+
+def held_cover(covered: dict[str, np.ndarray], reach: int) -> np.ndarray:
+    """Per frame, whether a cover is within ``reach`` frames and every cover there is steady: it leaves counted
+    regions (:func:`cover_blanks`) and holds over every frame from ``reach`` before to ``reach`` after (``covered``:
+    per region, which frames have it covered). The regions of such a frame are read without the covered ones
+    (:func:`kept_motion`); clip and live both decide a held cover here."""
+    flags = {region: np.asarray(values, dtype=bool) for region, values in covered.items()}
+    n = len(next(iter(flags.values()))) if flags else 0
+    near = {region: within_reach(values, reach) for region, values in flags.items()}
+    steady = np.logical_or.reduce(list(near.values())) if near else np.zeros(n, dtype=bool)
+    for region, values in flags.items():
+        held = ~within_reach(~values, reach) if not cover_blanks((region,)) else np.zeros(n, dtype=bool)
+        steady &= ~near[region] | held
+    return steady
 
 
 def cover_blanks(covered) -> bool:
@@ -367,10 +376,11 @@ def face_state_columns(rows: FaceStateRows, columns: dict[str, Any], n: int, fps
     return out
 
 
-def spotting_signals(table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+def spotting_signals(table: pd.DataFrame, config: MotionConfig | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The micro and macro motion signals with excluded frames blanked (NaN), for the spotter; on frames where a
-    cover set regions aside (``motion_left_out``), both signals are made of the other regions (:func:`kept_motion`)
-    and blanked only where none is left. A table without the ``excluded`` column (an analysis made before it) sets
+    cover set regions aside (``motion_left_out``), both signals are made of the other regions (:func:`kept_motion`,
+    with the weights and reference distances of ``config``, the analysis's motion settings; default
+    :class:`~larnet_core.video.motion.MotionConfig`) and blanked only where none is left. A table without the ``excluded`` column (an analysis made before it) sets
     aside head movement as it was then; one without ``motion_left_out`` blanks covered frames as it did then."""
     if "excluded" not in table.columns:
         return (np.where(table["head_moving"], np.nan, table["motion"].to_numpy()),
@@ -387,7 +397,7 @@ def spotting_signals(table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     if thinned:  # a steady cover's frames: the regions it leaves, at the scales motion_left_out names
         left_out = table["motion_left_out"].fillna("").astype(str)
         fps = _table_fps(table)
-        config = MotionConfig()
+        config = config or MotionConfig()
         for signal, out, prefix, seconds, other in (
                 (micro, micro_out, "motion_", config.reference_s, MACRO_ONLY),
                 (macro, macro_out, "motion_macro_", config.macro_reference_s, MICRO_ONLY)):
@@ -400,7 +410,8 @@ def spotting_signals(table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
                 max(1, int(round(seconds * fps)) // 2 + 1), min_periods=1).max().to_numpy()
             for text in set(left_out[read]):
                 rows = read & (left_out == text).to_numpy()
-                signal[rows] = kept_motion(regions[rows], eyes[rows], regions_left_out(text.split(" (")[0]))
+                signal[rows] = kept_motion(regions[rows], eyes[rows], regions_left_out(text.split(" (")[0]),
+                                           config.weight_vector())
                 out[rows] = ~np.isfinite(signal[rows])
     return np.where(micro_out, np.nan, micro), np.where(macro_out, np.nan, macro)
 

@@ -27,8 +27,8 @@ from larnet_core.aus.names import AU_COLUMNS
 from larnet_core.result.schema import REGIONS
 from larnet_core.face.occlusion import OcclusionTracker
 from larnet_core.video.blinks import APEX_REACH_S, MAX_BLINK_S, blink_column, eye_apertures, eye_closure, is_blink
-from larnet_core.video.face_state import (MACRO_ALLOWANCE, MAX_POSE_RESIDUAL, MAX_YAW_DEG, cover_blanks, kept_motion,
-                                          left_out_regions, occluded_units)
+from larnet_core.video.face_state import (MACRO_ALLOWANCE, MAX_POSE_RESIDUAL, MAX_YAW_DEG, held_cover,
+                                          kept_motion, left_out_regions, occluded_units)
 
 __all__ = ["LiveFaceState"]
 
@@ -137,9 +137,8 @@ class LiveFaceState:
         index, reach = int(sample.index), self._reach_of(sample)
         near = self._covered_near(index, reach)
         window = [self._covered.get(i, ()) for i in range(index - reach, index + reach + 1)]
-        if any(cover_blanks((region,)) or not all(region in covered for covered in window) for region in near):
-            return ()
-        return near
+        flags = {region: np.array([region in covered for covered in window]) for region in near}
+        return near if near and held_cover(flags, reach)[reach] else ()
 
     def _unusable(self, sample: Any) -> bool:
         """The head turned too far, the mesh lost, or a head movement the flow could not follow; without a mesh,
