@@ -9,7 +9,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from larnet_core.face.occlusion import REGION_POINTS, OcclusionTracker, occlusion_score, occlusion_scores
+from larnet_core.face.occlusion import (OCCLUDED_LEVEL, REGION_PARTS, REGION_POINTS, OcclusionTracker, occlusion_score,
+                                       occlusion_scores)
 from larnet_core.synth.footage import Footage, FootageFrames, make_footage, write_footage
 from larnet_core.video import analyze_clip
 from larnet_core.video.face_state import REGION_UNITS, within_reach
@@ -156,7 +157,7 @@ def test_clip_scores_use_the_running_neutral_and_live_keeps_covers_out_of_it():
     frames[30:40, mouth] = rng.normal(0, 1, (10, len(REGION_POINTS["mouth"]), 3)) + [70, 15, 14]
     frames[5] = np.nan
     scores = occlusion_scores(frames, window=60)
-    assert (scores["mouth"][30:40] > 0.8).all() and (np.nan_to_num(scores["mouth"][:30]) < 0.1).all()
+    assert (scores["mouth"][30:40] > OCCLUDED_LEVEL).all() and (np.nan_to_num(scores["mouth"][:30]) < 0.1).all()
     assert (np.nan_to_num(scores["brows"]) < 0.1).all()  # the brows were never covered
     assert np.isnan(scores["mouth"][5])
     tracker = OcclusionTracker(fps=FPS)
@@ -164,6 +165,45 @@ def test_clip_scores_use_the_running_neutral_and_live_keeps_covers_out_of_it():
     assert [f.get("mouth", False) for f in flags[30:40]] == [True] * 10
     assert not any(f.get("mouth", False) or f.get("brows", False) for f in flags[:30] + flags[40:])
     assert within_reach(np.array([0, 0, 1, 0, 0, 0], bool), 2).tolist() == [True, True, True, True, True, False]
+
+
+def _pattern(rng, n_frames: int) -> np.ndarray:
+    """``n_frames`` of a face's colours at every region's points: one pattern and a little noise."""
+    size = sum(len(points) for points in REGION_POINTS.values())
+    neutral = rng.normal(0, 8, (size, 3)) + [60, 12, 10]
+    return np.repeat(neutral[None], n_frames, axis=0) + rng.normal(0, 0.5, (n_frames, *neutral.shape))
+
+
+def test_a_cover_held_over_most_of_the_window_is_still_found():
+    """A clip that starts with the mouth covered for longer than half the neutral window: the neutral comes from
+    the frames that show the clip's majority pattern, not from the centred median (which was the cover)."""
+    rng = np.random.default_rng(2)
+    frames = _pattern(rng, 100)
+    mouth = len(REGION_POINTS["mouth"])
+    # A hand held still over the mouth: its own steady pattern on frames 0-34.
+    hand = rng.normal(0, 6, (mouth, 3)) + [70, 15, 14]
+    frames[:35, :mouth] = hand + rng.normal(0, 0.5, (35, mouth, 3))
+    scores = occlusion_scores(frames, window=40)
+    assert (scores["mouth"][:35] > OCCLUDED_LEVEL).all()
+    assert (scores["mouth"][35:] < 0.1).all() and (scores["brows"] < 0.1).all()
+    # Live, a stream that starts covered finds the face once it shows for most of the past window.
+    tracker = OcclusionTracker(fps=FPS, window_s=40 / FPS, every=1, refresh=1)
+    flags = np.array([tracker.update(values).get("mouth", False) for values in frames])
+    assert not flags[60:].any() and flags[35:45].all()
+
+
+def test_a_laugh_reshaping_the_lips_alone_is_not_a_cover():
+    """The mouth's score is the lower of the lips' and the skin around them: lips that change alone (stretched in a
+    laugh) keep the skin's pattern; a cover changes both."""
+    rng = np.random.default_rng(3)
+    neutral = _pattern(rng, 1)[0, :len(REGION_POINTS["mouth"])]
+    lips, skin = REGION_PARTS["mouth"]
+    laugh = neutral.copy()
+    laugh[lips] = rng.normal(0, 6, laugh[lips].shape) + [65, 10, 10]
+    assert occlusion_score(laugh, neutral) > 0.2  # as one pattern the lips' change weighs on the whole
+    assert occlusion_score(laugh, neutral, "mouth") < 0.05
+    cover = rng.normal(0, 6, neutral.shape) + [70, 15, 14]
+    assert occlusion_score(cover, neutral, "mouth") > OCCLUDED_LEVEL
 
 
 @needs_mediapipe

@@ -43,8 +43,9 @@ import cv2
 import numpy as np
 import pandas as pd
 
-__all__ = ["REGION_POINTS", "OCCLUDED_LEVEL", "MIN_PATTERN_SPREAD", "NEUTRAL_WINDOW_S", "face_appearance",
-           "occlusion_score", "occlusion_scores", "occluded_regions", "OcclusionTracker"]
+__all__ = ["REGION_POINTS", "REGION_PARTS", "OCCLUDED_LEVEL", "MIN_PATTERN_SPREAD", "NEUTRAL_WINDOW_S", "face_appearance",
+           "occlusion_score", "occlusion_scores", "uncovered_frames", "occluded_regions", "OcclusionTracker",
+           "AGREEMENT_SAMPLES"]
 
 # Lip contours of MediaPipe's face mesh, corner to corner without the corners: outer and inner, upper and lower.
 _OUTER_UPPER = (185, 40, 39, 37, 0, 267, 269, 270, 409)
@@ -62,6 +63,14 @@ REGION_POINTS: dict[str, tuple[tuple[int, int], ...]] = {
     "mouth": (tuple(zip(_OUTER_UPPER, _INNER_UPPER)) + tuple(zip(_OUTER_LOWER, _INNER_LOWER))
               + tuple((i, i) for i in _AROUND_MOUTH)),
     "brows": tuple((i, i) for i in _BROWS + _FOREHEAD),
+}
+#: Per region, the parts (slices of its points) scored on their own; the region's score is the lowest. A cover
+#: hides the lips and the skin around them together, while an expression can reshape the lips alone: a laugh
+#: stretches them (on footage of a mirrored photo laughing during a 28-degree turn the lips alone scored 1.18,
+#: the skin around them 0.27, the two as one pattern 0.73: docs/clip-analysis.md).
+REGION_PARTS: dict[str, tuple[slice, ...]] = {
+    "mouth": (slice(0, 2 * len(_OUTER_UPPER)), slice(2 * len(_OUTER_UPPER), len(REGION_POINTS["mouth"]))),
+    "brows": (slice(0, len(REGION_POINTS["brows"])),),
 }
 _ALL = [pair for points in REGION_POINTS.values() for pair in points]
 _FIRST = np.array([a for a, _ in _ALL])
@@ -95,10 +104,20 @@ def face_appearance(frame_rgb: np.ndarray, mesh: np.ndarray) -> np.ndarray:
     return lab.mean(axis=1)
 
 
-def occlusion_score(appearance: np.ndarray, neutral: np.ndarray) -> float:
+def occlusion_score(appearance: np.ndarray, neutral: np.ndarray, region: str | None = None) -> float:
     """``1 - r`` of one region in one frame (``(points, 3)``) against its neutral (see the module docstring); NaN
-    when either is missing or the neutral has no pattern."""
-    return float(_scores(np.asarray(appearance, dtype=np.float64)[None], np.asarray(neutral, dtype=np.float64)[None])[0])
+    when either is missing or the neutral has no pattern. With ``region`` (a key of :data:`REGION_POINTS`), the
+    lower of its parts' scores (:data:`REGION_PARTS`); without, all the points as one pattern."""
+    frames = np.asarray(appearance, dtype=np.float64)[None]
+    return float(_region_scores(region, frames, np.asarray(neutral, dtype=np.float64)[None])[0])
+
+
+def _region_scores(region: str | None, frames: np.ndarray, neutral: np.ndarray) -> np.ndarray:
+    """A region's scores: the lower of its parts' (a part without a pattern left out)."""
+    parts = REGION_PARTS.get(region, (slice(None),)) if region else (slice(None),)
+    scores = [_scores(frames[:, part], neutral[:, part]) for part in parts]
+    with np.errstate(invalid="ignore"):
+        return np.fmin.reduce(scores) if len(scores) > 1 else scores[0]
 
 
 def _scores(frames: np.ndarray, neutral: np.ndarray) -> np.ndarray:
@@ -119,14 +138,66 @@ def _scores(frames: np.ndarray, neutral: np.ndarray) -> np.ndarray:
 
 def occlusion_scores(appearance: np.ndarray, window: int) -> dict[str, np.ndarray]:
     """Per region, the scores of one face's frames (``(n, points, 3)`` of :func:`face_appearance`, NaN rows where it
-    had no mesh) against its neutral: each point's median over ``window`` frames centred on each frame."""
+    had no mesh) against its neutral: each point's median over the uncovered frames (:func:`uncovered_frames`) of
+    ``window`` frames centred on each frame."""
     frames = np.asarray(appearance, dtype=np.float64)
     n = len(frames)
     if n == 0:
         return {name: np.zeros(0) for name in REGION_POINTS}
-    flat = pd.DataFrame(frames.reshape(n, -1))
-    neutral = flat.rolling(max(1, int(window)), center=True, min_periods=1).median().to_numpy().reshape(frames.shape)
-    return {name: _scores(frames[:, part], neutral[:, part]) for name, part in _SLICES.items()}
+    out = {}
+    for name, part in _SLICES.items():
+        region = frames[:, part]
+        uncovered = uncovered_frames(region, name)
+        # A cover held over most of the window would otherwise be its own neutral and read as uncovered.
+        kept = np.where(uncovered[:, None, None], region, np.nan).reshape(n, -1)
+        neutral = pd.DataFrame(kept).rolling(max(1, int(window)), center=True, min_periods=1).median().to_numpy()
+        if uncovered.any():  # a window without any uncovered frame: the clip's uncovered median
+            neutral = np.where(np.isfinite(neutral), neutral, np.nanmedian(kept[uncovered], axis=0))
+        out[name] = _region_scores(name, region, neutral.reshape(region.shape))
+    return out
+
+
+#: The uncovered frames of a clip are found among this many frames spread over it (:func:`uncovered_frames`).
+AGREEMENT_SAMPLES = 150
+
+
+def uncovered_frames(region: np.ndarray, name: str | None = None) -> np.ndarray:
+    """Which frames of one region's ``(n, points, 3)`` colours (``name``: which region, for its parts) show the
+    region itself: those whose pattern agrees (scores at most :data:`OCCLUDED_LEVEL`) with the most agreed-on
+    pattern of the frames. Up to :data:`AGREEMENT_SAMPLES` frames spread over them are scored against each other;
+    the one that agrees with the most others is the face's pattern, and the median of the frames agreeing with it
+    the reference every frame is scored against. So the face must be the majority: visible for most of a clip
+    (most of the window live); a region without a pattern (every frame flat) has all its frames uncovered."""
+    region = np.asarray(region, dtype=np.float64)
+    finite = np.isfinite(region).all(axis=(1, 2))
+    uncovered = finite.copy()
+    rows = np.flatnonzero(finite)
+    if len(rows) < 2:
+        return uncovered
+    sample = region[rows[np.unique(np.linspace(0, len(rows) - 1, AGREEMENT_SAMPLES).round().astype(int))]]
+    parts = REGION_PARTS.get(name, (slice(None),)) if name else (slice(None),)
+    with np.errstate(invalid="ignore"):
+        scores = np.fmin.reduce([_pair_scores(sample[:, part]) for part in parts])
+    agree = np.nan_to_num(scores, nan=np.inf) <= OCCLUDED_LEVEL
+    best = int(np.argmax(agree.sum(axis=1)))
+    if not agree[best].any():
+        return uncovered
+    reference = np.median(sample[agree[best]], axis=0)
+    on_reference = _region_scores(name, region, np.broadcast_to(reference, region.shape))
+    uncovered &= ~(on_reference > OCCLUDED_LEVEL)  # NaN (no pattern): uncovered
+    return uncovered
+
+
+def _pair_scores(sample: np.ndarray) -> np.ndarray:
+    """``(k, k)`` scores of ``k`` frames' patterns against each other (NaN where neither has a usable channel)."""
+    centred = sample - sample.mean(axis=1, keepdims=True)
+    norms = np.sqrt((centred * centred).sum(axis=1))  # (k, 3)
+    usable = norms >= MIN_PATTERN_SPREAD * np.sqrt(sample.shape[1])
+    pair = usable[:, None, :] & usable[None, :, :]
+    r = np.einsum("ipc,jpc->ijc", centred, centred) / np.maximum(norms[:, None, :] * norms[None, :, :], 1e-12)
+    counted = pair.sum(axis=2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counted > 0, 1.0 - np.where(pair, r, 0.0).sum(axis=2) / counted, np.nan)
 
 
 def occluded_regions(appearance: np.ndarray, window: int) -> dict[str, np.ndarray]:
@@ -136,14 +207,15 @@ def occluded_regions(appearance: np.ndarray, window: int) -> dict[str, np.ndarra
 
 
 class OcclusionTracker:
-    """Live: each frame's regions against the median of the recent past in which no region was occluded.
+    """Live: each frame's regions against the median of the recent past's uncovered frames (those agreeing with
+    the pattern most of the past shows, :func:`uncovered_frames`, as in a clip).
 
     Args:
         fps: frames a second of the stream.
         window_s: how much past the neutral is the median of.
         every: keep one frame in ``every`` in the history.
-        refresh: recompute the neutral (a median over the history) every ``refresh`` frames kept: the neutral
-            drifts slowly, and the median is the costly part.
+        refresh: recompute the neutral every ``refresh`` frames kept: the neutral drifts slowly, and the median is
+            the costly part.
         warmup: frames kept before any frame is judged (before that nothing is occluded).
     """
 
@@ -153,7 +225,7 @@ class OcclusionTracker:
         self.refresh = max(1, int(refresh))
         self.warmup = max(1, int(warmup))
         self._history: deque[np.ndarray] = deque(maxlen=max(self.warmup, int(window_s * fps / self.every)))
-        self._neutral: np.ndarray | None = None  # (points, 3): the median of the history
+        self._neutral: np.ndarray | None = None  # (points, 3): per region, the median of its uncovered history
         self._count = 0
         self._kept = 0
 
@@ -165,19 +237,28 @@ class OcclusionTracker:
 
     def update(self, appearance: np.ndarray | None) -> dict[str, bool]:
         """The regions occluded in this frame's :func:`face_appearance` (none without one or while warming up).
-        Frames with an occluded region stay out of the neutral."""
+        Every frame enters the history, covered or not: a stream that starts covered finds the face once it shows
+        for most of the window."""
         if appearance is None:
             return {}
         values = np.asarray(appearance, dtype=np.float64)
         occluded = {name: bool(score > OCCLUDED_LEVEL) for name, score in self.scores(values).items()}
-        if not any(occluded.values()):
-            if self._count % self.every == 0:
-                self._history.append(values)
-                self._kept += 1
-                if len(self._history) >= self.warmup and (self._neutral is None or self._kept % self.refresh == 0):
-                    self._neutral = np.median(np.asarray(self._history), axis=0)
-            self._count += 1
+        if self._count % self.every == 0 and np.isfinite(values).all():
+            self._history.append(values)
+            self._kept += 1
+            if len(self._history) >= self.warmup and (self._neutral is None or self._kept % self.refresh == 0):
+                self._neutral = self._uncovered_median(np.asarray(self._history))
+        self._count += 1
         return occluded
+
+    @staticmethod
+    def _uncovered_median(history: np.ndarray) -> np.ndarray:
+        neutral = np.empty(history.shape[1:])
+        for name, part in _SLICES.items():
+            region = history[:, part]
+            uncovered = uncovered_frames(region, name)
+            neutral[part] = np.median(region[uncovered] if uncovered.any() else region, axis=0)
+        return neutral
 
     def scores(self, values: np.ndarray) -> dict[str, float]:
         """Per region, :func:`occlusion_score` against the kept neutral; empty before there is a neutral or for a
@@ -185,6 +266,6 @@ class OcclusionTracker:
         if self._neutral is None:
             return {}
         values = np.asarray(values, dtype=np.float64)
-        scores = {name: float(_scores(values[None, part], self._neutral[None, part])[0])
+        scores = {name: float(_region_scores(name, values[None, part], self._neutral[None, part])[0])
                   for name, part in _SLICES.items()}
         return {name: score for name, score in scores.items() if np.isfinite(score)}
