@@ -1,37 +1,41 @@
-"""Is the mouth, or are the brows, covered? A per-frame check of two face regions against the person's own neutral
-appearance.
+"""Is the mouth, are the brows, are the eyes covered? A per-frame check of three face regions against the person's
+own neutral appearance.
 
 A hand over the mouth (or a cup, a phone, a microphone) does not stop the face mesh: MediaPipe keeps fitting a
 mouth where it expects one, and the mouth it invents moves with the occluder. Its geometry then reads as action
-units and its motion as an expression. Geometry cannot tell, so the check looks at the pixels under the mesh.
+units and its motion as an expression; under sunglasses it invents lids (a raised upper lid, AU05). Geometry
+cannot tell, so the check looks at the pixels under the mesh.
 
 What it measures, per region (:data:`REGION_POINTS`): the colour (CIE Lab, each point the mean of a 3x3 pixel block)
 at mesh-placed points. The mouth: 18 points on the lips' red (halfway between the outer and inner lip contours)
 and 27 on the skin around the mouth (philtrum, nasolabial area, chin). The brows: 20 points on the brows and 17 on
-the forehead above them. The mesh follows the skin, so in an expression the same points stay on the same tissue
-and the pattern (red lips against lighter skin, dark brows against the forehead) keeps its shape even when the
-mouth opens, presses, pulls or smiles, or the brows rise or frown. Under an occluder every point shows the
-occluder and the pattern is gone. The score of a frame is ``1 - r``, with ``r`` the Pearson correlation across
-the region's points between the frame's values and the neutral's, averaged over the three Lab channels
-(correlation ignores a change of brightness or contrast: a light turned on, a face turning towards the window). A
-channel whose neutral pattern is flat (less than :data:`MIN_PATTERN_SPREAD` Lab units across the points) is left
-out; a region whose every channel is flat is never called occluded.
+the forehead above them. The eyes: 46 on the lid margins and the lids' skin, 44 on the skin around the eyes (the
+fold below the brows, under the eyes, the outer corners). The mesh follows the skin, so in an expression the
+same points stay on the same tissue and the pattern (red lips against lighter skin, dark brows against the
+forehead, lashes against the lids) keeps its shape even when the mouth opens, presses, pulls or smiles, or the
+brows rise or frown. Under an occluder every point shows the occluder and the pattern is gone. The score of a
+set of points is ``1 - r``, with ``r`` the Pearson correlation across its points between the frame's values and
+the neutral's, averaged over the three Lab channels (correlation ignores a change of brightness or contrast: a
+light turned on, a face turning towards the window). A channel whose neutral pattern is flat (less than
+:data:`MIN_PATTERN_SPREAD` Lab units across the points) is left out; a set whose every channel is flat is never
+called occluded. A region's score is the lowest of its sets' (:data:`REGION_PARTS`): for the mouth and the eyes,
+all their points and the skin around alone, because an expression can change the lips (a laugh stretches them)
+or the lids (a blink) alone, while a cover hides the skin around them too.
 
-The neutral is the person's own: in a clip the median of each point's values over :data:`NEUTRAL_WINDOW_S`
-centred on the frame (:func:`occlusion_scores`), live the median of the recent unoccluded past
-(:class:`OcclusionTracker`), as the action units' neutral is made.
+The neutral is the person's own: each point's median over the frames that show the region (:func:`uncovered_frames`:
+the frames agreeing with the pattern most frames show), in a clip over :data:`NEUTRAL_WINDOW_S` centred on the
+frame (:func:`occlusion_scores`), live over the last :data:`NEUTRAL_WINDOW_S` (:class:`OcclusionTracker`). So a
+cover is found as long as the face shows for most of the clip (live: most of the last 10 s), even when it is held
+over most of a frame's window.
 
-Level: a region scoring above :data:`OCCLUDED_LEVEL` is occluded. Measured on footage generated from the two
-shipped photos (``larnet_core.synth.footage``, written as h264 and read back). Mouth: a skin-coloured hand over it
-scores 0.78 to 1.15 while it covers it (three seeds per photo); the expressions scenario (micro-expressions of
-every emotion) at most 0.04; macro-expressions (1 s, about twice the micro strength) of jaw drop AU25+26 at most
-0.28, lip press AU24, lip tightener AU23 and AU15+17 at most 0.07, AU9+10 0.17, and a laugh AU6+12+25+26 during a
-20-degree head turn 0.37, the highest. Brows: the same hand raised over the brows and eyes 0.56 to 1.08; blinks at
-most 0.25, brow raise AU1+2 0.19, AU1+2+5 during a turn 0.24, frown AU4 and AU4+7 during a nod at most 0.15.
-The photos turned in 3-D up to 28 degrees of yaw and 15 of pitch: mouth at most 0.18, brows at most 0.39. The
-level sits between the two.
+Level: a region scoring above :data:`OCCLUDED_LEVEL` is occluded, set on footage generated from the two shipped
+photos (``larnet_core.synth.footage``, written as h264 and read back) and checked on variation it was not set on
+(mirrored photos, other light, other occluders, sunglasses): docs/clip-analysis.md has the figures. Covers of the
+mouth scored 0.61 and above, of the brows 0.56, of the eyes 0.60; expressions, blinks and head turns up to 28
+degrees at most 0.39 (mouth), 0.44 (brows), 0.22 (eyes). A cover of one mouth corner alone scores about 0.35 and
+is not found.
 
-Cost: 82 x 9 pixel reads and one colour conversion a frame, and live a median over the neutral window now and
+Cost: 172 x 9 pixel reads and one colour conversion a frame, and live a median over the neutral window now and
 then (docs/clip-analysis.md gives the measured time).
 """
 
@@ -57,20 +61,32 @@ _AROUND_MOUTH = (164, 165, 391, 167, 393, 92, 322, 186, 410, 57, 287, 43, 273, 1
                  201, 421, 200, 212, 432, 202, 422)
 _BROWS = (46, 53, 52, 65, 55, 70, 63, 105, 66, 107, 276, 283, 282, 295, 285, 300, 293, 334, 296, 336)
 _FOREHEAD = (151, 108, 337, 69, 299, 104, 333, 67, 297, 109, 338, 9, 8, 68, 298, 103, 332)
+#: The eyes: the lid margins (the eye contours of MediaPipe's mesh, both eyes), the lids' skin just outside them,
+#: and the skin around them (the fold below the brows, under the eyes, the outer corners), which keeps its pattern
+#: through a blink while the lids do not.
+_LIDS = (33, 246, 161, 160, 159, 158, 157, 173, 133, 155, 154, 153, 145, 144, 163, 7,
+         263, 466, 388, 387, 386, 385, 384, 398, 362, 382, 381, 380, 374, 373, 390, 249,
+         247, 30, 29, 27, 28, 56, 190, 467, 260, 259, 257, 258, 286, 414)
+_AROUND_EYES = (113, 225, 224, 223, 222, 221, 189, 342, 445, 444, 443, 442, 441, 413,
+                226, 31, 228, 229, 230, 231, 232, 233, 446, 261, 448, 449, 450, 451, 452, 453,
+                143, 111, 117, 118, 119, 120, 121, 372, 340, 346, 347, 348, 349, 350)
 #: Per region, ``(first, second)`` mesh indices of every sampled point: the point halfway between them (the same
 #: index twice for a mesh point itself).
 REGION_POINTS: dict[str, tuple[tuple[int, int], ...]] = {
     "mouth": (tuple(zip(_OUTER_UPPER, _INNER_UPPER)) + tuple(zip(_OUTER_LOWER, _INNER_LOWER))
               + tuple((i, i) for i in _AROUND_MOUTH)),
     "brows": tuple((i, i) for i in _BROWS + _FOREHEAD),
+    "eyes": tuple((i, i) for i in _LIDS + _AROUND_EYES),
 }
-#: Per region, the parts (slices of its points) scored on their own; the region's score is the lowest. A cover
-#: hides the lips and the skin around them together, while an expression can reshape the lips alone: a laugh
-#: stretches them (on footage of a mirrored photo laughing during a 28-degree turn the lips alone scored 1.18,
-#: the skin around them 0.27, the two as one pattern 0.73: docs/clip-analysis.md).
+#: Per region, the sets of its points (slices) scored on their own; the region's score is the lowest. The mouth's:
+#: all its points, and the skin around the lips alone. A cover hides the lips and the skin around them together,
+#: while an expression can reshape the lips alone: a laugh stretches them (on footage of a mirrored photo laughing
+#: during a 28-degree turn all the mouth's points scored 0.73, the skin around the lips 0.27). The lips alone are
+#: not a set: 18 points of one colour, a white tissue over them scored 0.53 there (docs/clip-analysis.md).
 REGION_PARTS: dict[str, tuple[slice, ...]] = {
-    "mouth": (slice(0, 2 * len(_OUTER_UPPER)), slice(2 * len(_OUTER_UPPER), len(REGION_POINTS["mouth"]))),
+    "mouth": (slice(0, len(REGION_POINTS["mouth"])), slice(2 * len(_OUTER_UPPER), len(REGION_POINTS["mouth"]))),
     "brows": (slice(0, len(REGION_POINTS["brows"])),),
+    "eyes": (slice(0, len(REGION_POINTS["eyes"])), slice(len(_LIDS), len(REGION_POINTS["eyes"]))),
 }
 _ALL = [pair for points in REGION_POINTS.values() for pair in points]
 _FIRST = np.array([a for a, _ in _ALL])
@@ -124,16 +140,12 @@ def _scores(frames: np.ndarray, neutral: np.ndarray) -> np.ndarray:
     """Scores of ``(n, points, 3)`` frames against ``(n, points, 3)`` neutrals (NaN where either is NaN)."""
     x = frames - frames.mean(axis=1, keepdims=True)
     y = neutral - neutral.mean(axis=1, keepdims=True)
-    spread = np.sqrt((y * y).mean(axis=1))  # (n, 3)
+    yy = np.einsum("npc,npc->nc", y, y)
+    usable = yy >= MIN_PATTERN_SPREAD ** 2 * y.shape[1]  # the neutral's spread (standard deviation) per channel
     with np.errstate(invalid="ignore", divide="ignore"):
-        r = (x * y).sum(axis=1) / np.sqrt((x * x).sum(axis=1) * (y * y).sum(axis=1))
-    usable = spread >= MIN_PATTERN_SPREAD
-    r = np.where(usable, r, np.nan)
-    counted = usable.sum(axis=1)
-    with np.errstate(invalid="ignore"):
-        mean_r = np.where(counted > 0, np.nansum(np.where(usable, r, 0.0), axis=1) / np.maximum(counted, 1), np.nan)
-    missing = ~np.isfinite(frames).all(axis=(1, 2)) | ~np.isfinite(neutral).all(axis=(1, 2))
-    return np.where(missing, np.nan, 1.0 - mean_r)
+        r = np.einsum("npc,npc->nc", x, y) / np.sqrt(np.einsum("npc,npc->nc", x, x) * yy)
+        # NaN where a frame or neutral value is missing (it spreads through every sum) or no channel is usable.
+        return 1.0 - np.where(usable, r, 0.0).sum(axis=1) / usable.sum(axis=1)
 
 
 def occlusion_scores(appearance: np.ndarray, window: int) -> dict[str, np.ndarray]:
@@ -157,14 +169,16 @@ def occlusion_scores(appearance: np.ndarray, window: int) -> dict[str, np.ndarra
     return out
 
 
-#: The uncovered frames of a clip are found among this many frames spread over it (:func:`uncovered_frames`).
+#: The uncovered frames of a clip are found among this many frames spread over it (:func:`uncovered_frames`);
+#: live, among this many of the last 10 s (the agreement of every pair is the costly part of a live refresh).
 AGREEMENT_SAMPLES = 150
+LIVE_AGREEMENT_SAMPLES = 40
 
 
-def uncovered_frames(region: np.ndarray, name: str | None = None) -> np.ndarray:
+def uncovered_frames(region: np.ndarray, name: str | None = None, samples: int = AGREEMENT_SAMPLES) -> np.ndarray:
     """Which frames of one region's ``(n, points, 3)`` colours (``name``: which region, for its parts) show the
     region itself: those whose pattern agrees (scores at most :data:`OCCLUDED_LEVEL`) with the most agreed-on
-    pattern of the frames. Up to :data:`AGREEMENT_SAMPLES` frames spread over them are scored against each other;
+    pattern of the frames. Up to ``samples`` frames spread over them are scored against each other;
     the one that agrees with the most others is the face's pattern, and the median of the frames agreeing with it
     the reference every frame is scored against. So the face must be the majority: visible for most of a clip
     (most of the window live); a region without a pattern (every frame flat) has all its frames uncovered."""
@@ -174,7 +188,7 @@ def uncovered_frames(region: np.ndarray, name: str | None = None) -> np.ndarray:
     rows = np.flatnonzero(finite)
     if len(rows) < 2:
         return uncovered
-    sample = region[rows[np.unique(np.linspace(0, len(rows) - 1, AGREEMENT_SAMPLES).round().astype(int))]]
+    sample = region[rows[np.unique(np.linspace(0, len(rows) - 1, max(2, int(samples))).round().astype(int))]]
     parts = REGION_PARTS.get(name, (slice(None),)) if name else (slice(None),)
     with np.errstate(invalid="ignore"):
         scores = np.fmin.reduce([_pair_scores(sample[:, part]) for part in parts])
@@ -191,10 +205,12 @@ def uncovered_frames(region: np.ndarray, name: str | None = None) -> np.ndarray:
 def _pair_scores(sample: np.ndarray) -> np.ndarray:
     """``(k, k)`` scores of ``k`` frames' patterns against each other (NaN where neither has a usable channel)."""
     centred = sample - sample.mean(axis=1, keepdims=True)
-    norms = np.sqrt((centred * centred).sum(axis=1))  # (k, 3)
+    norms = np.sqrt(np.einsum("kpc,kpc->kc", centred, centred))  # (k, 3)
     usable = norms >= MIN_PATTERN_SPREAD * np.sqrt(sample.shape[1])
     pair = usable[:, None, :] & usable[None, :, :]
-    r = np.einsum("ipc,jpc->ijc", centred, centred) / np.maximum(norms[:, None, :] * norms[None, :, :], 1e-12)
+    # One matrix product per channel (BLAS): the correlations of every pair.
+    r = np.stack([centred[..., c] @ centred[..., c].T for c in range(centred.shape[2])], axis=2)
+    r /= np.maximum(norms[:, None, :] * norms[None, :, :], 1e-12)
     counted = pair.sum(axis=2)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(counted > 0, 1.0 - np.where(pair, r, 0.0).sum(axis=2) / counted, np.nan)
@@ -256,7 +272,7 @@ class OcclusionTracker:
         neutral = np.empty(history.shape[1:])
         for name, part in _SLICES.items():
             region = history[:, part]
-            uncovered = uncovered_frames(region, name)
+            uncovered = uncovered_frames(region, name, LIVE_AGREEMENT_SAMPLES)
             neutral[part] = np.median(region[uncovered] if uncovered.any() else region, axis=0)
         return neutral
 

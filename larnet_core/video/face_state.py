@@ -13,11 +13,13 @@ out of spotting:
   the face (stable points that stray while the head keeps still were moved by an expression or a blink);
 * ``"mesh lost"``: the mesh fits the canonical face badly (occlusion, a face half out of the frame);
 * ``"head moving (no mesh)"``: without a mesh nothing is compensated, and a moving head is set aside as before;
-* ``"mouth occluded"``, ``"brows occluded"``, ``"mouth and brows occluded"``: something covers that region (a
-  hand, a cup; :mod:`larnet_core.face.occlusion`), or covers it within the frames the frame's motion is measured
+* ``"mouth occluded"``, ``"brows occluded"``, ``"eyes occluded"``, ``"brows and eyes occluded"`` ...: something
+  covers that region (a hand, a cup, sunglasses; :mod:`larnet_core.face.occlusion`), or covers it within the
+  frames the frame's motion is measured
   against (``reference_s`` either side; the macro scale's 1 s named ``mouth occluded (macro scale)``): the mesh
   invents a mouth or brows under the occluder, and the occluder's arrival and departure are motion, not an
-  expression. The covered region's action units (:data:`REGION_UNITS`) are NaN on the covered frames themselves,
+  expression. The covered region's action units (:data:`REGION_UNITS`) are NaN on the covered frames themselves
+  (and covered eyes read no blink),
   which do not count in the neutral either; the other units are read from the other measures alone. A cover
   removes its regions, not always the frame: where it holds over every frame a scale's motion is measured against
   (a steady cover) and leaves counted regions, ``motion_left_out`` names the motion regions it sets aside
@@ -70,24 +72,29 @@ NEUTRAL_WINDOW_S = 10.0
 #: taken as lost (an occlusion pulls points off the face). Photos and rendered turns fit within 0.05.
 MAX_POSE_RESIDUAL = 0.1
 #: The action units each checked region carries (:mod:`larnet_core.face.occlusion`): not reported while it is
-#: covered. The mouth's are read from the lower face (nose wings, lips, jaw), the brows' from the brows.
+#: covered. The mouth's are read from the lower face (nose wings, lips, jaw), the brows' from the brows, the eyes'
+#: from the lids (and a blink is not reported while the eyes are covered).
 REGION_UNITS: dict[str, tuple[str, ...]] = {
     "mouth": ("AU09", "AU10", "AU12", "AU14", "AU15", "AU17", "AU20", "AU23", "AU24", "AU25", "AU26"),
     "brows": ("AU01", "AU02", "AU04"),
+    "eyes": ("AU05", "AU07", "AU43"),
 }
 #: The motion regions (:data:`~larnet_core.result.schema.REGIONS`) a steady cover sets aside from the spotting
 #: signal: the region itself and those the held occluder reaches (docs/clip-analysis.md). A hand over the mouth
 #: lies over the chin and the lower cheeks and against the nose; the brows are clear of it. A hand over the
-#: brows crosses the whole face on its way up: it leaves nothing.
+#: brows crosses the whole face on its way up: it leaves nothing. Sunglasses lie over the eyes and against the
+#: brows; the lower face is clear of them.
 COVER_LEAVES_OUT: dict[str, tuple[str, ...]] = {
     "mouth": ("nose", "mouth", "cheeks", "chin"),
     "brows": REGIONS,
+    "eyes": ("brows", "eyes"),
 }
 _UPPER_FACE_MEASURES = ("brow", "upper_lid", "lower_lid", "cheek")
 #: The mesh measures each region's units are read from.
 _REGION_MEASURES = {
     "mouth": np.array([not name.startswith(_UPPER_FACE_MEASURES) for name in FEATURE_NAMES]),
     "brows": np.array([name.startswith("brow") for name in FEATURE_NAMES]),
+    "eyes": np.array([name.startswith(("upper_lid", "lower_lid")) for name in FEATURE_NAMES]),
 }
 _REGION_COLUMNS = {region: np.array([name in units for name in AU_COLUMNS]) for region, units in REGION_UNITS.items()}
 
@@ -370,9 +377,12 @@ def face_state_columns(rows: FaceStateRows, columns: dict[str, Any], n: int, fps
         values = np.full((n, len(AU_COLUMNS)), np.nan)
     for position, name in enumerate(AU_COLUMNS):
         out[name] = values[:, position]
-    # Both eyes closing together, each against its own neutral aperture: a wink is not a blink.
-    out["blink"] = track_blinks(features, columns.get("motion_eyes", np.full(n, np.nan)), fps,
-                                max(1, int(round(NEUTRAL_WINDOW_S * fps))))
+    # Both eyes closing together, each against its own neutral aperture: a wink is not a blink. Covered eyes
+    # (sunglasses) have no aperture: the mesh invents their lids.
+    eyes_covered = covered.get("eyes", np.zeros(n, dtype=bool))
+    lids = None if features is None else np.where(eyes_covered[:, None], np.nan, features)
+    out["blink"] = track_blinks(lids, columns.get("motion_eyes", np.full(n, np.nan)), fps,
+                                max(1, int(round(NEUTRAL_WINDOW_S * fps)))) & ~eyes_covered
     return out
 
 
