@@ -24,9 +24,10 @@ or the lids (a blink) alone, while a cover hides the skin around them too.
 
 The neutral is the person's own: each point's median over the frames that show the region (:func:`uncovered_frames`:
 the frames agreeing with the pattern most frames show), in a clip over :data:`NEUTRAL_WINDOW_S` centred on the
-frame (:func:`occlusion_scores`), live over the last :data:`NEUTRAL_WINDOW_S` (:class:`OcclusionTracker`). So a
-cover is found as long as the face shows for most of the clip (live: most of the last 10 s), even when it is held
-over most of a frame's window.
+frame (:func:`occlusion_scores`), live over the last :data:`NEUTRAL_WINDOW_S` (:class:`OcclusionTracker`, which
+keeps its neutral's pattern while a third of that past agrees with it). So a cover is found as long as the face
+shows for most of the clip (live: two thirds of the last 10 s), even when it is held over most of a frame's
+window.
 
 Level: a region scoring above :data:`OCCLUDED_LEVEL` is occluded, set on footage generated from the two shipped
 photos (``larnet_core.synth.footage``, written as h264 and read back) and checked on variation it was not set on
@@ -47,9 +48,9 @@ import cv2
 import numpy as np
 import pandas as pd
 
-__all__ = ["REGION_POINTS", "REGION_PARTS", "OCCLUDED_LEVEL", "MIN_PATTERN_SPREAD", "NEUTRAL_WINDOW_S", "face_appearance",
-           "occlusion_score", "occlusion_scores", "uncovered_frames", "occluded_regions", "OcclusionTracker",
-           "AGREEMENT_SAMPLES"]
+__all__ = ["REGION_POINTS", "REGION_PARTS", "OCCLUDED_LEVEL", "MIN_PATTERN_SPREAD", "NEUTRAL_WINDOW_S",
+           "AGREEMENT_SAMPLES", "LIVE_AGREEMENT_SAMPLES", "LIVE_KEEP_SHARE", "face_appearance", "occlusion_score",
+           "occlusion_scores", "uncovered_frames", "occluded_regions", "OcclusionTracker"]
 
 # Lip contours of MediaPipe's face mesh, corner to corner without the corners: outer and inner, upper and lower.
 _OUTER_UPPER = (185, 40, 39, 37, 0, 267, 269, 270, 409)
@@ -82,7 +83,8 @@ REGION_POINTS: dict[str, tuple[tuple[int, int], ...]] = {
 #: all its points, and the skin around the lips alone. A cover hides the lips and the skin around them together,
 #: while an expression can reshape the lips alone: a laugh stretches them (on footage of a mirrored photo laughing
 #: during a 28-degree turn all the mouth's points scored 0.73, the skin around the lips 0.27). The lips alone are
-#: not a set: 18 points of one colour, a white tissue over them scored 0.53 there (docs/clip-analysis.md).
+#: not a set: 18 points of one colour, a white tissue over them scored 0.53 there (docs/clip-analysis.md). The
+#: eyes' likewise: all their points, and the skin around the lids alone (a blink changes the lids alone).
 REGION_PARTS: dict[str, tuple[slice, ...]] = {
     "mouth": (slice(0, len(REGION_POINTS["mouth"])), slice(2 * len(_OUTER_UPPER), len(REGION_POINTS["mouth"]))),
     "brows": (slice(0, len(REGION_POINTS["brows"])),),
@@ -173,6 +175,8 @@ def occlusion_scores(appearance: np.ndarray, window: int) -> dict[str, np.ndarra
 #: live, among this many of the last 10 s (the agreement of every pair is the costly part of a live refresh).
 AGREEMENT_SAMPLES = 150
 LIVE_AGREEMENT_SAMPLES = 40
+#: Live keeps its neutral's pattern while at least this share of the past window agrees with it.
+LIVE_KEEP_SHARE = 1.0 / 3.0
 
 
 def uncovered_frames(region: np.ndarray, name: str | None = None, samples: int = AGREEMENT_SAMPLES) -> np.ndarray:
@@ -267,12 +271,21 @@ class OcclusionTracker:
         self._count += 1
         return occluded
 
-    @staticmethod
-    def _uncovered_median(history: np.ndarray) -> np.ndarray:
+    def _uncovered_median(self, history: np.ndarray) -> np.ndarray:
+        """Per region, the median of the history's frames that show it. Live sees only the past: while at least
+        :data:`LIVE_KEEP_SHARE` of the history agrees with the current neutral, those frames make the next one
+        (a cover must be held over twice as long as the face showed before it to become the neutral; a stream
+        that starts covered finds the face once it shows for two thirds of the window); else the majority rule of
+        a clip (:func:`uncovered_frames`)."""
         neutral = np.empty(history.shape[1:])
         for name, part in _SLICES.items():
             region = history[:, part]
-            uncovered = uncovered_frames(region, name, LIVE_AGREEMENT_SAMPLES)
+            uncovered = np.zeros(len(region), dtype=bool)
+            if self._neutral is not None:
+                current = _region_scores(name, region, np.broadcast_to(self._neutral[part], region.shape))
+                uncovered = ~(np.nan_to_num(current, nan=0.0) > OCCLUDED_LEVEL)
+            if uncovered.mean() < LIVE_KEEP_SHARE:
+                uncovered = uncovered_frames(region, name, LIVE_AGREEMENT_SAMPLES)
             neutral[part] = np.median(region[uncovered] if uncovered.any() else region, axis=0)
         return neutral
 

@@ -390,8 +390,9 @@ def spotting_signals(table: pd.DataFrame, config: MotionConfig | None = None) ->
     """The micro and macro motion signals with excluded frames blanked (NaN), for the spotter; on frames where a
     cover set regions aside (``motion_left_out``), both signals are made of the other regions (:func:`kept_motion`,
     with the weights and reference distances of ``config``, the analysis's motion settings; default
-    :class:`~larnet_core.video.motion.MotionConfig`) and blanked only where none is left. A table without the ``excluded`` column (an analysis made before it) sets
-    aside head movement as it was then; one without ``motion_left_out`` blanks covered frames as it did then."""
+    :class:`~larnet_core.video.motion.MotionConfig`) and blanked only where none is left. A table without the
+    ``excluded`` column (an analysis made before it) sets aside head movement as it was then; one without
+    ``motion_left_out`` blanks covered frames as it did then."""
     if "excluded" not in table.columns:
         return (np.where(table["head_moving"], np.nan, table["motion"].to_numpy()),
                 np.where(table["head_moving_macro"], np.nan, table["motion_macro"].to_numpy()))
