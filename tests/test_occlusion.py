@@ -130,6 +130,28 @@ def test_covers_under_other_light_on_the_mirrored_face_are_found(tmp_path, lite_
     _check_covered(analysis, footage.truth)
 
 
+def _sideways(footage: Footage, share: float) -> Footage:
+    """The same scene with the hand held ``share`` of its length further to the side: over one mouth corner."""
+    plan = footage.frames.plan
+    prop = plan.props[0]
+    shift = share * prop.image.shape[1] / 1.05  # the hand layer is 1.05 hand lengths wide
+    plan = dataclasses.replace(plan, props=(dataclasses.replace(prop, x=prop.x + shift),))
+    return Footage(FootageFrames(plan), footage.truth)
+
+
+@needs_mediapipe
+@pytest.mark.parametrize("photo", ["grace_hopper", "astronaut"])
+def test_a_hand_over_one_mouth_corner_is_not_an_expression(tmp_path, lite_predictor, photo):
+    """The hand over one corner of the mouth: the whole mouth keeps most of its pattern (0.31-0.34), that side of it
+    does not (grace_hopper's was spotted as AU10+AU12+AU14+AU15 before the sides were scored)."""
+    footage = _sideways(make_footage("hand_over_mouth", seed=13, seconds=5.0, photo=photo), 0.25)
+    analysis = analyze_clip(_write(tmp_path, footage, "corner"), lite_predictor, max_infer_fps=10)
+    cover = footage.truth.occlusions[0]
+    held = analysis.frames.iloc[cover.start + 3:cover.end - 2]
+    assert (held["occluded"] == "mouth").mean() >= 0.9, held["occluded"].tolist()
+    assert analysis.intervals.empty, analysis.intervals[["onset_frame", "offset_frame", "aus"]]
+
+
 @needs_mediapipe
 def test_a_clip_that_starts_with_the_mouth_covered(tmp_path, lite_predictor):
     """The hand is over the mouth from the first frame for 5.5 s of 12: longer than half the 10 s neutral window
@@ -281,8 +303,8 @@ def test_a_laugh_reshaping_the_lips_alone_is_not_a_cover():
     (stretched in a laugh) keep the skin's pattern; a cover changes both."""
     rng = np.random.default_rng(3)
     neutral = _pattern(rng, 1)[0, :len(REGION_POINTS["mouth"])]
-    skin = REGION_PARTS["mouth"][1]
-    lips = slice(0, skin.start)
+    skin = REGION_PARTS["mouth"][0][1]
+    lips = slice(0, int(skin[0]))
     laugh = neutral.copy()
     laugh[lips] = rng.normal(0, 6, laugh[lips].shape) + [65, 10, 10]
     assert occlusion_score(laugh, neutral) > 0.2  # as one pattern the lips' change weighs on the whole

@@ -18,9 +18,10 @@ set of points is ``1 - r``, with ``r`` the Pearson correlation across its points
 the neutral's, averaged over the three Lab channels (correlation ignores a change of brightness or contrast: a
 light turned on, a face turning towards the window). A channel whose neutral pattern is flat (less than
 :data:`MIN_PATTERN_SPREAD` Lab units across the points) is left out; a set whose every channel is flat is never
-called occluded. A region's score is the lowest of its sets' (:data:`REGION_PARTS`): for the mouth and the eyes,
-all their points and the skin around alone, because an expression can change the lips (a laugh stretches them)
-or the lids (a blink) alone, while a cover hides the skin around them too.
+called occluded. The eyes score the lower of two sets, all their points and the skin around the lids alone, and
+the mouth likewise, because an expression can change the lips (a laugh stretches them) or the lids (a blink)
+alone, while a cover hides the skin around them too; the mouth also scores each of its sides so and takes the
+highest, so that a hand over one corner is found (:data:`REGION_PARTS`).
 
 The neutral is the person's own: each point's median over the frames that show the region (:func:`uncovered_frames`:
 the frames agreeing with the pattern most frames show), in a clip over :data:`NEUTRAL_WINDOW_S` centred on the
@@ -32,9 +33,8 @@ window.
 Level: a region scoring above :data:`OCCLUDED_LEVEL` is occluded, set on footage generated from the two shipped
 photos (``larnet_core.synth.footage``, written as h264 and read back) and checked on variation it was not set on
 (mirrored photos, other light, other occluders, sunglasses): docs/clip-analysis.md has the figures. Covers of the
-mouth scored 0.61 and above, of the brows 0.56, of the eyes 0.60; expressions, blinks and head turns up to 28
-degrees at most 0.39 (mouth), 0.44 (brows), 0.22 (eyes). A cover of one mouth corner alone scores about 0.35 and
-is not found.
+mouth scored 0.60 and above (a hand over one corner of it included), of the brows 0.56, of the eyes 0.60;
+expressions, blinks and head turns up to 28 degrees at most 0.46 (mouth), 0.44 (brows), 0.22 (eyes).
 
 Cost: 172 x 9 pixel reads and one colour conversion a frame, and live a median over the neutral window now and
 then (docs/clip-analysis.md gives the measured time).
@@ -79,16 +79,27 @@ REGION_POINTS: dict[str, tuple[tuple[int, int], ...]] = {
     "brows": tuple((i, i) for i in _BROWS + _FOREHEAD),
     "eyes": tuple((i, i) for i in _LIDS + _AROUND_EYES),
 }
-#: Per region, the sets of its points (slices) scored on their own; the region's score is the lowest. The mouth's:
-#: all its points, and the skin around the lips alone. A cover hides the lips and the skin around them together,
-#: while an expression can reshape the lips alone: a laugh stretches them (on footage of a mirrored photo laughing
-#: during a 28-degree turn all the mouth's points scored 0.73, the skin around the lips 0.27). The lips alone are
-#: not a set: 18 points of one colour, a white tissue over them scored 0.53 there (docs/clip-analysis.md). The
-#: eyes' likewise: all their points, and the skin around the lids alone (a blink changes the lids alone).
-REGION_PARTS: dict[str, tuple[slice, ...]] = {
-    "mouth": (slice(0, len(REGION_POINTS["mouth"])), slice(2 * len(_OUTER_UPPER), len(REGION_POINTS["mouth"]))),
-    "brows": (slice(0, len(REGION_POINTS["brows"])),),
-    "eyes": (slice(0, len(REGION_POINTS["eyes"])), slice(len(_LIDS), len(REGION_POINTS["eyes"]))),
+#: Per region, groups of sets of its points (indices into the region's points), each set scored on its own: a group
+#: scores the lowest of its sets, the region the highest of its groups. The first group of the mouth: all its
+#: points, and the skin around the lips alone. A cover hides the lips and the skin around them together, while an
+#: expression can reshape the lips alone: a laugh stretches them (on footage of a mirrored photo laughing during a
+#: 28-degree turn all the mouth's points scored 0.73, the skin around the lips 0.27). The lips alone are not a set:
+#: 18 points of one colour, a white tissue over them scored 0.53 there. The mouth's other two groups are the same
+#: for each side of the mouth (with the midline's points): a hand over one corner of the mouth scored 0.31-0.34 on
+#: the whole mouth, which kept most of its pattern, and 0.57-0.61 on its side (docs/clip-analysis.md). The eyes:
+#: all their points, and the skin around the lids alone (a blink changes the lids alone).
+_MOUTH_SIDES = tuple(
+    tuple(k for k, (first, _) in enumerate(REGION_POINTS["mouth"]) if first in side)
+    for side in ((185, 40, 39, 37, 0, 146, 91, 181, 84, 17, 164, 165, 167, 92, 186, 57, 43, 106, 182, 83, 18, 201,
+                  200, 212, 202),
+                 (0, 267, 269, 270, 409, 17, 314, 405, 321, 375, 164, 391, 393, 322, 410, 287, 273, 335, 406, 313, 18,
+                  421, 200, 432, 422)))
+_LIP_POINTS = 2 * len(_OUTER_UPPER)
+REGION_PARTS: dict[str, tuple[tuple[np.ndarray, ...], ...]] = {
+    "mouth": ((np.arange(len(REGION_POINTS["mouth"])), np.arange(_LIP_POINTS, len(REGION_POINTS["mouth"]))),
+              *((np.array(side), np.array([k for k in side if k >= _LIP_POINTS])) for side in _MOUTH_SIDES)),
+    "brows": ((np.arange(len(REGION_POINTS["brows"])),),),
+    "eyes": ((np.arange(len(REGION_POINTS["eyes"])), np.arange(len(_LIDS), len(REGION_POINTS["eyes"]))),),
 }
 _ALL = [pair for points in REGION_POINTS.values() for pair in points]
 _FIRST = np.array([a for a, _ in _ALL])
@@ -125,17 +136,23 @@ def face_appearance(frame_rgb: np.ndarray, mesh: np.ndarray) -> np.ndarray:
 def occlusion_score(appearance: np.ndarray, neutral: np.ndarray, region: str | None = None) -> float:
     """``1 - r`` of one region in one frame (``(points, 3)``) against its neutral (see the module docstring); NaN
     when either is missing or the neutral has no pattern. With ``region`` (a key of :data:`REGION_POINTS`), the
-    lower of its parts' scores (:data:`REGION_PARTS`); without, all the points as one pattern."""
+    scores of its sets of points (:data:`REGION_PARTS`); without, all the points as one pattern."""
     frames = np.asarray(appearance, dtype=np.float64)[None]
     return float(_region_scores(region, frames, np.asarray(neutral, dtype=np.float64)[None])[0])
 
 
 def _region_scores(region: str | None, frames: np.ndarray, neutral: np.ndarray) -> np.ndarray:
-    """A region's scores: the lower of its parts' (a part without a pattern left out)."""
-    parts = REGION_PARTS.get(region, (slice(None),)) if region else (slice(None),)
-    scores = [_scores(frames[:, part], neutral[:, part]) for part in parts]
+    """A region's scores (:data:`REGION_PARTS`: the highest of its groups', each the lowest of its sets'; a set
+    without a pattern left out)."""
+    return _combine(region, lambda points: _scores(frames[:, points], neutral[:, points]))
+
+
+def _combine(region: str | None, score) -> np.ndarray:
+    """The region's score from ``score(points)`` of each of its sets (:data:`REGION_PARTS`; without a region, all
+    the points as one set)."""
+    groups = REGION_PARTS[region] if region in REGION_PARTS else ((slice(None),),)
     with np.errstate(invalid="ignore"):
-        return np.fmin.reduce(scores) if len(scores) > 1 else scores[0]
+        return np.fmax.reduce([np.fmin.reduce([score(points) for points in group]) for group in groups])
 
 
 def _scores(frames: np.ndarray, neutral: np.ndarray) -> np.ndarray:
@@ -193,9 +210,7 @@ def uncovered_frames(region: np.ndarray, name: str | None = None, samples: int =
     if len(rows) < 2:
         return uncovered
     sample = region[rows[np.unique(np.linspace(0, len(rows) - 1, max(2, int(samples))).round().astype(int))]]
-    parts = REGION_PARTS.get(name, (slice(None),)) if name else (slice(None),)
-    with np.errstate(invalid="ignore"):
-        scores = np.fmin.reduce([_pair_scores(sample[:, part]) for part in parts])
+    scores = _combine(name, lambda points: _pair_scores(sample[:, points]))
     agree = np.nan_to_num(scores, nan=np.inf) <= OCCLUDED_LEVEL
     best = int(np.argmax(agree.sum(axis=1)))
     if not agree[best].any():
