@@ -15,12 +15,11 @@ out of spotting:
 * ``"head moving (no mesh)"``: without a mesh nothing is compensated, and a moving head is set aside as before;
 * ``"mouth occluded"``, ``"brows occluded"``, ``"eyes occluded"``, ``"brows and eyes occluded"`` ...: something
   covers that region (a hand, a cup, sunglasses; :mod:`larnet_core.face.occlusion`), or covers it within the
-  frames the frame's motion is measured
-  against (``reference_s`` either side; the macro scale's 1 s named ``mouth occluded (macro scale)``): the mesh
-  invents a mouth or brows under the occluder, and the occluder's arrival and departure are motion, not an
-  expression. The covered region's action units (:data:`REGION_UNITS`) are NaN on the covered frames themselves
-  (and covered eyes read no blink),
-  which do not count in the neutral either; the other units are read from the other measures alone. A cover
+  frames the frame's motion is measured against (``reference_s`` either side; the macro scale's 1 s named
+  ``mouth occluded (macro scale)``): the mesh invents a mouth, brows or lids under the occluder, and the
+  occluder's arrival and departure are motion, not an expression. The covered region's action units
+  (:data:`REGION_UNITS`) are NaN on the covered frames themselves (and covered eyes read no blink), which do not
+  count in the neutral either; the other units are read from the other measures alone. A cover
   removes its regions, not always the frame: where it holds over every frame a scale's motion is measured against
   (a steady cover) and leaves counted regions, ``motion_left_out`` names the motion regions it sets aside
   (:data:`COVER_LEAVES_OUT`: for a mouth, the mouth and what the held hand lies over; ``"nose+mouth+cheeks+chin"``,
