@@ -8,7 +8,7 @@ import pandas as pd
 from larnet_core.aus.names import AU_COLUMNS
 from larnet_core.result import live_result
 from larnet_core.result.schema import REGIONS
-from larnet_core.video.face_state import excluded_reasons, kept_motion, spotting_signals
+from larnet_core.video.face_state import excluded_reasons, held_cover, kept_motion, spotting_signals
 from larnet_core.video.motion import MotionConfig, combine_regions
 
 
@@ -75,6 +75,10 @@ def test_a_held_cover_leaves_its_regions_out_and_arriving_blanks_the_frame():
     micro, macro = spotting_signals(table)
     assert micro[0] == 0.9 and np.isnan(micro[1]) and np.allclose(micro[2:], 0.3)
     assert np.isnan(macro[:3]).all() and np.isclose(macro[3], 0.3)
+    # The analysis's own motion settings weigh the regions left: brows weighted half read half.
+    brows_half = MotionConfig(weights={**MotionConfig().weights, "brows": 0.5})
+    micro, macro = spotting_signals(table, brows_half)
+    assert np.allclose(micro[2:], 0.15) and np.isclose(macro[3], 0.15)
     # A table made before motion_left_out blanks every covered frame as it did then.
     micro, macro = spotting_signals(table.drop(columns=["motion_left_out"]))
     assert np.isnan(micro[1:]).all() and np.isnan(macro).all() and micro[0] == 0.9
@@ -105,3 +109,21 @@ def test_live_history_carries_pose_and_units():
     frames = live_result([Report(), Empty()], [], ["a"], {}, {}, fps=30.0).frames
     assert frames.loc[0, "pose_yaw"] == 10.0 and frames.loc[0, "AU12"] == 1.5
     assert frames.loc[1, list(AU_COLUMNS)].isna().all() and np.isnan(frames.loc[0, "AU01"])
+
+
+def test_clip_and_live_decide_a_held_cover_alike():
+    from types import SimpleNamespace
+
+    from larnet_core.video.live_face import LiveFaceState
+
+    # The mouth covered on frames 3-14 (a brows cover, which leaves no region, on 17); reach 2.
+    n, reach = 20, 2
+    mouth = (np.arange(n) >= 3) & (np.arange(n) <= 14)
+    brows = np.arange(n) == 17
+    clip = held_cover({"mouth": mouth, "brows": brows}, reach)
+    assert clip.tolist() == [False] * 5 + [True] * 8 + [False] * 7
+    live = LiveFaceState(30.0, 0.5, 2 / 3, reach=(reach, reach))
+    live._covered.update({i: tuple(r for r, flags in (("mouth", mouth), ("brows", brows)) if flags[i])
+                          for i in range(n)})
+    held = [bool(live._held(SimpleNamespace(index=i, scale="micro"))) for i in range(reach, n - reach)]
+    assert held == clip[reach:n - reach].tolist()

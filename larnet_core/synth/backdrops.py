@@ -1,4 +1,4 @@
-"""Backgrounds and props for composed footage: textured rooms and outdoor scenes, and a hand.
+"""Backgrounds and props for composed footage: textured rooms and outdoor scenes, a hand and sunglasses.
 
 Everything is drawn from a seeded generator with OpenCV primitives: no image files, nothing downloaded.
 Backgrounds are deliberately busy (edges, gradients, uneven light, fine texture) so that a face tracker and
@@ -14,7 +14,7 @@ import numpy as np
 
 from larnet_core.face import build_detector
 
-__all__ = ["BACKGROUND_STYLES", "textured_background", "hand_layer"]
+__all__ = ["BACKGROUND_STYLES", "textured_background", "hand_layer", "sunglasses_layer"]
 
 BACKGROUND_STYLES = ("indoor", "outdoor")
 
@@ -207,3 +207,34 @@ def hand_layer(width_px: float, skin_rgb,
     skin = np.asarray(skin_rgb, dtype=np.float32) * np.float32(rng.uniform(0.95, 1.05))
     image = np.clip(skin[None, None, :] * tone[..., None], 0, 255).astype(np.uint8)
     return image, alpha, (float(palm[0]), float(palm[1]))
+
+
+def sunglasses_layer(eye_distance_px: float,
+                     rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
+    """Dark sunglasses seen from the front: two tinted lenses with a lighter reflection across their tops, a
+    bridge and a rim, for a face whose eye centres are ``eye_distance_px`` apart.
+
+    Returns:
+        ``(image (H, W, 3) uint8, alpha (H, W) float32 in 0..1, point between the lenses' centres (x, y))``.
+    """
+    d = float(eye_distance_px)
+    h, w = int(0.8 * d) + 4, int(2.15 * d) + 4
+    centre = (w / 2.0, h / 2.0)
+    lenses = np.zeros((h, w), dtype=np.uint8)
+    rims = np.zeros((h, w), dtype=np.uint8)
+    axes = (int(0.5 * d), int(0.36 * d))
+    for side in (-0.5, 0.5):
+        c = (int(round(centre[0] + side * d)), int(round(centre[1])))
+        cv2.ellipse(lenses, c, axes, 0, 0, 360, 255, -1, cv2.LINE_AA)
+        cv2.ellipse(rims, c, axes, 0, 0, 360, 255, max(2, int(0.05 * d)), cv2.LINE_AA)
+    bridge_y = int(centre[1] - 0.18 * d)
+    cv2.line(rims, (int(centre[0] - 0.12 * d), bridge_y), (int(centre[0] + 0.12 * d), bridge_y), 255,
+             max(2, int(0.05 * d)), cv2.LINE_AA)
+    mask = np.maximum(lenses, rims)
+    alpha = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), 0.8)
+    tint = np.asarray(rng.uniform(18, 40, 3), dtype=np.float32)
+    rows = np.linspace(1.0, 0.0, h, dtype=np.float32)[:, None]
+    shine = 28.0 * np.clip(rows - 0.55, 0.0, None) + 4.0 * _smooth_field(rng, (h, w), 6)  # sky reflected above
+    image = tint[None, None, :] + shine[..., None]
+    image = np.where((rims > 0)[..., None], np.float32(12.0), image)
+    return np.clip(image, 0, 255).astype(np.uint8), alpha, centre

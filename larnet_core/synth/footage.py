@@ -27,7 +27,7 @@ from typing import Callable, Iterable, Iterator, NamedTuple, Sequence
 import numpy as np
 
 from larnet_core.errors import LarnetError
-from larnet_core.synth.backdrops import hand_layer, textured_background
+from larnet_core.synth.backdrops import hand_layer, sunglasses_layer, textured_background
 from larnet_core.synth.emotions import EMOTIONS, sample_action_units
 from larnet_core.synth.footage_truth import (
     ExpressionTruth,
@@ -52,6 +52,7 @@ __all__ = [
     "shot_cut",
     "head_turn_and_nod",
     "hand_over_mouth",
+    "sunglasses",
     "two_faces",
     "expressions",
     "expression_while_moving",
@@ -337,6 +338,31 @@ def _hand_over_mouth(setup: _Setup, actor: ActorPlan, layer: HeadLayer, cover_s:
     return PropPlan(image, alpha, anchor, hand_x, hand_y, angle, shown)
 
 
+def sunglasses(*, fps: float = 30.0, size: tuple[int, int] = (640, 360), seconds: float = 5.0, seed: int = 0,
+               photo: str = "grace_hopper", worn_s: tuple[float, float] = (1.5, 2.5),
+               blinks_s: Sequence[float] = (0.6, 4.4), face_px: int | None = None, noise: float = 1.5) -> Footage:
+    """A still-ish face that blinks (at ``blinks_s``) and wears dark sunglasses from ``worn_s[0]`` for
+    ``worn_s[1]`` seconds (they appear and go in one frame, following the face). Nothing to spot; the truth's
+    occlusion (kind ``"sunglasses"``) is the frames they are worn, over the eyes."""
+    setup = _Setup("sunglasses", 11, fps, size, seconds, seed, face_px)
+    _check_time(setup, worn_s[0] + worn_s[1])
+    layer = _layer(photo, setup.face_px)
+    w, h = setup.size
+    actor = _actor(setup, layer, w * 0.5, h * 0.42, wander_px=0.3)
+    _add_blinks(actor, setup, blinks_s)
+    eyes = actor.points()[:, :2]
+    distance = float(np.linalg.norm(eyes[0, 1] - eyes[0, 0]))
+    image, alpha, anchor = sunglasses_layer(distance, setup.rng)
+    centre = eyes.mean(axis=1)
+    t = np.arange(setup.n)
+    start, end = setup.frames(worn_s[0]), setup.frames(worn_s[0] + worn_s[1]) - 1
+    roll = np.degrees(np.arctan2(eyes[:, 1, 1] - eyes[:, 0, 1], eyes[:, 1, 0] - eyes[:, 0, 0]))
+    glasses = PropPlan(image, alpha, anchor, centre[:, 0], centre[:, 1] + 0.06 * distance, roll,
+                       (t >= start) & (t <= end))
+    plan = _plan(setup, [setup.background("indoor")], actors=[actor], props=[glasses], noise=noise)
+    return _finish(setup, plan, occlusions=[OcclusionTruth(0, "sunglasses", start, end)])
+
+
 def _covered(plan: ScenePlan, setup: _Setup) -> list[OcclusionTruth]:
     """The truth of the hand's cover of person 0: the frames it hides their mouth."""
     truth = footage_truth(plan, setup.scenario, setup.fps, setup.seed)
@@ -496,6 +522,7 @@ SCENARIOS: dict[str, Callable[..., Footage]] = {
     "shot_cut": shot_cut,
     "head_turn_and_nod": head_turn_and_nod,
     "hand_over_mouth": hand_over_mouth,
+    "sunglasses": sunglasses,
     "two_faces": two_faces,
     "expressions": expressions,
     "expression_while_moving": expression_while_moving,

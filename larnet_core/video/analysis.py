@@ -288,7 +288,7 @@ def analyze_clip(
         _report(progress, 0.95, "spotting expressions")
         faces = _faces_table(streamed.tracked_frames, streamed.meta.fps)
         followed, main_id = _follow_faces(streamed, faces, class_names, all_faces, warnings, motion_config)
-        tables, intervals = _spot_faces(followed, streamed.meta.fps, spotting, class_names)
+        tables, intervals = _spot_faces(followed, streamed.meta.fps, spotting, class_names, motion_config)
         main_table = tables.get(main_id, next(iter(tables.values())))
         intervals, prediction = _recognise_and_predict(
             source, predictor, streamed, tables, main_table, intervals, main_id, all_faces=all_faces,
@@ -503,12 +503,12 @@ def _follow_faces(streamed: _Streamed, faces: pd.DataFrame, class_names: list[st
     return {main_id: main_view}, main_id
 
 
-def _spot_faces(followed: dict[int, pd.DataFrame], fps: float, spotting: SpottingParams,
-                class_names: list[str]) -> tuple[dict[int, pd.DataFrame], pd.DataFrame]:
+def _spot_faces(followed: dict[int, pd.DataFrame], fps: float, spotting: SpottingParams, class_names: list[str],
+                motion_config: MotionConfig) -> tuple[dict[int, pd.DataFrame], pd.DataFrame]:
     """Spot and label every followed face's intervals (steps 4 and 5); all faces' intervals in onset order."""
     tables, interval_tables = {}, []
     for face_id, table in followed.items():
-        tables[face_id], spotted = _spot_face(table, fps, spotting, class_names)
+        tables[face_id], spotted = _spot_face(table, fps, spotting, class_names, motion_config)
         interval_tables.append(spotted)
     intervals = pd.concat(interval_tables, ignore_index=True) if len(interval_tables) > 1 else interval_tables[0]
     if len(intervals) > 1:
@@ -647,12 +647,13 @@ def _frame_table(face_id: int, kept: _FaceRows, results: dict[tuple[int, int], n
     return table[[c for c in frame_layout(class_names) if c in table.columns]]
 
 
-def _spot_face(table: pd.DataFrame, fps: float, spotting: SpottingParams,
-               class_names: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _spot_face(table: pd.DataFrame, fps: float, spotting: SpottingParams, class_names: list[str],
+               motion_config: MotionConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Spot one face's table (both scales, frames whose head movement could not be removed left out), label the
     intervals by the mean of their frames' outputs (until each is recognised on its own input), and mark the rows
     inside them."""
-    micro_signal, macro_signal = spotting_signals(table)  # excluded frames blanked; head movement is not
+    # Excluded frames blanked; head movement is not.
+    micro_signal, macro_signal = spotting_signals(table, motion_config)
     spotted = spot_expressions(micro_signal, macro_signal, fps, spotting, table["segment"].to_numpy())
     spotted = drop_blinks(spotted, table, fps, spotting.min_motion)  # a blink is not an expression
     spotted = label_intervals(spotted, table[probability_columns(class_names)].to_numpy(), class_names)

@@ -13,14 +13,15 @@ out of spotting:
   the face (stable points that stray while the head keeps still were moved by an expression or a blink);
 * ``"mesh lost"``: the mesh fits the canonical face badly (occlusion, a face half out of the frame);
 * ``"head moving (no mesh)"``: without a mesh nothing is compensated, and a moving head is set aside as before;
-* ``"mouth occluded"``, ``"brows occluded"``, ``"mouth and brows occluded"``: something covers that region (a
-  hand, a cup; :mod:`larnet_core.face.occlusion`), or covers it within the frames the frame's motion is measured
-  against (``reference_s`` either side; the macro scale's 1 s named ``mouth occluded (macro scale)``): the mesh
-  invents a mouth or brows under the occluder, and the occluder's arrival and departure are motion, not an
-  expression. The covered region's action units (:data:`REGION_UNITS`) are NaN on the covered frames themselves,
-  which do not count in the neutral either; the other units are read from the other measures alone, against the
-  median of the frames under the same cover (the mesh fitted around an occluder is out of shape as a whole). A
-  cover removes its regions, not always the frame: where it holds over every frame a scale's motion is measured against
+* ``"mouth occluded"``, ``"brows occluded"``, ``"eyes occluded"``, ``"brows and eyes occluded"`` ...: something
+  covers that region (a hand, a cup, sunglasses; :mod:`larnet_core.face.occlusion`), or covers it within the
+  frames the frame's motion is measured against (``reference_s`` either side; the macro scale's 1 s named
+  ``mouth occluded (macro scale)``): the mesh invents a mouth, brows or lids under the occluder, and the
+  occluder's arrival and departure are motion, not an expression. The covered region's action units
+  (:data:`REGION_UNITS`) are NaN on the covered frames themselves (and covered eyes read no blink), which do not
+  count in the neutral either; the other units are read from the other measures alone, against the median of the
+  frames under the same cover (the mesh fitted around an occluder is out of shape as a whole). A cover removes its
+  regions, not always the frame: where it holds over every frame a scale's motion is measured against
   (a steady cover) and leaves counted regions, ``motion_left_out`` names the motion regions it sets aside
   (:data:`COVER_LEAVES_OUT`: for a mouth, the mouth and what the held hand lies over; ``"nose+mouth+cheeks+chin"``,
   with ``" (micro scale)"`` where only the micro scale's shorter reach is steady) and that scale's signal is made
@@ -54,7 +55,7 @@ from larnet_core.video.blinks import track_blinks
 __all__ = ["MAX_YAW_DEG", "NEUTRAL_WINDOW_S", "FaceStateRows", "measure_face", "face_state_columns",
            "spotting_signals", "excluded_reasons", "REGION_UNITS", "occluded_units", "occluded_reason",
            "within_reach", "motion_reach", "COVER_LEAVES_OUT", "left_out_regions", "kept_motion", "covered_units",
-           "regions_left_out", "covered_in", "cover_blanks"]
+           "regions_left_out", "covered_in", "cover_blanks", "held_cover"]
 
 #: What an ``excluded`` reason that holds for one scale only says, in brackets at its end.
 MICRO_ONLY, MACRO_ONLY = "micro scale", "macro scale"
@@ -71,24 +72,29 @@ NEUTRAL_WINDOW_S = 10.0
 #: taken as lost (an occlusion pulls points off the face). Photos and rendered turns fit within 0.05.
 MAX_POSE_RESIDUAL = 0.1
 #: The action units each checked region carries (:mod:`larnet_core.face.occlusion`): not reported while it is
-#: covered. The mouth's are read from the lower face (nose wings, lips, jaw), the brows' from the brows.
+#: covered. The mouth's are read from the lower face (nose wings, lips, jaw), the brows' from the brows, the eyes'
+#: from the lids (and a blink is not reported while the eyes are covered).
 REGION_UNITS: dict[str, tuple[str, ...]] = {
     "mouth": ("AU09", "AU10", "AU12", "AU14", "AU15", "AU17", "AU20", "AU23", "AU24", "AU25", "AU26"),
     "brows": ("AU01", "AU02", "AU04"),
+    "eyes": ("AU05", "AU07", "AU43"),
 }
 #: The motion regions (:data:`~larnet_core.result.schema.REGIONS`) a steady cover sets aside from the spotting
 #: signal: the region itself and those the held occluder reaches (docs/clip-analysis.md). A hand over the mouth
 #: lies over the chin and the lower cheeks and against the nose; the brows are clear of it. A hand over the
-#: brows crosses the whole face on its way up: it leaves nothing.
+#: brows crosses the whole face on its way up: it leaves nothing. Sunglasses lie over the eyes and against the
+#: brows; the lower face is clear of them.
 COVER_LEAVES_OUT: dict[str, tuple[str, ...]] = {
     "mouth": ("nose", "mouth", "cheeks", "chin"),
     "brows": REGIONS,
+    "eyes": ("brows", "eyes"),
 }
 _UPPER_FACE_MEASURES = ("brow", "upper_lid", "lower_lid", "cheek")
 #: The mesh measures each region's units are read from.
 _REGION_MEASURES = {
     "mouth": np.array([not name.startswith(_UPPER_FACE_MEASURES) for name in FEATURE_NAMES]),
     "brows": np.array([name.startswith("brow") for name in FEATURE_NAMES]),
+    "eyes": np.array([name.startswith(("upper_lid", "lower_lid")) for name in FEATURE_NAMES]),
 }
 _REGION_COLUMNS = {region: np.array([name in units for name in AU_COLUMNS]) for region, units in REGION_UNITS.items()}
 
@@ -238,13 +244,7 @@ def _reasons(table: pd.DataFrame | dict[str, Any], max_residual_px: float, macro
                if _has(table, f"{region}_occluded")}
     near = {region: (within_reach(flags, reach[0]), within_reach(flags, reach[1])) for region, flags in covered.items()}
     thinning = [region for region in covered if not cover_blanks((region,))]
-    steady = []
-    for scale in (0, 1):
-        ok = np.logical_or.reduce([scales[scale] for scales in near.values()]) if near else np.zeros(n, dtype=bool)
-        for region, scales in near.items():  # every cover within reach leaves regions and holds over all of it
-            held = ~within_reach(~covered[region], reach[scale]) if region in thinning else np.zeros(n, dtype=bool)
-            ok &= ~scales[scale] | held
-        steady.append(ok)
+    steady = [held_cover(covered, scale) if covered else np.zeros(n, dtype=bool) for scale in reach]
     # Stable points that stray while the head keeps still were moved by the face itself (a smile lifts the
     # cheeks' sides, a blink tugs the mesh around the eyes): that is an expression, not a movement too fast.
     fast_micro = has_pose & head_moving & (np.nan_to_num(residual) > max_residual_px)
@@ -281,6 +281,21 @@ def _reasons(table: pd.DataFrame | dict[str, Any], max_residual_px: float, macro
         else:
             left_out[index] = f"{regions} ({MICRO_ONLY if read_micro[index] else MACRO_ONLY})"
     return reason, micro, macro, left_out
+
+
+def held_cover(covered: dict[str, np.ndarray], reach: int) -> np.ndarray:
+    """Per frame, whether a cover is within ``reach`` frames and every cover there is steady: it leaves counted
+    regions (:func:`cover_blanks`) and holds over every frame from ``reach`` before to ``reach`` after (``covered``:
+    per region, which frames have it covered). The regions of such a frame are read without the covered ones
+    (:func:`kept_motion`); clip and live both decide a held cover here."""
+    flags = {region: np.asarray(values, dtype=bool) for region, values in covered.items()}
+    n = len(next(iter(flags.values()))) if flags else 0
+    near = {region: within_reach(values, reach) for region, values in flags.items()}
+    steady = np.logical_or.reduce(list(near.values())) if near else np.zeros(n, dtype=bool)
+    for region, values in flags.items():
+        held = ~within_reach(~values, reach) if not cover_blanks((region,)) else np.zeros(n, dtype=bool)
+        steady &= ~near[region] | held
+    return steady
 
 
 def cover_blanks(covered) -> bool:
@@ -363,17 +378,22 @@ def face_state_columns(rows: FaceStateRows, columns: dict[str, Any], n: int, fps
         values = np.full((n, len(AU_COLUMNS)), np.nan)
     for position, name in enumerate(AU_COLUMNS):
         out[name] = values[:, position]
-    # Both eyes closing together, each against its own neutral aperture: a wink is not a blink.
-    out["blink"] = track_blinks(features, columns.get("motion_eyes", np.full(n, np.nan)), fps,
-                                max(1, int(round(NEUTRAL_WINDOW_S * fps))))
+    # Both eyes closing together, each against its own neutral aperture: a wink is not a blink. Covered eyes
+    # (sunglasses) have no aperture: the mesh invents their lids.
+    eyes_covered = covered.get("eyes", np.zeros(n, dtype=bool))
+    lids = None if features is None else np.where(eyes_covered[:, None], np.nan, features)
+    out["blink"] = track_blinks(lids, columns.get("motion_eyes", np.full(n, np.nan)), fps,
+                                max(1, int(round(NEUTRAL_WINDOW_S * fps)))) & ~eyes_covered
     return out
 
 
-def spotting_signals(table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+def spotting_signals(table: pd.DataFrame, config: MotionConfig | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The micro and macro motion signals with excluded frames blanked (NaN), for the spotter; on frames where a
-    cover set regions aside (``motion_left_out``), both signals are made of the other regions (:func:`kept_motion`)
-    and blanked only where none is left. A table without the ``excluded`` column (an analysis made before it) sets
-    aside head movement as it was then; one without ``motion_left_out`` blanks covered frames as it did then."""
+    cover set regions aside (``motion_left_out``), both signals are made of the other regions (:func:`kept_motion`,
+    with the weights and reference distances of ``config``, the analysis's motion settings; default
+    :class:`~larnet_core.video.motion.MotionConfig`) and blanked only where none is left. A table without the
+    ``excluded`` column (an analysis made before it) sets aside head movement as it was then; one without
+    ``motion_left_out`` blanks covered frames as it did then."""
     if "excluded" not in table.columns:
         return (np.where(table["head_moving"], np.nan, table["motion"].to_numpy()),
                 np.where(table["head_moving_macro"], np.nan, table["motion_macro"].to_numpy()))
@@ -389,7 +409,7 @@ def spotting_signals(table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     if thinned:  # a steady cover's frames: the regions it leaves, at the scales motion_left_out names
         left_out = table["motion_left_out"].fillna("").astype(str)
         fps = _table_fps(table)
-        config = MotionConfig()
+        config = config or MotionConfig()
         for signal, out, prefix, seconds, other in (
                 (micro, micro_out, "motion_", config.reference_s, MACRO_ONLY),
                 (macro, macro_out, "motion_macro_", config.macro_reference_s, MICRO_ONLY)):
@@ -402,7 +422,8 @@ def spotting_signals(table: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
                 max(1, int(round(seconds * fps)) // 2 + 1), min_periods=1).max().to_numpy()
             for text in set(left_out[read]):
                 rows = read & (left_out == text).to_numpy()
-                signal[rows] = kept_motion(regions[rows], eyes[rows], regions_left_out(text.split(" (")[0]))
+                signal[rows] = kept_motion(regions[rows], eyes[rows], regions_left_out(text.split(" (")[0]),
+                                           config.weight_vector())
                 out[rows] = ~np.isfinite(signal[rows])
     return np.where(micro_out, np.nan, micro), np.where(macro_out, np.nan, macro)
 

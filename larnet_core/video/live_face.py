@@ -5,13 +5,13 @@ are kept out of spotting, and which spotted events are only blinks. (An event's 
 The same rules as clip analysis (:mod:`larnet_core.video.face_state`), on the past only: the neutral is the
 median of the face's recent measures (:class:`~larnet_core.aus.estimate.AuTracker`), and a motion sample, final
 ``k`` frames after its frame, is kept out when that frame's head was turned beyond 30 degrees, when the head moved
-and its rigid movement could not be removed from its flow, without a mesh when the head moved, and when the mouth
-or the brows were covered within the sample's reach (:mod:`larnet_core.face.occlusion`, against the recent
+and its rigid movement could not be removed from its flow, without a mesh when the head moved, and when the mouth,
+the brows or the eyes were covered within the sample's reach (:mod:`larnet_core.face.occlusion`, against the recent
 uncovered past: :class:`~larnet_core.face.occlusion.OcclusionTracker`). A cover that leaves counted regions (a
 hand over the mouth leaves the brows) and holds over every frame the sample is measured against makes the
 sample's value of those regions instead (:func:`~larnet_core.video.face_state.kept_motion`, as a clip's
-``motion_left_out``). Covered frames report the covered region's units as NaN and do not set the neutral; their other units are read
-against the recent frames under the same cover, as in a clip.
+``motion_left_out``). Covered frames report the covered region's units as NaN (covered eyes no blink) and do not
+set the neutral; their other units are read against the recent frames under the same cover, as in a clip.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from larnet_core.aus.names import AU_COLUMNS
 from larnet_core.result.schema import REGIONS
 from larnet_core.face.occlusion import OcclusionTracker
 from larnet_core.video.blinks import APEX_REACH_S, MAX_BLINK_S, blink_column, eye_apertures, eye_closure, is_blink
-from larnet_core.video.face_state import (MACRO_ALLOWANCE, MAX_POSE_RESIDUAL, MAX_YAW_DEG, cover_blanks, kept_motion,
-                                          left_out_regions, occluded_units)
+from larnet_core.video.face_state import (MACRO_ALLOWANCE, MAX_POSE_RESIDUAL, MAX_YAW_DEG, held_cover,
+                                          kept_motion, left_out_regions, occluded_units)
 
 __all__ = ["LiveFaceState", "COVER_GAP_S"]
 
@@ -99,11 +99,13 @@ class LiveFaceState:
         else:
             pose, values = self._tracker.update_measure(measure)
         apertures = eye_apertures(measure.features)[0]
-        if self._count % 3 == 0 and "brows" not in covered:  # a hand over the eyes is no resting aperture
+        eyes_covered = "eyes" in covered or "brows" in covered  # a hand, sunglasses: no resting aperture
+        if self._count % 3 == 0 and not eyes_covered:
             self._apertures.append(apertures)
             self._neutral_apertures = np.median(np.asarray(self._apertures), axis=0)
         self._count += 1
-        closure = eye_closure(apertures, self._neutral_apertures)
+        # Covered eyes have no aperture (the mesh invents their lids): no blink there, as in a clip.
+        closure = np.full(2, np.nan) if "eyes" in covered else eye_closure(apertures, self._neutral_apertures)
         self._frames[index] = (pose.yaw, pose.pitch, pose.roll, pose.residual, values, closure)
         while len(self._frames) > self._keep:
             self._frames.popitem(last=False)
@@ -152,9 +154,8 @@ class LiveFaceState:
         index, reach = int(sample.index), self._reach_of(sample)
         near = self._covered_near(index, reach)
         window = [self._covered.get(i, ()) for i in range(index - reach, index + reach + 1)]
-        if any(cover_blanks((region,)) or not all(region in covered for covered in window) for region in near):
-            return ()
-        return near
+        flags = {region: np.array([region in covered for covered in window]) for region in near}
+        return near if near and held_cover(flags, reach)[reach] else ()
 
     def _unusable(self, sample: Any) -> bool:
         """The head turned too far, the mesh lost, or a head movement the flow could not follow; without a mesh,
