@@ -155,12 +155,19 @@ def _combine(region: str | None, score) -> np.ndarray:
         return np.fmax.reduce([np.fmin.reduce([score(points) for points in group]) for group in groups])
 
 
-def _scores(frames: np.ndarray, neutral: np.ndarray) -> np.ndarray:
-    """Scores of ``(n, points, 3)`` frames against ``(n, points, 3)`` neutrals (NaN where either is NaN)."""
-    x = frames - frames.mean(axis=1, keepdims=True)
+def _pattern(neutral: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What a score needs of ``(n, points, 3)`` neutrals: their centred values, each channel's sum of squares, and
+    which channels have a pattern (live keeps it between refreshes of its neutral)."""
     y = neutral - neutral.mean(axis=1, keepdims=True)
     yy = np.einsum("npc,npc->nc", y, y)
-    usable = yy >= MIN_PATTERN_SPREAD ** 2 * y.shape[1]  # the neutral's spread (standard deviation) per channel
+    return y, yy, yy >= MIN_PATTERN_SPREAD ** 2 * y.shape[1]  # the neutral's spread (standard deviation) per channel
+
+
+def _scores(frames: np.ndarray, neutral: np.ndarray | None, pattern=None) -> np.ndarray:
+    """Scores of ``(n, points, 3)`` frames against ``(n, points, 3)`` neutrals, or their :func:`_pattern` (NaN
+    where either is NaN)."""
+    x = frames - frames.mean(axis=1, keepdims=True)
+    y, yy, usable = _pattern(neutral) if pattern is None else pattern
     with np.errstate(invalid="ignore", divide="ignore"):
         r = np.einsum("npc,npc->nc", x, y) / np.sqrt(np.einsum("npc,npc->nc", x, x) * yy)
         # NaN where a frame or neutral value is missing (it spreads through every sum) or no channel is usable.
@@ -249,24 +256,27 @@ class OcclusionTracker:
         fps: frames a second of the stream.
         window_s: how much past the neutral is the median of.
         every: keep one frame in ``every`` in the history.
-        refresh: recompute the neutral every ``refresh`` frames kept: the neutral drifts slowly, and the median is
-            the costly part.
+        refresh: recompute the neutral every ``refresh`` frames kept (2 s at 30 fps by default): the neutral
+            drifts slowly, and its refresh (about 2 ms: the median and the agreement of the past's frames) runs on
+            the frame's own time, so it is kept off all but one frame in 60.
         warmup: frames kept before any frame is judged (before that nothing is occluded).
     """
 
-    def __init__(self, fps: float = 30.0, window_s: float = NEUTRAL_WINDOW_S, every: int = 3, refresh: int = 5,
+    def __init__(self, fps: float = 30.0, window_s: float = NEUTRAL_WINDOW_S, every: int = 3, refresh: int = 20,
                  warmup: int = 5) -> None:
         self.every = max(1, int(every))
         self.refresh = max(1, int(refresh))
         self.warmup = max(1, int(warmup))
         self._history: deque[np.ndarray] = deque(maxlen=max(self.warmup, int(window_s * fps / self.every)))
         self._neutral: np.ndarray | None = None  # (points, 3): per region, the median of its uncovered history
+        self._patterns: dict[int, tuple] = {}  # the neutral's pattern per set of points (:func:`_pattern`)
         self._count = 0
         self._kept = 0
 
     def reset(self) -> None:
         self._history.clear()
         self._neutral = None
+        self._patterns = {}
         self._count = 0
         self._kept = 0
 
@@ -283,6 +293,10 @@ class OcclusionTracker:
             self._kept += 1
             if len(self._history) >= self.warmup and (self._neutral is None or self._kept % self.refresh == 0):
                 self._neutral = self._uncovered_median(np.asarray(self._history))
+                # Each set's neutral pattern, by its points array (REGION_PARTS' arrays live as long as the module).
+                self._patterns = {id(points): _pattern(self._neutral[None, part][:, points])
+                                  for name, part in _SLICES.items() for group in REGION_PARTS[name]
+                                  for points in group}
         self._count += 1
         return occluded
 
@@ -310,6 +324,6 @@ class OcclusionTracker:
         if self._neutral is None:
             return {}
         values = np.asarray(values, dtype=np.float64)
-        scores = {name: float(_region_scores(name, values[None, part], self._neutral[None, part])[0])
-                  for name, part in _SLICES.items()}
+        scores = {name: float(_combine(name, lambda points, part=part: _scores(
+            values[None, part][:, points], None, self._patterns[id(points)]))[0]) for name, part in _SLICES.items()}
         return {name: score for name, score in scores.items() if np.isfinite(score)}
