@@ -37,19 +37,16 @@ from larnet_core.aus.names import AU_NUMBERS
 from larnet_core.aus.rules import au_numbers
 from larnet_core.face.mesh import MeshFaceDetector
 from larnet_core.synth.action_units import apply_action_units
-from larnet_core.synth.au_calibration import _mouth_shifted
+from larnet_core.synth.au_calibration import EMFACS_COMBINATIONS, OPEN_MOUTH_COMBINATIONS, _mouth_shifted
 from larnet_core.synth.face_variants import CHECK_SHAPES, TUNING_SHAPES, derived_layer
 from larnet_core.synth.photo_faces import head_layer
 
 _JAW_UNITS = (17, 24, 25, 26)
 _CHIN, _LOWER_LIP = 152, 17
-COMBINATIONS = [(6, 12), (1, 2), (1, 2, 5), (1, 4, 15), (4, 7), (4, 9), (1, 2, 4, 20), (15, 17), (9, 15)]
-#: EMFACS prototypes with the mouth open (Ekman and Friesen's EMFACS; the surprise and fear lists allow 25, 26 or
-#: 27): a laugh, a smile with the lips parted, surprise with the jaw dropped (with and without the lips parted, and
-#: the lids alone), fear with the jaw dropped, and fear's lids and lip stretch with the lips parted. Scored apart
-#: from :data:`COMBINATIONS` too, so the figures measured before they were added stay comparable.
-OPEN_MOUTH_COMBINATIONS = [(6, 12, 25, 26), (6, 12, 25), (1, 2, 5, 26), (5, 26), (1, 2, 5, 25, 26),
-                           (1, 2, 4, 5, 20, 26), (5, 20, 25)]
+# The cases: the EMFACS combinations scored since the first figures, and the open-mouth ones, scored apart too so
+# the figures measured before they were added stay comparable (the per-frame calibration renders the same sets on
+# the tuning photo).
+COMBINATIONS = EMFACS_COMBINATIONS
 
 
 def main() -> None:

@@ -1,17 +1,22 @@
 """How each action unit changes the mesh measures, measured on generated faces (never on a dataset being scored).
 
-Each action unit is rendered alone on a real sample photo (:func:`larnet_core.synth.apply_action_units`, the same
+Each action unit is rendered on a real sample photo (:func:`larnet_core.synth.apply_action_units`, the same
 displacement model the generated footage uses) at a few intensities and face sizes, plain and mirrored, the units
-that hang on the mouth also with its key points moved up and down (where a guessed lip point may put them); the face
-mesh of each rendering is pose-normalised and measured (:func:`~larnet_core.aus.features.mesh_features`), and the
-change from the neutral photo divided by the intensity is the unit's column of the response matrix. The measures'
-noise is their spread over the neutral photo shifted, scaled and rotated by sub-pixel amounts (what the mesh does
-between frames of a still face). :class:`~larnet_core.aus.estimate.AuEstimator` unmixes a face's measures with
-these (non-negative least squares), so a brow raise is not also read as a lid raise.
+that hang on the mouth also with its key points moved up and down (where a guessed lip point may put them), and
+the EMFACS combinations with and without the mouth open; each rendering is shown as the photo and composited into
+a frame as footage shows it. The face mesh of each is pose-normalised and measured
+(:func:`~larnet_core.aus.features.mesh_features`), and the response matrix is the least-squares fit of the
+measures' change from neutral on the rendered intensities: one for faces whose lips stay together (the units
+alone), one for faces whose lips are apart (every rendering whose lip gap opened; see :class:`Calibration`). The
+measures' noise is their spread over the neutral face shifted, scaled and rotated by sub-pixel amounts (what the
+mesh does between frames of a still face), and each model's misfit over its renderings counts as noise too.
+:func:`larnet_core.aus.estimate.intensities` unmixes a face's measures with these (non-negative least squares),
+so a brow raise is not also read as a lid raise.
 
-The measuring itself is :func:`larnet_core.synth.au_calibration.calibrate` (it renders faces, so it lives with
-the generator); ``scripts/calibrate_aus.py`` rebuilds ``larnet_core/aus/data/calibration.json`` (photo: ``grace_hopper``; the
-other sample photo, ``astronaut``, is kept for measuring accuracy).
+The measuring itself is :func:`larnet_core.synth.au_calibration.calibrate_mesh` (per frame) and
+:func:`~larnet_core.synth.au_calibration.calibrate` (the flow channel; they render faces, so they live with the
+generator); ``scripts/calibrate_aus.py`` rebuilds ``larnet_core/aus/data/`` (photo: ``grace_hopper``; the other
+sample photo, ``astronaut``, is kept for measuring accuracy).
 """
 
 from __future__ import annotations
@@ -46,6 +51,17 @@ class Calibration:
         flow_response: ``(936, len(AU_NUMBERS))``: the same for the skin displacement at each mesh point
             (:func:`larnet_core.aus.flow.point_displacements`, x and y interleaved).
         flow_noise: ``(936,)`` its spread on a still neutral face.
+        misfit: ``(len(FEATURE_NAMES),)`` how far the linear model ``response @ intensities`` stays from each
+            measure over the calibration renderings (root mean square), counted as noise when unmixing: a
+            measure the model fits badly weighs less. None: not measured (zero).
+        open_response, open_misfit: the same for faces whose lips are apart (the lip gap opened by more than
+            ``open_lip_gap`` eye distances from neutral); None: one model for every face.
+        open_lip_gap: where the lips count as apart.
+
+    Why two models: the face mesh keeps its inner lip points together while the lips part a little and lets them
+    go abruptly when the mouth opens, and with the lips together it drags the upper lip and the corners down with
+    a dropped jaw, which they do not follow once the lips are apart. One linear model of both read a laugh's open
+    mouth as an upper-lip raise (AU10) and lid raise (AU05) instead of AU12 with AU25 and AU26.
     """
 
     response: np.ndarray
@@ -53,6 +69,19 @@ class Calibration:
     photos: tuple[str, ...]
     flow_response: np.ndarray | None = None
     flow_noise: np.ndarray | None = None
+    misfit: np.ndarray | None = None
+    open_response: np.ndarray | None = None
+    open_misfit: np.ndarray | None = None
+    open_lip_gap: float = float("inf")
+
+    def weighted(self, open_lips: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """``(response * weights[:, None], weights)`` of the model for closed (or apart) lips, each measure
+        weighted by the inverse of its jitter and the model's misfit added in quadrature."""
+        response, misfit = ((self.open_response, self.open_misfit) if open_lips and self.open_response is not None
+                            else (self.response, self.misfit))
+        misfit = np.zeros_like(self.noise) if misfit is None else misfit
+        weights = 1.0 / np.sqrt(np.square(self.noise) + np.square(misfit))
+        return response * weights[:, None], weights
 
     def save(self) -> None:
         """Write both channels where :func:`load_calibration` and :func:`load_flow_calibration` read them."""
@@ -63,8 +92,14 @@ class Calibration:
                                 noise=self.flow_noise.astype(np.float32), aus=np.array(AU_COLUMNS))
 
     def to_json(self) -> dict:
-        return {"features": list(FEATURE_NAMES), "aus": list(AU_COLUMNS), "photos": list(self.photos),
-                "response": np.round(self.response, 6).tolist(), "noise": np.round(self.noise, 6).tolist()}
+        document = {"features": list(FEATURE_NAMES), "aus": list(AU_COLUMNS), "photos": list(self.photos),
+                    "response": np.round(self.response, 6).tolist(), "noise": np.round(self.noise, 6).tolist()}
+        for key in ("misfit", "open_response", "open_misfit"):
+            if getattr(self, key) is not None:
+                document[key] = np.round(getattr(self, key), 6).tolist()
+        if np.isfinite(self.open_lip_gap):
+            document["open_lip_gap"] = self.open_lip_gap
+        return document
 
 
 def load_calibration(path: str | Path | None = None) -> Calibration:
@@ -77,8 +112,11 @@ def load_calibration(path: str | Path | None = None) -> Calibration:
     if tuple(document["features"]) != FEATURE_NAMES or tuple(document["aus"]) != AU_COLUMNS:
         raise ValueError(f"{path or CALIBRATION_PATH} was made for other measures; rebuild it with "
                          "scripts/calibrate_aus.py")
+    optional = {key: np.asarray(document[key], dtype=np.float64)
+                for key in ("misfit", "open_response", "open_misfit") if key in document}
     return Calibration(np.asarray(document["response"], dtype=np.float64),
-                       np.asarray(document["noise"], dtype=np.float64), tuple(document["photos"]))
+                       np.asarray(document["noise"], dtype=np.float64), tuple(document["photos"]), **optional,
+                       open_lip_gap=float(document.get("open_lip_gap", float("inf"))))
 
 
 def load_flow_calibration(path: str | Path | None = None) -> tuple[np.ndarray, np.ndarray]:
