@@ -1,8 +1,10 @@
 """Per-AU precision, recall and F1 of the action-unit estimates on generated renderings of a sample photo the
 calibration did not use (astronaut; calibration: grace_hopper): each unit alone and the EMFACS combinations the
-generator can draw (with and without the open-mouth ones, :data:`OPEN_MOUTH_COMBINATIONS`), at a micro-expression's and a macro-expression's intensity, plain and mirrored, at two face
-sizes, read from the skin's movement between the neutral photo and the rendering (the interval channel) and from
-the mesh alone against the neutral (the per-frame channel).
+generator can draw, at a micro-expression's and a macro-expression's intensity, plain and mirrored, at two face
+sizes, scored without and with the open-mouth combinations (a laugh, surprise and fear with the jaw dropped:
+``OPEN_MOUTH_COMBINATIONS``, added later, so the figures measured before stay comparable), read from the skin's
+movement between the neutral photo and the rendering (the interval channel) and from the mesh alone against the
+neutral (the per-frame channel).
 
 With ``--diagnose`` it also prints, for each unit rendered alone at the macro intensity, the mean intensity the
 two channels give every unit (the strongest three); for each unit rendered alone (both intensities), the units

@@ -1,17 +1,17 @@
 """Rebuild larnet_core/aus/data/calibration.json and flow_calibration.npz: each action unit's effect on the mesh
 measures and on the skin's movement, measured on renderings of the grace_hopper sample photo (the astronaut photo is
-kept for measuring accuracy). The per-frame channel (calibration.json) is fitted by least squares over every
-unit alone and the EMFACS combinations, with and without the mouth open (``calibrate_mesh``); ``--mesh-only``
-rebuilds it alone and leaves the flow channel's file as it is.
+kept for measuring accuracy).
 
-The other options reproduce calibrations that were tried and not adopted (docs/action-units.md, "Fourth look"): they
-overwrite the stored files too (``git checkout larnet_core/aus/data`` restores them).
+The options reproduce calibrations that were tried and not adopted (docs/action-units.md, "Fourth look" and
+"Fifth look"): they overwrite the stored files too (``git checkout larnet_core/aus/data`` restores them).
+``--lips-apart`` rebuilds the per-frame channel alone (calibration.json; the flow channel's file is left as it
+is) by least squares over every unit alone and the EMFACS combinations with and without the mouth open, with a
+second model for faces whose lips are apart (``larnet_core.synth.au_calibration.calibrate_mesh``).
 
-Usage: python scripts/calibrate_aus.py [--mesh-only] [--shapes] [--mesh-from-shapes] [--mesh-lips] [--no-shifts]
+Usage: python scripts/calibrate_aus.py [--lips-apart] [--shapes] [--mesh-from-shapes] [--mesh-lips] [--no-shifts]
 """
 
 import argparse
-import dataclasses
 
 import numpy as np
 
@@ -29,24 +29,26 @@ def main() -> None:
                         help="measure the per-frame channel on the derived identities too (with --shapes)")
     parser.add_argument("--mesh-lips", action="store_true", help="the generator's lip points from the face mesh")
     parser.add_argument("--no-shifts", action="store_true", help="no renderings with the mouth's key points moved")
-    parser.add_argument("--mesh-only", action="store_true",
-                        help="rebuild the per-frame channel alone (calibration.json), not the flow channel")
+    parser.add_argument("--lips-apart", action="store_true",
+                        help="rebuild the per-frame channel alone, with a model for lips apart (not adopted)")
     args = parser.parse_args()
     shifts = () if args.no_shifts else ANCHOR_SHIFTS
-    mesh = calibrate_mesh(anchor_shifts=shifts)
-    if args.mesh_only:
-        mesh.save()
+    if args.lips_apart:
+        calibration = calibrate_mesh(anchor_shifts=shifts)
+        calibration.save()  # no flow response: flow_calibration.npz is left as it is
         print(f"wrote {CALIBRATION_PATH}")
-        calibration = mesh
-    else:
-        flow = calibrate(anchor_shifts=shifts, shapes=TUNING_SHAPES if args.shapes else (),
-                         mesh_from_shapes=args.mesh_from_shapes, mesh_lips=args.mesh_lips)
-        # The old single-model mesh calibration only where an option asks for it (to reproduce those tries).
-        calibration = flow if args.mesh_from_shapes or args.mesh_lips else dataclasses.replace(
-            mesh, flow_response=flow.flow_response, flow_noise=flow.flow_noise)
-        calibration.save()
-        print(f"wrote {CALIBRATION_PATH} and {FLOW_CALIBRATION_PATH}")
-    weighted = calibration.weighted()[0]  # lips together; each measure in units of its jitter and misfit
+        _print_leading_measures(calibration)
+        return
+    calibration = calibrate(anchor_shifts=shifts,
+                            shapes=TUNING_SHAPES if args.shapes else (), mesh_from_shapes=args.mesh_from_shapes,
+                            mesh_lips=args.mesh_lips)
+    calibration.save()
+    print(f"wrote {CALIBRATION_PATH} and {FLOW_CALIBRATION_PATH}")
+    _print_leading_measures(calibration)
+
+
+def _print_leading_measures(calibration) -> None:
+    weighted = calibration.weighted()[0]  # lips together; each measure in units of its noise (and misfit)
     for column, name in enumerate(AU_COLUMNS):
         top = np.argsort(-np.abs(weighted[:, column]))[:3]
         print(f"  {name}: " + ", ".join(f"{FEATURE_NAMES[i]} {weighted[i, column]:+.1f} sd" for i in top))

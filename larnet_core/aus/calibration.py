@@ -1,22 +1,20 @@
 """How each action unit changes the mesh measures, measured on generated faces (never on a dataset being scored).
 
-Each action unit is rendered on a real sample photo (:func:`larnet_core.synth.apply_action_units`, the same
+Each action unit is rendered alone on a real sample photo (:func:`larnet_core.synth.apply_action_units`, the same
 displacement model the generated footage uses) at a few intensities and face sizes, plain and mirrored, the units
-that hang on the mouth also with its key points moved up and down (where a guessed lip point may put them), and
-the EMFACS combinations with and without the mouth open; each rendering is shown as the photo and composited into
-a frame as footage shows it. The face mesh of each is pose-normalised and measured
-(:func:`~larnet_core.aus.features.mesh_features`), and the response matrix is the least-squares fit of the
-measures' change from neutral on the rendered intensities: one for faces whose lips stay together (the units
-alone), one for faces whose lips are apart (every rendering whose lip gap opened; see :class:`Calibration`). The
-measures' noise is their spread over the neutral face shifted, scaled and rotated by sub-pixel amounts (what the
-mesh does between frames of a still face), and each model's misfit over its renderings counts as noise too.
-:func:`larnet_core.aus.estimate.intensities` unmixes a face's measures with these (non-negative least squares),
-so a brow raise is not also read as a lid raise.
+that hang on the mouth also with its key points moved up and down (where a guessed lip point may put them); the face
+mesh of each rendering is pose-normalised and measured (:func:`~larnet_core.aus.features.mesh_features`), and the
+change from the neutral photo divided by the intensity is the unit's column of the response matrix. The measures'
+noise is their spread over the neutral photo shifted, scaled and rotated by sub-pixel amounts (what the mesh does
+between frames of a still face). :class:`~larnet_core.aus.estimate.AuEstimator` unmixes a face's measures with
+these (non-negative least squares), so a brow raise is not also read as a lid raise.
 
-The measuring itself is :func:`larnet_core.synth.au_calibration.calibrate_mesh` (per frame) and
-:func:`~larnet_core.synth.au_calibration.calibrate` (the flow channel; they render faces, so they live with the
-generator); ``scripts/calibrate_aus.py`` rebuilds ``larnet_core/aus/data/`` (photo: ``grace_hopper``; the other
-sample photo, ``astronaut``, is kept for measuring accuracy).
+The measuring itself is :func:`larnet_core.synth.au_calibration.calibrate` (it renders faces, so it lives with
+the generator); ``scripts/calibrate_aus.py`` rebuilds ``larnet_core/aus/data/calibration.json`` (photo: ``grace_hopper``; the
+other sample photo, ``astronaut``, is kept for measuring accuracy). A per-frame calibration fitted by least
+squares over more renderings, with a second model for faces whose lips are apart
+(:func:`~larnet_core.synth.au_calibration.calibrate_mesh`, ``scripts/calibrate_aus.py --lips-apart``), loads and
+unmixes too (:class:`Calibration`); it was tried and not adopted (docs/action-units.md, "Fifth look").
 """
 
 from __future__ import annotations
@@ -58,10 +56,13 @@ class Calibration:
             ``open_lip_gap`` eye distances from neutral); None: one model for every face.
         open_lip_gap: where the lips count as apart.
 
-    Why two models: the face mesh keeps its inner lip points together while the lips part a little and lets them
-    go abruptly when the mouth opens, and with the lips together it drags the upper lip and the corners down with
-    a dropped jaw, which they do not follow once the lips are apart. One linear model of both read a laugh's open
-    mouth as an upper-lip raise (AU10) and lid raise (AU05) instead of AU12 with AU25 and AU26.
+    The stored calibration has one model and no misfit; the two-model one
+    (:func:`larnet_core.synth.au_calibration.calibrate_mesh`) was tried and not adopted (docs/action-units.md,
+    "Fifth look"). Why two models: the face mesh keeps its inner lip points together while the lips part a little
+    and lets them go abruptly when the mouth opens, and with the lips together it drags the upper lip and the
+    corners down with a dropped jaw, which they do not follow once the lips are apart. One linear model of both
+    reads a laugh's open mouth as an upper-lip raise (AU10) and lid raise (AU05) instead of AU12 with AU25 and
+    AU26.
     """
 
     response: np.ndarray
@@ -79,8 +80,7 @@ class Calibration:
         weighted by the inverse of its jitter and the model's misfit added in quadrature."""
         response, misfit = ((self.open_response, self.open_misfit) if open_lips and self.open_response is not None
                             else (self.response, self.misfit))
-        misfit = np.zeros_like(self.noise) if misfit is None else misfit
-        weights = 1.0 / np.sqrt(np.square(self.noise) + np.square(misfit))
+        weights = 1.0 / (self.noise if misfit is None else np.sqrt(np.square(self.noise) + np.square(misfit)))
         return response * weights[:, None], weights
 
     def save(self) -> None:

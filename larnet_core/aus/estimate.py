@@ -3,8 +3,9 @@ canonical face.
 
 A frame's mesh (with depth) is pose-normalised (:func:`larnet_core.face.pose.fit_pose`), measured
 (:func:`~larnet_core.aus.features.mesh_features`), and its change from the neutral face is unmixed into action
-units by non-negative least squares on the calibrated responses (one model for lips together, one for lips
-apart), each measure weighted by its noise and the model's misfit (:mod:`larnet_core.aus.calibration`). Intensities are on FACS's 0-5 scale: 0 is the neutral face, 1 what the
+units by non-negative least squares on the calibrated responses, each measure weighted by its noise
+(:mod:`larnet_core.aus.calibration`; a calibration with a second model for lips apart, and its misfit, is read
+too). Intensities are on FACS's 0-5 scale: 0 is the neutral face, 1 what the
 project's generated micro-expressions reach at full strength, about 2.5 its macro-expressions, 5 the most; they
 are clipped to [0, 5].
 
@@ -71,7 +72,8 @@ def intensities(change: np.ndarray) -> np.ndarray:
     """Action-unit intensities (:data:`AU_COLUMNS` order, 0-5) of a change of the mesh measures from neutral
     (``(n_features,)``, or ``(n, n_features)`` for several frames); NaN rows stay NaN. A frame whose lips are
     apart (its lip gap opened beyond the calibration's ``open_lip_gap``) is read with the model measured on
-    open mouths (:class:`~larnet_core.aus.calibration.Calibration` says why)."""
+    open mouths where the calibration has one (the stored one does not: :class:`~larnet_core.aus.calibration.
+    Calibration` says why it was tried)."""
     change = np.asarray(change, dtype=np.float64)
     single = change.ndim == 1
     rows = np.atleast_2d(change)

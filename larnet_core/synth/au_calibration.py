@@ -26,8 +26,8 @@ from larnet_core.synth.scene import composite_layer, head_pose_homography
 __all__ = ["ANCHOR_SHIFTS", "EMFACS_COMBINATIONS", "OPEN_MOUTH_COMBINATIONS", "OPEN_LIP_GAP", "MeshRenderings",
            "calibrate", "calibrate_mesh", "fit_mesh", "mesh_renderings"]
 
-#: EMFACS combinations the generator can draw, rendered by the per-frame calibration and scored by
-#: ``scripts/au_figures.py``.
+#: EMFACS combinations the generator can draw, scored by ``scripts/au_figures.py`` and rendered by
+#: :func:`calibrate_mesh`.
 EMFACS_COMBINATIONS = [(6, 12), (1, 2), (1, 2, 5), (1, 4, 15), (4, 7), (4, 9), (1, 2, 4, 20), (15, 17), (9, 15)]
 #: EMFACS prototypes with the mouth open (Ekman and Friesen's EMFACS; the surprise and fear lists allow 25, 26 or
 #: 27): a laugh, a smile with the lips parted, surprise with the jaw dropped (with and without the lips parted, and
@@ -212,9 +212,9 @@ def mesh_renderings(photos: Sequence[str] = ("grace_hopper",), face_px: Sequence
     units also with the mouth's key points moved by ``anchor_shifts``) and the EMFACS combinations with and without
     the mouth open, and measure the mesh of each, in each of ``views``: ``photo`` (the photo as it is) and
     ``framed`` (the head composited into a frame as footage shows it, :func:`_framed`). Why both: the face mesh
-    reads a head cut out onto a background differently from the photo itself (a laugh read AU6+AU12+AU25+AU26 on
-    the photo read AU10 at 1.5 besides once composited into a frame), and the per-frame channel reads photos and
-    footage alike."""
+    reads a head cut out onto a background differently from the photo itself (with templates measured on the
+    photo, a laugh read AU10 at 0.6 on the photo and at 1.5 once composited into a frame), and the per-frame
+    channel reads photos and footage alike."""
     parts = [_mesh_renderings_in_view(photos, face_px, intensities, anchor_shifts, seed, view == "framed")
              for view in views]
     return MeshRenderings(*(np.concatenate([getattr(part, name) for part in parts])
@@ -288,7 +288,9 @@ def fit_mesh(renderings: MeshRenderings, photos: Sequence[str] = ("grace_hopper"
 def calibrate_mesh(photos: Sequence[str] = ("grace_hopper",), anchor_shifts: Sequence[float] = ANCHOR_SHIFTS,
                    **options) -> Calibration:
     """The per-frame (mesh) channel's calibration alone (no flow): :func:`mesh_renderings` fitted by
-    :func:`fit_mesh` (``options``: ``face_px``, ``intensities``, ``seed`` of the former)."""
+    :func:`fit_mesh` (``options``: ``face_px``, ``intensities``, ``seed``, ``views`` of the former). Tried and not
+    adopted: it reads a laugh in footage right, but lost per-frame F1 on the held-out photo (docs/action-units.md,
+    "Fifth look"); the stored per-frame calibration is :func:`calibrate`'s."""
     return fit_mesh(mesh_renderings(photos, anchor_shifts=anchor_shifts, **options), photos)
 
 
