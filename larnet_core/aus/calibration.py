@@ -11,7 +11,10 @@ these (non-negative least squares), so a brow raise is not also read as a lid ra
 
 The measuring itself is :func:`larnet_core.synth.au_calibration.calibrate` (it renders faces, so it lives with
 the generator); ``scripts/calibrate_aus.py`` rebuilds ``larnet_core/aus/data/calibration.json`` (photo: ``grace_hopper``; the
-other sample photo, ``astronaut``, is kept for measuring accuracy).
+other sample photo, ``astronaut``, is kept for measuring accuracy). A per-frame calibration fitted by least
+squares over more renderings, with a second model for faces whose lips are apart
+(:func:`~larnet_core.synth.au_calibration.calibrate_mesh`, ``scripts/calibrate_aus.py --lips-apart``), loads and
+unmixes too (:class:`Calibration`); it was tried and not adopted (docs/action-units.md, "Fifth look").
 """
 
 from __future__ import annotations
@@ -46,6 +49,20 @@ class Calibration:
         flow_response: ``(936, len(AU_NUMBERS))``: the same for the skin displacement at each mesh point
             (:func:`larnet_core.aus.flow.point_displacements`, x and y interleaved).
         flow_noise: ``(936,)`` its spread on a still neutral face.
+        misfit: ``(len(FEATURE_NAMES),)`` how far the linear model ``response @ intensities`` stays from each
+            measure over the calibration renderings (root mean square), counted as noise when unmixing: a
+            measure the model fits badly weighs less. None: not measured (zero).
+        open_response, open_misfit: the same for faces whose lips are apart (the lip gap opened by more than
+            ``open_lip_gap`` eye distances from neutral); None: one model for every face.
+        open_lip_gap: where the lips count as apart.
+
+    The stored calibration has one model and no misfit; the two-model one
+    (:func:`larnet_core.synth.au_calibration.calibrate_mesh`) was tried and not adopted (docs/action-units.md,
+    "Fifth look"). Why two models: the face mesh keeps its inner lip points together while the lips part a little
+    and lets them go abruptly when the mouth opens, and with the lips together it drags the upper lip and the
+    corners down with a dropped jaw, which they do not follow once the lips are apart. One linear model of both
+    reads a laugh's open mouth as an upper-lip raise (AU10) and lid raise (AU05) instead of AU12 with AU25 and
+    AU26.
     """
 
     response: np.ndarray
@@ -53,6 +70,18 @@ class Calibration:
     photos: tuple[str, ...]
     flow_response: np.ndarray | None = None
     flow_noise: np.ndarray | None = None
+    misfit: np.ndarray | None = None
+    open_response: np.ndarray | None = None
+    open_misfit: np.ndarray | None = None
+    open_lip_gap: float = float("inf")
+
+    def weighted(self, open_lips: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """``(response * weights[:, None], weights)`` of the model for closed (or apart) lips, each measure
+        weighted by the inverse of its jitter and the model's misfit added in quadrature."""
+        response, misfit = ((self.open_response, self.open_misfit) if open_lips and self.open_response is not None
+                            else (self.response, self.misfit))
+        weights = 1.0 / (self.noise if misfit is None else np.sqrt(np.square(self.noise) + np.square(misfit)))
+        return response * weights[:, None], weights
 
     def save(self) -> None:
         """Write both channels where :func:`load_calibration` and :func:`load_flow_calibration` read them."""
@@ -63,8 +92,14 @@ class Calibration:
                                 noise=self.flow_noise.astype(np.float32), aus=np.array(AU_COLUMNS))
 
     def to_json(self) -> dict:
-        return {"features": list(FEATURE_NAMES), "aus": list(AU_COLUMNS), "photos": list(self.photos),
-                "response": np.round(self.response, 6).tolist(), "noise": np.round(self.noise, 6).tolist()}
+        document = {"features": list(FEATURE_NAMES), "aus": list(AU_COLUMNS), "photos": list(self.photos),
+                    "response": np.round(self.response, 6).tolist(), "noise": np.round(self.noise, 6).tolist()}
+        for key in ("misfit", "open_response", "open_misfit"):
+            if getattr(self, key) is not None:
+                document[key] = np.round(getattr(self, key), 6).tolist()
+        if np.isfinite(self.open_lip_gap):
+            document["open_lip_gap"] = self.open_lip_gap
+        return document
 
 
 def load_calibration(path: str | Path | None = None) -> Calibration:
@@ -77,8 +112,11 @@ def load_calibration(path: str | Path | None = None) -> Calibration:
     if tuple(document["features"]) != FEATURE_NAMES or tuple(document["aus"]) != AU_COLUMNS:
         raise ValueError(f"{path or CALIBRATION_PATH} was made for other measures; rebuild it with "
                          "scripts/calibrate_aus.py")
+    optional = {key: np.asarray(document[key], dtype=np.float64)
+                for key in ("misfit", "open_response", "open_misfit") if key in document}
     return Calibration(np.asarray(document["response"], dtype=np.float64),
-                       np.asarray(document["noise"], dtype=np.float64), tuple(document["photos"]))
+                       np.asarray(document["noise"], dtype=np.float64), tuple(document["photos"]), **optional,
+                       open_lip_gap=float(document.get("open_lip_gap", float("inf"))))
 
 
 def load_flow_calibration(path: str | Path | None = None) -> tuple[np.ndarray, np.ndarray]:

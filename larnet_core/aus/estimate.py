@@ -4,7 +4,8 @@ canonical face.
 A frame's mesh (with depth) is pose-normalised (:func:`larnet_core.face.pose.fit_pose`), measured
 (:func:`~larnet_core.aus.features.mesh_features`), and its change from the neutral face is unmixed into action
 units by non-negative least squares on the calibrated responses, each measure weighted by its noise
-(:mod:`larnet_core.aus.calibration`). Intensities are on FACS's 0-5 scale: 0 is the neutral face, 1 what the
+(:mod:`larnet_core.aus.calibration`; a calibration with a second model for lips apart, and its misfit, is read
+too). Intensities are on FACS's 0-5 scale: 0 is the neutral face, 1 what the
 project's generated micro-expressions reach at full strength, about 2.5 its macro-expressions, 5 the most; they
 are clipped to [0, 5].
 
@@ -25,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from larnet_core.aus.calibration import AU_COLUMNS, Calibration, load_calibration
-from larnet_core.aus.features import mesh_features
+from larnet_core.aus.features import FEATURE_NAMES, mesh_features
 from larnet_core.aus.nnls import nnls
 from larnet_core.face.pose import HeadPose, canonical_face, fit_pose
 
@@ -54,22 +55,33 @@ def measure_mesh(mesh3d: np.ndarray) -> FaceMeasure:
 
 
 @functools.lru_cache(maxsize=1)
-def _weighted() -> tuple[np.ndarray, np.ndarray]:
-    calibration: Calibration = load_calibration()
-    weights = 1.0 / calibration.noise
-    return calibration.response * weights[:, None], weights
+def _calibration() -> Calibration:
+    return load_calibration()
+
+
+@functools.lru_cache(maxsize=2)
+def _weighted(open_lips: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """The weighted responses and weights of the model for lips together (or apart)."""
+    return _calibration().weighted(open_lips)
+
+
+_LIP_GAP = FEATURE_NAMES.index("lip_gap")
 
 
 def intensities(change: np.ndarray) -> np.ndarray:
     """Action-unit intensities (:data:`AU_COLUMNS` order, 0-5) of a change of the mesh measures from neutral
-    (``(n_features,)``, or ``(n, n_features)`` for several frames); NaN rows stay NaN."""
+    (``(n_features,)``, or ``(n, n_features)`` for several frames); NaN rows stay NaN. A frame whose lips are
+    apart (its lip gap opened beyond the calibration's ``open_lip_gap``) is read with the model measured on
+    open mouths where the calibration has one (the stored one does not: :class:`~larnet_core.aus.calibration.
+    Calibration` says why it was tried)."""
     change = np.asarray(change, dtype=np.float64)
     single = change.ndim == 1
     rows = np.atleast_2d(change)
-    response, weights = _weighted()
+    threshold = _calibration().open_lip_gap
     out = np.full((len(rows), len(AU_COLUMNS)), np.nan)
     for index, row in enumerate(rows):
         if np.isfinite(row).all():
+            response, weights = _weighted(bool(row[_LIP_GAP] > threshold))
             out[index] = nnls(response, row * weights)[0]
     out = np.clip(out, 0.0, 5.0)
     return out[0] if single else out

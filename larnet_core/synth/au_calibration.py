@@ -6,22 +6,40 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Sequence
+from typing import Callable, Sequence
 
 import cv2
 import numpy as np
 
 from larnet_core.aus.calibration import AU_NUMBERS, NOISE_FLOOR, Calibration
-from larnet_core.aus.features import mesh_features
+from larnet_core.aus.features import FEATURE_NAMES, mesh_features
 from larnet_core.aus.flow import point_displacements
 from larnet_core.face.mesh import MeshFaceDetector
 from larnet_core.face.pose import fit_pose
 from larnet_core.synth.action_units import apply_action_units, unit_anchors
 from larnet_core.synth.landmarks import FaceLandmarks
 from larnet_core.synth.face_variants import FaceShape, derived_layer
+from larnet_core.synth.backdrops import textured_background
 from larnet_core.synth.photo_faces import HeadLayer, head_layer
+from larnet_core.synth.scene import composite_layer, head_pose_homography
 
-__all__ = ["ANCHOR_SHIFTS", "calibrate"]
+__all__ = ["ANCHOR_SHIFTS", "EMFACS_COMBINATIONS", "OPEN_MOUTH_COMBINATIONS", "OPEN_LIP_GAP", "MeshRenderings",
+           "calibrate", "calibrate_mesh", "fit_mesh", "mesh_renderings"]
+
+#: EMFACS combinations the generator can draw, scored by ``scripts/au_figures.py`` and rendered by
+#: :func:`calibrate_mesh`.
+EMFACS_COMBINATIONS = [(6, 12), (1, 2), (1, 2, 5), (1, 4, 15), (4, 7), (4, 9), (1, 2, 4, 20), (15, 17), (9, 15)]
+#: EMFACS prototypes with the mouth open (Ekman and Friesen's EMFACS; the surprise and fear lists allow 25, 26 or
+#: 27): a laugh, a smile with the lips parted, surprise with the jaw dropped (with and without the lips parted, and
+#: the lids alone), fear with the jaw dropped, and fear's lids and lip stretch with the lips parted.
+OPEN_MOUTH_COMBINATIONS = [(6, 12, 25, 26), (6, 12, 25), (1, 2, 5, 26), (5, 26), (1, 2, 5, 25, 26),
+                           (1, 2, 4, 5, 20, 26), (5, 20, 25)]
+#: Lip-gap opening (eye distances, ten times its jitter floor) beyond which the per-frame channel reads a face with
+#: its model for lips apart (:class:`larnet_core.aus.calibration.Calibration`).
+OPEN_LIP_GAP = 0.04
+# How strongly the lips-apart model is drawn to the lips-together one where the open renderings say little (a unit
+# never rendered with the lips apart keeps its closed-lips response): a ridge on their difference.
+_OPEN_SHRINK = 0.3
 
 #: Vertical shifts of the mouth's key points (eye distances, positive down) the lower-face units are also rendered
 #: at. Why: the generator places its lip and chin handles from key points that a five-point detector guesses
@@ -129,6 +147,151 @@ def _measure_identity(detector, layer: HeadLayer, rng: np.random.Generator, inte
                 mesh.columns[column].append((_measure(moved) - neutral) / strength)
             flow.columns[column].append(
                 point_displacements(layer.image, neutral_mesh, shown, moved).ravel() / strength)
+
+
+def _unit_sets(anchor_shifts: Sequence[float]) -> list[tuple[tuple[int, ...], float]]:
+    """What the per-frame calibration renders: each unit alone and the combinations, each with its mouth shift."""
+    mouth_units = _mouth_units()
+    sets = [((number,), 0.0) for number in AU_NUMBERS]
+    sets += [((number,), shift) for shift in anchor_shifts for number in AU_NUMBERS if number in mouth_units]
+    return sets + [(units, 0.0) for units in EMFACS_COMBINATIONS + OPEN_MOUTH_COMBINATIONS]
+
+
+def _fit(truth: np.ndarray, change: np.ndarray, weights: np.ndarray,
+         prior: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted least-squares responses ``(n_features, n_units)`` of ``change`` ``(n, n_features)`` on ``truth``
+    ``(n, n_units)`` (one weight per rendering), and each measure's root-mean-square misfit; with ``prior``, a ridge
+    towards it."""
+    gram = (truth * weights[:, None]).T @ truth
+    projected = (truth * weights[:, None]).T @ change
+    if prior is not None:
+        gram = gram + _OPEN_SHRINK * np.eye(len(gram))
+        projected = projected + _OPEN_SHRINK * prior.T
+    response = np.linalg.lstsq(gram, projected, rcond=None)[0].T
+    misfit = np.sqrt(np.average(np.square(change - truth @ response.T), axis=0, weights=weights))
+    return response, misfit
+
+
+@dataclasses.dataclass
+class MeshRenderings:
+    """What the per-frame calibration's renderings measured: per rendering the rendered intensities ``(n,
+    n_units)``, the change of the mesh measures ``(n, n_features)``, whether the mouth's key points were moved and
+    whether the face was composited into a frame; and the still face's jitter ``(m, n_features)`` (and whether
+    framed)."""
+
+    truth: np.ndarray
+    change: np.ndarray
+    shifted: np.ndarray
+    framed: np.ndarray
+    jitter: np.ndarray
+    jitter_framed: np.ndarray
+
+
+def _framed(layer: HeadLayer, rng: np.random.Generator) -> Callable[[np.ndarray], np.ndarray]:
+    """How footage shows ``layer``: composited onto a textured background (a 16:9 frame whose height the face fills
+    to 42 %, the footage's default) with the face centre where the footage scenarios put it."""
+    x0, y0, x1, y1 = layer.face_box
+    height = int(round(max(x1 - x0, y1 - y0) / 0.42))
+    width = int(round(height * 16 / 9))
+    background = textured_background((width, height), rng, "indoor")
+    matrix = head_pose_homography(layer.face_centre, (width * 0.5, height * 0.42))
+
+    def frame(image: np.ndarray) -> np.ndarray:
+        out = background.copy()
+        composite_layer(out, image, layer.alpha, matrix)
+        return out
+
+    return frame
+
+
+def mesh_renderings(photos: Sequence[str] = ("grace_hopper",), face_px: Sequence[int] = (150, 220),
+                    intensities: Sequence[float] = (0.75, 1.5, 2.25, 3.0),
+                    anchor_shifts: Sequence[float] = ANCHOR_SHIFTS, seed: int = 0,
+                    views: Sequence[str] = ("photo", "framed")) -> MeshRenderings:
+    """Render ``photos`` (plain and mirrored, at ``face_px``) with each unit alone at ``intensities`` (the mouth
+    units also with the mouth's key points moved by ``anchor_shifts``) and the EMFACS combinations with and without
+    the mouth open, and measure the mesh of each, in each of ``views``: ``photo`` (the photo as it is) and
+    ``framed`` (the head composited into a frame as footage shows it, :func:`_framed`). Why both: the face mesh
+    reads a head cut out onto a background differently from the photo itself (with templates measured on the
+    photo, a laugh read AU10 at 0.6 on the photo and at 1.5 once composited into a frame), and the per-frame
+    channel reads photos and footage alike."""
+    parts = [_mesh_renderings_in_view(photos, face_px, intensities, anchor_shifts, seed, view == "framed")
+             for view in views]
+    return MeshRenderings(*(np.concatenate([getattr(part, name) for part in parts])
+                            for name in ("truth", "change", "shifted", "framed", "jitter", "jitter_framed")))
+
+
+def _mesh_renderings_in_view(photos: Sequence[str], face_px: Sequence[int], intensities: Sequence[float],
+                             anchor_shifts: Sequence[float], seed: int, framed: bool) -> MeshRenderings:
+    detector = MeshFaceDetector(max_faces=1)
+    rng = np.random.default_rng(seed)
+    truths, changes, shifted, jitter = [], [], [], []
+    try:
+        for size in face_px:
+            for layer, _ in identities(photos, int(size)):
+                show = _framed(layer, rng) if framed else (lambda image: image)
+                neutral_image = show(layer.image)
+                neutral_mesh = _mesh(detector, neutral_image)
+                if neutral_mesh is None:
+                    continue
+                neutral = _measure(neutral_mesh)
+                for _ in range(6):
+                    moved = _mesh(detector, _jittered(neutral_image, rng))
+                    if moved is not None:
+                        jitter.append(_measure(moved) - neutral)
+                for units, shift in _unit_sets(anchor_shifts):
+                    landmarks = _mouth_shifted(layer.landmarks, shift) if shift else layer.landmarks
+                    for intensity in ([1.0] if units == (43,) else intensities):  # the blink is drawn fully closed
+                        shown = _mesh(detector, show(apply_action_units(layer.image, landmarks,
+                                                                        {unit: intensity for unit in units})))
+                        if shown is not None:
+                            truth = np.zeros(len(AU_NUMBERS))
+                            truth[[AU_NUMBERS.index(unit) for unit in units]] = intensity
+                            truths.append(truth)
+                            changes.append(_measure(shown) - neutral)
+                            shifted.append(bool(shift))
+    finally:
+        detector.close()
+    if not jitter or not truths:
+        raise RuntimeError("no face mesh found on the calibration photos; is mediapipe installed?")
+    return MeshRenderings(np.asarray(truths), np.asarray(changes), np.asarray(shifted),
+                          np.full(len(truths), framed), np.asarray(jitter), np.full(len(jitter), framed))
+
+
+def fit_mesh(renderings: MeshRenderings, photos: Sequence[str] = ("grace_hopper",),
+             open_lip_gap: float = OPEN_LIP_GAP) -> Calibration:
+    """The per-frame channel's calibration from its renderings (least squares, each measure's misfit kept):
+
+    * lips together: the photo's own renderings (not framed) of the units alone whose lip gap stayed within
+      ``open_lip_gap``, the mouth units' shifted placements at half weight (they stand for faces whose lips the
+      generator's key points miss; four of them weighed fully cost the true placement);
+    * lips apart: every rendering whose lip gap opened beyond it, framed or not, the combinations included (a
+      laugh, a fearful or surprised open mouth), drawn to the first model where they say little.
+
+    Each choice was made on the tuning photo, its derived check identities and its footage (docs/action-units.md):
+    with the combinations or the framed renderings in the first model, a still face under a hand read as a frown
+    far more often; without the framed renderings in the second, a laugh in footage read as an upper-lip raise."""
+    truth, change = renderings.truth, renderings.change
+    apart = change[:, FEATURE_NAMES.index("lip_gap")] > open_lip_gap
+    alone = (truth > 0).sum(axis=1) == 1
+    closed = alone & ~apart & ~renderings.framed
+    weights = np.where(renderings.shifted, 0.5, 1.0)
+    response, misfit = _fit(truth[closed], change[closed], weights[closed])
+    open_response, open_misfit = (_fit(truth[apart], change[apart], np.ones(int(apart.sum())), response)
+                                  if apart.any() else (None, None))
+    jitter = renderings.jitter[~renderings.jitter_framed] if (~renderings.jitter_framed).any() else renderings.jitter
+    spread = np.maximum(np.sqrt(np.mean(np.square(jitter), axis=0)), NOISE_FLOOR)
+    return Calibration(response, spread, tuple(photos), misfit=misfit, open_response=open_response,
+                       open_misfit=open_misfit, open_lip_gap=float(open_lip_gap) if apart.any() else float("inf"))
+
+
+def calibrate_mesh(photos: Sequence[str] = ("grace_hopper",), anchor_shifts: Sequence[float] = ANCHOR_SHIFTS,
+                   **options) -> Calibration:
+    """The per-frame (mesh) channel's calibration alone (no flow): :func:`mesh_renderings` fitted by
+    :func:`fit_mesh` (``options``: ``face_px``, ``intensities``, ``seed``, ``views`` of the former). Tried and not
+    adopted: it reads a laugh in footage right, but lost per-frame F1 on the held-out photo (docs/action-units.md,
+    "Fifth look"); the stored per-frame calibration is :func:`calibrate`'s."""
+    return fit_mesh(mesh_renderings(photos, anchor_shifts=anchor_shifts, **options), photos)
 
 
 def calibrate(photos: Sequence[str] = ("grace_hopper",), face_px: Sequence[int] = (150, 220),
