@@ -235,9 +235,9 @@ def test_a_killed_batch_resumes_and_loses_only_the_clip_in_flight(clips, tmp_pat
     assert pd.read_parquet(out / "frames")["clip"].nunique() == 4
 
 
-def _killer_of_the_other_worker(killed: list[int]):
+def _killer_of_the_other_worker(killed: list[int], the_one_that_finished: bool = False):
     """A batch progress callback that SIGKILLs, once the first clip's row arrives, a worker other than the one
-    that finished it (its pid appended to ``killed``)."""
+    that finished it (or that one: it is then idle, waiting for its next clip); the pid goes in ``killed``."""
     import multiprocessing
     import signal
 
@@ -245,11 +245,26 @@ def _killer_of_the_other_worker(killed: list[int]):
         if row is not None and not killed:
             done_by = int(str(row["worker"]).rsplit(":", 1)[-1])
             worker = next(p for p in multiprocessing.active_children()
-                          if p.name.startswith("larnet-batch-") and p.pid != done_by)
+                          if p.name.startswith("larnet-batch-") and (p.pid == done_by) == the_one_that_finished)
             os.kill(worker.pid, signal.SIGKILL)
             killed.append(worker.pid)
 
     return kill_one_worker
+
+
+@pytest.mark.timeout(300)
+def test_a_worker_killed_while_waiting_for_its_next_clip_does_not_stall_the_batch(clips, tmp_path):
+    # The clip handed to the killed worker goes to a new one. (Workers once shared one queue of clips: one killed
+    # while waiting on it kept the queue's read lock and the others waited for ever; the mid-clip test below hung
+    # so, by chance, when its victim had just finished. Each worker now has a queue and a pipe of its own.)
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    for index in range(4):
+        shutil.copy(clips / ("a.mp4" if index % 2 == 0 else "day2/b.mp4"), folder / f"take{index}.mp4")
+    killed: list[int] = []
+    report = run_batch([folder], DEMO, tmp_path / "out", workers=2,
+                       progress=_killer_of_the_other_worker(killed, the_one_that_finished=True))
+    assert killed and report.ok and len(report.summary) == 4 and (report.summary["status"] == "ok").all()
 
 
 def test_a_worker_process_that_dies_costs_only_its_clip_and_a_rerun_redoes_it(clips, tmp_path, monkeypatch):

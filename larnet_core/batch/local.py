@@ -1,10 +1,14 @@
 """Running a batch's clips on this machine: in the calling process (one worker) or in worker processes.
 
 Each worker process is started with ``spawn`` (the caller may hold torch and OpenCV threads that a fork would copy
-mid-flight), bounds its native thread pools, loads the model once and takes clips from a shared queue, taking the
-next clip early so that it is read while the current one is analysed. The parent hands out clips a few at a time,
-so an interruption loses at most the clips in flight, and a worker that dies (a native crash on a hostile file)
-costs only the clip it was analysing: that clip is recorded as failed and a new worker takes its place.
+mid-flight), bounds its native thread pools, loads the model once and takes its clips from a queue of its own,
+taking the next clip early so that it is read while the current one is analysed; it reports on a pipe of its own.
+The parent hands each worker at most two clips at a time, so an interruption loses at most the clips in flight,
+and a worker that
+dies (a native crash on a hostile file, the system's out-of-memory killer) costs only the clip it was analysing:
+that clip is tried once more by a new worker, then recorded as failed. (Queues shared by every worker would hang
+the batch: a process waiting on a queue holds its read lock, one writing to it its write lock, and one killed
+meanwhile never releases it, so every other worker waits for ever.)
 """
 
 from __future__ import annotations
@@ -12,8 +16,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import multiprocessing
+import multiprocessing.connection
 import queue
 import signal
+import time
 from collections import deque
 from typing import Any, Callable, Iterator, Sequence
 
@@ -72,62 +78,48 @@ _EMPTY = object()
 
 
 def _worker_main(config: WorkerConfig, index: int, jobs, events) -> None:
+    """(``jobs``: this worker's queue of clips, None to stop; ``events``: the sending end of its own pipe to the
+    parent.)"""
     """A worker process: load the model, then analyse clips from ``jobs`` until it gets None."""
     try:
         limit_threads(config.threads)
         try:
             worker = ClipWorker(config)
         except LarnetError as exc:
-            events.put(("fatal", index, str(exc)))
+            events.send(("fatal", index, str(exc)))
             return
-        events.put(("ready", index, ""))
+        events.send(("ready", index, ""))
         current, read = jobs.get(), None
-        if current is not None:
-            events.put(("take", index, current.clip_id))
         while current is not None:
             read = read or worker.prefetch(current)
             ahead = _EMPTY
-            if _plenty(jobs):
-                try:
-                    ahead = jobs.get_nowait()  # take the next clip early to read it meanwhile
-                except queue.Empty:
-                    pass
-            ahead_read = None
-            if isinstance(ahead, ClipJob):
-                events.put(("take", index, ahead.clip_id))
-                ahead_read = worker.prefetch(ahead)
-            events.put(("row", index, worker.run(current, read)))
+            try:
+                ahead = jobs.get_nowait()  # a second clip handed out: read it while this one is analysed
+            except queue.Empty:
+                pass
+            ahead_read = worker.prefetch(ahead) if isinstance(ahead, ClipJob) else None
+            events.send(("row", index, worker.run(current, read)))
             if ahead is None:
                 break
             if isinstance(ahead, ClipJob):
                 current, read = ahead, ahead_read
             else:
                 current, read = jobs.get(), None
-                if current is not None:
-                    events.put(("take", index, current.clip_id))
         worker.close()
     except KeyboardInterrupt:
         pass
 
 
-def _plenty(jobs) -> bool:
-    """Whether taking a clip early leaves one for the others: at the end of a batch, a clip held early by a busy
-    worker would wait while another worker is idle."""
-    try:
-        return jobs.qsize() > 1
-    except NotImplementedError:  # macOS has no sem_getvalue
-        return True
-
-
 # ------------------------------------------------------------------------------------------------ parent side
 class _Pool:
-    """The parent's view of the worker processes: who holds which clips, and who died."""
+    """The parent's view of the worker processes: their queues, which clips each holds (in the order it analyses
+    them), and who died."""
 
     def __init__(self, config: WorkerConfig, workers: int) -> None:
         self.config = config
         self.context = multiprocessing.get_context("spawn")
-        self.jobs = self.context.Queue()
-        self.events = self.context.Queue()
+        self.queues: dict[int, Any] = {}  # per worker, the clips handed to it
+        self.events: dict[int, Any] = {}  # per worker, the receiving end of its pipe of events
         self.procs: dict[int, Any] = {}
         self.held: dict[int, list[str]] = {}
         self.ready: set[int] = set()
@@ -138,10 +130,42 @@ class _Pool:
 
     def start_worker(self) -> None:
         index, self._next = self._next, self._next + 1
-        proc = self.context.Process(target=_worker_main, args=(self.config, index, self.jobs, self.events),
+        self.queues[index] = self.context.Queue()
+        # A pipe of its own, not a shared queue: a worker killed while writing would hold a shared queue's write
+        # lock for ever, and the others' events would never arrive.
+        self.events[index], sender = self.context.Pipe(duplex=False)
+        proc = self.context.Process(target=_worker_main, args=(self.config, index, self.queues[index], sender),
                                     name=f"larnet-batch-{index}", daemon=True)
         proc.start()
+        sender.close()  # the worker's copy is the one that stays open: its end closes when it dies
         self.procs[index], self.held[index] = proc, []
+
+    def hand_out(self, pending: deque) -> None:
+        """Give each worker a clip, then a second one to read ahead while at least one more stays in line for the
+        first worker to finish: at the end of a batch a clip waiting behind a busy worker's would leave another
+        worker idle."""
+        for most in (1, 2):
+            for index in sorted(self.procs, key=lambda i: len(self.held[i])):
+                while pending and len(self.held[index]) < most:
+                    if most == 2 and len(pending) < 2:
+                        return
+                    job = pending.popleft()
+                    self.queues[index].put(job)
+                    self.held[index].append(job.clip_id)
+
+    def next_event(self) -> tuple[str, int, Any] | None:
+        """The next ``(kind, worker, value)`` a worker sent, or None after :data:`_POLL_S` without one (or when a
+        worker's pipe closed: it died, :meth:`dead` finds it)."""
+        ready = multiprocessing.connection.wait(list(self.events.values()), timeout=_POLL_S)
+        for connection in ready:
+            try:
+                return connection.recv()
+            except (EOFError, OSError):  # the worker is gone; a message cut short by its death is lost with it
+                index = next(i for i, c in self.events.items() if c is connection)
+                self.events.pop(index).close()
+        if ready:
+            time.sleep(0.05)  # a closed pipe is ready at once: give the process time to be reaped
+        return None
 
     def dead(self) -> list[tuple[int, int | None, list[str]]]:
         """Workers that stopped, with their exit code and the clips they held (removed from the pool)."""
@@ -150,12 +174,15 @@ class _Pool:
             if not proc.is_alive():
                 gone.append((index, proc.exitcode, self.held.pop(index, [])))
                 del self.procs[index]
+                self.queues.pop(index).cancel_join_thread()  # its clips are handed out again from `held`
+                if index in self.events:
+                    self.events.pop(index).close()
         return gone
 
     def stop(self, graceful: bool) -> None:
         if graceful:
-            for _ in self.procs:
-                self.jobs.put(None)
+            for index in self.procs:
+                self.queues[index].put(None)
             for proc in self.procs.values():
                 proc.join(_JOIN_S)
         for proc in self.procs.values():
@@ -163,8 +190,10 @@ class _Pool:
                 proc.terminate()
         for proc in self.procs.values():
             proc.join(_JOIN_S)
-        self.jobs.cancel_join_thread()
-        self.events.cancel_join_thread()
+        for jobs in self.queues.values():
+            jobs.cancel_join_thread()
+        for events in self.events.values():
+            events.close()
 
 
 def run_processes(jobs: Sequence[ClipJob], config: WorkerConfig, on_row: RowCallback, workers: int) -> None:
@@ -179,28 +208,21 @@ def run_processes(jobs: Sequence[ClipJob], config: WorkerConfig, on_row: RowCall
     pending = deque(jobs)
     finished: set[str] = set()
     pool = _Pool(config, min(workers, len(jobs)))
-    queued = 0
     graceful = False
     output = BatchOutput(config.out)
     try:
         while len(finished) < len(by_id):
-            # Keep about one clip per worker waiting: enough to overlap reading, few to lose on an interrupt.
-            while pending and queued < len(pool.procs):
-                pool.jobs.put(pending.popleft())
-                queued += 1
-            try:
-                kind, index, value = pool.events.get(timeout=_POLL_S)
-            except queue.Empty:
+            pool.hand_out(pending)  # at most two clips per worker: enough to overlap reading, few to lose
+            event = pool.next_event()
+            if event is None:
                 for index, code, held in pool.dead():
-                    queued = _recover(pool, output, by_id, finished, pending, on_row, index, code, held, queued)
+                    _recover(pool, output, by_id, finished, pending, on_row, index, code, held)
                 continue
+            kind, index, value = event
             if kind == "fatal":
                 raise LarnetError(value)
             if kind == "ready":
                 pool.ready.add(index)
-            elif kind == "take":
-                queued -= 1
-                pool.held.setdefault(index, []).append(value)
             elif kind == "row":
                 clip = value["clip"]
                 if index in pool.held and clip in pool.held[index]:
@@ -227,9 +249,9 @@ def _exit_reason(code: int | None) -> str:
     return f"stopped (exit code {code})"
 
 
-def _recover(pool: _Pool, output: BatchOutput, by_id, finished, pending, on_row, index: int, code, held, queued):
+def _recover(pool: _Pool, output: BatchOutput, by_id, finished, pending, on_row, index: int, code, held) -> None:
     """A worker died: its current clip is tried once more by a new worker (MAX_ATTEMPTS in all), then recorded as
-    failed; the clip it had taken early goes back in line."""
+    failed; the clip handed to it to read ahead goes back in line."""
     log.warning("batch worker %d stopped (exit code %s) holding %s", index, code, held)
     if index not in pool.ready:  # it died starting up: every new one would too
         raise LarnetError(f"a batch worker process stopped while starting (exit code {code}); when calling "
@@ -259,4 +281,3 @@ def _recover(pool: _Pool, output: BatchOutput, by_id, finished, pending, on_row,
         else:
             pending.appendleft(by_id[clip])
     pool.start_worker()
-    return queued
