@@ -186,7 +186,7 @@ def test_two_worker_processes_give_the_same_results_as_one(first, clips, tmp_pat
 @pytest.mark.slow
 def test_a_local_ray_cluster_gives_the_same_summary(first, clips, tmp_path):
     ray = pytest.importorskip("ray", reason="Ray is an optional extra (pip install .[ray]; make test installs it)")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
              runtime_env={"env_vars": {"PYTHONPATH": os.pathsep.join(filter(None, (str(REPO),
                                                                                     os.environ.get("PYTHONPATH"))))}})
     try:

@@ -99,7 +99,7 @@ def test_a_worker_killed_mid_clip_costs_nothing_its_clip_is_analysed_again(clips
             os.kill(pid, signal.SIGKILL)
             killed.append(pid)
 
-    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False, runtime_env=RUNTIME_ENV)
+    ray.init(address="local", num_cpus=1, include_dashboard=False, log_to_driver=False, runtime_env=RUNTIME_ENV)
     try:
         with caplog.at_level(logging.WARNING, logger="larnet_core.batch.ray_runner"):
             report = run_batch([clips], DEMO, tmp_path / "out", settings=SETTINGS, workers=1, ray="local",
@@ -152,7 +152,7 @@ def test_a_worker_killed_by_rays_memory_monitor_gives_its_clip_a_row_saying_so(t
         finally:
             del ballast
 
-    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False, runtime_env=RUNTIME_ENV)
+    ray.init(address="local", num_cpus=1, include_dashboard=False, log_to_driver=False, runtime_env=RUNTIME_ENV)
     try:
         report = run_batch([clips], DEMO, tmp_path / "out", settings=SETTINGS, workers=1, ray="local",
                            progress=push_memory_over_the_threshold)

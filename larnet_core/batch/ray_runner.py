@@ -82,8 +82,8 @@ class _RayClipWorker:
 
 
 def _connect(ray, address: str, workers: int | None) -> bool:
-    """Join ``address`` (or, for ``local``, the running Ray instance or a new local one); True when this call
-    started Ray and must shut it down."""
+    """Join ``address`` (or, for ``local``, this process's running Ray instance or a new local one); True when this
+    call started Ray and must shut it down."""
     if ray.is_initialized():
         return False
     # The local instance and the actors must find this package the way the driver does (a clone, not installed).
@@ -92,8 +92,10 @@ def _connect(ray, address: str, workers: int | None) -> bool:
                                                               if p)}}
     try:
         if address == "local":
-            ray.init(num_cpus=workers or os.cpu_count() or 1, include_dashboard=False, runtime_env=runtime_env,
-                     logging_level=logging.WARNING, log_to_driver=False)
+            # address="local": a new instance of our own, even while another process on this machine runs one
+            # (without it Ray joins that one, and refuses the CPU count asked for).
+            ray.init(address="local", num_cpus=workers or os.cpu_count() or 1, include_dashboard=False,
+                     runtime_env=runtime_env, logging_level=logging.WARNING, log_to_driver=False)
         else:
             ray.init(address=address, runtime_env=runtime_env, logging_level=logging.WARNING)
     except (ConnectionError, RuntimeError, ValueError) as exc:
