@@ -149,11 +149,6 @@ class AuTracker:
         self._neutral = None
         self._count = 0
 
-    @property
-    def neutral(self) -> np.ndarray | None:
-        """The current neutral measures (None before the first frame)."""
-        return self._neutral
-
     def update(self, mesh3d: np.ndarray) -> tuple[HeadPose, np.ndarray]:
         """The pose and intensities of this frame's mesh."""
         return self.update_measure(measure_mesh(mesh3d))
