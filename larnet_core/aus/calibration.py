@@ -49,6 +49,13 @@ class Calibration:
         flow_response: ``(936, len(AU_NUMBERS))``: the same for the skin displacement at each mesh point
             (:func:`larnet_core.aus.flow.point_displacements`, x and y interleaved).
         flow_noise: ``(936,)`` its spread on a still neutral face.
+        flow_gain: ``(len(AU_NUMBERS),)`` what the flow channel reads, per unit of intensity, of each unit rendered
+            alone with its handles where the generator puts them (at least 1; the readings are divided by it). Why:
+            the lower-face units' templates are averaged over renderings with the mouth's key points moved
+            (:data:`~larnet_core.synth.au_calibration.ANCHOR_SHIFTS`), so they are spread wider and flatter than
+            the movement of a mouth that moves where it is, as a real face's does, and that movement reads up to
+            1.7 times its strength (AU15) while the brows' units read 1.0; an expression's units are compared with
+            each other (:data:`~larnet_core.aus.estimate.RELATIVE_LEVEL`), so they must share one scale. None: 1.
         misfit: ``(len(FEATURE_NAMES),)`` how far the linear model ``response @ intensities`` stays from each
             measure over the calibration renderings (root mean square), counted as noise when unmixing: a
             measure the model fits badly weighs less. None: not measured (zero).
@@ -70,6 +77,7 @@ class Calibration:
     photos: tuple[str, ...]
     flow_response: np.ndarray | None = None
     flow_noise: np.ndarray | None = None
+    flow_gain: np.ndarray | None = None
     misfit: np.ndarray | None = None
     open_response: np.ndarray | None = None
     open_misfit: np.ndarray | None = None
@@ -88,8 +96,10 @@ class Calibration:
         CALIBRATION_PATH.parent.mkdir(parents=True, exist_ok=True)
         CALIBRATION_PATH.write_text(json.dumps(self.to_json(), indent=1) + "\n", encoding="utf-8")
         if self.flow_response is not None and self.flow_noise is not None:
+            gain = np.ones(len(AU_COLUMNS)) if self.flow_gain is None else self.flow_gain
             np.savez_compressed(FLOW_CALIBRATION_PATH, response=self.flow_response.astype(np.float32),
-                                noise=self.flow_noise.astype(np.float32), aus=np.array(AU_COLUMNS))
+                                noise=self.flow_noise.astype(np.float32), gain=gain.astype(np.float32),
+                                aus=np.array(AU_COLUMNS))
 
     def to_json(self) -> dict:
         document = {"features": list(FEATURE_NAMES), "aus": list(AU_COLUMNS), "photos": list(self.photos),
@@ -119,10 +129,13 @@ def load_calibration(path: str | Path | None = None) -> Calibration:
                        open_lip_gap=float(document.get("open_lip_gap", float("inf"))))
 
 
-def load_flow_calibration(path: str | Path | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """The flow channel's ``(response, noise)`` (``data/flow_calibration.npz`` beside this module by default)."""
+def load_flow_calibration(path: str | Path | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The flow channel's ``(response, noise, gain)`` (``data/flow_calibration.npz`` beside this module by
+    default; a file without a gain reads 1 for every unit)."""
     with np.load(Path(path or FLOW_CALIBRATION_PATH)) as stored:
         if tuple(str(a) for a in stored["aus"]) != AU_COLUMNS:
             raise ValueError(f"{path or FLOW_CALIBRATION_PATH} was made for other action units; rebuild it with "
                              "scripts/calibrate_aus.py")
-        return stored["response"].astype(np.float64), np.maximum(stored["noise"].astype(np.float64), NOISE_FLOOR)
+        gain = stored["gain"].astype(np.float64) if "gain" in stored.files else np.ones(len(AU_COLUMNS))
+        return (stored["response"].astype(np.float64), np.maximum(stored["noise"].astype(np.float64), NOISE_FLOOR),
+                np.maximum(gain, 1.0))

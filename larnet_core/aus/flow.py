@@ -13,7 +13,9 @@ displacements are unmixed into action units by non-negative least squares on eac
 measured on generated faces (:mod:`larnet_core.aus.calibration`), with a small penalty on the summed intensity
 (:data:`SPARSITY`): several lower-face units are nearly sums of others (in the generator's model a lip tightener,
 AU23, moves the lips almost as a dimpler, AU14, plus a lip press, AU24, do), and of the explanations that fit
-the penalty prefers the one with fewer units.
+the penalty prefers the one with fewer units. The readings are then divided by the calibration's per-unit gain
+(:attr:`larnet_core.aus.calibration.Calibration.flow_gain`), so that every unit reads its strength and an
+expression's units can be compared with each other.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from larnet_core.face.head_compensation import compensate, rigid_model
 from larnet_core.face.pose import STABLE_POINTS, canonical_face
 
 __all__ = ["SPARSITY", "CROP_SIZE", "FaceCrop", "alignment", "face_crop", "crop_displacements",
-           "point_displacements", "expression_intensities", "crop_intensities"]
+           "point_displacements", "expression_intensities", "crop_intensities", "unmix"]
 
 CROP_SIZE = 112
 _UNIT = 40.0  # pixels per eye distance in the crop
@@ -124,10 +126,10 @@ def point_displacements(neutral_rgb: np.ndarray, neutral_mesh: np.ndarray, rgb: 
 
 
 @functools.lru_cache(maxsize=1)
-def _templates() -> tuple[np.ndarray, np.ndarray]:
-    response, noise = load_flow_calibration()
+def _templates() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    response, noise, gain = load_flow_calibration()
     weights = 1.0 / noise
-    return response * weights[:, None], weights
+    return response * weights[:, None], weights, gain
 
 
 def expression_intensities(neutral_rgb: np.ndarray, neutral_mesh: np.ndarray, rgb: np.ndarray,
@@ -139,11 +141,17 @@ def expression_intensities(neutral_rgb: np.ndarray, neutral_mesh: np.ndarray, rg
 
 def crop_intensities(neutral: FaceCrop, current: FaceCrop) -> np.ndarray:
     """:func:`expression_intensities` of two :class:`FaceCrop`."""
-    response, weights = _templates()
-    change = crop_displacements(neutral, current).ravel()
+    response, weights, gain = _templates()
+    return np.clip(unmix(crop_displacements(neutral, current).ravel(), response, weights) / gain, 0.0, 5.0)
+
+
+def unmix(change: np.ndarray, weighted_response: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """The units' raw intensities (before the calibration's gain) behind ``change``, ``(936,)`` displacements (x
+    and y interleaved): the sparse non-negative fit of the noise-weighted templates (``response * weights[:,
+    None]``); NaN everywhere when ``change`` is not finite."""
     if not np.isfinite(change).all():
-        return np.full(response.shape[1], np.nan)
-    return np.clip(_sparse_nnls(response, change * weights, SPARSITY), 0.0, 5.0)
+        return np.full(weighted_response.shape[1], np.nan)
+    return _sparse_nnls(weighted_response, change * weights, SPARSITY)
 
 
 def _sparse_nnls(matrix: np.ndarray, target: np.ndarray, penalty: float) -> np.ndarray:

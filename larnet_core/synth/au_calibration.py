@@ -13,7 +13,7 @@ import numpy as np
 
 from larnet_core.aus.calibration import AU_NUMBERS, NOISE_FLOOR, Calibration
 from larnet_core.aus.features import FEATURE_NAMES, mesh_features
-from larnet_core.aus.flow import point_displacements
+from larnet_core.aus.flow import point_displacements, unmix
 from larnet_core.face.mesh import MeshFaceDetector
 from larnet_core.face.pose import fit_pose
 from larnet_core.synth.action_units import apply_action_units, unit_anchors
@@ -106,6 +106,8 @@ class _Samples:
 
     columns: list[list[np.ndarray]]
     noise: list[np.ndarray]
+    # (unit column, intensity, change) of each unit rendered alone on the photo itself with its handles unmoved
+    plain: list[tuple[int, float, np.ndarray]] = dataclasses.field(default_factory=list)
 
     @classmethod
     def empty(cls) -> "_Samples":
@@ -117,9 +119,10 @@ class _Samples:
 
 
 def _measure_identity(detector, layer: HeadLayer, rng: np.random.Generator, intensities: Sequence[float],
-                      anchor_shifts: Sequence[float], mesh: _Samples | None, flow: _Samples) -> None:
+                      anchor_shifts: Sequence[float], mesh: _Samples | None, flow: _Samples,
+                      derived: bool = False) -> None:
     """Render every unit alone on ``layer`` and add what both channels measure (the mesh channel's only when
-    ``mesh`` is given)."""
+    ``mesh`` is given; the flow channel's plain renderings only when the layer is not ``derived`` from a photo)."""
     neutral_mesh = _mesh(detector, layer.image)
     if neutral_mesh is None:
         return
@@ -132,12 +135,12 @@ def _measure_identity(detector, layer: HeadLayer, rng: np.random.Generator, inte
                 mesh.noise.append(_measure(moved) - neutral)
             flow.noise.append(point_displacements(layer.image, neutral_mesh, image, moved).ravel())
     mouth_units = _mouth_units()
-    renderings = [(column, number, intensity, layer.landmarks)
+    renderings = [(column, number, intensity, layer.landmarks, True)
                   for column, number in enumerate(AU_NUMBERS) for intensity in intensities]
-    renderings += [(column, number, intensity, _mouth_shifted(layer.landmarks, shift))
+    renderings += [(column, number, intensity, _mouth_shifted(layer.landmarks, shift), False)
                    for shift in anchor_shifts for column, number in enumerate(AU_NUMBERS)
                    if number in mouth_units for intensity in intensities]
-    for column, number, intensity, landmarks in renderings:
+    for column, number, intensity, landmarks, plain in renderings:
         # The blink is drawn at full closure whatever the intensity: measure it once.
         strength = 1.0 if number == 43 else float(intensity)
         shown = apply_action_units(layer.image, landmarks, {number: strength})
@@ -145,8 +148,25 @@ def _measure_identity(detector, layer: HeadLayer, rng: np.random.Generator, inte
         if moved is not None:
             if mesh is not None:
                 mesh.columns[column].append((_measure(moved) - neutral) / strength)
-            flow.columns[column].append(
-                point_displacements(layer.image, neutral_mesh, shown, moved).ravel() / strength)
+            change = point_displacements(layer.image, neutral_mesh, shown, moved).ravel()
+            flow.columns[column].append(change / strength)
+            if plain and not derived:
+                flow.plain.append((column, strength, change))
+
+
+def _flow_gain(response: np.ndarray, noise: np.ndarray, plain: Sequence[tuple[int, float, np.ndarray]]) -> np.ndarray:
+    """Per unit, the median of what the flow channel reads of it, per unit of intensity, on its ``plain``
+    renderings (alone, handles unmoved), at least 1 (:attr:`~larnet_core.aus.calibration.Calibration.flow_gain`).
+
+    Only over-reading is corrected: a unit that reads less than its strength does so because the unmixing gives
+    part of its movement to other units (AU23's to AU14 and AU24), and scaling it up would raise the share it takes
+    of other units' movements as well."""
+    weights = 1.0 / noise
+    weighted = response * weights[:, None]
+    ratios: list[list[float]] = [[] for _ in AU_NUMBERS]
+    for column, strength, change in plain:
+        ratios[column].append(float(unmix(change, weighted, weights)[column]) / strength)
+    return np.array([max(1.0, float(np.median(values))) if values else 1.0 for values in ratios])
 
 
 def _unit_sets(anchor_shifts: Sequence[float]) -> list[tuple[tuple[int, ...], float]]:
@@ -313,11 +333,12 @@ def calibrate(photos: Sequence[str] = ("grace_hopper",), face_px: Sequence[int] 
         for size in face_px:
             for layer, derived in identities(photos, int(size), shapes, mirrored, mesh_lips):
                 _measure_identity(detector, layer, rng, intensities, anchor_shifts,
-                                  mesh if mesh_from_shapes or not derived else None, flow)
+                                  mesh if mesh_from_shapes or not derived else None, flow, derived)
     finally:
         detector.close()
     if not mesh.noise or not all(mesh.columns):
         raise RuntimeError("no face mesh found on the calibration photos; is mediapipe installed?")
     response, spread = mesh.matrices()
     flow_response, flow_spread = flow.matrices()
-    return Calibration(response, spread, tuple(photos), flow_response, flow_spread)
+    return Calibration(response, spread, tuple(photos), flow_response, flow_spread,
+                       _flow_gain(flow_response, flow_spread, flow.plain))
