@@ -104,6 +104,39 @@ def test_nothing_else_is_spotted(story, analysis):
     assert (left_out.iloc[outside] == "").all(), left_out.iloc[outside][left_out.iloc[outside] != ""]
 
 
+def _units_read(rows: list[dict], names) -> set[str]:
+    """The units at least 0.6 on the frames around an apex (their median), as "AU1" ..."""
+    median = {name: np.nanmedian([row[name] for row in rows]) for name in names}
+    return {name.replace("AU0", "AU") for name, value in median.items() if value >= 0.6}
+
+
+# The units each expression's apex shows in the per-frame lanes and live bars (read from the skin's movement against
+# a neutral frame): the rendered ones; of the laugh's open mouth, the lip part (AU25) or the jaw drop (AU26) at least.
+LANE_UNITS = ({"AU1", "AU4", "AU15"}, {"AU1", "AU2", "AU5"}, {"AU6", "AU12", "AU25", "AU26"})
+
+
+def _shows(read: set[str], shown: set[str], extra: int = 0) -> bool:
+    """Whether ``read`` has the units ``shown`` (of an open mouth, AU25 or AU26 will do) and at most ``extra``
+    others."""
+    needed = shown - {"AU25", "AU26"}
+    mouth = not shown & {"AU25", "AU26"} or read & shown & {"AU25", "AU26"}
+    return needed <= read and bool(mouth) and len(read - shown) <= extra
+
+
+def test_the_au_lanes_show_each_expression_and_nothing_between(story, analysis):
+    _, truth = story
+    frames = analysis.frames
+    units = [c for c in frames.columns if c.startswith("AU") and c != "AU43"]
+    for expression, shown in zip(truth.expressions, LANE_UNITS):
+        around = frames[(frames["frame"] - expression.apex).abs() <= 1][units].to_dict("records")
+        assert _shows(_units_read(around, units), shown), (expression.emotion, _units_read(around, units))
+    # Before, from the mesh alone: the sadness read AU14+AU15+AU26, the wide eyes AU5 alone, the laugh
+    # AU5+AU10+AU26 with AU12 at 0.75; and AU4 rose on 16 % of the frames with no expression.
+    calm = frames[np.all([(frames["frame"] < e.onset - 5) | (frames["frame"] > e.offset + 5)
+                          for e in truth.expressions], axis=0)]
+    assert (calm[units] >= 0.6).any(axis=1).mean() <= 0.05, (calm[units] >= 0.6).mean()[lambda s: s > 0]
+
+
 def test_live_reports_the_same_expressions(story, analysis, lite_predictor):
     from larnet_core.video.live import LiveAnalyzer
 
@@ -125,6 +158,15 @@ def test_live_reports_the_same_expressions(story, analysis, lite_predictor):
         [(e.aus, e.rule_label) for e in laughing]
     for onset, offset, event in spans:  # nothing on the hand, the movements or the blinks alone
         assert any(onset <= e.offset and offset >= e.onset for e in truth.expressions), event
+    # The AU bars: each expression's units at its apex, as the clip's lanes, and none where nothing happens.
+    names = [n for n in results[0].aus or results[-1].aus if n != "AU43"] if any(r.aus for r in results) else []
+    for expression, shown in zip(truth.expressions, LANE_UNITS):
+        around = [results[i].aus for i in range(expression.apex - 1, expression.apex + 2)]
+        # One unit more is allowed live (its reference is from the past): at the laugh's apex a dimpler, AU14 0.8.
+        assert _shows(_units_read(around, names), shown, extra=1), (expression.emotion, _units_read(around, names))
+    calm_bars = [r.aus for i, r in enumerate(results) if r.aus
+                 and all(i < e.onset - 5 or i > e.offset + 5 for e in truth.expressions)]
+    assert np.mean([any(bars[n] >= 0.6 for n in names) for bars in calm_bars]) <= 0.05
     # The AU bars under the hand: no frown where the brows are still (as the clip's lanes).
     cover = truth.occlusions[0]
     calm = [r.aus["AU04"] for i, r in enumerate(results) if cover.start + 3 <= i < cover.end - 2

@@ -28,11 +28,11 @@ import numpy as np
 
 from larnet_core.aus.calibration import load_flow_calibration
 from larnet_core.aus.nnls import nnls
-from larnet_core.face.head_compensation import compensate, rigid_model
+from larnet_core.face.head_compensation import RigidModel, compensate, rigid_model
 from larnet_core.face.pose import STABLE_POINTS, canonical_face
 
 __all__ = ["SPARSITY", "CROP_SIZE", "FaceCrop", "alignment", "face_crop", "crop_displacements",
-           "point_displacements", "expression_intensities", "crop_intensities", "unmix"]
+           "point_displacements", "expression_intensities", "crop_intensities", "neutral_model", "unmix"]
 
 CROP_SIZE = 112
 _UNIT = 40.0  # pixels per eye distance in the crop
@@ -95,7 +95,14 @@ def face_crop(rgb: np.ndarray, mesh: np.ndarray, robust: bool = True) -> FaceCro
     return FaceCrop(_grey_crop(rgb, matrix), matrix, mesh)
 
 
-def crop_displacements(neutral: FaceCrop, current: FaceCrop, jaw_in_fit: bool = True) -> np.ndarray:
+def neutral_model(neutral: FaceCrop, jaw_in_fit: bool = True) -> RigidModel | None:
+    """The head's rigid model of a neutral crop (about 2 ms): :func:`crop_displacements` makes it each call unless
+    given it, so a reference read against many frames makes it once."""
+    return rigid_model(neutral.mesh, neutral.matrix, CROP_SIZE, with_jaw=jaw_in_fit)
+
+
+def crop_displacements(neutral: FaceCrop, current: FaceCrop, jaw_in_fit: bool = True,
+                       model: RigidModel | None = None) -> np.ndarray:
     """``(468, 2)`` skin displacement at each mesh point from the neutral crop to the current one, eye distances,
     in the aligned face's axes (x right, y down).
 
@@ -104,7 +111,7 @@ def crop_displacements(neutral: FaceCrop, current: FaceCrop, jaw_in_fit: bool = 
     default, which scored better on the tuning photo: docs/action-units.md)."""
     flow = cv2.calcOpticalFlowFarneback(neutral.crop, current.crop, None, **_FARNEBACK)
     # A turn or nod between the two frames: its foreshortening and parallax fitted robustly and removed.
-    flow = compensate(flow, rigid_model(neutral.mesh, neutral.matrix, CROP_SIZE, with_jaw=jaw_in_fit)).flow
+    flow = compensate(flow, model if model is not None else neutral_model(neutral, jaw_in_fit)).flow
     first = neutral.matrix
     points = neutral.mesh[:_FACE_POINTS, :2] @ first[:, :2].T + first[:, 2]
     xs = np.clip(points[:, 0], 0, CROP_SIZE - 1).astype(np.float32)[None]
@@ -139,10 +146,12 @@ def expression_intensities(neutral_rgb: np.ndarray, neutral_mesh: np.ndarray, rg
     return crop_intensities(face_crop(neutral_rgb, neutral_mesh), face_crop(rgb, mesh))
 
 
-def crop_intensities(neutral: FaceCrop, current: FaceCrop) -> np.ndarray:
-    """:func:`expression_intensities` of two :class:`FaceCrop`."""
+def crop_intensities(neutral: FaceCrop, current: FaceCrop, model: RigidModel | None = None) -> np.ndarray:
+    """:func:`expression_intensities` of two :class:`FaceCrop` (``model``: the neutral's
+    :func:`neutral_model`, when already made)."""
     response, weights, gain = _templates()
-    return np.clip(unmix(crop_displacements(neutral, current).ravel(), response, weights) / gain, 0.0, 5.0)
+    change = crop_displacements(neutral, current, model=model).ravel()
+    return np.clip(unmix(change, response, weights) / gain, 0.0, 5.0)
 
 
 def unmix(change: np.ndarray, weighted_response: np.ndarray, weights: np.ndarray) -> np.ndarray:

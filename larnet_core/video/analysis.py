@@ -71,6 +71,7 @@ from larnet_core.video.prefetch import BackgroundBatches, Prefetcher
 from larnet_core.video.reader import ClipSource, frame_at, open_clip
 from larnet_core.video.spotting import SpottingParams, spot_expressions
 from larnet_core.video.tracked_meshes import TrackedMeshes
+from larnet_core.aus.reference_flow import sample_stride
 
 __all__ = [
     "FACE_MODES",
@@ -419,7 +420,7 @@ def _stream_clip(source: ClipSource, predictor, face: str, motion_config: Motion
             streamed.frame_size = image.shape[:2]
             # A face's first frame after a gap is always inferred, so interpolation never spans an absence.
             step = stream.step(index, image, infer=True if index % stride == 0 else _due(rows, index))
-            _keep_step(streamed, step, decoded.time_s, model)
+            _keep_step(streamed, step, decoded.time_s, model, image)
             if index % 16 == 0:
                 _report(progress, 0.02 + 0.9 * min(index / expected, 1.0), f"analysing frame {index + 1} of ~{expected}")
         n_frames = len(streamed.times)
@@ -438,10 +439,11 @@ def _stream_clip(source: ClipSource, predictor, face: str, motion_config: Motion
     return streamed
 
 
-def _keep_step(streamed: _Streamed, step, time_s: float, model: _BatchedModel) -> None:
-    """Keep one frame's step: its time, cut and faces; each face's box, motion samples and input record, and its
-    model input queued for the model."""
+def _keep_step(streamed: _Streamed, step, time_s: float, model: _BatchedModel, image: np.ndarray) -> None:
+    """Keep one frame's step: its time, cut and faces; each face's box, motion samples and input record, its
+    model input queued for the model, and on the frames its action units are read from the flow, its crop."""
     index = step.index
+    sampled = index % sample_stride(streamed.meta.fps) == 0
     streamed.times.append(time_s)
     streamed.cuts.append(step.cut)
     streamed.counts.append(step.faces_in_frame)
@@ -457,6 +459,8 @@ def _keep_step(streamed: _Streamed, step, time_s: float, model: _BatchedModel) -
         kept.confidence[index] = found.confidence
         kept.samples.extend(found.samples)
         kept.state.add(index, found.measure, found.appearance)
+        if sampled and found.mesh3d is not None and found.measure is not None:
+            kept.state.add_crop(index, image, found.mesh3d)
         if meshes is not None:
             meshes.add(found.face_id, index, found.mesh3d)
         if found.model_input is not None:

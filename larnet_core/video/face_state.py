@@ -46,6 +46,8 @@ import pandas as pd
 
 from larnet_core.aus.estimate import intensities, measure_mesh, track_intensities
 from larnet_core.aus.features import FEATURE_NAMES
+from larnet_core.aus.flow import FaceCrop, face_crop
+from larnet_core.aus.reference_flow import FlowSample, choose_references, reference_intensities, sample_stride
 from larnet_core.aus.names import AU_COLUMNS
 from larnet_core.face.occlusion import NEUTRAL_WINDOW_S as OCCLUSION_WINDOW_S, REGION_POINTS, occluded_regions
 from larnet_core.result.schema import REGIONS
@@ -204,6 +206,7 @@ class FaceStateRows:
         self.pose: dict[int, tuple[float, float, float, float]] = {}
         self.features: dict[int, np.ndarray] = {}
         self.appearance: dict[int, np.ndarray] = {}  # colours of the checked regions, for the occlusion check
+        self.crops: dict[int, FaceCrop] = {}  # the frames whose units are read from the flow (reference_flow)
 
     def add(self, index: int, measure, appearance: np.ndarray | None = None) -> None:
         if appearance is not None:
@@ -213,6 +216,12 @@ class FaceStateRows:
         pose = measure.pose
         self.pose[index] = (pose.yaw, pose.pitch, pose.roll, pose.residual)
         self.features[index] = measure.features
+
+    def add_crop(self, index: int, image: np.ndarray, mesh3d: np.ndarray) -> None:
+        """Keep frame ``index``'s grey face crop for the flow (:func:`~larnet_core.aus.flow.face_crop`, 12.5 KB,
+        and its mesh as float32)."""
+        crop = face_crop(image, mesh3d)
+        self.crops[index] = FaceCrop(crop.crop, crop.matrix, np.asarray(mesh3d, dtype=np.float32))
 
 
 def excluded_reasons(table: pd.DataFrame | dict[str, Any], max_residual_px: float,
@@ -374,6 +383,7 @@ def face_state_columns(rows: FaceStateRows, columns: dict[str, Any], n: int, fps
             neutral = pd.DataFrame(np.where(same[:, None], features, np.nan)).rolling(
                 window, center=True, min_periods=1).median().to_numpy()
             values[same] = occluded_units(features[same] - neutral[same], regions)
+        values = _with_flow_units(values, rows.crops, pose, out["occluded"], covered, fps)
     else:
         values = np.full((n, len(AU_COLUMNS)), np.nan)
     for position, name in enumerate(AU_COLUMNS):
@@ -384,6 +394,47 @@ def face_state_columns(rows: FaceStateRows, columns: dict[str, Any], n: int, fps
     lids = None if features is None else np.where(eyes_covered[:, None], np.nan, features)
     out["blink"] = track_blinks(lids, columns.get("motion_eyes", np.full(n, np.nan)), fps,
                                 max(1, int(round(NEUTRAL_WINDOW_S * fps)))) & ~eyes_covered
+    return out
+
+
+def _with_flow_units(values: np.ndarray, crops: dict[int, FaceCrop], pose: np.ndarray, cover: np.ndarray,
+                     covered: dict[str, np.ndarray], fps: float) -> np.ndarray:
+    """The per-frame units with those the flow reads (:mod:`larnet_core.aus.reference_flow`) where it reads them:
+    on the sampled frames against their references, and between two samples a sampling step apart by linear
+    interpolation; the mesh's elsewhere, and AU43 always (a blink is shorter than a sampling step: the mesh reads
+    the lids on every frame). Covered regions stay NaN."""
+    n = len(values)
+    samples = [FlowSample(index, crop, float(np.nansum(values[index])), pose[index, 0], pose[index, 1],
+                          str(cover[index])) for index, crop in sorted(crops.items())
+               if index < n and np.isfinite(values[index]).any()]
+    if not samples:
+        return values
+    read = reference_intensities(samples, choose_references(samples, fps))
+    flow = _spread(np.array([s.index for s in samples]), read, n, sample_stride(fps))
+    flow[:, AU_COLUMNS.index("AU43")] = np.nan
+    for region, flags in covered.items():
+        flow[np.ix_(np.asarray(flags, dtype=bool), _REGION_COLUMNS[region])] = np.nan
+    return np.where(np.isfinite(flow), flow, values)
+
+
+def _spread(frames: np.ndarray, read: np.ndarray, n: int, stride: int) -> np.ndarray:
+    """``(n, units)`` from readings on ``frames``: linear between two readings at most two steps apart, the nearest
+    reading within less than a step of it, NaN elsewhere."""
+    out = np.full((n, read.shape[1]), np.nan)
+    have = np.isfinite(read).all(axis=1)
+    frames, read = frames[have], read[have]
+    if not len(frames):
+        return out
+    index = np.arange(n)
+    after = np.clip(np.searchsorted(frames, index), 0, len(frames) - 1)
+    before = np.clip(after - (frames[after] > index), 0, len(frames) - 1)
+    gap = frames[after] - frames[before]
+    between = (frames[before] <= index) & (index <= frames[after]) & (gap <= 2 * stride)
+    weight = np.where(gap > 0, (index - frames[before]) / np.maximum(gap, 1), 0.0)[:, None]
+    out[between] = ((1 - weight) * read[before] + weight * read[after])[between]
+    near = ~between & (np.minimum(np.abs(index - frames[before]), np.abs(index - frames[after])) < stride)
+    nearest = np.where(np.abs(index - frames[before]) <= np.abs(index - frames[after]), before, after)
+    out[near] = read[nearest][near]
     return out
 
 

@@ -351,7 +351,8 @@ class LiveAnalyzer:
         self._tracked.append(step.light())
         main_step = next((f for f in step.faces if f.face_id == self._main), None)
         pose, units = self._face_state.update(index, self._main, None if main_step is None else main_step.measure,
-                                              None if main_step is None else main_step.appearance)
+                                              None if main_step is None else main_step.appearance, frame,
+                                              None if main_step is None else main_step.mesh3d)
         if main_step is not None and main_step.matrix is not None:
             crop = None if main_step.model_input is None else main_step.model_input.crop
             self._ring.add(index, main_step.face_id, frame, main_step.matrix, main_step.aligned, self.input_config,

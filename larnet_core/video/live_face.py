@@ -23,6 +23,8 @@ import numpy as np
 import pandas as pd
 
 from larnet_core.aus.estimate import AuTracker
+from larnet_core.aus.flow import FaceCrop, crop_intensities, face_crop, neutral_model
+from larnet_core.aus.reference_flow import WINDOW_S, FlowSample, choose_references, sample_stride
 from larnet_core.aus.names import AU_COLUMNS
 from larnet_core.result.schema import REGIONS
 from larnet_core.face.occlusion import OcclusionTracker
@@ -30,10 +32,11 @@ from larnet_core.video.blinks import APEX_REACH_S, MAX_BLINK_S, blink_column, ey
 from larnet_core.video.face_state import (MACRO_ALLOWANCE, MAX_POSE_RESIDUAL, MAX_YAW_DEG, held_cover,
                                           kept_motion, left_out_regions, occluded_units)
 
-__all__ = ["LiveFaceState", "COVER_GAP_S"]
+__all__ = ["LiveFaceState", "FlowUnits", "COVER_GAP_S"]
 
 #: A cover seen again after this long is another cover: its frames get a neutral of their own.
 COVER_GAP_S = 0.5
+_AU43 = AU_COLUMNS.index("AU43")
 
 
 class LiveFaceState:
@@ -70,13 +73,17 @@ class LiveFaceState:
         self._regions: OrderedDict[int, np.ndarray] = OrderedDict()  # micro region motion per frame, for blinks
         # Per scale, the eye values of the last k // 2 + 1 samples (the motion engine's blink rule on the brows).
         self._eyes = {scale: deque(maxlen=max(2, k // 2 + 1)) for scale, k in zip(("micro", "macro"), self.reach)}
+        self._units = FlowUnits(self.fps)
 
-    def update(self, index: int, face_id: int | None, measure: Any,
-               appearance: np.ndarray | None = None) -> tuple[tuple[float, float, float] | None, dict[str, float]]:
+    def update(self, index: int, face_id: int | None, measure: Any, appearance: np.ndarray | None = None,
+               frame: np.ndarray | None = None,
+               mesh3d: np.ndarray | None = None) -> tuple[tuple[float, float, float] | None, dict[str, float]]:
         """Record this frame of the followed face (``measure``: its pose and mesh measures, or None; ``appearance``:
-        its :func:`~larnet_core.face.occlusion.face_appearance`); returns its ``(yaw, pitch, roll)`` and AU
-        intensities (empty without a mesh; a covered region's units NaN). A new face starts a new neutral."""
+        its :func:`~larnet_core.face.occlusion.face_appearance`; ``frame`` and ``mesh3d``: the frame and the face's
+        mesh, for the units read from the flow); returns its ``(yaw, pitch, roll)`` and AU intensities (empty
+        without a mesh; a covered region's units NaN). A new face starts a new neutral."""
         if face_id != self._face_id:
+            self._units.reset()
             self._tracker.reset()
             self._covers.clear()
             self._occlusion.reset()
@@ -98,6 +105,8 @@ class LiveFaceState:
             pose, values = measure.pose, occluded_units(measure.features - neutral, covered)
         else:
             pose, values = self._tracker.update_measure(measure)
+        if frame is not None and mesh3d is not None:
+            values = self._units.update(int(index), frame, mesh3d, values, pose, covered)
         apertures = eye_apertures(measure.features)[0]
         eyes_covered = "eyes" in covered or "brows" in covered  # a hand, sunglasses: no resting aperture
         if self._count % 3 == 0 and not eyes_covered:
@@ -195,3 +204,58 @@ class LiveFaceState:
         """The per-frame AU intensities of frame ``index`` (None when it is not kept or had no mesh)."""
         frame = self._frames.get(int(index))
         return None if frame is None else np.asarray(frame[4], dtype=np.float64)
+
+
+class FlowUnits:
+    """The followed face's units read from the skin's movement (:mod:`larnet_core.aus.reference_flow`), live: every
+    :func:`~larnet_core.aus.reference_flow.sample_stride` frames against the most neutral sampled frame of the past
+    :data:`~larnet_core.aus.reference_flow.WINDOW_S` under the same cover and near the same pose, held until the
+    next reading; the mesh's units where there is no reading, and AU43 always (as a clip)."""
+
+    def __init__(self, fps: float) -> None:
+        self.fps = float(fps)
+        self.stride = sample_stride(fps)
+        self._samples: deque[FlowSample] = deque(maxlen=int(WINDOW_S * self.fps / self.stride) + 2)
+        self._models: dict[int, object] = {}  # the rigid model of each reference used, by its frame
+        self._last: tuple[int, np.ndarray] | None = None  # the latest reading: its frame and units
+
+    def reset(self) -> None:
+        self._samples.clear()
+        self._models.clear()
+        self._last = None
+
+    def update(self, index: int, frame: np.ndarray, mesh3d: np.ndarray, values: np.ndarray, pose: Any,
+               covered: tuple[str, ...]) -> np.ndarray:
+        """This frame's units (``values``: the mesh's, covered regions NaN): the latest flow reading where it
+        reads them, else ``values``."""
+        if index % self.stride == 0 and np.isfinite(values).any():
+            self._read(index, frame, mesh3d, values, pose, "+".join(covered))
+        if self._last is None or index - self._last[0] >= self.stride:
+            return values
+        flow = self._last[1].copy()
+        flow[_AU43] = np.nan
+        flow[~np.isfinite(values)] = np.nan  # covered regions
+        return np.where(np.isfinite(flow), flow, values)
+
+    def _read(self, index: int, frame: np.ndarray, mesh3d: np.ndarray, values: np.ndarray, pose: Any,
+              cover: str) -> None:
+        crop = face_crop(frame, mesh3d)
+        self._samples.append(FlowSample(index, FaceCrop(crop.crop, crop.matrix, np.asarray(mesh3d, np.float32)),
+                                        float(np.nansum(values)), float(pose.yaw), float(pose.pitch), cover))
+        samples = list(self._samples)
+        position = len(samples) - 1
+        reference = int(choose_references(samples, self.fps, causal=True, only=position)[position])
+        if reference < 0:
+            self._last = None
+            return
+        frames = {s.index for s in samples}
+        for gone in [k for k in self._models if k not in frames]:
+            del self._models[gone]
+        chosen = samples[reference]
+        if reference == position:
+            self._last = (index, np.zeros(len(AU_COLUMNS)))
+            return
+        if chosen.index not in self._models:
+            self._models[chosen.index] = neutral_model(chosen.crop)
+        self._last = (index, crop_intensities(chosen.crop, samples[position].crop, self._models[chosen.index]))
+

@@ -1,0 +1,107 @@
+"""Per-frame action units from the skin's movement against a neutral frame of the same face.
+
+The mesh measures (:mod:`larnet_core.aus.estimate`) are cheap enough for every frame, but the mesh follows the
+face's skin loosely: it reads a laugh's open mouth as a lid and upper-lip raise (AU5+AU10+AU26), and does not see
+brows rise or fall by the millimetres a sadness or surprise moves them. The skin's movement read by dense optical
+flow (:mod:`larnet_core.aus.flow`, what each spotted interval's units are read from) sees both, and scores far
+better on generated renderings (docs/action-units.md), but costs about 3 ms a reading. So a face's per-frame
+units are read from the flow :data:`RATE_HZ` times a second, each sampled frame against a reference frame of the
+same face:
+
+* the reference is the sampled frame nearest the face's neutral (``neutrality``: the summed intensities the mesh
+  reads against the face's running neutral, the lowest wins) among those within :data:`WINDOW_S` (centred on the
+  frame in a clip; the past in live video), under the same cover (a hand over the mouth is in both frames, so its
+  movement is not read as the face's) and within :data:`MAX_POSE_CHANGE_DEG` of the frame's yaw and pitch (the
+  flow's rigid compensation removes what a turn leaves between two frames, not a turn of many degrees);
+* because the most neutral frame of a window changes rarely, neighbouring frames share their reference and the
+  lanes do not flicker with it;
+* a frame with no such reference has no reading here (its units come from the mesh).
+
+:func:`choose_references` picks the references and :func:`reference_intensities` reads the samples against them
+(one rigid model per reference, made once).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from larnet_core.aus.flow import FaceCrop, crop_intensities, neutral_model
+from larnet_core.aus.names import AU_COLUMNS
+
+__all__ = ["RATE_HZ", "WINDOW_S", "MAX_POSE_CHANGE_DEG", "FlowSample", "sample_stride", "choose_references",
+           "reference_intensities"]
+
+#: Readings a second of each face (at most one per frame).
+RATE_HZ = 10.0
+#: How far a reference may be from the frame it is read with: half of it either side in a clip, all of it in the
+#: past in live video (as the mesh channel's neutral window).
+WINDOW_S = 10.0
+#: Largest change of yaw or pitch (degrees) between a frame and its reference.
+MAX_POSE_CHANGE_DEG = 10.0
+
+
+@dataclass(frozen=True)
+class FlowSample:
+    """One sampled frame of one face: its crop for the flow, how far from neutral the mesh reads it, its pose and
+    what covers it (``""``: nothing; ``"mouth"``, ``"mouth+brows"``)."""
+
+    index: int
+    crop: FaceCrop
+    neutrality: float
+    yaw: float
+    pitch: float
+    cover: str = ""
+
+
+def sample_stride(fps: float | None) -> int:
+    """Frames between two readings of a face at :data:`RATE_HZ` (at least one)."""
+    return max(1, int(round((fps or 30.0) / RATE_HZ)))
+
+
+def choose_references(samples: Sequence[FlowSample], fps: float, causal: bool = False,
+                      only: int | None = None) -> np.ndarray:
+    """For each sample, the position (in ``samples``, frame order) of its reference, or -1 for none; ``causal``:
+    only samples up to it (live video); ``only``: choose for that position alone (the others stay -1)."""
+    n = len(samples)
+    out = np.full(n, -1, dtype=np.int64)
+    if n == 0:
+        return out
+    frames = np.array([s.index for s in samples], dtype=np.int64)
+    neutrality = np.array([s.neutrality for s in samples], dtype=np.float64)
+    yaw = np.array([s.yaw for s in samples], dtype=np.float64)
+    pitch = np.array([s.pitch for s in samples], dtype=np.float64)
+    covers = np.array([s.cover for s in samples], dtype=object)
+    reach = WINDOW_S * (fps or 30.0)
+    usable = np.isfinite(neutrality) & np.isfinite(yaw) & np.isfinite(pitch)
+    for position in (range(n) if only is None else [only]):
+        if not usable[position]:
+            continue
+        low = frames[position] - (reach if causal else reach / 2)
+        high = frames[position] if causal else frames[position] + reach / 2
+        candidates = (usable & (frames >= low) & (frames <= high) & (covers == covers[position])
+                      & (np.abs(yaw - yaw[position]) <= MAX_POSE_CHANGE_DEG)
+                      & (np.abs(pitch - pitch[position]) <= MAX_POSE_CHANGE_DEG))
+        if candidates.any():
+            # Ties (a still face reads 0 on many frames) go to the earliest: the reference then stays put.
+            out[position] = int(np.flatnonzero(candidates)[np.argmin(neutrality[candidates])])
+    return out
+
+
+def reference_intensities(samples: Sequence[FlowSample], references: np.ndarray) -> np.ndarray:
+    """``(len(samples), len(AU_COLUMNS))`` intensities of each sample against its reference (NaN rows where it has
+    none; zeros where it is its own)."""
+    out = np.full((len(samples), len(AU_COLUMNS)), np.nan)
+    models: dict[int, object] = {}
+    for position, reference in enumerate(np.asarray(references, dtype=np.int64)):
+        if reference < 0:
+            continue
+        if reference == position:
+            out[position] = 0.0
+            continue
+        if reference not in models:
+            models[reference] = neutral_model(samples[reference].crop)
+        out[position] = crop_intensities(samples[reference].crop, samples[position].crop, models[reference])
+    return out

@@ -1,0 +1,73 @@
+"""Per-frame action units read from the skin's movement against a reference frame (larnet_core.aus.reference_flow):
+which frame is the reference, how readings between samples are spread, and what a real face's crops read."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from larnet_core.aus.names import AU_COLUMNS
+from larnet_core.aus.reference_flow import FlowSample, choose_references, reference_intensities, sample_stride
+from larnet_core.video.face_state import _spread
+from markers import needs_mediapipe
+
+
+def _samples(neutrality, yaw=None, cover=None, step=3):
+    yaw = yaw or [0.0] * len(neutrality)
+    cover = cover or [""] * len(neutrality)
+    return [FlowSample(i * step, None, float(n), float(y), 0.0, c)
+            for i, (n, y, c) in enumerate(zip(neutrality, yaw, cover))]
+
+
+def test_the_reference_is_the_most_neutral_frame_of_the_window_and_stays_put():
+    samples = _samples([0.5, 0.1, 0.1, 2.0, 3.0, 0.4])
+    # The least neutrality wins, and of two equal the earlier one: every frame here shares one reference.
+    assert choose_references(samples, fps=30.0).tolist() == [1] * 6
+    # Live: only the past; the first frame is its own reference until a more neutral one comes.
+    assert choose_references(samples, fps=30.0, causal=True).tolist() == [0, 1, 1, 1, 1, 1]
+
+
+def test_a_reference_is_near_in_time_pose_and_cover():
+    far = _samples([0.0] + [1.0] * 4, step=int(30 * 6))  # six seconds apart: out of a centred 10 s window
+    assert choose_references(far, fps=30.0).tolist() == [0, 1, 2, 3, 4]
+    turned = _samples([0.0, 1.0, 1.0], yaw=[0.0, 5.0, 12.0])
+    # 12 degrees from the most neutral frame: the most neutral one within 10 degrees.
+    assert choose_references(turned, fps=30.0).tolist() == [0, 0, 1]
+    covered = _samples([0.0, 0.5, 0.2, 0.1], cover=["", "mouth", "mouth", ""])
+    assert choose_references(covered, fps=30.0).tolist() == [0, 2, 2, 0]  # the hand is in both frames or neither
+    unread = _samples([np.nan, 1.0])
+    assert choose_references(unread, fps=30.0).tolist() == [-1, 1]
+
+
+def test_readings_are_spread_between_samples_a_step_apart_and_held_near_them():
+    read = np.array([[0.0], [2.0], [4.0]])
+    out = _spread(np.array([0, 2, 10]), read, 12, stride=2)[:, 0]
+    assert out[:3].tolist() == [0.0, 1.0, 2.0]  # linear between two samples two frames apart
+    assert out[3] == 2.0 and np.isnan(out[4:9]).all()  # held less than a step from a sample, none in the gap
+    assert out[9] == 4.0 and out[10] == 4.0 and out[11] == 4.0
+    assert sample_stride(30.0) == 3 and sample_stride(24.0) == 2 and sample_stride(200.0) == 20
+
+
+@needs_mediapipe
+def test_a_smile_reads_against_the_neutral_frame_and_the_neutral_against_itself():
+    from larnet_core.aus.flow import face_crop
+    from larnet_core.face.mesh import MeshFaceDetector
+    from larnet_core.synth.action_units import apply_action_units
+    from larnet_core.synth.photo_faces import head_layer
+
+    layer = head_layer("astronaut", 180)
+    smile = apply_action_units(layer.image, layer.landmarks, {6: 2.0, 12: 2.0})
+    detector = MeshFaceDetector(max_faces=1)
+    try:
+        crops = [face_crop(image, detector.detect(image)[0].mesh3d) for image in (layer.image, smile)]
+    finally:
+        detector.close()
+    samples = [FlowSample(0, crops[0], 0.0, 0.0, 0.0), FlowSample(3, crops[1], 4.0, 0.0, 0.0)]
+    references = choose_references(samples, fps=30.0)
+    assert references.tolist() == [0, 0]
+    values = reference_intensities(samples, references)
+    assert (values[0] == 0).all()
+    assert values[1, AU_COLUMNS.index("AU12")] >= 1.0 and values[1, AU_COLUMNS.index("AU06")] >= 1.0
+    assert np.isnan(reference_intensities(samples, np.array([-1, -1]))).all()
+    with pytest.raises(IndexError):
+        reference_intensities(samples, np.array([0, 5]))
