@@ -1,0 +1,66 @@
+"""What the per-frame AU lanes show on generated footage of both sample photos (the tuning photo, grace_hopper,
+and the held-out one, astronaut): on the frames with no expression, the share where any unit but AU43 reaches
+``ACTIVE_LEVEL`` (and each unit's share above 2 %); at each rendered expression's apex (the median of the apex
+frame and its two neighbours), the units read against the units rendered; and the spotted intervals' units.
+
+The scenarios are those of ``larnet_core.synth.footage``: a head that turns and nods, a hand over the mouth,
+sunglasses, blinks, an expression while the head moves, and the story (a sadness through a turn, wide eyes under
+a hand, a laugh through a nod). The model plays no part in the action units: an untrained larnet-lite stands in.
+
+Usage: python scripts/au_lane_figures.py [--seed 5] [--scenarios head_turn_and_nod ...]
+"""
+
+import argparse
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from larnet_core.aus.estimate import ACTIVE_LEVEL
+from larnet_core.aus.names import AU_COLUMNS
+from larnet_core.inference import Predictor
+from larnet_core.models import ModelCard, load_checkpoint, save_checkpoint
+from larnet_core.synth.footage import make_footage, write_footage
+from larnet_core.video.analysis import analyze_clip
+
+SCENARIOS = ("head_turn_and_nod", "hand_over_mouth", "sunglasses", "blinking", "expression_while_moving",
+             "crying_surprise_laugh")
+_UNITS = [name for name in AU_COLUMNS if name != "AU43"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seed", type=int, default=5)
+    parser.add_argument("--scenarios", nargs="+", default=list(SCENARIOS), choices=SCENARIOS)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        work = Path(folder)
+        card = ModelCard.for_preset("larnet-lite", ["happiness", "surprise", "others"])
+        predictor = Predictor(load_checkpoint(save_checkpoint(card.build(), card, work / "untrained.pt")))
+        for name in args.scenarios:
+            for photo in ("grace_hopper", "astronaut"):
+                footage = make_footage(name, seed=args.seed, photo=photo)
+                path = write_footage(work / f"{name}.mp4", footage.frames, footage.truth.fps)
+                _report(name, photo, footage.truth, analyze_clip(path, predictor, max_infer_fps=10.0))
+
+
+def _report(name: str, photo: str, truth, analysis) -> None:
+    frames = analysis.frames
+    number = frames["frame"].to_numpy()
+    calm = np.ones(len(frames), dtype=bool)
+    for expression in truth.expressions:
+        calm &= (number < expression.onset - 5) | (number > expression.offset + 5)
+    hot = frames.loc[calm, _UNITS] >= ACTIVE_LEVEL
+    shares = {unit: round(float(share), 2) for unit, share in hot.mean().items() if share > 0.02}
+    print(f"{name}, {photo}: {int(calm.sum())} frames with no expression, any unit on "
+          f"{hot.any(axis=1).mean():.0%} {shares or ''}")
+    for expression in truth.expressions:
+        around = frames.loc[np.abs(number - expression.apex) <= 1, _UNITS].median()
+        read = "+".join(unit.replace("AU0", "AU") for unit, value in around.items() if value >= ACTIVE_LEVEL)
+        rendered = "+".join(f"AU{n}" for n in sorted(expression.aus))
+        print(f"  {expression.emotion} (rendered {rendered}): apex reads {read or 'nothing'}")
+    print(f"  intervals: {', '.join(analysis.intervals['aus']) or 'none'}")
+
+
+if __name__ == "__main__":
+    main()
