@@ -284,3 +284,69 @@ def test_registration_and_rigid_flow_removal_match_the_reference(footage):
                 assert result.residual == pytest.approx(residual, rel=1e-9, abs=1e-12)
             residuals.append(residual)
     assert max(residuals) > 0.01  # the flows had something to remove
+
+
+def _reference_warp(image: np.ndarray, matrix: np.ndarray, size: int, grey: bool) -> np.ndarray:
+    """The crop from the whole frame: converted to grey and area-shrunk whole, then warped."""
+    from larnet_core.face.align import _pixel_centre_matrix
+
+    source = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if grey else image
+    scale = math.hypot(matrix[0, 0], matrix[1, 0])
+    if scale < 0.5:
+        source = cv2.resize(source, None, fx=scale * 2, fy=scale * 2, interpolation=cv2.INTER_AREA)
+        matrix = matrix.copy()
+        matrix[:, :2] /= scale * 2
+    return cv2.warpAffine(source, _pixel_centre_matrix(matrix), (size, size), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+
+def test_model_and_motion_crops_match_the_whole_frame_shrink(footage):
+    """warp_crop converts and shrinks only the frame up to the crop's far corner: the same crops as from the whole
+    frame, for faces anywhere (half out of the frame too), of any size, turned or not."""
+    from larnet_core.face.inputs import InputBuilder, InputConfig, warp_crop
+
+    from larnet_core.face import sample_face_photos
+
+    rng = np.random.default_rng(0)
+    # Frames of the footage, the shipped photos, and sensor noise (every pixel its own: where a shrunk pixel that
+    # read beyond the cut would show).
+    frames = [frame for frame, _ in footage["turn"][::60]] + list(sample_face_photos().values())
+    frames.append(rng.integers(0, 256, (480, 640, 3), dtype=np.uint8))
+    for frame in frames:
+        height, width = frame.shape[:2]
+        for _ in range(200):
+            size = int(rng.choice([64, 96, 112, 224]))
+            scale = float(np.exp(rng.uniform(np.log(0.04), np.log(1.5))))  # mostly shrinking, by up to 25
+            angle = rng.uniform(-0.5, 0.5)
+            centre = rng.uniform(-0.2, 1.2, 2) * (width, height)
+            linear = scale * np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
+            matrix = np.hstack([linear, (size / 2 - linear @ centre)[:, None]])
+            for grey in (False, True):
+                np.testing.assert_array_equal(warp_crop(frame, matrix, size, grey=grey),
+                                              _reference_warp(frame, matrix, size, grey))
+    # The crops the pipeline cuts of the tracked face: the model's and the motion's.
+    config = InputConfig(size=112)
+    builder = InputBuilder(config, FPS)
+    for frame, face in _faces(footage, "turn")[::5]:
+        matrix, _ = builder.matrix(face)
+        np.testing.assert_array_equal(builder.build(frame, face, 0, matrix=(matrix, True)).crop,
+                                      _reference_warp(frame, matrix, 112, grey=False))
+        motion = matrix * (config.motion_size / config.size)
+        np.testing.assert_array_equal(builder.motion_patch(frame, matrix),
+                                      _reference_warp(frame, motion, config.motion_size, grey=True))
+
+
+def test_live_stream_converts_frames_as_pyav_does(tmp_path):
+    """The stream's one converter gives each decoded frame the pixels VideoFrame.to_ndarray gives it."""
+    import av
+
+    from larnet_core.video.stream import LiveStream
+
+    clip = make_footage("expressions", seconds=4.0, seed=5, size=(320, 240))
+    path = write_footage(tmp_path / "clip.mp4", clip.frames, FPS)
+    stream = LiveStream(analyzer=None)
+    with av.open(str(path)) as container:
+        decoded = list(container.decode(video=0))[:30]
+    assert decoded[0].format.name == "yuv420p"
+    for frame in decoded + [decoded[3].reformat(width=160, height=120)]:  # a camera that changes its size
+        np.testing.assert_array_equal(stream._to_rgb(frame), frame.to_ndarray(format="rgb24"))
