@@ -350,3 +350,58 @@ def test_live_stream_converts_frames_as_pyav_does(tmp_path):
     assert decoded[0].format.name == "yuv420p"
     for frame in decoded + [decoded[3].reformat(width=160, height=120)]:  # a camera that changes its size
         np.testing.assert_array_equal(stream._to_rgb(frame), frame.to_ndarray(format="rgb24"))
+
+
+def _reference_spot_expressions(micro, macro, fps, params, segments):
+    """Both scales spotted as DataFrames, micro intervals inside macro ones dropped, joined in onset order."""
+    import dataclasses
+
+    import pandas as pd
+
+    from larnet_core.video.spotting import spot_intervals
+
+    found_micro = spot_intervals(micro, fps, params, segments)
+    found_micro = found_micro[found_micro["kind"] == "micro"]
+    found_macro = spot_intervals(macro, fps, dataclasses.replace(params, min_s=params.micro_max_s), segments)
+    found_macro = found_macro[found_macro["kind"] == "macro"]
+    if len(found_macro) and len(found_micro):
+        inside = [any(m.onset_frame <= row.offset_frame and row.onset_frame <= m.offset_frame
+                      for m in found_macro.itertuples()) for row in found_micro.itertuples()]
+        found_micro = found_micro[~np.asarray(inside, dtype=bool)]
+    parts = [part for part in (found_micro, found_macro) if len(part)]
+    if not parts:
+        return None
+    return pd.concat(parts, ignore_index=True).sort_values("onset_frame", kind="stable").reset_index(drop=True)
+
+
+def test_two_scale_spotting_rows_match_the_dataframe_formula():
+    """The stream's plain rows and the clip's table of both scales equal what the DataFrames gave, on signals with
+    micro and macro movements, gaps (NaN), face segments and frames without a face."""
+    import pandas as pd
+
+    from larnet_core.video.spotting import SpottingParams, spot_expression_rows, spot_expressions
+
+    rng = np.random.default_rng(1)
+    found = 0
+    for _ in range(150):
+        n = int(rng.integers(3, 700))
+        micro, macro = np.abs(rng.normal(0, 0.03, n)), np.abs(rng.normal(0, 0.03, n))
+        for _ in range(int(rng.integers(0, 8))):  # movements: short ones on the micro signal, long on both
+            at, width, height = int(rng.integers(0, n)), float(rng.uniform(0.5, 30)), float(rng.uniform(0.05, 1.5))
+            bump = height * np.exp(-0.5 * ((np.arange(n) - at) / width) ** 2)
+            micro += bump * (1.0 if width < 4 else rng.uniform(0, 1))
+            macro += bump * (width >= 4)
+        micro[rng.integers(0, n, int(rng.integers(0, 10)))] = np.nan
+        segments = np.where(np.arange(n) < n * rng.uniform(0.3, 1.0), 0, 1)
+        segments[:int(n * rng.uniform(0, 0.2))] = -1
+        params = SpottingParams(p=float(rng.uniform(0.1, 0.5)))
+        expected = _reference_spot_expressions(micro, macro, FPS, params, segments)
+        table = spot_expressions(micro, macro, FPS, params, segments)
+        rows = spot_expression_rows(micro, macro, FPS, params, segments)
+        if expected is None:
+            assert table.empty and rows == []
+            continue
+        found += 1
+        pd.testing.assert_frame_equal(table, expected)
+        assert rows == expected.to_dict("records")
+    assert found > 50
