@@ -405,3 +405,28 @@ def test_two_scale_spotting_rows_match_the_dataframe_formula():
         pd.testing.assert_frame_equal(table, expected)
         assert rows == expected.to_dict("records")
     assert found > 50
+
+
+def test_the_live_ring_keeps_the_crop_the_frame_was_cut_to(tmp_path):
+    """A flow checkpoint's crop is cut on every frame (a possible flow reference), the model runs on every other
+    one: the ring of recent frames keeps that crop instead of cutting it again, and it is the frame's crop."""
+    from larnet_core.face.inputs import ModelInput, warp_crop
+    from larnet_core.inference import Predictor
+    from larnet_core.models import ModelCard, load_checkpoint, save_checkpoint
+    from larnet_core.video import LiveAnalyzer
+    from tests.live_feed import stream_file
+
+    card = ModelCard.for_preset("larnet-lite", ["happiness", "surprise", "others"], sample_mode="flow")
+    checkpoint = save_checkpoint(card.build(), card, tmp_path / "flow.pt")
+    analyzer = LiveAnalyzer(Predictor(load_checkpoint(checkpoint), backend="torch"), fps_hint=FPS, async_model=False)
+    assert analyzer.stream.builder.flow and analyzer.max_infer_fps < FPS
+    clip = make_footage("expressions", seconds=4.0, seed=5, size=(320, 240))
+    path = write_footage(tmp_path / "clip.mp4", clip.frames, FPS)
+    stream_file(analyzer, path, FPS)
+    frames = _read(path)
+    kept = [analyzer.ring.get(index) for index in range(len(frames))]
+    kept = [frame for frame in kept if frame is not None]
+    assert len(kept) > 60
+    for frame in kept:
+        matrix = ModelInput.matrix_from_record(frame.record)
+        np.testing.assert_array_equal(frame.crop, warp_crop(frames[frame.index], matrix, analyzer.input_config.size))
