@@ -91,6 +91,7 @@ class _Reference:
 
 
 def _reference(points: np.ndarray) -> _Reference:
+    """The :class:`_Reference` of ``(n, 3)`` reference points."""
     mean = points.mean(axis=0)
     centred = points - mean
     jacobian = np.zeros((2 * len(points), 6))
@@ -111,6 +112,7 @@ def _canonical_reference() -> _Reference:
 
 
 def _det3(m: np.ndarray) -> float:
+    """The determinant of a 3x3 matrix (its sign tells a rotation from a reflection), in plain floats."""
     (a, b, c), (d, e, f), (g, h, i) = m.tolist()
     return a * (e * i - f * h) - b * (d * i - f * g) + c * (d * h - e * g)
 
