@@ -118,20 +118,23 @@ def _face_samples(points: np.ndarray, size: int, step: int = 4) -> np.ndarray:
     return np.column_stack([xs * step, ys * step]).astype(np.float64)
 
 
+_RIGID_INDEX = np.array(RIGID_POINTS)
+_UNIT_CORNERS = np.array([[[0, 0], [1, 0], [1, 1], [0, 1]]], np.float32)  # a crop's corners, times its size
+
+
 def registered_patch(frame_rgb: np.ndarray, mesh: np.ndarray, anchor: np.ndarray, size: int) -> np.ndarray | None:
     """The grey ``size`` crop of ``frame_rgb`` in which this frame's stable mesh points land on ``anchor`` (their
     crop positions in the segment's first frame, :attr:`RigidModel.points`); ``None`` without a usable fit."""
     mesh = np.asarray(mesh, dtype=np.float64)
     if mesh.ndim != 2 or len(mesh) <= max(RIGID_POINTS):
         return None
-    source = mesh[list(RIGID_POINTS), :2].astype(np.float32)
+    source = mesh[_RIGID_INDEX, :2].astype(np.float32)
     homography, _ = cv2.findHomography(source, np.asarray(anchor, np.float32), 0)
     if homography is None or not np.isfinite(homography).all():
         return None
     # Only the part of the frame the crop covers is converted (and shrunk first when the face is large).
     inverse = np.linalg.inv(homography)
-    corners = cv2.perspectiveTransform(np.array([[[0, 0], [size, 0], [size, size], [0, size]]], np.float32),
-                                       inverse)[0]
+    corners = cv2.perspectiveTransform(_UNIT_CORNERS * np.float32(size), inverse)[0]
     height, width = frame_rgb.shape[:2]
     x0, y0 = np.clip(np.floor(corners.min(axis=0)).astype(int) - 2, 0, [width, height])
     x1, y1 = np.clip(np.ceil(corners.max(axis=0)).astype(int) + 2, 0, [width, height])
@@ -203,24 +206,43 @@ def compensate(flow: np.ndarray, model: RigidModel | None, iterations: int = 2) 
     size = flow.shape[0]
     design = model.design(size)
     observed = flow[design.rows, design.cols].astype(np.float64)
-    weights = np.ones(len(observed))
-    error = np.zeros(len(observed))
+    weights = None  # all ones in the first round
+    median = 0.0
     coefficients = []
     for _ in range(iterations):
         coefficients = []
         fitted = np.empty_like(observed)
         for k, a in enumerate((design.u, design.v)):
-            weighted = a * weights[:, None]
-            c = np.linalg.solve(weighted.T @ a + 1e-9 * np.eye(a.shape[1]), weighted.T @ observed[:, k])
+            weighted = a if weights is None else a * weights[:, None]
+            c = np.linalg.solve(weighted.T @ a + _DAMPING[a.shape[1]], weighted.T @ observed[:, k])
             coefficients.append(c)
             fitted[:, k] = a @ c
         error = np.hypot(*(fitted - observed).T)
-        spread = max(1.4826 * float(np.median(error)), 0.05)
+        median = float(_median(error))
+        spread = max(1.4826 * median, 0.05)
         r = error / (4.685 * spread)
         weights = np.where(r < 1, (1 - r * r) ** 2, 0.0)
-    rigid = np.stack([coefficients[0].astype(np.float32) @ design.grid_u,
-                      coefficients[1].astype(np.float32) @ design.grid_v], axis=-1)
-    return Compensation((flow - rigid.reshape(size, size, 2)).astype(np.float32), float(np.median(error)))
+    rigid = np.empty((size * size, 2), np.float32)  # the rigid flow over the whole crop
+    rigid[:, 0] = coefficients[0].astype(np.float32) @ design.grid_u
+    rigid[:, 1] = coefficients[1].astype(np.float32) @ design.grid_v
+    compensated = flow - rigid.reshape(size, size, 2)
+    return Compensation(compensated if compensated.dtype == np.float32 else compensated.astype(np.float32), median)
+
+
+_DAMPING = {n: 1e-9 * np.eye(n) for n in (5, 6)}  # by the number of regressors (without and with depth)
+
+
+def _median(values: np.ndarray) -> np.floating:
+    """``np.median`` of a 1-D float array (the same value, NaN if any is NaN), without its overhead: this runs
+    twice for every flow."""
+    n = len(values)
+    if n == 0:
+        return np.median(values)
+    half = n // 2
+    part = np.partition(values, [half - 1, half, n - 1] if n % 2 == 0 else [half, n - 1])
+    if np.isnan(part[-1]):
+        return part[-1]
+    return part[half] if n % 2 else (part[half - 1] + part[half]) / 2
 
 
 @dataclass(frozen=True)

@@ -157,11 +157,20 @@ def face_matrix(face: Any, size: int) -> np.ndarray:
 def warp_crop(image: np.ndarray, matrix: np.ndarray, size: int, grey: bool = False) -> np.ndarray:
     """Cut the ``size`` x ``size`` crop that ``matrix`` (source -> crop) describes; outside the frame is black."""
     source = image
-    if grey and image.ndim == 3:
-        source = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
     scale = math.hypot(matrix[0, 0], matrix[1, 0])
+    shrink = scale < 0.5
+    if (shrink or grey) and scale > 0:
+        # Only the frame up to a little beyond the crop's right and bottom edges is converted and shrunk (a face
+        # is a small part of a live frame): the crop reads the same pixels, because the frame's origin stays
+        # and INTER_AREA's cells start there (a shrunk pixel depends on the frame's pixels under it alone).
+        margin = 4.0 / (scale * 2) + 3.0 if shrink else 3.0
+        right, bottom = np.maximum(_far_corner(matrix, size), 0.0) + margin
+        height, width = image.shape[:2]
+        source = image[:min(height, math.ceil(bottom)), :min(width, math.ceil(right))]
+    if grey and source.ndim == 3:
+        source = cv2.cvtColor(source, cv2.COLOR_RGB2GRAY)
     # Shrinking by more than 2 with bilinear sampling aliases (texture reads as motion): pre-blur with INTER_AREA.
-    if scale < 0.5:
+    if shrink:
         factor = scale * 2
         small = cv2.resize(source, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
         matrix = matrix.copy()
@@ -169,6 +178,16 @@ def warp_crop(image: np.ndarray, matrix: np.ndarray, size: int, grey: bool = Fal
         source = small
     return cv2.warpAffine(source, _pixel_centre_matrix(matrix), (size, size), flags=cv2.INTER_LINEAR,
                           borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+
+_CROP_CORNERS = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+
+
+def _far_corner(matrix: np.ndarray, size: int) -> np.ndarray:
+    """``(x, y)``: the largest frame coordinates of the ``size`` crop's corners (``matrix``: frame -> crop)."""
+    linear = matrix[:, :2]
+    corners = (_CROP_CORNERS * size - matrix[:, 2]) @ np.linalg.inv(linear).T
+    return corners.max(axis=0)
 
 
 def _scaled(matrix: np.ndarray, factor: float) -> np.ndarray:

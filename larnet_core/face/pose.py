@@ -61,26 +61,82 @@ def rotation_from_angles(yaw: float, pitch: float, roll: float) -> np.ndarray:
 
 def angles_from_rotation(rotation: np.ndarray) -> tuple[float, float, float]:
     """``(yaw, pitch, roll)`` in degrees of a rotation built as :func:`rotation_from_angles` builds it."""
-    m = np.asarray(rotation, dtype=np.float64)
-    pitch = math.asin(float(np.clip(m[2, 1], -1.0, 1.0)))
-    yaw = math.atan2(float(m[2, 0]), float(m[2, 2]))
-    roll = math.atan2(float(-m[0, 1]), float(m[1, 1]))
+    m = np.asarray(rotation, dtype=np.float64).tolist()
+    pitch = math.asin(min(max(m[2][1], -1.0), 1.0))
+    yaw = math.atan2(m[2][0], m[2][2])
+    roll = math.atan2(-m[0][1], m[1][1])
     return math.degrees(yaw), math.degrees(pitch), math.degrees(roll)
+
+
+@dataclass(frozen=True)
+class _Reference:
+    """What a fit needs of a reference face's stable points, made once per reference (the canonical face's is kept:
+    every frame of every face is fitted to it).
+
+    Attributes:
+        points: ``(n, 3)`` the points.
+        mean: ``(3,)`` their mean.
+        centred: ``(n, 3)`` the points less their mean.
+        variance: their mean squared distance from the mean.
+        skews: ``(n, 3, 3)`` their cross-product matrices (:func:`_skew`).
+        jacobian: ``(2n, 6)`` the image fit's Jacobian with its shift columns (the same every round) filled in.
+    """
+
+    points: np.ndarray
+    mean: np.ndarray
+    centred: np.ndarray
+    variance: float
+    skews: np.ndarray
+    jacobian: np.ndarray
+
+
+def _reference(points: np.ndarray) -> _Reference:
+    """The :class:`_Reference` of ``(n, 3)`` reference points."""
+    mean = points.mean(axis=0)
+    centred = points - mean
+    jacobian = np.zeros((2 * len(points), 6))
+    jacobian[:, 4:] = np.tile(np.eye(2), (len(points), 1))
+    return _Reference(points, mean, centred, float((centred ** 2).sum() / len(points)), _skew(points), jacobian)
+
+
+_STABLE = np.array(STABLE_POINTS)
+_REFLECT = np.array([1.0, 1.0, -1.0])
+_NO_REFLECTION = np.ones(3)
+_DAMPING = 1e-9 * np.eye(6)
+_IDENTITY = np.eye(3)
+
+
+@functools.lru_cache(maxsize=1)
+def _canonical_reference() -> _Reference:
+    return _reference(canonical_face()[_STABLE])
+
+
+def _det3(m: np.ndarray) -> float:
+    """The determinant of a 3x3 matrix (its sign tells a rotation from a reflection), in plain floats."""
+    (a, b, c), (d, e, f), (g, h, i) = m.tolist()
+    return a * (e * i - f * h) - b * (d * i - f * g) + c * (d * h - e * g)
 
 
 def _similarity(source: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
     """Least-squares ``target ~ scale * rotation @ source + translation`` (Umeyama 1991), proper rotation only."""
-    mu_s, mu_t = source.mean(axis=0), target.mean(axis=0)
-    s, t = source - mu_s, target - mu_t
-    covariance = t.T @ s / len(source)
+    reference = _reference(source)
+    rotation, scale = _similarity_to(reference, target)
+    return rotation, scale, target.mean(axis=0) - scale * rotation @ reference.mean
+
+
+def _similarity_to(reference: _Reference, target: np.ndarray) -> tuple[np.ndarray, float]:
+    """:func:`_similarity`'s rotation and scale onto ``target`` of a reference's points."""
+    t = target - target.sum(axis=0) / len(target)  # the mean (as ndarray.mean computes it, without its overhead)
+    covariance = t.T @ reference.centred / len(target)
     u, sigma, vt = np.linalg.svd(covariance)
-    sign = np.ones(3)
-    if np.linalg.det(u) * np.linalg.det(vt) < 0:  # a reflection would fit better; keep a rotation
-        sign[2] = -1.0
-    rotation = u @ np.diag(sign) @ vt
-    variance = float((s ** 2).sum() / len(source))
+    sign = _NO_REFLECTION
+    rotation = u @ vt
+    if _det3(rotation) < 0:  # a reflection would fit better (u and vt of determinants of opposite signs): rotate
+        sign = _REFLECT
+        rotation = (u * sign) @ vt
+    variance = reference.variance
     scale = float((sigma * sign).sum() / variance) if variance > 0 else 1.0
-    return rotation, scale, mu_t - scale * rotation @ mu_s
+    return rotation, scale
 
 
 def _skew(v: np.ndarray) -> np.ndarray:
@@ -91,29 +147,32 @@ def _skew(v: np.ndarray) -> np.ndarray:
     return out
 
 
-def _refine_on_image(source: np.ndarray, target_xy: np.ndarray, rotation: np.ndarray, scale: float,
+def _refine_on_image(reference: _Reference, target_xy: np.ndarray, rotation: np.ndarray, scale: float,
                      iterations: int = 3) -> tuple[np.ndarray, float, np.ndarray]:
-    """Refine a rotation and scale so the canonical points, turned and seen along z (weak perspective), land on
+    """Refine a rotation and scale so the reference's points, turned and seen along z (weak perspective), land on
     the frame's image points.
 
     Why: the mesh model's x and y are measured on the image; its z is a guess that leans towards a frontal face,
     so a fit on all three coordinates underestimates turns by about a third. Gauss-Newton on the rotation vector,
     scale and 2-D shift, from the 3-D fit."""
-    skews = _skew(source)
-    shifts = np.tile(np.eye(2), (len(source), 1))
-    shift = target_xy.mean(axis=0) - scale * (source @ rotation.T)[:, :2].mean(axis=0)
+    source = reference.points
+    n = len(source)
+    # Means as sums over n: what ndarray.mean computes, without its overhead (these run on every frame).
+    shift = target_xy.sum(axis=0) / n - scale * ((source @ rotation.T)[:, :2].sum(axis=0) / n)
+    jacobian = reference.jacobian.copy()  # columns: rotation vector (3), scale, shift (2)
     for _ in range(iterations):
         turned = source @ rotation.T
         residual = (scale * turned[:, :2] + shift - target_xy).ravel()
         # d(R (I + [w]x) X)/dw = -R [X]x, rows x and y only.
-        d_rotation = -scale * (rotation[:2] @ skews).reshape(-1, 3)
-        jacobian = np.column_stack([d_rotation, turned[:, :2].ravel(), shifts])
-        step = np.linalg.solve(jacobian.T @ jacobian + 1e-9 * np.eye(6), -jacobian.T @ residual)
-        angle = float(np.linalg.norm(step[:3]))
+        jacobian[:, :3] = (-scale * (rotation[:2] @ reference.skews)).reshape(-1, 3)
+        jacobian[:, 3] = turned[:, :2].ravel()
+        step = np.linalg.solve(jacobian.T @ jacobian + _DAMPING, -jacobian.T @ residual)
+        turn = step[:3]
+        angle = math.sqrt(float(turn @ turn))  # its norm
         if angle > 0:
-            axis = step[:3] / angle
-            k = _skew(axis[None])[0]
-            rotation = rotation @ (np.eye(3) + math.sin(angle) * k + (1 - math.cos(angle)) * k @ k)
+            x, y, z = (turn / angle).tolist()
+            k = np.array([[0.0, -z, y], [z, 0.0, -x], [-y, x, 0.0]])  # the axis' cross-product matrix
+            rotation = rotation @ (_IDENTITY + math.sin(angle) * k + (1 - math.cos(angle)) * k @ k)
         scale, shift = scale + float(step[3]), shift + step[4:]
         if angle < 1e-5:
             break
@@ -160,15 +219,17 @@ def fit_pose(mesh3d: np.ndarray, reference: np.ndarray | None = None) -> HeadPos
     points = np.asarray(mesh3d, dtype=np.float64)
     if points.ndim != 2 or points.shape[1] != 3 or len(points) < _FACE_POINTS or not np.isfinite(points).all():
         raise ValueError(f"fit_pose needs a finite (478, 3) face mesh with depth, got shape {points.shape}")
-    canonical = canonical_face() if reference is None else np.asarray(reference, dtype=np.float64)
-    index = list(STABLE_POINTS)
-    source, target = canonical[index], points[index]
-    rotation, scale, translation = _similarity(source, target)
-    rotation, scale, shift = _refine_on_image(source, target[:, :2], rotation, scale)
+    fitted_face = (_canonical_reference() if reference is None
+                   else _reference(np.asarray(reference, dtype=np.float64)[_STABLE]))
+    target = points[_STABLE]
+    rotation, scale = _similarity_to(fitted_face, target)
+    rotation, scale, shift = _refine_on_image(fitted_face, target[:, :2], rotation, scale)
     # Depth is relative (MediaPipe's z has no origin of its own): centre it as the 3-D fit does.
-    translation = np.array([shift[0], shift[1], float((target[:, 2] - scale * source @ rotation[2]).mean())])
-    fitted = scale * source @ rotation.T + translation
-    residual = float(np.sqrt(((fitted[:, :2] - target[:, :2]) ** 2).sum(axis=1).mean()) / max(scale, 1e-9))
+    scaled = scale * fitted_face.points
+    n = len(target)
+    translation = np.array([shift[0], shift[1], float((target[:, 2] - scaled @ rotation[2]).sum()) / n])
+    fitted = scaled @ rotation.T + translation
+    residual = math.sqrt(float(((fitted[:, :2] - target[:, :2]) ** 2).sum(axis=1).sum()) / n) / max(scale, 1e-9)
     yaw, pitch, roll = angles_from_rotation(rotation)
     return HeadPose(yaw, pitch, roll, rotation, scale, translation, residual)
 

@@ -354,9 +354,8 @@ class LiveAnalyzer:
                                               None if main_step is None else main_step.appearance, frame,
                                               None if main_step is None else main_step.mesh3d)
         if main_step is not None and main_step.matrix is not None:
-            crop = None if main_step.model_input is None else main_step.model_input.crop
             self._ring.add(index, main_step.face_id, frame, main_step.matrix, main_step.aligned, self.input_config,
-                           crop=crop, mesh3d=main_step.mesh3d, cut=step.cut)
+                           crop=main_step.crop, mesh3d=main_step.mesh3d, cut=step.cut)
         samples = list(step.orphan_samples.get(self._main, [])) if self._main is not None else []
         if main_step is not None:
             samples.extend(main_step.samples)

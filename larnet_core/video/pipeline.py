@@ -59,6 +59,8 @@ class FaceStep:
         mesh3d: the face's mesh with depth (working-frame pixels), with MediaPipe.
         appearance: the colours of the mouth and brows and the skin around them
             (:func:`~larnet_core.face.occlusion.face_appearance`), with a mesh, for the occlusion check.
+        crop: the model-input crop cut this frame (``model_input``'s; a flow checkpoint's also when the model
+            does not run on the frame), so nothing cuts it twice.
     """
 
     face_id: int
@@ -72,6 +74,7 @@ class FaceStep:
     measure: Any = None
     mesh3d: np.ndarray | None = None
     appearance: np.ndarray | None = None
+    crop: np.ndarray | None = None
 
 
 @dataclass
@@ -215,10 +218,11 @@ class FaceStream:
                 samples = state.push(index, patch, pose, regions, rigid)
             state.present = True
             want = infer if isinstance(infer, bool) else face_id in infer
-            model_input = None
+            model_input = crop = None
             if want or self.builder.flow:
                 # Flow checkpoints need every frame's crop as a possible reference, inferred or not.
                 model_input = self.builder.build(frame, face, index, face_id, matrix=(matrix, aligned))
+                crop = model_input.crop
                 if not want:
                     model_input = None
             mesh = getattr(face, "mesh", None)
@@ -227,7 +231,7 @@ class FaceStream:
                                        landmarks, model_input, samples, matrix, aligned,
                                        measure_face(face) if self.measure_faces else None,
                                        getattr(face, "mesh3d", None),
-                                       face_appearance(frame, mesh) if measured else None))
+                                       face_appearance(frame, mesh) if measured else None, crop))
         for face_id, state in self._states.items():
             if face_id in seen:
                 continue

@@ -25,6 +25,7 @@ __all__ = [
     "SpottingParams",
     "StreamingSpotter",
     "spot_expressions",
+    "spot_expression_rows",
     "INTERVAL_COLUMNS",
     "spot_intervals",
     "smooth_signal",
@@ -273,20 +274,24 @@ def spot_expressions(micro: Sequence[float], macro: Sequence[float], fps: float,
         micro, macro: per-frame signals (NaN where nothing can be spotted).
         fps, params, segments: as for :func:`spot_intervals`.
     """
-    params = params or SpottingParams()
-    found_micro = spot_intervals(micro, fps, params, segments)
-    found_micro = found_micro[found_micro["kind"] == "micro"]
-    macro_params = replace(params, min_s=params.micro_max_s)
-    found_macro = spot_intervals(macro, fps, macro_params, segments)
-    found_macro = found_macro[found_macro["kind"] == "macro"]
-    if len(found_macro) and len(found_micro):
-        inside = [any(m.onset_frame <= row.offset_frame and row.onset_frame <= m.offset_frame
-                      for m in found_macro.itertuples()) for row in found_micro.itertuples()]
-        found_micro = found_micro[~np.asarray(inside, dtype=bool)]
-    parts = [part for part in (found_micro, found_macro) if len(part)]
-    if not parts:
+    rows = spot_expression_rows(micro, macro, fps, params, segments)
+    if not rows:
         return _empty_intervals()
-    return pd.concat(parts, ignore_index=True).sort_values("onset_frame", kind="stable").reset_index(drop=True)
+    return pd.DataFrame(rows)[list(INTERVAL_COLUMNS)]
+
+
+def spot_expression_rows(micro: Sequence[float], macro: Sequence[float], fps: float,
+                         params: SpottingParams | None = None, segments: Sequence[int] | None = None) -> list[dict]:
+    """:func:`spot_expressions` as plain rows (:data:`INTERVAL_COLUMNS`, in onset order): a stream spots its last
+    seconds every few frames, where building the DataFrames cost several milliseconds a look."""
+    params = params or SpottingParams()
+    found_micro = [row for row in _spot_rows(micro, fps, params, segments) if row["kind"] == "micro"]
+    macro_params = replace(params, min_s=params.micro_max_s)
+    found_macro = [row for row in _spot_rows(macro, fps, macro_params, segments) if row["kind"] == "macro"]
+    found_micro = [row for row in found_micro
+                   if not any(m["onset_frame"] <= row["offset_frame"] and row["onset_frame"] <= m["offset_frame"]
+                              for m in found_macro)]
+    return sorted(found_micro + found_macro, key=lambda row: row["onset_frame"])
 
 
 def _merge_close(rows: list[dict], max_gap: float) -> list[dict]:

@@ -117,6 +117,10 @@ class LiveStream:
         self.frames_in = self.frames_analysed = self.frames_skipped = 0
         self._recent: deque[bool] = deque(maxlen=_SKIP_WINDOW)
         self._lock = threading.Lock()
+        # One YUV -> RGB converter for all the stream's frames: VideoFrame.to_ndarray makes a converter of its own
+        # for every new frame (a third of the conversion's time); the same conversion, so the same pixels.
+        self._reformatter = None
+        self._reformatter_lock = threading.Lock()
         trace = os.environ.get(TRACE_ENV, "").strip()
         self._trace = open(trace, "a", buffering=1, encoding="utf-8") if trace else None  # noqa: SIM115
 
@@ -138,6 +142,15 @@ class LiveStream:
             self.frames_analysed += not skipped
             self._recent.append(skipped)
 
+    def _to_rgb(self, frame: Any) -> np.ndarray:
+        """``frame.to_ndarray(format="rgb24")`` with the stream's own converter."""
+        from av.video.reformatter import VideoReformatter
+
+        with self._reformatter_lock:
+            if self._reformatter is None:
+                self._reformatter = VideoReformatter()
+            return self._reformatter.reformat(frame, format="rgb24").to_ndarray()
+
     def process(self, frame: Any) -> tuple[Any, Any]:
         """Analyse one ``av.VideoFrame`` when a slot is free in time.
 
@@ -155,7 +168,7 @@ class LiveStream:
         got_slot = time.perf_counter()
         try:
             try:
-                image = frame.to_ndarray(format="rgb24")
+                image = self._to_rgb(frame)
             except Exception:  # noqa: BLE001 - an undecodable frame must not end the stream
                 self._count(skipped=True)
                 return frame, None

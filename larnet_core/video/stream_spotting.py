@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from larnet_core.video.spotting import INTERVAL_COLUMNS, SpottingParams, spot_expressions
+from larnet_core.video.spotting import INTERVAL_COLUMNS, SpottingParams, spot_expression_rows
 
 __all__ = ["TwoScaleStreamingSpotter"]
 
@@ -103,9 +103,8 @@ class TwoScaleStreamingSpotter:
             return []
         rows = self._rows[:last - first + 1]
         segments = np.where(np.isnan(rows[:, 2]), -1, rows[:, 2]).astype(np.int64)
-        found = spot_expressions(rows[:, 0], rows[:, 1], self.fps, self.params, segments)
         out = []
-        for row in found.to_dict("records"):
+        for row in spot_expression_rows(rows[:, 0], rows[:, 1], self.fps, self.params, segments):
             onset, offset = first + int(row["onset_frame"]), first + int(row["offset_frame"])
             if onset <= self._reported_until:
                 continue
