@@ -144,7 +144,7 @@ class LiveStream:
 
     def _to_rgb(self, frame: Any) -> np.ndarray:
         """``frame.to_ndarray(format="rgb24")`` with the stream's own converter."""
-        from av.video.reformatter import VideoReformatter
+        from av.video.reformatter import VideoReformatter  # lazy: PyAV only when a WebRTC frame arrives
 
         with self._reformatter_lock:
             if self._reformatter is None:
