@@ -1,7 +1,8 @@
 """Per-frame cost of what head pose and action units add to a frame: the pose fit and mesh measures of one face,
 the AU intensities against its neutral (a non-negative least-squares fit), the colours the occlusion check reads
-and its live update, the homography registration of its motion crop, and the removal of the head's rigid flow
-(one per flow computed).
+and its live update, the homography registration of its motion crop, the removal of the head's rigid flow
+(one per flow computed), and a reading of the units from the skin's movement against a reference frame (ten a
+second per face).
 
 Usage: python scripts/bench_aus.py   (times are medians of 300 runs on one thread)
 """
@@ -12,6 +13,8 @@ import cv2
 import numpy as np
 
 from larnet_core.aus.estimate import AuTracker, measure_mesh
+from larnet_core.aus.flow import crop_intensities, face_crop, neutral_model
+from larnet_core.aus.reference_flow import sample_stride
 from larnet_core.face import sample_face_photos
 from larnet_core.face.mesh import MeshFaceDetector
 from larnet_core.face.occlusion import OcclusionTracker, face_appearance
@@ -50,6 +53,12 @@ def main() -> None:
     appearance = face_appearance(photo, mesh)
     colours = _median_ms(lambda: face_appearance(photo, mesh))
     covered = _median_ms(lambda: occlusion.update(appearance))
+    # The per-frame units read from the skin's movement (reference_flow): one reading every sample_stride frames.
+    reference = face_crop(photo, mesh)
+    current = face_crop(photo, moved)
+    reference_model = neutral_model(reference)
+    reading = _median_ms(lambda: crop_intensities(reference, current, reference_model), 100)
+    new_reference = _median_ms(lambda: neutral_model(reference), 100)
     small = model.scaled(64 / 96, 64)
     remove_macro = _median_ms(lambda: compensate(flow[:64, :64].copy(), small))
     print(f"pose fit + mesh measures (per face and frame): {measure:.3f} ms")
@@ -59,6 +68,9 @@ def main() -> None:
     print(f"rigid flow removal, 96 px crop (per flow):      {remove:.3f} ms")
     print(f"rigid flow removal, 64 px crop (per flow):      {remove_macro:.3f} ms")
     print("a frame computes about one micro and one macro flow per face (two at a segment's end)")
+    stride = sample_stride(30.0)
+    print(f"AU reading from the skin's movement (per reading): {reading:.3f} ms, one every {stride} frames at 30 fps "
+          f"({reading / stride:.3f} ms a frame); a new reference's rigid model {new_reference:.3f} ms")
 
 
 if __name__ == "__main__":
