@@ -249,16 +249,17 @@ def _session(view: ClipView, name: str):
 
 
 def _au_timeline(view: ClipView, time_now: float | None) -> None:
-    """AU lanes first (estimates from the face mesh and its movement), then the class curves, smoothed."""
+    """AU lanes first (estimates from the skin's movement and the face mesh), then the class curves, smoothed."""
     shown = view.shown or view.result
     frames = shown.main
     if not au_charts.has_units(frames):  # analyses made before action units were estimated
         st.plotly_chart(charts.timeline_figure(frames, shown.intervals, view.class_names, time_now),
                         key="clip_timeline", config={"displaylogo": False})
         return
-    st.caption("Action units: estimates from the face mesh and its movement, not a certified FACS coder "
-               "(docs/action-units.md). Spotted intervals are outlined with the AUs at their apex and the "
-               "FACS rules' name for them.")
+    st.caption("Action units: estimates, not a certified FACS coder (docs/action-units.md), read ten times a second "
+               "from the skin's movement against the face's most neutral frame nearby, and from the face mesh "
+               "where that cannot be read. Spotted intervals are outlined with the AUs at their apex and the FACS "
+               "rules' name for them.")
     st.plotly_chart(au_charts.au_lanes_figure(frames, shown.intervals, time_now), key="clip_au_lanes",
                     config={"displaylogo": False})
     st.caption("Class probabilities per frame (smoothed over 0.25 s); each interval's label is the model's "
