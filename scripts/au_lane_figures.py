@@ -4,7 +4,7 @@ and the held-out one, astronaut): on the frames with no expression, the share wh
 frame and its two neighbours), the units read against the units rendered; and the spotted intervals' units.
 
 The scenarios are those of ``larnet_core.synth.footage``: a head that turns and nods, a hand over the mouth,
-sunglasses, blinks, an expression while the head moves, and the story (a sadness through a turn, wide eyes under
+sunglasses, blinks, two micro-expressions of a still face, an expression while the head moves, and the story (a sadness through a turn, wide eyes under
 a hand, a laugh through a nod). The model plays no part in the action units: an untrained larnet-lite stands in.
 
 Usage: python scripts/au_lane_figures.py [--seed 5] [--scenarios head_turn_and_nod ...]
@@ -23,15 +23,16 @@ from larnet_core.models import ModelCard, load_checkpoint, save_checkpoint
 from larnet_core.synth.footage import make_footage, write_footage
 from larnet_core.video.analysis import analyze_clip
 
-SCENARIOS = ("head_turn_and_nod", "hand_over_mouth", "sunglasses", "blinking", "expression_while_moving",
-             "crying_surprise_laugh")
+SCENARIOS = ("head_turn_and_nod", "hand_over_mouth", "sunglasses", "blinking", "expressions",
+             "expression_while_moving", "crying_surprise_laugh")
 _UNITS = [name for name in AU_COLUMNS if name != "AU43"]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seed", type=int, default=5)
-    parser.add_argument("--scenarios", nargs="+", default=list(SCENARIOS), choices=SCENARIOS)
+    parser.add_argument("--scenarios", nargs="+", default=[s for s in SCENARIOS if s != "expressions"],
+                        choices=SCENARIOS, help="footage to read (default: all but the micro-expressions)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
