@@ -4,7 +4,8 @@ and the held-out one, astronaut): on the frames with no expression, the share wh
 frame and its two neighbours), the units read against the units rendered; and the spotted intervals' units.
 
 The scenarios are those of ``larnet_core.synth.footage``: a head that turns and nods, a hand over the mouth,
-sunglasses, blinks, two micro-expressions of a still face, an expression while the head moves, and the story (a sadness through a turn, wide eyes under
+sunglasses, blinks, a face that enters, a shot cut, two faces (each face's lanes), two micro-expressions of a still
+face, an expression while the head moves, and the story (a sadness through a turn, wide eyes under
 a hand, a laugh through a nod). The model plays no part in the action units: an untrained larnet-lite stands in.
 
 Usage: python scripts/au_lane_figures.py [--seed 5] [--scenarios head_turn_and_nod ...]
@@ -23,8 +24,8 @@ from larnet_core.models import ModelCard, load_checkpoint, save_checkpoint
 from larnet_core.synth.footage import make_footage, write_footage
 from larnet_core.video.analysis import analyze_clip
 
-SCENARIOS = ("head_turn_and_nod", "hand_over_mouth", "sunglasses", "blinking", "expressions",
-             "expression_while_moving", "crying_surprise_laugh")
+SCENARIOS = ("head_turn_and_nod", "hand_over_mouth", "sunglasses", "blinking", "face_enters", "shot_cut",
+             "two_faces", "expressions", "expression_while_moving", "crying_surprise_laugh")
 _UNITS = [name for name in AU_COLUMNS if name != "AU43"]
 
 
@@ -39,16 +40,21 @@ def main() -> None:
         card = ModelCard.for_preset("larnet-lite", ["happiness", "surprise", "others"])
         predictor = Predictor(load_checkpoint(save_checkpoint(card.build(), card, work / "untrained.pt")))
         for name in args.scenarios:
-            for photo in ("grace_hopper", "astronaut"):
-                footage = make_footage(name, seed=args.seed, photo=photo)
+            # Two faces are one of each photo at once.
+            for photo in (("grace_hopper+astronaut",) if name == "two_faces" else ("grace_hopper", "astronaut")):
+                options = {} if name == "two_faces" else {"photo": photo}
+                footage = make_footage(name, seed=args.seed, **options)
                 path = write_footage(work / f"{name}.mp4", footage.frames, footage.truth.fps)
-                _report(name, photo, footage.truth, analyze_clip(path, predictor, max_infer_fps=10.0))
+                analysis = analyze_clip(path, predictor, max_infer_fps=10.0, all_faces=True)
+                for face_id, frames in analysis.tables.items():
+                    label = name if len(analysis.tables) == 1 else f"{name} (face {face_id})"
+                    _report(label, photo, footage.truth, frames)
+                print(f"  intervals: {', '.join(analysis.intervals['aus']) or 'none'}")
 
 
-def _report(name: str, photo: str, truth, analysis) -> None:
-    frames = analysis.frames
+def _report(name: str, photo: str, truth, frames) -> None:
     number = frames["frame"].to_numpy()
-    calm = np.ones(len(frames), dtype=bool)
+    calm = frames["face_found"].to_numpy(dtype=bool).copy()
     for expression in truth.expressions:
         calm &= (number < expression.onset - 5) | (number > expression.offset + 5)
     hot = frames.loc[calm, _UNITS] >= ACTIVE_LEVEL
@@ -60,7 +66,6 @@ def _report(name: str, photo: str, truth, analysis) -> None:
         read = "+".join(unit.replace("AU0", "AU") for unit, value in around.items() if value >= ACTIVE_LEVEL)
         rendered = "+".join(f"AU{n}" for n in sorted(expression.aus))
         print(f"  {expression.emotion} (rendered {rendered}): apex reads {read or 'nothing'}")
-    print(f"  intervals: {', '.join(analysis.intervals['aus']) or 'none'}")
 
 
 if __name__ == "__main__":
