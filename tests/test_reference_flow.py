@@ -71,3 +71,40 @@ def test_a_smile_reads_against_the_neutral_frame_and_the_neutral_against_itself(
     assert np.isnan(reference_intensities(samples, np.array([-1, -1]))).all()
     with pytest.raises(IndexError):
         reference_intensities(samples, np.array([0, 5]))
+
+
+def test_readings_are_not_spread_across_a_change_of_cover():
+    from larnet_core.video.face_state import _runs
+
+    runs = _runs(np.array(["", "", "", "mouth", "mouth", "mouth", "mouth", ""], dtype=object))
+    assert runs.tolist() == [0, 0, 0, 1, 1, 1, 1, 2]
+    out = _spread(np.array([0, 2, 4, 6]), np.array([[1.0], [2.0], [3.0], [4.0]]), 8, stride=2, runs=runs)[:, 0]
+    assert out[:3].tolist() == [1.0, 1.5, 2.0]
+    assert np.isnan(out[3])  # between a bare and a covered reading, and nearer neither of its own cover
+    assert out[4:7].tolist() == [3.0, 3.5, 4.0] and np.isnan(out[7])
+
+
+@needs_mediapipe
+@pytest.mark.usefixtures("one_torch_thread")
+def test_a_hand_that_comes_and_goes_is_no_expression_in_the_lanes_or_the_bars(tmp_path, lite_predictor):
+    # The hand's arrival moves the skin around it and drags the mesh: read as AU1+AU6 1.3-2.4 (the flow) or AU14 4.8
+    # (the mesh) on the frames around it; no unit is read there now.
+    from larnet_core.synth.footage import make_footage, write_footage
+    from larnet_core.video import analyze_clip
+    from larnet_core.video.live import LiveAnalyzer
+    from live_feed import stream_file
+
+    units = [name for name in AU_COLUMNS if name != "AU43"]
+    for photo in ("astronaut", "grace_hopper"):
+        footage = make_footage("hand_over_mouth", seed=5, photo=photo)
+        path = write_footage(tmp_path / f"{photo}.mp4", footage.frames, footage.truth.fps)
+        frames = analyze_clip(path, lite_predictor, max_infer_fps=10.0).frames
+        cover = footage.truth.occlusions[0]
+        assert not (frames[units] >= 0.6).any().any(), (photo, frames[units].max()[lambda s: s >= 0.6])
+        assert frames.loc[cover.start - 1:cover.start + 1, units].isna().all().all()
+        assert frames.loc[cover.start + 10, "AU01"] >= 0  # the brows are read under the hand
+        analyzer = LiveAnalyzer(lite_predictor, fps_hint=footage.truth.fps, async_model=False, draw=False)
+        bars = [r.aus for r in stream_file(analyzer, path, footage.truth.fps) if r.aus]
+        # Live sees a cover only once it is there, so a frame as the hand comes or goes may still read a unit.
+        blips = [bars_now for bars_now in bars if any(bars_now[name] >= 0.6 for name in units)]
+        assert len(blips) <= 2, (photo, blips)

@@ -99,6 +99,7 @@ _REGION_MEASURES = {
     "eyes": np.array([name.startswith(("upper_lid", "lower_lid")) for name in FEATURE_NAMES]),
 }
 _REGION_COLUMNS = {region: np.array([name in units for name in AU_COLUMNS]) for region, units in REGION_UNITS.items()}
+_NOT_AU43 = np.array([name != "AU43" for name in AU_COLUMNS])
 
 
 def occluded_reason(regions) -> str:
@@ -402,38 +403,60 @@ def _with_flow_units(values: np.ndarray, crops: dict[int, FaceCrop], pose: np.nd
     """The per-frame units with those the flow reads (:mod:`larnet_core.aus.reference_flow`) where it reads them:
     on the sampled frames against their references, and between two samples a sampling step apart by linear
     interpolation; the mesh's elsewhere, and AU43 always (a blink is shorter than a sampling step: the mesh reads
-    the lids on every frame). Covered regions stay NaN."""
+    the lids on every frame). Covered regions stay NaN. While a cover arrives or leaves (``cover``, the
+    ``occluded`` column, changes within a sampling step) no unit but AU43 is read: the occluder moves the skin
+    around it and drags the mesh with it (on generated footage a hand's arrival read as AU14 4.8 from the mesh and
+    AU1+AU6 1.3-2.4 from the flow); readings are not spread across a change of cover."""
     n = len(values)
+    stride = sample_stride(fps)
+    runs = _runs(cover)
+    index = np.arange(n)
+    arriving = runs[np.maximum(index - stride, 0)] != runs[np.minimum(index + stride, n - 1)]
+    values = values.copy()
+    values[np.ix_(arriving, _NOT_AU43)] = np.nan
     samples = [FlowSample(index, crop, float(np.nansum(values[index])), pose[index, 0], pose[index, 1],
                           str(cover[index])) for index, crop in sorted(crops.items())
-               if index < n and np.isfinite(values[index]).any()]
+               if index < n and not arriving[index] and np.isfinite(values[index]).any()]
     if not samples:
         return values
     read = reference_intensities(samples, choose_references(samples, fps))
-    flow = _spread(np.array([s.index for s in samples]), read, n, sample_stride(fps))
+    flow = _spread(np.array([s.index for s in samples]), read, n, stride, runs)
     flow[:, AU_COLUMNS.index("AU43")] = np.nan
+    flow[arriving] = np.nan
     for region, flags in covered.items():
         flow[np.ix_(np.asarray(flags, dtype=bool), _REGION_COLUMNS[region])] = np.nan
     return np.where(np.isfinite(flow), flow, values)
 
 
-def _spread(frames: np.ndarray, read: np.ndarray, n: int, stride: int) -> np.ndarray:
+def _runs(cover: np.ndarray) -> np.ndarray:
+    """Per frame, the number of the run of frames with the same cover (``occluded`` text) it belongs to."""
+    cover = np.asarray(cover, dtype=object)
+    changes = np.zeros(len(cover), dtype=np.int64)
+    if len(cover) > 1:
+        changes[1:] = cover[1:] != cover[:-1]
+    return np.cumsum(changes)
+
+
+def _spread(frames: np.ndarray, read: np.ndarray, n: int, stride: int, runs: np.ndarray | None = None) -> np.ndarray:
     """``(n, units)`` from readings on ``frames``: linear between two readings at most two steps apart, the nearest
-    reading within less than a step of it, NaN elsewhere."""
+    reading within less than a step of it, NaN elsewhere; never across a change of ``runs`` (per frame, the run of
+    frames with one cover it belongs to: :func:`_runs`)."""
     out = np.full((n, read.shape[1]), np.nan)
     have = np.isfinite(read).all(axis=1)
     frames, read = frames[have], read[have]
     if not len(frames):
         return out
+    runs = np.zeros(n, dtype=np.int64) if runs is None else np.asarray(runs)
     index = np.arange(n)
     after = np.clip(np.searchsorted(frames, index), 0, len(frames) - 1)
     before = np.clip(after - (frames[after] > index), 0, len(frames) - 1)
     gap = frames[after] - frames[before]
-    between = (frames[before] <= index) & (index <= frames[after]) & (gap <= 2 * stride)
+    between = ((frames[before] <= index) & (index <= frames[after]) & (gap <= 2 * stride)
+               & (runs[frames[before]] == runs) & (runs[frames[after]] == runs))
     weight = np.where(gap > 0, (index - frames[before]) / np.maximum(gap, 1), 0.0)[:, None]
     out[between] = ((1 - weight) * read[before] + weight * read[after])[between]
-    near = ~between & (np.minimum(np.abs(index - frames[before]), np.abs(index - frames[after])) < stride)
     nearest = np.where(np.abs(index - frames[before]) <= np.abs(index - frames[after]), before, after)
+    near = ~between & (np.abs(index - frames[nearest]) < stride) & (runs[frames[nearest]] == runs)
     out[near] = read[nearest][near]
     return out
 

@@ -210,7 +210,9 @@ class FlowUnits:
     """The followed face's units read from the skin's movement (:mod:`larnet_core.aus.reference_flow`), live: every
     :func:`~larnet_core.aus.reference_flow.sample_stride` frames against the most neutral sampled frame of the past
     :data:`~larnet_core.aus.reference_flow.WINDOW_S` under the same cover and near the same pose, held until the
-    next reading; the mesh's units where there is no reading, and AU43 always (as a clip)."""
+    next reading under the same cover; the mesh's units where there is no reading, and AU43 always (as a clip).
+    For a sampling step after a cover arrives or leaves no unit but AU43 is read (a clip also blanks the step
+    before it, which live cannot know yet)."""
 
     def __init__(self, fps: float) -> None:
         self.fps = float(fps)
@@ -218,18 +220,27 @@ class FlowUnits:
         self._samples: deque[FlowSample] = deque(maxlen=int(WINDOW_S * self.fps / self.stride) + 2)
         self._models: dict[int, object] = {}  # the rigid model of each reference used, by its frame
         self._last: tuple[int, np.ndarray] | None = None  # the latest reading: its frame and units
+        self._cover: tuple[str, int] | None = None  # the cover now, and the frame it began
 
     def reset(self) -> None:
         self._samples.clear()
         self._models.clear()
         self._last = None
+        self._cover = None
 
     def update(self, index: int, frame: np.ndarray, mesh3d: np.ndarray, values: np.ndarray, pose: Any,
                covered: tuple[str, ...]) -> np.ndarray:
         """This frame's units (``values``: the mesh's, covered regions NaN): the latest flow reading where it
         reads them, else ``values``."""
+        cover = "+".join(covered)
+        if self._cover is None or self._cover[0] != cover:
+            if self._cover is not None:
+                self._last = None  # a reading is not held across a change of cover
+            self._cover = (cover, index) if self._cover is not None else (cover, index - self.stride)
+        if index - self._cover[1] < self.stride:  # the occluder is arriving or leaving
+            return np.where(np.arange(len(values)) == _AU43, values, np.nan)
         if index % self.stride == 0 and np.isfinite(values).any():
-            self._read(index, frame, mesh3d, values, pose, "+".join(covered))
+            self._read(index, frame, mesh3d, values, pose, cover)
         if self._last is None or index - self._last[0] >= self.stride:
             return values
         flow = self._last[1].copy()
