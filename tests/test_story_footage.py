@@ -200,7 +200,7 @@ def test_the_wide_eyes_under_the_hand_are_spotted_on_the_held_out_face(tmp_path,
     assert {"AU1", "AU5"} <= units and not units & MOUTH_UNITS, row
     # The brows were read against the lids' closing movement, which the wide-open lids do not have.
     apex = analysis.frames.iloc[wide_eyed.apex]
-    assert apex["motion_macro_eyes"] > apex["motion_macro_brows"] > 0.3 and apex["lids_closing_macro"] < 0.05
+    assert apex["motion_macro_eyes"] > apex["motion_macro_brows"] > 0.3 and apex["drag_eyes_macro"] < 0.05
     for interval in analysis.intervals.itertuples():  # nothing on the hand, the movements or the blinks alone
         assert any(interval.onset_frame <= e.offset and interval.offset_frame >= e.onset
                    for e in truth.expressions), interval

@@ -193,7 +193,7 @@ def test_analysis_of_a_real_face_finds_the_expression(face_clip, predictor):
                 "face_x1", "face_y1", "face_confidence", *[f"prob_{c}" for c in CLASSES], "pred_label", "confidence",
                 "inferred", "motion", "motion_brows", "motion_eyes", "motion_nose", "motion_mouth", "motion_cheeks",
                 "motion_chin", "motion_macro", "motion_macro_brows", "motion_macro_eyes", "motion_macro_nose",
-                "motion_macro_mouth", "motion_macro_cheeks", "motion_macro_chin", "lids_closing", "lids_closing_macro",
+                "motion_macro_mouth", "motion_macro_cheeks", "motion_macro_chin", "drag_eyes", "drag_eyes_macro",
                 "head_motion", "head_moving",
                 "head_moving_macro", "segment", "pose_yaw", "pose_pitch", "pose_roll", "head_residual",
                 "head_residual_macro", "excluded", "occluded", "motion_left_out",

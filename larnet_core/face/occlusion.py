@@ -35,6 +35,8 @@ photos (``larnet_core.synth.footage``, written as h264 and read back) and checke
 (mirrored photos, other light, other occluders, sunglasses): docs/clip-analysis.md has the figures. Covers of the
 mouth scored 0.60 and above (a hand over one corner of it included), of the brows 0.56, of the eyes 0.60;
 expressions, blinks and head turns up to 28 degrees at most 0.46 (mouth), 0.44 (brows), 0.22 (eyes).
+A region found occluded stays so while it scores above :data:`RELEASE_LEVEL` (a held cover's score wavers),
+in a clip and live alike.
 
 Cost: 172 x 9 pixel reads and one colour conversion a frame, and live a median over the neutral window now and
 then (docs/clip-analysis.md gives the measured time).

@@ -66,10 +66,10 @@ FRAME_GROUPS: dict[str, tuple[str, ...]] = {
               "face_confidence"),
     # the top class, its probability, whether the model saw the frame
     "prediction": ("pred_label", "confidence", "inferred"),
-    # the combined signals, their regions, and how far the lids closed (a blink's drag on the brows; crop pixels,
-    # each scale; a table made before the columns has none)
+    # the combined signals, their regions, and the eye movement that can be a blink dragging the brows (all but
+    # the lids opening; crop pixels, each scale; a table made before the columns has none)
     "motion": ("motion", *(f"motion_{name}" for name in REGIONS), "motion_macro",
-               *(f"motion_macro_{name}" for name in REGIONS), "lids_closing", "lids_closing_macro", "head_motion",
+               *(f"motion_macro_{name}" for name in REGIONS), "drag_eyes", "drag_eyes_macro", "head_motion",
                "head_moving", "head_moving_macro", "segment"),
     # head pose (degrees), how well the head's movement was removed from the flow (crop pixels, micro and macro
     # scale), why a frame is kept out of spotting ("" when it is not), the action-unit intensities, and whether

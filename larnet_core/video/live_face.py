@@ -131,7 +131,7 @@ class LiveFaceState:
         """A final motion sample's value for the spotter: NaN where it is kept out of spotting, the value of the
         regions a steady cover leaves, else its own (see the module docstring). Every final sample passes here:
         a micro one's region motion is kept for :meth:`is_blink`. The brows of a covered sample are measured
-        against its own :attr:`~larnet_core.video.motion.MotionSample.lids_closing`, as its combined value is."""
+        against its own :attr:`~larnet_core.video.motion.MotionSample.drag_eyes`, as its combined value is."""
         if sample.segment < 0:
             return float("nan")
         if not self.excluded(sample):
@@ -139,8 +139,8 @@ class LiveFaceState:
         held = self._held(sample)
         if not held or self._unusable(sample):
             return float("nan")
-        closing = float(getattr(sample, "lids_closing", float("nan")))
-        return float(kept_motion(np.asarray(sample.regions)[None], [closing], left_out_regions(held))[0])
+        dragging = float(getattr(sample, "drag_eyes", float("nan")))
+        return float(kept_motion(np.asarray(sample.regions)[None], [dragging], left_out_regions(held))[0])
 
     def excluded(self, sample: Any) -> bool:
         """Whether a final motion sample is kept out of spotting as a whole (see the module docstring)."""

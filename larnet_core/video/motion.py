@@ -38,7 +38,7 @@ from larnet_core.video.blinks import BLINK_DRAG
 from larnet_core.result.schema import REGIONS
 
 __all__ = ["REGIONS", "MotionConfig", "MotionSample", "MotionEngine", "aligned_regions", "face_flow", "flow_regions",
-           "region_motion", "head_pose", "closing_eyes", "combine_regions"]
+           "region_motion", "head_pose", "dragging_eyes", "combine_regions"]
 
 #: Regions as fractions ``(x0, y0, x1, y1)`` of the aligned crop (faces are aligned to
 #: :data:`larnet_core.face.inputs.TEMPLATE`, eyes at 0.40 down and 0.32 apart); dense landmarks, when the tracker
@@ -241,9 +241,10 @@ class MotionSample:
         residual: how far the stable points strayed from the head's fitted rigid movement in the flows this
             frame's signal is made of, crop pixels (:mod:`~larnet_core.face.head_compensation`; NaN without a
             mesh): large when the compensation cannot be trusted.
-        lids_closing: the eye region's movement of the lids closing, the largest of the segment's last
-            ``k // 2 + 1`` samples (:func:`closing_eyes`; crop pixels): what a blink drags the brows by
-            (:func:`combine_regions`). NaN: not known (the brows are then measured against the eyes' movement).
+        drag_eyes: the eye region's movement that can be a blink dragging the brows (all but the lids opening:
+            :func:`dragging_eyes`), the largest of the segment's last ``k // 2 + 1`` samples, crop pixels; the
+            brows count beyond 0.6 times it (:func:`combine_regions`). NaN: not known (the brows are then
+            measured against the eye region's value).
     """
 
     index: int
@@ -254,7 +255,7 @@ class MotionSample:
     segment: int
     scale: str = "micro"
     residual: float = float("nan")
-    lids_closing: float = float("nan")
+    drag_eyes: float = float("nan")
 
 
 class MotionEngine:
@@ -286,8 +287,8 @@ class MotionEngine:
         self._in_segment = False
         self.regions: Regions = dict(TEMPLATE_REGIONS)
         self.rigid: RigidModel | None = None
-        # The lids' closing movement of the last emitted frames: a blink's drag on the brows outlasts the lids'.
-        self._recent_closing: deque[float] = deque(maxlen=max(2, self.k // 2 + 1))
+        # The dragging eye movement of the last emitted frames: a blink's drag on the brows outlasts the lids'.
+        self._recent_drag: deque[float] = deque(maxlen=max(2, self.k // 2 + 1))
 
     @property
     def in_segment(self) -> bool:
@@ -409,39 +410,41 @@ class MotionEngine:
         """The final sample of frame ``index`` (``down``: the eye region's vertical flow on its backward side)."""
         regions = np.maximum(np.minimum(back, forward) - span, 0.0).astype(np.float32)
         eyes = REGIONS.index("eyes")
-        self._recent_closing.append(closing_eyes(float(regions[eyes]), down, float(back[eyes])))
-        lids_closing = max(self._recent_closing)
-        combined = combine_regions(regions, self._weights, lids_closing)
+        self._recent_drag.append(dragging_eyes(float(regions[eyes]), down, float(back[eyes])))
+        drag_eyes = max(self._recent_drag)
+        combined = combine_regions(regions, self._weights, drag_eyes)
         moving = bool(np.isfinite(head) and head > self.config.head_max_px)
         residual = float(residual) if residual is not None and residual >= 0 else float("nan")
         return MotionSample(index, regions, combined, head, moving, self._segment, self.scale, residual,
-                            lids_closing)
+                            drag_eyes)
 
 
-def closing_eyes(eyes: float, down: float, back: float) -> float:
-    """How much of a frame's eye-region value (``eyes``) is the lids closing: the share of the region's
-    backward flow (from ``k`` frames before to the frame; ``back`` its mean magnitude, ``down`` its mean
-    vertical flow, positive downwards in the aligned crop) that goes down. A blink's upper lid comes down: on the
-    generated blinks of the story footage the share is 0.97-0.99. Lids opening wide (AU5, with the brows raised)
-    go up, share 0, and do not make the raised brows a blink's drag."""
+def dragging_eyes(eyes: float, down: float, back: float) -> float:
+    """How much of a frame's eye-region value (``eyes``) can be a blink dragging the brows: all of it but the share
+    of the lids opening. The share opening is how much of the region's backward flow (from ``k`` frames before to
+    the frame; ``back`` its mean magnitude, ``down`` its mean vertical flow, positive downwards in the aligned crop)
+    goes up. A blink's upper lid comes down (on the generated blinks of the story footage 0.98-0.99 of the flow
+    goes down): all of it drags. Lids opening wide (AU5, with the brows raised) go up (0.97-0.99 of the flow on the
+    astronaut's wide eyes): nothing drags, and the raised brows count in full. Where the flow has no clear direction
+    (a nod's residue, noise) the whole value drags, as it did before the direction was measured."""
     if not (np.isfinite(eyes) and np.isfinite(down) and back > 0):
-        return 0.0
-    return float(eyes) * float(np.clip(down / back, 0.0, 1.0))
+        return float(eyes) if np.isfinite(eyes) else 0.0
+    return float(eyes) * float(np.clip(1.0 + down / back, 0.0, 1.0))
 
 
-def combine_regions(regions: np.ndarray, weights: np.ndarray, lids_closing: float | None = None) -> float:
+def combine_regions(regions: np.ndarray, weights: np.ndarray, drag_eyes: float | None = None) -> float:
     """One frame's spotting value from its region values: the largest weighted region (expressions are local;
-    averaging dilutes them). Brow movement that comes with the lids closing is a blink spilling over the brows
-    (the lid drags the skin above it), so the brows count only beyond
-    :data:`~larnet_core.video.blinks.BLINK_DRAG` (0.6) x the lids' closing movement (``lids_closing``: the
-    sample's :attr:`MotionSample.lids_closing`; None or NaN, for a table made before it: the eye region's value
-    of this frame, whichever way the lids moved)."""
+    averaging dilutes them). Brow movement that comes with the lids' movement is a blink spilling over the brows
+    (the lid drags the skin above it), so the brows count only beyond :data:`~larnet_core.video.blinks.BLINK_DRAG`
+    (0.6) x the eye movement that can drag them (``drag_eyes``: the sample's :attr:`MotionSample.drag_eyes`, which
+    leaves out lids opening wide; None or NaN, for a table made before it: the eye region's value of this frame,
+    whichever way the lids moved)."""
     values = np.array(regions, dtype=np.float32, copy=True)
     brows = REGIONS.index("brows")
-    closing = np.nan if lids_closing is None else float(lids_closing)
-    if not np.isfinite(closing):
-        closing = float(values[REGIONS.index("eyes")])
-    values[brows] = max(0.0, float(values[brows]) - BLINK_DRAG["brows"] * closing)
+    dragging = np.nan if drag_eyes is None else float(drag_eyes)
+    if not np.isfinite(dragging):
+        dragging = float(values[REGIONS.index("eyes")])
+    values[brows] = max(0.0, float(values[brows]) - BLINK_DRAG["brows"] * dragging)
     return float((values * weights).max())
 
 
@@ -501,7 +504,7 @@ def samples_table(samples: list[MotionSample], n_frames: int, present: np.ndarra
     """Columns for the per-frame table from a clip's samples of both scales: the micro scale's region values,
     combined signal, head measure and segments, and the macro scale's combined signal (``motion_macro``) and head
     flag (``head_moving_macro``) and region values (``motion_macro_<region>``); each scale's
-    :attr:`MotionSample.lids_closing` (``lids_closing``, ``lids_closing_macro``). Face frames between measured ones (:meth:`MotionConfig.frame_step`) take values
+    :attr:`MotionSample.drag_eyes` (``drag_eyes``, ``drag_eyes_macro``). Face frames between measured ones (:meth:`MotionConfig.frame_step`) take values
     interpolated within their segment, and a segment's last frames after its last measured one (only when
     ``present``, the frames with the face, is given) that one's values; frames never measured otherwise stay
     NaN."""
@@ -513,12 +516,12 @@ def samples_table(samples: list[MotionSample], n_frames: int, present: np.ndarra
     macro_segment = np.array([s.segment for s in macro], dtype=np.int64)
     regions = _filled(micro_index, np.array([s.regions for s in micro], dtype=np.float64).reshape(-1, len(REGIONS)),
                       micro_segment, n_frames, present)
-    values = _filled(micro_index, np.array([[s.combined, s.head, s.head_moving, s.residual, s.lids_closing]
+    values = _filled(micro_index, np.array([[s.combined, s.head, s.head_moving, s.residual, s.drag_eyes]
                                             for s in micro], dtype=np.float64).reshape(-1, 5),
                      micro_segment, n_frames, present)
     segment = _filled(micro_index, micro_segment.astype(np.float64).reshape(-1, 1), micro_segment, n_frames, present,
                       interpolate=False)[:, 0]
-    macro_values = _filled(macro_index, np.array([[s.combined, s.head_moving, s.residual, s.lids_closing]
+    macro_values = _filled(macro_index, np.array([[s.combined, s.head_moving, s.residual, s.drag_eyes]
                                                   for s in macro], dtype=np.float64).reshape(-1, 4),
                            macro_segment, n_frames, present)
     macro_regions = _filled(macro_index, np.array([s.regions for s in macro], dtype=np.float64).reshape(
@@ -530,8 +533,8 @@ def samples_table(samples: list[MotionSample], n_frames: int, present: np.ndarra
     for position, name in enumerate(REGIONS):  # what a cover leaves of the macro signal is made of these
         columns[f"motion_macro_{name}"] = macro_regions[:, position]
     # ... and the brows of it are measured against the lids' closing movement (a blink's drag)
-    columns["lids_closing"] = values[:, 4]
-    columns["lids_closing_macro"] = macro_values[:, 3]
+    columns["drag_eyes"] = values[:, 4]
+    columns["drag_eyes_macro"] = macro_values[:, 3]
     columns["head_motion"] = values[:, 1]
     columns["head_moving"] = np.nan_to_num(values[:, 2]) > 0
     columns["head_moving_macro"] = np.nan_to_num(macro_values[:, 1]) > 0
