@@ -504,10 +504,10 @@ def samples_table(samples: list[MotionSample], n_frames: int, present: np.ndarra
     """Columns for the per-frame table from a clip's samples of both scales: the micro scale's region values,
     combined signal, head measure and segments, and the macro scale's combined signal (``motion_macro``) and head
     flag (``head_moving_macro``) and region values (``motion_macro_<region>``); each scale's
-    :attr:`MotionSample.drag_eyes` (``drag_eyes``, ``drag_eyes_macro``). Face frames between measured ones (:meth:`MotionConfig.frame_step`) take values
-    interpolated within their segment, and a segment's last frames after its last measured one (only when
-    ``present``, the frames with the face, is given) that one's values; frames never measured otherwise stay
-    NaN."""
+    :attr:`MotionSample.drag_eyes` (``drag_eyes``, ``drag_eyes_macro``). Face frames between measured ones
+    (:meth:`MotionConfig.frame_step`) take values interpolated within their segment, and a segment's last frames
+    after its last measured one (only when ``present``, the frames with the face, is given) that one's values;
+    frames never measured otherwise stay NaN."""
     micro = [s for s in samples if s.scale != "macro" and 0 <= s.index < n_frames]
     macro = [s for s in samples if s.scale == "macro" and 0 <= s.index < n_frames]
     micro_index = np.array([s.index for s in micro], dtype=np.int64)
