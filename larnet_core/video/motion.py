@@ -423,8 +423,8 @@ def dragging_eyes(eyes: float, down: float, back: float) -> float:
     """How much of a frame's eye-region value (``eyes``) can be a blink dragging the brows: all of it but the share
     of the lids opening. The share opening is how much of the region's backward flow (from ``k`` frames before to
     the frame; ``back`` its mean magnitude, ``down`` its mean vertical flow, positive downwards in the aligned crop)
-    goes up. A blink's upper lid comes down (on the generated blinks of the story footage 0.98-0.99 of the flow
-    goes down): all of it drags. Lids opening wide (AU5, with the brows raised) go up (0.97-0.99 of the flow on the
+    goes up. A blink's upper lid comes down (on the generated blinks of the story footage 0.89-0.99 of the flow
+    goes down): all of it drags. Lids opening wide (AU5, with the brows raised) go up (0.99 of the flow at the
     astronaut's wide eyes): nothing drags, and the raised brows count in full. Where the flow has no clear direction
     (a nod's residue, noise) the whole value drags, as it did before the direction was measured."""
     if not (np.isfinite(eyes) and np.isfinite(down) and back > 0):
