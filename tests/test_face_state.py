@@ -9,7 +9,7 @@ from larnet_core.aus.names import AU_COLUMNS
 from larnet_core.result import live_result
 from larnet_core.result.schema import REGIONS
 from larnet_core.video.face_state import excluded_reasons, held_cover, kept_motion, spotting_signals
-from larnet_core.video.motion import MotionConfig, combine_regions
+from larnet_core.video.motion import MotionConfig, combine_regions, dragging_eyes
 
 
 def _columns(**changes) -> dict:
@@ -127,3 +127,44 @@ def test_clip_and_live_decide_a_held_cover_alike():
                           for i in range(n)})
     held = [bool(live._held(SimpleNamespace(index=i, scale="micro"))) for i in range(reach, n - reach)]
     assert held == clip[reach:n - reach].tolist()
+
+
+def test_lids_opening_wide_do_not_drag_the_brows():
+    weights = MotionConfig().weight_vector()
+    brows, eyes = REGIONS.index("brows"), REGIONS.index("eyes")
+    values = np.zeros(len(REGIONS))
+    values[brows], values[eyes] = 0.46, 0.99  # the wide eyes' apex on the astronaut photo (macro scale)
+    # Lids opening wide (AU5 with AU1+AU2): the eye region's backward flow goes up (-1.03 of 1.04 px on the
+    # astronaut's wide eyes): nothing of it drags, and the raised brows count.
+    opening = dragging_eyes(0.99, down=-1.027, back=1.037)
+    assert opening < 0.01 and combine_regions(values, weights, opening) > 0.45
+    # A blink: the flow goes down (the upper lid comes down): all of it drags, and the brows' 0.46 is its drag.
+    closing = dragging_eyes(0.99, down=1.0, back=1.01)
+    assert closing == 0.99 and combine_regions(values, weights, closing) == 0.0
+    # No clear direction (a nod's residue): the whole value drags, as before the direction was measured.
+    assert dragging_eyes(0.039, down=0.011, back=0.079) == 0.039
+    assert np.isclose(dragging_eyes(0.039, down=-0.02, back=0.08), 0.039 * 0.75)
+    assert dragging_eyes(0.5, down=0.2, back=0.0) == 0.5 and dragging_eyes(float("nan"), 1.0, 1.0) == 0.0
+    # Unknown (a table made before the drag_eyes columns): the eye value itself, whichever way the lids went.
+    assert combine_regions(values, weights, None) == combine_regions(values, weights, float("nan")) == 0.0
+
+
+def test_a_covered_frame_reads_the_brows_against_the_dragging_eye_movement():
+    # The mouth held covered on every frame; the brows rose 0.46 while the eye region moved 0.99.
+    n = 4
+    regions = np.tile([0.46, 0.99, 0.0, 0.9, 0.0, 0.0], (n, 1))
+    table = pd.DataFrame({"time_s": np.arange(n) / 24, "motion": 0.9, "motion_macro": 0.9, "head_moving": False,
+                          "head_moving_macro": False, "excluded": "mouth occluded",
+                          "motion_left_out": "nose+mouth+cheeks+chin",
+                          "drag_eyes": [0.0, 0.0, 0.99, float("nan")],
+                          "drag_eyes_macro": [0.0, 0.99, 0.0, float("nan")]})
+    for prefix in ("motion_", "motion_macro_"):
+        for k, name in enumerate(REGIONS):
+            table[f"{prefix}{name}"] = regions[:, k]
+    micro, macro = spotting_signals(table)
+    # Lids opening (nothing drags): the brows; a blink's drag; not recorded: the eyes of the last frames.
+    assert np.allclose(micro, [0.46, 0.46, 0.0, 0.0]) and np.allclose(macro, [0.46, 0.0, 0.46, 0.0])
+    # A table made before the columns measures the brows against the eyes, as the engine did then.
+    micro, macro = spotting_signals(table.drop(columns=["drag_eyes", "drag_eyes_macro"]))
+    assert np.allclose(micro, 0.0) and np.allclose(macro, 0.0)
+

@@ -9,8 +9,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from larnet_core.face.occlusion import (OCCLUDED_LEVEL, REGION_PARTS, REGION_POINTS, OcclusionTracker, occlusion_score,
-                                       occlusion_scores)
+from larnet_core.face.occlusion import (OCCLUDED_LEVEL, REGION_PARTS, REGION_POINTS, RELEASE_LEVEL, OcclusionTracker,
+                                       occluded_flags, occlusion_score, occlusion_scores)
 from larnet_core.synth.footage import Footage, FootageFrames, make_footage, write_footage
 from larnet_core.video import analyze_clip
 from larnet_core.video.face_state import REGION_UNITS, within_reach
@@ -271,6 +271,33 @@ def test_clip_scores_use_the_running_neutral_and_live_keeps_covers_out_of_it():
     assert [f.get("mouth", False) for f in flags[30:40]] == [True] * 10
     assert not any(f.get("mouth", False) or f.get("brows", False) for f in flags[:30] + flags[40:])
     assert within_reach(np.array([0, 0, 1, 0, 0, 0], bool), 2).tolist() == [True, True, True, True, True, False]
+
+
+def test_a_held_cover_whose_score_wavers_under_the_level_for_a_frame_stays_covered():
+    """Hysteresis: a region found covered stays covered while its score stays above RELEASE_LEVEL (a hand held over
+    the mouth of the astronaut's story footage scored 0.51 for one frame); it is found only above OCCLUDED_LEVEL.
+    A clip and live decide frame by frame alike."""
+    assert RELEASE_LEVEL < 0.51 < OCCLUDED_LEVEL
+    # Calm, a score between the levels (not a cover), a cover, a one-frame waver, the cover, the hand leaving.
+    scores = np.array([0.02, 0.5, 0.03, 0.8, 0.75, 0.51, 0.72, 0.7, 0.49, 0.3, 0.05, 0.5])
+    expected = [False, False, False, True, True, True, True, True, True, False, False, False]
+    assert occluded_flags(scores).tolist() == expected
+
+    class Scored(OcclusionTracker):  # live with these scores for the mouth (the rest of the tracker as it is)
+        def __init__(self, values):
+            super().__init__(fps=FPS)
+            self.values = iter(values)
+
+        def scores(self, values):
+            return {"mouth": float(next(self.values))}
+
+    tracker = Scored(scores)
+    appearance = np.zeros((sum(len(points) for points in REGION_POINTS.values()), 3))
+    assert [tracker.update(appearance)["mouth"] for _ in scores] == expected
+    # A frame without the face ends the cover: the next frame between the levels is not covered.
+    tracker = Scored([0.8, 0.5])
+    assert tracker.update(appearance)["mouth"] and tracker.update(None) == {}
+    assert not tracker.update(appearance)["mouth"]
 
 
 def _pattern(rng, n_frames: int) -> np.ndarray:

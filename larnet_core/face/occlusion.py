@@ -35,6 +35,8 @@ photos (``larnet_core.synth.footage``, written as h264 and read back) and checke
 (mirrored photos, other light, other occluders, sunglasses): docs/clip-analysis.md has the figures. Covers of the
 mouth scored 0.60 and above (a hand over one corner of it included), of the brows 0.56, of the eyes 0.60;
 expressions, blinks and head turns up to 28 degrees at most 0.46 (mouth), 0.44 (brows), 0.22 (eyes).
+A region found occluded stays so while it scores above :data:`RELEASE_LEVEL` (a held cover's score wavers),
+in a clip and live alike.
 
 Cost: 172 x 9 pixel reads and one colour conversion a frame, and live a median over the neutral window now and
 then (docs/clip-analysis.md gives the measured time).
@@ -50,7 +52,8 @@ import pandas as pd
 
 __all__ = ["REGION_POINTS", "REGION_PARTS", "OCCLUDED_LEVEL", "MIN_PATTERN_SPREAD", "NEUTRAL_WINDOW_S",
            "AGREEMENT_SAMPLES", "LIVE_AGREEMENT_SAMPLES", "LIVE_KEEP_SHARE", "face_appearance", "occlusion_score",
-           "occlusion_scores", "uncovered_frames", "occluded_regions", "OcclusionTracker"]
+           "occlusion_scores", "uncovered_frames", "occluded_regions", "OcclusionTracker", "RELEASE_LEVEL",
+           "occluded_flags", "is_occluded"]
 
 # Lip contours of MediaPipe's face mesh, corner to corner without the corners: outer and inner, upper and lower.
 _OUTER_UPPER = (185, 40, 39, 37, 0, 267, 269, 270, 409)
@@ -124,6 +127,12 @@ _REGION_STARTS = np.concatenate([[0], np.cumsum([len(REGION_PARTS[name]) for nam
 
 #: Score (1 - pattern correlation with the neutral) above which a region is occluded (see the module docstring).
 OCCLUDED_LEVEL = 0.55
+#: A region occluded on the frame before stays occluded while its score is above this (hysteresis): the score of a
+#: held cover wavers, and one frame under :data:`OCCLUDED_LEVEL` would read as the occluder leaving and coming back
+#: (a hand held over the mouth of the story footage on the astronaut photo, seed 3, scored 0.51 on one frame). Set
+#: above the most an uncovered region scored (0.46, the mouth) and under that dip; a region is only found occluded
+#: above :data:`OCCLUDED_LEVEL`.
+RELEASE_LEVEL = 0.47
 #: A Lab channel whose neutral values vary less than this (standard deviation across the points) carries no
 #: pattern to compare: grey footage's a* and b*, a face with lips the colour of its skin.
 MIN_PATTERN_SPREAD = 1.5
@@ -262,9 +271,28 @@ def _pair_scores(sample: np.ndarray) -> np.ndarray:
 
 
 def occluded_regions(appearance: np.ndarray, window: int) -> dict[str, np.ndarray]:
-    """Per region, which frames are occluded (:func:`occlusion_scores` above :data:`OCCLUDED_LEVEL`)."""
-    return {name: np.nan_to_num(scores, nan=0.0) > OCCLUDED_LEVEL
+    """Per region, which frames are occluded (:func:`occlusion_scores` above :data:`OCCLUDED_LEVEL`, or above
+    :data:`RELEASE_LEVEL` right after an occluded frame)."""
+    return {name: occluded_flags(np.nan_to_num(scores, nan=0.0))
             for name, scores in occlusion_scores(appearance, window).items()}
+
+
+def occluded_flags(scores: np.ndarray) -> np.ndarray:
+    """Which frames of a run of one region's scores are occluded: above :data:`OCCLUDED_LEVEL`, or above
+    :data:`RELEASE_LEVEL` with the frame before occluded (:func:`is_occluded` frame by frame, as live)."""
+    scores = np.asarray(scores, dtype=np.float64)
+    out = scores > OCCLUDED_LEVEL
+    # Only the frames between the two levels depend on the frame before: walk the runs of them.
+    between = np.flatnonzero(~out & (scores > RELEASE_LEVEL))
+    for index in between:
+        out[index] = index > 0 and bool(out[index - 1])
+    return out
+
+
+def is_occluded(score: float, before: bool) -> bool:
+    """One frame of a region: occluded at a ``score`` above :data:`OCCLUDED_LEVEL`, or above :data:`RELEASE_LEVEL`
+    when the frame ``before`` was."""
+    return bool(score > OCCLUDED_LEVEL or (before and score > RELEASE_LEVEL))
 
 
 class OcclusionTracker:
@@ -293,6 +321,7 @@ class OcclusionTracker:
         self._pattern: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
         self._count = 0
         self._kept = 0
+        self._occluded: dict[str, bool] = {}  # the last frame's regions (RELEASE_LEVEL)
 
     def reset(self) -> None:
         self._history.clear()
@@ -300,15 +329,19 @@ class OcclusionTracker:
         self._pattern = None
         self._count = 0
         self._kept = 0
+        self._occluded = {}
 
     def update(self, appearance: np.ndarray | None) -> dict[str, bool]:
         """The regions occluded in this frame's :func:`face_appearance` (none without one or while warming up).
         Every frame enters the history, covered or not: a stream that starts covered finds the face once it shows
         for most of the window."""
         if appearance is None:
+            self._occluded = {}
             return {}
         values = np.asarray(appearance, dtype=np.float64)
-        occluded = {name: bool(score > OCCLUDED_LEVEL) for name, score in self.scores(values).items()}
+        occluded = {name: is_occluded(score, self._occluded.get(name, False))
+                    for name, score in self.scores(values).items()}
+        self._occluded = occluded
         if self._count % self.every == 0 and np.isfinite(values).all():
             self._history.append(values)
             self._kept += 1

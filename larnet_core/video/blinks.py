@@ -55,8 +55,9 @@ EYE_MOTION = 0.5
 #: A blink's lids are closed for at most this long (blinks last 0.1-0.4 s); longer is eyes kept shut.
 MAX_BLINK_S = 0.5
 #: How much of the eyes' motion a blink passes on to each counted region (the largest ratio on the development
-#: set's blinks, with a margin: brows 0.47, nose 0.05, mouth 0.07, cheeks 0.12; the brows' 0.6 is the motion
-#: signal's own blink rule, :mod:`larnet_core.video.motion`).
+#: set's blinks, with a margin: brows 0.47, nose 0.05, mouth 0.07, cheeks 0.12). The brows' 0.6 is also the motion
+#: signal's own blink rule (:func:`larnet_core.video.motion.combine_regions`), which leaves the lids opening wide
+#: out of the eyes' motion it measures the drag from.
 BLINK_DRAG = {"brows": 0.6, "nose": 0.1, "mouth": 0.1, "cheeks": 0.15}
 #: Frames either side of the apex that are looked at (the apex of a smoothed signal may sit a frame or two off).
 APEX_REACH_S = 0.1

@@ -134,19 +134,20 @@ def regions_left_out(text: str) -> tuple[str, ...]:
     return tuple(part for part in str(text or "").split("+") if part in REGIONS)
 
 
-def kept_motion(regions: np.ndarray, eyes: np.ndarray, left_out, weights: np.ndarray | None = None) -> np.ndarray:
+def kept_motion(regions: np.ndarray, drag_eyes: np.ndarray, left_out,
+                weights: np.ndarray | None = None) -> np.ndarray:
     """The spotting value of frames from their region motion (``(n, len(REGIONS))``) without the regions
-    ``left_out``: :func:`~larnet_core.video.motion.combine_regions` over the rest (``eyes``: the recent eye value
-    of each frame, for the blink's drag on the brows). NaN where no counted region is left. Clip and live both
-    read a covered frame this way."""
+    ``left_out``: :func:`~larnet_core.video.motion.combine_regions` over the rest (``drag_eyes``: each frame's
+    :attr:`~larnet_core.video.motion.MotionSample.drag_eyes`, for the blink's drag on the brows). NaN where no
+    counted region is left. Clip and live both read a covered frame this way."""
     values = np.array(regions, dtype=np.float64, ndmin=2)
     weights = np.array(MotionConfig().weight_vector() if weights is None else weights, dtype=np.float32)
     for region in left_out:
         weights[REGIONS.index(region)] = 0.0
     if not (weights > 0).any():
         return np.full(len(values), np.nan)
-    eyes = np.broadcast_to(np.asarray(eyes, dtype=np.float64), (len(values),))
-    return np.array([combine_regions(row, weights, eye) for row, eye in zip(values, eyes)], dtype=np.float64)
+    dragging = np.broadcast_to(np.asarray(drag_eyes, dtype=np.float64), (len(values),))
+    return np.array([combine_regions(row, weights, eyes) for row, eyes in zip(values, dragging)], dtype=np.float64)
 
 
 def covered_units(values: np.ndarray, regions) -> np.ndarray:
@@ -484,19 +485,24 @@ def spotting_signals(table: pd.DataFrame, config: MotionConfig | None = None) ->
         left_out = table["motion_left_out"].fillna("").astype(str)
         fps = _table_fps(table)
         config = config or MotionConfig()
-        for signal, out, prefix, seconds, other in (
-                (micro, micro_out, "motion_", config.reference_s, MACRO_ONLY),
-                (macro, macro_out, "motion_macro_", config.macro_reference_s, MICRO_ONLY)):
+        for signal, out, prefix, drag_column, seconds, other in (
+                (micro, micro_out, "motion_", "drag_eyes", config.reference_s, MACRO_ONLY),
+                (macro, macro_out, "motion_macro_", "drag_eyes_macro", config.macro_reference_s, MICRO_ONLY)):
             read = (left_out != "").to_numpy() & ~left_out.str.endswith(f"{other})").to_numpy()
             if not read.any():
                 continue
             regions = table[[f"{prefix}{r}" for r in REGIONS]].to_numpy(dtype=np.float64)
-            # The engine's blink rule compares the brows with the eyes of its last k // 2 + 1 samples.
+            # The brows are measured against the dragging eye movement the engine recorded (the rule is the
+            # engine's, combine_regions); a table made before drag_eyes, against the largest eye value of the
+            # last k // 2 + 1 frames, as the engine's rule was then.
+            dragging = (table[drag_column].to_numpy(dtype=np.float64) if drag_column in table.columns
+                        else np.full(len(table), np.nan))
             eyes = pd.Series(regions[:, REGIONS.index("eyes")]).rolling(
                 max(1, int(round(seconds * fps)) // 2 + 1), min_periods=1).max().to_numpy()
+            dragging = np.where(np.isfinite(dragging), dragging, eyes)
             for text in set(left_out[read]):
                 rows = read & (left_out == text).to_numpy()
-                signal[rows] = kept_motion(regions[rows], eyes[rows], regions_left_out(text.split(" (")[0]),
+                signal[rows] = kept_motion(regions[rows], dragging[rows], regions_left_out(text.split(" (")[0]),
                                            config.weight_vector())
                 out[rows] = ~np.isfinite(signal[rows])
     return np.where(micro_out, np.nan, micro), np.where(macro_out, np.nan, macro)

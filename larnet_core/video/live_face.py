@@ -71,8 +71,6 @@ class LiveFaceState:
         self._count = 0
         self._face_id: int | None = None
         self._regions: OrderedDict[int, np.ndarray] = OrderedDict()  # micro region motion per frame, for blinks
-        # Per scale, the eye values of the last k // 2 + 1 samples (the motion engine's blink rule on the brows).
-        self._eyes = {scale: deque(maxlen=max(2, k // 2 + 1)) for scale, k in zip(("micro", "macro"), self.reach)}
         self._units = FlowUnits(self.fps)
 
     def update(self, index: int, face_id: int | None, measure: Any, appearance: np.ndarray | None = None,
@@ -132,17 +130,17 @@ class LiveFaceState:
     def spotting_value(self, sample: Any) -> float:
         """A final motion sample's value for the spotter: NaN where it is kept out of spotting, the value of the
         regions a steady cover leaves, else its own (see the module docstring). Every final sample passes here:
-        a micro one's region motion is kept for :meth:`is_blink`."""
+        a micro one's region motion is kept for :meth:`is_blink`. The brows of a covered sample are measured
+        against its own :attr:`~larnet_core.video.motion.MotionSample.drag_eyes`, as its combined value is."""
         if sample.segment < 0:
             return float("nan")
-        eyes = self._eyes["macro" if sample.scale == "macro" else "micro"]
-        eyes.append(float(sample.regions[REGIONS.index("eyes")]))
         if not self.excluded(sample):
             return float(sample.combined)
         held = self._held(sample)
         if not held or self._unusable(sample):
             return float("nan")
-        return float(kept_motion(np.asarray(sample.regions)[None], [max(eyes)], left_out_regions(held))[0])
+        dragging = float(getattr(sample, "drag_eyes", float("nan")))
+        return float(kept_motion(np.asarray(sample.regions)[None], [dragging], left_out_regions(held))[0])
 
     def excluded(self, sample: Any) -> bool:
         """Whether a final motion sample is kept out of spotting as a whole (see the module docstring)."""

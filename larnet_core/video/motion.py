@@ -33,11 +33,12 @@ import numpy as np
 
 from larnet_core.face.head_compensation import RigidModel, compensate
 from larnet_core.face.mesh import region_boxes
+from larnet_core.video.blinks import BLINK_DRAG
 # The facial regions measured, in the order of the ``motion_<region>`` columns, are named with the result's columns.
 from larnet_core.result.schema import REGIONS
 
 __all__ = ["REGIONS", "MotionConfig", "MotionSample", "MotionEngine", "aligned_regions", "face_flow", "flow_regions",
-           "region_motion", "head_pose"]
+           "region_motion", "head_pose", "dragging_eyes", "combine_regions"]
 
 #: Regions as fractions ``(x0, y0, x1, y1)`` of the aligned crop (faces are aligned to
 #: :data:`larnet_core.face.inputs.TEMPLATE`, eyes at 0.40 down and 0.32 apart); dense landmarks, when the tracker
@@ -170,11 +171,19 @@ def face_flow(reference: np.ndarray, current: np.ndarray, method: str = "farneba
 def flow_regions(flow: np.ndarray, regions: Regions | None = None) -> np.ndarray:
     """Mean flow magnitude per region (in :data:`REGIONS` order) of a dense flow, after removing the nose
     region's median flow (what the head did)."""
+    return _region_flow(flow, regions)[0]
+
+
+def _region_flow(flow: np.ndarray, regions: Regions | None = None) -> tuple[np.ndarray, float]:
+    """:func:`flow_regions`, and the eye region's mean vertical flow (crop pixels, positive downwards: the lids
+    closing; negative as they open wide) after the same removal of the nose region's median flow."""
     masks = _masks(flow.shape[0], regions or TEMPLATE_REGIONS)
     nose_rows, nose_cols = masks[REGIONS.index("nose")]
     flow = flow - np.median(flow[nose_rows, nose_cols].reshape(-1, 2), axis=0)
     magnitude = np.sqrt(flow[..., 0] ** 2 + flow[..., 1] ** 2)
-    return np.array([magnitude[rows, cols].mean() for rows, cols in masks], dtype=np.float32)
+    eye_rows, eye_cols = masks[REGIONS.index("eyes")]
+    return (np.array([magnitude[rows, cols].mean() for rows, cols in masks], dtype=np.float32),
+            float(flow[eye_rows, eye_cols, 1].mean()))
 
 
 def region_motion(reference: np.ndarray, current: np.ndarray, regions: Regions | None = None,
@@ -232,6 +241,10 @@ class MotionSample:
         residual: how far the stable points strayed from the head's fitted rigid movement in the flows this
             frame's signal is made of, crop pixels (:mod:`~larnet_core.face.head_compensation`; NaN without a
             mesh): large when the compensation cannot be trusted.
+        drag_eyes: the eye region's movement that can be a blink dragging the brows (all but the lids opening:
+            :func:`dragging_eyes`), the largest of the segment's last ``k // 2 + 1`` samples, crop pixels; the
+            brows count beyond 0.6 times it (:func:`combine_regions`). NaN: not known (the brows are then
+            measured against the eye region's value).
     """
 
     index: int
@@ -242,6 +255,7 @@ class MotionSample:
     segment: int
     scale: str = "micro"
     residual: float = float("nan")
+    drag_eyes: float = float("nan")
 
 
 class MotionEngine:
@@ -266,14 +280,15 @@ class MotionEngine:
         self._weights = self.config.weight_vector()
         self._window: deque[tuple[int, np.ndarray, np.ndarray | None]] = deque(maxlen=2 * self.k + 1)
         self._poses = _PoseWindow(2 * self.k + 1, self.step)
-        # Frames waiting for their forward side: index, backward movement, its flow field and reference frame.
-        self._pending: deque[tuple[int, np.ndarray, np.ndarray | None, int]] = deque()
+        # Frames waiting for their forward side: index, backward movement, its flow field, reference frame, the
+        # fit's residual and the eye region's vertical flow (positive: the lids moved down, closing).
+        self._pending: deque[tuple[int, np.ndarray, np.ndarray | None, int, float, float]] = deque()
         self._segment = -1
         self._in_segment = False
         self.regions: Regions = dict(TEMPLATE_REGIONS)
         self.rigid: RigidModel | None = None
-        # Eye-region values of the last emitted frames: a blink's drag on the brows outlasts the lid's movement.
-        self._recent_eyes: deque[float] = deque(maxlen=max(2, self.k // 2 + 1))
+        # The dragging eye movement of the last emitted frames: a blink's drag on the brows outlasts the lids'.
+        self._recent_drag: deque[float] = deque(maxlen=max(2, self.k // 2 + 1))
 
     @property
     def in_segment(self) -> bool:
@@ -322,13 +337,13 @@ class MotionEngine:
         residual = float("nan")
         if len(self._window) > 1:
             flow, residual = self._flow(reference[1], patch)
-            back = flow_regions(flow, self.regions)
+            back, down = _region_flow(flow, self.regions)
         else:
-            flow, back = None, np.zeros(len(REGIONS), np.float32)
-        self._pending.append((index, back, flow, reference[0], residual))
+            flow, back, down = None, np.zeros(len(REGIONS), np.float32), 0.0
+        self._pending.append((index, back, flow, reference[0], residual, down))
         # Frame index - k now has its forward side: this frame's backward movement (the same pair of frames).
         if len(self._pending) > self.k:
-            old_index, old_back, old_flow, old_reference, old_residual = self._pending.popleft()
+            old_index, old_back, old_flow, old_reference, old_residual, old_down = self._pending.popleft()
             start = self._at(len(self._window) - 1 - 2 * self.k)
             if start[0] == old_index:
                 span = np.zeros_like(back)
@@ -339,7 +354,7 @@ class MotionEngine:
             else:
                 span = flow_regions(self._flow(start[1], patch)[0], self.regions)
             out.append(self._sample(old_index, old_back, back, span, self._head_range(old_index),
-                                    np.nanmax([old_residual, residual, -1.0])))
+                                    np.nanmax([old_residual, residual, -1.0]), old_down))
         return out
 
     def _flow(self, reference: np.ndarray, current: np.ndarray) -> tuple[np.ndarray, float]:
@@ -366,7 +381,7 @@ class MotionEngine:
         positions = {entry[0]: position for position, entry in enumerate(entries)}
         last_index, last_patch, last_pose = entries[-1]
         zero = np.zeros(len(REGIONS), np.float32)
-        for index, back, flow, reference, residual in self._pending:
+        for index, back, flow, reference, residual, down in self._pending:
             forward_residual = float("nan")
             if index == last_index or index not in positions:
                 forward, span = zero, zero
@@ -380,7 +395,7 @@ class MotionEngine:
                     start = entries[max(positions[index] - self.k, 0)]
                     span = flow_regions(self._flow(start[1], last_patch)[0], self.regions)
             out.append(self._sample(index, back, forward, span, self._head_range(index),
-                                    np.nanmax([residual, forward_residual, -1.0])))
+                                    np.nanmax([residual, forward_residual, -1.0]), down))
         self._pending.clear()
         self._window.clear()
         return out
@@ -391,24 +406,45 @@ class MotionEngine:
         return self._poses.spread(index, self.k * self.step)
 
     def _sample(self, index: int, back: np.ndarray, forward: np.ndarray, span: np.ndarray,
-                head: float, residual: float = float("nan")) -> MotionSample:
+                head: float, residual: float = float("nan"), down: float = 0.0) -> MotionSample:
+        """The final sample of frame ``index`` (``down``: the eye region's vertical flow on its backward side)."""
         regions = np.maximum(np.minimum(back, forward) - span, 0.0).astype(np.float32)
-        self._recent_eyes.append(float(regions[REGIONS.index("eyes")]))
-        combined = combine_regions(regions, self._weights, max(self._recent_eyes))
+        eyes = REGIONS.index("eyes")
+        self._recent_drag.append(dragging_eyes(float(regions[eyes]), down, float(back[eyes])))
+        drag_eyes = max(self._recent_drag)
+        combined = combine_regions(regions, self._weights, drag_eyes)
         moving = bool(np.isfinite(head) and head > self.config.head_max_px)
         residual = float(residual) if residual is not None and residual >= 0 else float("nan")
-        return MotionSample(index, regions, combined, head, moving, self._segment, self.scale, residual)
+        return MotionSample(index, regions, combined, head, moving, self._segment, self.scale, residual,
+                            drag_eyes)
 
 
-def combine_regions(regions: np.ndarray, weights: np.ndarray, eyes: float | None = None) -> float:
+def dragging_eyes(eyes: float, down: float, back: float) -> float:
+    """How much of a frame's eye-region value (``eyes``) can be a blink dragging the brows: all of it but the share
+    of the lids opening. The share opening is how much of the region's backward flow (from ``k`` frames before to
+    the frame; ``back`` its mean magnitude, ``down`` its mean vertical flow, positive downwards in the aligned crop)
+    goes up. A blink's upper lid comes down (on the generated blinks of the story footage 0.89-0.99 of the flow
+    goes down): all of it drags. Lids opening wide (AU5, with the brows raised) go up (0.99 of the flow at the
+    astronaut's wide eyes): nothing drags, and the raised brows count in full. Where the flow has no clear direction
+    (a nod's residue, noise) the whole value drags, as it did before the direction was measured."""
+    if not (np.isfinite(eyes) and np.isfinite(down) and back > 0):
+        return float(eyes) if np.isfinite(eyes) else 0.0
+    return float(eyes) * float(np.clip(1.0 + down / back, 0.0, 1.0))
+
+
+def combine_regions(regions: np.ndarray, weights: np.ndarray, drag_eyes: float | None = None) -> float:
     """One frame's spotting value from its region values: the largest weighted region (expressions are local;
-    averaging dilutes them). Brow movement that comes with a larger eyelid movement is a blink spilling over the
-    brows (the lid drags the skin above it), so the brows count only beyond 0.6 x the eye region's movement
-    (``eyes``: the largest eye value of the last few frames, default this frame's)."""
+    averaging dilutes them). Brow movement that comes with the lids' movement is a blink spilling over the brows
+    (the lid drags the skin above it), so the brows count only beyond :data:`~larnet_core.video.blinks.BLINK_DRAG`
+    (0.6) x the eye movement that can drag them (``drag_eyes``: the sample's :attr:`MotionSample.drag_eyes`, which
+    leaves out lids opening wide; None or NaN, for a table made before it: the eye region's value of this frame,
+    whichever way the lids moved)."""
     values = np.array(regions, dtype=np.float32, copy=True)
     brows = REGIONS.index("brows")
-    eye_value = float(values[REGIONS.index("eyes")]) if eyes is None else float(eyes)
-    values[brows] = max(0.0, float(values[brows]) - 0.6 * eye_value)
+    dragging = np.nan if drag_eyes is None else float(drag_eyes)
+    if not np.isfinite(dragging):
+        dragging = float(values[REGIONS.index("eyes")])
+    values[brows] = max(0.0, float(values[brows]) - BLINK_DRAG["brows"] * dragging)
     return float((values * weights).max())
 
 
@@ -467,10 +503,11 @@ def _pose_changes(centre: np.ndarray, poses: np.ndarray) -> float:
 def samples_table(samples: list[MotionSample], n_frames: int, present: np.ndarray | None = None) -> dict[str, Any]:
     """Columns for the per-frame table from a clip's samples of both scales: the micro scale's region values,
     combined signal, head measure and segments, and the macro scale's combined signal (``motion_macro``) and head
-    flag (``head_moving_macro``) and region values (``motion_macro_<region>``). Face frames between measured ones (:meth:`MotionConfig.frame_step`) take values
-    interpolated within their segment, and a segment's last frames after its last measured one (only when
-    ``present``, the frames with the face, is given) that one's values; frames never measured otherwise stay
-    NaN."""
+    flag (``head_moving_macro``) and region values (``motion_macro_<region>``); each scale's
+    :attr:`MotionSample.drag_eyes` (``drag_eyes``, ``drag_eyes_macro``). Face frames between measured ones
+    (:meth:`MotionConfig.frame_step`) take values interpolated within their segment, and a segment's last frames
+    after its last measured one (only when ``present``, the frames with the face, is given) that one's values;
+    frames never measured otherwise stay NaN."""
     micro = [s for s in samples if s.scale != "macro" and 0 <= s.index < n_frames]
     macro = [s for s in samples if s.scale == "macro" and 0 <= s.index < n_frames]
     micro_index = np.array([s.index for s in micro], dtype=np.int64)
@@ -479,12 +516,14 @@ def samples_table(samples: list[MotionSample], n_frames: int, present: np.ndarra
     macro_segment = np.array([s.segment for s in macro], dtype=np.int64)
     regions = _filled(micro_index, np.array([s.regions for s in micro], dtype=np.float64).reshape(-1, len(REGIONS)),
                       micro_segment, n_frames, present)
-    values = _filled(micro_index, np.array([[s.combined, s.head, s.head_moving, s.residual] for s in micro],
-                                           dtype=np.float64).reshape(-1, 4), micro_segment, n_frames, present)
+    values = _filled(micro_index, np.array([[s.combined, s.head, s.head_moving, s.residual, s.drag_eyes]
+                                            for s in micro], dtype=np.float64).reshape(-1, 5),
+                     micro_segment, n_frames, present)
     segment = _filled(micro_index, micro_segment.astype(np.float64).reshape(-1, 1), micro_segment, n_frames, present,
                       interpolate=False)[:, 0]
-    macro_values = _filled(macro_index, np.array([[s.combined, s.head_moving, s.residual] for s in macro],
-                                                 dtype=np.float64).reshape(-1, 3), macro_segment, n_frames, present)
+    macro_values = _filled(macro_index, np.array([[s.combined, s.head_moving, s.residual, s.drag_eyes]
+                                                  for s in macro], dtype=np.float64).reshape(-1, 4),
+                           macro_segment, n_frames, present)
     macro_regions = _filled(macro_index, np.array([s.regions for s in macro], dtype=np.float64).reshape(
         -1, len(REGIONS)), macro_segment, n_frames, present)
     columns: dict[str, Any] = {"motion": values[:, 0]}
@@ -493,6 +532,9 @@ def samples_table(samples: list[MotionSample], n_frames: int, present: np.ndarra
     columns["motion_macro"] = macro_values[:, 0]
     for position, name in enumerate(REGIONS):  # what a cover leaves of the macro signal is made of these
         columns[f"motion_macro_{name}"] = macro_regions[:, position]
+    # ... and the brows of it are measured against the lids' closing movement (a blink's drag)
+    columns["drag_eyes"] = values[:, 4]
+    columns["drag_eyes_macro"] = macro_values[:, 3]
     columns["head_motion"] = values[:, 1]
     columns["head_moving"] = np.nan_to_num(values[:, 2]) > 0
     columns["head_moving_macro"] = np.nan_to_num(macro_values[:, 1]) > 0
