@@ -4,7 +4,7 @@ The mesh measures (:mod:`larnet_core.aus.estimate`) are cheap enough for every f
 face's skin loosely: it reads a laugh's open mouth as a lid and upper-lip raise (AU5+AU10+AU26), and does not see
 brows rise or fall by the millimetres a sadness or surprise moves them. The skin's movement read by dense optical
 flow (:mod:`larnet_core.aus.flow`, what each spotted interval's units are read from) sees both, and scores far
-better on generated renderings (docs/action-units.md), but costs about 3 ms a reading. So a face's per-frame
+better on generated renderings (docs/action-units.md), but costs about 2 ms a reading. So a face's per-frame
 units are read from the flow :data:`RATE_HZ` times a second, each sampled frame against a reference frame of the
 same face:
 

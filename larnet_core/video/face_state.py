@@ -415,9 +415,9 @@ def _with_flow_units(values: np.ndarray, crops: dict[int, FaceCrop], pose: np.nd
     arriving = runs[np.maximum(index - stride, 0)] != runs[np.minimum(index + stride, n - 1)]
     values = values.copy()
     values[np.ix_(arriving, _NOT_AU43)] = np.nan
-    samples = [FlowSample(index, crop, float(np.nansum(values[index])), pose[index, 0], pose[index, 1],
-                          str(cover[index])) for index, crop in sorted(crops.items())
-               if index < n and not arriving[index] and np.isfinite(values[index]).any()]
+    samples = [FlowSample(frame, crop, float(np.nansum(values[frame])), pose[frame, 0], pose[frame, 1],
+                          str(cover[frame])) for frame, crop in sorted(crops.items())
+               if frame < n and not arriving[frame] and np.isfinite(values[frame]).any()]
     if not samples:
         return values
     read = reference_intensities(samples, choose_references(samples, fps))
