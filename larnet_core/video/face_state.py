@@ -46,8 +46,9 @@ import pandas as pd
 
 from larnet_core.aus.estimate import intensities, measure_mesh, track_intensities
 from larnet_core.aus.features import FEATURE_NAMES
-from larnet_core.aus.flow import FaceCrop, face_crop
-from larnet_core.aus.reference_flow import FlowSample, choose_references, reference_intensities, sample_stride
+from larnet_core.aus.flow import FaceCrop
+from larnet_core.aus.reference_flow import (FlowSample, choose_references, reference_intensities, sample_crop,
+                                            sample_stride)
 from larnet_core.aus.names import AU_COLUMNS
 from larnet_core.face.occlusion import NEUTRAL_WINDOW_S as OCCLUSION_WINDOW_S, REGION_POINTS, occluded_regions
 from larnet_core.result.schema import REGIONS
@@ -220,10 +221,8 @@ class FaceStateRows:
         self.features[index] = measure.features
 
     def add_crop(self, index: int, image: np.ndarray, mesh3d: np.ndarray) -> None:
-        """Keep frame ``index``'s grey face crop for the flow (:func:`~larnet_core.aus.flow.face_crop`, 12.5 KB,
-        and its mesh as float32)."""
-        crop = face_crop(image, mesh3d)
-        self.crops[index] = FaceCrop(crop.crop, crop.matrix, np.asarray(mesh3d, dtype=np.float32))
+        """Keep frame ``index``'s grey face crop for the flow (:func:`~larnet_core.aus.reference_flow.sample_crop`)."""
+        self.crops[index] = sample_crop(image, mesh3d)
 
 
 def excluded_reasons(table: pd.DataFrame | dict[str, Any], max_residual_px: float,

@@ -23,8 +23,8 @@ import numpy as np
 import pandas as pd
 
 from larnet_core.aus.estimate import AuTracker
-from larnet_core.aus.flow import FaceCrop, crop_intensities, face_crop, neutral_model
-from larnet_core.aus.reference_flow import WINDOW_S, FlowSample, choose_references, sample_stride
+from larnet_core.aus.flow import crop_intensities, neutral_model
+from larnet_core.aus.reference_flow import WINDOW_S, FlowSample, choose_references, sample_crop, sample_stride
 from larnet_core.aus.names import AU_COLUMNS
 from larnet_core.result.schema import REGIONS
 from larnet_core.face.occlusion import OcclusionTracker
@@ -248,9 +248,8 @@ class FlowUnits:
 
     def _read(self, index: int, frame: np.ndarray, mesh3d: np.ndarray, values: np.ndarray, pose: Any,
               cover: str) -> None:
-        crop = face_crop(frame, mesh3d)
-        self._samples.append(FlowSample(index, FaceCrop(crop.crop, crop.matrix, np.asarray(mesh3d, np.float32)),
-                                        float(np.nansum(values)), float(pose.yaw), float(pose.pitch), cover))
+        self._samples.append(FlowSample(index, sample_crop(frame, mesh3d), float(np.nansum(values)), float(pose.yaw),
+                                        float(pose.pitch), cover))
         samples = list(self._samples)
         position = len(samples) - 1
         reference = int(choose_references(samples, self.fps, causal=True, only=position)[position])
