@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import pandas as pd
 
 from larnet_core.aus.names import AU_COLUMNS
 from larnet_core.result import live_result
 from larnet_core.result.schema import REGIONS
-from larnet_core.video.face_state import excluded_reasons, held_cover, kept_motion, spotting_signals
+from larnet_core.video.face_state import (RESIDUAL_SPREAD, excluded_reasons, held_cover, kept_motion,
+                                          residual_limit, spotting_signals)
 from larnet_core.video.motion import MotionConfig, combine_regions, dragging_eyes
 
 
@@ -37,6 +39,20 @@ def test_frames_are_excluded_only_where_compensation_cannot_be_trusted():
     no_mesh["pose_yaw"] = np.full(6, np.nan)
     no_mesh["head_moving"] = np.array([False, True, False, False, False, False])
     assert excluded_reasons(no_mesh, 0.5, 2 / 3)[0][1] == "head moving (no mesh; micro scale)"
+
+
+def test_too_fast_is_measured_against_how_far_this_face_usually_strays():
+    # A real face's stable points stray 0.6 px on every frame (hair, the jaw's outline, mesh jitter): only the frame
+    # well beyond that is too fast. A rendered head strays 0.1 px: the fixed limit holds.
+    real = _columns(head_residual=(4, 2.0))
+    real["head_residual"][:4] = 0.6
+    real["head_residual"][5] = 0.6
+    real["head_moving"][:] = True
+    reason = excluded_reasons(real, max_residual_px=0.5, macro_factor=2 / 3)[0]
+    assert reason.tolist() == ["", "", "", "", "fast head motion (micro scale)", ""]
+    assert residual_limit(np.full(9, 0.6), 0.5) == pytest.approx(RESIDUAL_SPREAD * 0.6)
+    assert residual_limit(np.array([0.1, 0.1, np.nan]), 0.5) == 0.5
+    assert residual_limit(np.array([]), 0.5) == 0.5
 
 
 def test_spotting_blanks_excluded_frames_and_reads_older_tables_as_before():

@@ -9,8 +9,10 @@ out of spotting:
 
 * ``"head turned beyond 30 degrees"``: the face is seen too much from the side for its motion to be read;
 * ``"fast head motion"``: the head moves (``head_moving``) and the stable points do not follow its fitted rigid
-  movement (:mod:`~larnet_core.face.head_compensation`): a turn faster than the flow follows, or a hand crossing
-  the face (stable points that stray while the head keeps still were moved by an expression or a blink);
+  movement (:mod:`~larnet_core.face.head_compensation`) by more than the fixed limit and more than
+  :data:`RESIDUAL_SPREAD` times their usual stray on this face (:func:`residual_limit`): a turn faster than the
+  flow follows, or a hand crossing the face (stable points that stray while the head keeps still were moved by an
+  expression or a blink);
 * ``"mesh lost"``: the mesh fits the canonical face badly (occlusion, a face half out of the frame);
 * ``"head moving (no mesh)"``: without a mesh nothing is compensated, and a moving head is set aside as before;
 * ``"mouth occluded"``, ``"brows occluded"``, ``"eyes occluded"``, ``"brows and eyes occluded"`` ...: something
@@ -58,7 +60,8 @@ from larnet_core.video.blinks import track_blinks
 __all__ = ["MAX_YAW_DEG", "NEUTRAL_WINDOW_S", "FaceStateRows", "measure_face", "face_state_columns",
            "spotting_signals", "excluded_reasons", "REGION_UNITS", "occluded_units", "occluded_reason",
            "within_reach", "motion_reach", "COVER_LEAVES_OUT", "left_out_regions", "kept_motion", "covered_units",
-           "regions_left_out", "covered_in", "cover_blanks", "held_cover"]
+           "regions_left_out", "covered_in", "cover_blanks", "held_cover", "RESIDUAL_SPREAD",
+           "residual_limit"]
 
 #: What an ``excluded`` reason that holds for one scale only says, in brackets at its end.
 MICRO_ONLY, MACRO_ONLY = "micro scale", "macro scale"
@@ -67,6 +70,13 @@ MICRO_ONLY, MACRO_ONLY = "micro scale", "macro scale"
 #: stable points almost the micro limit between its onset and apex (a smile on a still head: 0.30 px of the
 #: 64-pixel crop against a limit of 0.33), so a nod during a smile put its apex out of spotting.
 MACRO_ALLOWANCE = 1.5
+#: A frame is too fast for the flow only where its stable points stray more than this many times as far as they
+#: usually do on this face (the median over its frames; live, over the recent frames), and beyond the fixed limit.
+#: Why: the stable points of a real face are not rigid. Hair over the temples, the jaw's outline and the mesh's own
+#: jitter on compressed video leave them 0.35 px (micro) and 0.57 px (macro) from the rigid model on a typical
+#: frame of a real 640x360 clip, where rendered heads turning and nodding stay at 0.04-0.25 px; the fixed limit
+#: alone set aside 26 % of that clip, the laugh's onset among them.
+RESIDUAL_SPREAD = 2.5
 #: Beyond this yaw or pitch (degrees) the face's motion is not read.
 MAX_YAW_DEG = 30.0
 #: The person's neutral is the median of their measures over this many seconds around each frame.
@@ -257,9 +267,9 @@ def _reasons(table: pd.DataFrame | dict[str, Any], max_residual_px: float, macro
     steady = [held_cover(covered, scale) if covered else np.zeros(n, dtype=bool) for scale in reach]
     # Stable points that stray while the head keeps still were moved by the face itself (a smile lifts the
     # cheeks' sides, a blink tugs the mesh around the eyes): that is an expression, not a movement too fast.
-    fast_micro = has_pose & head_moving & (np.nan_to_num(residual) > max_residual_px)
-    fast_macro = has_pose & head_moving_macro & (np.nan_to_num(residual_macro)
-                                                 > max_residual_px * macro_factor * MACRO_ALLOWANCE)
+    fast_micro = has_pose & head_moving & (np.nan_to_num(residual) > residual_limit(residual, max_residual_px))
+    fast_macro = has_pose & head_moving_macro & (np.nan_to_num(residual_macro) > residual_limit(
+        residual_macro, max_residual_px * macro_factor * MACRO_ALLOWANCE))
     no_mesh_micro, no_mesh_macro = ~has_pose & head_moving, ~has_pose & head_moving_macro
     reason = np.full(n, "", dtype=object)
     _name_scales(reason, no_mesh_micro, no_mesh_macro, "head moving (no mesh)")
@@ -291,6 +301,16 @@ def _reasons(table: pd.DataFrame | dict[str, Any], max_residual_px: float, macro
         else:
             left_out[index] = f"{regions} ({MICRO_ONLY if read_micro[index] else MACRO_ONLY})"
     return reason, micro, macro, left_out
+
+
+def residual_limit(residuals: np.ndarray, fixed_limit: float) -> float:
+    """How far a face's stable points may stray from the head's rigid model (crop pixels) before a frame counts as
+    too fast for the flow: ``fixed_limit``, or :data:`RESIDUAL_SPREAD` times their usual stray on this face
+    (the median of ``residuals``, its frames' values) where that is larger."""
+    values = np.asarray(residuals, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    usual = float(np.median(values)) if len(values) else 0.0
+    return max(float(fixed_limit), RESIDUAL_SPREAD * usual)
 
 
 def held_cover(covered: dict[str, np.ndarray], reach: int) -> np.ndarray:

