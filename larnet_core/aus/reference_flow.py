@@ -110,5 +110,6 @@ def reference_intensities(samples: Sequence[FlowSample], references: np.ndarray)
             continue
         if reference not in models:
             models[reference] = neutral_model(samples[reference].crop)
-        out[position] = crop_intensities(samples[reference].crop, samples[position].crop, models[reference])
+        out[position] = crop_intensities(samples[reference].crop, samples[position].crop, models[reference],
+                                         covered=bool(samples[position].cover))
     return out

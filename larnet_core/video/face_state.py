@@ -426,7 +426,9 @@ def _with_flow_units(values: np.ndarray, crops: dict[int, FaceCrop], pose: np.nd
     the lids on every frame). Covered regions stay NaN. While a cover arrives or leaves (``cover``, the
     ``occluded`` column, changes within a sampling step) no unit but AU43 is read: the occluder moves the skin
     around it and drags the mesh with it (on generated footage a hand's arrival read as AU14 4.8 from the mesh and
-    AU1+AU6 1.3-2.4 from the flow); readings are not spread across a change of cover."""
+    AU1+AU6 1.3-2.4 from the flow); readings are not spread across a change of cover. Where a reading's movement
+    fits no unit's pattern (:func:`~larnet_core.aus.flow.crop_intensities` gives NaN), its frames read no unit but
+    AU43."""
     n = len(values)
     stride = sample_stride(fps)
     runs = _runs(cover)
@@ -439,13 +441,21 @@ def _with_flow_units(values: np.ndarray, crops: dict[int, FaceCrop], pose: np.nd
                if frame < n and not arriving[frame] and np.isfinite(values[frame]).any()]
     if not samples:
         return values
-    read = reference_intensities(samples, choose_references(samples, fps))
-    flow = _spread(np.array([s.index for s in samples]), read, n, stride, runs)
+    references = choose_references(samples, fps)
+    read = reference_intensities(samples, references)
+    sampled = np.array([s.index for s in samples])
+    flow = _spread(sampled, read, n, stride, runs)
+    # A sample the flow read but whose movement fits no unit's pattern (flow.MIN_EXPLAINED) is "not read": its
+    # frames are NaN, not the mesh's units, which are no better there.
+    unreadable = (references >= 0) & ~np.isfinite(read).any(axis=1)
+    not_read = _spread(sampled, unreadable[:, None].astype(np.float64), n, stride, runs)[:, 0] > 0
     flow[:, AU_COLUMNS.index("AU43")] = np.nan
     flow[arriving] = np.nan
     for region, flags in covered.items():
         flow[np.ix_(np.asarray(flags, dtype=bool), _REGION_COLUMNS[region])] = np.nan
-    return np.where(np.isfinite(flow), flow, values)
+    out = np.where(np.isfinite(flow), flow, values)
+    out[np.ix_(not_read, _NOT_AU43)] = np.nan
+    return out
 
 
 def _runs(cover: np.ndarray) -> np.ndarray:

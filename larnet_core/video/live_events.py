@@ -157,6 +157,7 @@ def run_event_job(job: EventJob, predictor: Any, config: InputConfig) -> tuple[n
         probs = np.asarray(predictor.predict_proba([model_input.image])[0], dtype=np.float64)
     except ValueError:
         probs = None
-    values = covered_units(crop_units(job.neutral.face, job.apex.face, job.apex_units), job.covered)
+    values = covered_units(crop_units(job.neutral.face, job.apex.face, job.apex_units, bool(job.covered)),
+                           job.covered)
     aus, rule = unit_labels(values)
     return probs, aus, rule

@@ -214,8 +214,8 @@ class FlowUnits:
     """The followed face's units read from the skin's movement (:mod:`larnet_core.aus.reference_flow`), live: every
     :func:`~larnet_core.aus.reference_flow.sample_stride` frames against the most neutral sampled frame of the past
     :data:`~larnet_core.aus.reference_flow.WINDOW_S` under the same cover and near the same pose, held until the
-    next reading under the same cover; the mesh's units where there is no reading, and AU43 always (as a clip).
-    For a sampling step after a cover arrives or leaves no unit but AU43 is read (a clip also blanks the step
+    next reading under the same cover; the mesh's units where there is no reading, no unit but AU43 where the
+    reading's movement fits no unit's pattern, and AU43 always (as a clip). For a sampling step after a cover arrives or leaves no unit but AU43 is read (a clip also blanks the step
     before it, which live cannot know yet)."""
 
     def __init__(self, fps: float) -> None:
@@ -247,6 +247,8 @@ class FlowUnits:
             self._read(index, frame, mesh3d, values, pose, cover)
         if self._last is None or index - self._last[0] >= self.stride:
             return values
+        if not np.isfinite(self._last[1]).any():  # the movement fits no unit's pattern: not read (as a clip)
+            return np.where(np.arange(len(values)) == _AU43, values, np.nan)
         flow = self._last[1].copy()
         flow[_AU43] = np.nan
         flow[~np.isfinite(values)] = np.nan  # covered regions
@@ -271,5 +273,6 @@ class FlowUnits:
             return
         if chosen.index not in self._models:
             self._models[chosen.index] = neutral_model(chosen.crop)
-        self._last = (index, crop_intensities(chosen.crop, samples[position].crop, self._models[chosen.index]))
+        self._last = (index, crop_intensities(chosen.crop, samples[position].crop, self._models[chosen.index],
+                                              covered=bool(cover)))
 

@@ -51,21 +51,24 @@ _DEFAULT_FPS = 30.0
 
 
 def interval_units(neutral_rgb: np.ndarray, apex_rgb: np.ndarray, neutral_mesh: np.ndarray | None,
-                   apex_mesh: np.ndarray | None, apex_values: np.ndarray | None = None) -> np.ndarray:
+                   apex_mesh: np.ndarray | None, apex_values: np.ndarray | None = None,
+                   covered: bool = False) -> np.ndarray:
     """AU intensities of one interval: the skin's movement between its neutral and apex frames, on crops cut with
     the tracked meshes of those frames (``(478, 3)`` pixels, as the analysis pass measured them), when both have
-    one; else the per-frame estimates at the apex (``apex_values``, NaN where there are none)."""
+    one; else the per-frame estimates at the apex (``apex_values``, NaN where there are none). ``covered``: a
+    region was covered between the two (see :func:`~larnet_core.aus.flow.crop_intensities`)."""
     if neutral_mesh is None or apex_mesh is None:
         return crop_units(None, None, apex_values)
-    return crop_units(face_crop(neutral_rgb, neutral_mesh), face_crop(apex_rgb, apex_mesh), apex_values)
+    return crop_units(face_crop(neutral_rgb, neutral_mesh), face_crop(apex_rgb, apex_mesh), apex_values, covered)
 
 
-def crop_units(neutral, apex, apex_values: np.ndarray | None = None) -> np.ndarray:
+def crop_units(neutral, apex, apex_values: np.ndarray | None = None, covered: bool = False) -> np.ndarray:
     """AU intensities of one interval from the :class:`~larnet_core.aus.flow.FaceCrop` of its neutral and apex
-    frames (the skin's movement between them), or, without both, the per-frame estimates at the apex
+    frames (the skin's movement between them; NaN where it fits no unit's pattern, unless ``covered``:
+    :func:`~larnet_core.aus.flow.crop_intensities`), or, without both, the per-frame estimates at the apex
     (``apex_values``, NaN where there are none)."""
     if neutral is not None and apex is not None:
-        return crop_intensities(neutral, apex)
+        return crop_intensities(neutral, apex, covered=covered)
     if apex_values is None:
         return np.full(len(AU_COLUMNS), np.nan)
     return np.asarray(apex_values, dtype=np.float64)
@@ -147,10 +150,11 @@ def recognise_intervals(intervals: pd.DataFrame, table: pd.DataFrame, source, pr
         except ValueError as exc:  # no recorded input at the onset or apex (face lost): per-frame label stays
             log.info("interval %d: no onset->apex input (%s)", position, exc)
         apex_values = np.array([float(apex_row.get(name, np.nan)) for name in AU_COLUMNS], dtype=np.float64)
-        values = interval_units(frames[neutral], frames[apex], _tracked_mesh(meshes, table, neutral),
-                                _tracked_mesh(meshes, table, apex), apex_values)
         # A region covered between the neutral and the apex moved with its occluder: its units say nothing.
-        values = covered_units(values, covered_in(table.iloc[neutral:apex + 1]))
+        covered = covered_in(table.iloc[neutral:apex + 1])
+        values = interval_units(frames[neutral], frames[apex], _tracked_mesh(meshes, table, neutral),
+                                _tracked_mesh(meshes, table, apex), apex_values, bool(covered))
+        values = covered_units(values, covered)
         text, rule = unit_labels(values)
         aus.append(text)
         rules.append(rule)
