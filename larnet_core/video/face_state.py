@@ -406,7 +406,8 @@ def _with_flow_units(values: np.ndarray, crops: dict[int, FaceCrop], pose: np.nd
     the lids on every frame). Covered regions stay NaN. While a cover arrives or leaves (``cover``, the
     ``occluded`` column, changes within a sampling step) no unit but AU43 is read: the occluder moves the skin
     around it and drags the mesh with it (on generated footage a hand's arrival read as AU14 4.8 from the mesh and
-    AU1+AU6 1.3-2.4 from the flow); readings are not spread across a change of cover."""
+    AU1+AU6 1.3-2.4 from the flow); readings are not spread across a change of cover. A clip's spotted intervals
+    are read again on every frame once they are known (:mod:`larnet_core.video.interval_lanes`)."""
     n = len(values)
     stride = sample_stride(fps)
     runs = _runs(cover)

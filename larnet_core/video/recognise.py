@@ -2,7 +2,7 @@
 
 MEGC's spot-then-recognise protocol classifies each spotted interval as recognition models are trained: on the
 interval's onset and apex (for a flow checkpoint, the flow from onset to apex; for an apex checkpoint, the apex
-crop), not on a mean of per-frame outputs. :func:`recognise_intervals` re-reads the two frames of every interval
+crop), not on a mean of per-frame outputs. :func:`recognise_intervals` re-reads the frames of every interval
 from the clip (decoded exactly as the analysis decoded them), rebuilds the model input from the analysis' own
 alignment records (:func:`~larnet_core.face.inputs.input_from_record`), and gives each interval
 
@@ -14,6 +14,11 @@ alignment records (:func:`~larnet_core.face.inputs.input_from_record`), and give
   its events; without a tracked mesh on either frame, the per-frame estimates at the apex;
 * ``rule_label``: the FACS rules' name for those units (:func:`~larnet_core.aus.rules.rule_label`), a rule, not a
   model output.
+
+The same pass reads every frame from each interval's neutral frame to a lead past its offset against that neutral
+frame (:func:`frame_units`, the rule the interval's own units come from: they are its reading at the apex frame),
+for the face's per-frame AU lanes (:mod:`~larnet_core.video.interval_lanes`). Frames come one at a time
+(:func:`~larnet_core.video.reader.iter_frames_at`) and only the three of each interval are kept whole.
 
 :func:`interval_prediction` makes the clip's prediction from the intervals: the model's output on the interval
 with the most motion.
@@ -41,24 +46,14 @@ from larnet_core.result import ClipPrediction
 from larnet_core.video.interval_lanes import IntervalReading
 from larnet_core.video.reader import iter_frames_at
 
-__all__ = ["recognise_intervals", "interval_prediction", "interval_units", "crop_units", "frame_units", "unit_labels",
-           "neutral_frame", "neutral_lead", "NEUTRAL_LEAD_S"]
+__all__ = ["recognise_intervals", "interval_prediction", "crop_units", "frame_units", "unit_labels", "neutral_frame",
+           "neutral_lead", "NEUTRAL_LEAD_S"]
 
 log = logging.getLogger(__name__)
 #: The neutral frame the action units are read against lies this far before the spotted onset (spotting finds an
 #: onset once the movement is under way).
 NEUTRAL_LEAD_S = 0.2
 _DEFAULT_FPS = 30.0
-
-
-def interval_units(neutral_rgb: np.ndarray, apex_rgb: np.ndarray, neutral_mesh: np.ndarray | None,
-                   apex_mesh: np.ndarray | None, apex_values: np.ndarray | None = None) -> np.ndarray:
-    """AU intensities of one interval: the skin's movement between its neutral and apex frames, on crops cut with
-    the tracked meshes of those frames (``(478, 3)`` pixels, as the analysis pass measured them), when both have
-    one; else the per-frame estimates at the apex (``apex_values``, NaN where there are none)."""
-    if neutral_mesh is None or apex_mesh is None:
-        return crop_units(None, None, apex_values)
-    return crop_units(face_crop(neutral_rgb, neutral_mesh), face_crop(apex_rgb, apex_mesh), apex_values)
 
 
 def crop_units(neutral, apex, apex_values: np.ndarray | None = None, model=None) -> np.ndarray:
