@@ -102,8 +102,8 @@ def recognise_intervals(intervals: pd.DataFrame, table: pd.DataFrame, source, pr
                         ) -> tuple[pd.DataFrame, dict[int, np.ndarray], list[IntervalReading]]:
     """The intervals with ``label``, ``confidence``, ``aus`` and ``rule_label`` from their own onset and apex
     (see the module docstring), each interval's class probabilities by its position in the table, and each
-    interval's units read on every frame from its neutral frame to just past its offset (the lanes':
-    :mod:`~larnet_core.video.interval_lanes`; an interval's units are its reading at the apex).
+    interval's units read on every frame from its neutral frame to just past its offset, for the per-frame lanes
+    (:mod:`~larnet_core.video.interval_lanes`; an interval's units are its reading at the apex).
 
     ``table`` is the face's per-frame table (one row per frame, index = frame); ``meshes`` the analysis pass's
     tracked meshes (:class:`~larnet_core.video.tracked_meshes.TrackedMeshes`, working-frame pixels; None: none
@@ -120,11 +120,7 @@ def recognise_intervals(intervals: pd.DataFrame, table: pd.DataFrame, source, pr
     wanted, ends = [], []
     for row in out.itertuples():
         onset, apex, offset = int(row.onset_frame), int(row.apex_frame), int(row.offset_frame)
-        same = lambda i, s=segments[onset]: 0 <= i < len(segments) and segments[i] == s  # noqa: E731
-        neutral = neutral_frame(onset, lead, same)
-        end = offset + 1
-        while end < offset + lead and same(end):
-            end += 1
+        neutral, end = _lane_span(onset, offset, lead, segments)
         wanted.append((neutral, onset, apex))
         ends.append((offset, end))
     lanes = [_LaneReader(table, meshes, neutral, onset, apex, offset, end)
@@ -172,6 +168,20 @@ def recognise_intervals(intervals: pd.DataFrame, table: pd.DataFrame, source, pr
     out["rule_label"] = pd.Series(rules, dtype=object, index=out.index)
     readings = [lane.reading() for lane in lanes] if frames else []
     return out, probabilities, readings
+
+
+def _lane_span(onset: int, offset: int, lead: int, segments: np.ndarray) -> tuple[int, int]:
+    """``(neutral, end)`` of an interval: its neutral frame (:func:`neutral_frame`) and the frame after the last
+    one its lanes are read on, ``lead`` frames past its offset; both within the onset's segment."""
+    segment = segments[onset]
+
+    def same(index: int) -> bool:
+        return 0 <= index < len(segments) and segments[index] == segment
+
+    end = offset + 1
+    while end < offset + lead and same(end):
+        end += 1
+    return neutral_frame(onset, lead, same), end
 
 
 class _CropCache:
