@@ -1,7 +1,9 @@
 """What the per-frame AU lanes show on generated footage of both sample photos (the tuning photo, grace_hopper,
 and the held-out one, astronaut): on the frames with no expression, the share where any unit but AU43 reaches
 ``ACTIVE_LEVEL`` (and each unit's share above 2 %); at each rendered expression's apex (the median of the apex
-frame and its two neighbours), the units read against the units rendered; and the spotted intervals' units.
+frame and its two neighbours), the units read against the units rendered; for each rendered unit, the lane's peak
+within the expression and its frame against the rendered apex, beside the spotted interval's reading (the lanes at
+its apex frame, which are that reading); and the spotted intervals' units.
 
 The scenarios are those of ``larnet_core.synth.footage``: a head that turns and nods, a hand over the mouth,
 sunglasses, blinks, a face that enters, a shot cut, two faces (each face's lanes), two micro-expressions of a still
@@ -48,11 +50,13 @@ def main() -> None:
                 analysis = analyze_clip(path, predictor, max_infer_fps=10.0, all_faces=True)
                 for face_id, frames in analysis.tables.items():
                     label = name if len(analysis.tables) == 1 else f"{name} (face {face_id})"
-                    _report(label, photo, footage.truth, frames)
+                    face_intervals = analysis.intervals[analysis.intervals["face_id"] == face_id]
+                    _report(label, photo, footage.truth, frames,
+                            analysis.intervals if len(analysis.tables) == 1 else face_intervals)
                 print(f"  intervals: {', '.join(analysis.intervals['aus']) or 'none'}")
 
 
-def _report(name: str, photo: str, truth, frames) -> None:
+def _report(name: str, photo: str, truth, frames, intervals) -> None:
     number = frames["frame"].to_numpy()
     calm = frames["face_found"].to_numpy(dtype=bool).copy()
     for expression in truth.expressions:
@@ -66,6 +70,28 @@ def _report(name: str, photo: str, truth, frames) -> None:
         read = "+".join(unit.replace("AU0", "AU") for unit, value in around.items() if value >= ACTIVE_LEVEL)
         rendered = "+".join(f"AU{n}" for n in sorted(expression.aus))
         print(f"  {expression.emotion} (rendered {rendered}): apex reads {read or 'nothing'}")
+        print(f"    lanes: {_peaks(expression, frames, intervals)}")
+
+
+def _peaks(expression, frames, intervals) -> str:
+    """Each rendered unit's lane peak within the expression (value, frames from the rendered apex) and the reading
+    of the spotted interval around the rendered apex (the lanes at the interval's apex frame)."""
+    hit = [row for row in intervals.itertuples() if row.onset_frame <= expression.apex <= row.offset_frame]
+    interval = min(hit, key=lambda row: abs(row.apex_frame - expression.apex)) if hit else None
+    during = frames[(frames["frame"] >= expression.onset) & (frames["frame"] <= expression.offset)]
+    parts = []
+    for number in sorted({int("".join(c for c in str(unit) if c.isdigit())) for unit in expression.aus}):
+        column = f"AU{number:02d}"
+        lane = during[column].to_numpy(dtype=np.float64)
+        if not np.isfinite(lane).any():
+            parts.append(f"AU{number} no reading")
+            continue
+        peak = int(np.nanargmax(lane))
+        text = f"AU{number} peak {lane[peak]:.2f} at {int(during['frame'].iloc[peak]) - expression.apex:+d}"
+        if interval is not None:
+            text += f" (interval {frames.loc[frames['frame'] == interval.apex_frame, column].iloc[0]:.2f})"
+        parts.append(text)
+    return ", ".join(parts) + ("" if interval is not None else "; not spotted")
 
 
 if __name__ == "__main__":

@@ -111,8 +111,9 @@ def laugh(tmp_path_factory, lite_predictor):
 
 @needs_mediapipe
 @pytest.mark.xfail(strict=True, reason=(
-    "read from the skin's movement against a neutral frame (larnet_core.aus.reference_flow) the laugh's apex reads "
-    "AU6 2.5, AU12 2.3 and AU26 1.9, but the open mouth's upper lip also reads as AU10 (1.4; the interval's label "
+    "read from the skin's movement against the interval's neutral frame (larnet_core.video.interval_lanes) the "
+    "laugh's apex reads AU6 2.6, AU12 2.2 and AU26 1.2, but the open mouth's upper lip also reads as AU10 (1.3, and "
+    "2.5, 2.3, 1.9, 1.4 read ten times a second against the most neutral frame near it; the interval's label "
     "drops it, under 0.4 of the strongest unit). From the face mesh alone, as the lanes were read before, it read "
     "AU5 3.0, AU10 5.0 and AU26 5.0 and no AU12: the mesh keeps its inner lip points together for small openings "
     "and parts them abruptly (docs/action-units.md, Fifth look)"))

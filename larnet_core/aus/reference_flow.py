@@ -17,6 +17,9 @@ same face:
   lanes do not flicker with it;
 * a frame with no such reference has no reading here (its units come from the mesh).
 
+In a clip, the frames of each spotted interval are then read again, every one against the interval's neutral
+frame (:mod:`larnet_core.video.interval_lanes`): ten readings a second miss a micro-expression's apex.
+
 :func:`choose_references` picks the references and :func:`reference_intensities` reads the samples against them
 (one rigid model per reference, made once).
 """

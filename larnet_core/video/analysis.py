@@ -64,6 +64,7 @@ from larnet_core.result import (
 from larnet_core.video.limits import VideoLimits
 from larnet_core.video.blinks import drop_blinks
 from larnet_core.video.face_state import FaceStateRows, face_state_columns, motion_reach, spotting_signals
+from larnet_core.video.interval_lanes import with_interval_readings
 from larnet_core.video.recognise import interval_prediction, recognise_intervals
 from larnet_core.video.motion import MotionConfig, MotionSample, samples_table
 from larnet_core.video.pipeline import FaceStream
@@ -71,6 +72,7 @@ from larnet_core.video.prefetch import BackgroundBatches, Prefetcher
 from larnet_core.video.reader import ClipSource, frame_at, open_clip
 from larnet_core.video.spotting import SpottingParams, spot_expressions
 from larnet_core.video.tracked_meshes import TrackedMeshes
+from larnet_core.aus.names import AU_COLUMNS
 from larnet_core.aus.reference_flow import sample_stride
 
 __all__ = [
@@ -328,12 +330,13 @@ def _recognise_and_predict(source: ClipSource, predictor, streamed: _Streamed, t
     recognised, main_intervals, main_probabilities = [], intervals.iloc[:0], {}
     for table_id, face_intervals in groups.items():
         if len(face_intervals):
-            face_intervals, probabilities = recognise_intervals(
+            face_intervals, probabilities, readings = recognise_intervals(
                 face_intervals.reset_index(drop=True), tables[table_id], source, predictor, input_config,
                 # The clip's own frame rate (a video file's, not the caller's image-sequence one): the neutral
                 # frame's lead is 0.2 s of it, as live counts it.
                 class_names, fps=streamed.meta.fps, max_side=streamed.max_side, meshes=meshes, limits=limits,
                 sha256=streamed.meta.sha256)
+            _put_interval_readings(tables[table_id], readings)
             if table_id == main_id:
                 main_intervals, main_probabilities = face_intervals, probabilities
         recognised.append(face_intervals)
@@ -343,6 +346,17 @@ def _recognise_and_predict(source: ClipSource, predictor, streamed: _Streamed, t
     prediction = (interval_prediction(main_intervals, main_probabilities, class_names)
                   or clip_prediction(main_intervals, main_table, class_names, streamed.meta.fps))
     return intervals, prediction
+
+
+def _put_interval_readings(table: pd.DataFrame, readings: list) -> None:
+    """Put a face's intervals' per-frame readings into its AU lanes, in place
+    (:func:`~larnet_core.video.interval_lanes.with_interval_readings`): the main face's table is already shared."""
+    columns = list(AU_COLUMNS)
+    if not readings or not all(name in table.columns for name in columns):
+        return
+    lanes = with_interval_readings(table[columns].to_numpy(dtype=np.float64), readings)
+    for position, name in enumerate(columns):
+        table[name] = lanes[:, position]
 
 
 def _clip_meta(streamed: _Streamed) -> ClipMeta:

@@ -428,7 +428,8 @@ def _with_flow_units(values: np.ndarray, crops: dict[int, FaceCrop], pose: np.nd
     around it and drags the mesh with it (on generated footage a hand's arrival read as AU14 4.8 from the mesh and
     AU1+AU6 1.3-2.4 from the flow); readings are not spread across a change of cover. Where a reading's movement
     fits no unit's pattern (:func:`~larnet_core.aus.flow.crop_intensities` gives NaN), its frames read no unit but
-    AU43."""
+    AU43. A clip's spotted intervals are read again on every frame once they are known
+    (:mod:`larnet_core.video.interval_lanes`)."""
     n = len(values)
     stride = sample_stride(fps)
     runs = _runs(cover)

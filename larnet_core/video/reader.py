@@ -35,6 +35,7 @@ __all__ = [
     "read_video_frames",
     "frame_at",
     "frames_at",
+    "iter_frames_at",
 ]
 
 log = logging.getLogger(__name__)
@@ -409,18 +410,29 @@ def frames_at(source: ClipSource, indices: Iterable[int], limits: VideoLimits | 
     Raises:
         VideoError: unreadable input or a negative index.
     """
+    return dict(iter_frames_at(source, indices, limits, fps=fps, max_side=max_side, sha256=sha256))
+
+
+def iter_frames_at(source: ClipSource, indices: Iterable[int], limits: VideoLimits | None = None, *,
+                   fps: float | None = None, max_side: int | None = None,
+                   sha256: str | None = None) -> Iterator[tuple[int, np.ndarray]]:
+    """:func:`frames_at` as ``(index, frame)`` pairs in increasing frame order, one at a time: a caller that reads
+    many frames (every frame of a clip's intervals) keeps only what it makes of each.
+
+    Raises:
+        VideoError: unreadable input or a negative index.
+    """
     wanted = sorted({int(i) for i in indices})
     if wanted and wanted[0] < 0:
         raise VideoError(f"frame index must be 0 or more, got {wanted[0]}")
-    out: dict[int, np.ndarray] = {}
     if not wanted:
-        return out
+        return
     with open_clip(source, limits, fps=fps, max_side=max_side, sha256=sha256) as reader:
         if reader._images is not None:
             for index in wanted:
                 if index < len(reader._images):
-                    out[index] = reader._resize(reader._first_image if index == 0 else reader._images.read(index))
-            return out
+                    yield index, reader._resize(reader._first_image if index == 0 else reader._images.read(index))
+            return
         # Runs of nearby frames are decoded through; a long gap starts a new run at a seek.
         runs: list[list[int]] = [[wanted[0]]]
         for index in wanted[1:]:
@@ -432,8 +444,7 @@ def frames_at(source: ClipSource, indices: Iterable[int], limits: VideoLimits | 
             todo = set(run)
             for frame in reader.frames(start=run[0]):
                 if frame.index in todo:
-                    out[frame.index] = frame.image
+                    yield frame.index, frame.image
                     todo.discard(frame.index)
                 if frame.index >= run[-1]:
                     break
-    return out

@@ -2,7 +2,7 @@
 
 MEGC's spot-then-recognise protocol classifies each spotted interval as recognition models are trained: on the
 interval's onset and apex (for a flow checkpoint, the flow from onset to apex; for an apex checkpoint, the apex
-crop), not on a mean of per-frame outputs. :func:`recognise_intervals` re-reads the two frames of every interval
+crop), not on a mean of per-frame outputs. :func:`recognise_intervals` re-reads the frames of every interval
 from the clip (decoded exactly as the analysis decoded them), rebuilds the model input from the analysis' own
 alignment records (:func:`~larnet_core.face.inputs.input_from_record`), and gives each interval
 
@@ -14,6 +14,11 @@ alignment records (:func:`~larnet_core.face.inputs.input_from_record`), and give
   its events; without a tracked mesh on either frame, the per-frame estimates at the apex;
 * ``rule_label``: the FACS rules' name for those units (:func:`~larnet_core.aus.rules.rule_label`), a rule, not a
   model output.
+
+The same pass reads every frame from each interval's neutral frame to a lead past its offset against that neutral
+frame (:func:`frame_units`, the rule the interval's own units come from: they are its reading at the apex frame),
+for the face's per-frame AU lanes (:mod:`~larnet_core.video.interval_lanes`). Frames come one at a time
+(:func:`~larnet_core.video.reader.iter_frames_at`) and only the three of each interval are kept whole.
 
 :func:`interval_prediction` makes the clip's prediction from the intervals: the model's output on the interval
 with the most motion.
@@ -32,16 +37,17 @@ import numpy as np
 import pandas as pd
 
 from larnet_core.aus.estimate import expression_units
-from larnet_core.aus.flow import crop_intensities, face_crop
+from larnet_core.aus.flow import crop_intensities, face_crop, neutral_model
 from larnet_core.aus.names import AU_COLUMNS
 from larnet_core.video.face_state import covered_in, covered_units
 from larnet_core.aus.rules import au_string, rule_label
 from larnet_core.face.inputs import input_from_record
 from larnet_core.result import ClipPrediction
-from larnet_core.video.reader import frames_at
+from larnet_core.video.interval_lanes import IntervalReading
+from larnet_core.video.reader import iter_frames_at
 
-__all__ = ["recognise_intervals", "interval_prediction", "interval_units", "crop_units", "unit_labels",
-           "neutral_frame", "neutral_lead", "NEUTRAL_LEAD_S"]
+__all__ = ["recognise_intervals", "interval_prediction", "crop_units", "frame_units", "unit_labels", "neutral_frame",
+           "neutral_lead", "NEUTRAL_LEAD_S"]
 
 log = logging.getLogger(__name__)
 #: The neutral frame the action units are read against lies this far before the spotted onset (spotting finds an
@@ -50,25 +56,14 @@ NEUTRAL_LEAD_S = 0.2
 _DEFAULT_FPS = 30.0
 
 
-def interval_units(neutral_rgb: np.ndarray, apex_rgb: np.ndarray, neutral_mesh: np.ndarray | None,
-                   apex_mesh: np.ndarray | None, apex_values: np.ndarray | None = None,
-                   covered: bool = False) -> np.ndarray:
-    """AU intensities of one interval: the skin's movement between its neutral and apex frames, on crops cut with
-    the tracked meshes of those frames (``(478, 3)`` pixels, as the analysis pass measured them), when both have
-    one; else the per-frame estimates at the apex (``apex_values``, NaN where there are none). ``covered``: a
-    region was covered between the two (see :func:`~larnet_core.aus.flow.crop_intensities`)."""
-    if neutral_mesh is None or apex_mesh is None:
-        return crop_units(None, None, apex_values)
-    return crop_units(face_crop(neutral_rgb, neutral_mesh), face_crop(apex_rgb, apex_mesh), apex_values, covered)
-
-
-def crop_units(neutral, apex, apex_values: np.ndarray | None = None, covered: bool = False) -> np.ndarray:
+def crop_units(neutral, apex, apex_values: np.ndarray | None = None, covered: bool = False,
+               model=None) -> np.ndarray:
     """AU intensities of one interval from the :class:`~larnet_core.aus.flow.FaceCrop` of its neutral and apex
     frames (the skin's movement between them; NaN where it fits no unit's pattern, unless ``covered``:
-    :func:`~larnet_core.aus.flow.crop_intensities`), or, without both, the per-frame estimates at the apex
-    (``apex_values``, NaN where there are none)."""
+    :func:`~larnet_core.aus.flow.crop_intensities`; ``model``: the neutral's rigid model when already made), or,
+    without both, the per-frame estimates at the apex (``apex_values``, NaN where there are none)."""
     if neutral is not None and apex is not None:
-        return crop_intensities(neutral, apex, covered=covered)
+        return crop_intensities(neutral, apex, model, covered=covered)
     if apex_values is None:
         return np.full(len(AU_COLUMNS), np.nan)
     return np.asarray(apex_values, dtype=np.float64)
@@ -105,29 +100,44 @@ def _tracked_mesh(meshes, table: pd.DataFrame, index: int) -> np.ndarray | None:
 
 def recognise_intervals(intervals: pd.DataFrame, table: pd.DataFrame, source, predictor, input_config,
                         class_names: list[str], *, fps: float | None, max_side: int, meshes=None,
-                        limits=None, sha256: str | None = None) -> tuple[pd.DataFrame, dict[int, np.ndarray]]:
+                        limits=None, sha256: str | None = None
+                        ) -> tuple[pd.DataFrame, dict[int, np.ndarray], list[IntervalReading]]:
     """The intervals with ``label``, ``confidence``, ``aus`` and ``rule_label`` from their own onset and apex
-    (see the module docstring), and each interval's class probabilities by its position in the table.
+    (see the module docstring), each interval's class probabilities by its position in the table, and each
+    interval's units read on every frame from its neutral frame to just past its offset, for the per-frame lanes
+    (:mod:`~larnet_core.video.interval_lanes`; an interval's units are its reading at the apex).
 
     ``table`` is the face's per-frame table (one row per frame, index = frame); ``meshes`` the analysis pass's
     tracked meshes (:class:`~larnet_core.video.tracked_meshes.TrackedMeshes`, working-frame pixels; None: none
-    kept); ``fps`` the clip's frame rate (the neutral frame's lead is counted in it; an image sequence is read at
-    it); ``sha256`` is the clip's digest from the analysis (the file is not hashed again). Every interval's frames
-    are read in one pass of one opened reader. An interval whose frames cannot be re-read keeps its per-frame
-    label.
+    kept, and no frame is read for the lanes); ``fps`` the clip's frame rate (the neutral frame's lead is counted
+    in it; an image sequence is read at it); ``sha256`` is the clip's digest from the analysis (the file is not
+    hashed again). Every interval's frames are read in one pass of one opened reader. An interval whose frames
+    cannot be re-read keeps its per-frame label.
     """
     out = intervals.copy()
     lead = neutral_lead(fps)
     segments = table["segment"].to_numpy() if "segment" in table.columns else np.zeros(len(table), dtype=np.int64)
-    # Each interval's (neutral, onset, apex) frames: the neutral one a little before the onset, within its segment.
-    wanted = []
+    # Each interval's (neutral, onset, apex) frames: the neutral one a little before the onset, within its segment;
+    # and the frames its lanes are read on, to a lead past its offset within the segment.
+    wanted, ends = [], []
     for row in out.itertuples():
-        onset, apex = int(row.onset_frame), int(row.apex_frame)
-        neutral = neutral_frame(onset, lead, lambda i, s=segments[onset]: segments[i] == s)
+        onset, apex, offset = int(row.onset_frame), int(row.apex_frame), int(row.offset_frame)
+        neutral, end = _lane_span(onset, offset, lead, segments)
         wanted.append((neutral, onset, apex))
+        ends.append((offset, end))
+    lanes = [_LaneReader(table, meshes, neutral, onset, apex, offset, end)
+             for (neutral, onset, apex), (offset, end) in zip(wanted, ends)]
+    kept = {i for triple in wanted for i in triple}
+    read = kept | ({i for lane in lanes for i in range(lane.neutral, lane.end)} if meshes is not None else set())
+    frames: dict[int, np.ndarray] = {}
     try:
-        frames = frames_at(source, [i for triple in wanted for i in triple], limits, fps=fps, max_side=max_side,
-                           sha256=sha256)
+        crops = _CropCache(table, meshes)
+        for index, image in iter_frames_at(source, read, limits, fps=fps, max_side=max_side, sha256=sha256):
+            if index in kept:
+                frames[index] = image
+            for lane in lanes:
+                if lane.neutral <= index < lane.end:
+                    lane.add(index, crops.get(index, image))
     except Exception as exc:  # noqa: BLE001 - a clip that cannot be re-read keeps the per-frame labels
         log.warning("interval frames not re-read (%s); the per-frame labels stay", exc)
         frames = {}
@@ -149,18 +159,90 @@ def recognise_intervals(intervals: pd.DataFrame, table: pd.DataFrame, source, pr
             out.iloc[position, out.columns.get_loc("confidence")] = float(probs.max())
         except ValueError as exc:  # no recorded input at the onset or apex (face lost): per-frame label stays
             log.info("interval %d: no onset->apex input (%s)", position, exc)
-        apex_values = np.array([float(apex_row.get(name, np.nan)) for name in AU_COLUMNS], dtype=np.float64)
-        # A region covered between the neutral and the apex moved with its occluder: its units say nothing.
-        covered = covered_in(table.iloc[neutral:apex + 1])
-        values = interval_units(frames[neutral], frames[apex], _tracked_mesh(meshes, table, neutral),
-                                _tracked_mesh(meshes, table, apex), apex_values, bool(covered))
-        values = covered_units(values, covered)
+        reading = lanes[position].reading()
+        values = reading.at(apex)
+        if reading.is_not_read(apex):  # the movement fits no unit's pattern: no units, and no fallback
+            values = np.full(len(AU_COLUMNS), np.nan)
+        elif values is None:  # no tracked mesh on the neutral or apex frame: the per-frame estimates at the apex
+            apex_values = np.array([float(apex_row.get(name, np.nan)) for name in AU_COLUMNS], dtype=np.float64)
+            values = covered_units(crop_units(None, None, apex_values), covered_in(table.iloc[neutral:apex + 1]))
         text, rule = unit_labels(values)
         aus.append(text)
         rules.append(rule)
     out["aus"] = pd.Series(aus, dtype=object, index=out.index)
     out["rule_label"] = pd.Series(rules, dtype=object, index=out.index)
-    return out, probabilities
+    readings = [lane.reading() for lane in lanes] if frames else []
+    return out, probabilities, readings
+
+
+def _lane_span(onset: int, offset: int, lead: int, segments: np.ndarray) -> tuple[int, int]:
+    """``(neutral, end)`` of an interval: its neutral frame (:func:`neutral_frame`) and the frame after the last
+    one its lanes are read on, ``lead`` frames past its offset; both within the onset's segment."""
+    segment = segments[onset]
+
+    def same(index: int) -> bool:
+        return 0 <= index < len(segments) and segments[index] == segment
+
+    end = offset + 1
+    while end < offset + lead and same(end):
+        end += 1
+    return neutral_frame(onset, lead, same), end
+
+
+class _CropCache:
+    """Each re-read frame's face crop, cut once with the frame's tracked mesh (None without one) and shared by
+    the intervals whose lanes read that frame."""
+
+    def __init__(self, table: pd.DataFrame, meshes) -> None:
+        self.table, self.meshes = table, meshes
+        self._index, self._crop = -1, None
+
+    def get(self, index: int, image: np.ndarray):
+        if index != self._index:  # frames come in increasing order: only the latest is needed
+            mesh = _tracked_mesh(self.meshes, self.table, index)
+            self._index, self._crop = index, None if mesh is None else face_crop(image, mesh)
+        return self._crop
+
+
+class _LaneReader:
+    """One interval's units read frame by frame against its neutral frame, as the frames come (the neutral frame
+    first): :func:`frame_units` on each, with the neutral's rigid model made once."""
+
+    def __init__(self, table: pd.DataFrame, meshes, neutral: int, onset: int, apex: int, offset: int,
+                 end: int) -> None:
+        self.table, self.meshes = table, meshes
+        self.neutral, self.onset, self.apex, self.offset, self.end = neutral, onset, apex, offset, end
+        self._neutral_crop = self._model = None
+        self._frames: list[int] = []
+        self._values: list[np.ndarray] = []
+        self._not_read: list[bool] = []
+
+    def add(self, index: int, crop) -> None:
+        if index == self.neutral:
+            if crop is not None:
+                self._neutral_crop, self._model = crop, neutral_model(crop)
+            return
+        self._frames.append(index)
+        values = frame_units(self._neutral_crop, crop, covered_in(self.table.iloc[self.neutral:index + 1]),
+                             self._model)
+        self._values.append(values)
+        # Both crops there and nothing read: the movement fits no unit's pattern (flow.crop_intensities).
+        self._not_read.append(self._neutral_crop is not None and crop is not None and not np.isfinite(values).any())
+
+    def reading(self) -> IntervalReading:
+        values = np.array(self._values, dtype=np.float64).reshape(len(self._values), len(AU_COLUMNS))
+        return IntervalReading(self.neutral, self.onset, self.apex, self.offset, self.end,
+                               np.array(self._frames, dtype=np.int64), values, np.array(self._not_read, dtype=bool))
+
+
+def frame_units(neutral, current, covered, model=None) -> np.ndarray:
+    """AU intensities of one frame of an interval against the interval's neutral frame (their
+    :class:`~larnet_core.aus.flow.FaceCrop`; ``model``: the neutral's rigid model when already made), with the
+    units of the regions ``covered`` between the two NaN; all NaN without both crops. The interval's own units are
+    this at its apex frame."""
+    if neutral is None or current is None:
+        return np.full(len(AU_COLUMNS), np.nan)
+    return covered_units(crop_units(neutral, current, covered=bool(covered), model=model), covered)
 
 
 def interval_prediction(intervals: pd.DataFrame, probabilities: dict[int, np.ndarray],
