@@ -113,20 +113,25 @@ def test_the_blink_rule_looks_at_lid_closure_and_what_else_moved():
 
 
 def test_exclusions_name_their_scale_and_leave_the_other_scale_spotted():
-    n = 5
-    columns = {"motion": np.full(n, 0.2), "pose_yaw": np.zeros(n), "pose_pitch": np.zeros(n),
-               "pose_residual": np.full(n, 0.02), "head_residual": np.array([0.1, 0.9, 0.1, 0.9, 0.9]),
-               "head_residual_macro": np.array([0.1, 0.1, 0.9, 0.9, 0.9]),
-               "head_moving": np.array([True, True, True, True, False]),
-               "head_moving_macro": np.array([True, True, True, True, False])}
+    # Five frames, then eight where the head keeps still and its stable points stray as little as usual (0.1 px):
+    # the face's usual stray, against which a frame's counts (face_state.residual_limit).
+    n, calm = 5, 8
+    columns = {"motion": np.full(n + calm, 0.2), "pose_yaw": np.zeros(n + calm), "pose_pitch": np.zeros(n + calm),
+               "pose_residual": np.full(n + calm, 0.02),
+               "head_residual": np.r_[0.1, 0.9, 0.1, 0.9, 0.9, np.full(calm, 0.1)],
+               "head_residual_macro": np.r_[0.1, 0.1, 0.9, 0.9, 0.9, np.full(calm, 0.1)],
+               "head_moving": np.r_[True, True, True, True, False, np.zeros(calm, bool)],
+               "head_moving_macro": np.r_[True, True, True, True, False, np.zeros(calm, bool)]}
     reason, micro, macro = excluded_reasons(columns, max_residual_px=0.5, macro_factor=2 / 3)
-    # The last frame strays as far, but the head keeps still: the face itself moved the stable points.
+    reason, micro, macro = reason[:n], micro[:n], macro[:n]
+    # The fifth frame strays as far, but the head keeps still: the face itself moved the stable points.
     assert reason.tolist() == ["", "fast head motion (micro scale)", "fast head motion (macro scale)",
                                "fast head motion", ""]
     assert micro.tolist() == [False, True, False, True, False]
     assert macro.tolist() == [False, False, True, True, False]
     table = pd.DataFrame({"motion": np.full(n, 0.2), "motion_macro": np.full(n, 0.3), "excluded": reason,
-                          "head_moving": columns["head_moving"], "head_moving_macro": columns["head_moving_macro"]})
+                          "head_moving": columns["head_moving"][:n],
+                          "head_moving_macro": columns["head_moving_macro"][:n]})
     micro_signal, macro_signal = spotting_signals(table)
     assert np.isnan(micro_signal).tolist() == [False, True, False, True, False]
     assert np.isnan(macro_signal).tolist() == [False, False, True, True, False]
