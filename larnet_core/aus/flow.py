@@ -13,7 +13,10 @@ displacements are unmixed into action units by non-negative least squares on eac
 measured on generated faces (:mod:`larnet_core.aus.calibration`), with a small penalty on the summed intensity
 (:data:`SPARSITY`): several lower-face units are nearly sums of others (in the generator's model a lip tightener,
 AU23, moves the lips almost as a dimpler, AU14, plus a lip press, AU24, do), and of the explanations that fit
-the penalty prefers the one with fewer units. The readings are then divided by the calibration's per-unit gain
+the penalty prefers the one with fewer units. Of two units that pull the same skin opposite ways
+(:data:`ANTAGONISTS`: corners up and down, lips apart and pressed, ...), the weaker is dropped when the fit hardly
+needs it: spent together, they cancel each other's pattern to fit something else (a laugh read with AU15 beside
+AU12, lips parted wide read as pressed too). The readings are then divided by the calibration's per-unit gain
 (:attr:`larnet_core.aus.calibration.Calibration.flow_gain`), so that every unit reads its strength and an
 expression's units can be compared with each other.
 """
@@ -27,12 +30,14 @@ import cv2
 import numpy as np
 
 from larnet_core.aus.calibration import load_flow_calibration
+from larnet_core.aus.names import AU_NUMBERS
 from larnet_core.aus.nnls import nnls
 from larnet_core.face.head_compensation import RigidModel, compensate, rigid_model
 from larnet_core.face.pose import STABLE_POINTS, canonical_face
 
-__all__ = ["SPARSITY", "CROP_SIZE", "FaceCrop", "alignment", "face_crop", "crop_displacements",
-           "point_displacements", "expression_intensities", "crop_intensities", "neutral_model", "unmix"]
+__all__ = ["SPARSITY", "ANTAGONISTS", "ANTAGONIST_SLACK", "CROP_SIZE", "FaceCrop", "alignment", "face_crop",
+           "crop_displacements", "point_displacements", "expression_intensities", "crop_intensities", "neutral_model",
+           "unmix"]
 
 CROP_SIZE = 112
 _UNIT = 40.0  # pixels per eye distance in the crop
@@ -44,6 +49,16 @@ _FACE_POINTS = 468
 #: the value of 0, 10, 30, 100 and 300 with the best micro and macro F1 there. What it takes from the units it
 #: keeps is given back (:func:`_sparse_nnls`), so it chooses units and leaves their scale alone.
 SPARSITY = 100.0
+#: Units that pull the same skin opposite ways (lip corners up / down, lips apart / pressed, jaw dropped / chin
+#: raised or lips pressed, lids raised / closed). The unmixing sometimes spends both of a pair to cancel each
+#: other's pattern and fit something else (a laugh read with AU15 beside AU12); the weaker of a pair is dropped
+#: when the fit without it costs at most :data:`ANTAGONIST_SLACK` more.
+ANTAGONISTS = ((12, 15), (25, 24), (26, 17), (26, 24), (5, 43))
+#: How much worse (in units of :data:`SPARSITY`, on the penalised objective) the fit without the weaker of two
+#: antagonists may be and still be kept. Set on the tuning photo's renderings, its derived check identities and
+#: its mouth moved up and down (0, 1, 4, 8, 16, 32, 64: F1 rose up to 8-16 and stayed level beyond). A pair that
+#: both act in earnest (each explaining much the other cannot) costs far more to split, and both stay.
+ANTAGONIST_SLACK = 16.0
 _STABLE = list(STABLE_POINTS)
 # For the flow's leftover alignment: the stable points less the eye corners, which brow and lid actions tug at.
 _RIGID = [p for p in STABLE_POINTS if p not in (33, 133, 362, 263)]
@@ -157,10 +172,44 @@ def crop_intensities(neutral: FaceCrop, current: FaceCrop, model: RigidModel | N
 def unmix(change: np.ndarray, weighted_response: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """The units' raw intensities (before the calibration's gain) behind ``change``, ``(936,)`` displacements (x
     and y interleaved): the sparse non-negative fit of the noise-weighted templates (``response * weights[:,
-    None]``); NaN everywhere when ``change`` is not finite."""
+    None]``), the weaker of two antagonists dropped when the fit hardly needs it (:func:`_without_antagonists`); NaN
+    everywhere when ``change`` is not finite."""
     if not np.isfinite(change).all():
         return np.full(weighted_response.shape[1], np.nan)
-    return _sparse_nnls(weighted_response, change * weights, SPARSITY)
+    return _without_antagonists(weighted_response, change * weights, SPARSITY)
+
+
+_ANTAGONIST_COLUMNS = tuple((AU_NUMBERS.index(a), AU_NUMBERS.index(b)) for a, b in ANTAGONISTS
+                            if a in AU_NUMBERS and b in AU_NUMBERS)
+
+
+def _without_antagonists(matrix: np.ndarray, target: np.ndarray, penalty: float,
+                         slack: float = ANTAGONIST_SLACK) -> np.ndarray:
+    """:func:`_sparse_nnls`, then, while both units of an :data:`ANTAGONISTS` pair are in the fit, the fit again
+    without the weaker of the two (each unit's reading as :func:`_sparse_nnls` gives it back), kept when its
+    penalised objective is at most ``slack * penalty`` above the one with both."""
+    allowed = np.ones(matrix.shape[1], dtype=bool)
+    values, cost = _penalised(matrix, target, penalty, allowed)
+    dropped = True
+    while dropped:
+        dropped = False
+        for a, b in _ANTAGONIST_COLUMNS:
+            if values[a] > 0 and values[b] > 0:
+                read = _given_back(matrix, values, penalty)
+                trial = allowed.copy()
+                trial[a if read[a] < read[b] else b] = False
+                trial_values, trial_cost = _penalised(matrix, target, penalty, trial)
+                if trial_cost <= cost + slack * penalty:
+                    allowed, values, cost, dropped = trial, trial_values, trial_cost, True
+    return _given_back(matrix, values, penalty)
+
+
+def _penalised(matrix: np.ndarray, target: np.ndarray, penalty: float,
+               allowed: np.ndarray) -> tuple[np.ndarray, float]:
+    """The penalised fit on the ``allowed`` units (before any give-back) and its objective."""
+    values = np.zeros(matrix.shape[1])
+    values[allowed] = _penalised_nnls(matrix[:, allowed], target, penalty)
+    return values, float(np.square(matrix @ values - target).sum() + penalty * values.sum())
 
 
 def _sparse_nnls(matrix: np.ndarray, target: np.ndarray, penalty: float) -> np.ndarray:
@@ -175,10 +224,21 @@ def _sparse_nnls(matrix: np.ndarray, target: np.ndarray, penalty: float) -> np.n
     kept units without the penalty was tried: on noisy footage it keeps nearly every unit and undoes the choice.)
     The price: a unit whose pattern is faint (AU24's) gets back the most, so even a small share of a movement
     given to it can read as present."""
+    return _given_back(matrix, _penalised_nnls(matrix, target, penalty), penalty)
+
+
+def _penalised_nnls(matrix: np.ndarray, target: np.ndarray, penalty: float) -> np.ndarray:
+    """``argmin |A x - b|^2 + penalty * sum(x)`` over ``x >= 0`` (see :func:`_sparse_nnls`), nothing given back."""
     if penalty <= 0:
         return nnls(matrix, target)[0]
     eps = 1e-3
     rows = np.vstack([matrix, np.full(matrix.shape[1], eps)])
-    values = nnls(rows, np.append(target, -penalty / (2.0 * eps)))[0]
+    return nnls(rows, np.append(target, -penalty / (2.0 * eps)))[0]
+
+
+def _given_back(matrix: np.ndarray, values: np.ndarray, penalty: float) -> np.ndarray:
+    """Each kept unit's value plus what the penalty took from it alone (``penalty / (2 |a_j|^2)``)."""
+    if penalty <= 0:
+        return values
     shrink = penalty / (2.0 * np.maximum(np.square(matrix).sum(axis=0), 1e-12))
     return np.where(values > 0, values + shrink, 0.0)
