@@ -156,7 +156,7 @@ def test_the_interval_unmixing_prefers_one_unit_to_a_sum_of_two_that_looks_the_s
     assert abs(templates @ plain - templates[:, 2] * 1.5).max() < 1e-6  # without the penalty: any exact split
 
 
-def test_the_interval_unmixing_drops_the_weaker_of_two_antagonists_when_it_explains_little():
+def test_the_interval_unmixing_drops_an_antagonist_that_explains_little():
     # Corners up (AU12) and down (AU15) pull the same skin opposite ways; the unmixing sometimes spends both to cancel
     # each other's pattern and fit something else (a laugh read with AU15 beside AU12).
     from larnet_core.aus.flow import ANTAGONIST_SLACK, SPARSITY, _sparse_nnls, _without_antagonists

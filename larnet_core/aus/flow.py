@@ -14,8 +14,8 @@ measured on generated faces (:mod:`larnet_core.aus.calibration`), with a small p
 (:data:`SPARSITY`): several lower-face units are nearly sums of others (in the generator's model a lip tightener,
 AU23, moves the lips almost as a dimpler, AU14, plus a lip press, AU24, do), and of the explanations that fit
 the penalty prefers the one with fewer units. Of two units that pull the same skin opposite ways
-(:data:`ANTAGONISTS`: corners up and down, lips apart and pressed, ...), the weaker is dropped when the fit hardly
-needs it: spent together, they cancel each other's pattern to fit something else (a laugh read with AU15 beside
+(:data:`ANTAGONISTS`: corners up and down, lips apart and pressed, ...), one is dropped when the fit hardly needs
+it: spent together, they cancel each other's pattern to fit something else (a laugh read with AU15 beside
 AU12, lips parted wide read as pressed too). The readings are then divided by the calibration's per-unit gain
 (:attr:`larnet_core.aus.calibration.Calibration.flow_gain`), so that every unit reads its strength and an
 expression's units can be compared with each other.
@@ -51,10 +51,10 @@ _FACE_POINTS = 468
 SPARSITY = 100.0
 #: Units that pull the same skin opposite ways (lip corners up / down, lips apart / pressed, jaw dropped / chin
 #: raised or lips pressed, lids raised / closed). The unmixing sometimes spends both of a pair to cancel each
-#: other's pattern and fit something else (a laugh read with AU15 beside AU12); the weaker of a pair is dropped
-#: when the fit without it costs at most :data:`ANTAGONIST_SLACK` more.
+#: other's pattern and fit something else (a laugh read with AU15 beside AU12); one of the pair is dropped, the one
+#: whose loss costs the fit least, when it costs at most :data:`ANTAGONIST_SLACK` more.
 ANTAGONISTS = ((12, 15), (25, 24), (26, 17), (26, 24), (5, 43))
-#: How much worse (in units of :data:`SPARSITY`, on the penalised objective) the fit without the weaker of two
+#: How much worse (in units of :data:`SPARSITY`, on the penalised objective) the fit without one of two
 #: antagonists may be and still be kept. Set on the tuning photo's renderings, its derived check identities and
 #: its mouth moved up and down (0, 1, 4, 8, 16, 32, 64: F1 rose up to 8-16 and stayed level beyond). A pair that
 #: both act in earnest (each explaining much the other cannot) costs far more to split, and both stay.
@@ -172,7 +172,7 @@ def crop_intensities(neutral: FaceCrop, current: FaceCrop, model: RigidModel | N
 def unmix(change: np.ndarray, weighted_response: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """The units' raw intensities (before the calibration's gain) behind ``change``, ``(936,)`` displacements (x
     and y interleaved): the sparse non-negative fit of the noise-weighted templates (``response * weights[:,
-    None]``), the weaker of two antagonists dropped when the fit hardly needs it (:func:`_without_antagonists`); NaN
+    None]``), one of two antagonists dropped when the fit hardly needs it (:func:`_without_antagonists`); NaN
     everywhere when ``change`` is not finite."""
     if not np.isfinite(change).all():
         return np.full(weighted_response.shape[1], np.nan)
@@ -186,19 +186,22 @@ _ANTAGONIST_COLUMNS = tuple((AU_NUMBERS.index(a), AU_NUMBERS.index(b)) for a, b 
 def _without_antagonists(matrix: np.ndarray, target: np.ndarray, penalty: float,
                          slack: float = ANTAGONIST_SLACK) -> np.ndarray:
     """:func:`_sparse_nnls`, then, while both units of an :data:`ANTAGONISTS` pair are in the fit, the fit again
-    without the weaker of the two (each unit's reading as :func:`_sparse_nnls` gives it back), kept when its
-    penalised objective is at most ``slack * penalty`` above the one with both."""
+    without one of the two (the one whose fit without it has the lower penalised objective), kept when that
+    objective is at most ``slack * penalty`` above the one with both."""
     allowed = np.ones(matrix.shape[1], dtype=bool)
     values, cost = _penalised(matrix, target, penalty, allowed)
     dropped = True
     while dropped:
         dropped = False
-        for a, b in _ANTAGONIST_COLUMNS:
-            if values[a] > 0 and values[b] > 0:
-                read = _given_back(matrix, values, penalty)
-                trial = allowed.copy()
-                trial[a if read[a] < read[b] else b] = False
-                trial_values, trial_cost = _penalised(matrix, target, penalty, trial)
+        for pair in _ANTAGONIST_COLUMNS:
+            if values[pair[0]] > 0 and values[pair[1]] > 0:
+                # Without either unit of the pair: the better of the two fits, if it is good enough.
+                trials = []
+                for unit in pair:
+                    trial = allowed.copy()
+                    trial[unit] = False
+                    trials.append((*_penalised(matrix, target, penalty, trial), trial))
+                trial_values, trial_cost, trial = min(trials, key=lambda t: t[1])
                 if trial_cost <= cost + slack * penalty:
                     allowed, values, cost, dropped = trial, trial_values, trial_cost, True
     return _given_back(matrix, values, penalty)
