@@ -13,7 +13,10 @@ displacements are unmixed into action units by non-negative least squares on eac
 measured on generated faces (:mod:`larnet_core.aus.calibration`), with a small penalty on the summed intensity
 (:data:`SPARSITY`): several lower-face units are nearly sums of others (in the generator's model a lip tightener,
 AU23, moves the lips almost as a dimpler, AU14, plus a lip press, AU24, do), and of the explanations that fit
-the penalty prefers the one with fewer units. The readings are then divided by the calibration's per-unit gain
+the penalty prefers the one with fewer units. Of two units that pull the same skin opposite ways
+(:data:`ANTAGONISTS`: corners up and down, lips apart and pressed, ...), one is dropped when the fit hardly needs
+it: spent together, they cancel each other's pattern to fit something else (a laugh read with AU15 beside
+AU12, lips parted wide read as pressed too). The readings are then divided by the calibration's per-unit gain
 (:attr:`larnet_core.aus.calibration.Calibration.flow_gain`), so that every unit reads its strength and an
 expression's units can be compared with each other.
 """
@@ -28,13 +31,14 @@ import numpy as np
 
 from larnet_core.aus.calibration import load_flow_calibration
 from larnet_core.aus.estimate import ACTIVE_LEVEL
+from larnet_core.aus.names import AU_NUMBERS
 from larnet_core.aus.nnls import nnls
 from larnet_core.face.head_compensation import RigidModel, compensate, rigid_model
 from larnet_core.face.pose import STABLE_POINTS, canonical_face
 
-__all__ = ["SPARSITY", "CROP_SIZE", "FaceCrop", "alignment", "face_crop", "crop_displacements",
-           "point_displacements", "expression_intensities", "crop_intensities", "neutral_model", "unmix",
-           "MIN_EXPLAINED", "JUDGED_MOVEMENT", "explained_share", "movement_size"]
+__all__ = ["SPARSITY", "ANTAGONISTS", "ANTAGONIST_SLACK", "CROP_SIZE", "FaceCrop", "alignment", "face_crop",
+           "crop_displacements", "point_displacements", "expression_intensities", "crop_intensities", "neutral_model",
+           "unmix", "MIN_EXPLAINED", "JUDGED_MOVEMENT", "explained_share", "movement_size"]
 
 CROP_SIZE = 112
 _UNIT = 40.0  # pixels per eye distance in the crop
@@ -46,8 +50,18 @@ _FACE_POINTS = 468
 #: the value of 0, 10, 30, 100 and 300 with the best micro and macro F1 there. What it takes from the units it
 #: keeps is given back (:func:`_sparse_nnls`), so it chooses units and leaves their scale alone.
 SPARSITY = 100.0
-#: A reading that names a unit (reaches :data:`~larnet_core.aus.estimate.ACTIVE_LEVEL`) while the units' patterns explain less than this share
-#: of the skin's movement is not a reading of units: it is given as NaN ("not read") rather than as units. Set on
+#: Units that pull the same skin opposite ways (lip corners up / down, lips apart / pressed, jaw dropped / chin
+#: raised or lips pressed, lids raised / closed). The unmixing sometimes spends both of a pair to cancel each
+#: other's pattern and fit something else (a laugh read with AU15 beside AU12); one of the pair is dropped, the one
+#: whose loss costs the fit least, when it costs at most :data:`ANTAGONIST_SLACK` more.
+ANTAGONISTS = ((12, 15), (25, 24), (26, 17), (26, 24), (5, 43))
+#: How much worse (in units of :data:`SPARSITY`, on the penalised objective) the fit without one of two
+#: antagonists may be and still be kept. Set on the tuning photo's renderings, its derived check identities and
+#: its mouth moved up and down (0, 1, 4, 8, 16, 32, 64: F1 rose up to 8-16 and stayed level beyond). A pair that
+#: both act in earnest (each explaining much the other cannot) costs far more to split, and both stay.
+ANTAGONIST_SLACK = 16.0
+#: A reading that names a unit (reaches :data:`~larnet_core.aus.estimate.ACTIVE_LEVEL`) while the units' patterns
+#: explain less than this share of the skin's movement is not a reading of units: it is given as NaN ("not read") rather than as units. Set on
 #: generated footage (seed 5): on the story footage (a sadness through a turn, wide eyes under a hand, a laugh
 #: through a nod) of the tuning photo, 58 of the 60 readings that name a unit explain 0.29-0.96 of the movement
 #: (the other two 0.08 and 0.10), of the held-out photo 0.44-0.78; micro-expressions of a still face 0.62-0.84. On a
@@ -200,10 +214,47 @@ def explained_share(change: np.ndarray, raw: np.ndarray, weighted_response: np.n
 def unmix(change: np.ndarray, weighted_response: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """The units' raw intensities (before the calibration's gain) behind ``change``, ``(936,)`` displacements (x
     and y interleaved): the sparse non-negative fit of the noise-weighted templates (``response * weights[:,
-    None]``); NaN everywhere when ``change`` is not finite."""
+    None]``), one of two antagonists dropped when the fit hardly needs it (:func:`_without_antagonists`); NaN
+    everywhere when ``change`` is not finite."""
     if not np.isfinite(change).all():
         return np.full(weighted_response.shape[1], np.nan)
-    return _sparse_nnls(weighted_response, change * weights, SPARSITY)
+    return _without_antagonists(weighted_response, change * weights, SPARSITY)
+
+
+_ANTAGONIST_COLUMNS = tuple((AU_NUMBERS.index(a), AU_NUMBERS.index(b)) for a, b in ANTAGONISTS
+                            if a in AU_NUMBERS and b in AU_NUMBERS)
+
+
+def _without_antagonists(matrix: np.ndarray, target: np.ndarray, penalty: float,
+                         slack: float = ANTAGONIST_SLACK) -> np.ndarray:
+    """:func:`_sparse_nnls`, then, while both units of an :data:`ANTAGONISTS` pair are in the fit, the fit again
+    without one of the two (the one whose fit without it has the lower penalised objective), kept when that
+    objective is at most ``slack * penalty`` above the one with both."""
+    allowed = np.ones(matrix.shape[1], dtype=bool)
+    values, cost = _penalised(matrix, target, penalty, allowed)
+    dropped = True
+    while dropped:
+        dropped = False
+        for pair in _ANTAGONIST_COLUMNS:
+            if values[pair[0]] > 0 and values[pair[1]] > 0:
+                # Without either unit of the pair: the better of the two fits, if it is good enough.
+                trials = []
+                for unit in pair:
+                    trial = allowed.copy()
+                    trial[unit] = False
+                    trials.append((*_penalised(matrix, target, penalty, trial), trial))
+                trial_values, trial_cost, trial = min(trials, key=lambda t: t[1])
+                if trial_cost <= cost + slack * penalty:
+                    allowed, values, cost, dropped = trial, trial_values, trial_cost, True
+    return _given_back(matrix, values, penalty)
+
+
+def _penalised(matrix: np.ndarray, target: np.ndarray, penalty: float,
+               allowed: np.ndarray) -> tuple[np.ndarray, float]:
+    """The penalised fit on the ``allowed`` units (before any give-back) and its objective."""
+    values = np.zeros(matrix.shape[1])
+    values[allowed] = _penalised_nnls(matrix[:, allowed], target, penalty)
+    return values, float(np.square(matrix @ values - target).sum() + penalty * values.sum())
 
 
 def _sparse_nnls(matrix: np.ndarray, target: np.ndarray, penalty: float) -> np.ndarray:
@@ -218,10 +269,21 @@ def _sparse_nnls(matrix: np.ndarray, target: np.ndarray, penalty: float) -> np.n
     kept units without the penalty was tried: on noisy footage it keeps nearly every unit and undoes the choice.)
     The price: a unit whose pattern is faint (AU24's) gets back the most, so even a small share of a movement
     given to it can read as present."""
+    return _given_back(matrix, _penalised_nnls(matrix, target, penalty), penalty)
+
+
+def _penalised_nnls(matrix: np.ndarray, target: np.ndarray, penalty: float) -> np.ndarray:
+    """``argmin |A x - b|^2 + penalty * sum(x)`` over ``x >= 0`` (see :func:`_sparse_nnls`), nothing given back."""
     if penalty <= 0:
         return nnls(matrix, target)[0]
     eps = 1e-3
     rows = np.vstack([matrix, np.full(matrix.shape[1], eps)])
-    values = nnls(rows, np.append(target, -penalty / (2.0 * eps)))[0]
+    return nnls(rows, np.append(target, -penalty / (2.0 * eps)))[0]
+
+
+def _given_back(matrix: np.ndarray, values: np.ndarray, penalty: float) -> np.ndarray:
+    """Each kept unit's value plus what the penalty took from it alone (``penalty / (2 |a_j|^2)``)."""
+    if penalty <= 0:
+        return values
     shrink = penalty / (2.0 * np.maximum(np.square(matrix).sum(axis=0), 1e-12))
     return np.where(values > 0, values + shrink, 0.0)
