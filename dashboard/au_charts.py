@@ -10,7 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from larnet_core.aus.estimate import photo_intensities
-from larnet_core.aus.names import AU_COLUMNS
+from larnet_core.aus.names import AU_COLUMNS, units_at, units_text
 from larnet_core.errors import LarnetError
 from larnet_core.face.mesh import MeshFaceDetector, mediapipe_available
 from larnet_core.result import probability_columns
@@ -41,7 +41,8 @@ def au_lanes_figure(frames: pd.DataFrame, intervals: pd.DataFrame, current_time_
     figure = go.Figure(go.Heatmap(
         z=values, x=frames["time_s"], y=labels, zmin=0.0, zmax=3.0, colorscale="YlOrRd",
         colorbar=dict(title="intensity", len=0.8), hovertemplate="%{y}: %{z:.2f} at %{x:.2f} s<extra></extra>"))
-    label_rows = _outline_intervals(figure, intervals, float(np.ptp(frames["time_s"])) if len(frames) else 0.0)
+    label_rows = _outline_intervals(figure, intervals, frames,
+                                    float(np.ptp(frames["time_s"])) if len(frames) else 0.0)
     if "excluded" in frames.columns:
         excluded = frames["excluded"].fillna("").astype(str).to_numpy()
         if "motion_left_out" in frames.columns:  # a held cover: the other regions are still spotted
@@ -76,13 +77,15 @@ _LABEL_SHARE = 0.22
 _LABEL_ROW_PX = 30  # a two-line label at font size 10
 
 
-def _outline_intervals(figure: go.Figure, intervals: pd.DataFrame, duration_s: float) -> int:
-    """Outline each spotted interval and label it above the lanes with its apex AUs and (second line) its FACS-rule
-    name, labels of nearby intervals stacked on rows of their own; returns the number of rows."""
+def _outline_intervals(figure: go.Figure, intervals: pd.DataFrame, frames: pd.DataFrame, duration_s: float) -> int:
+    """Outline each spotted interval and label it above the lanes with its apex AUs (or why it has none:
+    :func:`~larnet_core.aus.names.units_text`) and (second line) its FACS-rule name, labels of nearby intervals
+    stacked on rows of their own; returns the number of rows."""
     row_ends: list[float] = []  # per row, where its last label ends (seconds)
     width = _LABEL_SHARE * max(duration_s, 1e-6)
     for row in intervals.sort_values("onset_s").itertuples(index=False):
-        aus = getattr(row, "aus", "") or "no AU"
+        apex = getattr(row, "apex_frame", None)
+        aus = units_text(getattr(row, "aus", "") or "", None if apex is None else units_at(frames, apex))
         # The EMFACS name only: the full label (with the objective class) is in the intervals table.
         rule = (getattr(row, "rule_label", "") or "").split(";")[0].strip()
         level = next((i for i, end in enumerate(row_ends) if row.onset_s >= end), len(row_ends))
@@ -100,7 +103,9 @@ def au_bars_figure(units: Mapping[str, float], title: str = "") -> go.Figure:
     """Bars of one frame's or photo's AU intensities (0-5)."""
     names = [c for c in AU_COLUMNS if c in units]
     values = [float(units[c]) if np.isfinite(units[c]) else 0.0 for c in names]
-    figure = go.Figure(go.Bar(x=values, y=[f"{c} {_NAMES[c]}" for c in names], orientation="h",
+    # A unit not read (covered, or a movement that fits no unit's pattern) says so, rather than showing as 0.
+    labels = [f"{c} {_NAMES[c]}" + ("" if np.isfinite(units[c]) else " (not read)") for c in names]
+    figure = go.Figure(go.Bar(x=values, y=labels, orientation="h",
                               marker_color=["#dd6b20" if v >= 0.6 else "#a0aec0" for v in values],
                               hovertemplate="%{y}: %{x:.2f}<extra></extra>"))
     figure.update_layout(title=title, height=420, margin=dict(l=10, r=10, t=30 if title else 10, b=10),

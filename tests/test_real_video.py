@@ -146,3 +146,18 @@ def test_a_movement_that_fits_no_units_pattern_is_not_read_as_units():
     assert share(rendered) > 0.5
     values = crop_intensities(*rendered)
     assert values[AU_COLUMNS.index("AU12")] >= 1.0 and values[AU_COLUMNS.index("AU06")] >= 1.0
+
+
+def test_an_interval_whose_units_were_not_read_says_so(analysis):
+    from dashboard.au_charts import au_bars_figure, au_lanes_figure
+    from larnet_core.aus.names import NOT_READ, units_at, units_text
+
+    table, intervals = analysis.frames, analysis.intervals
+    laugh = intervals[(intervals["apex_s"] > 11.0) & (intervals["apex_s"] < 13.0)].iloc[0]
+    # No units, because none but AU43 was read at its apex: "AUs not read", not "no AU" (as the CLI prints it).
+    assert laugh["aus"] == "" and units_text(laugh["aus"], units_at(table, laugh["apex_frame"])) == NOT_READ
+    labels = [annotation.text for annotation in au_lanes_figure(table, intervals).layout.annotations]
+    assert any(text.startswith(NOT_READ) for text in labels), labels
+    # The live bars and a photo's: a unit not read is named so, not drawn as a neutral 0.
+    bars = au_bars_figure({"AU06": float("nan"), "AU12": 1.5})
+    assert list(bars.data[0].y) == ["AU06 cheek raiser (not read)", "AU12 lip corner puller"]

@@ -13,6 +13,7 @@ import threading
 from tqdm import tqdm
 
 from larnet_core import storage
+from larnet_core.aus.names import units_at, units_text
 from larnet_core.cli._options import add_analysis_arguments
 from larnet_core.errors import LarnetError
 from larnet_core.inference import Predictor, load_for_inference
@@ -83,7 +84,8 @@ def _run(args: argparse.Namespace) -> int:
           f"{kinds.get('micro', 0)} micro / {kinds.get('macro', 0)} macro interval(s); "
           f"{len(analysis.faces)} face track(s), tracker {analysis.settings.get('tracker')}")
     for row in analysis.intervals.itertuples():
-        units = getattr(row, "aus", "") or "no AU"
+        table = analysis.tables.get(getattr(row, "face_id", None), analysis.frames)
+        units = units_text(getattr(row, "aus", "") or "", units_at(table, row.apex_frame))
         rule = getattr(row, "rule_label", "") or "no rule"
         print(f"  {row.apex_s:7.2f} s {row.kind}: {units} ({rule}); model: {row.label} {row.confidence:.2f}")
     if analysis.synthetic:
