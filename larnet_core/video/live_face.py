@@ -143,28 +143,25 @@ class LiveFaceState:
             return float("nan")
         self._residuals.setdefault(sample.scale, deque(maxlen=self._keep)).append(
             float(getattr(sample, "residual", float("nan"))))
-        self.samples_seen[sample.scale] = self.samples_seen.get(sample.scale, 0) + 1
-        # Counted as a clip names a frame's reason: a cover near it, a turned head or a lost mesh come first.
-        if self._too_fast(sample) and not self._covered_near(int(sample.index), self._reach_of(sample)) \
-                and not self._turned_or_lost(sample):
-            self.too_fast[sample.scale] = self.too_fast.get(sample.scale, 0) + 1
-        if not self.excluded(sample):
-            return float(sample.combined)
-        held = self._held(sample)
-        if not held or self._unusable(sample):
-            return float("nan")
-        dragging = float(getattr(sample, "drag_eyes", float("nan")))
-        return float(kept_motion(np.asarray(sample.regions)[None], [dragging], left_out_regions(held))[0])
-
-    def excluded(self, sample: Any) -> bool:
-        """Whether a final motion sample is kept out of spotting as a whole (see the module docstring)."""
-        if sample.scale == "micro" and sample.segment >= 0:
+        if sample.scale == "micro":
             self._regions[int(sample.index)] = np.asarray(sample.regions, dtype=np.float64)
             while len(self._regions) > self._keep:
                 self._regions.popitem(last=False)
-        if self._covered_near(int(sample.index), self._reach_of(sample)):
-            return True
-        return self._unusable(sample)
+        # Each rule once per sample: a cover near it, a turned head or lost mesh, a movement too fast to follow
+        # (without a mesh nothing was compensated: any head movement).
+        near = bool(self._covered_near(int(sample.index), self._reach_of(sample)))
+        turned, fast = self._turned_or_lost(sample), self._too_fast(sample)
+        unusable = (turned or fast) if int(sample.index) in self._frames else bool(sample.head_moving)
+        self.samples_seen[sample.scale] = self.samples_seen.get(sample.scale, 0) + 1
+        if fast and not near and not turned:  # counted as a clip names a frame's reason: cover, turn, lost first
+            self.too_fast[sample.scale] = self.too_fast.get(sample.scale, 0) + 1
+        if not near and not unusable:
+            return float(sample.combined)
+        held = self._held(sample)
+        if not held or unusable:
+            return float("nan")
+        dragging = float(getattr(sample, "drag_eyes", float("nan")))
+        return float(kept_motion(np.asarray(sample.regions)[None], [dragging], left_out_regions(held))[0])
 
     def _reach_of(self, sample: Any) -> int:
         return self.reach[1] if sample.scale == "macro" else self.reach[0]
@@ -177,14 +174,6 @@ class LiveFaceState:
         window = [self._covered.get(i, ()) for i in range(index - reach, index + reach + 1)]
         flags = {region: np.array([region in covered for covered in window]) for region in near}
         return near if near and held_cover(flags, reach)[reach] else ()
-
-    def _unusable(self, sample: Any) -> bool:
-        """The head turned too far, the mesh lost, or a head movement the flow could not follow; without a mesh,
-        any head movement."""
-        frame = self._frames.get(int(sample.index))
-        if frame is None:
-            return bool(sample.head_moving)  # no mesh: nothing was compensated
-        return self._turned_or_lost(sample) or self._too_fast(sample)
 
     def _turned_or_lost(self, sample: Any) -> bool:
         """The head turned beyond :data:`MAX_YAW_DEG` or the mesh lost, on the sample's frame (which has a mesh)."""

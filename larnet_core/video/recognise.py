@@ -141,6 +141,7 @@ def recognise_intervals(intervals: pd.DataFrame, table: pd.DataFrame, source, pr
     except Exception as exc:  # noqa: BLE001 - a clip that cannot be re-read keeps the per-frame labels
         log.warning("interval frames not re-read (%s); the per-frame labels stay", exc)
         frames = {}
+    readings = [lane.reading() for lane in lanes]
     aus, rules = [], []
     probabilities: dict[int, np.ndarray] = {}
     for position, (neutral, onset, apex) in enumerate(wanted):
@@ -159,7 +160,7 @@ def recognise_intervals(intervals: pd.DataFrame, table: pd.DataFrame, source, pr
             out.iloc[position, out.columns.get_loc("confidence")] = float(probs.max())
         except ValueError as exc:  # no recorded input at the onset or apex (face lost): per-frame label stays
             log.info("interval %d: no onset->apex input (%s)", position, exc)
-        reading = lanes[position].reading()
+        reading = readings[position]
         values = reading.at(apex)
         if reading.is_not_read(apex):  # the movement fits no unit's pattern: no units, and no fallback
             values = np.full(len(AU_COLUMNS), np.nan)
@@ -171,7 +172,7 @@ def recognise_intervals(intervals: pd.DataFrame, table: pd.DataFrame, source, pr
         rules.append(rule)
     out["aus"] = pd.Series(aus, dtype=object, index=out.index)
     out["rule_label"] = pd.Series(rules, dtype=object, index=out.index)
-    readings = [lane.reading() for lane in lanes] if frames else []
+    readings = readings if frames else []
     return out, probabilities, readings
 
 
