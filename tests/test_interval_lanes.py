@@ -48,6 +48,18 @@ def test_a_frame_whose_movement_fits_no_units_pattern_reads_no_unit():
     assert reading.is_not_read(8) and not reading.is_not_read(7) and reading.at(8) is None
 
 
+def test_a_frame_the_ten_a_second_lanes_did_not_read_takes_the_intervals_reading():
+    # The ten-a-second reading there fitted no unit's pattern (NaN); against the interval's neutral frame the
+    # movement does: the lanes show what the interval's units say, at its apex above all.
+    lanes = np.full((20, UNITS), 0.2)
+    lanes[5:12, :AU43] = np.nan
+    lanes[:, AU43] = 0.7
+    out = with_interval_readings(lanes, [_reading(2, 6, 8, 10, 14, 3.0)])
+    assert (out[6:11, AU01] == 3.0).all() and (out[:, AU43] == 0.7).all()
+    assert out[5, AU01] == 3.0 and out[11, AU01] == 3.0  # no lane to blend with: the reading itself
+    assert np.isnan(out[15:, AU01]).sum() == 0 and np.isnan(out[:5, AU01]).sum() == 0
+
+
 def test_covered_units_frames_read_nothing_and_overlaps():
     lanes = np.full((20, UNITS), 0.2)
     lanes[5, :] = np.nan  # a cover arriving: nothing is read on this frame but AU43
@@ -55,7 +67,9 @@ def test_covered_units_frames_read_nothing_and_overlaps():
     reading = _reading(2, 4, 7, 9, 11, 2.0)
     reading.values[reading.frames >= 8, AU12] = np.nan  # the mouth covered from frame 8 on
     reading.values[reading.frames == 6] = np.nan  # a frame that could not be read (no mesh)
-    out = with_interval_readings(lanes, [reading])
+    blanked = np.zeros(20, dtype=bool)
+    blanked[5] = True
+    out = with_interval_readings(lanes, [reading], blanked)
     assert np.isnan(out[5, :AU43]).all() and out[5, AU43] == 0.0
     assert (out[6] == 0.2).all()
     assert np.isnan(out[8:11, AU12]).all() and (out[8:10, AU01] == 2.0).all()

@@ -161,3 +161,21 @@ def test_an_interval_whose_units_were_not_read_says_so(analysis):
     # The live bars and a photo's: a unit not read is named so, not drawn as a neutral 0.
     bars = au_bars_figure({"AU06": float("nan"), "AU12": 1.5})
     assert list(bars.data[0].y) == ["AU06 cheek raiser (not read)", "AU12 lip corner puller"]
+
+
+def test_at_each_intervals_apex_the_lanes_name_the_intervals_units(analysis):
+    # The interval's units are its reading at the apex, and the lanes there are that reading, also where the
+    # ten-a-second reading around it fitted no unit's pattern (the lanes once kept that blank: a micro-expression
+    # named AU1+AU9 over empty lanes).
+    from larnet_core.aus.names import units_at
+    from larnet_core.video.recognise import unit_labels
+
+    table, intervals = analysis.frames, analysis.intervals
+    assert len(intervals)
+    named = 0
+    for interval in intervals.itertuples():
+        at_apex = units_at(table, interval.apex_frame).copy()
+        at_apex[AU_COLUMNS.index("AU43")] = 0.0  # the lids' lane is the mesh's, not the interval's reading
+        assert unit_labels(at_apex)[0] == interval.aus, (interval.apex_s, interval.aus, at_apex)
+        named += bool(interval.aus)
+    assert named  # on this clip one interval names units (17.73 s, as her eyes close laughing: AU1+AU9)

@@ -63,7 +63,8 @@ from larnet_core.result import (
 )
 from larnet_core.video.limits import VideoLimits
 from larnet_core.video.blinks import drop_blinks
-from larnet_core.video.face_state import FaceStateRows, face_state_columns, motion_reach, spotting_signals
+from larnet_core.video.face_state import (FaceStateRows, cover_changing, face_state_columns, motion_reach,
+                                          spotting_signals)
 from larnet_core.video.interval_lanes import with_interval_readings
 from larnet_core.video.recognise import interval_prediction, recognise_intervals
 from larnet_core.video.motion import MotionConfig, MotionSample, samples_table
@@ -336,7 +337,7 @@ def _recognise_and_predict(source: ClipSource, predictor, streamed: _Streamed, t
                 # frame's lead is 0.2 s of it, as live counts it.
                 class_names, fps=streamed.meta.fps, max_side=streamed.max_side, meshes=meshes, limits=limits,
                 sha256=streamed.meta.sha256)
-            _put_interval_readings(tables[table_id], readings)
+            _put_interval_readings(tables[table_id], readings, streamed.meta.fps)
             if table_id == main_id:
                 main_intervals, main_probabilities = face_intervals, probabilities
         recognised.append(face_intervals)
@@ -348,13 +349,15 @@ def _recognise_and_predict(source: ClipSource, predictor, streamed: _Streamed, t
     return intervals, prediction
 
 
-def _put_interval_readings(table: pd.DataFrame, readings: list) -> None:
+def _put_interval_readings(table: pd.DataFrame, readings: list, fps: float) -> None:
     """Put a face's intervals' per-frame readings into its AU lanes, in place
-    (:func:`~larnet_core.video.interval_lanes.with_interval_readings`): the main face's table is already shared."""
+    (:func:`~larnet_core.video.interval_lanes.with_interval_readings`; frames where a cover arrives or leaves keep
+    their lanes): the main face's table is already shared."""
     columns = list(AU_COLUMNS)
     if not readings or not all(name in table.columns for name in columns):
         return
-    lanes = with_interval_readings(table[columns].to_numpy(dtype=np.float64), readings)
+    blanked = cover_changing(table["occluded"].fillna(""), fps) if "occluded" in table.columns else None
+    lanes = with_interval_readings(table[columns].to_numpy(dtype=np.float64), readings, blanked)
     for position, name in enumerate(columns):
         table[name] = lanes[:, position]
 

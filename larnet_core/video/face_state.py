@@ -61,7 +61,7 @@ __all__ = ["MAX_YAW_DEG", "NEUTRAL_WINDOW_S", "FaceStateRows", "measure_face", "
            "spotting_signals", "excluded_reasons", "REGION_UNITS", "occluded_units", "occluded_reason",
            "within_reach", "motion_reach", "COVER_LEAVES_OUT", "left_out_regions", "kept_motion", "covered_units",
            "regions_left_out", "covered_in", "cover_blanks", "held_cover", "RESIDUAL_SPREAD",
-           "residual_limit"]
+           "residual_limit", "cover_changing"]
 
 #: What an ``excluded`` reason that holds for one scale only says, in brackets at its end.
 MICRO_ONLY, MACRO_ONLY = "micro scale", "macro scale"
@@ -433,8 +433,7 @@ def _with_flow_units(values: np.ndarray, crops: dict[int, FaceCrop], pose: np.nd
     n = len(values)
     stride = sample_stride(fps)
     runs = _runs(cover)
-    index = np.arange(n)
-    arriving = runs[np.maximum(index - stride, 0)] != runs[np.minimum(index + stride, n - 1)]
+    arriving = cover_changing(cover, fps)
     values = values.copy()
     values[np.ix_(arriving, _NOT_AU43)] = np.nan
     samples = [FlowSample(frame, crop, float(np.nansum(values[frame])), pose[frame, 0], pose[frame, 1],
@@ -457,6 +456,15 @@ def _with_flow_units(values: np.ndarray, crops: dict[int, FaceCrop], pose: np.nd
     out = np.where(np.isfinite(flow), flow, values)
     out[np.ix_(not_read, _NOT_AU43)] = np.nan
     return out
+
+
+def cover_changing(cover: np.ndarray | pd.Series, fps: float) -> np.ndarray:
+    """Per frame: a cover arrives or leaves within a sampling step of it (the ``occluded`` text differs a step
+    before and a step after). No unit but AU43 is read on these frames (:func:`_with_flow_units` says why)."""
+    runs = _runs(np.asarray(cover, dtype=object))
+    n, stride = len(runs), sample_stride(fps)
+    index = np.arange(n)
+    return runs[np.maximum(index - stride, 0)] != runs[np.minimum(index + stride, max(n - 1, 0))]
 
 
 def _runs(cover: np.ndarray) -> np.ndarray:

@@ -19,8 +19,11 @@ apex frame). :func:`with_interval_readings` puts them into the lanes:
 * a frame whose movement fits no unit's pattern (:func:`~larnet_core.aus.flow.crop_intensities`) reads no unit
   but AU43, as the ten-a-second lanes there;
 * AU43 stays the mesh's (the lids, on every frame); a region covered between the neutral frame and a frame reads
-  NaN there (:func:`~larnet_core.video.face_state.covered_units`, as the interval's units); a frame the lanes read
-  nothing on (a cover arriving or leaving, no mesh) and a frame that could not be read keep their lanes.
+  NaN there (:func:`~larnet_core.video.face_state.covered_units`, as the interval's units); a frame where a cover
+  arrives or leaves (``blanked``: :func:`~larnet_core.video.face_state.cover_changing`) and a frame that could not
+  be read keep their lanes. A frame whose ten-a-second lanes were not read (NaN: the movement against their
+  reference fitted no unit's pattern) takes the interval's reading where that one reads units: the interval's
+  units are its reading at the apex, and the lanes there show them.
 """
 
 from __future__ import annotations
@@ -77,9 +80,10 @@ class IntervalReading:
         return values if np.isfinite(values).any() else None
 
 
-def with_interval_readings(lanes: np.ndarray, readings: list[IntervalReading]) -> np.ndarray:
+def with_interval_readings(lanes: np.ndarray, readings: list[IntervalReading],
+                           blanked: np.ndarray | None = None) -> np.ndarray:
     """A face's ``(n, len(AU_COLUMNS))`` per-frame units with its intervals' readings put in (see the module
-    docstring)."""
+    docstring; ``blanked``: per frame, a cover arrives or leaves there and its lanes stay as they are)."""
     out = np.array(lanes, dtype=np.float64, copy=True)
     n = len(out)
     # Per frame: the chosen interval, its weight there and the distance to its apex.
@@ -97,9 +101,9 @@ def with_interval_readings(lanes: np.ndarray, readings: list[IntervalReading]) -
             if w > weight[frame] or (w == weight[frame] and away < distance[frame]):
                 chosen[frame], row[frame], weight[frame], distance[frame] = number, position, w, away
     for frame in np.flatnonzero(chosen >= 0):
-        lane = out[frame, _NOT_AU43]
-        if not np.isfinite(lane).any():  # nothing is read on this frame (a cover arriving or leaving, no mesh)
+        if blanked is not None and blanked[frame]:  # a cover arriving or leaving drags the skin: nothing is read
             continue
+        lane = out[frame, _NOT_AU43]
         reading = readings[chosen[frame]]
         if reading.not_read is not None and reading.not_read[row[frame]]:
             out[frame, _NOT_AU43] = np.nan  # the movement fits no unit's pattern: not read, as the ten-a-second lanes
