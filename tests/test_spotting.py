@@ -22,7 +22,8 @@ from larnet_core.training.spotting_scores import (
     score_str,
     str_class,
 )
-from larnet_core.video.spotting import INTERVAL_COLUMNS, SpottingParams, StreamingSpotter, spot_intervals
+from larnet_core.video.spotting import (INTERVAL_COLUMNS, MacroSides, SpottingParams, StreamingSpotter,
+                                        spot_expressions, spot_intervals)
 
 
 def test_interval_iou_counts_frames_inclusively():
@@ -154,6 +155,56 @@ def test_baseline_spots_micro_and_macro_intervals():
     assert micro.onset_frame <= micro.apex_frame <= micro.offset_frame
     assert micro.apex_s == pytest.approx(micro.apex_frame / fps)
     assert micro.duration_s == pytest.approx((micro.offset_frame - micro.onset_frame + 1) / fps)
+
+
+def _held_expression(n: int, onset: int, offset: int, reach: int, ramp: int = 6) -> tuple[np.ndarray, ...]:
+    """The macro scale's signals of one expression held from ``onset`` to ``offset`` (ramps of ``ramp`` frames),
+    as the motion engine makes them from references ``reach`` frames away: the two-sided value and its sides."""
+    rng = np.random.default_rng(3)
+    face = np.zeros(n)
+    face[onset:offset + 1] = 1.0
+    face = np.convolve(face, np.ones(ramp) / ramp, mode="same")
+    at = np.arange(n)
+    before, after = face[np.maximum(at - reach, 0)], face[np.minimum(at + reach, n - 1)]
+    back, forward, span = np.abs(face - before), np.abs(after - face), np.abs(after - before)
+    noise = 0.02 * rng.random((3, n))
+    return (np.maximum(np.minimum(back, forward) - span, 0) + noise[0], back + noise[1], forward + noise[2])
+
+
+@pytest.mark.parametrize("seconds", [0.6, 1.2, 1.5, 1.8])
+def test_a_macro_expression_held_longer_than_the_reference_distance_is_spotted_whole(seconds):
+    # Against references 1 s away, an expression held 1.5 s shows in the two-sided signal over only the 0.5 s where
+    # both references see the face at rest: too short for a macro-expression, and a third of its length. Its back
+    # side is high from its onset, its forward side up to its offset: the interval grows to both.
+    fps, n, reach = 30.0, 300, 30
+    onset = 100
+    offset = onset + int(round(seconds * fps)) - 1
+    signal, back, forward = _held_expression(n, onset, offset, reach)
+    micro = np.zeros(n)
+    before = spot_expressions(micro, signal, fps)
+    found = spot_expressions(micro, signal, fps, sides=MacroSides(back, forward, reach))
+    assert list(found["kind"]) == ["macro"], found
+    row = found.iloc[0]
+    assert interval_iou((row.onset_frame, row.offset_frame), (onset, offset)) >= (0.9 if seconds > 1.0 else 0.75)
+    if seconds > 1.0:  # the two-sided signal alone: too short to count, or a third of the expression
+        assert before.empty or interval_iou(tuple(before.iloc[0][["onset_frame", "offset_frame"]]),
+                                            (onset, offset)) < 0.7
+    else:  # shorter than the reference distance: found whole already, and its sides do not grow it
+        assert len(before) == 1 and abs(int(before.iloc[0].onset_frame) - row.onset_frame) <= 1
+        assert abs(int(before.iloc[0].offset_frame) - row.offset_frame) <= 1
+
+
+def test_a_macro_interval_grows_no_further_than_its_reach_and_not_across_a_frame_that_cannot_be_spotted():
+    fps, n, reach = 30.0, 300, 30
+    signal, back, forward = _held_expression(n, 100, 144, reach)
+    # Sides that stay high long before and after (a head movement's residue in them) grow it by the reach at most.
+    back[40:100], forward[145:260] = 2.0, 2.0
+    row = spot_expressions(np.zeros(n), signal, fps, sides=MacroSides(back, forward, reach)).iloc[0]
+    assert row.onset_frame >= 100 - reach and row.offset_frame <= 144 + reach
+    blanked = signal.copy()
+    blanked[110] = np.nan  # a frame set aside (a fast head movement): the interval does not grow across it
+    found = spot_expressions(np.zeros(n), blanked, fps, sides=MacroSides(back, forward, reach))
+    assert all(not (r.onset_frame <= 110 <= r.offset_frame) for r in found.itertuples())
 
 
 def test_still_or_tiny_signals_spot_nothing():

@@ -66,11 +66,12 @@ FRAME_GROUPS: dict[str, tuple[str, ...]] = {
               "face_confidence"),
     # the top class, its probability, whether the model saw the frame
     "prediction": ("pred_label", "confidence", "inferred"),
-    # the combined signals, their regions, and the eye movement that can be a blink dragging the brows (all but
-    # the lids opening; crop pixels, each scale; a table made before the columns has none)
+    # the combined signals, their regions, the eye movement that can be a blink dragging the brows (all but the
+    # lids opening) and the macro scale's one-sided movements, back and forward (crop pixels, each scale; a table
+    # made before the columns has none)
     "motion": ("motion", *(f"motion_{name}" for name in REGIONS), "motion_macro",
-               *(f"motion_macro_{name}" for name in REGIONS), "drag_eyes", "drag_eyes_macro", "head_motion",
-               "head_moving", "head_moving_macro", "segment"),
+               *(f"motion_macro_{name}" for name in REGIONS), "drag_eyes", "drag_eyes_macro", "motion_macro_back",
+               "motion_macro_forward", "head_motion", "head_moving", "head_moving_macro", "segment"),
     # head pose (degrees), how well the head's movement was removed from the flow (crop pixels, micro and macro
     # scale), why a frame is kept out of spotting ("" when it is not), the action-unit intensities, and whether
     # the frame is in a blink (both eyes closing together; a table made before the column has none); the motion

@@ -63,8 +63,8 @@ from larnet_core.result import (
 )
 from larnet_core.video.limits import VideoLimits
 from larnet_core.video.blinks import drop_blinks
-from larnet_core.video.face_state import (FaceStateRows, cover_changing, face_state_columns, motion_reach,
-                                          spotting_signals)
+from larnet_core.video.face_state import (FaceStateRows, cover_changing, face_state_columns, macro_sides,
+                                          motion_reach, spotting_signals)
 from larnet_core.video.interval_lanes import with_interval_readings
 from larnet_core.video.recognise import interval_prediction, recognise_intervals
 from larnet_core.video.motion import MotionConfig, MotionSample, samples_table
@@ -675,7 +675,8 @@ def _spot_face(table: pd.DataFrame, fps: float, spotting: SpottingParams, class_
     inside them."""
     # Excluded frames blanked; head movement is not.
     micro_signal, macro_signal = spotting_signals(table, motion_config)
-    spotted = spot_expressions(micro_signal, macro_signal, fps, spotting, table["segment"].to_numpy())
+    spotted = spot_expressions(micro_signal, macro_signal, fps, spotting, table["segment"].to_numpy(),
+                               macro_sides(table, motion_config, fps))
     spotted = drop_blinks(spotted, table, fps, spotting.min_motion)  # a blink is not an expression
     spotted = label_intervals(spotted, table[probability_columns(class_names)].to_numpy(), class_names)
     for row in spotted.itertuples():

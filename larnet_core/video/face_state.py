@@ -56,12 +56,13 @@ from larnet_core.face.occlusion import NEUTRAL_WINDOW_S as OCCLUSION_WINDOW_S, R
 from larnet_core.result.schema import REGIONS
 from larnet_core.video.motion import MotionConfig, combine_regions
 from larnet_core.video.blinks import track_blinks
+from larnet_core.video.spotting import MacroSides
 
 __all__ = ["MAX_YAW_DEG", "NEUTRAL_WINDOW_S", "FaceStateRows", "measure_face", "face_state_columns",
            "spotting_signals", "excluded_reasons", "REGION_UNITS", "occluded_units", "occluded_reason",
            "within_reach", "motion_reach", "COVER_LEAVES_OUT", "left_out_regions", "kept_motion", "covered_units",
            "regions_left_out", "covered_in", "cover_blanks", "held_cover", "RESIDUAL_SPREAD",
-           "residual_limit", "cover_changing"]
+           "residual_limit", "cover_changing", "macro_sides"]
 
 #: What an ``excluded`` reason that holds for one scale only says, in brackets at its end.
 MICRO_ONLY, MACRO_ONLY = "micro scale", "macro scale"
@@ -544,6 +545,24 @@ def spotting_signals(table: pd.DataFrame, config: MotionConfig | None = None) ->
                                            config.weight_vector())
                 out[rows] = ~np.isfinite(signal[rows])
     return np.where(micro_out, np.nan, micro), np.where(macro_out, np.nan, macro)
+
+
+def macro_sides(table: pd.DataFrame, config: MotionConfig | None = None, fps: float | None = None
+                ) -> MacroSides | None:
+    """The macro scale's one-sided movements (:class:`~larnet_core.video.spotting.MacroSides`) the spotter sizes
+    macro intervals with; NaN where a cover sets regions aside from the macro signal (the sides are made of every
+    region, so an interval does not grow across such frames). None for a table made before the columns. ``fps``:
+    the clip's (default: from the table's ``time_s``)."""
+    if not all(name in table.columns for name in ("motion_macro_back", "motion_macro_forward")):
+        return None
+    back = table["motion_macro_back"].to_numpy(dtype=np.float64, copy=True)
+    forward = table["motion_macro_forward"].to_numpy(dtype=np.float64, copy=True)
+    if "motion_left_out" in table.columns:
+        left_out = table["motion_left_out"].fillna("").astype(str)
+        thinned = ((left_out != "") & ~left_out.str.endswith(f"{MICRO_ONLY})")).to_numpy()
+        back[thinned] = forward[thinned] = np.nan
+    config = config or MotionConfig()
+    return MacroSides(back, forward, config.macro().reference_frames(fps or _table_fps(table)))
 
 
 def _table_fps(table: pd.DataFrame) -> float:

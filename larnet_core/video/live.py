@@ -213,7 +213,8 @@ class LiveAnalyzer:
         self._main: int | None = None
         self._tracked: deque = deque(maxlen=max(8, int(_MAIN_FACE_S * self.fps_hint)))  # for the main-face rule
         # The clip's two-scale spotting over the last seconds of both signals.
-        self._spotter = TwoScaleStreamingSpotter(self.fps_hint, self.spotting)
+        self._spotter = TwoScaleStreamingSpotter(self.fps_hint, self.spotting,
+                                                 macro_reach=self.motion_config.macro().reference_frames(self.fps_hint))
         # What spot-then-recognise needs of the last seconds of the followed face (module docstring), and the
         # events reported by the spotter whose label the event thread is still working out (in order).
         self._ring = FrameRing(ring_frames(self.fps_hint, self.spotting, self.motion_config,
@@ -441,7 +442,11 @@ class LiveAnalyzer:
         head movement could not be removed)."""
         value = self._face_state.spotting_value(sample)
         segment = sample.segment + int(face_id or 0) * _SEGMENTS_PER_FACE if sample.segment >= 0 else -1
-        self._spotter.push(sample.index, sample.scale, value, segment)
+        # A macro sample's sides size its intervals (spotting.MacroSides), unless a cover thinned its value.
+        whole = sample.scale == "macro" and not self._face_state.thinned
+        self._spotter.push(sample.index, sample.scale, value, segment,
+                           float(getattr(sample, "back", np.nan)) if whole else np.nan,
+                           float(getattr(sample, "forward", np.nan)) if whole else np.nan)
 
     def _report(self, row: dict) -> None:
         """The spotter reported an interval: take its frames from the ring and have the event thread label it (or

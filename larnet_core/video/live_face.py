@@ -78,6 +78,8 @@ class LiveFaceState:
         #: for the flow (the clip's "fast head motion"): how often that rule fires on a face (not reset per face).
         self.samples_seen: dict[str, int] = {"micro": 0, "macro": 0}
         self.too_fast: dict[str, int] = {"micro": 0, "macro": 0}
+        #: Whether the last :meth:`spotting_value` was of the regions a steady cover leaves, not the whole face.
+        self.thinned = False
 
     def update(self, index: int, face_id: int | None, measure: Any, appearance: np.ndarray | None = None,
                frame: np.ndarray | None = None,
@@ -139,6 +141,7 @@ class LiveFaceState:
         regions a steady cover leaves, else its own (see the module docstring). Every final sample passes here:
         a micro one's region motion is kept for :meth:`is_blink`. The brows of a covered sample are measured
         against its own :attr:`~larnet_core.video.motion.MotionSample.drag_eyes`, as its combined value is."""
+        self.thinned = False
         if sample.segment < 0:
             return float("nan")
         self._residuals.setdefault(sample.scale, deque(maxlen=self._keep)).append(
@@ -160,6 +163,7 @@ class LiveFaceState:
         held = self._held(sample)
         if not held or unusable:
             return float("nan")
+        self.thinned = True
         dragging = float(getattr(sample, "drag_eyes", float("nan")))
         return float(kept_motion(np.asarray(sample.regions)[None], [dragging], left_out_regions(held))[0])
 

@@ -245,6 +245,11 @@ class MotionSample:
             :func:`dragging_eyes`), the largest of the segment's last ``k // 2 + 1`` samples, crop pixels; the
             brows count beyond 0.6 times it (:func:`combine_regions`). NaN: not known (the brows are then
             measured against the eye region's value).
+        back, forward: the one-sided movements the two-sided one is made of, combined over the regions as
+            :attr:`combined` is: from ``k`` frames before to this frame, and from this frame to ``k`` frames after
+            (no span subtracted). An expression held longer than ``k`` shows in one of them only from its onset
+            and in the other up to its offset: the spotter sizes a macro interval with them
+            (:class:`~larnet_core.video.spotting.MacroSides`). NaN: not measured.
     """
 
     index: int
@@ -256,6 +261,8 @@ class MotionSample:
     scale: str = "micro"
     residual: float = float("nan")
     drag_eyes: float = float("nan")
+    back: float = float("nan")
+    forward: float = float("nan")
 
 
 class MotionEngine:
@@ -416,7 +423,7 @@ class MotionEngine:
         moving = bool(np.isfinite(head) and head > self.config.head_max_px)
         residual = float(residual) if residual is not None and residual >= 0 else float("nan")
         return MotionSample(index, regions, combined, head, moving, self._segment, self.scale, residual,
-                            drag_eyes)
+                            drag_eyes, combine_regions(back, self._weights), combine_regions(forward, self._weights))
 
 
 def dragging_eyes(eyes: float, down: float, back: float) -> float:
@@ -521,8 +528,8 @@ def samples_table(samples: list[MotionSample], n_frames: int, present: np.ndarra
                      micro_segment, n_frames, present)
     segment = _filled(micro_index, micro_segment.astype(np.float64).reshape(-1, 1), micro_segment, n_frames, present,
                       interpolate=False)[:, 0]
-    macro_values = _filled(macro_index, np.array([[s.combined, s.head_moving, s.residual, s.drag_eyes]
-                                                  for s in macro], dtype=np.float64).reshape(-1, 4),
+    macro_values = _filled(macro_index, np.array([[s.combined, s.head_moving, s.residual, s.drag_eyes, s.back,
+                                                   s.forward] for s in macro], dtype=np.float64).reshape(-1, 6),
                            macro_segment, n_frames, present)
     macro_regions = _filled(macro_index, np.array([s.regions for s in macro], dtype=np.float64).reshape(
         -1, len(REGIONS)), macro_segment, n_frames, present)
@@ -535,6 +542,9 @@ def samples_table(samples: list[MotionSample], n_frames: int, present: np.ndarra
     # ... and the brows of it are measured against the lids' closing movement (a blink's drag)
     columns["drag_eyes"] = values[:, 4]
     columns["drag_eyes_macro"] = macro_values[:, 3]
+    # ... and a macro interval's extent is read from its one-sided movements (spotting.MacroSides)
+    columns["motion_macro_back"] = macro_values[:, 4]
+    columns["motion_macro_forward"] = macro_values[:, 5]
     columns["head_motion"] = values[:, 1]
     columns["head_moving"] = np.nan_to_num(values[:, 2]) > 0
     columns["head_moving_macro"] = np.nan_to_num(macro_values[:, 1]) > 0

@@ -23,6 +23,8 @@ from larnet_core.result.schema import SPOTTED_COLUMNS as INTERVAL_COLUMNS
 
 __all__ = [
     "SpottingParams",
+    "MacroSides",
+    "SIDE_LEVEL",
     "StreamingSpotter",
     "spot_expressions",
     "spot_expression_rows",
@@ -263,35 +265,113 @@ def _near_unusable(onset: int, offset: int, usable: np.ndarray, guard: int) -> b
     return bool((~before).any() or (~after).any())
 
 
+@dataclass(frozen=True)
+class MacroSides:
+    """The macro scale's one-sided movements per frame, combined over the regions as its signal is
+    (:attr:`~larnet_core.video.motion.MotionSample.back` and ``forward``): ``back`` from ``reach`` frames before
+    to the frame, ``forward`` from the frame to ``reach`` frames after (``reach``: the scale's reference distance
+    in frames); NaN where unknown.
+
+    The two-sided signal (each side less the span between the two references) is high only where both
+    references see the face at rest. An expression held longer than ``reach`` (a smile of 1.5 s against 1 s
+    references) gives it only over the frames where both do, fewer than the expression lasts (``2 reach -
+    duration``), so its interval was too short to count as a macro-expression, or too short for its expression.
+    The back side is high from the expression's onset on, the forward side up to its offset: the interval is grown
+    backwards while the back side stays at :data:`SIDE_LEVEL` of its value at the apex, and forwards while the
+    forward side does, to no more than ``reach`` before the interval's end and after its start (an expression
+    seen by both references at its apex began and ended within ``reach`` of it), never across a frame that cannot
+    be spotted. An expression shorter than ``reach`` is found whole by the two-sided signal, and its sides are at
+    rest either side of it: its interval does not grow.
+    """
+
+    back: np.ndarray
+    forward: np.ndarray
+    reach: int
+
+
+#: A one-sided movement belongs to the expression at the apex while it is at least this share of its value there
+#: (half its height: the middle of the onset's and the offset's ramps).
+SIDE_LEVEL = 0.5
+
+
 def spot_expressions(micro: Sequence[float], macro: Sequence[float], fps: float,
-                     params: SpottingParams | None = None, segments: Sequence[int] | None = None) -> pd.DataFrame:
+                     params: SpottingParams | None = None, segments: Sequence[int] | None = None,
+                     sides: MacroSides | None = None) -> pd.DataFrame:
     """Spot on both scales of the motion signal (:meth:`~larnet_core.video.motion.MotionConfig.macro`):
     micro-expressions (up to ``micro_max_s``) on the micro signal, macro-expressions on the macro signal, whose
-    references lie far enough apart to see a whole slow movement. A micro interval inside a macro one is a piece
-    of it and is dropped.
+    references lie far enough apart to see a whole slow movement, each sized with the scale's one-sided movements
+    (``sides``, :class:`MacroSides`; None, for a table made before them: the two-sided signal's extent). A micro
+    interval inside a macro one is a piece of it and is dropped.
 
     Args:
         micro, macro: per-frame signals (NaN where nothing can be spotted).
         fps, params, segments: as for :func:`spot_intervals`.
     """
-    rows = spot_expression_rows(micro, macro, fps, params, segments)
+    rows = spot_expression_rows(micro, macro, fps, params, segments, sides)
     if not rows:
         return _empty_intervals()
     return pd.DataFrame(rows)[list(INTERVAL_COLUMNS)]
 
 
 def spot_expression_rows(micro: Sequence[float], macro: Sequence[float], fps: float,
-                         params: SpottingParams | None = None, segments: Sequence[int] | None = None) -> list[dict]:
+                         params: SpottingParams | None = None, segments: Sequence[int] | None = None,
+                         sides: MacroSides | None = None) -> list[dict]:
     """:func:`spot_expressions` as plain rows (:data:`INTERVAL_COLUMNS`, in onset order): a stream spots its last
     seconds every few frames, where building the DataFrames cost several milliseconds a look."""
     params = params or SpottingParams()
     found_micro = [row for row in _spot_rows(micro, fps, params, segments) if row["kind"] == "micro"]
-    macro_params = replace(params, min_s=params.micro_max_s)
-    found_macro = [row for row in _spot_rows(macro, fps, macro_params, segments) if row["kind"] == "macro"]
+    if sides is None:
+        macro_params = replace(params, min_s=params.micro_max_s)
+        found_macro = [row for row in _spot_rows(macro, fps, macro_params, segments) if row["kind"] == "macro"]
+    else:  # sized by the sides first: an interval too short on the two-sided signal may be a long expression
+        found_macro = [row for row in _sized_by_sides(_spot_rows(macro, fps, params, segments), macro, fps,
+                                                      params, segments, sides)
+                       if row["kind"] == "macro" and row["duration_s"] <= params.max_s]
     found_micro = [row for row in found_micro
                    if not any(m["onset_frame"] <= row["offset_frame"] and row["onset_frame"] <= m["offset_frame"]
                               for m in found_macro)]
     return sorted(found_micro + found_macro, key=lambda row: row["onset_frame"])
+
+
+def _sized_by_sides(rows: list[dict], signal: Sequence[float], fps: float, params: SpottingParams,
+                    segments: Sequence[int] | None, sides: MacroSides) -> list[dict]:
+    """Macro-signal intervals grown with the scale's one-sided movements (:class:`MacroSides`), overlapping ones
+    joined, each one's kind set by its new length."""
+    values = np.asarray(signal, dtype=np.float64)
+    n = len(values)
+    back = np.asarray(sides.back, dtype=np.float64)[:n]
+    forward = np.asarray(sides.forward, dtype=np.float64)[:n]
+    seg = np.zeros(n, dtype=np.int64) if segments is None else np.asarray(segments, dtype=np.int64)
+    usable = np.isfinite(values) & (seg >= 0)
+    grown = []
+    for row in rows:
+        onset, apex, offset = int(row["onset_frame"]), int(row["apex_frame"]), int(row["offset_frame"])
+        same = usable & (seg == seg[apex])
+        if np.isfinite(back[apex]) and back[apex] > 0:
+            floor, first = SIDE_LEVEL * back[apex], max(offset - sides.reach, 0)
+            while onset - 1 >= first and same[onset - 1] and back[onset - 1] >= floor:
+                onset -= 1
+        if np.isfinite(forward[apex]) and forward[apex] > 0:
+            floor, last = SIDE_LEVEL * forward[apex], min(int(row["onset_frame"]) + sides.reach, n - 1)
+            while offset + 1 <= last and same[offset + 1] and forward[offset + 1] >= floor:
+                offset += 1
+        grown.append({**row, "onset_frame": onset, "offset_frame": offset, "onset_s": onset / fps,
+                      "offset_s": offset / fps})
+    merged: list[dict] = []
+    for row in sorted(grown, key=lambda r: r["onset_frame"]):
+        last = merged[-1] if merged else None
+        if last is not None and row["onset_frame"] <= last["offset_frame"] + 1 and seg[row["onset_frame"]] == seg[
+                last["offset_frame"]]:
+            if row["peak_motion"] > last["peak_motion"]:
+                last.update(apex_frame=row["apex_frame"], apex_s=row["apex_s"], peak_motion=row["peak_motion"])
+            last["offset_frame"] = max(last["offset_frame"], row["offset_frame"])
+            last["offset_s"] = last["offset_frame"] / fps
+        else:
+            merged.append(dict(row))
+    for row in merged:
+        row["duration_s"] = (row["offset_frame"] - row["onset_frame"] + 1) / fps
+        row["kind"] = "micro" if row["duration_s"] <= params.micro_max_s + 0.5 / fps else "macro"
+    return merged
 
 
 def _merge_close(rows: list[dict], max_gap: float) -> list[dict]:

