@@ -69,3 +69,19 @@ def test_the_smile_reads_its_lip_corners_pulled_and_the_lips_apart(clip_analysis
 def test_the_smile_reads_only_a_smiles_units(clip_analysis):
     units = set(clip_analysis.intervals.iloc[0]["aus"].split("+"))
     assert units <= _SMILE_UNITS and "AU12" in units, units
+
+
+def test_a_table_saved_before_the_sides_is_spotted_as_it_was(clip_analysis):
+    from larnet_core.video.face_state import macro_sides, spotting_signals
+    from larnet_core.video.spotting import spot_expressions
+
+    table = clip_analysis.frames
+    micro, macro = spotting_signals(table)
+    with_sides = spot_expressions(micro, macro, FPS, segments=table["segment"].to_numpy(),
+                                  sides=macro_sides(table, fps=FPS))
+    assert with_sides[["onset_frame", "offset_frame"]].values.tolist() == \
+        clip_analysis.intervals[["onset_frame", "offset_frame"]].values.tolist()
+    older = table.drop(columns=["motion_macro_back", "motion_macro_forward"])
+    assert macro_sides(older) is None
+    # Without its sides the held smile is seen over 0.3 s of the two-sided signal: too short, nothing spotted.
+    assert spot_expressions(micro, macro, FPS, segments=older["segment"].to_numpy()).empty

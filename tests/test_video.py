@@ -194,7 +194,7 @@ def test_analysis_of_a_real_face_finds_the_expression(face_clip, predictor):
                 "inferred", "motion", "motion_brows", "motion_eyes", "motion_nose", "motion_mouth", "motion_cheeks",
                 "motion_chin", "motion_macro", "motion_macro_brows", "motion_macro_eyes", "motion_macro_nose",
                 "motion_macro_mouth", "motion_macro_cheeks", "motion_macro_chin", "drag_eyes", "drag_eyes_macro",
-                "head_motion", "head_moving",
+                "motion_macro_back", "motion_macro_forward", "head_motion", "head_moving",
                 "head_moving_macro", "segment", "pose_yaw", "pose_pitch", "pose_roll", "head_residual",
                 "head_residual_macro", "excluded", "occluded", "motion_left_out",
                 *[f"AU{n:02d}" for n in (1, 2, 4, 5, 6, 7, 9, 10, 12, 14, 15, 17, 20, 23, 24, 25, 26, 43)],
