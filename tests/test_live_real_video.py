@@ -85,7 +85,7 @@ def test_a_real_head_moving_is_not_taken_for_one_too_fast_to_follow(live):
 
 def test_the_action_unit_bars_are_mostly_not_read_on_the_uncovered_frames(live):
     # The units' patterns explain too little of a real face's movement (larnet_core.aus.flow.MIN_EXPLAINED): the
-    # bars say "not read" (NaN), as the clip's lanes do on 68 % of its uncovered frames.
+    # bars say "not read" (NaN), as the clip's lanes do on 69 % of its uncovered frames.
     _, results = live
     uncovered = [r for r in results if not r.occluded and r.aus]
     units = np.array([[r.aus[name] for name in AU_COLUMNS if name != "AU43"] for r in uncovered])
@@ -94,7 +94,7 @@ def test_the_action_unit_bars_are_mostly_not_read_on_the_uncovered_frames(live):
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "Live bars name some unit at 0.6 or more on 19 % of the uncovered frames (57 of 306), the clip's lanes on 6 %. "
+    "Live bars name some unit at 0.6 or more on 19 % of the uncovered frames (57 of 306), the clip's lanes on 8 %. "
     "Nearly all are flow readings the explained-share check lets through: at 0.9-1.3 s against the stream's first "
     "frame (AU12 at 4.2-4.7 with AU15 and AU24 while she cries), and at 9.6-12.4 s (the hand lowered, the smile) "
     "mostly against frames of 1.8-2.0 s, the crying face before the hand came, 8-10 s earlier. Live takes a reading's "
@@ -112,10 +112,13 @@ def test_the_movement_where_the_laugh_starts_is_reported(live):
     assert any(11.0 < e.apex_s < 13.0 for e in events), _events(analyzer)
     # A handful, as the clip's intervals: no flood of events from a real face's constant small movements.
     assert 1 <= len(events) <= 5, _events(analyzer)
+    # Nothing while she cries at the stream's start: a low peak of a face that never rests, which a macro interval
+    # grown by its sides once turned into a 0.8 s event (spotting.MacroSides).
+    assert not any(e.time_s < 11.0 for e in events), _events(analyzer)
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "As in the clip: the event where the laugh starts (11.43-12.39 s, apex 11.85 s, macro) names no unit: the units' "
+    "As in the clip: the event where the laugh starts (11.43-12.47 s, apex 11.85 s, macro) names no unit: the units' "
     "patterns explain too little of the smile's movement to name them. AU12 is not read."))
 def test_the_laugh_is_read_as_a_smile(live):
     analyzer, _ = live

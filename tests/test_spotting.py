@@ -207,6 +207,17 @@ def test_a_macro_interval_grows_no_further_than_its_reach_and_not_across_a_frame
     assert all(not (r.onset_frame <= 110 <= r.offset_frame) for r in found.itertuples())
 
 
+def test_a_small_peak_on_a_face_that_never_rests_is_not_grown_into_a_macro_expression():
+    # Crying or talking: both sides are up everywhere (no reference sees the face at rest), and the two-sided
+    # value peaks briefly and low. Its sides are not the expression's: the interval stays as short as it is.
+    fps, n, reach = 30.0, 300, 30
+    rng = np.random.default_rng(4)
+    back, forward = 0.7 + 0.2 * rng.random(n), 0.7 + 0.2 * rng.random(n)
+    signal = np.zeros(n)
+    signal[140:152] = 0.2
+    assert spot_expressions(np.zeros(n), signal, fps, sides=MacroSides(back, forward, reach)).empty
+
+
 def test_still_or_tiny_signals_spot_nothing():
     rng = np.random.default_rng(1)
     assert spot_intervals(0.02 + 0.02 * rng.random(300), 30).empty  # sensor noise stays under min_motion

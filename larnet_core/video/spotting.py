@@ -280,7 +280,10 @@ class MacroSides:
     backwards while the back side stays at :data:`SIDE_LEVEL` of its value at the apex, and forwards while the
     forward side does, to no more than ``reach`` before the interval's end and after its start (an expression
     seen by both references at its apex began and ended within ``reach`` of it), never across a frame that cannot
-    be spotted. An expression shorter than ``reach`` is found whole by the two-sided signal, and its sides are at
+    be spotted. A side grows the interval only where the two-sided value at the apex is at least
+    :data:`SIDE_LEVEL` of it: both references saw the face at rest there, and the side is the expression's. On a
+    face that never rests (crying, talking) both sides stay up everywhere while the two-sided value is small
+    where it peaks; grown over them, its small peaks became long macro intervals. An expression shorter than ``reach`` is found whole by the two-sided signal, and its sides are at
     rest either side of it: its interval does not grow.
     """
 
@@ -347,11 +350,14 @@ def _sized_by_sides(rows: list[dict], signal: Sequence[float], fps: float, param
     for row in rows:
         onset, apex, offset = int(row["onset_frame"]), int(row["apex_frame"]), int(row["offset_frame"])
         same = usable & (seg == seg[apex])
-        if np.isfinite(back[apex]) and back[apex] > 0:
+        peak = float(row["peak_motion"])
+        # Only where both references saw the face at rest at the apex (the span between them small: the two-sided
+        # value near the side's own); a face that never rests (crying, talking) keeps both sides up everywhere.
+        if np.isfinite(back[apex]) and 0 < back[apex] <= peak / SIDE_LEVEL:
             floor, first = SIDE_LEVEL * back[apex], max(offset - sides.reach, 0)
             while onset - 1 >= first and same[onset - 1] and back[onset - 1] >= floor:
                 onset -= 1
-        if np.isfinite(forward[apex]) and forward[apex] > 0:
+        if np.isfinite(forward[apex]) and 0 < forward[apex] <= peak / SIDE_LEVEL:
             floor, last = SIDE_LEVEL * forward[apex], min(int(row["onset_frame"]) + sides.reach, n - 1)
             while offset + 1 <= last and same[offset + 1] and forward[offset + 1] >= floor:
                 offset += 1
