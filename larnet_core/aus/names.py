@@ -39,7 +39,6 @@ def units_text(aus: str, apex_units: Sequence[float] | None = None) -> str:
     return NO_UNIT
 
 
-
 def units_at(table, frame: int) -> np.ndarray | None:
     """The per-frame units (:data:`AU_COLUMNS` order) of a face's table (a pandas DataFrame with a ``frame``
     column) at ``frame``; None where the table has no such frame or no unit columns (older analyses)."""

@@ -527,7 +527,7 @@ def spotting_signals(table: pd.DataFrame, config: MotionConfig | None = None) ->
         for signal, out, prefix, drag_column, seconds, other in (
                 (micro, micro_out, "motion_", "drag_eyes", config.reference_s, MACRO_ONLY),
                 (macro, macro_out, "motion_macro_", "drag_eyes_macro", config.macro_reference_s, MICRO_ONLY)):
-            read = (left_out != "").to_numpy() & ~left_out.str.endswith(f"{other})").to_numpy()
+            read = _thinned_at(left_out, other)
             if not read.any():
                 continue
             regions = table[[f"{prefix}{r}" for r in REGIONS]].to_numpy(dtype=np.float64)
@@ -558,11 +558,16 @@ def macro_sides(table: pd.DataFrame, config: MotionConfig | None = None, fps: fl
     back = table["motion_macro_back"].to_numpy(dtype=np.float64, copy=True)
     forward = table["motion_macro_forward"].to_numpy(dtype=np.float64, copy=True)
     if "motion_left_out" in table.columns:
-        left_out = table["motion_left_out"].fillna("").astype(str)
-        thinned = ((left_out != "") & ~left_out.str.endswith(f"{MICRO_ONLY})")).to_numpy()
+        thinned = _thinned_at(table["motion_left_out"].fillna("").astype(str), MICRO_ONLY)
         back[thinned] = forward[thinned] = np.nan
     config = config or MotionConfig()
     return MacroSides(back, forward, config.macro().reference_frames(fps or _table_fps(table)))
+
+
+def _thinned_at(left_out: pd.Series, other: str) -> np.ndarray:
+    """Per frame, whether a steady cover sets regions aside from the signal of the scale that is not ``other``
+    (``motion_left_out`` names regions and does not end with ``(<other>)``)."""
+    return (left_out != "").to_numpy() & ~left_out.str.endswith(f"{other})").to_numpy()
 
 
 def _table_fps(table: pd.DataFrame) -> float:

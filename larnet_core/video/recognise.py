@@ -125,7 +125,7 @@ def recognise_intervals(intervals: pd.DataFrame, table: pd.DataFrame, source, pr
         neutral, end = _lane_span(onset, offset, lead, segments)
         wanted.append((neutral, onset, apex))
         ends.append((offset, end))
-    lanes = [_LaneReader(table, meshes, neutral, onset, apex, offset, end)
+    lanes = [_LaneReader(table, neutral, onset, apex, offset, end)
              for (neutral, onset, apex), (offset, end) in zip(wanted, ends)]
     kept = {i for triple in wanted for i in triple}
     read = kept | ({i for lane in lanes for i in range(lane.neutral, lane.end)} if meshes is not None else set())
@@ -209,9 +209,8 @@ class _LaneReader:
     """One interval's units read frame by frame against its neutral frame, as the frames come (the neutral frame
     first): :func:`frame_units` on each, with the neutral's rigid model made once."""
 
-    def __init__(self, table: pd.DataFrame, meshes, neutral: int, onset: int, apex: int, offset: int,
-                 end: int) -> None:
-        self.table, self.meshes = table, meshes
+    def __init__(self, table: pd.DataFrame, neutral: int, onset: int, apex: int, offset: int, end: int) -> None:
+        self.table = table
         self.neutral, self.onset, self.apex, self.offset, self.end = neutral, onset, apex, offset, end
         self._neutral_crop = self._model = None
         self._frames: list[int] = []
