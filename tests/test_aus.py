@@ -19,6 +19,7 @@ from larnet_core.aus import (
     objective_class,
     photo_intensities,
     rule_label,
+    running_neutral,
     track_intensities,
 )
 from larnet_core.aus.calibration import load_calibration, load_flow_calibration
@@ -68,6 +69,22 @@ def test_a_track_reads_against_its_own_neutral_not_the_average_face():
     assert np.nanmax(values[:25]) < 0.05  # the resting face is neutral for itself
     assert values[31, AU_COLUMNS.index("AU12")] > 1.5
     assert active_units(values[31]) == ["AU12"]
+
+
+def test_a_held_expression_once_spotted_no_longer_sets_the_neutral():
+    # A smile held over most of the window is the running median: the resting face reads as its opposite. Left out
+    # of the neutral (the clip's spotted interval), the resting face reads nothing and the smile reads as a smile.
+    features = np.tile(np.linspace(0.1, 0.3, len(FEATURE_NAMES)), (60, 1))
+    features[12:55] += load_calibration().response[:, AU_COLUMNS.index("AU12")] * 2.0
+    unaware = track_intensities(features, window=90)
+    assert np.nanmax(unaware[:10]) > 0.6 and np.nanmax(unaware[30]) < 0.05
+    resting = np.ones(60, dtype=bool)
+    resting[12:55] = False
+    values = track_intensities(features, window=90, resting=resting)
+    assert np.nanmax(values[:10]) < 0.05 and np.nanmax(values[56:]) < 0.05
+    assert active_units(values[30]) == ["AU12"]
+    # Where no resting frame is in the window, the neutral is the window's median as before.
+    assert np.allclose(running_neutral(features, 5, resting)[30], running_neutral(features, 5)[30])
 
 
 @functools.lru_cache(maxsize=None)

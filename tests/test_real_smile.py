@@ -11,7 +11,11 @@ sized with the scale's back and forward movements (larnet_core.video.spotting.Ma
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
+
+from larnet_core.aus.estimate import ACTIVE_LEVEL
+from larnet_core.aus.names import AU_COLUMNS
 
 from larnet_core.training.spotting_scores import interval_iou
 from larnet_core.video import LiveAnalyzer, analyze_clip
@@ -66,6 +70,17 @@ def test_live_reports_the_same_smile(live_events, clip_analysis):
     assert event.time_s == pytest.approx(smile["onset_s"], abs=0.05)
     assert event.time_s + event.duration_s == pytest.approx(smile["offset_s"] + 1 / FPS, abs=0.05)
     assert event.aus == smile["aus"]
+
+
+def test_his_resting_face_before_the_smile_names_no_unit(clip_analysis):
+    # The smile holds 1.7 s of the 2.4 s clip, so the running median of his face is the smile: against it his
+    # resting face once read as its opposite (AU14+AU15 at 5, AU9 at 2.5) on every frame before the smile. The spotted
+    # interval sets no neutral and is no flow reference (larnet_core.video.face_state.lanes_off_expressions).
+    frames = clip_analysis.frames
+    units = frames[[name for name in AU_COLUMNS if name != "AU43"]].to_numpy(dtype=float)
+    resting = units[: SMILE[0] - 1]
+    assert np.isfinite(resting).any(axis=1).all()  # read, not merely left blank
+    assert not (np.nan_to_num(resting) >= ACTIVE_LEVEL).any(), np.nanmax(resting, axis=0).round(1)
 
 
 def test_the_smile_reads_its_lip_corners_pulled_and_the_lips_apart(clip_analysis):

@@ -39,6 +39,20 @@ def test_a_reference_is_near_in_time_pose_and_cover():
     assert choose_references(unread, fps=30.0).tolist() == [-1, 1]
 
 
+def test_a_spotted_expression_is_no_reference_and_readings_made_are_reused():
+    # The smile (samples 2-4) is what the running neutral reads as the most neutral; once it is spotted, the frames
+    # around it take the most neutral of the others, and the smile's frames too.
+    samples = _samples([0.6, 0.4, 0.0, 0.1, 0.0, 0.5])
+    assert choose_references(samples, fps=30.0).tolist() == [2] * 6
+    spotted = np.array([False, False, True, True, True, False])
+    assert choose_references(samples, fps=30.0, not_reference=spotted).tolist() == [1] * 6
+    assert choose_references(_samples([0.0, 0.0]), fps=30.0, not_reference=np.ones(2, bool)).tolist() == [-1, -1]
+    # Reading again with a cache: a pair read before is taken from it, not read (the crops here cannot be read).
+    cache = {(0, 3): np.full(len(AU_COLUMNS), 1.5)}
+    out = reference_intensities(_samples([0.0, 0.0]), np.array([1, 1]), cache)
+    assert out[0].tolist() == [1.5] * len(AU_COLUMNS) and out[1].tolist() == [0.0] * len(AU_COLUMNS)
+
+
 def test_readings_are_spread_between_samples_a_step_apart_and_held_near_them():
     read = np.array([[0.0], [2.0], [4.0]])
     out = _spread(np.array([0, 2, 10]), read, 12, stride=2)[:, 0]

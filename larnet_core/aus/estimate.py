@@ -31,7 +31,7 @@ from larnet_core.aus.nnls import nnls
 from larnet_core.face.pose import HeadPose, canonical_face, fit_pose
 
 __all__ = ["ACTIVE_LEVEL", "RELATIVE_LEVEL", "AuTracker", "expression_units", "FaceMeasure", "intensities",
-           "measure_mesh", "photo_intensities",
+           "measure_mesh", "photo_intensities", "running_neutral",
            "track_intensities", "active_units"]
 
 #: Intensity from which an action unit counts as present (interval labels, photo summaries, AU F1). Set on
@@ -120,12 +120,23 @@ def active_units(values: np.ndarray | pd.Series | dict, level: float = ACTIVE_LE
     return [name for name, value in zip(AU_COLUMNS, array) if np.isfinite(value) and value >= level]
 
 
-def track_intensities(features: np.ndarray, window: int) -> np.ndarray:
-    """Intensities of one face's frames (``(n, n_features)`` measures, NaN rows where the face was not measured)
-    against its own neutral: the median of its measures over ``window`` frames centred on each frame."""
+def running_neutral(features: np.ndarray, window: int, resting: np.ndarray | None = None) -> np.ndarray:
+    """One face's neutral measures on each frame: the median of its measures (``(n, n_features)``, NaN rows where
+    not measured) over ``window`` frames centred on it. ``resting`` (per frame): only those frames set it (a clip's
+    spotted expressions are not), except where the window holds none of them."""
     frame = pd.DataFrame(np.asarray(features, dtype=np.float64))
-    neutral = frame.rolling(max(1, int(window)), center=True, min_periods=1).median()
-    return intensities((frame - neutral).to_numpy())
+    median = frame.rolling(max(1, int(window)), center=True, min_periods=1).median()
+    if resting is None:
+        return median.to_numpy()
+    kept = pd.DataFrame(np.where(np.asarray(resting, dtype=bool)[:, None], frame.to_numpy(), np.nan))
+    return kept.rolling(max(1, int(window)), center=True, min_periods=1).median().fillna(median).to_numpy()
+
+
+def track_intensities(features: np.ndarray, window: int, resting: np.ndarray | None = None) -> np.ndarray:
+    """Intensities of one face's frames (``(n, n_features)`` measures, NaN rows where the face was not measured)
+    against its own neutral (:func:`running_neutral`; ``resting``: the frames that may set it)."""
+    features = np.asarray(features, dtype=np.float64)
+    return intensities(features - running_neutral(features, window, resting))
 
 
 class AuTracker:

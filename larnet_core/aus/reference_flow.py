@@ -15,7 +15,11 @@ same face:
   flow's rigid compensation removes what a turn leaves between two frames, not a turn of many degrees);
 * because the most neutral frame of a window changes rarely, neighbouring frames share their reference and the
   lanes do not flicker with it;
-* a frame with no such reference has no reading here (its units come from the mesh).
+* a frame with no such reference has no reading here (its units come from the mesh);
+* in a clip, a spotted interval's frames are not a reference for the others (``not_reference``): an expression
+  is not a neutral face, whatever the mesh's running neutral says. Where a face holds an expression for most of a
+  short clip (a smile held 1.7 s of 2.4 s), the running median is that expression and it reads as the most
+  neutral; the frames around it were then read against the smile, and his resting face as a frown (AU15 5.0).
 
 In a clip, the frames of each spotted interval are then read again, every one against the interval's neutral
 frame (:mod:`larnet_core.video.interval_lanes`): ten readings a second miss a micro-expression's apex.
@@ -72,9 +76,10 @@ def sample_stride(fps: float | None) -> int:
 
 
 def choose_references(samples: Sequence[FlowSample], fps: float, causal: bool = False,
-                      only: int | None = None) -> np.ndarray:
+                      only: int | None = None, not_reference: np.ndarray | None = None) -> np.ndarray:
     """For each sample, the position (in ``samples``, frame order) of its reference, or -1 for none; ``causal``:
-    only samples up to it (live video); ``only``: choose for that position alone (the others stay -1)."""
+    only samples up to it (live video); ``only``: choose for that position alone (the others stay -1);
+    ``not_reference``: per sample, True where it may not be anyone's reference (a spotted expression)."""
     n = len(samples)
     out = np.full(n, -1, dtype=np.int64)
     if n == 0:
@@ -86,12 +91,13 @@ def choose_references(samples: Sequence[FlowSample], fps: float, causal: bool = 
     covers = np.array([s.cover for s in samples], dtype=object)
     reach = WINDOW_S * (fps or 30.0)
     usable = np.isfinite(neutrality) & np.isfinite(yaw) & np.isfinite(pitch)
+    eligible = usable if not_reference is None else usable & ~np.asarray(not_reference, dtype=bool)
     for position in (range(n) if only is None else [only]):
         if not usable[position]:
             continue
         low = frames[position] - (reach if causal else reach / 2)
         high = frames[position] if causal else frames[position] + reach / 2
-        candidates = (usable & (frames >= low) & (frames <= high) & (covers == covers[position])
+        candidates = (eligible & (frames >= low) & (frames <= high) & (covers == covers[position])
                       & (np.abs(yaw - yaw[position]) <= MAX_POSE_CHANGE_DEG)
                       & (np.abs(pitch - pitch[position]) <= MAX_POSE_CHANGE_DEG))
         if candidates.any():
@@ -100,9 +106,11 @@ def choose_references(samples: Sequence[FlowSample], fps: float, causal: bool = 
     return out
 
 
-def reference_intensities(samples: Sequence[FlowSample], references: np.ndarray) -> np.ndarray:
+def reference_intensities(samples: Sequence[FlowSample], references: np.ndarray,
+                          cache: dict[tuple[int, int], np.ndarray] | None = None) -> np.ndarray:
     """``(len(samples), len(AU_COLUMNS))`` intensities of each sample against its reference (NaN rows where it has
-    none; zeros where it is its own)."""
+    none; zeros where it is its own). ``cache``: readings by ``(frame, reference frame)``, used and filled (a
+    clip reads its lanes again once its intervals are known, and most pairs stay the same)."""
     out = np.full((len(samples), len(AU_COLUMNS)), np.nan)
     models: dict[int, object] = {}
     for position, reference in enumerate(np.asarray(references, dtype=np.int64)):
@@ -111,8 +119,14 @@ def reference_intensities(samples: Sequence[FlowSample], references: np.ndarray)
         if reference == position:
             out[position] = 0.0
             continue
+        key = (samples[position].index, samples[reference].index)
+        if cache is not None and key in cache:
+            out[position] = cache[key]
+            continue
         if reference not in models:
             models[reference] = neutral_model(samples[reference].crop)
         out[position] = crop_intensities(samples[reference].crop, samples[position].crop, models[reference],
                                          covered=bool(samples[position].cover))
+        if cache is not None:
+            cache[key] = out[position].copy()
     return out

@@ -63,8 +63,8 @@ from larnet_core.result import (
 )
 from larnet_core.video.limits import VideoLimits
 from larnet_core.video.blinks import drop_blinks
-from larnet_core.video.face_state import (FaceStateRows, cover_changing, face_state_columns, macro_sides,
-                                          motion_reach, spotting_signals)
+from larnet_core.video.face_state import (FaceStateRows, cover_changing, face_state_columns, lanes_off_expressions,
+                                          macro_sides, motion_reach, spotting_signals)
 from larnet_core.video.interval_lanes import with_interval_readings
 from larnet_core.video.recognise import interval_prediction, recognise_intervals
 from larnet_core.video.motion import MotionConfig, MotionSample, samples_table
@@ -293,6 +293,7 @@ def analyze_clip(
         faces = _faces_table(streamed.tracked_frames, streamed.meta.fps)
         followed, main_id = _follow_faces(streamed, faces, class_names, all_faces, warnings, motion_config)
         tables, intervals = _spot_faces(followed, streamed.meta.fps, spotting, class_names, motion_config)
+        _lanes_off_intervals(tables, streamed.rows)
         main_table = tables.get(main_id, next(iter(tables.values())))
         intervals, prediction = _recognise_and_predict(
             source, predictor, streamed, tables, main_table, intervals, main_id, all_faces=all_faces,
@@ -347,6 +348,24 @@ def _recognise_and_predict(source: ClipSource, predictor, streamed: _Streamed, t
     prediction = (interval_prediction(main_intervals, main_probabilities, class_names)
                   or clip_prediction(main_intervals, main_table, class_names, streamed.meta.fps))
     return intervals, prediction
+
+
+def _lanes_off_intervals(tables: dict[int, pd.DataFrame], rows: dict[int, _FaceRows]) -> None:
+    """Read each face's AU lanes again, in place, where a frame of a spotted interval was a reference for them
+    (:func:`~larnet_core.video.face_state.lanes_off_expressions`): a face that holds an expression for most of a
+    short clip has it as its running neutral, and its resting face read against it."""
+    columns = list(AU_COLUMNS)
+    for table in tables.values():
+        if not table["in_interval"].any() or not all(name in table.columns for name in columns):
+            continue
+        expressive = table["in_interval"].to_numpy(dtype=bool)
+        shown = table["face_id"].to_numpy()
+        for face_id in np.unique(shown[table["face_found"].to_numpy(dtype=bool)]):
+            kept = rows.get(int(face_id))
+            lanes = None if kept is None else lanes_off_expressions(kept.state, expressive)
+            if lanes is not None:
+                mine = shown == face_id
+                table.loc[mine, columns] = lanes[mine]
 
 
 def _put_interval_readings(table: pd.DataFrame, readings: list, fps: float) -> None:

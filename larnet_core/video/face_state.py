@@ -41,12 +41,13 @@ Everything else is spotted, head movement or not: :func:`spotting_signals`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from larnet_core.aus.estimate import intensities, measure_mesh, track_intensities
+from larnet_core.aus.estimate import intensities, measure_mesh, running_neutral, track_intensities
 from larnet_core.aus.features import FEATURE_NAMES
 from larnet_core.aus.flow import FaceCrop
 from larnet_core.aus.reference_flow import (FlowSample, choose_references, reference_intensities, sample_crop,
@@ -59,6 +60,7 @@ from larnet_core.video.blinks import track_blinks
 from larnet_core.video.spotting import MacroSides
 
 __all__ = ["MAX_YAW_DEG", "NEUTRAL_WINDOW_S", "FaceStateRows", "measure_face", "face_state_columns",
+           "lanes_off_expressions",
            "spotting_signals", "excluded_reasons", "REGION_UNITS", "occluded_units", "occluded_reason",
            "within_reach", "motion_reach", "COVER_LEAVES_OUT", "left_out_regions", "kept_motion", "covered_units",
            "regions_left_out", "covered_in", "cover_blanks", "held_cover", "RESIDUAL_SPREAD",
@@ -221,6 +223,10 @@ class FaceStateRows:
         self.features: dict[int, np.ndarray] = {}
         self.appearance: dict[int, np.ndarray] = {}  # colours of the checked regions, for the occlusion check
         self.crops: dict[int, FaceCrop] = {}  # the frames whose units are read from the flow (reference_flow)
+        # What the AU lanes were made of, kept so that a clip can make them again once its intervals are known
+        # (lanes_off_expressions), and each (frame, reference) flow reading, so that it reads only the new pairs.
+        self.lane_inputs: _LaneInputs | None = None
+        self.readings: dict[tuple[int, int], np.ndarray] = {}
 
     def add(self, index: int, measure, appearance: np.ndarray | None = None) -> None:
         if appearance is not None:
@@ -393,19 +399,8 @@ def face_state_columns(rows: FaceStateRows, columns: dict[str, Any], n: int, fps
                 features[index] = values
         # Frames seen from far to the side read badly: they neither set the neutral nor get intensities.
         features[np.abs(np.nan_to_num(pose[:, 0])) > MAX_YAW_DEG] = np.nan
-        window = max(1, int(round(NEUTRAL_WINDOW_S * fps)))
-        # Covered frames do not set the neutral, and are read without the covered region (occluded_units) against
-        # a neutral of their own, the median of the frames under the same cover in the window: the mesh fitted
-        # around an occluder is drawn out of shape as a whole. On the story footage (crying_surprise_laugh) a hand
-        # over the mouth shrinks the normalised mesh's eye distance by 5 %, and against the uncovered neutral its
-        # brows read as AU4 at 1-3 on every covered frame; against the covered frames' median they stay under 0.6.
-        values = track_intensities(np.where(occluded[:, None], np.nan, features), window=window)
-        for regions in {tuple(r for r in covered if covered[r][i]) for i in np.flatnonzero(occluded)}:
-            same = occluded & np.logical_and.reduce([covered[r] == (r in regions) for r in covered])
-            neutral = pd.DataFrame(np.where(same[:, None], features, np.nan)).rolling(
-                window, center=True, min_periods=1).median().to_numpy()
-            values[same] = occluded_units(features[same] - neutral[same], regions)
-        values = _with_flow_units(values, rows.crops, pose, out["occluded"], covered, fps)
+        rows.lane_inputs = _LaneInputs(features, pose, out["occluded"], covered, fps)
+        values = _unit_lanes(rows)
     else:
         values = np.full((n, len(AU_COLUMNS)), np.nan)
     for position, name in enumerate(AU_COLUMNS):
@@ -419,8 +414,57 @@ def face_state_columns(rows: FaceStateRows, columns: dict[str, Any], n: int, fps
     return out
 
 
-def _with_flow_units(values: np.ndarray, crops: dict[int, FaceCrop], pose: np.ndarray, cover: np.ndarray,
-                     covered: dict[str, np.ndarray], fps: float) -> np.ndarray:
+@dataclass(frozen=True)
+class _LaneInputs:
+    """What a face's AU lanes are made from besides its crops: its mesh measures per frame (``(n, len(
+    FEATURE_NAMES))``, NaN where not measured or turned too far), pose, ``occluded`` text and covered regions."""
+
+    features: np.ndarray
+    pose: np.ndarray
+    cover: np.ndarray
+    covered: dict[str, np.ndarray]
+    fps: float
+
+
+def lanes_off_expressions(rows: FaceStateRows, expressive: np.ndarray) -> np.ndarray | None:
+    """The face's AU lanes (``(n, len(AU_COLUMNS))``, as :func:`face_state_columns` makes them) made again with its
+    spotted expressions known (``expressive``, per frame: a clip's intervals): they do not set the face's neutral,
+    and none of their frames is a flow reference. ``None`` where nothing is expressive (the lanes stand). The flow
+    readings already made are reused."""
+    expressive = np.asarray(expressive, dtype=bool)
+    if rows.lane_inputs is None or not expressive.any():
+        return None
+    return _unit_lanes(rows, expressive)
+
+
+def _unit_lanes(rows: FaceStateRows, expressive: np.ndarray | None = None) -> np.ndarray:
+    """The AU lanes of :func:`face_state_columns`: the mesh's units against the face's neutral, with the flow's
+    where it reads them (:func:`_with_flow_units`); ``expressive`` frames (spotted intervals) set no neutral.
+
+    A face that holds an expression for most of a short clip (a smile held 1.7 s of 2.4 s) has it as its running
+    median: against it, the resting face before and after read as a frown (AU14+AU15 at 5), the smile's own
+    frames as the most neutral, and the flow read every frame against the smile. Once the clip's intervals are
+    known (:func:`lanes_off_expressions`), they are left out as covered frames are."""
+    inputs = rows.lane_inputs
+    features, covered, fps = inputs.features, inputs.covered, inputs.fps
+    n = len(features)
+    occluded = np.logical_or.reduce(list(covered.values())) if covered else np.zeros(n, dtype=bool)
+    resting = None if expressive is None else ~np.asarray(expressive, dtype=bool)[:n]
+    window = max(1, int(round(NEUTRAL_WINDOW_S * fps)))
+    # Covered frames do not set the neutral, and are read without the covered region (occluded_units) against
+    # a neutral of their own, the median of the frames under the same cover in the window: the mesh fitted
+    # around an occluder is drawn out of shape as a whole. On the story footage (crying_surprise_laugh) a hand
+    # over the mouth shrinks the normalised mesh's eye distance by 5 %, and against the uncovered neutral its
+    # brows read as AU4 at 1-3 on every covered frame; against the covered frames' median they stay under 0.6.
+    values = track_intensities(np.where(occluded[:, None], np.nan, features), window=window, resting=resting)
+    for regions in {tuple(r for r in covered if covered[r][i]) for i in np.flatnonzero(occluded)}:
+        same = occluded & np.logical_and.reduce([covered[r] == (r in regions) for r in covered])
+        neutral = running_neutral(np.where(same[:, None], features, np.nan), window, resting)
+        values[same] = occluded_units(features[same] - neutral[same], regions)
+    return _with_flow_units(rows, values, expressive)
+
+
+def _with_flow_units(rows: FaceStateRows, values: np.ndarray, not_reference: np.ndarray | None = None) -> np.ndarray:
     """The per-frame units with those the flow reads (:mod:`larnet_core.aus.reference_flow`) where it reads them:
     on the sampled frames against their references, and between two samples a sampling step apart by linear
     interpolation; the mesh's elsewhere, and AU43 always (a blink is shorter than a sampling step: the mesh reads
@@ -430,7 +474,10 @@ def _with_flow_units(values: np.ndarray, crops: dict[int, FaceCrop], pose: np.nd
     AU1+AU6 1.3-2.4 from the flow); readings are not spread across a change of cover. Where a reading's movement
     fits no unit's pattern (:func:`~larnet_core.aus.flow.crop_intensities` gives NaN), its frames read no unit but
     AU43. A clip's spotted intervals are read again on every frame once they are known
-    (:mod:`larnet_core.video.interval_lanes`)."""
+    (:mod:`larnet_core.video.interval_lanes`), and no frame of them is a reference then (``not_reference``, per
+    frame: :func:`lanes_off_expressions`)."""
+    inputs = rows.lane_inputs
+    pose, cover, covered, fps = inputs.pose, inputs.cover, inputs.covered, inputs.fps
     n = len(values)
     stride = sample_stride(fps)
     runs = _runs(cover)
@@ -438,13 +485,14 @@ def _with_flow_units(values: np.ndarray, crops: dict[int, FaceCrop], pose: np.nd
     values = values.copy()
     values[np.ix_(arriving, _NOT_AU43)] = np.nan
     samples = [FlowSample(frame, crop, float(np.nansum(values[frame])), pose[frame, 0], pose[frame, 1],
-                          str(cover[frame])) for frame, crop in sorted(crops.items())
+                          str(cover[frame])) for frame, crop in sorted(rows.crops.items())
                if frame < n and not arriving[frame] and np.isfinite(values[frame]).any()]
     if not samples:
         return values
-    references = choose_references(samples, fps)
-    read = reference_intensities(samples, references)
     sampled = np.array([s.index for s in samples])
+    references = choose_references(samples, fps,
+                                   not_reference=None if not_reference is None else not_reference[sampled])
+    read = reference_intensities(samples, references, rows.readings)
     flow = _spread(sampled, read, n, stride, runs)
     # A sample the flow read but whose movement fits no unit's pattern (flow.MIN_EXPLAINED) is "not read": its
     # frames are NaN, not the mesh's units, which are no better there.
