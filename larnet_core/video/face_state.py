@@ -399,7 +399,7 @@ def face_state_columns(rows: FaceStateRows, columns: dict[str, Any], n: int, fps
                 features[index] = values
         # Frames seen from far to the side read badly: they neither set the neutral nor get intensities.
         features[np.abs(np.nan_to_num(pose[:, 0])) > MAX_YAW_DEG] = np.nan
-        rows.lane_inputs = _LaneInputs(features, pose, out["occluded"], covered, fps)
+        rows.lane_inputs = _LaneInputs(features, pose, out["occluded"], covered, fps, _first_seen(columns, n))
         values = _unit_lanes(rows)
     else:
         values = np.full((n, len(AU_COLUMNS)), np.nan)
@@ -424,6 +424,18 @@ class _LaneInputs:
     cover: np.ndarray
     covered: dict[str, np.ndarray]
     fps: float
+    first_seen: np.ndarray | None = None
+
+
+def _first_seen(columns: dict[str, Any], n: int) -> np.ndarray | None:
+    """Per frame: the face's first frame in view (after an absence or a cut), whose mesh is no flow reference
+    (:mod:`larnet_core.aus.reference_flow` says why); None without the columns that say it."""
+    if "face_found" not in columns:
+        return None
+    found = np.asarray(columns["face_found"], dtype=bool)[:n]
+    before = np.concatenate([[False], found[:-1]])
+    cut = np.asarray(columns.get("shot_cut", np.zeros(n, dtype=bool)), dtype=bool)[:n]
+    return found & (~before | cut)
 
 
 def lanes_off_expressions(rows: FaceStateRows, expressive: np.ndarray) -> np.ndarray | None:
@@ -490,8 +502,10 @@ def _with_flow_units(rows: FaceStateRows, values: np.ndarray, not_reference: np.
     if not samples:
         return values
     sampled = np.array([s.index for s in samples])
-    references = choose_references(samples, fps,
-                                   not_reference=None if not_reference is None else not_reference[sampled])
+    blocked = np.zeros(n, dtype=bool) if inputs.first_seen is None else inputs.first_seen.copy()
+    if not_reference is not None:
+        blocked |= not_reference
+    references = choose_references(samples, fps, not_reference=blocked[sampled])
     read = reference_intensities(samples, references, rows.readings)
     flow = _spread(sampled, read, n, stride, runs)
     # A sample the flow read but whose movement fits no unit's pattern (flow.MIN_EXPLAINED) is "not read": its

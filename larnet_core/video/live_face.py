@@ -240,18 +240,26 @@ class FlowUnits:
         self._models: dict[int, object] = {}  # the rigid model of each reference used, by its frame
         self._last: tuple[int, np.ndarray] | None = None  # the latest reading: its frame and units
         self._cover: tuple[str, int] | None = None  # the cover now, and the frame it began
+        # The face's first frames in view (after an absence too) are no reference (reference_flow says why).
+        self._firsts: set[int] = set()
+        self._seen: int | None = None  # the face's latest frame
 
     def reset(self) -> None:
         self._samples.clear()
         self._models.clear()
         self._last = None
         self._cover = None
+        self._firsts.clear()
+        self._seen = None
 
     def update(self, index: int, frame: np.ndarray, mesh3d: np.ndarray, values: np.ndarray, pose: Any,
                covered: tuple[str, ...]) -> np.ndarray:
         """This frame's units (``values``: the mesh's, covered regions NaN): the latest flow reading where it
         reads them, else ``values``."""
         cover = "+".join(covered)
+        if self._seen is None or int(index) != self._seen + 1:  # first seen, or seen again after an absence
+            self._firsts.add(int(index))
+        self._seen = int(index)
         if self._cover is None or self._cover[0] != cover:
             if self._cover is not None:
                 self._last = None  # a reading is not held across a change of cover
@@ -275,7 +283,10 @@ class FlowUnits:
                                         float(pose.pitch), cover))
         samples = list(self._samples)
         position = len(samples) - 1
-        reference = int(choose_references(samples, self.fps, causal=True, only=position)[position])
+        self._firsts = {k for k in self._firsts if k >= samples[0].index}
+        # A first frame is no later frame's reference; alone, it reads 0 against itself as any first sample does.
+        first = np.array([s.index in self._firsts for s in samples[:-1]] + [False])
+        reference = int(choose_references(samples, self.fps, causal=True, only=position, not_reference=first)[position])
         if reference < 0:
             self._last = None
             return
