@@ -228,7 +228,7 @@ class LiveFaceState:
 class FlowUnits:
     """The followed face's units read from the skin's movement (:mod:`larnet_core.aus.reference_flow`), live: every
     :func:`~larnet_core.aus.reference_flow.sample_stride` frames against the most neutral sampled frame of the past
-    :data:`~larnet_core.aus.reference_flow.WINDOW_S` under the same cover and near the same pose, held until the
+    half :data:`~larnet_core.aus.reference_flow.WINDOW_S` under the same cover and near the same pose, held until the
     next reading under the same cover; the mesh's units where there is no reading, no unit but AU43 where the
     reading's movement fits no unit's pattern, and AU43 always (as a clip). For a sampling step after a cover arrives or leaves no unit but AU43 is read (a clip also blanks the step
     before it, which live cannot know yet)."""
@@ -236,7 +236,7 @@ class FlowUnits:
     def __init__(self, fps: float) -> None:
         self.fps = float(fps)
         self.stride = sample_stride(fps)
-        self._samples: deque[FlowSample] = deque(maxlen=int(WINDOW_S * self.fps / self.stride) + 2)
+        self._samples: deque[FlowSample] = deque(maxlen=int(WINDOW_S / 2 * self.fps / self.stride) + 2)
         self._models: dict[int, object] = {}  # the rigid model of each reference used, by its frame
         self._last: tuple[int, np.ndarray] | None = None  # the latest reading: its frame and units
         self._cover: tuple[str, int] | None = None  # the cover now, and the frame it began
