@@ -351,9 +351,9 @@ def _recognise_and_predict(source: ClipSource, predictor, streamed: _Streamed, t
 
 
 def _lanes_off_intervals(tables: dict[int, pd.DataFrame], rows: dict[int, _FaceRows]) -> None:
-    """Read each face's AU lanes again, in place, where a frame of a spotted interval was a reference for them
-    (:func:`~larnet_core.video.face_state.lanes_off_expressions`): a face that holds an expression for most of a
-    short clip has it as its running neutral, and its resting face read against it."""
+    """Make each face's AU lanes again, in place, once its intervals are spotted: their frames set no neutral and
+    are no flow reference (:func:`~larnet_core.video.face_state.lanes_off_expressions`). A face that holds an
+    expression for most of a short clip has it as its running neutral, and its resting face read against it."""
     columns = list(AU_COLUMNS)
     for table in tables.values():
         if not table["in_interval"].any() or not all(name in table.columns for name in columns):

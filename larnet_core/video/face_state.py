@@ -216,7 +216,7 @@ def measure_face(face: Any):
 
 
 class FaceStateRows:
-    """One face's measures, frame by frame (kept by clip analysis until the table is made)."""
+    """One face's measures, frame by frame (kept by clip analysis until its intervals are spotted)."""
 
     def __init__(self) -> None:
         self.pose: dict[int, tuple[float, float, float, float]] = {}
@@ -487,7 +487,8 @@ def _with_flow_units(rows: FaceStateRows, values: np.ndarray, not_reference: np.
     fits no unit's pattern (:func:`~larnet_core.aus.flow.crop_intensities` gives NaN), its frames read no unit but
     AU43. A clip's spotted intervals are read again on every frame once they are known
     (:mod:`larnet_core.video.interval_lanes`), and no frame of them is a reference then (``not_reference``, per
-    frame: :func:`lanes_off_expressions`)."""
+    frame: :func:`lanes_off_expressions`); nor is a face's first frame in view (``first_seen``:
+    :mod:`larnet_core.aus.reference_flow` says why)."""
     inputs = rows.lane_inputs
     pose, cover, covered, fps = inputs.pose, inputs.cover, inputs.covered, inputs.fps
     n = len(values)
