@@ -26,7 +26,8 @@ same face:
 * in a clip, a spotted interval's frames are not a reference for the others (``not_reference``): an expression
   is not a neutral face, whatever the mesh's running neutral says. Where a face holds an expression for most of a
   short clip (a smile held 1.7 s of 2.4 s), the running median is that expression and it reads as the most
-  neutral; the frames around it were then read against the smile, and his resting face as a frown (AU15 5.0).
+  neutral; the frames around it were then read against the smile, and his resting face as its opposite (AU14
+  and AU15 at 5).
 
 In a clip, the frames of each spotted interval are then read again, every one against the interval's neutral
 frame (:mod:`larnet_core.video.interval_lanes`): ten readings a second miss a micro-expression's apex.

@@ -454,7 +454,7 @@ def _unit_lanes(rows: FaceStateRows, expressive: np.ndarray | None = None) -> np
     where it reads them (:func:`_with_flow_units`); ``expressive`` frames (spotted intervals) set no neutral.
 
     A face that holds an expression for most of a short clip (a smile held 1.7 s of 2.4 s) has it as its running
-    median: against it, the resting face before and after read as a frown (AU14+AU15 at 5), the smile's own
+    median: against it, the resting face before and after read as its opposite (AU14+AU15 at 5), the smile's own
     frames as the most neutral, and the flow read every frame against the smile. Once the clip's intervals are
     known (:func:`lanes_off_expressions`), they are left out as covered frames are."""
     inputs = rows.lane_inputs
