@@ -362,9 +362,10 @@ def _lanes_off_intervals(tables: dict[int, pd.DataFrame], rows: dict[int, _FaceR
         shown = table["face_id"].to_numpy()
         for face_id in np.unique(shown[table["face_found"].to_numpy(dtype=bool)]):
             kept = rows.get(int(face_id))
-            lanes = None if kept is None else lanes_off_expressions(kept.state, expressive)
+            mine = shown == face_id
+            # Only this face's own intervals: in the main face's view another face may be shown, and expressing.
+            lanes = None if kept is None else lanes_off_expressions(kept.state, expressive & mine)
             if lanes is not None:
-                mine = shown == face_id
                 table.loc[mine, columns] = lanes[mine]
 
 
