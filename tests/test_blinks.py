@@ -68,14 +68,16 @@ def test_a_micro_expression_that_closes_the_eyes_is_spotted(tmp_path, lite_predi
 
 @needs_mediapipe
 def test_a_macro_expression_during_a_nod_is_spotted(tmp_path, lite_predictor):
-    # The nod is too fast for the 0.3 s flow around the smile's apex; the 1 s flow of the macro scale follows it.
+    # The smile drags the stable points 0.5-0.65 px from the rigid model on the 0.3 s flow while the head nods, and
+    # that was once set aside as a nod too fast for the flow (micro scale) around the smile's onset and apex. The
+    # mesh's pose turns 3.6 degrees in all (the generator's 20-degree nod is a 2-D warp): the flow follows it.
     path, truth = _clip(tmp_path, name="expression_while_moving", kind="macro", movement="nod",
                         photo="grace_hopper", seconds=4.0)
     expression = truth.expressions[0]
     analysis = analyze_clip(path, lite_predictor, max_infer_fps=5.0)
     frames = analysis.frames
     during = frames.iloc[expression.onset:expression.offset + 1]
-    assert during["excluded"].str.endswith("(micro scale)").any()  # what used to blank the macro signal too
+    assert not during["excluded"].str.startswith("fast head motion").any()
     hits = _hits(analysis.intervals, expression)
     assert len(analysis.intervals) == 1 and len(hits) == 1, analysis.intervals
     assert hits[0].kind == "macro" and {"AU6", "AU12"} <= set(hits[0].aus.split("+"))
@@ -113,18 +115,20 @@ def test_the_blink_rule_looks_at_lid_closure_and_what_else_moved():
 
 
 def test_exclusions_name_their_scale_and_leave_the_other_scale_spotted():
-    # Five frames, then eight where the head keeps still and its stable points stray as little as usual (0.1 px):
-    # the face's usual stray, against which a frame's counts (face_state.residual_limit).
+    # Five frames of a quick turn (yaw 8 degrees either way), then eight where the head keeps still and its stable
+    # points stray as little as usual (0.1 px): the face's usual stray, against which a frame's counts
+    # (face_state.residual_limit).
     n, calm = 5, 8
-    columns = {"motion": np.full(n + calm, 0.2), "pose_yaw": np.zeros(n + calm), "pose_pitch": np.zeros(n + calm),
+    columns = {"motion": np.full(n + calm, 0.2), "pose_yaw": np.r_[0.0, 8.0, 0.0, 8.0, 0.0, np.zeros(calm)],
+               "pose_pitch": np.zeros(n + calm),
                "pose_residual": np.full(n + calm, 0.02),
                "head_residual": np.r_[0.1, 0.9, 0.1, 0.9, 0.9, np.full(calm, 0.1)],
                "head_residual_macro": np.r_[0.1, 0.1, 0.9, 0.9, 0.9, np.full(calm, 0.1)],
                "head_moving": np.r_[True, True, True, True, False, np.zeros(calm, bool)],
                "head_moving_macro": np.r_[True, True, True, True, False, np.zeros(calm, bool)]}
-    reason, micro, macro = excluded_reasons(columns, max_residual_px=0.5, macro_factor=2 / 3)
+    reason, micro, macro = excluded_reasons(columns, max_residual_px=0.5, macro_factor=2 / 3, reach=(1, 1))
     reason, micro, macro = reason[:n], micro[:n], macro[:n]
-    # The fifth frame strays as far, but the head keeps still: the face itself moved the stable points.
+    # The fifth frame strays as far, but its key points keep still: the face itself moved the stable points.
     assert reason.tolist() == ["", "fast head motion (micro scale)", "fast head motion (macro scale)",
                                "fast head motion", ""]
     assert micro.tolist() == [False, True, False, True, False]

@@ -9,8 +9,8 @@ import pandas as pd
 from larnet_core.aus.names import AU_COLUMNS
 from larnet_core.result import live_result
 from larnet_core.result.schema import REGIONS
-from larnet_core.video.face_state import (RESIDUAL_SPREAD, excluded_reasons, held_cover, kept_motion,
-                                          residual_limit, spotting_signals)
+from larnet_core.video.face_state import (FAST_TURN_DEG, RESIDUAL_SPREAD, excluded_reasons, held_cover,
+                                          kept_motion, pose_swing, residual_limit, spotting_signals)
 from larnet_core.video.motion import MotionConfig, combine_regions, dragging_eyes
 
 
@@ -29,7 +29,7 @@ def _columns(**changes) -> dict:
 def test_frames_are_excluded_only_where_compensation_cannot_be_trusted():
     columns = _columns(pose_yaw=(1, 40.0), head_residual=(2, 0.9), pose_residual=(3, 0.3))
     columns["head_moving"][:] = True  # head movement alone no longer excludes a frame with a mesh
-    reason, micro, macro = excluded_reasons(columns, max_residual_px=0.5, macro_factor=2 / 3)
+    reason, micro, macro = excluded_reasons(columns, max_residual_px=0.5, macro_factor=2 / 3, reach=(1, 1))
     assert reason.tolist() == ["", "head turned beyond 30 degrees", "fast head motion (micro scale)", "mesh lost", "",
                                ""]
     assert micro.tolist() == [False, True, True, True, False, False]
@@ -48,11 +48,30 @@ def test_too_fast_is_measured_against_how_far_this_face_usually_strays():
     real["head_residual"][:4] = 0.6
     real["head_residual"][5] = 0.6
     real["head_moving"][:] = True
-    reason = excluded_reasons(real, max_residual_px=0.5, macro_factor=2 / 3)[0]
+    real["pose_pitch"][4] = 8.0  # a quick nod
+    reason = excluded_reasons(real, max_residual_px=0.5, macro_factor=2 / 3, reach=(1, 1))[0]
     assert reason.tolist() == ["", "", "", "", "fast head motion (micro scale)", ""]
     assert residual_limit(np.full(9, 0.6), 0.5) == pytest.approx(RESIDUAL_SPREAD * 0.6)
     assert residual_limit(np.array([0.1, 0.1, np.nan]), 0.5) == 0.5
     assert residual_limit(np.array([]), 0.5) == 0.5
+
+
+def test_stable_points_that_stray_while_the_head_hardly_turns_were_moved_by_the_face():
+    # A real broad smile drags the stable points 0.7-1.2 px from the rigid model (usually 0.1-0.2 px) while the head
+    # nods 4 degrees, and mesh jitter keeps a real face "moving" by the key points' measure on most frames: only a
+    # head that also turns FAST_TURN_DEG or more within the scale's reach is too fast for the flow.
+    columns = _columns(head_residual=(2, 0.9))
+    columns["head_moving"][:] = True
+    columns["pose_pitch"][:] = [0.0, 1.0, 2.5, 3.5, 4.0, 4.0]  # the smile's slight nod
+    assert excluded_reasons(columns, 0.5, 2 / 3, reach=(2, 2))[0].tolist() == [""] * 6
+    columns["pose_pitch"][3] = 2.5 + FAST_TURN_DEG  # a nod quick enough
+    assert excluded_reasons(columns, 0.5, 2 / 3, reach=(2, 2))[0][2] == "fast head motion (micro scale)"
+    assert excluded_reasons(columns, 0.5, 2 / 3, reach=(0, 0))[0][2] == ""  # no frame to have turned from
+    # The largest change of any angle within the reach, frames without a pose skipped.
+    angles = np.array([[0.0, 0.0, 0.0], [np.nan, np.nan, np.nan], [1.0, -2.0, 0.5], [9.0, 0.0, 0.0]])
+    assert pose_swing(angles, 0, 2) == pytest.approx(2.0)
+    assert pose_swing(angles, 0, 3) == pytest.approx(9.0)
+    assert pose_swing(angles, 1, 3) == 0.0
 
 
 def test_spotting_blanks_excluded_frames_and_reads_older_tables_as_before():

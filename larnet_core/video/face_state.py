@@ -8,11 +8,11 @@ median of its measures over :data:`NEUTRAL_WINDOW_S` centred on each frame), and
 out of spotting:
 
 * ``"head turned beyond 30 degrees"``: the face is seen too much from the side for its motion to be read;
-* ``"fast head motion"``: the head moves (``head_moving``) and the stable points do not follow its fitted rigid
-  movement (:mod:`~larnet_core.face.head_compensation`) by more than the fixed limit and more than
-  :data:`RESIDUAL_SPREAD` times their usual stray on this face (:func:`residual_limit`): a turn faster than the
-  flow follows, or a hand crossing the face (stable points that stray while the head keeps still were moved by an
-  expression or a blink);
+* ``"fast head motion"``: the head moves (``head_moving``), its 3-D pose turns by :data:`FAST_TURN_DEG` or more
+  within the scale's reach (:func:`pose_swing`), and the stable points do not follow its fitted rigid movement
+  (:mod:`~larnet_core.face.head_compensation`) by more than the fixed limit and more than :data:`RESIDUAL_SPREAD`
+  times their usual stray on this face (:func:`residual_limit`): a turn faster than the flow follows (stable points
+  that stray while the head keeps still, or hardly turns, were moved by an expression or a blink);
 * ``"mesh lost"``: the mesh fits the canonical face badly (occlusion, a face half out of the frame);
 * ``"head moving (no mesh)"``: without a mesh nothing is compensated, and a moving head is set aside as before;
 * ``"mouth occluded"``, ``"brows occluded"``, ``"eyes occluded"``, ``"brows and eyes occluded"`` ...: something
@@ -62,7 +62,7 @@ from larnet_core.video.spotting import MacroSides
 __all__ = ["MAX_YAW_DEG", "NEUTRAL_WINDOW_S", "FaceStateRows", "measure_face", "face_state_columns",
            "lanes_off_expressions",
            "spotting_signals", "excluded_reasons", "REGION_UNITS", "occluded_units", "occluded_reason",
-           "within_reach", "motion_reach", "COVER_LEAVES_OUT", "left_out_regions", "kept_motion", "covered_units",
+           "within_reach", "motion_reach", "pose_swing", "FAST_TURN_DEG", "COVER_LEAVES_OUT", "left_out_regions", "kept_motion", "covered_units",
            "regions_left_out", "covered_in", "cover_blanks", "held_cover", "RESIDUAL_SPREAD",
            "residual_limit", "cover_changing", "macro_sides"]
 
@@ -82,6 +82,15 @@ MACRO_ALLOWANCE = 1.5
 RESIDUAL_SPREAD = 2.5
 #: Beyond this yaw or pitch (degrees) the face's motion is not read.
 MAX_YAW_DEG = 30.0
+#: A frame is too fast for the flow only where the head's 3-D pose also turns by at least this much (degrees: the
+#: largest change of yaw, pitch or roll from the frame's, :func:`pose_swing`) within its scale's reach. The stable
+#: points' stray and the key points' movement, which the rule read alone before, grow as much when the face itself
+#: moves much of its skin: a real broad smile drags the stable points 0.7-1.2 px from the rigid model (0.1-0.2 px
+#: usually) while the head nods 4 degrees, and mesh jitter alone puts a real still face's key points over the
+#: 1.2 px of a moving head on most frames. Set between that nod, which the flow follows, and a real quick tilt of
+#: 17 degrees within 0.3 s, which it does not; a still real face's pose jitters 1.2-1.6 degrees within 0.3 s
+#: (docs/action-units.md, "Head motion removed before motion is read").
+FAST_TURN_DEG = 5.0
 #: The person's neutral is the median of their measures over this many seconds around each frame.
 NEUTRAL_WINDOW_S = 10.0
 #: RMS distance of the stable points from the fitted canonical face (eye distances) beyond which the mesh is
@@ -274,9 +283,15 @@ def _reasons(table: pd.DataFrame | dict[str, Any], max_residual_px: float, macro
     steady = [held_cover(covered, scale) if covered else np.zeros(n, dtype=bool) for scale in reach]
     # Stable points that stray while the head keeps still were moved by the face itself (a smile lifts the
     # cheeks' sides, a blink tugs the mesh around the eyes): that is an expression, not a movement too fast.
+    # And a face that moves much of its skin moves them too (a broad smile): the head must also turn (FAST_TURN_DEG).
     fast_micro = has_pose & head_moving & (np.nan_to_num(residual) > residual_limit(residual, max_residual_px))
     fast_macro = has_pose & head_moving_macro & (np.nan_to_num(residual_macro) > residual_limit(
         residual_macro, max_residual_px * macro_factor * MACRO_ALLOWANCE))
+    roll = np.asarray(get("pose_roll"), dtype=np.float64) if _has(table, "pose_roll") else np.zeros(n)
+    angles = np.column_stack([yaw, pitch, roll])
+    for fast, scale in ((fast_micro, reach[0]), (fast_macro, reach[1])):
+        for index in np.flatnonzero(fast):
+            fast[index] = pose_swing(angles, index, scale) >= FAST_TURN_DEG
     no_mesh_micro, no_mesh_macro = ~has_pose & head_moving, ~has_pose & head_moving_macro
     reason = np.full(n, "", dtype=object)
     _name_scales(reason, no_mesh_micro, no_mesh_macro, "head moving (no mesh)")
@@ -308,6 +323,14 @@ def _reasons(table: pd.DataFrame | dict[str, Any], max_residual_px: float, macro
         else:
             left_out[index] = f"{regions} ({MICRO_ONLY if read_micro[index] else MACRO_ONLY})"
     return reason, micro, macro, left_out
+
+
+def pose_swing(angles: np.ndarray, index: int, reach: int) -> float:
+    """How far the head turned from frame ``index`` within ``reach`` frames either side: the largest change of its
+    yaw, pitch or roll (``angles``, ``(n, 3)`` degrees per frame; frames without a pose, NaN, are skipped)."""
+    window = np.asarray(angles, dtype=np.float64)[max(0, index - reach): index + reach + 1]
+    change = np.abs(window - np.asarray(angles, dtype=np.float64)[index])
+    return float(np.nanmax(change)) if np.isfinite(change).any() else 0.0
 
 
 def residual_limit(residuals: np.ndarray, fixed_limit: float) -> float:
@@ -577,8 +600,8 @@ def spotting_signals(table: pd.DataFrame, config: MotionConfig | None = None) ->
     reason = table["excluded"].fillna("").astype(str)
     excluded = reason.to_numpy() != ""
     thinned = "motion_left_out" in table.columns and all(f"motion_macro_{r}" in table.columns for r in REGIONS)
-    # A reason that names one scale leaves the other scale's motion in: a nod during a smile is too fast for the
-    # 0.3 s flow at its quickest, yet the 1 s flow of the macro scale follows it.
+    # A reason that names one scale leaves the other scale's motion in: a quick turn may be too fast for the 0.3 s
+    # flow at its quickest, yet the 1 s flow of the macro scale follows it.
     micro_out = excluded & ~reason.str.endswith(f"{MACRO_ONLY})").to_numpy()
     macro_out = excluded & ~reason.str.endswith(f"{MICRO_ONLY})").to_numpy()
     micro = table["motion"].to_numpy(dtype=np.float64, copy=True)

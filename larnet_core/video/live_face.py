@@ -29,8 +29,9 @@ from larnet_core.aus.names import AU_COLUMNS
 from larnet_core.result.schema import REGIONS
 from larnet_core.face.occlusion import OcclusionTracker
 from larnet_core.video.blinks import APEX_REACH_S, MAX_BLINK_S, blink_column, eye_apertures, eye_closure, is_blink
-from larnet_core.video.face_state import (MACRO_ALLOWANCE, MAX_POSE_RESIDUAL, MAX_YAW_DEG, held_cover,
-                                          kept_motion, left_out_regions, occluded_units, residual_limit)
+from larnet_core.video.face_state import (FAST_TURN_DEG, MACRO_ALLOWANCE, MAX_POSE_RESIDUAL, MAX_YAW_DEG,
+                                          held_cover, kept_motion, left_out_regions, occluded_units, pose_swing,
+                                          residual_limit)
 
 __all__ = ["LiveFaceState", "FlowUnits", "COVER_GAP_S"]
 
@@ -188,14 +189,22 @@ class LiveFaceState:
         return bool(abs(yaw) > MAX_YAW_DEG or abs(pitch) > MAX_YAW_DEG or fit > MAX_POSE_RESIDUAL)
 
     def _too_fast(self, sample: Any) -> bool:
-        """The head moved and its stable points strayed from the rigid model beyond this face's usual stray on the
-        recent samples (or the fixed limit, where larger): a movement the flow could not follow. Needs a mesh."""
-        if int(sample.index) not in self._frames:
+        """The head moved, its 3-D pose turned by :data:`~larnet_core.video.face_state.FAST_TURN_DEG` or more within
+        the sample's reach, and its stable points strayed from the rigid model beyond this face's usual stray on
+        the recent samples (or the fixed limit, where larger): a movement the flow could not follow, as a clip
+        decides it. Needs a mesh."""
+        index = int(sample.index)
+        if index not in self._frames:
             return False
         fixed = self.max_residual_px * (self.macro_factor * MACRO_ALLOWANCE if sample.scale == "macro" else 1.0)
         residual = float(getattr(sample, "residual", float("nan")))
         recent = np.array(self._residuals.get(sample.scale, ()), dtype=np.float64)
-        return bool(sample.head_moving) and np.isfinite(residual) and residual > residual_limit(recent, fixed)
+        if not (bool(sample.head_moving) and np.isfinite(residual) and residual > residual_limit(recent, fixed)):
+            return False
+        reach = self._reach_of(sample)
+        missing = (np.nan, np.nan, np.nan)
+        angles = np.array([self._frames.get(i, missing)[:3] for i in range(index - reach, index + reach + 1)])
+        return pose_swing(angles, reach, reach) >= FAST_TURN_DEG
 
     def _covered_near(self, index: int, reach: int) -> tuple[str, ...]:
         """The regions covered on a frame at most ``reach`` frames from ``index`` (a sample is final ``reach``

@@ -77,8 +77,9 @@ class MotionConfig:
             face mesh the head's movement is removed from the flow (:mod:`~larnet_core.face.head_compensation`)
             and such frames are spotted like any other; without one they are set aside.
         max_residual_px: with a face mesh, a frame whose stable points stray further than this (crop pixels) from
-            the head's fitted rigid movement cannot be trusted (a turn too fast for the flow, an occlusion) and is
-            excluded from spotting (``excluded`` = ``"fast head motion"``).
+            the head's fitted rigid movement cannot be trusted (a turn too fast for the flow) and is excluded from
+            spotting (``excluded`` = ``"fast head motion"``) where the head also turns
+            (:data:`~larnet_core.video.face_state.FAST_TURN_DEG`).
         flow: the dense flow motion is measured with (``farneback``; ``dis`` is faster but misses the sub-pixel
             movements of micro-expressions).
         max_fps: measure motion on at most this many frames a second (see :meth:`frame_step`).
