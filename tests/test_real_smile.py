@@ -169,12 +169,17 @@ def test_a_quick_real_smile_during_a_slight_nod_is_spotted_as_a_micro_expression
     assert len(intervals) == 1, intervals
     spotted = intervals.iloc[0]
     assert spotted["kind"] == "micro" and int(spotted["apex_frame"]) in smile, spotted
+    # Whole, as the macro scale sees it: the micro scale alone saw its middle 5 frames (spotting: sized on the macro
+    # scale).
+    assert interval_iou((int(spotted["onset_frame"]), int(spotted["offset_frame"])), (smile[0], smile[-1])) >= 0.8
     assert "AU12" in spotted["aus"].split("+")
     analyzer = LiveAnalyzer(lite_predictor, fps_hint=FPS, async_model=False, draw=False)
     stream_file(analyzer, path, FPS)
     assert len(analyzer.events) == 1, analyzer.events
     event = analyzer.events[0]
     assert event.kind == "micro" and round(event.apex_s * FPS) in smile and event.aus == spotted["aus"], event
+    assert event.time_s == pytest.approx(spotted["onset_s"]) and event.duration_s == pytest.approx(
+        spotted["duration_s"])
 
 
 def test_a_table_saved_before_the_sides_is_spotted_as_it_was(clip_analysis):

@@ -194,6 +194,30 @@ def test_a_macro_expression_held_longer_than_the_reference_distance_is_spotted_w
         assert abs(int(before.iloc[0].offset_frame) - row.offset_frame) <= 1
 
 
+def test_a_micro_expression_held_longer_than_the_micro_references_are_apart_is_sized_on_the_macro_scale():
+    # Against references 0.3 s away a 0.47 s expression shows in the micro signal over its middle only; the macro
+    # scale (1 s) sees it whole, as an interval of micro length, and sizes it. One shorter than 0.3 s is seen whole
+    # by both (a little wider on the macro scale) and keeps its micro interval.
+    fps, n, micro_reach, macro_reach = 30.0, 300, 9, 30
+    cut = np.full(n, 0.01)
+    cut[108:113] = 1.0  # the micro signal: 5 frames in the middle of the expression (frames 100-113)
+    macro, back, forward = _held_expression(n, 100, 113, macro_reach, ramp=2)
+    sides = MacroSides(back, forward, macro_reach)
+    plain = spot_expressions(cut, macro, fps)
+    assert list(plain["kind"]) == ["micro"] and interval_iou(tuple(plain.iloc[0][["onset_frame", "offset_frame"]]),
+                                                             (100, 113)) < 0.5
+    sized = spot_expressions(cut, macro, fps, sides=sides)
+    assert list(sized["kind"]) == ["micro"], sized
+    assert interval_iou(tuple(sized.iloc[0][["onset_frame", "offset_frame"]]), (100, 113)) >= 0.8
+    assert sized.iloc[0]["apex_frame"] in range(108, 113)
+    short_micro, _, _ = _held_expression(n, 100, 107, micro_reach)
+    short_macro, back, forward = _held_expression(n, 100, 107, macro_reach)
+    alone = spot_expressions(short_micro, short_macro, fps)
+    with_sides = spot_expressions(short_micro, short_macro, fps, sides=MacroSides(back, forward, macro_reach))
+    assert with_sides[["onset_frame", "offset_frame"]].values.tolist() == \
+        alone[["onset_frame", "offset_frame"]].values.tolist()
+
+
 def test_a_macro_interval_grows_no_further_than_its_reach_and_not_across_a_frame_that_cannot_be_spotted():
     fps, n, reach = 30.0, 300, 30
     signal, back, forward = _held_expression(n, 100, 144, reach)
