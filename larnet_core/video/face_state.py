@@ -62,9 +62,9 @@ from larnet_core.video.spotting import MacroSides
 __all__ = ["MAX_YAW_DEG", "NEUTRAL_WINDOW_S", "FaceStateRows", "measure_face", "face_state_columns",
            "lanes_off_expressions",
            "spotting_signals", "excluded_reasons", "REGION_UNITS", "occluded_units", "occluded_reason",
-           "within_reach", "motion_reach", "pose_swing", "FAST_TURN_DEG", "COVER_LEAVES_OUT", "left_out_regions", "kept_motion", "covered_units",
-           "regions_left_out", "covered_in", "cover_blanks", "held_cover", "RESIDUAL_SPREAD",
-           "residual_limit", "cover_changing", "macro_sides"]
+           "within_reach", "motion_reach", "pose_swing", "FAST_TURN_DEG", "COVER_LEAVES_OUT", "left_out_regions",
+           "kept_motion", "covered_units", "regions_left_out", "covered_in", "cover_blanks", "held_cover",
+           "RESIDUAL_SPREAD", "residual_limit", "cover_changing", "macro_sides"]
 
 #: What an ``excluded`` reason that holds for one scale only says, in brackets at its end.
 MICRO_ONLY, MACRO_ONLY = "micro scale", "macro scale"
