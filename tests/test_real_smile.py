@@ -27,7 +27,6 @@ pytestmark = [pytest.mark.usefixtures("one_torch_thread"), needs_mediapipe]
 
 SMILE = (17, 70)  # onset and offset frames, read off the frames
 FPS = 30.0
-_SMILE_UNITS = {"AU6", "AU12", "AU25", "AU26"}  # a broad smile with the teeth showing, the jaw a little down
 
 
 @pytest.fixture(scope="module")
@@ -122,15 +121,18 @@ def test_no_lip_corner_depressor_is_read_while_his_corners_rise(clip_analysis, l
     assert "AU15" not in live_events[0].aus.split("+")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "The smile reads AU12+AU20+AU23+AU25 against the neutral frame 0.2 s before its onset: AU12 2.4 and AU25 5.0 "
-    "are right, AU6 (0.1) is missed, and the lips stretched and thinned over the teeth read as a lip stretcher "
-    "(AU20 5.0) and a lip tightener (AU23 5.0). The units' displacement patterns explain about 46 % of the movement "
-    "(29-96 % on renderings): they come from 2-D warps of photos, where no teeth appear and the lips do not stretch "
-    "over them. (A lip corner depressor, AU15 2.7, is no longer read: the mesh shows the corners rise.)"))
-def test_the_smile_reads_only_a_smiles_units(clip_analysis):
-    units = set(clip_analysis.intervals.iloc[0]["aus"].split("+"))
-    assert units <= _SMILE_UNITS and "AU12" in units, units
+def test_the_smile_reads_a_smiles_units_and_is_named_happiness_by_the_rule(clip_analysis, live_events):
+    # The flow's templates (2-D warps of photos) read this smile as AU12+AU20+AU23+AU25, explaining about 46 % of
+    # the skin's movement: no cheek raiser, and the lips stretched over the teeth as a lip stretcher and tightener.
+    # The mesh moves 0.06 eye distances (ten times its jitter between still frames), and the patterns learned on
+    # real faces (larnet_core.aus.learned_patterns) explain 0.8-0.9 of it: AU6 about 4, AU12 about 3.4, the lips
+    # apart from the inner lips' gap.
+    smile = clip_analysis.intervals.iloc[0]
+    assert set(smile["aus"].split("+")) == {"AU6", "AU12", "AU25"}, smile["aus"]
+    assert "happiness" in smile["rule_label"], smile["rule_label"]
+    assert live_events[0].aus == smile["aus"]
+    lanes = clip_analysis.frames.loc[SMILE[0] + 5:SMILE[1] - 5, ["AU06", "AU12"]].to_numpy(dtype=float)
+    assert (np.nan_to_num(lanes) >= 2.0).mean() >= 0.9  # the held smile's lanes, not only its apex
 
 
 @pytest.fixture(scope="module")

@@ -32,12 +32,13 @@ import cv2
 import numpy as np
 
 from larnet_core.aus.calibration import load_flow_calibration
-from larnet_core.aus.estimate import ACTIVE_LEVEL, measure_mesh
-from larnet_core.aus.features import FEATURE_NAMES
-from larnet_core.aus.names import AU_NUMBERS
-from larnet_core.aus.nnls import nnls
+from larnet_core.aus.estimate import ACTIVE_LEVEL
+from larnet_core.aus.features import FEATURE_NAMES, mesh_features
+from larnet_core.aus.learned_patterns import mesh_reading, prefer_learned, turned_little
+from larnet_core.aus.names import ANTAGONISTS, AU_NUMBERS
+from larnet_core.aus.nnls import given_back, penalised_nnls, sparse_unmix
 from larnet_core.face.head_compensation import RigidModel, compensate, rigid_model
-from larnet_core.face.pose import STABLE_POINTS, canonical_face
+from larnet_core.face.pose import STABLE_POINTS, HeadPose, canonical_face, fit_pose
 
 __all__ = ["SPARSITY", "ANTAGONISTS", "ANTAGONIST_SLACK", "CROP_SIZE", "FaceCrop", "alignment", "face_crop",
            "crop_displacements", "point_displacements", "expression_intensities", "crop_intensities", "neutral_model",
@@ -54,11 +55,6 @@ _FACE_POINTS = 468
 #: the value of 0, 10, 30, 100 and 300 with the best micro and macro F1 there. What it takes from the units it
 #: keeps is given back (:func:`_sparse_nnls`), so it chooses units and leaves their scale alone.
 SPARSITY = 100.0
-#: Units that pull the same skin opposite ways (lip corners up / down, lips apart / pressed, jaw dropped / chin
-#: raised or lips pressed, lids raised / closed). The unmixing sometimes spends both of a pair to cancel each
-#: other's pattern and fit something else (a laugh read with AU15 beside AU12); one of the pair is dropped, the one
-#: whose loss costs the fit least, when it costs at most :data:`ANTAGONIST_SLACK` more.
-ANTAGONISTS = ((12, 15), (25, 24), (26, 17), (26, 24), (5, 43))
 #: How much worse (in units of :data:`SPARSITY`, on the penalised objective) the fit without one of two
 #: antagonists may be and still be kept. Set on the tuning photo's renderings, its derived check identities and
 #: its mouth moved up and down (0, 1, 4, 8, 16, 32, 64: F1 rose up to 8-16 and stayed level beyond). A pair that
@@ -134,16 +130,29 @@ class FaceCrop:
     mesh: np.ndarray
 
     @functools.cached_property
-    def corner_height(self) -> float:
-        """The lip corners' mean height in the pose-normalised mesh (eye distances, down positive; NaN for a mesh
-        without depth, which has no pose to normalise, or one that is not finite). Kept: a reference is read
-        against many frames."""
+    def pose(self) -> HeadPose | None:
+        """The head's pose (:func:`~larnet_core.face.pose.fit_pose`); None for a mesh without depth or one that is
+        not finite. Kept: a reference is read against many frames."""
         if self.mesh.ndim != 2 or self.mesh.shape[1] < 3:
-            return float("nan")
+            return None
         try:
-            return float(measure_mesh(self.mesh).features[_CORNER_Y].mean())
+            return fit_pose(self.mesh)
         except ValueError:
+            return None
+
+    @functools.cached_property
+    def normalised_mesh(self) -> np.ndarray | None:
+        """The mesh with the head's pose removed (:meth:`~larnet_core.face.pose.HeadPose.normalise`); None
+        without a :attr:`pose`."""
+        return None if self.pose is None else self.pose.normalise(self.mesh)
+
+    @functools.cached_property
+    def corner_height(self) -> float:
+        """The lip corners' mean height in the pose-normalised mesh (eye distances, down positive; NaN without a
+        :attr:`normalised_mesh`)."""
+        if self.normalised_mesh is None:
             return float("nan")
+        return float(mesh_features(self.normalised_mesh)[_CORNER_Y].mean())
 
 
 def face_crop(rgb: np.ndarray, mesh: np.ndarray, robust: bool = True) -> FaceCrop:
@@ -217,9 +226,20 @@ def crop_intensities(neutral: FaceCrop, current: FaceCrop, model: RigidModel | N
     change = crop_displacements(neutral, current, model=model).ravel()
     raw = unmix(change, response, weights)
     values = np.clip(raw / gain, 0.0, 5.0)
-    if (not covered and (values >= ACTIVE_LEVEL).any() and movement_size(change, weights) > JUDGED_MOVEMENT
-            and explained_share(change, raw, response, weights) < MIN_EXPLAINED):
+    if covered:  # the occluder drags the mesh as well: neither share says anything
+        return _without_corner_depressor(values, neutral, current)
+    share = explained_share(change, raw, response, weights)
+    if neutral.pose is not None and current.pose is not None and turned_little(neutral.pose, current.pose):
+        learned = mesh_reading(neutral.normalised_mesh, current.normalised_mesh)
+        if prefer_learned(learned, share):
+            return learned.values
+    if (values >= ACTIVE_LEVEL).any() and movement_size(change, weights) > JUDGED_MOVEMENT and share < MIN_EXPLAINED:
         return np.full(len(values), np.nan)
+    return _without_corner_depressor(values, neutral, current)
+
+
+def _without_corner_depressor(values: np.ndarray, neutral: FaceCrop, current: FaceCrop) -> np.ndarray:
+    """``values`` with AU15 at 0 where the meshes show the lip corners risen (:func:`corners_rose`)."""
     if corners_rose(neutral, current):
         values[_AU15] = 0.0
     return values
@@ -267,34 +287,9 @@ _ANTAGONIST_COLUMNS = tuple((AU_NUMBERS.index(a), AU_NUMBERS.index(b)) for a, b 
 
 def _without_antagonists(matrix: np.ndarray, target: np.ndarray, penalty: float,
                          slack: float = ANTAGONIST_SLACK) -> np.ndarray:
-    """:func:`_sparse_nnls`, then, while both units of an :data:`ANTAGONISTS` pair are in the fit, the fit again
-    without one of the two (the one whose fit without it has the lower penalised objective), kept when that
-    objective is at most ``slack * penalty`` above the one with both."""
-    allowed = np.ones(matrix.shape[1], dtype=bool)
-    values, cost = _penalised(matrix, target, penalty, allowed)
-    dropped = True
-    while dropped:
-        dropped = False
-        for pair in _ANTAGONIST_COLUMNS:
-            if values[pair[0]] > 0 and values[pair[1]] > 0:
-                # Without either unit of the pair: the better of the two fits, if it is good enough.
-                trials = []
-                for unit in pair:
-                    trial = allowed.copy()
-                    trial[unit] = False
-                    trials.append((*_penalised(matrix, target, penalty, trial), trial))
-                trial_values, trial_cost, trial = min(trials, key=lambda t: t[1])
-                if trial_cost <= cost + slack * penalty:
-                    allowed, values, cost, dropped = trial, trial_values, trial_cost, True
-    return _given_back(matrix, values, penalty)
-
-
-def _penalised(matrix: np.ndarray, target: np.ndarray, penalty: float,
-               allowed: np.ndarray) -> tuple[np.ndarray, float]:
-    """The penalised fit on the ``allowed`` units (before any give-back) and its objective."""
-    values = np.zeros(matrix.shape[1])
-    values[allowed] = _penalised_nnls(matrix[:, allowed], target, penalty)
-    return values, float(np.square(matrix @ values - target).sum() + penalty * values.sum())
+    """:func:`~larnet_core.aus.nnls.sparse_unmix` with the :data:`ANTAGONISTS` pairs: one of two antagonists
+    dropped when the fit without it costs at most ``slack * penalty`` more."""
+    return sparse_unmix(matrix, target, penalty, _ANTAGONIST_COLUMNS, slack)
 
 
 def _sparse_nnls(matrix: np.ndarray, target: np.ndarray, penalty: float) -> np.ndarray:
@@ -309,21 +304,4 @@ def _sparse_nnls(matrix: np.ndarray, target: np.ndarray, penalty: float) -> np.n
     kept units without the penalty was tried: on noisy footage it keeps nearly every unit and undoes the choice.)
     The price: a unit whose pattern is faint (AU24's) gets back the most, so even a small share of a movement
     given to it can read as present."""
-    return _given_back(matrix, _penalised_nnls(matrix, target, penalty), penalty)
-
-
-def _penalised_nnls(matrix: np.ndarray, target: np.ndarray, penalty: float) -> np.ndarray:
-    """``argmin |A x - b|^2 + penalty * sum(x)`` over ``x >= 0`` (see :func:`_sparse_nnls`), nothing given back."""
-    if penalty <= 0:
-        return nnls(matrix, target)[0]
-    eps = 1e-3
-    rows = np.vstack([matrix, np.full(matrix.shape[1], eps)])
-    return nnls(rows, np.append(target, -penalty / (2.0 * eps)))[0]
-
-
-def _given_back(matrix: np.ndarray, values: np.ndarray, penalty: float) -> np.ndarray:
-    """Each kept unit's value plus what the penalty took from it alone (``penalty / (2 |a_j|^2)``)."""
-    if penalty <= 0:
-        return values
-    shrink = penalty / (2.0 * np.maximum(np.square(matrix).sum(axis=0), 1e-12))
-    return np.where(values > 0, values + shrink, 0.0)
+    return given_back(matrix, penalised_nnls(matrix, target, penalty), penalty)

@@ -17,7 +17,13 @@ from larnet_core.result.schema import (
 )
 
 __all__ = ["AU_NUMBERS", "AU_COLUMNS", "FACE_STATE_COLUMNS", "INTERVAL_AU_COLUMNS", "LIVE_FACE_STATE_COLUMNS",
-           "NOT_READ", "NO_UNIT", "units_text", "units_at"]
+           "ANTAGONISTS", "NOT_READ", "NO_UNIT", "units_text", "units_at"]
+
+#: Units that pull the same skin opposite ways (lip corners up / down, lips apart / pressed, jaw dropped / chin
+#: raised or lips pressed, lids raised / closed), by number. An unmixing sometimes spends both of a pair to cancel
+#: each other's pattern and fit something else (a laugh read with AU15 beside AU12); one of the pair is dropped, the
+#: one whose loss costs the fit least, when it costs little (:func:`larnet_core.aus.nnls.sparse_unmix`).
+ANTAGONISTS = ((12, 15), (25, 24), (26, 17), (26, 24), (5, 43))
 
 #: What an interval with no units says where none but AU43 was read at its apex (the movement fits no unit's
 #: pattern, larnet_core.aus.flow.crop_intensities, or everything but the lids is covered) ...

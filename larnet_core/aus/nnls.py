@@ -10,9 +10,11 @@ numpy and gives the same solutions.
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 
-__all__ = ["nnls"]
+__all__ = ["nnls", "penalised_nnls", "given_back", "sparse_unmix"]
 
 
 def nnls(matrix: np.ndarray, target: np.ndarray, max_iter: int | None = None) -> tuple[np.ndarray, float]:
@@ -87,3 +89,57 @@ def _solve_on(gram: np.ndarray, projected: np.ndarray, passive: np.ndarray) -> n
     except np.linalg.LinAlgError:  # linearly dependent columns: the least-norm solution among the minimisers
         out[index] = np.linalg.lstsq(sub, projected[index], rcond=None)[0]
     return out
+
+
+def penalised_nnls(matrix: np.ndarray, target: np.ndarray, penalty: float) -> np.ndarray:
+    """``argmin |A x - b|^2 + penalty * sum(x)`` over ``x >= 0``: the sparse unmixing of action units.
+
+    For ``x >= 0`` the sum is linear, so NNLS with one added row finds it: the row ``eps * sum(x) = -penalty /
+    (2 eps)`` adds ``penalty * sum(x)`` plus a term in ``eps^2`` that is negligible for a small ``eps``."""
+    if penalty <= 0:
+        return nnls(matrix, target)[0]
+    eps = 1e-3
+    rows = np.vstack([matrix, np.full(matrix.shape[1], eps)])
+    return nnls(rows, np.append(target, -penalty / (2.0 * eps)))[0]
+
+
+def given_back(matrix: np.ndarray, values: np.ndarray, penalty: float) -> np.ndarray:
+    """Each kept unit's value of :func:`penalised_nnls` plus what the penalty took from it alone (``penalty / (2
+    |a_j|^2)``, exactly so for a unit alone): the penalty chooses the units and leaves their scale alone."""
+    if penalty <= 0:
+        return values
+    shrink = penalty / (2.0 * np.maximum(np.square(matrix).sum(axis=0), 1e-12))
+    return np.where(values > 0, values + shrink, 0.0)
+
+
+def sparse_unmix(matrix: np.ndarray, target: np.ndarray, penalty: float, antagonists: Sequence[tuple[int, int]],
+                 slack: float) -> np.ndarray:
+    """:func:`penalised_nnls` given back (:func:`given_back`), but while both units of an ``antagonists`` pair
+    (columns that pull the same skin opposite ways) are in the fit, the fit again without one of the two (the one
+    whose fit without it has the lower penalised objective), kept when that objective is at most ``slack *
+    penalty`` above the one with both: spent together, two antagonists cancel each other's pattern to fit
+    something else."""
+    allowed = np.ones(matrix.shape[1], dtype=bool)
+    values, cost = _penalised(matrix, target, penalty, allowed)
+    dropped = True
+    while dropped:
+        dropped = False
+        for pair in antagonists:
+            if values[pair[0]] > 0 and values[pair[1]] > 0:
+                trials = []
+                for unit in pair:
+                    trial = allowed.copy()
+                    trial[unit] = False
+                    trials.append((*_penalised(matrix, target, penalty, trial), trial))
+                trial_values, trial_cost, trial = min(trials, key=lambda t: t[1])
+                if trial_cost <= cost + slack * penalty:
+                    allowed, values, cost, dropped = trial, trial_values, trial_cost, True
+    return given_back(matrix, values, penalty)
+
+
+def _penalised(matrix: np.ndarray, target: np.ndarray, penalty: float,
+               allowed: np.ndarray) -> tuple[np.ndarray, float]:
+    """The penalised fit on the ``allowed`` units (before any give-back) and its objective."""
+    values = np.zeros(matrix.shape[1])
+    values[allowed] = penalised_nnls(matrix[:, allowed], target, penalty)
+    return values, float(np.square(matrix @ values - target).sum() + penalty * values.sum())
