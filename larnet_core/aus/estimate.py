@@ -12,8 +12,9 @@ are clipped to [0, 5].
 The neutral is the person's own, as OpenFace normalises each person against a running median of their features:
 a clip uses the median of the face's measures over a window centred on each frame (:func:`track_intensities`),
 live the median of the recent past (:class:`AuTracker`), so one face's resting frown or wide eyes do not read as
-AU4 or AU5 all along. A photo has no neutral frame of its own and is measured against the canonical face
-(:func:`photo_intensities`); its values say more about how the face differs from an average face.
+AU4 or AU5 all along. A photo has no neutral frame of its own and is measured against an average face
+(:func:`photo_intensities`: the mean real face of :mod:`larnet_core.aus.learned_patterns` where its patterns explain
+the difference, else the canonical face); its values say more about how the face differs from an average face.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import pandas as pd
 
 from larnet_core.aus.calibration import AU_COLUMNS, Calibration, load_calibration
 from larnet_core.aus.features import FEATURE_NAMES, mesh_features
+from larnet_core.aus.learned_patterns import learned_mean_face, mesh_reading, prefer_learned
 from larnet_core.aus.nnls import nnls
 from larnet_core.face.pose import HeadPose, canonical_face, fit_pose
 
@@ -92,10 +94,26 @@ def _canonical_features() -> np.ndarray:
     return mesh_features(canonical_face())
 
 
+#: The units a photo reads from the mesh's own measures even where the learned patterns read the rest: the lids'
+#: aperture (AU5 raised, AU43 closed) is measured directly, as video reads AU43 from the mesh on every frame.
+_LID_UNITS = [AU_COLUMNS.index("AU05"), AU_COLUMNS.index("AU43")]
+
+
 def photo_intensities(mesh3d: np.ndarray) -> tuple[HeadPose, np.ndarray]:
-    """Pose and intensities of a face in a photo, against the canonical neutral face."""
+    """Pose and intensities of a face in a photo: against the mean of the real faces the learned patterns were
+    fitted on (:mod:`larnet_core.aus.learned_patterns`), where the face differs from it by a large movement that
+    those patterns explain (the rule video uses, no flow to compare with), the lids from the mesh's measures;
+    otherwise the mesh's measures against the canonical neutral face."""
     measure = measure_mesh(mesh3d)
-    return measure.pose, intensities(measure.features - _canonical_features())
+    values = intensities(measure.features - _canonical_features())
+    mean_face = learned_mean_face()
+    if mean_face is not None:
+        learned = mesh_reading(mean_face, measure.pose.normalise(mesh3d))
+        if prefer_learned(learned, float("nan")):
+            lids = values[_LID_UNITS]
+            values = learned.values.copy()
+            values[_LID_UNITS] = lids
+    return measure.pose, values
 
 
 #: In an expression, units weaker than this share of its strongest are not counted: the weak units beside a

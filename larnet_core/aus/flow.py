@@ -20,7 +20,10 @@ AU12, lips parted wide read as pressed too). Where the face mesh shows the lip c
 jitter, no lip corner depressor is read (:func:`corners_rose`): as a broad smile parts the lips over the teeth,
 the flow at the corners points down, and the unmixing keeps AU15 beside AU12. The readings are then divided by
 the calibration's per-unit gain (:attr:`larnet_core.aus.calibration.Calibration.flow_gain`), so that every unit
-reads its strength and an expression's units can be compared with each other.
+reads its strength and an expression's units can be compared with each other. Where the face mesh moved far and
+these templates, measured on 2-D warps of photos, explain little of the skin's movement (a real face's broad smile),
+the mesh's movement read with patterns learned on real faces stands in for them
+(:mod:`larnet_core.aus.learned_patterns`).
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ import numpy as np
 from larnet_core.aus.calibration import load_flow_calibration
 from larnet_core.aus.estimate import ACTIVE_LEVEL
 from larnet_core.aus.features import FEATURE_NAMES, mesh_features
-from larnet_core.aus.learned_patterns import mesh_reading, prefer_learned, turned_little
+from larnet_core.aus.learned_patterns import LEARNED_SHARE, mesh_reading, prefer_learned, turned_little
 from larnet_core.aus.names import ANTAGONISTS, AU_NUMBERS
 from larnet_core.aus.nnls import given_back, penalised_nnls, sparse_unmix
 from larnet_core.face.head_compensation import RigidModel, compensate, rigid_model
@@ -221,7 +224,9 @@ def crop_intensities(neutral: FaceCrop, current: FaceCrop, model: RigidModel | N
     (:func:`explained_share`, :func:`movement_size`), unless ``covered``
     (something covers part of the face in the two frames: the occluder's own movement is in the flow, so the share
     says nothing; the covered regions' units are set aside by the caller). AU15 reads 0 where the meshes show the
-    lip corners risen (:func:`corners_rose`)."""
+    lip corners risen (:func:`corners_rose`). Where the head turned little and the mesh's reading with patterns
+    learned on real faces is preferred (:func:`~larnet_core.aus.learned_patterns.prefer_learned`), that reading is
+    returned instead."""
     response, weights, gain = _templates()
     change = crop_displacements(neutral, current, model=model).ravel()
     raw = unmix(change, response, weights)
@@ -229,7 +234,9 @@ def crop_intensities(neutral: FaceCrop, current: FaceCrop, model: RigidModel | N
     if covered:  # the occluder drags the mesh as well: neither share says anything
         return _without_corner_depressor(values, neutral, current)
     share = explained_share(change, raw, response, weights)
-    if neutral.pose is not None and current.pose is not None and turned_little(neutral.pose, current.pose):
+    # The learned reading (about 0.5 ms) only where the templates describe the movement too poorly to stand.
+    if (share < LEARNED_SHARE and neutral.pose is not None and current.pose is not None
+            and turned_little(neutral.pose, current.pose)):
         learned = mesh_reading(neutral.normalised_mesh, current.normalised_mesh)
         if prefer_learned(learned, share):
             return learned.values

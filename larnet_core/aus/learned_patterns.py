@@ -34,7 +34,7 @@ from larnet_core.aus.nnls import sparse_unmix
 from larnet_core.face.pose import STABLE_POINTS, HeadPose, canonical_face
 
 __all__ = ["PATTERNS_SOURCE", "PENALTY", "MODEL_UNIT", "LEARNED_MOVEMENT", "LEARNED_SHARE", "ANTAGONIST_SLACK", "MAX_TURN_DEG", "MAX_MISFIT_RISE", "LIPS_APART", "turned_little", "MeshReading",
-           "learned_patterns", "mesh_reading", "prefer_learned"]
+           "learned_patterns", "learned_mean_face", "mesh_reading", "prefer_learned"]
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +125,23 @@ def learned_patterns() -> tuple[np.ndarray, tuple[str, ...]] | None:
     patterns = moved[:, :, :2].reshape(len(units), -1).T
     patterns.flags.writeable = False
     return patterns, units
+
+
+@functools.lru_cache(maxsize=1)
+def learned_mean_face() -> np.ndarray | None:
+    """The model's mean face, the average of the real faces it was fitted on, on the canonical face (``(468, 3)``,
+    stable points fitted; read-only): a photo's neutral where it has none of its own. None where the patterns are
+    not installed."""
+    if learned_patterns() is None:
+        return None
+    path = Path(str(importlib.metadata.distribution(PATTERNS_SOURCE[0]).locate_file(PATTERNS_SOURCE[1])))
+    with np.load(path, allow_pickle=False) as stored:
+        mean = np.asarray(stored["mean_aligned_mesh"], np.float64)[:_POINTS]
+    scale, rotation = _onto_canonical(mean)
+    stable = list(STABLE_POINTS)
+    face = scale * (mean - mean[stable].mean(axis=0)) @ rotation.T + canonical_face()[stable].mean(axis=0)
+    face.flags.writeable = False
+    return face
 
 
 def _onto_canonical(mean: np.ndarray) -> tuple[float, np.ndarray]:
