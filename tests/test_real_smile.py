@@ -174,7 +174,8 @@ def test_a_quick_real_smile_during_a_slight_nod_is_spotted_as_a_micro_expression
     # Whole, as the macro scale sees it: the micro scale alone saw its middle 5 frames (spotting: sized on the macro
     # scale).
     assert interval_iou((int(spotted["onset_frame"]), int(spotted["offset_frame"])), (smile[0], smile[-1])) >= 0.8
-    assert "AU12" in spotted["aus"].split("+")
+    # A quick smile moves the mesh as far as the slow one: the learned patterns read it (it read AU12+AU20+AU23+AU25).
+    assert set(spotted["aus"].split("+")) == {"AU6", "AU12", "AU25"}, spotted["aus"]
     analyzer = LiveAnalyzer(lite_predictor, fps_hint=FPS, async_model=False, draw=False)
     stream_file(analyzer, path, FPS)
     assert len(analyzer.events) == 1, analyzer.events
