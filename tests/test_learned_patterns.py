@@ -15,6 +15,11 @@ from larnet_core.aus.names import AU_COLUMNS
 from larnet_core.face.pose import canonical_face
 
 
+def _forget_the_model() -> None:
+    for cached in (learned._stored_model, learned.learned_patterns, learned.learned_mean_face, learned._columns):
+        cached.cache_clear()
+
+
 def _pattern(unit: str) -> np.ndarray:
     patterns, units = learned.learned_patterns()
     return patterns[:, units.index(unit)].reshape(468, 2)
@@ -77,8 +82,7 @@ def test_without_py_feat_the_reading_is_off_and_the_log_says_how_to_install_it(m
     def missing(name):
         raise importlib.metadata.PackageNotFoundError(name)
 
-    learned.learned_patterns.cache_clear()
-    learned._columns.cache_clear()
+    _forget_the_model()
     monkeypatch.setattr(learned.importlib.metadata, "distribution", missing)
     try:
         with caplog.at_level(logging.WARNING, logger=learned.__name__):
@@ -86,8 +90,7 @@ def test_without_py_feat_the_reading_is_off_and_the_log_says_how_to_install_it(m
         assert "requirements-nodeps.txt" in caplog.text
     finally:
         monkeypatch.undo()
-        learned.learned_patterns.cache_clear()
-        learned._columns.cache_clear()
+        _forget_the_model()
     assert learned.learned_patterns() is not None
 
 
@@ -99,8 +102,7 @@ def test_a_foreign_file_in_its_place_is_refused(monkeypatch, tmp_path, caplog):
         def locate_file(self, _path):
             return foreign
 
-    learned.learned_patterns.cache_clear()
-    learned._columns.cache_clear()
+    _forget_the_model()
     monkeypatch.setattr(learned.importlib.metadata, "distribution", lambda _name: _Wheel())
     try:
         with caplog.at_level(logging.WARNING, logger=learned.__name__):
@@ -108,8 +110,7 @@ def test_a_foreign_file_in_its_place_is_refused(monkeypatch, tmp_path, caplog):
         assert "unexpected shapes" in caplog.text
     finally:
         monkeypatch.undo()
-        learned.learned_patterns.cache_clear()
-        learned._columns.cache_clear()
+        _forget_the_model()
 
 
 def test_the_meshes_compare_only_while_the_head_turns_little_and_keeps_its_shape():

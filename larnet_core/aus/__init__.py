@@ -4,8 +4,9 @@ These are *estimates*: the pose-normalised face mesh (:mod:`larnet_core.face.pos
 own neutral face (:mod:`larnet_core.aus.estimate`), and the skin's movement from a neutral frame to an apex
 (:mod:`larnet_core.aus.flow`), unmixed into action units with responses measured on generated faces
 (:mod:`larnet_core.aus.calibration`), or, for large movements these do not describe, with per-unit mesh
-patterns learned on real faces (:mod:`larnet_core.aus.learned_patterns`). They are not the judgement of a certified FACS coder; docs/action-units.md
-gives their measured accuracy. Names load lazily (scipy and OpenCV only when an estimator is used).
+patterns learned on real faces (:mod:`larnet_core.aus.learned_patterns`). They are not the judgement of a
+certified FACS coder; docs/action-units.md gives their measured accuracy. Names load lazily (scipy and OpenCV
+only when an estimator is used).
 """
 
 from larnet_core._lazy import lazy_exports

@@ -33,8 +33,9 @@ from larnet_core.aus.names import ANTAGONISTS, AU_COLUMNS
 from larnet_core.aus.nnls import sparse_unmix
 from larnet_core.face.pose import STABLE_POINTS, HeadPose, canonical_face
 
-__all__ = ["PATTERNS_SOURCE", "PENALTY", "MODEL_UNIT", "LEARNED_MOVEMENT", "LEARNED_SHARE", "ANTAGONIST_SLACK", "MAX_TURN_DEG", "MAX_MISFIT_RISE", "LIPS_APART", "turned_little", "MeshReading",
-           "learned_patterns", "learned_mean_face", "mesh_reading", "prefer_learned"]
+__all__ = ["PATTERNS_SOURCE", "PENALTY", "MODEL_UNIT", "LEARNED_MOVEMENT", "LEARNED_SHARE", "ANTAGONIST_SLACK",
+           "MAX_TURN_DEG", "MAX_MISFIT_RISE", "LIPS_APART", "MeshReading", "learned_patterns", "learned_mean_face",
+           "mesh_reading", "prefer_learned", "turned_little"]
 
 log = logging.getLogger(__name__)
 
@@ -101,10 +102,10 @@ class MeshReading:
 
 
 @functools.lru_cache(maxsize=1)
-def learned_patterns() -> tuple[np.ndarray, tuple[str, ...]] | None:
-    """``(patterns, units)``: ``(936, n_units)`` mesh movement per model unit (x and y of each of the 468 points
-    interleaved, canonical face's axes, eye distances) and the units' names (``"AU01"``, ...); None, said once in
-    the log, where py-feat's wheel or its file is missing or not what is expected."""
+def _stored_model() -> tuple[np.ndarray, np.ndarray, tuple[str, ...]] | None:
+    """``(per_unit, mean_face, units)`` of py-feat's model on the canonical face: each unit's ``(468, 3)`` movement,
+    the mean face (stable points fitted to the canonical face's) and the units' names (``"AU01"``, ...); None, said
+    once in the log, where py-feat's wheel or its file is missing or not what is expected."""
     try:
         path = Path(str(importlib.metadata.distribution(PATTERNS_SOURCE[0]).locate_file(PATTERNS_SOURCE[1])))
         with np.load(path, allow_pickle=False) as stored:
@@ -120,9 +121,23 @@ def learned_patterns() -> tuple[np.ndarray, tuple[str, ...]] | None:
     points = mean.shape[0]
     # The model's rows are the units then the pose; its columns axis-major (all x, all y, all z).
     per_unit = np.asarray(coef[:len(units)], np.float64).reshape(len(units), 3, points).transpose(0, 2, 1)
-    scale, rotation = _onto_canonical(np.asarray(mean, np.float64)[:_POINTS])
-    moved = scale * per_unit[:, :_POINTS] @ rotation.T  # each point's movement in the canonical face's axes
-    patterns = moved[:, :, :2].reshape(len(units), -1).T
+    mean = np.asarray(mean, np.float64)[:_POINTS]
+    scale, rotation = _onto_canonical(mean)
+    stable = list(STABLE_POINTS)
+    face = scale * (mean - mean[stable].mean(axis=0)) @ rotation.T + canonical_face()[stable].mean(axis=0)
+    return scale * per_unit[:, :_POINTS] @ rotation.T, face, units
+
+
+@functools.lru_cache(maxsize=1)
+def learned_patterns() -> tuple[np.ndarray, tuple[str, ...]] | None:
+    """``(patterns, units)``: ``(936, n_units)`` mesh movement per model unit (x and y of each of the 468 points
+    interleaved, canonical face's axes, eye distances) and the units' names; None where the model is not
+    installed or not readable (the log says why, once)."""
+    stored = _stored_model()
+    if stored is None:
+        return None
+    per_unit, _, units = stored
+    patterns = per_unit[:, :, :2].reshape(len(units), -1).T
     patterns.flags.writeable = False
     return patterns, units
 
@@ -130,16 +145,12 @@ def learned_patterns() -> tuple[np.ndarray, tuple[str, ...]] | None:
 @functools.lru_cache(maxsize=1)
 def learned_mean_face() -> np.ndarray | None:
     """The model's mean face, the average of the real faces it was fitted on, on the canonical face (``(468, 3)``,
-    stable points fitted; read-only): a photo's neutral where it has none of its own. None where the patterns are
-    not installed."""
-    if learned_patterns() is None:
+    stable points fitted; read-only): a photo's neutral where it has none of its own. None where the model is not
+    installed."""
+    stored = _stored_model()
+    if stored is None:
         return None
-    path = Path(str(importlib.metadata.distribution(PATTERNS_SOURCE[0]).locate_file(PATTERNS_SOURCE[1])))
-    with np.load(path, allow_pickle=False) as stored:
-        mean = np.asarray(stored["mean_aligned_mesh"], np.float64)[:_POINTS]
-    scale, rotation = _onto_canonical(mean)
-    stable = list(STABLE_POINTS)
-    face = scale * (mean - mean[stable].mean(axis=0)) @ rotation.T + canonical_face()[stable].mean(axis=0)
+    face = stored[1].copy()
     face.flags.writeable = False
     return face
 
