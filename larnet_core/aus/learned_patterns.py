@@ -5,7 +5,7 @@ skin does not move as a warp does: on real footage they explain a small share of
 of docs/action-units.md, 0.02-0.40) and what they name there is not the face's units (a broad smile read as lip
 stretcher and tightener, AU20+AU23, with no cheek raiser). For each unit this module has instead the mesh movement
 that goes with it on real faces: py-feat's AU-to-mesh model (``au_to_mesh_pls_v4``, a partial least squares fit of
-MediaPipe face meshes on the action units its detector reads, over many real faces; Cheong et al., *Py-Feat: Python
+MediaPipe face meshes on the action units its detector reads, over real faces; Cheong et al., *Py-Feat: Python
 Facial Expression Analysis Toolbox*, Affective Science 2023, doi:10.1007/s42761-023-00191-4). Its coefficients ship
 inside py-feat's wheel (MIT), which is installed without dependencies and never imported; py-feat documents the
 datasets behind its models and their terms in its wheel's ``LICENSES/DATASETS.md``.
