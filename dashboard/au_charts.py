@@ -126,7 +126,8 @@ def smoothed_frames(frames: pd.DataFrame, class_names: Sequence[str], fps: float
 
 
 def photo_units(image) -> tuple[tuple[float, float, float], dict[str, float]] | None:
-    """Pose and AU intensities of the largest face in a photo (against the canonical neutral face), or None
+    """Pose and AU intensities of the largest face in a photo (against an average face:
+    :func:`~larnet_core.aus.estimate.photo_intensities`), or None
     (no MediaPipe, no face). A clip frame's model input is read on its face crop."""
     image = image if isinstance(image, np.ndarray) else getattr(image, "crop", None)
     if image is None or not mediapipe_available():

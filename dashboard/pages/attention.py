@@ -224,8 +224,9 @@ with probs_col:
     photo_units = au_charts.photo_units(image)
     if photo_units is not None:
         (yaw, pitch, roll), units = photo_units
-        st.plotly_chart(au_charts.au_bars_figure(units, f"Action units against the canonical neutral face "
-                                                        f"(estimates) · yaw {yaw:+.0f}, pitch {pitch:+.0f}"),
+        st.plotly_chart(au_charts.au_bars_figure(units, f"Action units against an average face (estimates: a "
+                                                        f"photo has no neutral of its own) · yaw {yaw:+.0f}, "
+                                                        f"pitch {pitch:+.0f}"),
                         key="attention_aus", config={"displaylogo": False})
 
 stretch = st.toggle("Stretch each soft mask to its own range", value=True, key="attention_stretch",

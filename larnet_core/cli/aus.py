@@ -18,9 +18,10 @@ _AU_DATASETS = ("casme2", "samm", "casme3")
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "aus", help="FACS action-unit estimates of every face in photos (CSV)",
-        description="Estimates the action units of every face in each image from its face mesh, against the "
-                    "canonical neutral face (a photo has no neutral frame of its own): estimates from geometry, "
-                    "not a certified FACS coder (docs/action-units.md).",
+        description="Estimates the action units of every face in each image from its face mesh, against an "
+                    "average face (a photo has no neutral frame of its own): the mean real face of the patterns "
+                    "learned on real faces where they explain the difference, else the canonical face. Estimates "
+                    "from geometry, not a certified FACS coder (docs/action-units.md).",
     )
     parser.add_argument("inputs", nargs="+", metavar="IMAGE_OR_FOLDER", help="image files or folders of images")
     parser.add_argument("--out", required=True, help="CSV to write: one row per face per image")
