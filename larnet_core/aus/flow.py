@@ -38,7 +38,7 @@ from larnet_core.aus.calibration import load_flow_calibration
 from larnet_core.aus.estimate import ACTIVE_LEVEL
 from larnet_core.aus.features import FEATURE_NAMES, mesh_features
 from larnet_core.aus.learned_patterns import LEARNED_SHARE, mesh_reading, prefer_learned, turned_little
-from larnet_core.aus.names import ANTAGONISTS, AU_NUMBERS
+from larnet_core.aus.names import ANTAGONIST_SLACK, ANTAGONISTS, AU_NUMBERS
 from larnet_core.aus.nnls import given_back, penalised_nnls, sparse_unmix
 from larnet_core.face.head_compensation import RigidModel, compensate, rigid_model
 from larnet_core.face.pose import STABLE_POINTS, HeadPose, canonical_face, fit_pose
@@ -58,11 +58,6 @@ _FACE_POINTS = 468
 #: the value of 0, 10, 30, 100 and 300 with the best micro and macro F1 there. What it takes from the units it
 #: keeps is given back (:func:`_sparse_nnls`), so it chooses units and leaves their scale alone.
 SPARSITY = 100.0
-#: How much worse (in units of :data:`SPARSITY`, on the penalised objective) the fit without one of two
-#: antagonists may be and still be kept. Set on the tuning photo's renderings, its derived check identities and
-#: its mouth moved up and down (0, 1, 4, 8, 16, 32, 64: F1 rose up to 8-16 and stayed level beyond). A pair that
-#: both act in earnest (each explaining much the other cannot) costs far more to split, and both stay.
-ANTAGONIST_SLACK = 16.0
 #: A reading that names a unit (reaches :data:`~larnet_core.aus.estimate.ACTIVE_LEVEL`) while the units' patterns
 #: explain less than this share of the skin's movement is not a reading of units: it is given as NaN ("not read")
 #: rather than as units. Set on generated footage (seed 5): on the story footage (a sadness through a turn, wide eyes

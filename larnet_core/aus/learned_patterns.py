@@ -29,12 +29,12 @@ from pathlib import Path
 import numpy as np
 
 from larnet_core.aus.features import FEATURE_NAMES, mesh_features
-from larnet_core.aus.names import ANTAGONISTS, AU_COLUMNS
+from larnet_core.aus.names import ANTAGONIST_SLACK, ANTAGONISTS, AU_COLUMNS
 from larnet_core.aus.nnls import sparse_unmix
 from larnet_core.face.pose import STABLE_POINTS, HeadPose, canonical_face
 
-__all__ = ["PATTERNS_SOURCE", "PENALTY", "MODEL_UNIT", "LEARNED_MOVEMENT", "LEARNED_SHARE", "ANTAGONIST_SLACK",
-           "MAX_TURN_DEG", "MAX_MISFIT_RISE", "LIPS_APART", "MeshReading", "learned_patterns", "learned_mean_face",
+__all__ = ["PATTERNS_SOURCE", "PENALTY", "MODEL_UNIT", "LEARNED_MOVEMENT", "LEARNED_SHARE", "MAX_TURN_DEG",
+           "MAX_MISFIT_RISE", "LIPS_APART", "MeshReading", "learned_patterns", "learned_mean_face",
            "mesh_reading", "prefer_learned", "turned_little"]
 
 log = logging.getLogger(__name__)
@@ -58,10 +58,6 @@ LEARNED_MOVEMENT = 0.03
 #: The learned patterns must explain this share of the mesh's movement, and the flow's templates less than this
 #: share of the skin's, for the learned reading to stand in for the flow's (:func:`prefer_learned`).
 LEARNED_SHARE = 0.6
-#: Of two antagonists in the fit (:data:`~larnet_core.aus.names.ANTAGONISTS`: a laugh's jaw drop beside a lip press),
-#: one is dropped where the fit without it costs at most this many times :data:`PENALTY` more: the flow's value
-#: (:data:`larnet_core.aus.flow.ANTAGONIST_SLACK`), not set again here.
-ANTAGONIST_SLACK = 16.0
 #: The most the head may turn (yaw, pitch or roll, degrees) between the two frames for the learned reading to be
 #: used: a rigid fit of a face that is not rigid leaves some of a larger turn in the pose-normalised mesh, and the
 #: learned patterns explain that residue as units (a generated micro-expression of raised brows during a 20-degree
@@ -166,20 +162,17 @@ def _onto_canonical(mean: np.ndarray) -> tuple[float, np.ndarray]:
     return float((sigma * np.diag(sign)).sum() / np.square(source).sum()), rotation
 
 
-def _antagonist_columns(units: tuple[str, ...]) -> tuple[tuple[int, int], ...]:
-    """The :data:`~larnet_core.aus.names.ANTAGONISTS` pairs as the model's columns."""
-    names = [tuple(f"AU{number:02d}" for number in pair) for pair in ANTAGONISTS]
-    return tuple((units.index(a), units.index(b)) for a, b in names if a in units and b in units)
-
-
 @functools.lru_cache(maxsize=1)
-def _columns() -> np.ndarray | None:
-    """For each :data:`~larnet_core.aus.names.AU_COLUMNS` unit, its column in the model (-1: none)."""
+def _columns() -> tuple[np.ndarray, tuple[tuple[int, int], ...]] | None:
+    """For each :data:`~larnet_core.aus.names.AU_COLUMNS` unit its column in the model (-1: none), and the
+    :data:`~larnet_core.aus.names.ANTAGONISTS` pairs as the model's columns."""
     loaded = learned_patterns()
     if loaded is None:
         return None
     units = loaded[1]
-    return np.array([units.index(name) if name in units else -1 for name in AU_COLUMNS])
+    pairs = [tuple(f"AU{number:02d}" for number in pair) for pair in ANTAGONISTS]
+    return (np.array([units.index(name) if name in units else -1 for name in AU_COLUMNS]),
+            tuple((units.index(a), units.index(b)) for a, b in pairs if a in units and b in units))
 
 
 def mesh_reading(neutral: np.ndarray, current: np.ndarray) -> MeshReading | None:
@@ -187,14 +180,15 @@ def mesh_reading(neutral: np.ndarray, current: np.ndarray) -> MeshReading | None
     units: :meth:`~larnet_core.face.pose.HeadPose.normalise`); None where the patterns are not installed or a
     mesh is not finite. The model's units this project does not report (AU11, AU28) are fitted, so they take their
     own movement, and left out. Lips apart (AU25) are read from the inner lips' gap as well (:data:`LIPS_APART`)."""
-    loaded, columns = learned_patterns(), _columns()
-    if loaded is None or columns is None:
+    loaded, model_columns = learned_patterns(), _columns()
+    if loaded is None or model_columns is None:
         return None
+    columns, antagonists = model_columns
     change = (np.asarray(current, np.float64)[:_POINTS, :2] - np.asarray(neutral, np.float64)[:_POINTS, :2]).ravel()
     if not np.isfinite(change).all():
         return None
     patterns = loaded[0]
-    fitted = sparse_unmix(patterns, change, PENALTY, _antagonist_columns(loaded[1]), ANTAGONIST_SLACK)
+    fitted = sparse_unmix(patterns, change, PENALTY, antagonists, ANTAGONIST_SLACK)
     energy = float(np.square(change).sum())
     share = 1.0 - float(np.square(change - patterns @ fitted).sum()) / energy if energy > 0 else 0.0
     values = np.where(columns >= 0, fitted[np.maximum(columns, 0)] * MODEL_UNIT, 0.0)

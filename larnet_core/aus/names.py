@@ -17,13 +17,19 @@ from larnet_core.result.schema import (
 )
 
 __all__ = ["AU_NUMBERS", "AU_COLUMNS", "FACE_STATE_COLUMNS", "INTERVAL_AU_COLUMNS", "LIVE_FACE_STATE_COLUMNS",
-           "ANTAGONISTS", "NOT_READ", "NO_UNIT", "units_text", "units_at"]
+           "ANTAGONISTS", "ANTAGONIST_SLACK", "NOT_READ", "NO_UNIT", "units_text", "units_at"]
 
 #: Units that pull the same skin opposite ways (lip corners up / down, lips apart / pressed, jaw dropped / chin
 #: raised or lips pressed, lids raised / closed), by number. An unmixing sometimes spends both of a pair to cancel
 #: each other's pattern and fit something else (a laugh read with AU15 beside AU12); one of the pair is dropped, the
 #: one whose loss costs the fit least, when it costs little (:func:`larnet_core.aus.nnls.sparse_unmix`).
 ANTAGONISTS = ((12, 15), (25, 24), (26, 17), (26, 24), (5, 43))
+#: How much worse (in units of the unmixing's penalty, on the penalised objective: :data:`larnet_core.aus.flow.
+#: SPARSITY`, :data:`larnet_core.aus.learned_patterns.PENALTY`) the fit without one of two antagonists may be and
+#: still be kept. Set on the flow's unmixing, on the tuning photo's renderings, its derived check identities and
+#: its mouth moved up and down (0, 1, 4, 8, 16, 32, 64: F1 rose up to 8-16 and stayed level beyond). A pair that
+#: both act in earnest (each explaining much the other cannot) costs far more to split, and both stay.
+ANTAGONIST_SLACK = 16.0
 
 #: What an interval with no units says where none but AU43 was read at its apex (the movement fits no unit's
 #: pattern, larnet_core.aus.flow.crop_intensities, or everything but the lids is covered) ...
