@@ -7,14 +7,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
+from dashboard.text import plain
+from larnet_core.aus.estimate import ACTIVE_LEVEL
+from larnet_core.aus.names import AU_COLUMNS
 from larnet_core.errors import LarnetError
 from larnet_core.face.inputs import ModelInput
 from larnet_core.result import AnalysisResult
 from larnet_core.video.analysis import input_at
 
-__all__ = ["ClipView"]
+__all__ = ["ClipView", "frame_caption"]
 
 
 @dataclass
@@ -73,3 +77,51 @@ class ClipView:
         if mode and str(card.sample_mode) != mode:
             return f"the model in the sidebar reads {card.sample_mode} inputs; this analysis was made from {mode} inputs"
         return None
+
+
+def _number(row: pd.Series, column: str) -> float:
+    """``row[column]`` as a float, NaN where the table has no such column or no value."""
+    value = pd.to_numeric(row.get(column, np.nan), errors="coerce")
+    return float(value) if pd.notna(value) else float("nan")
+
+
+def _units_said(row: pd.Series) -> str:
+    """The frame's active units with their intensities, or why none are named (older tables: nothing)."""
+    if not all(name in row.index for name in AU_COLUMNS):
+        return ""
+    values = {name: _number(row, name) for name in AU_COLUMNS}
+    if not any(np.isfinite(v) for name, v in values.items() if name != "AU43"):
+        return "AUs not read"
+    active = [f"{name} {v:.1f}" for name, v in values.items() if np.isfinite(v) and v >= ACTIVE_LEVEL]
+    return "AUs " + ", ".join(active) if active else "no AU active"
+
+
+def frame_caption(row: pd.Series) -> str:
+    """The scrubber's line on one frame of the shown face (Markdown): prediction, motion at both scales, head pose,
+    the AUs its lanes read, and whether it is set aside from spotting and why (``excluded``; a table made before
+    that column: where the head moved, which was then never spotted) or inside a spotted interval."""
+    head = f"Frame {int(row['frame'])} at {float(row['time_s']):.3f} s"
+    if not bool(row.get("face_found", True)):
+        return f"{head} · no face in view: no prediction, no motion"
+    parts = [head]
+    if isinstance(row.get("pred_label"), str) and row["pred_label"]:
+        parts.append(f"predicted **{plain(row['pred_label'])}** ({_number(row, 'confidence'):.2f})")
+    micro, macro = _number(row, "motion"), _number(row, "motion_macro")
+    if np.isfinite(micro) or np.isfinite(macro):
+        parts.append(f"motion {micro:.3f} (micro), {macro:.3f} (macro)" if np.isfinite(macro)
+                     else f"motion {micro:.3f}")
+    yaw, pitch, roll = (_number(row, f"pose_{axis}") for axis in ("yaw", "pitch", "roll"))
+    if np.isfinite(yaw):
+        parts.append(f"head yaw {yaw:+.0f}°, pitch {pitch:+.0f}°, roll {roll:+.0f}°")
+    units = _units_said(row)
+    if units:
+        parts.append(units)
+    if "excluded" in row.index:
+        reason = row["excluded"] if isinstance(row["excluded"], str) else ""
+        if reason:
+            parts.append(f"set aside from spotting: {reason}")
+    elif bool(row.get("head_moving", False)):
+        parts.append("head moving (not spotted)")
+    if bool(row.get("in_interval", False)):
+        parts.append("inside a spotted interval")
+    return " · ".join(parts)

@@ -44,7 +44,8 @@ def _prob_columns(frames: pd.DataFrame, class_names: Sequence[str]) -> list[tupl
 
 def timeline_figure(frames: pd.DataFrame, intervals: pd.DataFrame, class_names: Sequence[str],
                     current_time_s: float | None = None) -> go.Figure:
-    """Per-class probabilities and the motion signal over time, spotted intervals shaded, apexes marked."""
+    """Per-class probabilities and the motion signal over time, spotted intervals shaded, apexes marked; frames
+    out of view or set aside from spotting shaded by why (:func:`_shade_face_states`)."""
     figure = go.Figure()
     for index, (name, column) in enumerate(_prob_columns(frames, class_names)):
         figure.add_trace(go.Scatter(x=frames["time_s"], y=frames[column], name=name, mode="lines",
@@ -63,15 +64,7 @@ def timeline_figure(frames: pd.DataFrame, intervals: pd.DataFrame, class_names: 
                          annotation_text=f"{row.label} ({row.kind})", annotation_position="top left",
                          annotation_font_size=10)
         figure.add_vline(x=row.apex_s, line=dict(color=colour, width=1.5, dash="dash"))
-    # What the tracker saw: grey where the face is out of view, hatched where the head moved (never spotted),
-    # a line at each shot cut. Empty probabilities there are gaps in the lines, not zeros.
-    for column, colour, label in (("face_found", "#a0aec0", "no face"), ("head_moving", "#805ad5", "head moving")):
-        if column not in frames:
-            continue
-        mask = ~frames[column].astype(bool) if column == "face_found" else frames[column].astype(bool)
-        for start, stop in _runs(mask.to_numpy(), frames["time_s"].to_numpy()):
-            figure.add_vrect(x0=start, x1=stop, fillcolor=colour, opacity=0.18, line_width=0,
-                             annotation_text=label, annotation_position="bottom left", annotation_font_size=9)
+    _shade_face_states(figure, frames)
     if "shot_cut" in frames:
         for time_s in frames.loc[frames["shot_cut"].astype(bool), "time_s"]:
             figure.add_vline(x=float(time_s), line=dict(color="#4a5568", width=1, dash="dot"),
@@ -79,9 +72,41 @@ def timeline_figure(frames: pd.DataFrame, intervals: pd.DataFrame, class_names: 
     if current_time_s is not None:
         figure.add_vline(x=current_time_s, line=dict(color="#2b6cb0", width=2))
     figure.update_layout(xaxis=dict(title="time (s)"), yaxis=dict(title="probability", range=[0, 1.02]),
-                         height=360, margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=1.15),
+                         height=420, margin=dict(l=10, r=10, t=30, b=10),
+                         legend=dict(orientation="h", yanchor="top", y=-0.2),  # below: the shading adds entries
                          hovermode="x unified")
     return figure
+
+
+#: Fill of the frames set aside from spotting, by the first word in the ``excluded`` reason that names a cause.
+_SET_ASIDE_COLOURS = (("occluded", "#4a5568"), ("head", "#805ad5"), ("mesh", "#a0aec0"))
+#: A reason that holds for one scale only (``"... (macro scale)"``): the other scale is still spotted there.
+_ONE_SCALE_OPACITY, _BOTH_SCALES_OPACITY = 0.07, 0.18
+
+
+def _shade_face_states(figure: go.Figure, frames: pd.DataFrame) -> None:
+    """Grey where the face is out of view; the frames set aside from spotting shaded by why (the ``excluded``
+    reason, each reason once in the legend), lighter where one scale still spots them. A table made before the
+    ``excluded`` column is shaded where the head moved: such frames were not spotted then. Empty probabilities
+    there are gaps in the lines, not zeros."""
+    times = frames["time_s"].to_numpy()
+    shaded: list[tuple[str, np.ndarray, str, float]] = []
+    if "face_found" in frames:
+        shaded.append(("no face", ~frames["face_found"].astype(bool).to_numpy(), "#a0aec0", _BOTH_SCALES_OPACITY))
+    if "excluded" in frames:
+        reasons = frames["excluded"].fillna("").astype(str).to_numpy()
+        found = frames["face_found"].astype(bool).to_numpy() if "face_found" in frames else np.ones(len(frames), bool)
+        for reason in dict.fromkeys(r for r, f in zip(reasons, found) if r and f):
+            colour = next((c for word, c in _SET_ASIDE_COLOURS if word in reason), "#718096")
+            opacity = _ONE_SCALE_OPACITY if reason.endswith("scale)") else _BOTH_SCALES_OPACITY
+            shaded.append((f"set aside: {reason}", (reasons == reason) & found, colour, opacity))
+    elif "head_moving" in frames:
+        shaded.append(("head moving (not spotted)", frames["head_moving"].astype(bool).to_numpy(), "#805ad5",
+                       _BOTH_SCALES_OPACITY))
+    for label, mask, colour, opacity in shaded:
+        for number, (start, stop) in enumerate(_runs(mask, times)):
+            figure.add_vrect(x0=start, x1=stop, fillcolor=colour, opacity=opacity, line_width=0, layer="below",
+                             name=label, legendgroup=label, showlegend=number == 0)
 
 
 def _runs(mask, times) -> list[tuple[float, float]]:

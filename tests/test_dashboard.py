@@ -512,3 +512,59 @@ def test_interval_labels_on_the_au_lanes_never_print_over_each_other():
     assert [labels[u].yshift or 0 for u in intervals["aus"]] == [0, 30, 60, 0]
     assert labels["AU1+AU4+AU15"].text == "AU1+AU4+AU15<br>EMFACS sadness" and labels["AU12"].text == "AU12"
     assert figure.layout.margin.t == 20 + 3 * 30 and len(figure.layout.shapes) == 4
+
+
+def _timeline_table(n: int = 100) -> pd.DataFrame:
+    """A face's table as the clip page gets it: the head moves all along (spotted through, as now), a hand covers
+    the mouth over frames 40-59 and 60-69 (the macro scale only, as its 1 s references reach the cover)."""
+    from larnet_core.aus.names import AU_COLUMNS
+
+    frames = pd.DataFrame({"frame": np.arange(n), "time_s": np.arange(n) / 25.0, "face_found": True,
+                           "head_moving": True, "prob_happiness": 0.4, "prob_others": 0.6, "motion": 0.1,
+                           "motion_macro": 0.2, "pose_yaw": 12.0, "pose_pitch": -3.0, "pose_roll": 1.0,
+                           "excluded": "", "in_interval": False, "pred_label": "others", "confidence": 0.6,
+                           **{c: 0.0 for c in AU_COLUMNS}})
+    frames.loc[40:59, "excluded"] = "mouth occluded"
+    frames.loc[60:69, "excluded"] = "mouth occluded (macro scale)"
+    return frames
+
+
+def test_the_class_timeline_shades_frames_set_aside_from_spotting_by_why_not_where_the_head_moves():
+    from dashboard.plots import timeline_figure
+
+    frames = _timeline_table()
+    figure = timeline_figure(frames, pd.DataFrame(columns=["onset_s", "offset_s", "apex_s"]),
+                             ["happiness", "others"])
+    shapes = {shape.name: shape for shape in figure.layout.shapes}
+    # The head moved on every frame and was spotted through: no shading says it was not.
+    assert set(shapes) == {"set aside: mouth occluded", "set aside: mouth occluded (macro scale)"}
+    assert (shapes["set aside: mouth occluded"].x0, shapes["set aside: mouth occluded"].x1) == (1.6, 2.36)
+    # Where the micro scale still spots, the shade is lighter.
+    assert shapes["set aside: mouth occluded (macro scale)"].opacity < shapes["set aside: mouth occluded"].opacity
+    # A table made before the reasons were kept: frames where the head moved were not spotted then, and say so.
+    older = timeline_figure(frames.drop(columns=["excluded"]), pd.DataFrame(columns=["onset_s", "offset_s"]),
+                            ["happiness", "others"])
+    assert [shape.name for shape in older.layout.shapes] == ["head moving (not spotted)"]
+
+
+def test_the_frame_caption_says_why_a_frame_is_set_aside_and_what_units_it_reads():
+    from dashboard.clip_view import frame_caption
+
+    frames = _timeline_table()
+    frames.loc[10, ["AU06", "AU12", "in_interval"]] = [1.6, 2.4, True]
+    frames.loc[50, [c for c in frames.columns if c.startswith("AU") and c != "AU43"]] = np.nan
+    moving = frame_caption(frames.iloc[10])
+    assert "head moving" not in moving and "set aside" not in moving
+    assert "AUs AU06 1.6, AU12 2.4" in moving and "inside a spotted interval" in moving
+    assert "head yaw +12°, pitch -3°, roll +1°" in moving and "0.100 (micro), 0.200 (macro)" in moving
+    covered = frame_caption(frames.iloc[50])
+    assert "set aside from spotting: mouth occluded" in covered and "AUs not read" in covered
+    assert "no AU active" in frame_caption(frames.iloc[0])
+    older = frames.drop(columns=["excluded"])
+    assert "head moving (not spotted)" in frame_caption(older.iloc[0])
+    hostile = frames.iloc[0].copy()
+    hostile["pred_label"] = "![x](https://tracker.example/p.png)"  # a foreign checkpoint's class name
+    assert "![x](" not in frame_caption(hostile)
+    gone = frames.iloc[0].copy()
+    gone["face_found"] = False
+    assert frame_caption(gone).endswith("no face in view: no prediction, no motion")

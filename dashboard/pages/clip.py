@@ -20,7 +20,7 @@ import streamlit as st
 from dashboard import au_charts, charts, config
 from dashboard.analysis_options import face_mode_select
 from dashboard.batches_ui import REFUSAL, accept_link_key, resolve_clip
-from dashboard.clip_view import ClipView
+from dashboard.clip_view import ClipView, frame_caption
 from dashboard.models import current_model, current_predictor, synthetic_notice
 from dashboard.sessions_ui import get_store, remember_session, save_to_session
 from dashboard.text import plain, plain_error
@@ -149,13 +149,7 @@ def _scrubber(view: ClipView) -> None:
     apex = int(view.intervals["apex_frame"].iloc[0]) if len(view.intervals) else 0
     index = st.slider("Frame", 0, last, value=min(apex, last), key="clip_frame")
     row = frames.iloc[(frames["frame"] - index).abs().argmin()]
-    if bool(row.get("face_found", True)):
-        st.caption(f"Frame {int(row['frame'])} at {row['time_s']:.3f} s · predicted **{row['pred_label']}** "
-                   f"({row['confidence']:.2f}) · motion {row['motion']:.3f}"
-                   f"{' · head moving (not spotted)' if bool(row.get('head_moving', False)) else ''}"
-                   f"{' · inside a spotted interval' if bool(row.get('in_interval', False)) else ''}")
-    else:
-        st.caption(f"Frame {int(row['frame'])} at {row['time_s']:.3f} s · no face in view: no prediction, no motion")
+    st.caption(frame_caption(row))
     if view.data is None:
         st.caption("The clip itself was not stored with this session, so frames cannot be shown.")
         return
