@@ -218,6 +218,26 @@ def test_the_mesh_says_when_the_lip_corners_rose_and_then_no_corner_depressor_is
 
 
 @needs_mediapipe
+@pytest.mark.parametrize("aus", [{20: 2.5}, {12: 2.5}])
+def test_mouth_units_the_flow_reads_where_the_mesh_says_the_mouth_stayed_are_not_read(aus):
+    # The mesh follows the lips closely (flow.MOUTH_JUDGED): a reading whose units move the mouth far stands where
+    # the mesh's mouth moved with it, and is "not read" (NaN) where the mesh says the mouth stayed put (on a real
+    # face, a turn the flow took for lips stretched and tightened at 5.0: tests/test_real_video.py). The same
+    # frames read with the mesh of the neutral frame on both are the mesh saying so.
+    from larnet_core.aus.flow import crop_intensities, face_crop
+    from larnet_core.synth.action_units import apply_action_units
+
+    layer = _layer("astronaut")
+    neutral_mesh = _mesh(layer.image)
+    shown = apply_action_units(layer.image, layer.landmarks, aus)
+    neutral = face_crop(layer.image, neutral_mesh)
+    followed = crop_intensities(neutral, face_crop(shown, _mesh(shown)))
+    unit = AU_COLUMNS.index(f"AU{next(iter(aus)):02d}")
+    assert followed[unit] >= 1.0 and int(np.nanargmax(followed)) == unit, followed
+    assert np.isnan(crop_intensities(neutral, face_crop(shown, neutral_mesh))).all()
+
+
+@needs_mediapipe
 def test_lips_parted_on_the_tuning_photo_are_not_also_read_as_pressed():
     # Lips apart (AU25) and pressed (AU24) pull the lips opposite ways; parted wide, the lips were read as both
     # (AU24 1.2-1.6 beside AU25 3.0), the press cancelling part of the part's pattern to fit the rest.

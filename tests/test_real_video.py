@@ -103,6 +103,16 @@ def test_the_action_unit_lanes_name_no_units_the_patterns_cannot_explain(analysi
     assert units.isna().all(axis=1).mean() > 0.5
 
 
+def test_a_held_smile_through_a_turn_reads_no_mouth_units_the_mesh_did_not_see(analysis):
+    # 13.8-14.15 s: she holds a broad smile while her head turns 5-6 degrees from the frame the lanes read against
+    # (12.85 s). The flow read the lips stretched, tightened and parted at 4.3-5.0 (AU20, AU23, AU25, with AU9 at
+    # 5.0), explaining 26-29 % of the movement; its units moved the mouth 0.11-0.12 eye distances where the mesh's
+    # mouth moved 0.02-0.03 (flow.MOUTH_JUDGED).
+    held = _frames_between(analysis.frames, 13.8, 14.15)
+    assert len(held) >= 8
+    assert not (held[["AU09", "AU20", "AU23", "AU25"]] >= 2.5).any().any(), held[["time_s", "AU20", "AU23"]]
+
+
 def test_the_action_unit_lanes_are_on_the_clip_scale(analysis):
     table = analysis.frames
     values = table[[name for name in AU_COLUMNS]].to_numpy(dtype=np.float64)

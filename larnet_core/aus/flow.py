@@ -20,7 +20,9 @@ AU12, lips parted wide read as pressed too). Where the face mesh shows the lip c
 jitter, no lip corner depressor is read (:func:`corners_rose`): as a broad smile parts the lips over the teeth,
 the flow at the corners points down, and the unmixing keeps AU15 beside AU12. The readings are then divided by
 the calibration's per-unit gain (:attr:`larnet_core.aus.calibration.Calibration.flow_gain`), so that every unit
-reads its strength and an expression's units can be compared with each other. Where the face mesh moved far and
+reads its strength and an expression's units can be compared with each other. A reading whose units move the mouth
+far where the face mesh's mouth hardly moved is not a reading of the face (:func:`mouth_contradicted`: the mesh
+follows the lips closely). Where the face mesh moved far and
 these templates, measured on 2-D warps of photos, explain little of the skin's movement (a real face's broad smile),
 the mesh's movement read with patterns learned on real faces stands in for them
 (:mod:`larnet_core.aus.learned_patterns`).
@@ -41,12 +43,13 @@ from larnet_core.aus.learned_patterns import LEARNED_SHARE, mesh_reading, prefer
 from larnet_core.aus.names import ANTAGONIST_SLACK, ANTAGONISTS, AU_NUMBERS
 from larnet_core.aus.nnls import given_back, penalised_nnls, sparse_unmix
 from larnet_core.face.head_compensation import RigidModel, compensate, rigid_model
+from larnet_core.face.mesh import MESH_REGIONS
 from larnet_core.face.pose import STABLE_POINTS, HeadPose, canonical_face, fit_pose
 
 __all__ = ["SPARSITY", "ANTAGONISTS", "ANTAGONIST_SLACK", "CROP_SIZE", "FaceCrop", "alignment", "face_crop",
            "crop_displacements", "point_displacements", "expression_intensities", "crop_intensities", "neutral_model",
            "unmix", "MIN_EXPLAINED", "DECISIVE_CORNER_RISE", "corners_rose", "JUDGED_MOVEMENT", "explained_share",
-           "movement_size"]
+           "movement_size", "MOUTH_JUDGED", "MOUTH_FOLLOWED", "mouth_contradicted"]
 
 CROP_SIZE = 112
 _UNIT = 40.0  # pixels per eye distance in the crop
@@ -83,6 +86,20 @@ JUDGED_MOVEMENT = 2.0
 #: also beside AU10 at 2.5 (0.07-0.08), which alone raises them 0.05. No reading of generated footage changes
 #: (``scripts/au_figures.py``, ``scripts/au_lane_figures.py``).
 DECISIVE_CORNER_RISE = 0.05
+#: Where a flow reading's units move the mouth this far or more (root mean square over the mesh's mouth points,
+#: eye distances), the face mesh's mouth must have moved at least :data:`MOUTH_FOLLOWED` of that for the reading to
+#: stand (:func:`mouth_contradicted`). The mesh follows the lips closely: on generated renderings of the tuning
+#: photo (grace_hopper; each unit alone and the EMFACS combinations, open-mouth ones included, at 1.3 and 2.5,
+#: plain and mirrored, two face sizes), wherever the reading's units move the mouth 0.03 or more, the mesh's mouth
+#: points moved 0.74 times as far or more, on the held-out photo (astronaut) 0.75. It follows the brows and cheeks
+#: loosely (a cheek raiser at 2.5 moves the mesh's cheeks 0.14-0.22 of what the flow reads), so only the mouth is
+#: checked. On a real clip of a real face turning 5-6 degrees while she holds a broad smile, the flow read AU9,
+#: AU20 and AU23 at 5.0 with AU25 at 4.5-4.9 (explaining 26-29 % of the movement, above :data:`MIN_EXPLAINED`): its
+#: units move the mouth 0.11-0.12, the mesh's mouth moved 0.02-0.03.
+MOUTH_JUDGED = 0.03
+#: See :data:`MOUTH_JUDGED`: half the least the mesh followed on generated renderings, for margin.
+MOUTH_FOLLOWED = 0.5
+_MOUTH = list(MESH_REGIONS["mouth"])
 _CORNER_Y = [FEATURE_NAMES.index("corner_y_l"), FEATURE_NAMES.index("corner_y_r")]
 _STABLE = list(STABLE_POINTS)
 # For the flow's leftover alignment: the stable points less the eye corners, which brow and lid actions tug at.
@@ -216,9 +233,10 @@ def crop_intensities(neutral: FaceCrop, current: FaceCrop, model: RigidModel | N
     """:func:`expression_intensities` of two :class:`FaceCrop` (``model``: the neutral's
     :func:`neutral_model`, when already made); NaN everywhere where the reading names a unit but the units'
     patterns explain under :data:`MIN_EXPLAINED` of a movement larger than :data:`JUDGED_MOVEMENT`
-    (:func:`explained_share`, :func:`movement_size`), unless ``covered``
-    (something covers part of the face in the two frames: the occluder's own movement is in the flow, so the share
-    says nothing; the covered regions' units are set aside by the caller). AU15 reads 0 where the meshes show the
+    (:func:`explained_share`, :func:`movement_size`), or where the units move the mouth far and the face mesh's
+    mouth hardly moved (:func:`mouth_contradicted`), unless ``covered``
+    (something covers part of the face in the two frames: the occluder's own movement is in the flow, so neither
+    check says anything; the covered regions' units are set aside by the caller). AU15 reads 0 where the meshes show the
     lip corners risen (:func:`corners_rose`). Where the head turned little and the mesh's reading with patterns
     learned on real faces is preferred (:func:`~larnet_core.aus.learned_patterns.prefer_learned`), that reading is
     returned instead."""
@@ -237,7 +255,23 @@ def crop_intensities(neutral: FaceCrop, current: FaceCrop, model: RigidModel | N
             return learned.values
     if (values >= ACTIVE_LEVEL).any() and movement_size(change, weights) > JUDGED_MOVEMENT and share < MIN_EXPLAINED:
         return np.full(len(values), np.nan)
+    if mouth_contradicted((response @ raw) / weights, neutral, current):
+        return np.full(len(values), np.nan)
     return _without_corner_depressor(values, neutral, current)
+
+
+def mouth_contradicted(implied: np.ndarray, neutral: FaceCrop, current: FaceCrop) -> bool:
+    """Whether the face mesh contradicts a flow reading at the mouth: the reading's units move the mouth's points
+    (``implied``: the units' displacements, ``(936,)`` x and y interleaved, eye distances) :data:`MOUTH_JUDGED` or
+    more, and the pose-normalised mesh's mouth moved less than :data:`MOUTH_FOLLOWED` of that. False without both
+    meshes' pose."""
+    if neutral.normalised_mesh is None or current.normalised_mesh is None:
+        return False
+    by_units = float(np.sqrt(np.mean(np.square(np.asarray(implied).reshape(-1, 2)[_MOUTH]).sum(axis=1))))
+    if not by_units >= MOUTH_JUDGED:
+        return False
+    moved = current.normalised_mesh[_MOUTH, :2] - neutral.normalised_mesh[_MOUTH, :2]
+    return float(np.sqrt(np.mean(np.square(moved).sum(axis=1)))) < MOUTH_FOLLOWED * by_units
 
 
 def _without_corner_depressor(values: np.ndarray, neutral: FaceCrop, current: FaceCrop) -> np.ndarray:
