@@ -356,7 +356,8 @@ class OcclusionTracker:
 
     def _uncovered_median(self, history: np.ndarray) -> np.ndarray:
         """Per region, the median of the history's frames that show it. Live sees only the past: while at least
-        :data:`LIVE_KEEP_SHARE` of the history agrees with the current neutral, those frames make the next one
+        :data:`LIVE_KEEP_SHARE` of the history agrees with the current neutral (scores at most
+        :data:`RELEASE_LEVEL` against it), those frames make the next one
         (a cover must be held over twice as long as the face showed before it to become the neutral; a stream
         that starts covered finds the face once it shows for two thirds of the window); else the majority rule of
         a clip (:func:`uncovered_frames`)."""
@@ -366,7 +367,9 @@ class OcclusionTracker:
             uncovered = np.zeros(len(region), dtype=bool)
             if self._neutral is not None:
                 current = _region_scores(name, region, np.broadcast_to(self._neutral[part], region.shape))
-                uncovered = ~(np.nan_to_num(current, nan=0.0) > OCCLUDED_LEVEL)
+                # Only frames clearly uncovered (at most the most an uncovered region scored): a cover that grazes
+                # a region (sunglasses' rim over the brows, 0.51-0.53) made the next neutral when counted as shown.
+                uncovered = ~(np.nan_to_num(current, nan=0.0) > RELEASE_LEVEL)
             if uncovered.mean() < LIVE_KEEP_SHARE:
                 uncovered = uncovered_frames(region, name, LIVE_AGREEMENT_SAMPLES)
             neutral[part] = np.median(region[uncovered] if uncovered.any() else region, axis=0)
