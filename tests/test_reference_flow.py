@@ -122,3 +122,31 @@ def test_a_hand_that_comes_and_goes_is_no_expression_in_the_lanes_or_the_bars(tm
         # Live sees a cover only once it is there, so a frame as the hand comes or goes may still read a unit.
         blips = [bars_now for bars_now in bars if any(bars_now[name] >= 0.6 for name in units)]
         assert len(blips) <= 2, (photo, blips)
+
+
+@needs_mediapipe
+def test_live_reads_no_unit_from_the_mesh_until_its_first_reading_after_a_cover_leaves():
+    # A hand leaving the mouth drags the mesh (its units read AU20 0.6-0.9 there). Live blanks a sampling step after
+    # a cover changes; when a sampling frame falls in that step, the next reading comes a step later, and the
+    # frames between showed the mesh's units. They read no unit but AU43 until that reading.
+    from larnet_core.face.pose import fit_pose
+    from larnet_core.video.live_face import FlowUnits
+    from rendered_faces import photo_mesh
+
+    photo, mesh = photo_mesh("grace_hopper")
+    pose = fit_pose(mesh)
+    live = FlowUnits(30.0)  # a reading every third frame
+    au20, au43 = AU_COLUMNS.index("AU20"), AU_COLUMNS.index("AU43")
+    mouth = [AU_COLUMNS.index(name) for name in ("AU12", "AU15", "AU20", "AU23", "AU24", "AU25", "AU26")]
+    shown = {}
+    for index in range(22):
+        covered = ("mouth",) if 4 <= index < 13 else ()  # the hand leaves at frame 13; frame 15 is a sampling frame
+        values = np.zeros(len(AU_COLUMNS))
+        values[mouth] = np.nan if covered else 0.0
+        if 13 <= index < 18:
+            values[au20] = 0.9  # the mesh dragged by the leaving hand
+        shown[index] = live.update(index, photo, mesh, values, pose, covered)
+    not_au43 = [i for i in range(len(AU_COLUMNS)) if i != au43]
+    for index in range(13, 18):
+        assert np.isnan(shown[index][not_au43]).all() and shown[index][au43] == 0.0, (index, shown[index])
+    assert np.isfinite(shown[18]).all() and shown[18][au20] < 0.6  # the flow's first reading: the still photo

@@ -239,8 +239,9 @@ class FlowUnits:
     :func:`~larnet_core.aus.reference_flow.sample_stride` frames against the most neutral sampled frame of the past
     half :data:`~larnet_core.aus.reference_flow.WINDOW_S` under the same cover and near the same pose, held until the
     next reading under the same cover; the mesh's units where there is no reading, no unit but AU43 where the
-    reading's movement fits no unit's pattern, and AU43 always (as a clip). For a sampling step after a cover arrives or leaves no unit but AU43 is read (a clip also blanks the step
-    before it, which live cannot know yet)."""
+    reading's movement fits no unit's pattern, and AU43 always (as a clip). For a sampling step after a cover arrives
+    or leaves no unit but AU43 is read (a clip also blanks the step before it, which live cannot know yet), nor after
+    that until the first reading under the new cover, within a second step."""
 
     def __init__(self, fps: float) -> None:
         self.fps = float(fps)
@@ -249,6 +250,7 @@ class FlowUnits:
         self._models: dict[int, object] = {}  # the rigid model of each reference used, by its frame
         self._last: tuple[int, np.ndarray] | None = None  # the latest reading: its frame and units
         self._cover: tuple[str, int] | None = None  # the cover now, and the frame it began
+        self._cover_changed = False  # whether that cover followed another (not the face's first cover)
         # The face's first frames in view (after an absence too) are no reference (reference_flow says why).
         self._firsts: set[int] = set()
         self._seen: int | None = None  # the face's latest frame
@@ -258,6 +260,7 @@ class FlowUnits:
         self._models.clear()
         self._last = None
         self._cover = None
+        self._cover_changed = False
         self._firsts.clear()
         self._seen = None
 
@@ -272,11 +275,17 @@ class FlowUnits:
         if self._cover is None or self._cover[0] != cover:
             if self._cover is not None:
                 self._last = None  # a reading is not held across a change of cover
+            self._cover_changed = self._cover is not None
             self._cover = (cover, index) if self._cover is not None else (cover, index - self.stride)
-        if index - self._cover[1] < self.stride:  # the occluder is arriving or leaving
+        since_change = index - self._cover[1]
+        if since_change < self.stride:  # the occluder is arriving or leaving
             return np.where(np.arange(len(values)) == _AU43, values, np.nan)
         if index % self.stride == 0 and np.isfinite(values).any():
             self._read(index, frame, mesh3d, values, pose, cover)
+        if self._last is None and self._cover_changed and since_change < 2 * self.stride:
+            # Until the first reading under the new cover: the mesh the occluder dragged as it came or went is no
+            # better than the flow there (a hand leaving the mouth read AU20 0.6-0.9 from the mesh).
+            return np.where(np.arange(len(values)) == _AU43, values, np.nan)
         if self._last is None or index - self._last[0] >= self.stride:
             return values
         if not np.isfinite(self._last[1]).any():  # the movement fits no unit's pattern: not read (as a clip)
