@@ -12,13 +12,13 @@ import pandas as pd
 
 from dashboard.text import plain
 from larnet_core.aus.estimate import ACTIVE_LEVEL
-from larnet_core.aus.names import AU_COLUMNS
+from larnet_core.aus.names import AU_COLUMNS, units_at, units_text
 from larnet_core.errors import LarnetError
 from larnet_core.face.inputs import ModelInput
 from larnet_core.result import AnalysisResult
 from larnet_core.video.analysis import input_at
 
-__all__ = ["ClipView", "frame_caption"]
+__all__ = ["ClipView", "frame_caption", "intervals_shown"]
 
 
 @dataclass
@@ -125,3 +125,17 @@ def frame_caption(row: pd.Series) -> str:
     if bool(row.get("in_interval", False)):
         parts.append("inside a spotted interval")
     return " · ".join(parts)
+
+
+def intervals_shown(intervals: pd.DataFrame, frames: pd.DataFrame) -> pd.DataFrame:
+    """The spotted intervals as the page's table shows them: an interval without units says why in its ``aus``
+    cell, as its label on the AU lanes does ("AUs not read" where its apex read nothing but AU43, else "no AU":
+    :func:`~larnet_core.aus.names.units_text`). The result's own table (downloads, sessions) keeps ``aus`` empty."""
+    if intervals.empty or "aus" not in intervals.columns:
+        return intervals
+    shown = intervals.copy()
+    apexes = shown["apex_frame"] if "apex_frame" in shown.columns else pd.Series([None] * len(shown), index=shown.index)
+    shown["aus"] = [units_text(aus if isinstance(aus, str) else "", None if apex is None or pd.isna(apex)
+                               else units_at(frames, int(apex)))
+                    for aus, apex in zip(shown["aus"], apexes)]
+    return shown

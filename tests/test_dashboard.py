@@ -568,3 +568,16 @@ def test_the_frame_caption_says_why_a_frame_is_set_aside_and_what_units_it_reads
     gone = frames.iloc[0].copy()
     gone["face_found"] = False
     assert frame_caption(gone).endswith("no face in view: no prediction, no motion")
+
+
+def test_the_intervals_table_says_why_an_interval_names_no_units():
+    from dashboard.clip_view import intervals_shown
+
+    frames = _timeline_table()
+    frames.loc[30, [c for c in frames.columns if c.startswith("AU") and c != "AU43"]] = np.nan  # not read at 30
+    intervals = pd.DataFrame({"onset_frame": [5, 25, 70], "apex_frame": [10, 30, 75], "offset_frame": [15, 35, 80],
+                              "aus": ["AU6+AU12", "", ""], "rule_label": ["EMFACS happiness; objective class I", "",
+                                                                          ""]})
+    shown = intervals_shown(intervals, frames)
+    assert shown["aus"].tolist() == ["AU6+AU12", "AUs not read", "no AU"]
+    assert intervals["aus"].tolist() == ["AU6+AU12", "", ""]  # the result's own table is left as it is

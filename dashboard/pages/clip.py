@@ -20,7 +20,7 @@ import streamlit as st
 from dashboard import au_charts, charts, config
 from dashboard.analysis_options import face_mode_select
 from dashboard.batches_ui import REFUSAL, accept_link_key, resolve_clip
-from dashboard.clip_view import ClipView, frame_caption
+from dashboard.clip_view import ClipView, frame_caption, intervals_shown
 from dashboard.models import current_model, current_predictor, synthetic_notice
 from dashboard.sessions_ui import get_store, remember_session, save_to_session
 from dashboard.text import plain, plain_error
@@ -302,7 +302,7 @@ def _show(view: ClipView) -> None:
     if view.intervals.empty:
         st.caption("No micro- or macro-expression was spotted in this clip.")
     else:
-        st.dataframe(view.intervals, hide_index=True, key="clip_intervals")
+        st.dataframe(intervals_shown(view.intervals, view.frames), hide_index=True, key="clip_intervals")
     st.subheader("Downloads")
     _downloads(view)
     if not view.session_id:
