@@ -98,7 +98,7 @@ def test_the_action_unit_bars_say_not_read_far_more_often_than_they_name_units(l
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "Live bars name some unit at 0.6 or more on 18 % of the uncovered frames (54 of 306), the clip's lanes on 7 %. "
+    "Live bars name some unit at 0.6 or more on 16 % of the uncovered frames (50 of 306), the clip's lanes on 6 %. "
     "Nearly all are flow readings the explained-share check lets through: at 0.75-1.3 s against a frame 0.1 s into "
     "the stream (AU6 and AU12 at 1.0-2.0, with AU24 at 4.8 at 1.25 s, while she cries), and at 10.4-12.3 s (the "
     "smile after the hand dropped, and the laugh) against the face as the hand dropped: AU5 at 2-5 with AU7 at 3-5. "

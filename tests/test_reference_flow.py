@@ -12,11 +12,12 @@ from larnet_core.video.face_state import _spread
 from markers import needs_mediapipe
 
 
-def _samples(neutrality, yaw=None, cover=None, step=3):
+def _samples(neutrality, yaw=None, cover=None, step=3, pitch=None):
     yaw = yaw or [0.0] * len(neutrality)
+    pitch = pitch or [0.0] * len(neutrality)
     cover = cover or [""] * len(neutrality)
-    return [FlowSample(i * step, None, float(n), float(y), 0.0, c)
-            for i, (n, y, c) in enumerate(zip(neutrality, yaw, cover))]
+    return [FlowSample(i * step, None, float(n), float(y), float(p), c)
+            for i, (n, y, p, c) in enumerate(zip(neutrality, yaw, pitch, cover))]
 
 
 def test_the_reference_is_the_most_neutral_frame_of_the_window_and_stays_put():
@@ -33,6 +34,10 @@ def test_a_reference_is_near_in_time_pose_and_cover():
     turned = _samples([0.0, 1.0, 1.0], yaw=[0.0, 5.0, 12.0])
     # 12 degrees from the most neutral frame: the most neutral one within 10 degrees.
     assert choose_references(turned, fps=30.0).tolist() == [0, 0, 1]
+    # The turn is yaw and pitch together: 8 degrees of each is an 11.3 degree turn (on a real clip, a head tilting
+    # back and aside read nine units at up to 4.4 against a frame 8 degrees of yaw and 8 of pitch away).
+    both = _samples([0.0, 1.0, 0.5], yaw=[0.0, 8.0, 6.0], pitch=[0.0, 8.0, 6.0])
+    assert choose_references(both, fps=30.0).tolist() == [0, 2, 0]
     covered = _samples([0.0, 0.5, 0.2, 0.1], cover=["", "mouth", "mouth", ""])
     assert choose_references(covered, fps=30.0).tolist() == [0, 2, 2, 0]  # the hand is in both frames or neither
     unread = _samples([np.nan, 1.0])

@@ -12,7 +12,7 @@ same face:
   reads against the face's running neutral, the lowest wins) among those within half :data:`WINDOW_S` of it
   (either side in a clip; in the past in live video, so no live reading is against an older frame than a clip's),
   under the same cover (a hand over the mouth is in both frames, so its
-  movement is not read as the face's) and within :data:`MAX_POSE_CHANGE_DEG` of the frame's yaw and pitch (the
+  movement is not read as the face's) and turned at most :data:`MAX_POSE_CHANGE_DEG` from the frame (the
   flow's rigid compensation removes what a turn leaves between two frames, not a turn of many degrees);
 * because the most neutral frame of a window changes rarely, neighbouring frames share their reference and the
   lanes do not flicker with it;
@@ -55,7 +55,10 @@ RATE_HZ = 10.0
 #: live video. Live once took the whole span in the past: on a real clip its readings as a hand dropped took the
 #: crying face 8-10 s earlier as reference, and named units on 19 % of the uncovered frames (15 % with 5 s).
 WINDOW_S = 10.0
-#: Largest change of yaw or pitch (degrees) between a frame and its reference.
+#: Largest turn (degrees) between a frame and its reference: its yaw's and pitch's changes together
+#: (``hypot(dyaw, dpitch)``; roll is removed by the crops' alignment). Each change alone was bounded once, so a
+#: head tilting back and aside by 8 degrees of each (11.3 degrees) on a real clip was read as a jumble of nine units
+#: at up to 4.4.
 MAX_POSE_CHANGE_DEG = 10.0
 
 
@@ -108,8 +111,7 @@ def choose_references(samples: Sequence[FlowSample], fps: float, causal: bool = 
         low = frames[position] - reach / 2
         high = frames[position] if causal else frames[position] + reach / 2
         candidates = (eligible & (frames >= low) & (frames <= high) & (covers == covers[position])
-                      & (np.abs(yaw - yaw[position]) <= MAX_POSE_CHANGE_DEG)
-                      & (np.abs(pitch - pitch[position]) <= MAX_POSE_CHANGE_DEG))
+                      & (np.hypot(yaw - yaw[position], pitch - pitch[position]) <= MAX_POSE_CHANGE_DEG))
         if candidates.any():
             # Ties (a still face reads 0 on many frames) go to the earliest: the reference then stays put.
             out[position] = int(np.flatnonzero(candidates)[np.argmin(neutrality[candidates])])
