@@ -78,7 +78,7 @@ def timeline_figure(frames: pd.DataFrame, intervals: pd.DataFrame, class_names: 
     return figure
 
 
-#: Fill of the frames set aside from spotting, by the first word in the ``excluded`` reason that names a cause.
+#: Fill of the frames set aside from spotting: the colour of the first of these words their ``excluded`` reason holds.
 _SET_ASIDE_COLOURS = (("occluded", "#4a5568"), ("head", "#805ad5"), ("mesh", "#a0aec0"))
 #: A reason that holds for one scale only (``"... (macro scale)"``): the other scale is still spotted there.
 _ONE_SCALE_OPACITY, _BOTH_SCALES_OPACITY = 0.07, 0.18

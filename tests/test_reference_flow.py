@@ -35,7 +35,7 @@ def test_a_reference_is_near_in_time_pose_and_cover():
     # 12 degrees from the most neutral frame: the most neutral one within 10 degrees.
     assert choose_references(turned, fps=30.0).tolist() == [0, 0, 1]
     # The turn is yaw and pitch together: 8 degrees of each is an 11.3 degree turn (on a real clip, a head tilting
-    # back and aside read nine units at up to 4.4 against a frame 8 degrees of yaw and 8 of pitch away).
+    # back and aside read nine units at up to 4.4 against a frame 7.9 degrees of yaw and 8.4 of pitch away).
     both = _samples([0.0, 1.0, 0.5], yaw=[0.0, 8.0, 6.0], pitch=[0.0, 8.0, 6.0])
     assert choose_references(both, fps=30.0).tolist() == [0, 2, 0]
     covered = _samples([0.0, 0.5, 0.2, 0.1], cover=["", "mouth", "mouth", ""])

@@ -94,7 +94,7 @@ DECISIVE_CORNER_RISE = 0.05
 #: points moved 0.74 times as far or more, on the held-out photo (astronaut) 0.75. It follows the brows and cheeks
 #: loosely (a cheek raiser at 2.5 moves the mesh's cheeks 0.14-0.22 of what the flow reads), so only the mouth is
 #: checked. On a real clip of a real face turning 5-6 degrees while she holds a broad smile, the flow read AU9,
-#: AU20 and AU23 at 5.0 with AU25 at 4.5-4.9 (explaining 26-29 % of the movement, above :data:`MIN_EXPLAINED`): its
+#: AU20 and AU23 at 5.0 with AU25 at 4.3-4.9 (explaining 26-29 % of the movement, above :data:`MIN_EXPLAINED`): its
 #: units move the mouth 0.11-0.12, the mesh's mouth moved 0.02-0.03.
 MOUTH_JUDGED = 0.03
 #: See :data:`MOUTH_JUDGED`: half the least the mesh followed on generated renderings, for margin.

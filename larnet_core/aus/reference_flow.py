@@ -57,8 +57,8 @@ RATE_HZ = 10.0
 WINDOW_S = 10.0
 #: Largest turn (degrees) between a frame and its reference: its yaw's and pitch's changes together
 #: (``hypot(dyaw, dpitch)``; roll is removed by the crops' alignment). Each change alone was bounded once, so a
-#: head tilting back and aside by 8 degrees of each (11.3 degrees) on a real clip was read as a jumble of nine units
-#: at up to 4.4.
+#: head tilting back and aside by 7.9 degrees of yaw and 8.4 of pitch (an 11.5-degree turn) on a real clip was read
+#: as a jumble of nine units at up to 4.4.
 MAX_POSE_CHANGE_DEG = 10.0
 
 
