@@ -159,24 +159,26 @@ def test_a_still_face_shows_no_units():
 def test_the_interval_unmixing_prefers_one_unit_to_a_sum_of_two_that_looks_the_same():
     # In the generator's model a lip tightener moves the lips almost as a dimpler plus a lip press: with exact
     # templates the plain least squares may split it; the sparsity penalty gives it to the one unit.
-    from larnet_core.aus.flow import SPARSITY, _sparse_nnls
+    from larnet_core.aus.flow import SPARSITY
+    from larnet_core.aus.nnls import sparse_nnls
 
     rng = np.random.default_rng(3)
     dimpler, press = rng.normal(size=200), rng.normal(size=200)
     tightener = 0.67 * dimpler + 0.6 * press
     templates = np.column_stack([dimpler, press, tightener]) * 5.0
-    values = _sparse_nnls(templates, templates[:, 2] * 1.5, SPARSITY)
+    values = sparse_nnls(templates, templates[:, 2] * 1.5, SPARSITY)
     assert values[2] > 1.3 and values[:2].max() < 0.05
-    alone = _sparse_nnls(templates, templates[:, 0] * 1.5, SPARSITY)
+    alone = sparse_nnls(templates, templates[:, 0] * 1.5, SPARSITY)
     assert abs(alone[0] - 1.5) < 0.02 and alone[1:].max() < 0.05  # a unit no other explains keeps its intensity
-    plain = _sparse_nnls(templates, templates[:, 2] * 1.5, 0.0)
+    plain = sparse_nnls(templates, templates[:, 2] * 1.5, 0.0)
     assert abs(templates @ plain - templates[:, 2] * 1.5).max() < 1e-6  # without the penalty: any exact split
 
 
 def test_the_interval_unmixing_drops_an_antagonist_that_explains_little():
     # Corners up (AU12) and down (AU15) pull the same skin opposite ways; the unmixing sometimes spends both to cancel
     # each other's pattern and fit something else (a laugh read with AU15 beside AU12).
-    from larnet_core.aus.flow import ANTAGONIST_SLACK, SPARSITY, _sparse_nnls, _without_antagonists
+    from larnet_core.aus.flow import ANTAGONIST_SLACK, SPARSITY, _without_antagonists
+    from larnet_core.aus.nnls import sparse_nnls
 
     rng = np.random.default_rng(5)
     templates = rng.normal(size=(300, len(AU_COLUMNS))) * 3.0
@@ -184,7 +186,7 @@ def test_the_interval_unmixing_drops_an_antagonist_that_explains_little():
     templates[:, down] = -0.7 * templates[:, up] + 0.7 * rng.normal(size=300) * 3.0
     for weak, kept in ((0.15, False), (1.5, True)):
         target = templates[:, up] * 2.0 + templates[:, down] * weak
-        plain = _sparse_nnls(templates, target, SPARSITY)
+        plain = sparse_nnls(templates, target, SPARSITY)
         assert plain[down] > 0.1  # the penalised fit alone keeps both
         values = _without_antagonists(templates, target, SPARSITY, ANTAGONIST_SLACK)
         assert (values[down] > 0.1) == kept, (weak, values[down])

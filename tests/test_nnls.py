@@ -11,8 +11,8 @@ import pytest
 from scipy.optimize import nnls as scipy_nnls
 
 from larnet_core.aus.estimate import _weighted
-from larnet_core.aus.flow import SPARSITY, _sparse_nnls, _templates
-from larnet_core.aus.nnls import nnls
+from larnet_core.aus.flow import SPARSITY, _templates
+from larnet_core.aus.nnls import nnls, sparse_nnls
 
 
 def _problems(matrix: np.ndarray, count: int, seed: int):
@@ -47,7 +47,7 @@ def test_same_solutions_as_scipy_on_random_matrices() -> None:
 
 
 def test_the_penalised_flow_fit_is_unchanged() -> None:
-    # _sparse_nnls adds one row to the flow templates: the same answers with either solver.
+    # sparse_nnls adds one row to the flow templates: the same answers with either solver.
     matrix = _templates()[0]
     for target in _problems(matrix, 50, seed=11):
         eps = 1e-3
@@ -55,7 +55,7 @@ def test_the_penalised_flow_fit_is_unchanged() -> None:
         values = scipy_nnls(rows, np.append(target, -SPARSITY / (2.0 * eps)))[0]
         shrink = SPARSITY / (2.0 * np.maximum(np.square(matrix).sum(axis=0), 1e-12))
         expected = np.where(values > 0, values + shrink, 0.0)
-        assert np.abs(_sparse_nnls(matrix, target, SPARSITY) - expected).max() <= 1e-8
+        assert np.abs(sparse_nnls(matrix, target, SPARSITY) - expected).max() <= 1e-8
 
 
 def test_degenerate_problems() -> None:

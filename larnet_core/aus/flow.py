@@ -41,7 +41,7 @@ from larnet_core.aus.estimate import ACTIVE_LEVEL
 from larnet_core.aus.features import FEATURE_NAMES, mesh_features
 from larnet_core.aus.learned_patterns import LEARNED_SHARE, mesh_reading, prefer_learned, turned_little
 from larnet_core.aus.names import ANTAGONIST_SLACK, ANTAGONISTS, AU_NUMBERS
-from larnet_core.aus.nnls import given_back, penalised_nnls, sparse_unmix
+from larnet_core.aus.nnls import sparse_unmix
 from larnet_core.face.head_compensation import RigidModel, compensate, rigid_model
 from larnet_core.face.mesh import MESH_REGIONS
 from larnet_core.face.pose import STABLE_POINTS, HeadPose, canonical_face, fit_pose
@@ -59,7 +59,7 @@ _FACE_POINTS = 468
 #: Weight of the L1 penalty on the intensities (in the noise-weighted least-squares units of the unmixing). Set on
 #: generated renderings of the calibration photo only (grace_hopper, each unit alone and the EMFACS combinations):
 #: the value of 0, 10, 30, 100 and 300 with the best micro and macro F1 there. What it takes from the units it
-#: keeps is given back (:func:`_sparse_nnls`), so it chooses units and leaves their scale alone.
+#: keeps is given back (:func:`~larnet_core.aus.nnls.sparse_nnls`), so it chooses units and leaves their scale alone.
 SPARSITY = 100.0
 #: A reading that names a unit (reaches :data:`~larnet_core.aus.estimate.ACTIVE_LEVEL`) while the units' patterns
 #: explain less than this share of the skin's movement is not a reading of units: it is given as NaN ("not read")
@@ -325,18 +325,3 @@ def _without_antagonists(matrix: np.ndarray, target: np.ndarray, penalty: float,
     """:func:`~larnet_core.aus.nnls.sparse_unmix` with the :data:`ANTAGONISTS` pairs: one of two antagonists
     dropped when the fit without it costs at most ``slack * penalty`` more."""
     return sparse_unmix(matrix, target, penalty, _ANTAGONIST_COLUMNS, slack)
-
-
-def _sparse_nnls(matrix: np.ndarray, target: np.ndarray, penalty: float) -> np.ndarray:
-    """``argmin |A x - b|^2 + penalty * sum(x)`` over ``x >= 0``, each unit kept then given back what the penalty
-    took from it.
-
-    The minimum is found by NNLS with one added row: for ``x >= 0`` the sum is linear, and the row
-    ``eps * sum(x) = -penalty / (2 eps)`` adds ``penalty * sum(x)`` plus a term in ``eps^2`` that is negligible for a
-    small ``eps``. The penalty lowers each unit it keeps by ``penalty / (2 |a_j|^2)`` (exactly so for a unit alone);
-    adding that back keeps the calibrated scale (1 = a generated micro-expression at full strength), so a
-    micro-expression's units are not pushed under :data:`~larnet_core.aus.estimate.ACTIVE_LEVEL`. (Refitting the
-    kept units without the penalty was tried: on noisy footage it keeps nearly every unit and undoes the choice.)
-    The price: a unit whose pattern is faint (AU24's) gets back the most, so even a small share of a movement
-    given to it can read as present."""
-    return given_back(matrix, penalised_nnls(matrix, target, penalty), penalty)
