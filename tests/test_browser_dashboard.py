@@ -425,6 +425,11 @@ def test_a_shared_link_shows_user_text_as_plain_text_and_strangers_list_nothing(
     assert not [url for url in requests if "127.0.0.1:9" in url]
 
     # The link was opened in this browser, so its list now shows the session; a stranger's browser lists nothing.
+    # The list outlives the page in a cookie a script on the page writes once it has rendered: leaving before it
+    # ran (once, in a loaded full run) lost it.
+    from larnet_core.sessions.visitors import COOKIE_NAME
+
+    page.wait_for_function(f"document.cookie.includes('{COOKIE_NAME}=')", timeout=RUN_TIMEOUT_MS)
     open_page(page, "sessions")
     page.get_by_text(re.compile(r"1 session\(s\) of this browser")).wait_for(timeout=RUN_TIMEOUT_MS)
     stranger = browser.new_context(viewport=VIEWPORT, base_url=app_url).new_page()
