@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from larnet_core.aus.names import AU_COLUMNS
 from larnet_core.errors import LarnetError
 from larnet_core.synth.footage import make_footage, write_footage
 from larnet_core.training.spotting_scores import interval_iou
@@ -43,6 +44,10 @@ def test_blinks_alone_are_not_spotted_though_their_motion_passes_the_threshold(t
     starts = [round(s * FPS) for s in (0.8, 1.9, 3.0)]
     assert len(raw) == 3 and all(any(abs(r.apex_frame - s) <= 6 for r in raw.itertuples()) for s in starts)
     assert blink_frames(frames, FPS).sum() >= 6  # the lids' closure is marked, a few frames a blink
+    # The lanes name no unit: a frame whose lids are closing is neither read from the flow (its blink's drag read
+    # AU9 at up to 1.3) nor any frame's reference (larnet_core.aus.reference_flow).
+    units = frames[[name for name in AU_COLUMNS if name != "AU43"]]
+    assert not (units >= 0.6).any(axis=1).any(), frames.loc[(units >= 0.6).any(axis=1), ["frame", "AU09"]]
 
 
 @needs_mediapipe
@@ -262,7 +267,6 @@ def test_each_eye_is_measured_against_its_own_neutral():
 
 def test_the_clip_pages_au_lanes_mark_the_blinks_on_the_eyes_closed_lane():
     from dashboard.au_charts import au_lanes_figure
-    from larnet_core.aus.names import AU_COLUMNS
     from larnet_core.result import empty_intervals
 
     n = 20

