@@ -88,7 +88,12 @@ def test_nothing_else_is_spotted(story, analysis):
     cover = truth.occlusions[0]
     held = frames.iloc[cover.start + 3:cover.end - 2]
     assert (held["excluded"] == "mouth occluded").all(), held["excluded"].tolist()
-    assert held[list(REGION_UNITS["mouth"])].isna().all().all() and held["AU01"].notna().all()
+    assert held[list(REGION_UNITS["mouth"])].isna().all().all()
+    # The brows are read, but where the lids close (as the wide eyes end, 172-173): the flow around closing lids is
+    # theirs, so such a frame is not read (larnet_core.aus.reference_flow).
+    wide_eyes_end = truth.expressions[1].offset
+    assert held.loc[(held["frame"] - wide_eyes_end).abs() > 2, "AU01"].notna().all()
+    assert held["AU01"].notna().mean() > 0.95
     # The mesh around the hand is out of shape as a whole: against the uncovered neutral the brows read as a frown
     # (AU4 >= 0.6) on every frame under the hand; against the covered frames' own they rarely do.
     wide_eyed = truth.expressions[1]
