@@ -185,3 +185,43 @@ def test_live_reads_no_unit_from_the_mesh_until_its_first_reading_after_a_cover_
     for index in range(13, 18):
         assert np.isnan(shown[index][not_au43]).all() and shown[index][au43] == 0.0, (index, shown[index])
     assert np.isfinite(shown[18]).all() and shown[18][au20] < 0.6  # the flow's first reading: the still photo
+
+
+def test_live_reads_the_flow_off_the_frame_and_holds_the_last_reading_until_it_lands():
+    # Live reads the flow on a thread of its own (about 5 ms every third frame, off the frames' latency): a reading
+    # lands on the frame after its own, which holds the previous one; otherwise the units are the inline ones.
+    from concurrent.futures import Executor, Future
+
+    from larnet_core.face.mesh import MeshFaceDetector
+    from larnet_core.face.pose import fit_pose
+    from larnet_core.synth.action_units import apply_action_units
+    from larnet_core.synth.photo_faces import head_layer
+    from larnet_core.video.live_face import FlowUnits
+
+    class AtOnce(Executor):  # runs a reading as it is handed over, so when it lands does not depend on timing
+        def submit(self, fn, /, *args, **kwargs):
+            future = Future()
+            future.set_result(fn(*args, **kwargs))
+            return future
+
+    layer = head_layer("grace_hopper", 180)
+    smile = apply_action_units(layer.image, layer.landmarks, {6: 2.5, 12: 2.5})
+    detector = MeshFaceDetector(max_faces=1)
+    try:
+        meshes = [detector.detect(image)[0].mesh3d for image in (layer.image, smile)]
+    finally:
+        detector.close()
+    frames = [(layer.image, meshes[0])] * 5 + [(smile, meshes[1])] * 7  # the smile from frame 5; samples 0, 3, 6, 9
+    inline, threaded = FlowUnits(30.0), FlowUnits(30.0, AtOnce())
+    au12 = AU_COLUMNS.index("AU12")
+    shown = {"inline": [], "threaded": []}
+    for index, (image, mesh) in enumerate(frames):
+        values, pose = np.zeros(len(AU_COLUMNS)), fit_pose(mesh)
+        shown["inline"].append(inline.update(index, image, mesh, values, pose, ()))
+        shown["threaded"].append(threaded.update(index, image, mesh, values, pose, ()))
+    inline_units, threaded_units = np.array(shown["inline"]), np.array(shown["threaded"])
+    assert inline_units[6, au12] >= 1.0 and inline_units[5, au12] < 0.6  # the smile's first reading, at frame 6
+    assert threaded_units[6, au12] < 0.6 and threaded_units[7, au12] == inline_units[6, au12]  # lands a frame later
+    sampled = np.arange(len(frames)) % 3 == 0
+    np.testing.assert_array_equal(threaded_units[~sampled], inline_units[~sampled])
+    np.testing.assert_array_equal(threaded_units[sampled][1:], inline_units[np.flatnonzero(sampled)[1:] - 1])

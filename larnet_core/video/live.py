@@ -159,9 +159,10 @@ class LiveAnalyzer:
             not apply.
         smooth_s: seconds of probabilities averaged into the shown prediction (what the page shows, not a setting
             of the analysis).
-        async_model: run the model on a thread of its own, and label events on another, so a frame's latency is
-            the tracker's and the motion's, not the model's; its probabilities join the shown mean a frame or two
-            later. False runs both inline (every frame then waits for them).
+        async_model: run the model on a thread of its own, label events on another and read the action units from
+            the flow on a third, so a frame's latency is the tracker's and the motion's, not the model's; its
+            probabilities (and a flow reading) join a frame or two later. False runs them inline (every frame then
+            waits for them).
         max_events: events kept (oldest dropped first).
         draw: draw the overlay on the returned frame (False returns the frame unchanged, a little faster).
     """
@@ -192,6 +193,9 @@ class LiveAnalyzer:
             if async_model else None
         # Events are labelled on their own worker: the per-frame model calls go on while one is labelled.
         self._event_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="larnet-live-events") \
+            if async_model else None
+        # The action units read from the flow (about 5 ms every third frame) on theirs: off the frame's latency.
+        self._units_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="larnet-live-units") \
             if async_model else None
         self.input_config = InputConfig.for_card(self.card, reference_s=self.motion_config.reference_s,
                                                  motion_size=self.motion_config.size)
@@ -229,7 +233,8 @@ class LiveAnalyzer:
         self._inflight = None  # (frame index, time, future) of the model call on the model thread
         self._face_state = LiveFaceState(self.fps_hint, self.motion_config.max_residual_px,
                                          self.motion_config.macro_size / self.motion_config.size,
-                                         reach=motion_reach(self.motion_config, self.fps_hint))
+                                         reach=motion_reach(self.motion_config, self.fps_hint),
+                                         reader=self._units_thread)
 
     # -- public ---------------------------------------------------------------------------------------------
     @property

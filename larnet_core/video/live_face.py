@@ -17,6 +17,7 @@ set the neutral; their other units are read against the recent frames under the 
 from __future__ import annotations
 
 from collections import OrderedDict, deque
+from concurrent.futures import Executor, Future
 from typing import Any
 
 import numpy as np
@@ -56,7 +57,7 @@ class LiveFaceState:
     """
 
     def __init__(self, fps: float, max_residual_px: float, macro_factor: float, keep_s: float = 12.0,
-                 reach: tuple[int, int] = (0, 0)) -> None:
+                 reach: tuple[int, int] = (0, 0), reader: Executor | None = None) -> None:
         self.fps = float(fps)
         self.max_residual_px = float(max_residual_px)
         self.macro_factor = float(macro_factor)
@@ -74,7 +75,7 @@ class LiveFaceState:
         self._count = 0
         self._face_id: int | None = None
         self._regions: OrderedDict[int, np.ndarray] = OrderedDict()  # micro region motion per frame, for blinks
-        self._units = FlowUnits(self.fps)
+        self._units = FlowUnits(self.fps, reader)
         # Per scale, the stable points' stray from the rigid model on the recent samples: this face's usual level.
         self._residuals: dict[str, deque[float]] = {}
         #: Per scale, the final motion samples of the stream so far, and those kept out as a head movement too fast
@@ -249,11 +250,19 @@ class FlowUnits:
     next reading under the same cover; the mesh's units where there is no reading, no unit but AU43 where the
     reading's movement fits no unit's pattern, and AU43 always (as a clip). For a sampling step after a cover arrives
     or leaves no unit but AU43 is read (a clip also blanks the step before it, which live cannot know yet), nor after
-    that until the first reading under the new cover, within a second step."""
+    that until the first reading under the new cover, within a second step.
 
-    def __init__(self, fps: float) -> None:
+    With a ``reader`` (an executor: the live analyser's own thread for them) the flow is read there, about 5 ms a
+    reading that would otherwise fall on every third frame's latency: a reading lands a frame or two after its own
+    frame, and the previous one is held meanwhile. While one is running, the next sample is not read (its frame
+    holds the previous reading). Without one, as in tests, every reading is made inline and lands on its frame."""
+
+    def __init__(self, fps: float, reader: Executor | None = None) -> None:
         self.fps = float(fps)
         self.stride = sample_stride(fps)
+        self._reader = reader
+        # A reading on the reader's thread: its frame, its reference's frame and the (rigid model, units) to come.
+        self._pending: tuple[int, int, Future] | None = None
         self._samples: deque[FlowSample] = deque(maxlen=int(WINDOW_S / 2 * self.fps / self.stride) + 2)
         self._models: dict[int, object] = {}  # the rigid model of each reference used, by its frame
         self._last: tuple[int, np.ndarray] | None = None  # the latest reading: its frame and units
@@ -267,6 +276,7 @@ class FlowUnits:
         self._samples.clear()
         self._models.clear()
         self._last = None
+        self._pending = None  # a reading still running is dropped when it ends
         self._cover = None
         self._cover_changed = False
         self._firsts.clear()
@@ -283,19 +293,21 @@ class FlowUnits:
         self._seen = int(index)
         if self._cover is None or self._cover[0] != cover:
             if self._cover is not None:
-                self._last = None  # a reading is not held across a change of cover
+                self._last = self._pending = None  # a reading is not held across a change of cover
             self._cover_changed = self._cover is not None
             self._cover = (cover, index) if self._cover is not None else (cover, index - self.stride)
         since_change = index - self._cover[1]
         if since_change < self.stride:  # the occluder is arriving or leaving
             return np.where(np.arange(len(values)) == _AU43, values, np.nan)
+        self._collect()
         if index % self.stride == 0 and np.isfinite(values).any():
             self._read(index, frame, mesh3d, values, pose, cover, lids_closing)
-        if self._last is None and self._cover_changed and since_change < 2 * self.stride:
+        awaited = self._pending is not None  # a reading on the reader's thread: the last one is held till it lands
+        if self._last is None and self._cover_changed and (since_change < 2 * self.stride or awaited):
             # Until the first reading under the new cover: the mesh the occluder dragged as it came or went is no
             # better than the flow there (a hand leaving the mouth read AU20 0.6-0.9 from the mesh).
             return np.where(np.arange(len(values)) == _AU43, values, np.nan)
-        if self._last is None or index - self._last[0] >= self.stride:
+        if self._last is None or index - self._last[0] >= self.stride * (2 if awaited else 1):
             return values
         if not np.isfinite(self._last[1]).any():  # the movement fits no unit's pattern: not read (as a clip)
             return np.where(np.arange(len(values)) == _AU43, values, np.nan)
@@ -309,7 +321,7 @@ class FlowUnits:
         self._samples.append(FlowSample(index, sample_crop(frame, mesh3d), float(np.nansum(values)), float(pose.yaw),
                                         float(pose.pitch), cover, lids_closing))
         if lids_closing:  # the flow around the eyes is the blink's: not read (as a clip), and no reference
-            self._last = (index, np.full(len(AU_COLUMNS), np.nan))
+            self._last, self._pending = (index, np.full(len(AU_COLUMNS), np.nan)), None
             return
         samples = list(self._samples)
         position = len(samples) - 1
@@ -318,17 +330,38 @@ class FlowUnits:
         first = np.array([s.index in self._firsts for s in samples[:-1]] + [False])
         reference = int(choose_references(samples, self.fps, causal=True, only=position, not_reference=first)[position])
         if reference < 0:
-            self._last = None
+            self._last = self._pending = None  # a reading still running is older: dropped
             return
         frames = {s.index for s in samples}
         for gone in [k for k in self._models if k not in frames]:
             del self._models[gone]
         chosen = samples[reference]
         if reference == position:
-            self._last = (index, np.zeros(len(AU_COLUMNS)))
+            self._last, self._pending = (index, np.zeros(len(AU_COLUMNS))), None
             return
-        if chosen.index not in self._models:
-            self._models[chosen.index] = neutral_model(chosen.crop)
-        self._last = (index, crop_intensities(chosen.crop, samples[position].crop, self._models[chosen.index],
-                                              covered=bool(cover)))
+        if self._reader is None:
+            model, units = _read_units(chosen.crop, samples[position].crop, self._models.get(chosen.index),
+                                       bool(cover))
+            self._models[chosen.index], self._last = model, (index, units)
+        elif self._pending is None:
+            self._pending = (index, chosen.index, self._reader.submit(
+                _read_units, chosen.crop, samples[position].crop, self._models.get(chosen.index), bool(cover)))
+
+    def _collect(self) -> None:
+        """The reading made on the reader's thread, once it is done: it becomes the last reading."""
+        if self._pending is None or not self._pending[2].done():
+            return
+        index, reference, future = self._pending
+        self._pending = None
+        model, units = future.result()
+        if any(sample.index == reference for sample in self._samples):
+            self._models[reference] = model
+        self._last = (index, units)
+
+
+def _read_units(reference: Any, current: Any, model: Any, covered: bool) -> tuple[Any, np.ndarray]:
+    """A flow reading of ``current`` against ``reference`` (:class:`~larnet_core.aus.flow.FaceCrop`) with the
+    reference's rigid model (made here when None: about 2 ms, once per reference): ``(model, units)``."""
+    model = neutral_model(reference) if model is None else model
+    return model, crop_intensities(reference, current, model, covered=covered)
 
