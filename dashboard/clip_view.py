@@ -127,10 +127,17 @@ def frame_caption(row: pd.Series) -> str:
     return " · ".join(parts)
 
 
+#: The interval columns the page's table leads with: when, how long, the units and their rule's name, then the
+#: model's label (a 1400-pixel page shows about ten columns before the table scrolls).
+_LEADING = ("face_id", "onset_s", "apex_s", "offset_s", "duration_s", "kind", "aus", "rule_label", "label",
+            "confidence")
+
+
 def intervals_shown(intervals: pd.DataFrame, frames: pd.DataFrame) -> pd.DataFrame:
-    """The spotted intervals as the page's table shows them: an interval without units says why in its ``aus``
-    cell, as its label on the AU lanes does ("AUs not read" where its apex read nothing but AU43, else "no AU":
-    :func:`~larnet_core.aus.names.units_text`). The result's own table (downloads, sessions) keeps ``aus`` empty."""
+    """The spotted intervals as the page's table shows them: times, kind, units and rule first (frame numbers and
+    peak motion after), and an interval without units says why in its ``aus`` cell, as its label on the AU lanes
+    does ("AUs not read" where its apex read nothing but AU43, else "no AU": :func:`~larnet_core.aus.names.
+    units_text`). The result's own table (downloads, sessions) keeps its columns and ``aus`` empty."""
     if intervals.empty or "aus" not in intervals.columns:
         return intervals
     shown = intervals.copy()
@@ -138,4 +145,5 @@ def intervals_shown(intervals: pd.DataFrame, frames: pd.DataFrame) -> pd.DataFra
     shown["aus"] = [units_text(aus if isinstance(aus, str) else "", None if apex is None or pd.isna(apex)
                                else units_at(frames, int(apex)))
                     for aus, apex in zip(shown["aus"], apexes)]
-    return shown
+    leading = [column for column in _LEADING if column in shown.columns]
+    return shown[leading + [column for column in shown.columns if column not in leading]]

@@ -581,3 +581,6 @@ def test_the_intervals_table_says_why_an_interval_names_no_units():
     shown = intervals_shown(intervals, frames)
     assert shown["aus"].tolist() == ["AU6+AU12", "AUs not read", "no AU"]
     assert intervals["aus"].tolist() == ["AU6+AU12", "", ""]  # the result's own table is left as it is
+    # The units and their rule lead, before the frame numbers (the table scrolls sideways past about ten columns).
+    assert list(shown.columns) == ["aus", "rule_label", "onset_frame", "apex_frame", "offset_frame"]
+    assert list(intervals.columns)[:3] == ["onset_frame", "apex_frame", "offset_frame"]
