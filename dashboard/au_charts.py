@@ -1,5 +1,6 @@
-"""Action-unit figures for the pages: AU lanes over a clip's time, AU bars of a frame or a photo, and the class
-curves smoothed (secondary to the AUs). Numbers come from ``larnet_core.aus``; pages only call these."""
+"""Action-unit figures for the pages: AU lanes over a clip's time, AU bars of a frame or a photo, the class
+curves smoothed (secondary to the AUs), and a live stream's events as its table shows their units. Numbers come
+from ``larnet_core.aus``; pages only call these."""
 
 from __future__ import annotations
 
@@ -10,12 +11,12 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from larnet_core.aus.estimate import photo_intensities
-from larnet_core.aus.names import AU_COLUMNS, units_at, units_text
+from larnet_core.aus.names import AU_COLUMNS, NO_UNIT, NOT_READ, units_at, units_text
 from larnet_core.errors import LarnetError
 from larnet_core.face.mesh import MeshFaceDetector, mediapipe_available
-from larnet_core.result import probability_columns
+from larnet_core.result import events_table, probability_columns
 
-__all__ = ["has_units", "au_lanes_figure", "au_bars_figure", "smoothed_frames", "photo_units"]
+__all__ = ["has_units", "au_lanes_figure", "au_bars_figure", "smoothed_frames", "photo_units", "events_shown"]
 
 # FACS names, for hover text and bar labels.
 _NAMES = {
@@ -140,3 +141,14 @@ def photo_units(image) -> tuple[tuple[float, float, float], dict[str, float]] | 
         return None
     pose, values = photo_intensities(faces[0].mesh3d)
     return (pose.yaw, pose.pitch, pose.roll), dict(zip(AU_COLUMNS, map(float, values)))
+
+
+def events_shown(events: Sequence) -> pd.DataFrame:
+    """A live stream's events (``LiveEvent``) as the live page's table shows them: an event without units says
+    why in its ``aus`` cell, as a clip's interval does ("AUs not read" where its apex read nothing but AU43, else
+    "no AU"), from its ``aus_read``; without the apex and peak motion columns. The result's events table keeps
+    ``aus`` empty."""
+    events = list(events)
+    table = events_table(events).drop(columns=["apex_s", "peak_motion"])
+    table["aus"] = [event.aus or (NO_UNIT if getattr(event, "aus_read", True) else NOT_READ) for event in events]
+    return table

@@ -581,6 +581,15 @@ def test_the_intervals_table_says_why_an_interval_names_no_units():
     shown = intervals_shown(intervals, frames)
     assert shown["aus"].tolist() == ["AU6+AU12", "AUs not read", "no AU"]
     assert intervals["aus"].tolist() == ["AU6+AU12", "", ""]  # the result's own table is left as it is
+    # A live stream's events say the same, from whether the event's apex was read.
+    from dashboard.au_charts import events_shown
+    from larnet_core.video.live import LiveEvent
+
+    events = [LiveEvent(1.0, "happiness", 0.9, 0.3, aus="AU6+AU12", rule_label="EMFACS happiness; objective class I"),
+              LiveEvent(2.0, "others", 0.5, 0.3, aus_read=False), LiveEvent(3.0, "others", 0.5, 0.3)]
+    live = events_shown(events)
+    assert live["aus"].tolist() == ["AU6+AU12", "AUs not read", "no AU"]
+    assert "apex_s" not in live.columns and [e.aus for e in events] == ["AU6+AU12", "", ""]
     # The units and their rule lead, before the frame numbers (the table scrolls sideways past about ten columns).
     assert list(shown.columns) == ["aus", "rule_label", "onset_frame", "apex_frame", "offset_frame"]
     assert list(intervals.columns)[:3] == ["onset_frame", "apex_frame", "offset_frame"]

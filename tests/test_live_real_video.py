@@ -131,6 +131,19 @@ def test_the_movement_where_the_laugh_starts_is_reported(live):
     assert not any(e.time_s < 11.0 for e in events), _events(analyzer)
 
 
+def test_the_laugh_event_says_its_units_were_not_read_as_the_clips_interval_does(live):
+    # The event names no unit because none was read at its apex (the movement fits no unit's pattern): the live
+    # page says "AUs not read", as the clip page says of the same interval, not "no AU".
+    from dashboard.au_charts import events_shown
+    from larnet_core.aus.names import NOT_READ
+
+    analyzer, _ = live
+    laugh = [e for e in analyzer.events if 11.0 < e.apex_s < 13.0][0]
+    assert laugh.aus == "" and not laugh.aus_read
+    shown = events_shown(analyzer.events)
+    assert shown.loc[[e is laugh for e in analyzer.events], "aus"].tolist() == [NOT_READ]
+
+
 def test_her_eyes_closing_as_she_laughs_are_a_blink_not_an_event(live):
     # As in the clip (17.7 s): the lids shut, come back only to narrowed and shut again; the first closing is a
     # blink, though live measures it against the past few seconds' narrower eyes and sees only 0.6 s after it.

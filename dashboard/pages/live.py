@@ -27,7 +27,7 @@ from dashboard.models import current_model, current_predictor, selected_model, s
 from dashboard.sessions_ui import save_to_session
 from dashboard.text import plain_error
 from larnet_core.errors import LarnetError
-from larnet_core.result import events_table, live_result, model_provenance, prob_column
+from larnet_core.result import live_result, model_provenance, prob_column
 from larnet_core.video import LiveAnalyzer
 from larnet_core.video.live import LIVE_SETTINGS
 from larnet_core.video.stream import LiveStream
@@ -126,7 +126,7 @@ def _result(state: LiveState, predictor, seconds: float | None = None):
 
 
 def _events_table(state: LiveState) -> pd.DataFrame:
-    return events_table(state.analyzer.events).drop(columns=["apex_s", "peak_motion"])
+    return au_charts.events_shown(state.analyzer.events)
 
 
 def _history_frame(state: LiveState) -> pd.DataFrame:

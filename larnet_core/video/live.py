@@ -84,6 +84,10 @@ class LiveEvent:
         peak_motion: the motion at the apex (pixels of the aligned 96-pixel crop).
         aus: the action units it shows (``"AU6+AU12"``; empty without a face mesh).
         rule_label: the FACS rules' name for those units (a rule, not a model output).
+        aus_read: whether its units were read at all (False: its apex's movement fits no unit's pattern, or its
+            frames were no longer kept), so that an event without units says "AUs not read" rather than "no AU",
+            as a clip's interval does (:func:`~larnet_core.aus.names.units_text`). The page's; the result's events
+            table does not keep it (a clip's intervals tell it from their frames' units).
     """
 
     time_s: float
@@ -96,6 +100,7 @@ class LiveEvent:
     peak_motion: float = 0.0
     aus: str = ""
     rule_label: str = ""
+    aus_read: bool = True
 
 
 @dataclass(frozen=True)
@@ -490,7 +495,7 @@ class LiveAnalyzer:
 
     def _event(self, row: dict, face_id: int, done: tuple | None) -> LiveEvent:
         onset, offset = int(row["onset_frame"]), int(row["offset_frame"])
-        probs, aus, rule = done if done is not None else (None, "", "")
+        probs, aus, rule, read = done if done is not None else (None, "", "", False)
         if probs is not None:
             top = int(np.argmax(probs))
             label, confidence = self.class_names[top], float(probs[top])
@@ -505,7 +510,7 @@ class LiveAnalyzer:
             span = self._times[offset] - self._times[onset]
             duration = span * (offset - onset + 1) / (offset - onset)
         event = LiveEvent(float(start), label, confidence, duration, str(row["kind"]), face_id, float(apex),
-                          float(row["peak_motion"]), aus, rule)
+                          float(row["peak_motion"]), aus, rule, read)
         self._events.append(event)
         self._intervals.append({**row, "face_id": event.face_id, "label": label, "confidence": confidence,
                                 "aus": aus, "rule_label": rule})

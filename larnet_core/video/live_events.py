@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from larnet_core.aus.flow import face_crop
+from larnet_core.aus.names import AU_COLUMNS
 from larnet_core.face.inputs import InputConfig, alignment_record, input_from_crops, warp_crop
 from larnet_core.video.motion import MotionConfig
 from larnet_core.video.face_state import covered_units
@@ -36,6 +37,8 @@ from larnet_core.video.recognise import crop_units, neutral_frame, neutral_lead,
 from larnet_core.video.spotting import SpottingParams
 
 __all__ = ["KeptFrame", "FrameRing", "ring_frames", "EventJob", "event_job", "run_event_job"]
+
+_NOT_AU43 = np.array([name != "AU43" for name in AU_COLUMNS])
 
 
 @dataclass(frozen=True)
@@ -148,9 +151,12 @@ def event_job(ring: FrameRing, onset: int, apex: int, fps: float,
     return EventJob(neutral, first, peak, apex_units)
 
 
-def run_event_job(job: EventJob, predictor: Any, config: InputConfig) -> tuple[np.ndarray | None, str, str]:
-    """``(class probabilities, aus, rule_label)`` of one event: the model on its onset -> apex input (None when
-    the input cannot be made) and the action units from its neutral frame to its apex, as a clip's interval."""
+def run_event_job(job: EventJob, predictor: Any,
+                  config: InputConfig) -> tuple[np.ndarray | None, str, str, bool]:
+    """``(class probabilities, aus, rule_label, aus_read)`` of one event: the model on its onset -> apex input
+    (None when the input cannot be made) and the action units from its neutral frame to its apex, as a clip's
+    interval; ``aus_read``: any unit but AU43 was read there (False: the movement fits no unit's pattern, or every
+    region was covered), so an event without units says "AUs not read" rather than "no AU", as a clip's does."""
     record = {**job.apex.record, "input_reference": job.onset.index}
     try:
         model_input = input_from_crops(job.apex.crop, record, config, job.onset.crop, config.flow)
@@ -160,4 +166,4 @@ def run_event_job(job: EventJob, predictor: Any, config: InputConfig) -> tuple[n
     values = covered_units(crop_units(job.neutral.face, job.apex.face, job.apex_units, bool(job.covered)),
                            job.covered)
     aus, rule = unit_labels(values)
-    return probs, aus, rule
+    return probs, aus, rule, bool(np.isfinite(np.asarray(values, dtype=np.float64)[_NOT_AU43]).any())
