@@ -307,7 +307,15 @@ def test_live_webcam_counts_frames_and_predicts(page):
     page.get_by_text(re.compile(r"^AU\d+(\+AU\d+)*$")).first.wait_for(state="attached", timeout=90_000)
     page.locator(".js-plotly-plot", has_text="Action units (estimates)").first.wait_for(timeout=30_000)
     assert_no_exception(page)
-    page.locator(".js-plotly-plot", has_text="Action units (estimates)").first.scroll_into_view_if_needed()
+    from playwright.sync_api import Error as PlaywrightError
+
+    for _ in range(10):  # the bars are redrawn a few times a second: one can go from the page mid-scroll
+        try:
+            page.locator(".js-plotly-plot", has_text="Action units (estimates)").first.scroll_into_view_if_needed(
+                timeout=5_000)
+            break
+        except PlaywrightError:
+            page.wait_for_timeout(200)
     screenshot(page, "live")
     frame.get_by_role("button", name=re.compile("STOP", re.IGNORECASE)).click()
     page.wait_for_timeout(1000)  # the component reports the stop, which reruns the page and ends its loop
