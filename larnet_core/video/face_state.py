@@ -539,13 +539,14 @@ def _with_flow_units(rows: FaceStateRows, values: np.ndarray, not_reference: np.
     if not_reference is not None:
         blocked |= not_reference
     references = choose_references(samples, fps, not_reference=blocked[sampled])
+    # A sample whose lids are closing is not read: the flow around its eyes is the blink's (against open lids its
+    # drag read AU1 and AU9, against other closing lids AU5).
+    closing_samples = np.array([s.lids_closing for s in samples], dtype=bool)
+    references[closing_samples] = -1
     read = reference_intensities(samples, references, rows.readings)
     flow = _spread(sampled, read, n, stride, runs)
     # A sample the flow read but whose movement fits no unit's pattern (flow.MIN_EXPLAINED) is "not read": its
-    # frames are NaN, not the mesh's units, which are no better there. So is one whose lids are closing: the flow
-    # around its eyes is the blink's (against open lids its drag read AU1 and AU9, against other closing lids AU5).
-    closing_samples = np.array([s.lids_closing for s in samples], dtype=bool)
-    read[closing_samples] = np.nan
+    # frames are NaN, not the mesh's units, which are no better there; so are a closing sample's.
     unreadable = ((references >= 0) & ~np.isfinite(read).any(axis=1)) | closing_samples
     not_read = _spread(sampled, unreadable[:, None].astype(np.float64), n, stride, runs)[:, 0] > 0
     flow[:, AU_COLUMNS.index("AU43")] = np.nan
