@@ -150,5 +150,5 @@ def events_shown(events: Sequence) -> pd.DataFrame:
     ``aus`` empty."""
     events = list(events)
     table = events_table(events).drop(columns=["apex_s", "peak_motion"])
-    table["aus"] = [event.aus or (NO_UNIT if getattr(event, "aus_read", True) else NOT_READ) for event in events]
+    table["aus"] = [event.aus or (NO_UNIT if event.aus_read else NOT_READ) for event in events]
     return table

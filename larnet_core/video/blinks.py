@@ -34,7 +34,7 @@ from larnet_core.aus.features import FEATURE_NAMES
 
 __all__ = ["EYE_SHUT", "LID_CLOSED", "EYE_MOTION", "MAX_BLINK_S", "REOPENED", "RECENT_S", "BLINK_DRAG",
            "eye_apertures", "eye_closure", "lids_closed", "lids_closing", "apertures_before", "blink_column",
-           "closures", "track_blinks", "blink_frames", "is_blink", "drop_blinks"]
+           "track_blinks", "blink_frames", "is_blink", "drop_blinks"]
 
 #: Share of an eye's neutral aperture a blink takes away, in both eyes at once (generated blinks of the
 #: development photos: 0.28-0.46 per eye on the frames where the rendered lids are more than half shut, 0.03-0.23
@@ -167,22 +167,16 @@ def blink_column(closure: np.ndarray, eye_motion: np.ndarray, fps: float) -> np.
     return _short_runs(closing, max(1, int(round(MAX_BLINK_S * fps))), _reopenings(closure, closing & measured))
 
 
-def closures(features: np.ndarray, window: int) -> np.ndarray:
-    """``(n, 2)`` :func:`eye_closure` of a clip's ``(n, n_features)`` mesh measures (NaN rows: no measure), each
-    eye against its own neutral aperture: the median over ``window`` frames centred on each frame (as the action
-    units' neutral)."""
-    apertures = eye_apertures(features)
-    neutral = pd.DataFrame(apertures).rolling(max(1, int(window)), center=True, min_periods=1).median().to_numpy()
-    return eye_closure(apertures, neutral)
-
-
 def track_blinks(features: np.ndarray | None, eye_motion: np.ndarray, fps: float, window: int) -> np.ndarray:
     """A clip's ``blink`` column from one face's ``(n, n_features)`` mesh measures (NaN rows: no measure; None:
-    no mesh at all) and its eye-region motion, against the neutral of :func:`closures`."""
+    no mesh at all) and its eye-region motion, each eye against its own neutral aperture: the median over
+    ``window`` frames centred on each frame (as the action units' neutral)."""
     motion = np.asarray(eye_motion, dtype=np.float64)
     if features is None:
         return blink_column(np.full((len(motion), 2), np.nan), motion, fps)
-    return blink_column(closures(features, window), motion, fps)
+    apertures = eye_apertures(features)
+    neutral = pd.DataFrame(apertures).rolling(max(1, int(window)), center=True, min_periods=1).median().to_numpy()
+    return blink_column(eye_closure(apertures, neutral), motion, fps)
 
 
 def blink_frames(table: pd.DataFrame, fps: float) -> np.ndarray:

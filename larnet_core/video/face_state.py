@@ -56,7 +56,7 @@ from larnet_core.aus.names import AU_COLUMNS
 from larnet_core.face.occlusion import NEUTRAL_WINDOW_S as OCCLUSION_WINDOW_S, REGION_POINTS, occluded_regions
 from larnet_core.result.schema import REGIONS
 from larnet_core.video.motion import MotionConfig, combine_regions
-from larnet_core.video.blinks import apertures_before, blink_column, closures, eye_apertures, lids_closing
+from larnet_core.video.blinks import apertures_before, eye_apertures, lids_closing, track_blinks
 from larnet_core.video.spotting import MacroSides
 
 __all__ = ["MAX_YAW_DEG", "NEUTRAL_WINDOW_S", "FaceStateRows", "measure_face", "face_state_columns",
@@ -423,12 +423,11 @@ def face_state_columns(rows: FaceStateRows, columns: dict[str, Any], n: int, fps
     # Both eyes closing together, each against its own neutral aperture: a wink is not a blink. Covered eyes
     # (sunglasses) have no aperture: the mesh invents their lids.
     eyes_covered = covered.get("eyes", np.zeros(n, dtype=bool))
-    closure = np.full((n, 2), np.nan)
+    lids = None
     if features is not None:
         # Frames seen from far to the side read badly: they neither set the neutral nor get intensities.
         features[np.abs(np.nan_to_num(pose[:, 0])) > MAX_YAW_DEG] = np.nan
         lids = np.where(eyes_covered[:, None], np.nan, features)
-        closure = closures(lids, max(1, int(round(NEUTRAL_WINDOW_S * fps))))
         apertures = eye_apertures(lids)
         rows.lane_inputs = _LaneInputs(features, pose, out["occluded"], covered, fps, _first_seen(columns, n),
                                        lids_closing(apertures, apertures_before(apertures, fps)))
@@ -437,7 +436,8 @@ def face_state_columns(rows: FaceStateRows, columns: dict[str, Any], n: int, fps
         values = np.full((n, len(AU_COLUMNS)), np.nan)
     for position, name in enumerate(AU_COLUMNS):
         out[name] = values[:, position]
-    out["blink"] = blink_column(closure, columns.get("motion_eyes", np.full(n, np.nan)), fps) & ~eyes_covered
+    out["blink"] = track_blinks(lids, columns.get("motion_eyes", np.full(n, np.nan)), fps,
+                                max(1, int(round(NEUTRAL_WINDOW_S * fps)))) & ~eyes_covered
     return out
 
 

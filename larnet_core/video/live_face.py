@@ -318,11 +318,12 @@ class FlowUnits:
 
     def _read(self, index: int, frame: np.ndarray, mesh3d: np.ndarray, values: np.ndarray, pose: Any,
               cover: str, lids_closing: bool) -> None:
-        self._samples.append(FlowSample(index, sample_crop(frame, mesh3d), float(np.nansum(values)), float(pose.yaw),
-                                        float(pose.pitch), cover, lids_closing))
-        if lids_closing:  # the flow around the eyes is the blink's: not read (as a clip), and no reference
+        """Reads this sampled frame against its reference (on the reader's thread when there is one)."""
+        if lids_closing:  # the flow around the eyes is the blink's: not read (as a clip), nor kept as a reference
             self._last, self._pending = (index, np.full(len(AU_COLUMNS), np.nan)), None
             return
+        self._samples.append(FlowSample(index, sample_crop(frame, mesh3d), float(np.nansum(values)), float(pose.yaw),
+                                        float(pose.pitch), cover))
         samples = list(self._samples)
         position = len(samples) - 1
         self._firsts = {k for k in self._firsts if k >= samples[0].index}
