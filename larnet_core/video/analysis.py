@@ -337,7 +337,9 @@ def _recognise_and_predict(source: ClipSource, predictor, streamed: _Streamed, t
                 # The clip's own frame rate (a video file's, not the caller's image-sequence one): the neutral
                 # frame's lead is 0.2 s of it, as live counts it.
                 class_names, fps=streamed.meta.fps, max_side=streamed.max_side, meshes=meshes, limits=limits,
-                sha256=streamed.meta.sha256)
+                sha256=streamed.meta.sha256, held_baselines={
+                    face_id: kept.state.held_baseline for face_id, kept in streamed.rows.items()
+                    if kept.state.held_baseline is not None})
             _put_interval_readings(tables[table_id], readings, streamed.meta.fps)
             if table_id == main_id:
                 main_intervals, main_probabilities = face_intervals, probabilities

@@ -48,6 +48,7 @@ import numpy as np
 import pandas as pd
 
 from larnet_core.aus.estimate import intensities, measure_mesh, running_neutral, track_intensities
+from larnet_core.aus.held import held_units, person_baseline, shape_units, with_held
 from larnet_core.aus.features import FEATURE_NAMES
 from larnet_core.aus.flow import FaceCrop
 from larnet_core.aus.reference_flow import (FlowSample, choose_references, reference_intensities, sample_crop,
@@ -236,6 +237,16 @@ class FaceStateRows:
         # (lanes_off_expressions), and each (frame, reference) flow reading, so that it reads only the new pairs.
         self.lane_inputs: _LaneInputs | None = None
         self.readings: dict[tuple[int, int], np.ndarray] = {}
+        # Each sampled frame's mouth read from its shape (aus.held.shape_units), and the face's baseline for it
+        # (kept for its intervals' readings, larnet_core.video.recognise).
+        self.shapes: dict[int, np.ndarray] = {}
+        self.held_baseline: np.ndarray | None = None
+
+    def shape_of(self, index: int, crop: FaceCrop) -> np.ndarray:
+        """Frame ``index``'s :func:`~larnet_core.aus.held.shape_units`, read once."""
+        if index not in self.shapes:
+            self.shapes[index] = shape_units(crop)
+        return self.shapes[index]
 
     def add(self, index: int, measure, appearance: np.ndarray | None = None) -> None:
         if appearance is not None:
@@ -519,7 +530,8 @@ def _with_flow_units(rows: FaceStateRows, values: np.ndarray, not_reference: np.
     (:mod:`larnet_core.video.interval_lanes`), and no frame of them is a reference then (``not_reference``, per
     frame: :func:`lanes_off_expressions`); nor is a face's first frame in view (``first_seen``:
     :mod:`larnet_core.aus.reference_flow` says why), nor a frame whose lids are closing (``lids_closing``), which
-    reads no unit but AU43."""
+    reads no unit but AU43. Where a sample's reference holds a mouth unit, which the flow then cannot see, the
+    frame's own is read from the mouth's shape as well, and the larger reading stands (:func:`_held_lanes`)."""
     inputs = rows.lane_inputs
     pose, cover, covered, fps = inputs.pose, inputs.cover, inputs.covered, inputs.fps
     n = len(values)
@@ -555,7 +567,36 @@ def _with_flow_units(rows: FaceStateRows, values: np.ndarray, not_reference: np.
         flow[np.ix_(np.asarray(flags, dtype=bool), _REGION_COLUMNS[region])] = np.nan
     out = np.where(np.isfinite(flow), flow, values)
     out[np.ix_(not_read, _NOT_AU43)] = np.nan
-    return out
+    held = _held_lanes(rows, samples, references, n, runs)
+    held[arriving] = np.nan
+    for region, flags in covered.items():
+        held[np.ix_(np.asarray(flags, dtype=bool), _REGION_COLUMNS[region])] = np.nan
+    return with_held(out, held)
+
+
+def _held_lanes(rows: FaceStateRows, samples: list[FlowSample], references: np.ndarray, n: int,
+                runs: np.ndarray) -> np.ndarray:
+    """``(n, len(AU_COLUMNS))``: the mouth units each sampled frame holds where its flow reference holds them
+    too (:func:`~larnet_core.aus.held.held_units`, against the face's baseline over its sampled frames with the
+    mouth in view, kept in ``rows.held_baseline``), spread between samples as the flow's readings are; NaN
+    elsewhere."""
+    shapes = np.array([rows.shape_of(s.index, s.crop) for s in samples]).reshape(len(samples), len(AU_COLUMNS))
+    in_view = np.array(["mouth" not in s.cover for s in samples], dtype=bool)
+    baseline = person_baseline(shapes[in_view])
+    rows.held_baseline = baseline
+    held = np.full((len(samples), len(AU_COLUMNS)), np.nan)
+    for position, reference in enumerate(np.asarray(references, dtype=np.int64)):
+        if reference >= 0 and in_view[position]:
+            held[position] = held_units(shapes[position], shapes[reference], baseline)
+    # Spread where held and where not alike (a row of the flow's is spread whole): a frame between a sample that
+    # holds a unit and one that does not takes it where it is nearer the first.
+    read = np.isfinite(shapes).any(axis=1) & (references >= 0) & in_view
+    values = np.where(read[:, None], np.nan_to_num(held, nan=0.0), np.nan)
+    flags = np.where(read[:, None], np.isfinite(held).astype(np.float64), np.nan)
+    sampled = np.array([s.index for s in samples], dtype=np.int64)
+    stride = sample_stride(rows.lane_inputs.fps)
+    spread_values, spread_flags = _spread(sampled, values, n, stride, runs), _spread(sampled, flags, n, stride, runs)
+    return np.where(spread_flags >= 0.5, spread_values, np.nan)
 
 
 def cover_changing(cover: np.ndarray | pd.Series, fps: float) -> np.ndarray:

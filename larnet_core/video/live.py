@@ -466,7 +466,8 @@ class LiveAnalyzer:
         apex = int(row["apex_frame"])
         job = event_job(self._ring, int(row["onset_frame"]), apex, self.fps_hint, self._face_state.units_at(apex))
         if job is not None:  # a region covered from the neutral to the apex reads as no unit, as in a clip
-            job = replace(job, covered=self._face_state.covered_between(job.neutral.index, apex))
+            job = replace(job, covered=self._face_state.covered_between(job.neutral.index, apex),
+                          held_baseline=self._face_state.held_baseline())
         face_id = job.apex.face_id if job is not None else int(self._main if self._main is not None else 0)
         if job is None:
             done = None

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from larnet_core.aus.flow import face_crop
+from larnet_core.aus.held import held_units, shape_units, with_held
 from larnet_core.aus.names import AU_COLUMNS
 from larnet_core.face.inputs import InputConfig, alignment_record, input_from_crops, warp_crop
 from larnet_core.video.motion import MotionConfig
@@ -133,6 +134,7 @@ class EventJob:
     apex: KeptFrame
     apex_units: np.ndarray | None = None
     covered: tuple[str, ...] = ()  # regions covered between the neutral and the apex: their units say nothing
+    held_baseline: np.ndarray | None = None  # the face's baseline for the units its mouth holds (aus.held)
 
 
 def event_job(ring: FrameRing, onset: int, apex: int, fps: float,
@@ -163,7 +165,11 @@ def run_event_job(job: EventJob, predictor: Any,
         probs = np.asarray(predictor.predict_proba([model_input.image])[0], dtype=np.float64)
     except ValueError:
         probs = None
-    values = covered_units(crop_units(job.neutral.face, job.apex.face, job.apex_units, bool(job.covered)),
-                           job.covered)
+    values = crop_units(job.neutral.face, job.apex.face, job.apex_units, bool(job.covered))
+    if job.held_baseline is not None and job.neutral.face is not None and job.apex.face is not None:
+        # The mouth units the apex holds where the neutral frame holds them too, as a clip's interval reads them.
+        values = with_held(values, held_units(shape_units(job.apex.face), shape_units(job.neutral.face),
+                                              job.held_baseline))
+    values = covered_units(values, job.covered)
     aus, rule = unit_labels(values)
     return probs, aus, rule, bool(np.isfinite(np.asarray(values, dtype=np.float64)[_NOT_AU43]).any())

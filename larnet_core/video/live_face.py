@@ -25,6 +25,7 @@ import pandas as pd
 
 from larnet_core.aus.estimate import AuTracker
 from larnet_core.aus.flow import crop_intensities, neutral_model
+from larnet_core.aus.held import RunningBaseline, held_units, shape_units, with_held
 from larnet_core.aus.reference_flow import WINDOW_S, FlowSample, choose_references, sample_crop, sample_stride
 from larnet_core.aus.names import AU_COLUMNS
 from larnet_core.result.schema import REGIONS
@@ -237,6 +238,10 @@ class LiveFaceState:
         table["blink"] = blink_column(closure, table["motion_eyes"].to_numpy(), self.fps)
         return is_blink(table, reach, self.fps, min_motion)
 
+    def held_baseline(self) -> np.ndarray:
+        """The face's baseline for the units its mouth holds (:class:`~larnet_core.aus.held.RunningBaseline`)."""
+        return self._units.baseline.value()
+
     def units_at(self, index: int) -> np.ndarray | None:
         """The per-frame AU intensities of frame ``index`` (None when it is not kept or had no mesh)."""
         frame = self._frames.get(int(index))
@@ -255,17 +260,25 @@ class FlowUnits:
     With a ``reader`` (an executor: the live analyser's own thread for them) the flow is read there, about 5 ms a
     reading that would otherwise fall on every third frame's latency: a reading lands a frame or two after its own
     frame, and the previous one is held meanwhile. While one is running, the next sample is not read (its frame
-    holds the previous reading). Without one, as in tests, every reading is made inline and lands on its frame."""
+    holds the previous reading). Without one, as in tests, every reading is made inline and lands on its frame.
+
+    Each reading also reads the mouth's shape against the average face (:mod:`larnet_core.aus.held`): the units
+    the frame holds where its reference holds them too, against the face's running baseline over its readings with
+    the mouth in view (:class:`~larnet_core.aus.held.RunningBaseline`, as a clip's over the whole clip)."""
 
     def __init__(self, fps: float, reader: Executor | None = None) -> None:
         self.fps = float(fps)
         self.stride = sample_stride(fps)
         self._reader = reader
-        # A reading on the reader's thread: its frame, its reference's frame and the (rigid model, units) to come.
-        self._pending: tuple[int, int, Future] | None = None
+        # A reading on the reader's thread: its frame, its reference's frame, the reference's shape reading and the
+        # baseline (None: the mouth covered) and the (rigid model, units, shape) to come.
+        self._pending: tuple[int, int, tuple[np.ndarray, np.ndarray] | None, Future] | None = None
         self._samples: deque[FlowSample] = deque(maxlen=int(WINDOW_S / 2 * self.fps / self.stride) + 2)
         self._models: dict[int, object] = {}  # the rigid model of each reference used, by its frame
-        self._last: tuple[int, np.ndarray] | None = None  # the latest reading: its frame and units
+        # The latest reading: its frame, the flow's units and the mouth's held units (None: none).
+        self._last: tuple[int, np.ndarray, np.ndarray | None] | None = None
+        self._shapes: dict[int, np.ndarray] = {}  # each sample's mouth read from its shape (aus.held), by frame
+        self.baseline = RunningBaseline(keep=int(60.0 * self.fps / self.stride))  # the last minute's readings
         self._cover: tuple[str, int] | None = None  # the cover now, and the frame it began
         self._cover_changed = False  # whether that cover followed another (not the face's first cover)
         # The face's first frames in view (after an absence too) are no reference (reference_flow says why).
@@ -275,6 +288,8 @@ class FlowUnits:
     def reset(self) -> None:
         self._samples.clear()
         self._models.clear()
+        self._shapes.clear()
+        self.baseline.reset()
         self._last = None
         self._pending = None  # a reading still running is dropped when it ends
         self._cover = None
@@ -309,18 +324,23 @@ class FlowUnits:
             return np.where(np.arange(len(values)) == _AU43, values, np.nan)
         if self._last is None or index - self._last[0] >= self.stride * (2 if awaited else 1):
             return values
+        held = self._last[2]
+        if held is not None:
+            held = np.where(np.isfinite(values), held, np.nan)  # covered regions
         if not np.isfinite(self._last[1]).any():  # the movement fits no unit's pattern: not read (as a clip)
-            return np.where(np.arange(len(values)) == _AU43, values, np.nan)
-        flow = self._last[1].copy()
-        flow[_AU43] = np.nan
-        flow[~np.isfinite(values)] = np.nan  # covered regions
-        return np.where(np.isfinite(flow), flow, values)
+            out = np.where(np.arange(len(values)) == _AU43, values, np.nan)
+        else:
+            flow = self._last[1].copy()
+            flow[_AU43] = np.nan
+            flow[~np.isfinite(values)] = np.nan  # covered regions
+            out = np.where(np.isfinite(flow), flow, values)
+        return out if held is None else with_held(out, held)
 
     def _read(self, index: int, frame: np.ndarray, mesh3d: np.ndarray, values: np.ndarray, pose: Any,
               cover: str, lids_closing: bool) -> None:
         """Reads this sampled frame against its reference (on the reader's thread when there is one)."""
         if lids_closing:  # the flow around the eyes is the blink's: not read (as a clip), nor kept as a reference
-            self._last, self._pending = (index, np.full(len(AU_COLUMNS), np.nan)), None
+            self._last, self._pending = (index, np.full(len(AU_COLUMNS), np.nan), None), None
             return
         self._samples.append(FlowSample(index, sample_crop(frame, mesh3d), float(np.nansum(values)), float(pose.yaw),
                                         float(pose.pitch), cover))
@@ -336,33 +356,65 @@ class FlowUnits:
         frames = {s.index for s in samples}
         for gone in [k for k in self._models if k not in frames]:
             del self._models[gone]
+        for gone in [k for k in self._shapes if k not in frames]:
+            del self._shapes[gone]
         chosen = samples[reference]
+        mouth = "mouth" not in cover  # the mouth in view: its shape is read
         if reference == position:
-            self._last, self._pending = (index, np.zeros(len(AU_COLUMNS))), None
+            held = None
+            if mouth:
+                shape = self._shape(index, samples[position].crop)
+                self.baseline.add(shape)
+                held = held_units(shape, shape, self.baseline.value())
+            self._last, self._pending = (index, np.zeros(len(AU_COLUMNS)), held), None
             return
+        # The reference's shape was read when it was read itself (or is read here, once).
+        shapes = (self._shape(chosen.index, chosen.crop), self.baseline.value()) if mouth else None
         if self._reader is None:
-            model, units = _read_units(chosen.crop, samples[position].crop, self._models.get(chosen.index),
-                                       bool(cover))
-            self._models[chosen.index], self._last = model, (index, units)
+            model, units, shape = _read_units(chosen.crop, samples[position].crop, self._models.get(chosen.index),
+                                              bool(cover), shapes)
+            self._models[chosen.index] = model
+            self._landed(index, units, shape, shapes)
         elif self._pending is None:
-            self._pending = (index, chosen.index, self._reader.submit(
-                _read_units, chosen.crop, samples[position].crop, self._models.get(chosen.index), bool(cover)))
+            self._pending = (index, chosen.index, shapes, self._reader.submit(
+                _read_units, chosen.crop, samples[position].crop, self._models.get(chosen.index), bool(cover),
+                shapes))
+
+    def _shape(self, index: int, crop: Any) -> np.ndarray:
+        if index not in self._shapes:
+            self._shapes[index] = shape_units(crop)
+        return self._shapes[index]
+
+    def _landed(self, index: int, units: np.ndarray, shape: np.ndarray | None,
+                shapes: tuple[np.ndarray, np.ndarray] | None) -> None:
+        """A reading of frame ``index`` is done: it becomes the last one, with the units the mouth holds where its
+        reference holds them (``shapes``: the reference's shape reading and the baseline when it was made)."""
+        held = None
+        if shape is not None and shapes is not None:
+            self._shapes[index] = shape
+            self.baseline.add(shape)
+            held = held_units(shape, shapes[0], shapes[1])
+        self._last = (index, units, held)
 
     def _collect(self) -> None:
         """The reading made on the reader's thread, once it is done: it becomes the last reading."""
-        if self._pending is None or not self._pending[2].done():
+        if self._pending is None or not self._pending[3].done():
             return
-        index, reference, future = self._pending
+        index, reference, shapes, future = self._pending
         self._pending = None
-        model, units = future.result()
+        model, units, shape = future.result()
         if any(sample.index == reference for sample in self._samples):
             self._models[reference] = model
-        self._last = (index, units)
+        self._landed(index, units, shape, shapes)
 
 
-def _read_units(reference: Any, current: Any, model: Any, covered: bool) -> tuple[Any, np.ndarray]:
+def _read_units(reference: Any, current: Any, model: Any, covered: bool,
+                shapes: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[Any, np.ndarray, np.ndarray | None]:
     """A flow reading of ``current`` against ``reference`` (:class:`~larnet_core.aus.flow.FaceCrop`) with the
-    reference's rigid model (made here when None: about 2 ms, once per reference): ``(model, units)``."""
+    reference's rigid model (made here when None: about 2 ms, once per reference), and, with ``shapes`` (the mouth
+    in view), ``current``'s mouth read from its shape (:func:`~larnet_core.aus.held.shape_units`): ``(model,
+    units, shape or None)``."""
     model = neutral_model(reference) if model is None else model
-    return model, crop_intensities(reference, current, model, covered=covered)
+    shape = shape_units(current) if shapes is not None else None
+    return model, crop_intensities(reference, current, model, covered=covered), shape
 

@@ -38,6 +38,7 @@ import pandas as pd
 
 from larnet_core.aus.estimate import expression_units
 from larnet_core.aus.flow import crop_intensities, face_crop, neutral_model
+from larnet_core.aus.held import held_units, shape_units, with_held
 from larnet_core.aus.names import AU_COLUMNS
 from larnet_core.video.face_state import covered_in, covered_units
 from larnet_core.aus.rules import au_string, rule_label
@@ -100,7 +101,7 @@ def _tracked_mesh(meshes, table: pd.DataFrame, index: int) -> np.ndarray | None:
 
 def recognise_intervals(intervals: pd.DataFrame, table: pd.DataFrame, source, predictor, input_config,
                         class_names: list[str], *, fps: float | None, max_side: int, meshes=None,
-                        limits=None, sha256: str | None = None
+                        limits=None, sha256: str | None = None, held_baselines: dict[int, np.ndarray] | None = None
                         ) -> tuple[pd.DataFrame, dict[int, np.ndarray], list[IntervalReading]]:
     """The intervals with ``label``, ``confidence``, ``aus`` and ``rule_label`` from their own onset and apex
     (see the module docstring), each interval's class probabilities by its position in the table, and each
@@ -111,8 +112,10 @@ def recognise_intervals(intervals: pd.DataFrame, table: pd.DataFrame, source, pr
     tracked meshes (:class:`~larnet_core.video.tracked_meshes.TrackedMeshes`, working-frame pixels; None: none
     kept, and no frame is read for the lanes); ``fps`` the clip's frame rate (the neutral frame's lead is counted
     in it; an image sequence is read at it); ``sha256`` is the clip's digest from the analysis (the file is not
-    hashed again). Every interval's frames are read in one pass of one opened reader. An interval whose frames
-    cannot be re-read keeps its per-frame label.
+    hashed again); ``held_baselines`` each face's baseline for the units it holds (by face id:
+    :func:`~larnet_core.aus.held.person_baseline`; a face without one reads no held units). Every interval's
+    frames are read in one pass of one opened reader. An interval whose frames cannot be re-read keeps its
+    per-frame label.
     """
     out = intervals.copy()
     lead = neutral_lead(fps)
@@ -125,8 +128,9 @@ def recognise_intervals(intervals: pd.DataFrame, table: pd.DataFrame, source, pr
         neutral, end = _lane_span(onset, offset, lead, segments)
         wanted.append((neutral, onset, apex))
         ends.append((offset, end))
-    lanes = [_LaneReader(table, neutral, onset, apex, offset, end)
-             for (neutral, onset, apex), (offset, end) in zip(wanted, ends)]
+    baselines = [(held_baselines or {}).get(int(face_id)) for face_id in _face_ids(out)]
+    lanes = [_LaneReader(table, neutral, onset, apex, offset, end, baseline)
+             for (neutral, onset, apex), (offset, end), baseline in zip(wanted, ends, baselines)]
     kept = {i for triple in wanted for i in triple}
     read = kept | ({i for lane in lanes for i in range(lane.neutral, lane.end)} if meshes is not None else set())
     frames: dict[int, np.ndarray] = {}
@@ -176,6 +180,13 @@ def recognise_intervals(intervals: pd.DataFrame, table: pd.DataFrame, source, pr
     return out, probabilities, readings
 
 
+def _face_ids(intervals: pd.DataFrame) -> list[int]:
+    """Each interval's face id (-1 where the table has none)."""
+    if "face_id" not in intervals.columns:
+        return [-1] * len(intervals)
+    return [int(value) if pd.notna(value) else -1 for value in intervals["face_id"]]
+
+
 def _lane_span(onset: int, offset: int, lead: int, segments: np.ndarray) -> tuple[int, int]:
     """``(neutral, end)`` of an interval: its neutral frame (:func:`neutral_frame`) and the frame after the last
     one its lanes are read on, ``lead`` frames past its offset; both within the onset's segment."""
@@ -207,12 +218,15 @@ class _CropCache:
 
 class _LaneReader:
     """One interval's units read frame by frame against its neutral frame, as the frames come (the neutral frame
-    first): :func:`frame_units` on each, with the neutral's rigid model made once."""
+    first): :func:`frame_units` on each, with the neutral's rigid model made once, and the mouth units the frame
+    holds where the neutral frame holds them too (:mod:`larnet_core.aus.held`, against the face's ``baseline``)."""
 
-    def __init__(self, table: pd.DataFrame, neutral: int, onset: int, apex: int, offset: int, end: int) -> None:
+    def __init__(self, table: pd.DataFrame, neutral: int, onset: int, apex: int, offset: int, end: int,
+                 baseline: np.ndarray | None = None) -> None:
         self.table = table
         self.neutral, self.onset, self.apex, self.offset, self.end = neutral, onset, apex, offset, end
-        self._neutral_crop = self._model = None
+        self.baseline = baseline
+        self._neutral_crop = self._model = self._neutral_shape = None
         self._frames: list[int] = []
         self._values: list[np.ndarray] = []
         self._not_read: list[bool] = []
@@ -221,10 +235,15 @@ class _LaneReader:
         if index == self.neutral:
             if crop is not None:
                 self._neutral_crop, self._model = crop, neutral_model(crop)
+                if self.baseline is not None:
+                    self._neutral_shape = shape_units(crop)
             return
         self._frames.append(index)
-        values = frame_units(self._neutral_crop, crop, covered_in(self.table.iloc[self.neutral:index + 1]),
-                             self._model)
+        covered = covered_in(self.table.iloc[self.neutral:index + 1])
+        values = frame_units(self._neutral_crop, crop, covered, self._model)
+        if self._neutral_shape is not None and crop is not None:
+            held = held_units(shape_units(crop), self._neutral_shape, self.baseline)
+            values = with_held(values, covered_units(held, covered))
         self._values.append(values)
         # Both crops there and nothing read: the movement fits no unit's pattern (flow.crop_intensities).
         self._not_read.append(self._neutral_crop is not None and crop is not None and not np.isfinite(values).any())
