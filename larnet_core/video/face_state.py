@@ -567,7 +567,7 @@ def _with_flow_units(rows: FaceStateRows, values: np.ndarray, not_reference: np.
         flow[np.ix_(np.asarray(flags, dtype=bool), _REGION_COLUMNS[region])] = np.nan
     out = np.where(np.isfinite(flow), flow, values)
     out[np.ix_(not_read, _NOT_AU43)] = np.nan
-    held = _held_lanes(rows, samples, references, n, runs)
+    held = _held_lanes(rows, samples, references, n, runs, not_reference)
     held[arriving] = np.nan
     for region, flags in covered.items():
         held[np.ix_(np.asarray(flags, dtype=bool), _REGION_COLUMNS[region])] = np.nan
@@ -575,14 +575,17 @@ def _with_flow_units(rows: FaceStateRows, values: np.ndarray, not_reference: np.
 
 
 def _held_lanes(rows: FaceStateRows, samples: list[FlowSample], references: np.ndarray, n: int,
-                runs: np.ndarray) -> np.ndarray:
+                runs: np.ndarray, expressive: np.ndarray | None = None) -> np.ndarray:
     """``(n, len(AU_COLUMNS))``: the mouth units each sampled frame holds where its flow reference holds them
     too (:func:`~larnet_core.aus.held.held_units`, against the face's baseline over its sampled frames with the
     mouth in view, kept in ``rows.held_baseline``), spread between samples as the flow's readings are; NaN
-    elsewhere."""
+    elsewhere. ``expressive`` (per frame: the clip's spotted intervals) set no baseline, as they set no neutral:
+    on a 3 s clip whose generated smile took a sixth of its frames, the smile's frames were its 10th percentile."""
     shapes = np.array([rows.shape_of(s.index, s.crop) for s in samples]).reshape(len(samples), len(AU_COLUMNS))
     in_view = np.array(["mouth" not in s.cover for s in samples], dtype=bool)
-    baseline = person_baseline(shapes[in_view])
+    sampled = np.array([s.index for s in samples], dtype=np.int64)
+    resting = in_view if expressive is None else in_view & ~np.asarray(expressive, dtype=bool)[sampled]
+    baseline = person_baseline(shapes[resting])
     rows.held_baseline = baseline
     held = np.full((len(samples), len(AU_COLUMNS)), np.nan)
     for position, reference in enumerate(np.asarray(references, dtype=np.int64)):
@@ -593,7 +596,6 @@ def _held_lanes(rows: FaceStateRows, samples: list[FlowSample], references: np.n
     read = np.isfinite(shapes).any(axis=1) & (references >= 0) & in_view
     values = np.where(read[:, None], np.nan_to_num(held, nan=0.0), np.nan)
     flags = np.where(read[:, None], np.isfinite(held).astype(np.float64), np.nan)
-    sampled = np.array([s.index for s in samples], dtype=np.int64)
     stride = sample_stride(rows.lane_inputs.fps)
     spread_values, spread_flags = _spread(sampled, values, n, stride, runs), _spread(sampled, flags, n, stride, runs)
     return np.where(spread_flags >= 0.5, spread_values, np.nan)
