@@ -75,7 +75,7 @@ def test_held_units_raise_the_lanes_and_fill_what_the_flow_did_not_read():
 
 
 def test_a_live_baseline_forgets_the_oldest_readings():
-    baseline = held.RunningBaseline(keep=held.MIN_BASELINE_READINGS)
+    baseline = held.RunningBaseline(keep=held.MIN_BASELINE_READINGS, every=1)
     reading = np.full(len(AU_COLUMNS), np.nan)
     for value in [4.0] * held.MIN_BASELINE_READINGS + [1.0] * held.MIN_BASELINE_READINGS:
         reading[AU12] = value
@@ -85,3 +85,18 @@ def test_a_live_baseline_forgets_the_oldest_readings():
     assert baseline.value()[AU12] == pytest.approx(1.0)
     baseline.reset()
     assert np.isnan(baseline.value()).all()
+
+
+def test_a_live_baseline_is_worked_out_again_every_few_readings():
+    baseline = held.RunningBaseline(keep=100, every=5)
+    reading = np.full(len(AU_COLUMNS), np.nan)
+    reading[AU12] = 2.0
+    for _ in range(held.MIN_BASELINE_READINGS - 1):
+        baseline.add(reading.copy())
+        assert np.isnan(baseline.value()[AU12])  # too few: worked out on each reading until there is one
+    baseline.add(reading.copy())
+    assert baseline.value()[AU12] == pytest.approx(2.0)
+    reading[AU12] = 0.0
+    for count in range(1, 6):
+        baseline.add(reading.copy())
+        assert baseline.value()[AU12] == pytest.approx(2.0 if count < 5 else 0.0), count
