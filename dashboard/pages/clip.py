@@ -252,7 +252,9 @@ def _au_timeline(view: ClipView, time_now: float | None) -> None:
         return
     st.caption("Action units: estimates, not a certified FACS coder (docs/action-units.md), read ten times a second "
                "from the skin's movement against the face's most neutral frame nearby, and from the face mesh "
-               "where that cannot be read. Blank cells are not read: a covered region, or a movement the units' "
+               "where that cannot be read; where that frame itself shows a mouth unit (a smile held for seconds), "
+               "the mouth's units also come from its shape against this person's own baseline. Blank cells are "
+               "not read: a covered region, or a movement the units' "
                "patterns do not explain (most of a real face's movement so far: docs/action-units.md, \"On a real "
                "clip\"). Spotted intervals are outlined with the AUs at their apex and the FACS rules' name for them.")
     st.plotly_chart(au_charts.au_lanes_figure(frames, shown.intervals, time_now), key="clip_au_lanes",
