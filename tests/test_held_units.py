@@ -100,3 +100,15 @@ def test_a_live_baseline_is_worked_out_again_every_few_readings():
     for count in range(1, 6):
         baseline.add(reading.copy())
         assert baseline.value()[AU12] == pytest.approx(2.0 if count < 5 else 0.0), count
+
+
+def test_a_reported_expression_leaves_the_live_baseline():
+    # A clip's spotted intervals set no baseline; live forgets an event's readings once it is reported.
+    baseline = held.RunningBaseline(keep=100)
+    reading = np.full(len(AU_COLUMNS), np.nan)
+    for frame in range(60):
+        reading[AU12] = 0.5 if 20 <= frame < 40 else 3.0  # an expression that lowers the reading, a third of them
+        baseline.add(reading.copy(), frame)
+    assert baseline.value()[AU12] == pytest.approx(0.5)
+    baseline.leave_out(20, 39)
+    assert baseline.value()[AU12] == pytest.approx(3.0)

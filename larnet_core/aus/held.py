@@ -81,7 +81,7 @@ class RunningBaseline:
     and working it out takes about 0.35 ms)."""
 
     def __init__(self, keep: int = 600, every: int = 10) -> None:
-        self._readings: deque[np.ndarray] = deque(maxlen=max(MIN_BASELINE_READINGS, int(keep)))
+        self._readings: deque[tuple[int, np.ndarray]] = deque(maxlen=max(MIN_BASELINE_READINGS, int(keep)))
         self.every = max(1, int(every))
         self._value: np.ndarray | None = None
         self._since = 0  # readings added since the value was worked out
@@ -91,16 +91,25 @@ class RunningBaseline:
         self._value = None
         self._since = 0
 
-    def add(self, reading: np.ndarray) -> None:
-        """Count one reading of a frame whose mouth is in view."""
+    def add(self, reading: np.ndarray, frame: int = -1) -> None:
+        """Count one reading of a frame whose mouth is in view (``frame``: its number, for :meth:`leave_out`)."""
         if np.isfinite(reading).any():
-            self._readings.append(np.asarray(reading, dtype=np.float64))
+            self._readings.append((int(frame), np.asarray(reading, dtype=np.float64)))
             self._since += 1
+
+    def leave_out(self, first: int, last: int) -> None:
+        """Forget the readings of frames ``first``-``last``: a reported expression sets no baseline, as a clip's
+        spotted intervals do not."""
+        kept = [(frame, reading) for frame, reading in self._readings if not first <= frame <= last]
+        if len(kept) < len(self._readings):
+            self._readings = deque(kept, maxlen=self._readings.maxlen)
+            self._value = None  # worked out again on the next call
 
     def value(self) -> np.ndarray:
         unset = self._value is None or not np.isfinite(self._value).any()
         if self._value is None or self._since >= self.every or (unset and self._since):
-            readings = np.asarray(self._readings) if self._readings else np.empty((0, len(AU_COLUMNS)))
+            readings = (np.array([reading for _, reading in self._readings]) if self._readings
+                        else np.empty((0, len(AU_COLUMNS))))
             self._value, self._since = person_baseline(readings), 0
         return self._value
 

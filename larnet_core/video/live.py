@@ -464,6 +464,9 @@ class LiveAnalyzer:
         if self._face_state.is_blink(row, self.spotting.min_motion):
             return
         apex = int(row["apex_frame"])
+        # Its frames set no baseline for the mouth's held units, as a clip's intervals set none: not for itself, nor
+        # for the frames after it.
+        self._face_state.leave_out_of_baseline(int(row["onset_frame"]), int(row["offset_frame"]))
         job = event_job(self._ring, int(row["onset_frame"]), apex, self.fps_hint, self._face_state.units_at(apex))
         if job is not None:  # a region covered from the neutral to the apex reads as no unit, as in a clip
             job = replace(job, covered=self._face_state.covered_between(job.neutral.index, apex),

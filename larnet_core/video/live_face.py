@@ -242,6 +242,10 @@ class LiveFaceState:
         """The face's baseline for the units its mouth holds (:class:`~larnet_core.aus.held.RunningBaseline`)."""
         return self._units.baseline.value()
 
+    def leave_out_of_baseline(self, first: int, last: int) -> None:
+        """A reported expression's frames set no baseline for the mouth's held units (as a clip's intervals)."""
+        self._units.baseline.leave_out(first, last)
+
     def units_at(self, index: int) -> np.ndarray | None:
         """The per-frame AU intensities of frame ``index`` (None when it is not kept or had no mesh)."""
         frame = self._frames.get(int(index))
@@ -364,7 +368,7 @@ class FlowUnits:
             held = None
             if mouth:
                 shape = self._shape(index, samples[position].crop)
-                self.baseline.add(shape)
+                self.baseline.add(shape, index)
                 held = held_units(shape, shape, self.baseline.value())
             self._last, self._pending = (index, np.zeros(len(AU_COLUMNS)), held), None
             return
@@ -392,7 +396,7 @@ class FlowUnits:
         held = None
         if shape is not None and shapes is not None:
             self._shapes[index] = shape
-            self.baseline.add(shape)
+            self.baseline.add(shape, index)
             held = held_units(shape, shapes[0], shapes[1])
         self._last = (index, units, held)
 
