@@ -7,7 +7,10 @@ the clip's action units. The wheel ships the same frames again as a phone clip (
 
 A smile held 1.7 s is longer than the macro scale's references are apart (1 s): the two-sided signal sees it only
 over the 0.3 s where both references see his neutral face, so it was once not spotted at all. The interval is
-sized with the scale's back and forward movements (larnet_core.video.spotting.MacroSides)."""
+sized with the scale's back and forward movements (larnet_core.video.spotting.MacroSides).
+
+The same frames are also played four times as fast (a micro-expression's length), and with the smile held for 10 s
+(longer than the flow's references reach: larnet_core.aus.held)."""
 
 from __future__ import annotations
 
@@ -183,6 +186,62 @@ def test_a_quick_real_smile_during_a_slight_nod_is_spotted_as_a_micro_expression
     assert event.kind == "micro" and round(event.apex_s * FPS) in smile and event.aus == spotted["aus"], event
     assert event.time_s == pytest.approx(spotted["onset_s"]) and event.duration_s == pytest.approx(
         spotted["duration_s"])
+
+
+@pytest.fixture(scope="module")
+def held_smile(tmp_path_factory) -> str:
+    """His smile held for 10 s between 3 s and 2 s of his resting face (15.6 s in all): his neutral frames 0-14
+    played forward and back, the smile rising (15-23), its frames 24-63 forward and back for 10 s, the mouth
+    closing (64-71), his neutral frames again. The smile then lasts longer than the flow's references reach (5 s)."""
+    import av
+
+    with av.open(str(real_clip(SMILE_CLIP))) as container:
+        frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+
+    def back_and_forth(first: int, last: int, count: int) -> list[int]:
+        cycle = list(range(first, last + 1)) + list(range(last - 1, first, -1))
+        return [cycle[i % len(cycle)] for i in range(count)]
+
+    order = (back_and_forth(0, 14, 90) + list(range(15, 24)) + back_and_forth(24, 63, 300) + list(range(64, 72))
+             + back_and_forth(0, 14, 60))
+    path = str(tmp_path_factory.mktemp("held_smile") / "held_smile.mp4")
+    with av.open(path, "w") as container:
+        stream = container.add_stream("h264", rate=int(FPS))
+        stream.width, stream.height, stream.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
+        for index in order:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frames[index], format="rgb24")))
+        container.mux(stream.encode())
+    return path
+
+
+def _share_reading(rows: list[dict], unit: str) -> float:
+    return float(np.mean([np.nan_to_num(row[unit]) >= ACTIVE_LEVEL for row in rows]))
+
+
+def test_a_real_smile_held_for_ten_seconds_reads_as_a_smile_throughout(lite_predictor, held_smile):
+    # The flow reads each frame against a reference within 5 s: from 5 s into the smile on, every reference smiled
+    # too, and the lanes read nothing (AU12 on 0 % of 5-13.3 s; the bars live after 8 s), the smile's onset "AU5".
+    # The mouth's shape against his own baseline reads what he holds (larnet_core.aus.held): AU12 about 4.9 and
+    # AU25 on every frame, nothing on his resting face either side. His cheek raiser (AU6) is not read this way.
+    analysis = analyze_clip(held_smile, lite_predictor, max_infer_fps=10.0)
+    table = analysis.frames
+
+    def rows(first_s: float, last_s: float) -> list[dict]:
+        return table[(table["time_s"] >= first_s) & (table["time_s"] < last_s)].to_dict("records")
+
+    held = rows(5.0, 13.3)
+    assert _share_reading(held, "AU12") >= 0.95 and _share_reading(held, "AU25") >= 0.95
+    assert _share_reading(rows(0.0, 3.0) + rows(13.8, 15.6), "AU12") == 0.0
+    onset = analysis.intervals[(analysis.intervals["apex_s"] > 3.3) & (analysis.intervals["apex_s"] < 5.0)]
+    assert len(onset) == 1 and "AU12" in onset.iloc[0]["aus"].split("+"), onset[["apex_s", "aus"]]
+    # Live, from the past only: the bars read it to the end too, and every event in it names AU12.
+    analyzer = LiveAnalyzer(lite_predictor, fps_hint=FPS, async_model=False, draw=False)
+    results = stream_file(analyzer, held_smile, FPS)
+    live_rows = [r.aus for r in results if r.aus and 8.0 <= r.time_s < 13.3]
+    assert _share_reading(live_rows, "AU12") >= 0.85
+    assert _share_reading([r.aus for r in results if r.aus and r.time_s < 3.0], "AU12") == 0.0
+    during = [e for e in analyzer.events if 3.3 < e.apex_s < 13.3]
+    assert during and all("AU12" in e.aus.split("+") for e in during), [(e.apex_s, e.aus) for e in during]
 
 
 def test_a_table_saved_before_the_sides_is_spotted_as_it_was(clip_analysis):
