@@ -202,8 +202,9 @@ if not context.state.playing and not state.settled:
     state.settled = True
 st.subheader("Spotted expressions")
 st.caption("Spotted and labelled as in a clip, a moment after each expression ends: the model reads each expression's "
-           "own onset and apex, and its action units and FACS rule come from the skin's movement up to its apex. The "
-           "prediction shown above is the mean of the last half second of the face's probabilities; frames without a "
+           "own onset and apex, and its action units and FACS rule come from the skin's movement up to its apex "
+           "(and, for a mouth unit the face already held before it, from the mouth's shape). The prediction shown "
+           "above is the mean of the last half second of the face's probabilities; frames without a "
            "face have none.")
 events_box = st.empty()
 if st.button("Reset the stream's events", key="live_reset"):
