@@ -138,25 +138,30 @@ def test_the_smile_reads_a_smiles_units_and_is_named_happiness_by_the_rule(clip_
     assert (np.nan_to_num(lanes) >= 2.0).mean() >= 0.9  # the held smile's lanes, not only its apex
 
 
+def _smile_frames_in_order(order: list[int], path) -> str:
+    """An h264 clip at the smile clip's rate of its frames in ``order`` (indices into the original)."""
+    import av
+
+    with av.open(str(real_clip(SMILE_CLIP))) as container:
+        frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("h264", rate=int(FPS))
+        stream.width, stream.height, stream.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
+        for index in order:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frames[index], format="rgb24")))
+        container.mux(stream.encode())
+    return str(path)
+
+
 @pytest.fixture(scope="module")
 def quick_smile(tmp_path_factory) -> tuple[str, range]:
     """The same smile played four times as fast, a quick smile of 0.47 s (a micro-expression's length), between
     his neutral frames: frames 0-12 forward, back and forward again (1.3 s), the smile's frames 13-70 one in four,
     frame 71 (his mouth closed again), then frames 12-0 and 0-12. His slight nod (4 degrees) goes by as fast.
     Returns the clip's path and the frames that show the smile (its lips move from frame 17 of the original)."""
-    import av
-
-    with av.open(str(real_clip(SMILE_CLIP))) as container:
-        frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
     neutral = list(range(13))
     order = neutral + neutral[::-1] + neutral + list(range(13, 71, 4)) + [71] + neutral[::-1] + neutral
-    path = str(tmp_path_factory.mktemp("quick_smile") / "quick_smile.mp4")
-    with av.open(path, "w") as container:
-        stream = container.add_stream("h264", rate=int(FPS))
-        stream.width, stream.height, stream.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
-        for index in order:
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(frames[index], format="rgb24")))
-        container.mux(stream.encode())
+    path = _smile_frames_in_order(order, tmp_path_factory.mktemp("quick_smile") / "quick_smile.mp4")
     first = 3 * len(neutral) + 1  # source frame 17
     return path, range(first, first + 14)
 
@@ -193,25 +198,13 @@ def held_smile(tmp_path_factory) -> str:
     """His smile held for 10 s between 3 s and 2 s of his resting face (15.6 s in all): his neutral frames 0-14
     played forward and back, the smile rising (15-23), its frames 24-63 forward and back for 10 s, the mouth
     closing (64-71), his neutral frames again. The smile then lasts longer than the flow's references reach (5 s)."""
-    import av
-
-    with av.open(str(real_clip(SMILE_CLIP))) as container:
-        frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
-
     def back_and_forth(first: int, last: int, count: int) -> list[int]:
         cycle = list(range(first, last + 1)) + list(range(last - 1, first, -1))
         return [cycle[i % len(cycle)] for i in range(count)]
 
     order = (back_and_forth(0, 14, 90) + list(range(15, 24)) + back_and_forth(24, 63, 300) + list(range(64, 72))
              + back_and_forth(0, 14, 60))
-    path = str(tmp_path_factory.mktemp("held_smile") / "held_smile.mp4")
-    with av.open(path, "w") as container:
-        stream = container.add_stream("h264", rate=int(FPS))
-        stream.width, stream.height, stream.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
-        for index in order:
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(frames[index], format="rgb24")))
-        container.mux(stream.encode())
-    return path
+    return _smile_frames_in_order(order, tmp_path_factory.mktemp("held_smile") / "held_smile.mp4")
 
 
 def _share_reading(rows: list[dict], unit: str) -> float:
