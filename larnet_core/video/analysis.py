@@ -339,7 +339,7 @@ def _recognise_and_predict(source: ClipSource, predictor, streamed: _Streamed, t
                 class_names, fps=streamed.meta.fps, max_side=streamed.max_side, meshes=meshes, limits=limits,
                 sha256=streamed.meta.sha256, held_baselines={
                     face_id: kept.state.held_baseline for face_id, kept in streamed.rows.items()
-                    if kept.state.held_baseline is not None})
+                    if kept.state.held_baseline is not None and np.isfinite(kept.state.held_baseline).any()})
             _put_interval_readings(tables[table_id], readings, streamed.meta.fps)
             if table_id == main_id:
                 main_intervals, main_probabilities = face_intervals, probabilities

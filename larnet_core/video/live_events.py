@@ -166,7 +166,8 @@ def run_event_job(job: EventJob, predictor: Any,
     except ValueError:
         probs = None
     values = crop_units(job.neutral.face, job.apex.face, job.apex_units, bool(job.covered))
-    if job.held_baseline is not None and job.neutral.face is not None and job.apex.face is not None:
+    if (job.held_baseline is not None and np.isfinite(job.held_baseline).any() and job.neutral.face is not None
+            and job.apex.face is not None):
         # The mouth units the apex holds where the neutral frame holds them too, as a clip's interval reads them.
         values = with_held(values, held_units(shape_units(job.apex.face), shape_units(job.neutral.face),
                                               job.held_baseline))
